@@ -1,0 +1,121 @@
+// Assembles one authority's Hono app from explicit dependencies (db, clock, keys, config).
+import { EventEmitter } from 'node:events';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import pino, { type Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import { adminAuth } from './admin-auth.ts';
+import { auditRoutes } from './audit-routes.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { AppDeps, AppEnv, AuthorityIdentity } from './context.ts';
+import { AppError } from './errors.ts';
+import { healthRoutes } from './health.ts';
+import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from './http.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import type { OperatorKeyring } from './operator-keys.ts';
+
+export interface CreateAppInput {
+  db: Database;
+  clock: Clock;
+  config: Config;
+  identity: AuthorityIdentity;
+  operatorKeys: OperatorKeyring;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export interface AuthorityApp {
+  app: Hono<AppEnv>;
+  deps: AppDeps;
+  /** Stops background work. The database is the caller's to close. */
+  close(): Promise<void>;
+}
+
+/** Larger body limits for routes that take large signed documents. */
+const BODY_LIMITS: Array<[RegExp, number]> = [
+  [/^\/admin\/(?:sovereign-)?revocation-feeds\/import$/, 8 * 1024 * 1024],
+];
+
+function routePatternRegex(pattern: string): RegExp {
+  const source = pattern
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
+export function createApp(input: CreateAppInput): AuthorityApp {
+  const deps: AppDeps = {
+    db: input.db,
+    clock: input.clock,
+    config: input.config,
+    identity: input.identity,
+    operatorKeys: input.operatorKeys,
+    logger: input.logger ?? pino({ level: input.config.logLevel }),
+    metrics: input.metrics ?? createMetrics(),
+    changes: new EventEmitter(),
+    background: [],
+  };
+  deps.changes.setMaxListeners(50);
+
+  const app = new Hono<AppEnv>();
+  app.use('*', requestId());
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    deps.metrics.httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    deps.logger.debug({ request_id: c.get('requestId'), method: c.req.method, route, status: c.res.status }, 'request');
+  });
+  const limiters = new Map<number, ReturnType<typeof bodyLimit>>();
+  const limiterFor = (size: number) => {
+    let l = limiters.get(size);
+    if (!l) {
+      l = bodyLimit({
+        maxSize: size,
+        onError: () => {
+          throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: size });
+        },
+      });
+      limiters.set(size, l);
+    }
+    return l;
+  };
+  app.use('*', (c, next) => {
+    const limit = BODY_LIMITS.find(([re]) => re.test(c.req.path))?.[1] ?? DEFAULT_BODY_LIMIT;
+    return limiterFor(limit)(c, next);
+  });
+  app.use('/admin/*', adminAuth(deps));
+
+  app.route('/', healthRoutes(deps));
+  app.route('/', auditRoutes(deps));
+
+  app.notFound((c) => {
+    const path = c.req.path;
+    const allowed = [
+      ...new Set(
+        app.routes
+          .filter((r) => r.method !== 'ALL' && r.path !== '/*' && routePatternRegex(r.path).test(path))
+          .map((r) => r.method),
+      ),
+    ];
+    if (allowed.length > 0) {
+      return errorResponse(c, new AppError('method_not_allowed', 405, `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
+    }
+    return errorResponse(c, new AppError('not_found', 404, 'no such route'));
+  });
+  app.onError((err, c) => {
+    const appError = toAppError(err);
+    if (appError.status >= 500) deps.logger.error({ err, request_id: c.get('requestId') }, 'unhandled error');
+    return errorResponse(c, appError);
+  });
+
+  return {
+    app,
+    deps,
+    close: async () => {
+      for (const task of deps.background.splice(0)) await task.stop();
+    },
+  };
+}

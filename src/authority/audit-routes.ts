@@ -1,0 +1,35 @@
+// Admin audit log reading: operators page through events by sequence, in their stored form.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { AUDIT_EVENT_TYPES, listAuditCanonical } from './audit.ts';
+import type { AppDeps, AppEnv } from './context.ts';
+import { validate } from './http.ts';
+
+const MAX_PAGE = 1000;
+
+const querySchema = z.strictObject({
+  after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  event_type: z.array(z.enum(AUDIT_EVENT_TYPES)).default([]),
+});
+
+export function auditRoutes(deps: AppDeps) {
+  return new Hono<AppEnv>().get('/admin/audit', (c) => {
+    const raw = c.req.queries();
+    const query = validate(
+      querySchema,
+      {
+        ...Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'event_type').map(([k, v]) => [k, v[v.length - 1]])),
+        ...(raw.event_type ? { event_type: raw.event_type } : {}),
+      },
+      'invalid_query',
+      'query parameters failed validation',
+    );
+    const page = listAuditCanonical(deps.db.sqlite, { afterSeq: query.after_seq, limit: query.limit, eventTypes: query.event_type });
+    const next = page.rows.length === query.limit ? page.lastSeq : null;
+    // Events are returned byte-for-byte as stored (JCS), so clients can recompute every hash.
+    c.header('Content-Type', 'application/json');
+    c.header('Cache-Control', 'no-store');
+    return c.body(`{"events":[${page.rows.join(',')}],"next_after_seq":${next === null ? 'null' : next}}`);
+  });
+}

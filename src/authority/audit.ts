@@ -1,0 +1,221 @@
+// The one audit writer: an append-only, hash-chained log written in the transaction of the change it records.
+import { randomUUID } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
+import type { Sqlite } from '../db/database.ts';
+import { canonicalJson } from './canonical-json.ts';
+import { toTimestamp, type Clock } from './clock.ts';
+import { hashRef } from './crypto.ts';
+
+export type ActorType = 'operator' | 'system' | 'peer' | 'anonymous';
+
+export interface Actor {
+  type: ActorType;
+  /** key_id (sha256:…) of the operator or peer key that acted. */
+  key_id?: string;
+  /** The operator key's configured label. */
+  label?: string;
+  /** Peer sovereign id, for peer actors. */
+  sovereign_id?: string;
+}
+
+export const SYSTEM_ACTOR: Actor = { type: 'system' };
+
+export interface AuditEvent {
+  seq: number;
+  event_id: string;
+  event_type: string;
+  occurred_at: string;
+  actor: Actor;
+  request_id?: string;
+  details: Record<string, unknown>;
+  prev_hash: string | null;
+  hash: string;
+}
+
+/** The stable contract of event types (docs/audit-events.md describes each). */
+export const AUDIT_EVENT_TYPES = [
+  'authority_initialized',
+  'admin_auth_failed',
+  'operator_keys_reloaded',
+  'recognition_treaty_issued',
+  'recognition_treaty_revoked',
+  'recognition_treaty_superseded',
+  'membership_attestation_issued',
+  'membership_attestation_revoked',
+  'revocation_feed_published',
+  'sovereign_revocation_feed_imported',
+  'sovereign_revocation_feed_rejected',
+  'feed_equivocation_detected',
+  'feed_issuer_paused',
+  'feed_issuer_resumed',
+  'feed_import_rolled_back',
+  'feed_pull_failing',
+  'feed_pull_recovered',
+  'feed_receipt_recorded',
+  'peer_registered',
+  'peer_removed',
+  'database_restored',
+  'signing_key_rotated',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export interface AuditInput {
+  eventType: AuditEventType;
+  actor: Actor;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+const statements = new WeakMap<Sqlite, { head: BetterStatement; insert: BetterStatement }>();
+type BetterStatement = Statement<unknown[]>;
+
+function prepared(sqlite: Sqlite) {
+  let s = statements.get(sqlite);
+  if (!s) {
+    s = {
+      head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+      insert: sqlite.prepare(
+        `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+    };
+    statements.set(sqlite, s);
+  }
+  return s;
+}
+
+/** Hash of an event: "sha256:" + hex SHA-256 of JCS(event without `hash`). */
+export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
+  const { hash: _hash, ...rest } = event;
+  return hashRef(canonicalJson(rest));
+}
+
+/**
+ * Appends one event. Call it inside the transaction of the change it records so both commit or
+ * neither does; outside a transaction it commits on its own.
+ */
+export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): AuditEvent {
+  const s = prepared(sqlite);
+  const write = () => {
+    const head = s.head.get() as { seq: number; hash: string } | undefined;
+    const event: Omit<AuditEvent, 'hash'> = {
+      seq: head ? head.seq + 1 : 1,
+      event_id: randomUUID(),
+      event_type: input.eventType,
+      occurred_at: toTimestamp(clock()),
+      actor: input.actor,
+      ...(input.requestId ? { request_id: input.requestId } : {}),
+      details: input.details ?? {},
+      prev_hash: head ? head.hash : null,
+    };
+    const full: AuditEvent = { ...event, hash: auditEventHash(event) };
+    s.insert.run(
+      full.seq,
+      full.event_id,
+      full.event_type,
+      full.occurred_at,
+      full.actor.type,
+      full.actor.key_id ?? null,
+      full.request_id ?? null,
+      canonicalJson(full),
+      full.hash,
+    );
+    return full;
+  };
+  return sqlite.inTransaction ? write() : sqlite.transaction(write).immediate();
+}
+
+export interface AuditQuery {
+  afterSeq?: number;
+  limit?: number;
+  eventTypes?: string[];
+}
+
+/** A page of events in stored (JCS) form, ordered by seq. */
+export function listAuditCanonical(sqlite: Sqlite, query: AuditQuery): { rows: string[]; lastSeq: number | null } {
+  const afterSeq = query.afterSeq ?? 0;
+  const limit = query.limit ?? 100;
+  const types = query.eventTypes ?? [];
+  const where = types.length > 0 ? `AND event_type IN (${types.map(() => '?').join(',')})` : '';
+  const rows = sqlite
+    .prepare(`SELECT seq, canonical FROM audit_events WHERE seq > ? ${where} ORDER BY seq LIMIT ?`)
+    .all(afterSeq, ...types, limit) as Array<{ seq: number; canonical: string }>;
+  return { rows: rows.map((r) => r.canonical), lastSeq: rows.length > 0 ? rows[rows.length - 1]!.seq : null };
+}
+
+export interface ChainBreak {
+  seq: number | null;
+  line?: number;
+  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_not_increasing' | 'malformed_event' | 'first_event_has_prev_hash';
+}
+
+export interface ChainReport {
+  ok: boolean;
+  count: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  lastHash: string | null;
+  /** Places where events are missing (a filtered export); links across them cannot be checked. */
+  gaps: Array<{ after_seq: number; next_seq: number }>;
+  breaks: ChainBreak[];
+}
+
+/**
+ * Incremental verifier of a sequence of audit events: recomputes each hash and checks each link.
+ * Events missing in between (filtered exports) are reported as gaps, not failures.
+ */
+export class AuditChainVerifier {
+  private report: ChainReport = { ok: true, count: 0, firstSeq: null, lastSeq: null, lastHash: null, gaps: [], breaks: [] };
+  private line = 0;
+
+  push(event: unknown): void {
+    this.line++;
+    const r = this.report;
+    const e = event as Partial<AuditEvent> | null;
+    if (!e || typeof e !== 'object' || typeof e.seq !== 'number' || typeof e.hash !== 'string' || !('prev_hash' in e)) {
+      r.breaks.push({ seq: typeof e?.seq === 'number' ? e.seq : null, line: this.line, reason: 'malformed_event' });
+      r.ok = false;
+      return;
+    }
+    let recomputed: string | null = null;
+    try {
+      recomputed = auditEventHash(e as AuditEvent);
+    } catch {
+      recomputed = null;
+    }
+    if (recomputed !== e.hash) {
+      r.breaks.push({ seq: e.seq, line: this.line, reason: 'hash_mismatch' });
+      r.ok = false;
+    }
+    if (r.lastSeq === null) {
+      if (e.seq === 1 && e.prev_hash !== null) {
+        r.breaks.push({ seq: e.seq, line: this.line, reason: 'first_event_has_prev_hash' });
+        r.ok = false;
+      }
+    } else if (e.seq <= r.lastSeq) {
+      r.breaks.push({ seq: e.seq, line: this.line, reason: 'seq_not_increasing' });
+      r.ok = false;
+    } else if (e.seq === r.lastSeq + 1) {
+      if (e.prev_hash !== r.lastHash) {
+        r.breaks.push({ seq: e.seq, line: this.line, reason: 'prev_hash_mismatch' });
+        r.ok = false;
+      }
+    } else {
+      r.gaps.push({ after_seq: r.lastSeq, next_seq: e.seq });
+    }
+    r.count++;
+    r.firstSeq ??= e.seq;
+    r.lastSeq = e.seq;
+    r.lastHash = e.hash;
+  }
+
+  result(): ChainReport {
+    return { ...this.report, gaps: [...this.report.gaps], breaks: [...this.report.breaks] };
+  }
+}
+
+export function verifyAuditChain(events: Iterable<unknown>): ChainReport {
+  const verifier = new AuditChainVerifier();
+  for (const event of events) verifier.push(event);
+  return verifier.result();
+}

@@ -1,0 +1,11 @@
+// Background jobs of a serving authority (cron schedules and timers); each registers a stop handle.
+import type { AppDeps } from './context.ts';
+
+export type BackgroundJobStarter = (deps: AppDeps) => void;
+
+/** Jobs every serving authority runs. Domain folders add their starters here. */
+const STARTERS: BackgroundJobStarter[] = [];
+
+export function startBackgroundJobs(deps: AppDeps): void {
+  for (const start of STARTERS) start(deps);
+}

@@ -1,0 +1,106 @@
+// Configuration from the environment, validated with zod at start-up (SPEC §9).
+import path from 'node:path';
+import cron from 'node-cron';
+import { z } from 'zod';
+
+const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+
+const cronExpression = z.string().refine((v) => cron.validate(v), 'must be a valid cron expression');
+
+const envSchema = z.object({
+  ACCORD_DATA_DIR: z.string().min(1).default('./data'),
+  ACCORD_DB_PATH: z.string().min(1).optional(),
+  ACCORD_HOST: z.string().min(1).default('127.0.0.1'),
+  ACCORD_PORT: intFrom(0, 65535).default(8443),
+  ACCORD_SOVEREIGN_ID: z.string().regex(IDENTIFIER, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$').optional(),
+  ACCORD_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  OPERATOR_PUBLIC_KEYS_JSON: z.string().min(1).optional(),
+  ACCORD_OPERATOR_KEYS_FILE: z.string().min(1).optional(),
+  ACCORD_FEED_PUBLISH_CRON: cronExpression.default('*/5 * * * *'),
+  ACCORD_FEED_PULL_CRON: cronExpression.default('* * * * *'),
+  ACCORD_FEED_NEXT_UPDATE_S: intFrom(60, 30 * 86400).default(86400),
+  ACCORD_CLOCK_SKEW_S: intFrom(0, 3600).default(300),
+  ACCORD_ADMIN_WINDOW_S: intFrom(1, 3600).default(300),
+  ACCORD_MAX_PATH_LENGTH: intFrom(1, 16).default(3),
+  ACCORD_MAX_TREATY_VALIDITY_DAYS: intFrom(1, 3650).default(398),
+  ACCORD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  dataDir: string;
+  dbPath: string;
+  host: string;
+  port: number;
+  sovereignId: string | undefined;
+  signingKeyFile: string;
+  operatorPublicKeysJson: string | undefined;
+  operatorKeysFile: string | undefined;
+  feedPublishCron: string;
+  feedPullCron: string;
+  feedNextUpdateSeconds: number;
+  clockSkewSeconds: number;
+  adminWindowSeconds: number;
+  maxPathLength: number;
+  maxTreatyValidityDays: number;
+  metricsToken: string | undefined;
+  adminFailureLimit: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws a ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const relevant = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    const got = env[name];
+    throw new ConfigError(`invalid configuration: ${name} ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.ACCORD_DATA_DIR);
+  return {
+    dataDir,
+    dbPath: path.resolve(e.ACCORD_DB_PATH ?? path.join(dataDir, 'accord.db')),
+    host: e.ACCORD_HOST,
+    port: e.ACCORD_PORT,
+    sovereignId: e.ACCORD_SOVEREIGN_ID,
+    signingKeyFile: path.resolve(e.ACCORD_SIGNING_KEY_FILE ?? path.join(dataDir, 'authority-signing-key.json')),
+    operatorPublicKeysJson: e.OPERATOR_PUBLIC_KEYS_JSON,
+    operatorKeysFile: e.ACCORD_OPERATOR_KEYS_FILE ? path.resolve(e.ACCORD_OPERATOR_KEYS_FILE) : undefined,
+    feedPublishCron: e.ACCORD_FEED_PUBLISH_CRON,
+    feedPullCron: e.ACCORD_FEED_PULL_CRON,
+    feedNextUpdateSeconds: e.ACCORD_FEED_NEXT_UPDATE_S,
+    clockSkewSeconds: e.ACCORD_CLOCK_SKEW_S,
+    adminWindowSeconds: e.ACCORD_ADMIN_WINDOW_S,
+    maxPathLength: e.ACCORD_MAX_PATH_LENGTH,
+    maxTreatyValidityDays: e.ACCORD_MAX_TREATY_VALIDITY_DAYS,
+    metricsToken: e.ACCORD_METRICS_TOKEN,
+    adminFailureLimit: e.ACCORD_ADMIN_FAILURE_LIMIT,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** Defaults for tests and embedded use: the same values the environment would give. */
+export function defaultConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({ ACCORD_DATA_DIR: overrides.dataDir ?? './data' }), ...overrides };
+}
+
+export const SOVEREIGN_ID_PATTERN = IDENTIFIER;

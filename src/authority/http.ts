@@ -1,0 +1,90 @@
+// HTTP plumbing shared by every route: request ids, the error envelope, strict JSON bodies, validation.
+import { randomUUID } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ZodType, z } from 'zod';
+import { decodeUtf8Strict, parseJsonStrict, type JsonValue } from './canonical-json.ts';
+import type { AppEnv } from './context.ts';
+import { AppError, errorEnvelope } from './errors.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Default request body limit; routes that take larger documents (feed import) set their own. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export function requestId(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const given = c.req.header('x-request-id');
+    const id = given && REQUEST_ID.test(given) ? given : randomUUID();
+    c.set('requestId', id);
+    c.header('X-Request-ID', id);
+    await next();
+  };
+}
+
+export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
+  for (const [name, value] of Object.entries(err.headers)) c.header(name, value);
+  c.header('Cache-Control', 'no-store');
+  return c.json(errorEnvelope(err, c.get('requestId') ?? null), err.status as 400);
+}
+
+/** Maps anything thrown to an AppError; unknown errors become a bare 500 with no internals. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return new AppError('body_too_large', 413, 'request body is too large');
+    return new AppError('http_error', err.status, err.message || 'request failed');
+  }
+  return new AppError('internal_error', 500, 'internal error');
+}
+
+/** Raw request body bytes (read once; Hono caches them). */
+export async function rawBody(c: Context<AppEnv>): Promise<Uint8Array> {
+  return new Uint8Array(await c.req.arrayBuffer());
+}
+
+/** Parses the request body as strict JSON (UTF-8, no duplicate keys); 400 `malformed_json` otherwise. */
+export async function jsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
+  }
+  const bytes = await rawBody(c);
+  if (bytes.length === 0) throw new AppError('malformed_json', 400, 'request body is empty');
+  return parseJsonStrict(decodeUtf8Strict(bytes));
+}
+
+/** Validation issues in a stable, path-based form for error details. */
+export function issueList(error: z.ZodError): Array<{ path: string; message: string }> {
+  return error.issues.slice(0, 20).map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message }));
+}
+
+/** Validates with a zod schema; 422 with the given code on failure. */
+export function validate<S extends ZodType>(schema: S, value: unknown, code = 'validation_failed', message = 'request failed validation'): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new AppError(code, 422, message, { issues: issueList(parsed.error) });
+  return parsed.data;
+}
+
+/** Reads and validates a JSON body in one step. */
+export async function validatedBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code?: string): Promise<z.infer<S>> {
+  return validate(schema, await jsonBody(c), code);
+}
+
+/** Validates query parameters (all strings) with a zod schema; 422 `invalid_query` on failure. */
+export function validatedQuery<S extends ZodType>(c: Context<AppEnv>, schema: S): z.infer<S> {
+  return validate(schema, c.req.query(), 'invalid_query', 'query parameters failed validation');
+}
+
+/** The path and query exactly as the client sent them (what admin signatures bind). */
+export function pathAndQuery(c: Context<AppEnv>): string {
+  const incoming = c.env?.incoming;
+  if (incoming?.url) return incoming.url;
+  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(c.req.url);
+  return match?.[1] || '/';
+}
+
+/** The connecting client's address (for per-client limits). */
+export function clientAddress(c: Context<AppEnv>): string {
+  return c.env?.incoming?.socket?.remoteAddress ?? 'local';
+}

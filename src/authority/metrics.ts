@@ -1,0 +1,60 @@
+// Prometheus metrics: one registry per app so several authorities can share a process.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'accord_process_' });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequestDuration: new Histogram({
+      name: 'accord_http_request_duration_seconds',
+      help: 'HTTP request duration by route pattern',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    signatureVerificationFailures: new Counter({
+      name: 'accord_signature_verification_failures_total',
+      help: 'Signatures that failed to verify, by surface and reason',
+      labelNames: ['surface', 'reason'] as const,
+      registers,
+    }),
+    adminAuthFailures: new Counter({
+      name: 'accord_admin_auth_failures_total',
+      help: 'Rejected admin requests, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    feedImports: new Counter({
+      name: 'accord_feed_imports_total',
+      help: 'Revocation feed imports, by issuer and outcome',
+      labelNames: ['issuer', 'outcome'] as const,
+      registers,
+    }),
+    feedIssuerStale: new Gauge({
+      name: 'accord_feed_issuer_stale',
+      help: '1 when an issuer is past next_update with no newer feed',
+      labelNames: ['issuer'] as const,
+      registers,
+    }),
+    feedPublishedSequence: new Gauge({
+      name: 'accord_feed_published_sequence',
+      help: 'Sequence of the latest published revocation feed',
+      registers,
+    }),
+    treaties: new Gauge({
+      name: 'accord_treaties',
+      help: 'Treaties issued by this authority, by lifecycle state',
+      labelNames: ['lifecycle_state'] as const,
+      registers,
+    }),
+    treatyMinSecondsToExpiry: new Gauge({
+      name: 'accord_treaty_min_seconds_to_expiry',
+      help: 'Seconds until the soonest expiry among active treaties',
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

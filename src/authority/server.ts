@@ -1,0 +1,85 @@
+// Runs an authority as a server: lock, open and migrate the database, load keys, serve, reload, shut down.
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import pino, { type Logger } from 'pino';
+import { acquireDatabaseLock, openDatabase, type Database, type DatabaseLock } from '../db/database.ts';
+import { createApp, type AuthorityApp } from './app.ts';
+import { appendAudit, SYSTEM_ACTOR } from './audit.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { AppDeps } from './context.ts';
+import { initAuthority, loadIdentity, operatorKeysFor, type InitResult } from './identity.ts';
+import { startBackgroundJobs } from './background.ts';
+
+export interface RunningAuthority {
+  authority: AuthorityApp;
+  db: Database;
+  url: string;
+  port: number;
+  init: InitResult;
+  reloadOperatorKeys(): void;
+  close(): Promise<void>;
+}
+
+/** Re-reads operator keys; a failed reload keeps the previous keys and is logged, a success is audited. */
+export function reloadOperatorKeys(deps: AppDeps): void {
+  try {
+    const result = deps.operatorKeys.reload();
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'operator_keys_reloaded',
+      actor: SYSTEM_ACTOR,
+      details: { added: result.added, removed: result.removed, changed: result.changed, count: result.count },
+    });
+    deps.logger.info({ ...result }, 'operator keys reloaded');
+  } catch (err) {
+    deps.logger.error({ err: (err as Error).message }, 'operator key reload failed; keeping the previous keys');
+  }
+}
+
+export async function startAuthority(config: Config, options: { clock?: Clock; logger?: Logger; background?: boolean } = {}): Promise<RunningAuthority> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  let lock: DatabaseLock | undefined;
+  let db: Database | undefined;
+  try {
+    lock = acquireDatabaseLock(config.dbPath);
+    db = openDatabase(config.dbPath);
+    const init = initAuthority(config, db, clock);
+    const identity = loadIdentity(config, db);
+    const operatorKeys = operatorKeysFor(config);
+    const authority = createApp({ db, clock, config, identity, operatorKeys, logger });
+    if (options.background ?? true) startBackgroundJobs(authority.deps);
+
+    const server: ServerType = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: authority.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    const openDb = db;
+    const heldLock = lock;
+    let closed = false;
+    return {
+      authority,
+      db: openDb,
+      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      port,
+      init,
+      reloadOperatorKeys: () => reloadOperatorKeys(authority.deps),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await authority.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        openDb.close();
+        heldLock.release();
+      },
+    };
+  } catch (err) {
+    db?.close();
+    lock?.release();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+// Client side of the admin API for the CLI: resolves the operator key and URL, signs, sends, reads JSON.
+import fs from 'node:fs';
+import path from 'node:path';
+import { signAdminRequest } from '../authority/admin-auth.ts';
+import { toTimestamp } from '../authority/clock.ts';
+import { loadConfig } from '../authority/config.ts';
+import { devOperatorKeyPath } from '../authority/identity.ts';
+import { readOperatorKeyFile } from '../authority/key-files.ts';
+import { CliError } from './output.ts';
+
+export interface ClientOptions {
+  url?: string;
+  key?: string;
+}
+
+export function resolveClient(options: ClientOptions): { url: string; keyFile: string } {
+  const config = loadConfig();
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = (options.url ?? process.env.ACCORD_URL ?? `http://${host}:${config.port}`).replace(/\/+$/, '');
+  const keyFile = path.resolve(options.key ?? process.env.ACCORD_ADMIN_KEY_FILE ?? devOperatorKeyPath(config));
+  return { url, keyFile };
+}
+
+/** Reads `--data`: inline JSON, `@file`, or `@-` for standard input. */
+export function readData(data: string | undefined): string {
+  if (data === undefined) return '';
+  if (data.startsWith('@')) {
+    const source = data.slice(1);
+    try {
+      return fs.readFileSync(source === '-' ? 0 : source, 'utf8');
+    } catch {
+      throw new CliError(`cannot read data file ${source}`);
+    }
+  }
+  return data;
+}
+
+export interface AdminResponse {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+export async function adminRequest(options: ClientOptions & { method: string; path: string; body?: string }): Promise<AdminResponse> {
+  const { url, keyFile } = resolveClient(options);
+  if (!options.path.startsWith('/')) throw new CliError('PATH must start with /');
+  const operator = readOperatorKeyFile(keyFile);
+  const method = options.method.toUpperCase();
+  const body = options.body ?? '';
+  const headers: Record<string, string> = {
+    ...signAdminRequest({ method, path: options.path, body, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+  };
+  if (body.length > 0) headers['Content-Type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(`${url}${options.path}`, { method, headers, ...(body.length > 0 ? { body } : {}), signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new CliError(`cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+  }
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : null;
+  } catch {
+    parsed = text;
+  }
+  return { status: response.status, body: parsed, text };
+}
+
+/** Sends an admin request, prints the JSON response, and fails with the error envelope's message on HTTP errors. */
+export async function adminCall(options: ClientOptions & { method: string; path: string; body?: string }): Promise<unknown> {
+  const res = await adminRequest(options);
+  process.stdout.write(`${typeof res.body === 'string' ? res.body : JSON.stringify(res.body, null, 2)}\n`);
+  if (res.status >= 400) {
+    const err = (res.body as { error?: { code?: string; message?: string; details?: { reason?: string } } })?.error;
+    throw new CliError(`HTTP ${res.status}${err?.code ? ` ${err.code}` : ''}${err?.message ? `: ${err.message}` : ''}${err?.details?.reason ? ` (${err.details.reason})` : ''}`);
+  }
+  return res.body;
+}

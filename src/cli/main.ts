@@ -1,0 +1,26 @@
+// The `accord` command: every operator and auditor action of the product.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../authority/config.ts';
+import { registerAuthorityCommands } from './authority-commands.ts';
+
+const program = new Command();
+program
+  .name('accord')
+  .description('Accord: a Network Authority for recognition treaties and signed revocation feeds')
+  .version('0.1.0')
+  .showHelpAfterError(false)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`accord: ${text.replace(/^error: /, '').trim()}\n`) });
+
+registerAuthorityCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(`accord: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,24 @@
+// CLI output conventions: JSON on stdout, one-line errors on stderr with a non-zero exit code.
+export class CliError extends Error {
+  override name = 'CliError';
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Wraps a command action so any failure becomes one line on stderr and a non-zero exit. */
+export function action<A extends unknown[]>(fn: (...args: A) => unknown | Promise<unknown>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      const message = (err as Error).message?.split('\n')[0] ?? String(err);
+      process.stderr.write(`accord: ${message}\n`);
+      process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    }
+  };
+}

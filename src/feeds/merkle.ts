@@ -1,0 +1,63 @@
+// RFC 6962 Merkle tree hashing over revocation-log entries, with a compact frontier for O(log n) appends.
+import { createHash } from 'node:crypto';
+
+const LEAF = Buffer.from([0x00]);
+const NODE = Buffer.from([0x01]);
+
+export const EMPTY_ROOT = createHash('sha256').digest('hex');
+
+/** Hex SHA-256(0x00 ‖ data): the leaf hash of one entry's JCS bytes. */
+export function leafHash(data: Uint8Array | string): string {
+  return createHash('sha256').update(LEAF).update(data).digest('hex');
+}
+
+/** Hex SHA-256(0x01 ‖ left ‖ right) for two hex child hashes. */
+export function nodeHash(leftHex: string, rightHex: string): string {
+  return createHash('sha256').update(NODE).update(Buffer.from(leftHex, 'hex')).update(Buffer.from(rightHex, 'hex')).digest('hex');
+}
+
+/**
+ * The compact range of a tree of `size` leaves: one perfect-subtree root per set bit of `size`,
+ * largest subtree first.
+ */
+export interface Frontier {
+  size: number;
+  hashes: string[];
+}
+
+export const emptyFrontier = (): Frontier => ({ size: 0, hashes: [] });
+
+/** Appends leaf hashes to a frontier (returns a new frontier; the input is unchanged). */
+export function appendLeaves(frontier: Frontier, leafHashes: Iterable<string>): Frontier {
+  const hashes = [...frontier.hashes];
+  let size = frontier.size;
+  for (const leaf of leafHashes) {
+    let hash = leaf;
+    // Merge while the new subtree completes a larger perfect subtree: one merge per trailing 1-bit of size.
+    let s = size;
+    while (s % 2 === 1) {
+      hash = nodeHash(hashes.pop()!, hash);
+      s = Math.floor(s / 2);
+    }
+    hashes.push(hash);
+    size++;
+  }
+  return { size, hashes };
+}
+
+/** The RFC 6962 tree head of the frontier's tree. */
+export function frontierRoot(frontier: Frontier): string {
+  if (frontier.size === 0) return EMPTY_ROOT;
+  let acc = frontier.hashes[frontier.hashes.length - 1]!;
+  for (let i = frontier.hashes.length - 2; i >= 0; i--) acc = nodeHash(frontier.hashes[i]!, acc);
+  return acc;
+}
+
+/** Reference computation straight from RFC 6962 §2.1 (used by tests and audits, not hot paths). */
+export function merkleTreeHash(leaves: string[]): string {
+  if (leaves.length === 0) return EMPTY_ROOT;
+  if (leaves.length === 1) return leaves[0]!;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return nodeHash(merkleTreeHash(leaves.slice(0, k)), merkleTreeHash(leaves.slice(k)));
+}
