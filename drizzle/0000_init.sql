@@ -87,6 +87,34 @@ CREATE TABLE `treaty_revocations` (
 	FOREIGN KEY (`treaty_id`) REFERENCES `treaties`(`treaty_id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
+CREATE TABLE `feed_issuers` (
+	`issuer_sovereign_id` text PRIMARY KEY NOT NULL,
+	`last_sequence` integer DEFAULT 0 NOT NULL,
+	`last_feed_hash` text,
+	`last_issued_at` text,
+	`next_update` text,
+	`log_size` integer DEFAULT 0 NOT NULL,
+	`frontier` text DEFAULT '[]' NOT NULL,
+	`last_import_at` text,
+	`paused` integer DEFAULT false NOT NULL,
+	`paused_reason` text
+);
+--> statement-breakpoint
+CREATE TABLE `imported_revocations` (
+	`issuer_sovereign_id` text NOT NULL,
+	`log_index` integer NOT NULL,
+	`kind` text NOT NULL,
+	`id` text NOT NULL,
+	`reason` text NOT NULL,
+	`revoked_at` text NOT NULL,
+	`subject_sovereign_id` text,
+	`invalid_since` text,
+	`incident` text,
+	`feed_sequence` integer NOT NULL,
+	PRIMARY KEY(`issuer_sovereign_id`, `log_index`)
+);
+--> statement-breakpoint
+CREATE INDEX `imported_revocations_lookup` ON `imported_revocations` (`issuer_sovereign_id`,`kind`,`id`);--> statement-breakpoint
 CREATE TABLE `revocation_log` (
 	`idx` integer PRIMARY KEY NOT NULL,
 	`kind` text NOT NULL,

@@ -1,5 +1,5 @@
 // Tables of the feeds domain: this authority's revocation log (RFC 6962 Merkle tree) and its state.
-import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const revocationLog = sqliteTable('revocation_log', {
   /** 0-based index in the log; also the Merkle leaf position. */
@@ -22,3 +22,36 @@ export const revocationLogState = sqliteTable('revocation_log_state', {
   frontier: text('frontier').notNull(),
   rootHash: text('root_hash').notNull(),
 });
+
+/** Import state of each sovereign whose feed this authority imports. */
+export const feedIssuers = sqliteTable('feed_issuers', {
+  issuerSovereignId: text('issuer_sovereign_id').primaryKey(),
+  lastSequence: integer('last_sequence').notNull().default(0),
+  lastFeedHash: text('last_feed_hash'),
+  lastIssuedAt: text('last_issued_at'),
+  nextUpdate: text('next_update'),
+  logSize: integer('log_size').notNull().default(0),
+  /** JSON array of hex subtree roots of the issuer's log (its Merkle frontier). */
+  frontier: text('frontier').notNull().default('[]'),
+  lastImportAt: text('last_import_at'),
+  paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
+  pausedReason: text('paused_reason'),
+});
+
+/** Revocations learned from other sovereigns' feeds; (issuer, kind, id) answers "is this revoked?". */
+export const importedRevocations = sqliteTable(
+  'imported_revocations',
+  {
+    issuerSovereignId: text('issuer_sovereign_id').notNull(),
+    logIndex: integer('log_index').notNull(),
+    kind: text('kind').notNull(),
+    subjectId: text('id').notNull(),
+    reason: text('reason').notNull(),
+    revokedAt: text('revoked_at').notNull(),
+    subjectSovereignId: text('subject_sovereign_id'),
+    invalidSince: text('invalid_since'),
+    incident: text('incident'),
+    feedSequence: integer('feed_sequence').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.issuerSovereignId, t.logIndex] }), index('imported_revocations_lookup').on(t.issuerSovereignId, t.kind, t.subjectId)],
+);
