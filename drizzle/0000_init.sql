@@ -87,6 +87,17 @@ CREATE TABLE `treaty_revocations` (
 	FOREIGN KEY (`treaty_id`) REFERENCES `treaties`(`treaty_id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
+CREATE TABLE `feed_equivocations` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`issuer_sovereign_id` text NOT NULL,
+	`sequence` integer NOT NULL,
+	`known_feed_hash` text,
+	`conflicting_feed_hash` text NOT NULL,
+	`conflicting_body` text NOT NULL,
+	`detected_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `feed_equivocations_issuer` ON `feed_equivocations` (`issuer_sovereign_id`,`sequence`);--> statement-breakpoint
 CREATE TABLE `feed_issuers` (
 	`issuer_sovereign_id` text PRIMARY KEY NOT NULL,
 	`last_sequence` integer DEFAULT 0 NOT NULL,
@@ -97,7 +108,30 @@ CREATE TABLE `feed_issuers` (
 	`frontier` text DEFAULT '[]' NOT NULL,
 	`last_import_at` text,
 	`paused` integer DEFAULT false NOT NULL,
-	`paused_reason` text
+	`paused_reason` text,
+	`paused_at` text
+);
+--> statement-breakpoint
+CREATE TABLE `feed_receipts` (
+	`importer_sovereign_id` text PRIMARY KEY NOT NULL,
+	`sequence` integer NOT NULL,
+	`feed_hash` text NOT NULL,
+	`received_at` text NOT NULL,
+	`recorded_at` text NOT NULL,
+	`body` text NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `imported_feeds` (
+	`issuer_sovereign_id` text NOT NULL,
+	`sequence` integer NOT NULL,
+	`feed_hash` text NOT NULL,
+	`body` text NOT NULL,
+	`imported_at` text NOT NULL,
+	`issued_at` text,
+	`next_update` text,
+	`log_size` integer,
+	`frontier` text,
+	PRIMARY KEY(`issuer_sovereign_id`, `sequence`)
 );
 --> statement-breakpoint
 CREATE TABLE `imported_revocations` (
@@ -114,7 +148,49 @@ CREATE TABLE `imported_revocations` (
 	PRIMARY KEY(`issuer_sovereign_id`, `log_index`)
 );
 --> statement-breakpoint
-CREATE INDEX `imported_revocations_lookup` ON `imported_revocations` (`issuer_sovereign_id`,`kind`,`id`);--> statement-breakpoint
+CREATE INDEX `imported_revocations_lookup` ON `imported_revocations` (`issuer_sovereign_id`,`kind`,`id`,`log_index`);--> statement-breakpoint
+CREATE TABLE `peer_treaties` (
+	`peer_sovereign_id` text NOT NULL,
+	`treaty_id` text NOT NULL,
+	`subject_sovereign_id` text NOT NULL,
+	`valid_from` text NOT NULL,
+	`expires_at` text NOT NULL,
+	`body` text NOT NULL,
+	`fetched_at` text NOT NULL,
+	PRIMARY KEY(`peer_sovereign_id`, `treaty_id`)
+);
+--> statement-breakpoint
+CREATE INDEX `peer_treaties_subject` ON `peer_treaties` (`subject_sovereign_id`);--> statement-breakpoint
+CREATE TABLE `peers` (
+	`sovereign_id` text PRIMARY KEY NOT NULL,
+	`base_url` text NOT NULL,
+	`profile` text,
+	`created_at` text NOT NULL,
+	`last_attempt_at` text,
+	`last_success_at` text,
+	`last_error` text,
+	`consecutive_failures` integer DEFAULT 0 NOT NULL,
+	`next_attempt_at` text,
+	`receipt_sequence` integer DEFAULT 0 NOT NULL,
+	`treaties_synced_at` text
+);
+--> statement-breakpoint
+CREATE TABLE `published_feeds` (
+	`sequence` integer PRIMARY KEY NOT NULL,
+	`feed_id` text NOT NULL,
+	`feed_hash` text NOT NULL,
+	`issued_at` text NOT NULL,
+	`next_update` text NOT NULL,
+	`first_index` integer NOT NULL,
+	`entry_count` integer NOT NULL,
+	`log_size` integer NOT NULL,
+	`root_hash` text NOT NULL,
+	`body` text NOT NULL,
+	`frontier` text
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `published_feeds_feed_id_unique` ON `published_feeds` (`feed_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `published_feeds_feed_hash_unique` ON `published_feeds` (`feed_hash`);--> statement-breakpoint
 CREATE TABLE `revocation_log` (
 	`idx` integer PRIMARY KEY NOT NULL,
 	`kind` text NOT NULL,

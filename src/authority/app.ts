@@ -10,10 +10,15 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AppDeps, AppEnv, AuthorityIdentity } from './context.ts';
 import { AppError } from './errors.ts';
+import { feedRoutes } from '../feeds/routes.ts';
 import { healthRoutes } from './health.ts';
+import { signingKeyRoutes } from '../ops/routes.ts';
 import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from './http.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import type { OperatorKeyring } from './operator-keys.ts';
+import { treatyRoutes } from '../treaties/routes.ts';
+import { interopRoutes } from '../interop/routes.ts';
+import { connectomeRoutes } from '../connectome/routes.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -90,6 +95,11 @@ export function createApp(input: CreateAppInput): AuthorityApp {
 
   app.route('/', healthRoutes(deps));
   app.route('/', auditRoutes(deps));
+  app.route('/', signingKeyRoutes(deps));
+  app.route('/', treatyRoutes(deps));
+  app.route('/', interopRoutes(deps));
+  app.route('/', feedRoutes(deps));
+  app.route('/', connectomeRoutes(deps));
 
   app.notFound((c) => {
     const path = c.req.path;

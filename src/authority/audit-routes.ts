@@ -7,9 +7,19 @@ import { validate } from './http.ts';
 
 const MAX_PAGE = 1000;
 
+/** A decimal whole number written plainly (no sign, exponent, fraction or blanks). */
+const wholeNumber = (max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,16}$/, 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n <= max, `must be at most ${max}`);
+
 const querySchema = z.strictObject({
-  after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100),
+  after_seq: wholeNumber(Number.MAX_SAFE_INTEGER).default(0),
+  limit: wholeNumber(MAX_PAGE)
+    .refine((n) => n >= 1, 'must be at least 1')
+    .default(100),
   event_type: z.array(z.enum(AUDIT_EVENT_TYPES)).default([]),
 });
 

@@ -56,6 +56,7 @@ export const AUDIT_EVENT_TYPES = [
   'peer_removed',
   'database_restored',
   'signing_key_rotated',
+  'signing_key_retired',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
@@ -146,7 +147,7 @@ export function listAuditCanonical(sqlite: Sqlite, query: AuditQuery): { rows: s
 export interface ChainBreak {
   seq: number | null;
   line?: number;
-  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_not_increasing' | 'malformed_event' | 'first_event_has_prev_hash';
+  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_not_increasing' | 'malformed_event' | 'first_event_has_prev_hash' | 'missing_events' | 'stored_columns_mismatch';
 }
 
 export interface ChainReport {
@@ -158,15 +159,36 @@ export interface ChainReport {
   /** Places where events are missing (a filtered export); links across them cannot be checked. */
   gaps: Array<{ after_seq: number; next_seq: number }>;
   breaks: ChainBreak[];
+  /** Gaps counted but not listed (only with `maxListedGaps`). */
+  omittedGaps?: number;
+}
+
+export interface ChainOptions {
+  /**
+   * The events are the whole log (the database, an unfiltered export from seq 1): a missing event
+   * or a first event other than seq 1 is a break, not a gap.
+   */
+  complete?: boolean;
+  /** Keep at most this many gaps in the report (the rest are only counted in `omittedGaps`), so verifying a huge filtered export stays in constant memory. */
+  maxListedGaps?: number;
 }
 
 /**
  * Incremental verifier of a sequence of audit events: recomputes each hash and checks each link.
- * Events missing in between (filtered exports) are reported as gaps, not failures.
+ * Events missing in between (filtered exports) are reported as gaps, not failures, unless the
+ * sequence claims to be complete.
  */
 export class AuditChainVerifier {
   private report: ChainReport = { ok: true, count: 0, firstSeq: null, lastSeq: null, lastHash: null, gaps: [], breaks: [] };
   private line = 0;
+  private readonly complete: boolean;
+  private readonly maxListedGaps: number;
+  private omittedGaps = 0;
+
+  constructor(options: ChainOptions = {}) {
+    this.complete = options.complete ?? false;
+    this.maxListedGaps = options.maxListedGaps ?? Number.POSITIVE_INFINITY;
+  }
 
   push(event: unknown): void {
     this.line++;
@@ -191,6 +213,9 @@ export class AuditChainVerifier {
       if (e.seq === 1 && e.prev_hash !== null) {
         r.breaks.push({ seq: e.seq, line: this.line, reason: 'first_event_has_prev_hash' });
         r.ok = false;
+      } else if (this.complete && e.seq !== 1) {
+        r.breaks.push({ seq: e.seq, line: this.line, reason: 'missing_events' });
+        r.ok = false;
       }
     } else if (e.seq <= r.lastSeq) {
       r.breaks.push({ seq: e.seq, line: this.line, reason: 'seq_not_increasing' });
@@ -200,8 +225,12 @@ export class AuditChainVerifier {
         r.breaks.push({ seq: e.seq, line: this.line, reason: 'prev_hash_mismatch' });
         r.ok = false;
       }
+    } else if (this.complete) {
+      r.breaks.push({ seq: e.seq, line: this.line, reason: 'missing_events' });
+      r.ok = false;
     } else {
-      r.gaps.push({ after_seq: r.lastSeq, next_seq: e.seq });
+      if (r.gaps.length < this.maxListedGaps) r.gaps.push({ after_seq: r.lastSeq, next_seq: e.seq });
+      else this.omittedGaps++;
     }
     r.count++;
     r.firstSeq ??= e.seq;
@@ -210,12 +239,39 @@ export class AuditChainVerifier {
   }
 
   result(): ChainReport {
-    return { ...this.report, gaps: [...this.report.gaps], breaks: [...this.report.breaks] };
+    return { ...this.report, gaps: [...this.report.gaps], breaks: [...this.report.breaks], ...(this.omittedGaps > 0 ? { omittedGaps: this.omittedGaps } : {}) };
   }
 }
 
-export function verifyAuditChain(events: Iterable<unknown>): ChainReport {
-  const verifier = new AuditChainVerifier();
+export function verifyAuditChain(events: Iterable<unknown>, options: ChainOptions = {}): ChainReport {
+  const verifier = new AuditChainVerifier(options);
   for (const event of events) verifier.push(event);
   return verifier.result();
+}
+
+/**
+ * Verifies the audit log stored in a database, in seq order, as a complete chain: every hash, every
+ * link, no missing sequence numbers, and the indexed columns agree with the stored event. Streams
+ * rows, so memory stays constant. Deleting the newest events cannot be detected from the log alone;
+ * a signed export checkpoint anchors that.
+ */
+export function verifyStoredAuditChain(sqlite: Sqlite): ChainReport {
+  const verifier = new AuditChainVerifier({ complete: true });
+  const columnBreaks: ChainBreak[] = [];
+  const rows = sqlite.prepare('SELECT seq, event_type, hash, canonical FROM audit_events ORDER BY seq').iterate() as Iterable<{ seq: number; event_type: string; hash: string; canonical: string }>;
+  for (const row of rows) {
+    let event: Partial<AuditEvent> | null = null;
+    try {
+      event = JSON.parse(row.canonical) as Partial<AuditEvent>;
+    } catch {
+      event = null;
+    }
+    if (event && (event.seq !== row.seq || event.hash !== row.hash || event.event_type !== row.event_type)) {
+      columnBreaks.push({ seq: row.seq, reason: 'stored_columns_mismatch' });
+    }
+    verifier.push(event);
+  }
+  const report = verifier.result();
+  if (columnBreaks.length > 0) return { ...report, ok: false, breaks: [...report.breaks, ...columnBreaks] };
+  return report;
 }

@@ -38,13 +38,66 @@ export function signableProblem(value: unknown, path = '$'): string | null {
   return `${path}: ${typeof value} is not JSON`;
 }
 
+class NotCanonical extends Error {}
+const NOT_CANONICAL = new NotCanonical();
+
+/**
+ * One-pass JCS serializer for the value domain of signed objects (integers only): keys sorted by
+ * UTF-16 code units, strings as ECMAScript JSON.stringify. Throws NOT_CANONICAL on anything outside
+ * that domain; `canonicalize` (the RFC 8785 reference package) is its differential oracle in tests.
+ */
+function writeJcs(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) throw NOT_CANONICAL;
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isSafeInteger(value)) throw NOT_CANONICAL;
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += writeJcs(value[i]);
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw NOT_CANONICAL;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!key.isWellFormed()) throw NOT_CANONICAL;
+        if (i > 0) out += ',';
+        out += `${JSON.stringify(key)}:${writeJcs(record[key])}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw NOT_CANONICAL;
+  }
+}
+
 /** JCS text of a value; throws `non_canonical_value` for floats, unsafe integers, undefined or lone surrogates. */
 export function canonicalJson(value: unknown): string {
-  const problem = signableProblem(value);
-  if (problem) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
-  const text = canonicalize(value);
-  if (text === undefined) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized');
-  return text;
+  try {
+    return writeJcs(value);
+  } catch (err) {
+    if (err !== NOT_CANONICAL) throw err;
+    const problem = signableProblem(value) ?? 'value is outside the JSON data model';
+    throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
+  }
+}
+
+/** The RFC 8785 reference serializer (the `canonicalize` package), for differential checks. */
+export function referenceCanonicalJson(value: unknown): string | undefined {
+  return canonicalize(value);
 }
 
 /** UTF-8 bytes of the JCS text. */
@@ -128,4 +181,91 @@ function scanForDuplicates(text: string, maxDepth: number): void {
     }
     i++;
   }
+}
+
+/** Signed object types of the Genesis Mesh reference, each with its own defaults and datetime fields. */
+export type GmObjectType = 'recognition_treaty' | 'membership_attestation' | 'revocation_feed';
+
+const GM_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+const GM_SHAPES: Record<GmObjectType, { timestamps: string[]; sortedIdLists: string[] }> = {
+  recognition_treaty: { timestamps: ['issued_at', 'valid_from', 'expires_at'], sortedIdLists: [] },
+  membership_attestation: { timestamps: ['issued_at', 'valid_from', 'expires_at'], sortedIdLists: [] },
+  revocation_feed: { timestamps: ['issued_at'], sortedIdLists: ['revoked_attestation_ids'] },
+};
+
+function gmNormalizeTimestamp(value: unknown, field: string): string {
+  const m = typeof value === 'string' ? GM_TIMESTAMP.exec(value) : null;
+  if (!m) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem: `$.${field}: not an RFC 3339 timestamp with a zone` });
+  const [, year, month, day, hour, minute, second, fraction, zone] = m as unknown as string[];
+  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
+  const zoneOk = zone === 'Z' || (Number(zone!.slice(1, 3)) < 24 && Number(zone!.slice(4, 6)) < 60);
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59 || !zoneOk) {
+    throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem: `$.${field}: not a valid date and time` });
+  }
+  // Python datetimes hold microseconds: extra digits are cut, not rounded; a zero fraction disappears.
+  const micros = (fraction ?? '').slice(0, 6).padEnd(6, '0');
+  const frac = /^0+$/.test(micros) ? '' : `.${micros}`;
+  const tz = zone === '+00:00' || zone === '-00:00' ? 'Z' : zone;
+  return `${year}-${month}-${day}T${hour}:${minute}:${second}${frac}${tz}`;
+}
+
+const byCodePoint = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+function gmString(text: string): string {
+  let out = '"';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c >= 0x20 && c < 0x7f) out += text[i];
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x08) out += '\\b';
+    else if (c === 0x0c) out += '\\f';
+    // Everything else, DEL and astral characters (as their two UTF-16 halves) included, as \uXXXX.
+    else out += `\\u${c.toString(16).padStart(4, '0')}`;
+  }
+  return `${out}"`;
+}
+
+function gmDump(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
+  if (typeof value === 'string') return gmString(value);
+  if (Array.isArray(value)) return `[${value.map(gmDump).join(',')}]`;
+  const entries = Object.keys(value as object).sort(byCodePoint);
+  return `{${entries.map((k) => `${gmString(k)}:${gmDump((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+/**
+ * The Genesis Mesh canonical form (wire profile `genesis-mesh`): what the reference signs with
+ * `json.dumps(model, sort_keys=True, separators=(",", ":"))`. The object without `signatures`, the
+ * reference's model defaults filled in, datetime fields in its normalized form, feed id lists sorted
+ * and de-duplicated, keys sorted by code point, everything outside printable ASCII escaped as
+ * lowercase \uXXXX. Throws `non_canonical_value` for floats, unsafe integers, lone surrogates and
+ * timestamps without a zone.
+ */
+export function gmCanonicalJson(object: Record<string, unknown>, type: GmObjectType): string {
+  const { signatures: _ignored, ...unsigned } = object;
+  const shape = GM_SHAPES[type];
+  const filled: Record<string, unknown> = { ...unsigned };
+  if (type === 'recognition_treaty') {
+    filled.metadata ??= {};
+    if (filled.scope && typeof filled.scope === 'object' && !Array.isArray(filled.scope)) {
+      filled.scope = { accepted_statuses: ['active'], claims: {}, ...(filled.scope as Record<string, unknown>) };
+    }
+  }
+  if (type === 'membership_attestation') filled.claims ??= {};
+  for (const field of shape.timestamps) {
+    if (filled[field] !== undefined) filled[field] = gmNormalizeTimestamp(filled[field], field);
+  }
+  for (const field of shape.sortedIdLists) {
+    const list = filled[field];
+    if (Array.isArray(list) && list.every((x) => typeof x === 'string')) filled[field] = [...new Set(list as string[])].sort(byCodePoint);
+  }
+  const problem = signableProblem(filled);
+  if (problem) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
+  return gmDump(filled);
 }

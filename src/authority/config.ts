@@ -1,7 +1,9 @@
 // Configuration from the environment, validated with zod at start-up (SPEC §9).
+import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { parseOperatorPublicKeysJson } from './operator-keys.ts';
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -14,10 +16,18 @@ const intFrom = (min: number, max: number) =>
 
 const cronExpression = z.string().refine((v) => cron.validate(v), 'must be a valid cron expression');
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Variables whose values are never echoed in an error message. */
+const SECRET_VARIABLES = new Set(['ACCORD_METRICS_TOKEN']);
+
 const envSchema = z.object({
   ACCORD_DATA_DIR: z.string().min(1).default('./data'),
   ACCORD_DB_PATH: z.string().min(1).optional(),
-  ACCORD_HOST: z.string().min(1).default('127.0.0.1'),
+  ACCORD_HOST: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*)$/, 'must be a host name or an IP address (no scheme, no port)')
+    .default('127.0.0.1'),
   ACCORD_PORT: intFrom(0, 65535).default(8443),
   ACCORD_SOVEREIGN_ID: z.string().regex(IDENTIFIER, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$').optional(),
   ACCORD_SIGNING_KEY_FILE: z.string().min(1).optional(),
@@ -30,10 +40,17 @@ const envSchema = z.object({
   ACCORD_ADMIN_WINDOW_S: intFrom(1, 3600).default(300),
   ACCORD_MAX_PATH_LENGTH: intFrom(1, 16).default(3),
   ACCORD_MAX_TREATY_VALIDITY_DAYS: intFrom(1, 3650).default(398),
-  ACCORD_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ACCORD_METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
   ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
+
+/** Every environment variable the server reads (docs/configuration.md documents each). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape) as Array<keyof typeof envSchema.shape>;
 
 export interface Config {
   dataDir: string;
@@ -72,9 +89,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     const got = env[name];
-    throw new ConfigError(`invalid configuration: ${name} ${issue.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`);
+    const shown = got !== undefined && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(got.length > 80 ? `${got.slice(0, 80)}…` : got)})` : '';
+    throw new ConfigError(`invalid configuration: ${name} ${issue.message}${shown}`);
   }
   const e = parsed.data;
+  if (e.OPERATOR_PUBLIC_KEYS_JSON) {
+    try {
+      parseOperatorPublicKeysJson(e.OPERATOR_PUBLIC_KEYS_JSON);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+    }
+  }
+  if (e.ACCORD_OPERATOR_KEYS_FILE && !fs.existsSync(e.ACCORD_OPERATOR_KEYS_FILE)) {
+    throw new ConfigError(`invalid configuration: ACCORD_OPERATOR_KEYS_FILE names a file that does not exist (${e.ACCORD_OPERATOR_KEYS_FILE})`);
+  }
   const dataDir = path.resolve(e.ACCORD_DATA_DIR);
   return {
     dataDir,

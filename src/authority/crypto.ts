@@ -1,8 +1,9 @@
 // The one crypto module: Ed25519 keys and signatures, key ids, strict base64, hashes, signed objects.
 // node:crypto (OpenSSL, strict RFC 8032) verifies and signs on the hot path; @noble/curves derives
 // keys from seeds and validates points. Nothing else in the product touches either library.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { canonicalBytes } from './canonical-json.ts';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -80,8 +81,7 @@ export function parsePublicKey(base64: string): { ok: true; key: PublicKeyInfo }
   if (!validatedKeys.has(base64)) {
     const problem = publicKeyProblem(raw);
     if (problem) return { ok: false, reason: problem };
-    if (validatedKeys.size >= KEY_CACHE_LIMIT) validatedKeys.clear();
-    validatedKeys.add(base64);
+    rememberValid(raw);
   }
   return { ok: true, key: { raw, base64, keyId: keyIdOf(raw) } };
 }
@@ -106,7 +106,7 @@ export function verifyBytes(rawPublicKey: Uint8Array, message: Uint8Array, signa
   if (signature.length !== 64 || rawPublicKey.length !== 32) return false;
   if (!isCachedValid(rawPublicKey)) {
     if (publicKeyProblem(rawPublicKey) !== null) return false;
-    validatedKeys.add(Buffer.from(rawPublicKey).toString('base64'));
+    rememberValid(rawPublicKey);
   }
   try {
     return nodeVerify(null, message, publicKeyObject(rawPublicKey), signature);
@@ -120,6 +120,10 @@ const validatedKeys = new Set<string>();
 function isCachedValid(raw: Uint8Array): boolean {
   return validatedKeys.has(Buffer.from(raw).toString('base64'));
 }
+function rememberValid(raw: Uint8Array): void {
+  if (validatedKeys.size >= KEY_CACHE_LIMIT) validatedKeys.clear();
+  validatedKeys.add(Buffer.from(raw).toString('base64'));
+}
 
 /** Verification for keys already checked by `parsePublicKey` (the hot path). */
 export function verifyWithKey(key: PublicKeyInfo, message: Uint8Array, signature: Uint8Array): boolean {
@@ -131,14 +135,36 @@ export function verifyWithKey(key: PublicKeyInfo, message: Uint8Array, signature
   }
 }
 
-/** Differential cross-check: @noble/curves strict RFC 8032 verification. Not for hot paths. */
+/** Order of the Ed25519 base point. */
+const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/**
+ * Differential cross-check on @noble/curves: strict RFC 8032 decoding (`zip215: false`), canonical S,
+ * no small-order keys, and — like OpenSSL — the cofactorless equation [S]B = R + [k]A, so both
+ * implementations mean the same thing by "valid". Slow; never on a hot path.
+ */
 export function verifyBytesNoble(rawPublicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (publicKeyProblem(rawPublicKey) !== null) return false;
+  if (signature.length !== 64 || publicKeyProblem(rawPublicKey) !== null) return false;
   try {
-    return ed25519.verify(signature, message, rawPublicKey, { zip215: false });
+    // noble's own verification rejects non-canonical A, R and S and checks the cofactored equation.
+    if (!ed25519.verify(signature, message, rawPublicKey, { zip215: false })) return false;
+    // The cofactored equation also accepts an R with a small-order component; OpenSSL does not.
+    const R = ed25519.Point.fromBytes(signature.subarray(0, 32), false);
+    const A = ed25519.Point.fromBytes(rawPublicKey, false);
+    const s = bytesToNumberLE(signature.subarray(32));
+    const digest = createHash('sha512').update(signature.subarray(0, 32)).update(rawPublicKey).update(message).digest();
+    const k = bytesToNumberLE(digest) % ED25519_L;
+    return ed25519.Point.BASE.multiplyUnsafe(s).equals(R.add(A.multiplyUnsafe(k)));
   } catch {
     return false;
   }
+}
+
+/** Compares two secrets (tokens) in time independent of where they differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = sha256(a);
+  const right = sha256(b);
+  return timingSafeEqual(left, right);
 }
 
 export interface SigningKey {
@@ -153,7 +179,7 @@ export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
   if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
   const raw = Buffer.from(ed25519.getPublicKey(seed));
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  validatedKeys.add(raw.toString('base64'));
+  rememberValid(raw);
   return { keyId: keyIdOf(raw), publicKey: raw.toString('base64'), raw, privateKey };
 }
 
@@ -184,7 +210,8 @@ export type SignatureCheck =
 
 /**
  * Verifies a signed object: at least one signature must verify under an allowed key. A key_id is a
- * lookup hint only; each allowed key counts once.
+ * lookup hint only; each allowed key counts once, and a key_id repeated in `signatures` makes the
+ * list malformed (a key signs once; a second entry is not a second vote).
  */
 export function verifySignedObject(
   object: { signatures?: unknown },
@@ -193,6 +220,8 @@ export function verifySignedObject(
 ): SignatureCheck {
   const signatures = object.signatures;
   if (!Array.isArray(signatures) || signatures.length === 0) return { valid: false, reason: 'no_signatures' };
+  const ids = signatures.map((entry: Partial<SignatureEntry> | null) => entry?.key_id);
+  if (new Set(ids).size !== ids.length) return { valid: false, reason: 'malformed_signature' };
   const byId = new Map(allowedKeys.map((k) => [k.keyId, k]));
   let sawAllowed = false;
   let sawMalformed = false;

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { migrationStatus } from '../db/database.ts';
 import type { AppDeps, AppEnv } from './context.ts';
+import { constantTimeEqual } from './crypto.ts';
 import { buildDeclaration, type Declaration } from './declaration.ts';
 import { AppError } from './errors.ts';
 
@@ -29,7 +30,7 @@ export function healthRoutes(deps: AppDeps) {
     })
     .get('/metrics', async (c) => {
       const token = deps.config.metricsToken;
-      if (token && c.req.header('authorization') !== `Bearer ${token}`) {
+      if (token && !constantTimeEqual(c.req.header('authorization') ?? '', `Bearer ${token}`)) {
         throw new AppError('metrics_auth_required', 401, 'metrics require the configured bearer token', {}, { 'WWW-Authenticate': 'Bearer' });
       }
       c.header('Content-Type', deps.metrics.registry.contentType);

@@ -76,6 +76,26 @@ export function readSigningKeyFile(file: string): SigningKey {
   return seedKey(parsed.data.seed, parsed.data.key_id, file);
 }
 
+/**
+ * Reads every signing key file (`*.json`) in a directory, e.g. the rotated keys directory. A file
+ * that is not a valid signing key is an error: a damaged key must not be skipped silently.
+ */
+export function readSigningKeyDir(dir: string): Array<{ file: string; key: SigningKey }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .sort()
+    .map((n) => {
+      const file = path.join(dir, n);
+      return { file, key: readSigningKeyFile(file) };
+    });
+}
+
 export function createOperatorKeyFile(file: string, label: string, seed: Uint8Array = generateSeed()): OperatorKeyMaterial {
   const key = signingKeyFromSeed(seed);
   writePrivateJson(file, {

@@ -32,13 +32,13 @@ export class OperatorKeysError extends Error {
   override name = 'OperatorKeysError';
 }
 
-function buildKey(label: string, publicKey: string, scopes: string[], notAfter: string | null | undefined): OperatorKey {
+function buildKey(where: string, label: string, publicKey: string, scopes: string[], notAfter: string | null | undefined): OperatorKey {
   const parsed = parsePublicKey(publicKey);
-  if (!parsed.ok) throw new OperatorKeysError(`operator key "${label}": public key rejected (${parsed.reason})`);
+  if (!parsed.ok) throw new OperatorKeysError(`${where}: operator key "${label}": public key rejected (${parsed.reason})`);
   let notAfterDate: Date | null = null;
   if (notAfter) {
     notAfterDate = parseTimestamp(notAfter);
-    if (!notAfterDate) throw new OperatorKeysError(`operator key "${label}": not_after must be RFC 3339 UTC like 2026-01-01T00:00:00Z`);
+    if (!notAfterDate) throw new OperatorKeysError(`${where}: operator key "${label}": not_after must be RFC 3339 UTC like 2026-01-01T00:00:00Z`);
   }
   return { label, key: parsed.key, scopes, notAfter: notAfterDate };
 }
@@ -52,8 +52,8 @@ export function parseOperatorPublicKeysJson(text: string): OperatorKey[] {
     throw new OperatorKeysError('OPERATOR_PUBLIC_KEYS_JSON is not valid JSON');
   }
   const parsed = publicKeysJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new OperatorKeysError('OPERATOR_PUBLIC_KEYS_JSON must be an object of label → base64 public key');
-  return Object.entries(parsed.data).map(([label, pk]) => buildKey(label, pk, ['*'], null));
+  if (!parsed.success) throw new OperatorKeysError('OPERATOR_PUBLIC_KEYS_JSON must be an object of label → base64 public key (labels match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)');
+  return Object.entries(parsed.data).map(([label, pk]) => buildKey('OPERATOR_PUBLIC_KEYS_JSON', label, pk, ['*'], null));
 }
 
 /** Parses an operator keys file: `{"keys": {"<label>": {"public_key", "scopes"?, "not_after"?}}}`. */
@@ -69,7 +69,7 @@ export function parseOperatorKeysFile(text: string, file: string): OperatorKey[]
     const issue = parsed.error.issues[0]!;
     throw new OperatorKeysError(`operator keys file ${file}: ${issue.path.join('.') || 'root'} ${issue.message}`);
   }
-  return Object.entries(parsed.data.keys).map(([label, k]) => buildKey(label, k.public_key, k.scopes, k.not_after));
+  return Object.entries(parsed.data.keys).map(([label, k]) => buildKey(`operator keys file ${file}`, label, k.public_key, k.scopes, k.not_after));
 }
 
 export type OperatorKeySource = () => OperatorKey[];

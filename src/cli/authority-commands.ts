@@ -2,15 +2,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { signAdminRequest } from '../authority/admin-auth.ts';
-import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
-import { loadConfig, type Config } from '../authority/config.ts';
-import { devOperatorKeyPath, initAuthority, loadIdentity, operatorKeysFor, readMeta } from '../authority/identity.ts';
-import { createOperatorKeyFile, fileMode, readOperatorKeyFile } from '../authority/key-files.ts';
-import { startAuthority } from '../authority/server.ts';
-import { acquireDatabaseLock, isDatabaseLocked, migrationStatus, openDatabase } from '../db/database.ts';
-import { adminCall, readData, resolveClient } from './admin-client.ts';
+import type { Config } from '../authority/config.ts';
+import type { RunningAuthority } from '../authority/server.ts';
 import { action, CliError, printJson } from './output.ts';
+
+// Modules are loaded inside each action, so `--help` and the thin client commands start quickly.
+const load = {
+  adminAuth: () => import('../authority/admin-auth.ts'),
+  adminClient: () => import('./admin-client.ts'),
+  audit: () => import('../authority/audit.ts'),
+  clock: () => import('../authority/clock.ts'),
+  config: () => import('../authority/config.ts'),
+  database: () => import('../db/database.ts'),
+  identity: () => import('../authority/identity.ts'),
+  keyFiles: () => import('../authority/key-files.ts'),
+  server: () => import('../authority/server.ts'),
+};
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
@@ -20,11 +27,26 @@ function method(value: string): string {
   return m;
 }
 
-function firstStartMessage(config: Config, url: string, devKey: { file: string } | undefined): string {
-  const lines = [`accord: serving on ${url}`];
+/** `KEY=value` prefixes a client needs to reach this server and find its key, for the printed example. */
+function clientEnvPrefix(config: Config, port: number): string {
+  const env: string[] = [];
+  if (config.dataDir !== path.resolve('data')) env.push(`ACCORD_DATA_DIR=${shellQuote(config.dataDir)}`);
+  if (config.host !== '127.0.0.1') env.push(`ACCORD_HOST=${shellQuote(config.host)}`);
+  if (port !== 8443) env.push(`ACCORD_PORT=${port}`);
+  return env.length > 0 ? `${env.join(' ')} ` : '';
+}
+
+function shellQuote(text: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+function startMessage(config: Config, running: RunningAuthority): string {
+  const lines = [`accord: sovereign "${running.init.sovereignId}" serving on ${running.url}`];
+  if (running.init.signingKeyCreated) lines.push(`accord: created the authority signing key at ${running.init.signingKeyFile}`);
+  const devKey = running.init.devOperatorKey;
   if (devKey) {
-    lines.push(`accord: created a dev operator key at ${devKey.file} (keep it private)`);
-    lines.push(`accord: try: npx accord admin GET /admin/audit${config.dataDir !== path.resolve('data') ? ` (with ACCORD_DATA_DIR=${config.dataDir})` : ''}`);
+    lines.push(`accord: dev operator key "${devKey.label}" is ${devKey.file} (keep it private; allowed keys are in ${devKey.keysFile})`);
+    lines.push(`accord: try: ${clientEnvPrefix(config, running.port)}npx accord admin GET /admin/audit`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -35,7 +57,8 @@ export function registerAuthorityCommands(program: Command): void {
     .description('create the authority identity (signing key, sovereign id, dev operator key) and migrate the database')
     .option('--no-dev-operator-key', 'do not create a dev operator key when none is configured')
     .action(
-      action((opts: { devOperatorKey: boolean }) => {
+      action(async (opts: { devOperatorKey: boolean }) => {
+        const [{ loadConfig }, { acquireDatabaseLock, openDatabase }, { initAuthority }] = await Promise.all([load.config(), load.database(), load.identity()]);
         const config = loadConfig();
         const lock = acquireDatabaseLock(config.dbPath);
         try {
@@ -48,7 +71,9 @@ export function registerAuthorityCommands(program: Command): void {
               signing_key_id: result.signingKeyId,
               signing_key_file: result.signingKeyFile,
               database: config.dbPath,
-              dev_operator_key: result.devOperatorKey ?? null,
+              dev_operator_key: result.devOperatorKey
+                ? { file: result.devOperatorKey.file, label: result.devOperatorKey.label, key_id: result.devOperatorKey.keyId, keys_file: result.devOperatorKey.keysFile }
+                : null,
             });
           } finally {
             db.close();
@@ -64,12 +89,17 @@ export function registerAuthorityCommands(program: Command): void {
     .description('run the authority: initialize on first start, migrate, and serve HTTP (SIGHUP reloads operator keys)')
     .action(
       action(async () => {
+        const [{ loadConfig }, { startAuthority }] = await Promise.all([load.config(), load.server()]);
         const config = loadConfig();
-        const running = await startAuthority(config);
-        process.stderr.write(firstStartMessage(config, running.url, running.init.devOperatorKey));
-        process.on('SIGHUP', () => running.reloadOperatorKeys());
+        // Signal handlers come first: a SIGTERM that arrives while starting, or just after the
+        // banner, must still shut down cleanly rather than kill the process.
+        let running: RunningAuthority | undefined;
+        let stopping = false;
         const shutdown = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
           process.stderr.write(`accord: ${signal}: shutting down\n`);
+          if (!running) return; // start-up finishes, then closes at once
           running.close().then(
             () => process.exit(0),
             () => process.exit(1),
@@ -77,6 +107,13 @@ export function registerAuthorityCommands(program: Command): void {
         };
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
+        process.on('SIGHUP', () => running?.reloadOperatorKeys());
+        running = await startAuthority(config);
+        if (stopping) {
+          await running.close();
+          process.exit(0);
+        }
+        process.stderr.write(startMessage(config, running));
       }),
     );
 
@@ -86,7 +123,8 @@ export function registerAuthorityCommands(program: Command): void {
     .requiredOption('--label <label>', 'the label the authority will know this key by (X-Admin-Key-Id)')
     .requiredOption('--output <file>', 'where to write the private key file (must not exist)')
     .action(
-      action((opts: { label: string; output: string }) => {
+      action(async (opts: { label: string; output: string }) => {
+        const { createOperatorKeyFile } = await load.keyFiles();
         if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(opts.label)) throw new CliError('--label must match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$');
         const file = path.resolve(opts.output);
         if (fs.existsSync(file)) throw new CliError(`refusing to overwrite ${file}`);
@@ -111,6 +149,7 @@ export function registerAuthorityCommands(program: Command): void {
     .option('--url <url>', 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)')
     .action(
       action(async (m: string, p: string, opts: { data?: string; key?: string; url?: string }) => {
+        const { adminCall, readData } = await load.adminClient();
         await adminCall({ method: method(m), path: p, body: readData(opts.data), ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
       }),
     );
@@ -125,12 +164,20 @@ export function registerAuthorityCommands(program: Command): void {
     .option('--timestamp <ts>', 'RFC 3339 UTC timestamp (default: now)')
     .option('--format <format>', 'headers | curl | json', 'headers')
     .action(
-      action((m: string, p: string, opts: { data?: string; key?: string; timestamp?: string; format: string }) => {
+      action(async (m: string, p: string, opts: { data?: string; key?: string; timestamp?: string; format: string }) => {
+        const [{ readData, resolveClient }, { readOperatorKeyFile }, { parseTimestamp, toTimestamp }, { signAdminRequest }] = await Promise.all([
+          load.adminClient(),
+          load.keyFiles(),
+          load.clock(),
+          load.adminAuth(),
+        ]);
+        const verb = method(m);
+        if (!['headers', 'curl', 'json'].includes(opts.format)) throw new CliError('--format must be headers, curl or json');
         const { keyFile } = resolveClient(opts.key ? { key: opts.key } : {});
         const operator = readOperatorKeyFile(keyFile);
         if (opts.timestamp && !parseTimestamp(opts.timestamp)) throw new CliError('--timestamp must look like 2026-01-01T00:00:00Z');
         const headers = signAdminRequest({
-          method: method(m),
+          method: verb,
           path: p,
           body: readData(opts.data),
           label: operator.label,
@@ -139,8 +186,7 @@ export function registerAuthorityCommands(program: Command): void {
         });
         if (opts.format === 'json') printJson(headers);
         else if (opts.format === 'curl') process.stdout.write(`${Object.entries(headers).map(([k, v]) => `-H '${k}: ${v}'`).join(' ')}\n`);
-        else if (opts.format === 'headers') process.stdout.write(`${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
-        else throw new CliError('--format must be headers, curl or json');
+        else process.stdout.write(`${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
       }),
     );
 
@@ -148,7 +194,9 @@ export function registerAuthorityCommands(program: Command): void {
     .command('doctor')
     .description('check configuration, keys, file permissions, database, migrations and clock')
     .action(
-      action(() => {
+      action(async () => {
+        const [{ loadConfig }, { isDatabaseLocked, migrationStatus, openDatabase }, { devOperatorKeyPath, loadIdentity, operatorKeysFor, readMeta }, { fileMode }, { verifyStoredAuditChain }, { toTimestamp }] =
+          await Promise.all([load.config(), load.database(), load.identity(), load.keyFiles(), load.audit(), load.clock()]);
         const checks: Array<{ check: string; ok: boolean; detail: string }> = [];
         const add = (check: string, ok: boolean, detail: string) => checks.push({ check, ok, detail });
         let config: Config;
@@ -188,6 +236,11 @@ export function registerAuthorityCommands(program: Command): void {
                 add('identity', true, `sovereign ${sovereign}`);
               } catch (err) {
                 add('identity', false, (err as Error).message);
+              }
+              if (status.applied > 0) {
+                const chain = verifyStoredAuditChain(db.sqlite);
+                const first = chain.breaks[0];
+                add('audit_chain', chain.ok, chain.ok ? `${chain.count} event(s), hashes and links verified` : `broken at seq ${first?.seq ?? '?'} (${first?.reason ?? 'unknown'})`);
               }
             } finally {
               db.close();

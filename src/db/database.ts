@@ -96,7 +96,7 @@ export interface DatabaseLock {
 export function acquireDatabaseLock(dbPath: string): DatabaseLock {
   if (dbPath === ':memory:') return { path: ':memory:', release: () => {} };
   const lockPath = `${dbPath}.lock`;
-  fs.mkdirSync(path.dirname(lockPath), { recursive: true });
+  fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
   const lockDb = new BetterSqlite3(lockPath, { timeout: 0 });
   try {
     lockDb.pragma('journal_mode = DELETE');

@@ -1,0 +1,165 @@
+// Canonical JSON (RFC 8785) for signed objects and the strict, duplicate-refusing JSON parser.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalBytes, canonicalJson, decodeUtf8Strict, parseJsonStrict, referenceCanonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
+
+describe('canonicalJson (JCS)', () => {
+  it('orders keys by UTF-16 code units, not by code points', () => {
+    // U+1F600 is D83D DE00 in UTF-16, so it sorts before U+E000 although its code point is larger.
+    expect(canonicalJson({ '\ue000': 2, '\u{1F600}': 1, a: 0 })).toBe('{"a":0,"\u{1F600}":1,"\ue000":2}');
+    expect(canonicalJson({ b: 1, B: 2, a: 3, '10': 4, '9': 5 })).toBe('{"10":4,"9":5,"B":2,"a":3,"b":1}');
+  });
+
+  it('writes non-ASCII characters as themselves and escapes only what JSON requires', () => {
+    expect(canonicalJson({ s: 'Zoë 東京 🛰 \u2028 \u007f' })).toBe('{"s":"Zoë 東京 🛰 \u2028 \u007f"}');
+    expect(canonicalJson('"\\/')).toBe('"\\"\\\\/"');
+    expect(canonicalJson('\b\t\n\f\r')).toBe('"\\b\\t\\n\\f\\r"');
+    expect(canonicalJson('\u0000\u0001\u001f')).toBe('"\\u0000\\u0001\\u001f"');
+    expect(canonicalBytes({ s: 'ë' })).toEqual(Buffer.from('{"s":"ë"}', 'utf8'));
+  });
+
+  it('canonicalizes nested objects and arrays, keeping array order', () => {
+    expect(canonicalJson({ z: [{ y: 1, x: [] }, {}, [3, 2]], a: { c: null, b: true } })).toBe('{"a":{"b":true,"c":null},"z":[{"x":[],"y":1},{},[3,2]]}');
+  });
+
+  it('writes integers plainly and -0 as 0', () => {
+    expect(canonicalJson([0, -0, 7, -7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21 - 1e21 + 1000])).toBe('[0,0,7,-7,9007199254740991,-9007199254740991,1000]');
+  });
+
+  it.each([
+    ['a float', { x: 1.5 }, 'integers'],
+    ['a tiny float', [1e-7], 'integers'],
+    ['an unsafe integer', { n: 2 ** 53 }, 'safe range'],
+    ['a huge number', { n: 1e21 }, 'safe range'],
+    ['NaN', [Number.NaN], 'integers'],
+    ['Infinity', [Number.POSITIVE_INFINITY], 'integers'],
+    ['a lone high surrogate in a value', { s: 'a\ud800' }, 'lone surrogate'],
+    ['a lone low surrogate in a key', { '\udc00': 1 }, 'lone surrogate'],
+    ['a reversed surrogate pair', ['\ude00\ud83d'], 'lone surrogate'],
+    ['undefined in an object', { u: undefined }, 'undefined'],
+    ['undefined at the top', undefined, 'undefined'],
+    ['a Date', { d: new Date(0) }, 'plain object'],
+    ['a bigint', { n: 1n }, 'bigint'],
+    ['a function', { f: () => 1 }, 'function'],
+  ])('refuses %s', (_name, value, why) => {
+    expect(signableProblem(value)).toContain(why);
+    expect(() => canonicalJson(value)).toThrow(expect.objectContaining({ code: 'non_canonical_value', status: 422 }));
+  });
+
+  it('accepts a proper surrogate pair', () => {
+    expect(signableProblem({ '\u{1F600}': '\u{1F600}' })).toBeNull();
+  });
+
+  it('property: canonical form is a fixed point — canonicalJson(JSON.parse(canonicalJson(x))) === canonicalJson(x)', () => {
+    const integerJson = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constant(null),
+        fc.boolean(),
+        fc.maxSafeInteger(),
+        fc.string({ unit: 'grapheme', maxLength: 12 }),
+        fc.string({ unit: 'binary', maxLength: 12 }),
+        fc.array(tie('value'), { maxLength: 5 }),
+        fc.dictionary(fc.string({ unit: 'binary', maxLength: 8 }), tie('value'), { maxKeys: 5 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(integerJson, (x) => {
+        const once = canonicalJson(x);
+        expect(canonicalJson(JSON.parse(once))).toBe(once);
+        expect(JSON.parse(once)).toEqual(JSON.parse(JSON.stringify(x)));
+      }),
+      { seed: 8785, numRuns: 100 },
+    );
+  });
+});
+
+describe('canonicalJson against the RFC 8785 reference package', () => {
+  const integerJson = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constant(null),
+      fc.boolean(),
+      fc.maxSafeInteger(),
+      fc.constantFrom(0, -0, 1, -1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER),
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: 'grapheme' }),
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), tie('value'), { maxKeys: 6 }),
+    ),
+  })).value;
+
+  it('produces the same bytes as canonicalize for every integer-only JSON value', () => {
+    fc.assert(
+      fc.property(integerJson, (value) => {
+        expect(canonicalJson(value)).toBe(referenceCanonicalJson(value));
+      }),
+      { seed: 8785, numRuns: 2000 },
+    );
+  });
+
+  it('rejects exactly what signableProblem rejects', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.oneof(fc.double(), fc.string({ unit: 'binary' }), fc.constant(undefined)), (base, extra) => {
+        const value = { base, extra };
+        const problem = signableProblem(value);
+        if (problem) expect(() => canonicalJson(value)).toThrow(/cannot be canonicalized/);
+        else expect(canonicalJson(value)).toBe(referenceCanonicalJson(value));
+      }),
+      { seed: 32, numRuns: 1000 },
+    );
+  });
+});
+
+describe('parseJsonStrict', () => {
+  it('parses JSON like JSON.parse', () => {
+    expect(parseJsonStrict('{"a":[1,{"b":null}],"c":"\\u0041"}')).toEqual({ a: [1, { b: null }], c: 'A' });
+    expect(parseJsonStrict('"x"')).toBe('x');
+    expect(parseJsonStrict(' 12 ')).toBe(12);
+  });
+
+  it.each([
+    ['a plain duplicate', '{"a":1,"a":2}', 'a'],
+    ['keys equal after unescaping', '{"a":1,"\\u0061":2}', 'a'],
+    ['an escaped quote key twice', '{"\\"":1,"\\u0022":2}', '"'],
+    ['a duplicate in a nested object', '{"x":{"k":1,"k":1}}', 'k'],
+    ['a duplicate inside an array', '[1,{"k":null,"j":0,"k":null}]', 'k'],
+    ['a duplicate after a value holding a look-alike', '{"a":"x,\\"a\\":1","b":1,"b":2}', 'b'],
+    ['an astral key written two ways', '{"\u{1F600}":1,"\\ud83d\\ude00":2}', '\u{1F600}'],
+  ])('refuses %s', (_name, text, key) => {
+    expect(() => parseJsonStrict(text)).toThrow(expect.objectContaining({ code: 'malformed_json', status: 400, details: { key } }));
+  });
+
+  it('allows the same key in different objects and key-like strings in values', () => {
+    expect(parseJsonStrict('{"a":{"a":1},"b":[{"a":1},{"a":2}]}')).toEqual({ a: { a: 1 }, b: [{ a: 1 }, { a: 2 }] });
+    expect(parseJsonStrict('{"a":"\\"a\\":","b":["a","a"]}')).toEqual({ a: '"a":', b: ['a', 'a'] });
+    expect(parseJsonStrict('{"a\\\\":1,"a":2}')).toEqual({ 'a\\': 1, a: 2 });
+  });
+
+  it('refuses malformed JSON and excessive nesting', () => {
+    for (const bad of ['', '{', '{"a":1,}', "{'a':1}", '[1 2]', 'NaN', '{"a":01}', '"\t"']) {
+      expect(() => parseJsonStrict(bad), bad).toThrow(expect.objectContaining({ code: 'malformed_json' }));
+    }
+    expect(() => parseJsonStrict(`${'['.repeat(65)}${']'.repeat(65)}`)).toThrow(expect.objectContaining({ code: 'malformed_json', details: { max_depth: 64 } }));
+    expect(parseJsonStrict(`${'['.repeat(64)}${']'.repeat(64)}`)).toBeTruthy();
+  });
+
+  it('property: agrees with JSON.parse on duplicate-free input', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.boolean(), (value, pretty) => {
+        const text = JSON.stringify(value, null, pretty ? 2 : undefined);
+        expect(parseJsonStrict(text)).toEqual(JSON.parse(text));
+      }),
+      { seed: 4627, numRuns: 300 },
+    );
+  });
+});
+
+describe('decodeUtf8Strict', () => {
+  it('decodes UTF-8 and refuses invalid sequences instead of replacing them', () => {
+    expect(decodeUtf8Strict(Buffer.from('Zoë', 'utf8'))).toBe('Zoë');
+    expect(() => decodeUtf8Strict(Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(expect.objectContaining({ code: 'malformed_json' }));
+    // An encoded lone surrogate (CESU-style) is not UTF-8.
+    expect(() => decodeUtf8Strict(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]))).toThrow(expect.objectContaining({ code: 'malformed_json' }));
+  });
+});

@@ -1,0 +1,119 @@
+// Opening the database: pragmas, migrations shipped with the package, migration status, the serving lock.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acquireDatabaseLock, DatabaseLockedError, isDatabaseLocked, migrationJournal, migrationStatus, MIGRATIONS_DIR, openDatabase, openMemoryDatabase } from '../../src/db/database.ts';
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const fn of cleanup.splice(0).reverse()) fn();
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accord-db-'));
+  cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('openDatabase', () => {
+  it('uses WAL, foreign keys and a busy timeout on files', () => {
+    const db = openDatabase(path.join(tempDir(), 'a.db'));
+    cleanup.push(() => db.close());
+    expect(db.sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('creates missing parent directories private to the owner', () => {
+    const dir = tempDir();
+    const db = openDatabase(path.join(dir, 'nested', 'deeper', 'a.db'));
+    cleanup.push(() => db.close());
+    expect(fs.statSync(path.join(dir, 'nested', 'deeper')).mode & 0o777).toBe(0o700);
+  });
+
+  it('applies the migrations shipped with the package, whatever the working directory', () => {
+    const dir = tempDir();
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      const db = openDatabase(path.join(dir, 'a.db'));
+      cleanup.push(() => db.close());
+      expect(migrationStatus(db.sqlite)).toEqual({ applied: migrationJournal().entries.length, head: migrationJournal().entries.length, atHead: true, ahead: false });
+      const tables = (db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
+      expect(tables).toEqual(expect.arrayContaining(['authority_meta', 'authority_signing_keys', 'audit_events', 'admin_nonces']));
+    } finally {
+      process.chdir(before);
+    }
+    expect(path.isAbsolute(MIGRATIONS_DIR)).toBe(true);
+    expect(fs.existsSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'))).toBe(true);
+  });
+
+  it('reports an unmigrated database and one newer than this build', () => {
+    const dir = tempDir();
+    const fresh = openDatabase(path.join(dir, 'fresh.db'), { migrate: false });
+    cleanup.push(() => fresh.close());
+    expect(migrationStatus(fresh.sqlite)).toMatchObject({ applied: 0, atHead: false, ahead: false });
+
+    const newer = openMemoryDatabase();
+    cleanup.push(() => newer.close());
+    newer.sqlite.prepare('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)').run('future', 9_999_999_999_999);
+    expect(migrationStatus(newer.sqlite)).toMatchObject({ atHead: false, ahead: true });
+  });
+
+  it('opening twice is idempotent (migrations are not re-applied)', () => {
+    const file = path.join(tempDir(), 'a.db');
+    openDatabase(file).close();
+    const again = openDatabase(file);
+    cleanup.push(() => again.close());
+    expect(migrationStatus(again.sqlite).atHead).toBe(true);
+  });
+
+  it('enforces foreign keys', () => {
+    const db = openMemoryDatabase();
+    cleanup.push(() => db.close());
+    db.sqlite.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id))');
+    expect(() => db.sqlite.prepare('INSERT INTO child (p) VALUES (42)').run()).toThrow(/FOREIGN KEY/);
+  });
+
+  it('read-only opens refuse a missing file and never write', () => {
+    const dir = tempDir();
+    expect(() => openDatabase(path.join(dir, 'missing.db'), { readonly: true })).toThrow();
+    const file = path.join(dir, 'a.db');
+    openDatabase(file).close();
+    const ro = openDatabase(file, { readonly: true });
+    cleanup.push(() => ro.close());
+    expect(() => ro.sqlite.prepare("INSERT INTO authority_meta (key, value) VALUES ('x', 'y')").run()).toThrow(/readonly/i);
+  });
+});
+
+describe('the serving lock', () => {
+  it('is exclusive: a second holder is refused with a message naming the database', () => {
+    const file = path.join(tempDir(), 'a.db');
+    const lock = acquireDatabaseLock(file);
+    expect(isDatabaseLocked(file)).toBe(true);
+    expect(() => acquireDatabaseLock(file)).toThrow(DatabaseLockedError);
+    expect(() => acquireDatabaseLock(file)).toThrow(`database is in use by another accord process: ${file}`);
+    lock.release();
+    expect(isDatabaseLocked(file)).toBe(false);
+    const again = acquireDatabaseLock(file);
+    again.release();
+  });
+
+  it('does not stop readers or backups from opening the database while held', () => {
+    const file = path.join(tempDir(), 'a.db');
+    openDatabase(file).close();
+    const lock = acquireDatabaseLock(file);
+    cleanup.push(() => lock.release());
+    const reader = openDatabase(file, { readonly: true });
+    cleanup.push(() => reader.close());
+    expect(migrationStatus(reader.sqlite).atHead).toBe(true);
+  });
+
+  it('is a no-op for in-memory databases', () => {
+    const a = acquireDatabaseLock(':memory:');
+    const b = acquireDatabaseLock(':memory:');
+    a.release();
+    b.release();
+  });
+});
