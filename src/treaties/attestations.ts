@@ -1,0 +1,211 @@
+// Membership attestations issued by this authority: issue, revoke, bulk revoke by operator key, read.
+import { randomUUID } from 'node:crypto';
+import { operatorActor } from '../authority/admin-auth.ts';
+import { appendAudit } from '../authority/audit.ts';
+import { canonicalJson } from '../authority/canonical-json.ts';
+import { toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { canonicalHash, signObject } from '../authority/crypto.ts';
+import { AppError } from '../authority/errors.ts';
+import { validate } from '../authority/http.ts';
+import { appendRevocations, type NewRevocationEntry } from '../feeds/revocation-log.ts';
+import { checkIssuer, checkPublicKey, checkReason, checkRoles, resolveWindow } from './issuance-checks.ts';
+import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
+import {
+  issueAttestationInputSchema,
+  OPERATOR_REVOCATION_REASONS,
+  revokeByOperatorInputSchema,
+  revokeInputSchema,
+  UUID_V4_PATTERN,
+  type MembershipAttestation,
+  type UnsignedMembershipAttestation,
+} from './model.ts';
+import { bulkWindow, type BulkRevocationResult, type Operator, type ServiceOptions } from './service.ts';
+import { statements, type AttestationRow, type RevocationRow } from './store.ts';
+
+export interface AttestationRevocation {
+  attestation_id: string;
+  reason: string;
+  revoked_at: string;
+  incident?: string;
+  log_index: number;
+}
+
+export interface AttestationView {
+  attestation: MembershipAttestation;
+  revocation: AttestationRevocation | null;
+  lifecycle: Lifecycle;
+}
+
+function record(id: string, row: Pick<RevocationRow, 'reason' | 'revoked_at' | 'incident' | 'log_index'>): AttestationRevocation {
+  return { attestation_id: id, reason: row.reason, revoked_at: row.revoked_at, ...(row.incident ? { incident: row.incident } : {}), log_index: row.log_index };
+}
+
+function notFound(id: string): AppError {
+  return new AppError('attestation_not_found', 404, 'no attestation with this id', { attestation_id: id.slice(0, 64) });
+}
+
+/** Issues and stores a signed attestation, audited with the authorizing operator key, in one transaction. */
+export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): MembershipAttestation {
+  const input = validate(issueAttestationInputSchema, rawInput, 'invalid_attestation_request');
+  checkIssuer(deps, input.issuer_sovereign_id);
+  const roles = checkRoles(input.roles, 'roles');
+  const subjectKey = input.subject_public_key !== undefined ? checkPublicKey(input.subject_public_key, 'subject_public_key') : undefined;
+  const now = deps.clock();
+  const window = resolveWindow(deps, input, now);
+  const signing = deps.identity.signingKeys;
+  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  const unsigned: UnsignedMembershipAttestation = {
+    attestation_id: randomUUID(),
+    issuer_sovereign_id: deps.identity.sovereignId,
+    subject_id: input.subject_id,
+    ...(subjectKey ? { subject_public_key: subjectKey.base64 } : {}),
+    roles,
+    status: 'active',
+    issued_at: toTimestamp(now),
+    valid_from: window.validFrom,
+    expires_at: window.expiresAt,
+    issued_by: signing[0]!.keyId,
+    claims: input.claims ?? {},
+  };
+  canonicalJson(unsigned);
+  const attestation = signObject(unsigned, signing) as MembershipAttestation;
+  deps.db.sqlite.transaction(() => {
+    statements(deps.db.sqlite).insertAttestation.run({
+      attestation_id: attestation.attestation_id,
+      issuer_sovereign_id: attestation.issuer_sovereign_id,
+      subject_id: attestation.subject_id,
+      issued_at: attestation.issued_at,
+      valid_from: attestation.valid_from,
+      expires_at: attestation.expires_at,
+      issued_by: attestation.issued_by,
+      authorized_by: operator?.keyId ?? null,
+      body: canonicalJson(attestation),
+    });
+    // The audit log is exported to auditors: it names the attestation, not the private claims.
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'membership_attestation_issued',
+      actor: operatorActor(operator),
+      requestId: options.requestId ?? null,
+      details: {
+        attestation_id: attestation.attestation_id,
+        subject_id: attestation.subject_id,
+        roles,
+        valid_from: attestation.valid_from,
+        expires_at: attestation.expires_at,
+        issued_by: attestation.issued_by,
+        authorized_by: operator?.keyId ?? null,
+        attestation_hash: canonicalHash(attestation),
+      },
+    });
+  }).immediate();
+  return attestation;
+}
+
+function loadRow(deps: AppDeps, id: string): AttestationRow {
+  if (!UUID_V4_PATTERN.test(id)) throw notFound(id);
+  const row = statements(deps.db.sqlite).attestation.get(id) as AttestationRow | undefined;
+  if (!row || row.issuer_sovereign_id !== deps.identity.sovereignId) throw notFound(id);
+  return row;
+}
+
+function revocationRow(deps: AppDeps, id: string): RevocationRow | undefined {
+  return statements(deps.db.sqlite).attestationRevocation.get(id) as RevocationRow | undefined;
+}
+
+function writeRevocations(
+  deps: AppDeps,
+  rows: Array<Pick<AttestationRow, 'attestation_id'>>,
+  reason: string,
+  incident: string | undefined,
+  operator: Operator | undefined,
+): AttestationRevocation[] {
+  const revokedAt = toTimestamp(deps.clock());
+  const entries: NewRevocationEntry[] = rows.map((r) => ({
+    kind: 'membership_attestation',
+    id: r.attestation_id,
+    reason: reason as NewRevocationEntry['reason'],
+    revoked_at: revokedAt,
+    ...(incident ? { incident } : {}),
+  }));
+  const written = appendRevocations(deps.db.sqlite, entries);
+  const insert = statements(deps.db.sqlite).insertAttestationRevocation;
+  return rows.map((r, i) => {
+    const logIndex = written[i]!.index;
+    insert.run(r.attestation_id, reason, revokedAt, incident ?? null, operator?.keyId ?? null, logIndex);
+    return record(r.attestation_id, { reason, revoked_at: revokedAt, incident: incident ?? null, log_index: logIndex });
+  });
+}
+
+/** Revokes one attestation: its own record plus a revocation-log entry, in one transaction. */
+export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): AttestationRevocation {
+  const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
+  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
+  const result = deps.db.sqlite.transaction(() => {
+    const row = loadRow(deps, id);
+    const existing = revocationRow(deps, id);
+    if (existing) throw new AppError('already_revoked', 409, 'attestation is already revoked; the first revocation stands', { revocation: record(id, existing) });
+    const [rec] = writeRevocations(deps, [row], reason, input.incident, operator);
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'membership_attestation_revoked',
+      actor: operatorActor(operator),
+      requestId: options.requestId ?? null,
+      details: { ...rec!, subject_id: row.subject_id, revoked_by: operator?.keyId ?? null },
+    });
+    return rec!;
+  }).immediate();
+  deps.changes.emit('revocation');
+  return result;
+}
+
+/** Revokes every attestation whose issuance this operator key authorized in the window. */
+export function revokeAttestationsByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<AttestationRevocation & { subject_id: string }> {
+  const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
+  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
+  const window = bulkWindow(deps, input.since, input.until);
+  const result = deps.db.sqlite.transaction(() => {
+    const rows = statements(deps.db.sqlite).attestationsByOperator.all(input.key_id, deps.identity.sovereignId, window.since, window.until) as Array<{
+      attestation_id: string;
+      subject_id: string;
+      revoked_reason: string | null;
+    }>;
+    const open = rows.filter((r) => r.revoked_reason === null);
+    const records = writeRevocations(deps, open, reason, input.incident, operator);
+    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
+    records.forEach((rec, i) => {
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'membership_attestation_revoked',
+        actor: operatorActor(operator),
+        requestId: options.requestId ?? null,
+        details: { ...rec, subject_id: open[i]!.subject_id, revoked_by: operator?.keyId ?? null, bulk },
+      });
+    });
+    return {
+      key_id: input.key_id,
+      since: input.since ?? null,
+      until: window.until,
+      reason,
+      revoked: records.map((r, i) => ({ ...r, subject_id: open[i]!.subject_id })),
+      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.attestation_id),
+    };
+  }).immediate();
+  if (result.revoked.length > 0) deps.changes.emit('revocation');
+  return result;
+}
+
+export function getAttestation(deps: AppDeps, id: string): AttestationView {
+  const row = loadRow(deps, id);
+  const attestation = JSON.parse(row.body) as MembershipAttestation;
+  const revocation = revocationRow(deps, id);
+  return {
+    attestation,
+    revocation: revocation ? record(id, revocation) : null,
+    lifecycle: lifecycleAt({ valid_from: attestation.valid_from, expires_at: attestation.expires_at, revocation: revocation ?? null }, deps.clock()),
+  };
+}
+
+/** The revocation of one of this authority's attestations, if any (prepared lookup; verify's hot path). */
+export function ownAttestationRevocation(deps: AppDeps, id: string): AttestationRevocation | null {
+  const row = revocationRow(deps, id);
+  return row ? record(id, row) : null;
+}

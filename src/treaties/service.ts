@@ -1,0 +1,417 @@
+// Recognition treaties issued by this authority: issue, revoke, supersede, bulk revoke by operator key, read.
+import { randomUUID } from 'node:crypto';
+import { operatorActor } from '../authority/admin-auth.ts';
+import { appendAudit } from '../authority/audit.ts';
+import { canonicalJson } from '../authority/canonical-json.ts';
+import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { canonicalHash, signObject } from '../authority/crypto.ts';
+import { AppError } from '../authority/errors.ts';
+import { validate } from '../authority/http.ts';
+import { appendRevocations, type NewRevocationEntry } from '../feeds/revocation-log.ts';
+import { checkIssuer, checkReason, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
+import { LIFECYCLE_SQL, lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
+import {
+  issueTreatyInputSchema,
+  OPERATOR_REVOCATION_REASONS,
+  revokeByOperatorInputSchema,
+  revokeInputSchema,
+  supersedeTreatyInputSchema,
+  UUID_V4_PATTERN,
+  type IssueTreatyInput,
+  type RecognitionTreaty,
+  type SubjectProfile,
+  type UnsignedRecognitionTreaty,
+} from './model.ts';
+import { statements, type RevocationRow, type TreatyRow } from './store.ts';
+
+/** The operator behind an admin request (label and key_id); absent for system actions. */
+export interface Operator {
+  label: string;
+  keyId: string;
+}
+
+export interface ServiceOptions {
+  requestId?: string | null;
+  /**
+   * Runs inside the supersede transaction after the old treaty is revoked and before the new one is
+   * stored. Throwing from it rolls both back (used to prove atomicity).
+   */
+  betweenSupersedeSteps?: () => void;
+}
+
+export interface TreatyRevocation {
+  treaty_id: string;
+  reason: string;
+  revoked_at: string;
+  incident?: string;
+  replaced_by?: string;
+  log_index: number;
+}
+
+export interface TreatyView {
+  treaty: RecognitionTreaty;
+  revocation: TreatyRevocation | null;
+  lifecycle: Lifecycle;
+}
+
+export function revocationRecord(treatyId: string, row: RevocationRow): TreatyRevocation {
+  return {
+    treaty_id: treatyId,
+    reason: row.reason,
+    revoked_at: row.revoked_at,
+    ...(row.incident ? { incident: row.incident } : {}),
+    ...(row.replaced_by ? { replaced_by: row.replaced_by } : {}),
+    log_index: row.log_index,
+  };
+}
+
+function treatyNotFound(id: string): AppError {
+  return new AppError('treaty_not_found', 404, 'no treaty with this id', { treaty_id: id.slice(0, 64) });
+}
+
+/** Validates issue terms and builds the signed treaty (no storage). */
+function buildTreaty(deps: AppDeps, input: IssueTreatyInput, now: Date): { treaty: RecognitionTreaty; profile: SubjectProfile } {
+  checkIssuer(deps, input.issuer_sovereign_id);
+  if (input.subject_sovereign_id === deps.identity.sovereignId) {
+    throw new AppError('self_recognition', 422, 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
+  }
+  const roles = checkRoles(input.scope.allowed_roles, 'scope.allowed_roles');
+  const keys = checkSubjectKeys(input.subject_public_keys);
+  const window = resolveWindow(deps, input, now);
+  const signing = deps.identity.signingKeys;
+  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  const unsigned: UnsignedRecognitionTreaty = {
+    treaty_id: randomUUID(),
+    issuer_sovereign_id: deps.identity.sovereignId,
+    subject_sovereign_id: input.subject_sovereign_id,
+    subject_public_keys: keys.map((k) => k.base64),
+    scope: {
+      allowed_roles: roles,
+      accepted_statuses: input.scope.accepted_statuses ?? ['active'],
+      claims: input.scope.claims ?? {},
+    },
+    status: 'active',
+    issued_at: toTimestamp(now),
+    valid_from: window.validFrom,
+    expires_at: window.expiresAt,
+    issued_by: signing[0]!.keyId,
+    metadata: input.metadata ?? {},
+  };
+  // canonicalJson refuses anything unsignable (floats in claims) before a signature exists.
+  canonicalJson(unsigned);
+  return { treaty: signObject(unsigned, signing) as RecognitionTreaty, profile: input.profile ?? 'accord/1' };
+}
+
+function storeTreaty(deps: AppDeps, treaty: RecognitionTreaty, profile: SubjectProfile, operator: Operator | undefined): void {
+  statements(deps.db.sqlite).insertTreaty.run({
+    treaty_id: treaty.treaty_id,
+    issuer_sovereign_id: treaty.issuer_sovereign_id,
+    subject_sovereign_id: treaty.subject_sovereign_id,
+    issued_at: treaty.issued_at,
+    valid_from: treaty.valid_from,
+    expires_at: treaty.expires_at,
+    issued_by: treaty.issued_by,
+    authorized_by: operator?.keyId ?? null,
+    subject_profile: profile,
+    body: canonicalJson(treaty),
+  });
+}
+
+function issuedDetails(treaty: RecognitionTreaty, operator: Operator | undefined, extra: Record<string, unknown> = {}) {
+  return {
+    treaty_id: treaty.treaty_id,
+    issuer_sovereign_id: treaty.issuer_sovereign_id,
+    subject_sovereign_id: treaty.subject_sovereign_id,
+    allowed_roles: treaty.scope.allowed_roles,
+    valid_from: treaty.valid_from,
+    expires_at: treaty.expires_at,
+    issued_by: treaty.issued_by,
+    authorized_by: operator?.keyId ?? null,
+    treaty_hash: canonicalHash(treaty),
+    ...extra,
+  };
+}
+
+/** Issues and stores a signed treaty, audited with the authorizing operator key, in one transaction. */
+export function issueTreaty(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): RecognitionTreaty {
+  const input = validate(issueTreatyInputSchema, rawInput, 'invalid_treaty_request');
+  const now = deps.clock();
+  const { treaty, profile } = buildTreaty(deps, input, now);
+  deps.db.sqlite.transaction(() => {
+    storeTreaty(deps, treaty, profile, operator);
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'recognition_treaty_issued',
+      actor: operatorActor(operator),
+      requestId: options.requestId ?? null,
+      details: issuedDetails(treaty, operator),
+    });
+  }).immediate();
+  deps.changes.emit('treaties');
+  return treaty;
+}
+
+function loadTreatyRow(deps: AppDeps, id: string): TreatyRow {
+  if (!UUID_V4_PATTERN.test(id)) throw treatyNotFound(id);
+  const row = statements(deps.db.sqlite).treaty.get(id) as TreatyRow | undefined;
+  if (!row || row.issuer_sovereign_id !== deps.identity.sovereignId) throw treatyNotFound(id);
+  return row;
+}
+
+function existingRevocation(deps: AppDeps, id: string): RevocationRow | undefined {
+  return statements(deps.db.sqlite).treatyRevocation.get(id) as RevocationRow | undefined;
+}
+
+function alreadyRevoked(id: string, row: RevocationRow): AppError {
+  return new AppError('already_revoked', 409, 'treaty is already revoked; the first revocation stands', { revocation: revocationRecord(id, row) });
+}
+
+interface RevokeStep {
+  row: Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_id'>;
+  reason: string;
+  incident?: string | undefined;
+  replacedBy?: string;
+}
+
+/** Records revocations and their log entries; the caller holds the transaction. */
+function writeRevocations(deps: AppDeps, steps: RevokeStep[], revokedAt: string, operator: Operator | undefined): TreatyRevocation[] {
+  const entries: NewRevocationEntry[] = steps.map((s) => ({
+    kind: 'recognition_treaty',
+    id: s.row.treaty_id,
+    reason: s.reason as NewRevocationEntry['reason'],
+    revoked_at: revokedAt,
+    subject_sovereign_id: s.row.subject_sovereign_id,
+    ...(s.incident ? { incident: s.incident } : {}),
+  }));
+  const written = appendRevocations(deps.db.sqlite, entries);
+  const insert = statements(deps.db.sqlite).insertTreatyRevocation;
+  return steps.map((s, i) => {
+    const logIndex = written[i]!.index;
+    insert.run(s.row.treaty_id, s.reason, revokedAt, s.incident ?? null, s.replacedBy ?? null, operator?.keyId ?? null, logIndex);
+    return revocationRecord(s.row.treaty_id, {
+      reason: s.reason,
+      revoked_at: revokedAt,
+      incident: s.incident ?? null,
+      replaced_by: s.replacedBy ?? null,
+      revoked_by_key_id: operator?.keyId ?? null,
+      log_index: logIndex,
+    });
+  });
+}
+
+/** Revokes one treaty: a separate record plus a revocation-log entry; the signed treaty is never edited. */
+export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): TreatyRevocation {
+  const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
+  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
+  const revocation = deps.db.sqlite.transaction(() => {
+    const row = loadTreatyRow(deps, id);
+    const existing = existingRevocation(deps, id);
+    if (existing) throw alreadyRevoked(id, existing);
+    const [record] = writeRevocations(deps, [{ row, reason, incident: input.incident }], toTimestamp(deps.clock()), operator);
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'recognition_treaty_revoked',
+      actor: operatorActor(operator),
+      requestId: options.requestId ?? null,
+      details: { ...record!, subject_sovereign_id: row.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
+    });
+    return record!;
+  }).immediate();
+  deps.changes.emit('revocation');
+  return revocation;
+}
+
+/**
+ * Replaces a treaty with new terms in one transaction: the old one is revoked with reason
+ * `superseded` and `replaced_by`, the new one is issued. Audits revoked, issued and superseded.
+ */
+export function supersedeTreaty(
+  deps: AppDeps,
+  id: string,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): { treaty: RecognitionTreaty; revocation: TreatyRevocation } {
+  const input = validate(supersedeTreatyInputSchema, rawInput, 'invalid_treaty_request');
+  const result = deps.db.sqlite.transaction(() => {
+    const old = loadTreatyRow(deps, id);
+    const existing = existingRevocation(deps, id);
+    if (existing) throw alreadyRevoked(id, existing);
+    if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
+      throw new AppError('subject_mismatch', 422, 'a superseding treaty keeps the subject of the treaty it replaces', {
+        subject_sovereign_id: old.subject_sovereign_id,
+      });
+    }
+    const { incident, ...terms } = input;
+    const now = deps.clock();
+    // The subject's wire profile carries over unless the new terms name one.
+    const profile = (terms.profile ?? old.subject_profile) as SubjectProfile;
+    const { treaty } = buildTreaty(deps, { ...terms, subject_sovereign_id: old.subject_sovereign_id, profile }, now);
+    const actor = operatorActor(operator);
+    const requestId = options.requestId ?? null;
+    const [revocation] = writeRevocations(deps, [{ row: old, reason: 'superseded', incident, replacedBy: treaty.treaty_id }], toTimestamp(now), operator);
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'recognition_treaty_revoked',
+      actor,
+      requestId,
+      details: { ...revocation!, subject_sovereign_id: old.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
+    });
+    options.betweenSupersedeSteps?.();
+    storeTreaty(deps, treaty, profile, operator);
+    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', actor, requestId, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'recognition_treaty_superseded',
+      actor,
+      requestId,
+      details: { old_treaty_id: old.treaty_id, new_treaty_id: treaty.treaty_id, subject_sovereign_id: old.subject_sovereign_id, log_index: revocation!.log_index },
+    });
+    return { treaty, revocation: revocation! };
+  }).immediate();
+  deps.changes.emit('treaties');
+  deps.changes.emit('revocation');
+  return result;
+}
+
+export interface BulkRevocationResult<R> {
+  key_id: string;
+  since: string | null;
+  until: string;
+  reason: string;
+  revoked: R[];
+  /** Items in the window that were already revoked (their first revocation stands). */
+  already_revoked: string[];
+}
+
+/** Window of a bulk revocation: issued_at in [since, until], both inclusive; until defaults to now. */
+export function bulkWindow(deps: AppDeps, since: string | undefined, until: string | undefined): { since: string; until: string } {
+  const untilTs = until ?? toTimestamp(deps.clock());
+  const sinceTs = since ?? '0000-01-01T00:00:00Z';
+  if (since !== undefined && parseTimestamp(since)!.getTime() > parseTimestamp(untilTs)!.getTime()) {
+    throw new AppError('invalid_time_range', 422, 'since must not be after until', { since, until: untilTs });
+  }
+  return { since: sinceTs, until: untilTs };
+}
+
+/** Revokes every treaty whose issuance this operator key authorized in the window (key compromise response). */
+export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<TreatyRevocation & { subject_sovereign_id: string }> {
+  const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
+  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
+  const window = bulkWindow(deps, input.since, input.until);
+  const result = deps.db.sqlite.transaction(() => {
+    const rows = statements(deps.db.sqlite).treatiesByOperator.all(input.key_id, deps.identity.sovereignId, window.since, window.until) as Array<{
+      treaty_id: string;
+      subject_sovereign_id: string;
+      revoked_reason: string | null;
+    }>;
+    const open = rows.filter((r) => r.revoked_reason === null);
+    const records = writeRevocations(deps, open.map((row) => ({ row, reason, incident: input.incident })), toTimestamp(deps.clock()), operator);
+    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
+    records.forEach((record, i) => {
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'recognition_treaty_revoked',
+        actor: operatorActor(operator),
+        requestId: options.requestId ?? null,
+        details: { ...record, subject_sovereign_id: open[i]!.subject_sovereign_id, revoked_by: operator?.keyId ?? null, bulk },
+      });
+    });
+    return {
+      key_id: input.key_id,
+      since: input.since ?? null,
+      until: window.until,
+      reason,
+      revoked: records.map((r, i) => ({ ...r, subject_sovereign_id: open[i]!.subject_sovereign_id })),
+      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.treaty_id),
+    };
+  }).immediate();
+  if (result.revoked.length > 0) deps.changes.emit('revocation');
+  return result;
+}
+
+export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationRow | undefined, at: Date): TreatyView {
+  const treaty = JSON.parse(row.body) as RecognitionTreaty;
+  return {
+    treaty,
+    revocation: revocation ? revocationRecord(row.treaty_id, revocation) : null,
+    lifecycle: lifecycleAt({ valid_from: treaty.valid_from, expires_at: treaty.expires_at, revocation: revocation ?? null }, at),
+  };
+}
+
+export function getTreaty(deps: AppDeps, id: string): TreatyView {
+  const row = loadTreatyRow(deps, id);
+  return treatyView(row, existingRevocation(deps, id), deps.clock());
+}
+
+export interface ListTreatiesQuery {
+  issuer?: string | undefined;
+  subject?: string | undefined;
+  state?: LifecycleState | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
+
+function encodeCursor(issuedAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([issuedAt, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && parseTimestamp(value[0]) && typeof value[1] === 'string' && UUID_V4_PATTERN.test(value[1])) {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new AppError('invalid_cursor', 422, 'cursor is not one this server returned');
+}
+
+// One prepared statement per filter combination (at most 16), per database.
+const listStatements = new WeakMap<object, Map<string, ReturnType<AppDeps['db']['sqlite']['prepare']>>>();
+function listStatement(deps: AppDeps, sql: string) {
+  let bySql = listStatements.get(deps.db.sqlite);
+  if (!bySql) {
+    bySql = new Map();
+    listStatements.set(deps.db.sqlite, bySql);
+  }
+  let stmt = bySql.get(sql);
+  if (!stmt) {
+    stmt = deps.db.sqlite.prepare(sql);
+    bySql.set(sql, stmt);
+  }
+  return stmt;
+}
+
+/**
+ * Pages through treaties oldest first by (issued_at, treaty_id): a cursor names the last item seen,
+ * so pages stay stable while new treaties are issued.
+ */
+export function listTreaties(deps: AppDeps, query: ListTreatiesQuery): { treaties: TreatyView[]; next_cursor: string | null } {
+  const now = deps.clock();
+  const where: string[] = [];
+  const params: Record<string, unknown> = { now: toTimestamp(now), soon: toTimestamp(new Date(now.getTime() + 72 * 3600 * 1000)), limit: query.limit + 1 };
+  if (query.issuer !== undefined) {
+    where.push('t.issuer_sovereign_id = :issuer');
+    params.issuer = query.issuer;
+  }
+  if (query.subject !== undefined) {
+    where.push('t.subject_sovereign_id = :subject');
+    params.subject = query.subject;
+  }
+  if (query.state !== undefined) {
+    where.push(`(${LIFECYCLE_SQL}) = :state`);
+    params.state = query.state;
+  }
+  if (query.cursor !== undefined) {
+    const [issuedAt, id] = decodeCursor(query.cursor);
+    where.push('(t.issued_at > :c_at OR (t.issued_at = :c_at AND t.treaty_id > :c_id))');
+    params.c_at = issuedAt;
+    params.c_id = id;
+  }
+  const sql = `SELECT t.treaty_id, t.issued_at, t.body, r.reason, r.revoked_at, r.incident, r.replaced_by, r.revoked_by_key_id, r.log_index
+    FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.issued_at, t.treaty_id LIMIT :limit`;
+  const rows = listStatement(deps, sql).all(params) as Array<{ treaty_id: string; issued_at: string; body: string } & { [K in keyof RevocationRow]: RevocationRow[K] | null }>;
+  const page = rows.slice(0, query.limit);
+  const treaties = page.map((r) => treatyView(r, r.reason === null ? undefined : (r as unknown as RevocationRow), now));
+  const last = page[page.length - 1];
+  return { treaties, next_cursor: rows.length > query.limit && last ? encodeCursor(last.issued_at, last.treaty_id) : null };
+}

@@ -1,0 +1,305 @@
+// Verifying treaties and attestations against this authority's own treaties, revocations and imported feeds.
+import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
+import { parsePublicKey, signingPayload, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
+import { validate } from '../authority/http.ts';
+import { findImportedRevocation, issuerFeedStatus } from '../feeds/imported-revocations.ts';
+import { ownAttestationRevocation } from './attestations.ts';
+import { checkPublicKey } from './issuance-checks.ts';
+import {
+  IDENTIFIER_PATTERN,
+  membershipAttestationSchema,
+  recognitionTreatySchema,
+  verifyAttestationInputSchema,
+  verifyTreatyInputSchema,
+  type MembershipAttestation,
+  type RecognitionTreaty,
+} from './model.ts';
+import { GENESIS_MESH_PROFILE, verifyGmSignature, type GmAttestation, type GmTreaty } from '../interop/gm-model.ts';
+import { claimedIssuer, gmValidSigners, parseGmAttestation, parseGmTreaty, profileOfTreaties, wireProfileOf } from '../interop/profile.ts';
+import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from './recognition.ts';
+import { statements, type RevocationRow } from './store.ts';
+
+export type TreatyVerifyReason =
+  | 'accepted'
+  | 'unknown_issuer'
+  | 'issuer_not_recognized'
+  | 'invalid_signature'
+  | 'wrong_issuer'
+  | 'wrong_subject'
+  | 'signing_key_revoked'
+  | 'not_active'
+  | 'revoked'
+  | 'revoked_by_issuer_feed'
+  | 'not_yet_valid'
+  | 'expired';
+
+export interface TreatyVerification {
+  accepted: boolean;
+  reason: TreatyVerifyReason;
+  warnings: string[];
+  treaty_id: string;
+  issuer_sovereign_id: string;
+  subject_sovereign_id: string;
+  /** key_id of the issuer key whose signature verified; null when none did. */
+  signed_by: string | null;
+}
+
+export type AttestationVerifyReason =
+  | 'accepted'
+  | 'unknown_issuer'
+  | 'issuer_not_recognized'
+  | 'treaty_not_recognized'
+  | 'treaty_subject_mismatch'
+  | 'treaty_not_in_force'
+  | 'invalid_signature'
+  | 'signing_key_revoked'
+  | 'revoked'
+  | 'revoked_by_issuer_feed'
+  | 'not_yet_valid'
+  | 'expired'
+  | 'role_not_in_scope'
+  | 'status_not_accepted';
+
+export interface AttestationVerification {
+  accepted: boolean;
+  reason: AttestationVerifyReason;
+  warnings: string[];
+  treaty_id: string | null;
+  attestation_id: string;
+  issuer_sovereign_id: string;
+  subject_id: string;
+  signed_by: string | null;
+}
+
+const ownKeysCache = new WeakMap<AuthorityIdentity, { fingerprint: string; keys: PublicKeyInfo[] }>();
+
+/** This authority's published and signing keys, parsed once per key set. */
+export function ownKeys(identity: AuthorityIdentity): PublicKeyInfo[] {
+  const texts = [...identity.publishedKeys.map((k) => k.public_key), ...identity.signingKeys.map((k) => k.publicKey)];
+  const fingerprint = texts.join(',');
+  const cached = ownKeysCache.get(identity);
+  if (cached && cached.fingerprint === fingerprint) return cached.keys;
+  const keys = new Map<string, PublicKeyInfo>();
+  for (const text of texts) {
+    const parsed = parsePublicKey(text);
+    if (parsed.ok) keys.set(parsed.key.keyId, parsed.key);
+  }
+  const entry = { fingerprint, keys: [...keys.values()] };
+  ownKeysCache.set(identity, entry);
+  return entry.keys;
+}
+
+interface IssuerEntry {
+  /** Unrevoked treaties unexpired at `loadedAtMs`; filtered by window again on each use. */
+  treaties: Array<RecognizedTreaty & { profile: string }>;
+  ever: boolean;
+  loadedAtMs: number;
+}
+
+const ISSUER_CACHE_TTL_MS = 60_000;
+const ISSUER_CACHE_LIMIT = 10_000;
+
+/**
+ * Recognized-issuer treaties per issuer, invalidated on 'treaties' and 'revocation' changes and after
+ * a minute of clock time. Entries keep each treaty's window and are filtered at request time, so a
+ * cached entry stays correct when the clock crosses a validity boundary.
+ */
+class IssuerCache {
+  private entries = new Map<string, IssuerEntry>();
+
+  constructor(private readonly deps: AppDeps) {
+    const clear = () => this.entries.clear();
+    deps.changes.on('treaties', clear);
+    deps.changes.on('revocation', clear);
+  }
+
+  get(issuer: string, now: Date): IssuerEntry {
+    const nowMs = now.getTime();
+    const hit = this.entries.get(issuer);
+    // A clock moved backwards could revive treaties the cached query already dropped as expired.
+    if (hit && nowMs >= hit.loadedAtMs && nowMs - hit.loadedAtMs < ISSUER_CACHE_TTL_MS) return hit;
+    const sqlite = this.deps.db.sqlite;
+    const entry = { treaties: unrevokedTreatiesFor(sqlite, issuer, now), ever: everRecognized(sqlite, issuer), loadedAtMs: nowMs };
+    if (this.entries.size >= ISSUER_CACHE_LIMIT) this.entries.clear();
+    this.entries.set(issuer, entry);
+    return entry;
+  }
+}
+
+const issuerCaches = new WeakMap<AppDeps, IssuerCache>();
+
+function issuerCache(deps: AppDeps): IssuerCache {
+  let cache = issuerCaches.get(deps);
+  if (!cache) {
+    cache = new IssuerCache(deps);
+    issuerCaches.set(deps, cache);
+  }
+  return cache;
+}
+
+/** Whether the object's claimed issuer is a foreign sovereign recognized under the genesis-mesh wire profile. */
+function isGenesisMeshIssuer(deps: AppDeps, raw: unknown, now: Date): boolean {
+  const issuer = claimedIssuer(raw);
+  if (issuer === null || issuer === deps.identity.sovereignId || !IDENTIFIER_PATTERN.test(issuer)) return false;
+  return wireProfileOf(deps.db.sqlite, issuer, profileOfTreaties(issuerCache(deps).get(issuer, now).treaties)) === GENESIS_MESH_PROFILE;
+}
+
+function recordSignatureFailure(deps: AppDeps, surface: string, reason: string): void {
+  deps.metrics.signatureVerificationFailures.inc({ surface, reason });
+}
+
+function feedWarnings(deps: AppDeps, issuer: string, now: Date): string[] {
+  const status = issuerFeedStatus(deps.db.sqlite, issuer, now);
+  if (!status) return ['issuer_feed_unknown'];
+  return status.stale ? ['issuer_feed_stale'] : [];
+}
+
+/**
+ * Verifies a signed treaty. The signature is checked before anything that depends on local state
+ * (revocations, feeds). Keys: `issuer_public_keys` if given, else this authority's keys when it is
+ * the issuer, else the keys this authority recognizes for the issuer now.
+ */
+export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerification {
+  const input = validate(verifyTreatyInputSchema, rawInput, 'invalid_treaty', 'verify request failed validation');
+  const now = deps.clock();
+  // Wire profile of the issuer (set by the operator on the recognizing treaty) picks schema and canonical form.
+  const gm = isGenesisMeshIssuer(deps, input.treaty, now);
+  const treaty: RecognitionTreaty | GmTreaty = gm ? parseGmTreaty(input.treaty) : validate(recognitionTreatySchema, input.treaty, 'invalid_treaty', 'treaty failed validation');
+  const provided = input.issuer_public_keys?.map((k, i) => checkPublicKey(k, 'issuer_public_keys', i));
+  const self = deps.identity.sovereignId;
+  const issuer = treaty.issuer_sovereign_id;
+  const isOwn = issuer === self;
+  const base = { treaty_id: treaty.treaty_id, issuer_sovereign_id: issuer, subject_sovereign_id: treaty.subject_sovereign_id };
+  const warnings: string[] = [];
+  const answer = (reason: TreatyVerifyReason, signedBy: string | null): TreatyVerification => ({ accepted: reason === 'accepted', reason, warnings, ...base, signed_by: signedBy });
+
+  let keys: PublicKeyInfo[];
+  if (provided) keys = provided;
+  else if (isOwn) keys = ownKeys(deps.identity);
+  else {
+    const entry = issuerCache(deps).get(issuer, now);
+    const seen = new Map<string, PublicKeyInfo>();
+    for (const t of entry.treaties) if (inWindow(t, now.getTime())) for (const k of t.keys) seen.set(k.keyId, k);
+    keys = [...seen.values()];
+    if (keys.length === 0) return answer(entry.ever ? 'issuer_not_recognized' : 'unknown_issuer', null);
+  }
+  const check = gm ? verifyGmSignature(treaty, 'recognition_treaty', keys) : verifySignedObject(treaty, keys);
+  if (!check.valid) {
+    recordSignatureFailure(deps, 'treaty_verify', check.reason);
+    return answer('invalid_signature', null);
+  }
+  if (input.expected_issuer !== undefined && input.expected_issuer !== issuer) return answer('wrong_issuer', check.keyId);
+  if (input.expected_subject !== undefined && input.expected_subject !== treaty.subject_sovereign_id) return answer('wrong_subject', check.keyId);
+  if (!isOwn) {
+    if (treaty.scope.allowed_roles.length === 0) warnings.push('scope_unrestricted');
+    warnings.push(...feedWarnings(deps, issuer, now));
+    if (findImportedRevocation(deps.db.sqlite, issuer, 'public_key', check.keyId)) return answer('signing_key_revoked', check.keyId);
+  }
+  if (treaty.status !== 'active') return answer('not_active', check.keyId);
+  if (isOwn) {
+    const revocation = statements(deps.db.sqlite).treatyRevocation.get(treaty.treaty_id) as RevocationRow | undefined;
+    if (revocation) return answer('revoked', check.keyId);
+  } else if (findImportedRevocation(deps.db.sqlite, issuer, 'recognition_treaty', treaty.treaty_id)) {
+    return answer('revoked_by_issuer_feed', check.keyId);
+  }
+  const nowMs = now.getTime();
+  if (nowMs < Date.parse(treaty.valid_from)) return answer('not_yet_valid', check.keyId);
+  if (nowMs >= Date.parse(treaty.expires_at)) return answer('expired', check.keyId);
+  return answer('accepted', check.keyId);
+}
+
+/** Every allowed key with a valid signature on the object, in signature order. */
+function validSigners(object: { signatures?: unknown }, keys: PublicKeyInfo[], payload: Buffer): string[] {
+  const signers: string[] = [];
+  let remaining = keys;
+  while (remaining.length > 0) {
+    const check = verifySignedObject(object, remaining, payload);
+    if (!check.valid) break;
+    signers.push(check.keyId);
+    remaining = remaining.filter((k) => k.keyId !== check.keyId);
+  }
+  return signers;
+}
+
+/**
+ * Verifies a membership attestation with this authority's own treaties: its issuer must be
+ * recognized by an in-force treaty whose keys verify it (or it is this authority's own), its roles
+ * within that treaty's scope, its status accepted, inside its window, and revoked neither here nor in
+ * the issuer's imported feed. One stable reason code per failure.
+ */
+export function verifyAttestation(deps: AppDeps, rawInput: unknown): AttestationVerification {
+  const input = validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
+  const now = deps.clock();
+  const gm = isGenesisMeshIssuer(deps, input.attestation, now);
+  const attestation: MembershipAttestation | GmAttestation = gm
+    ? parseGmAttestation(input.attestation)
+    : validate(membershipAttestationSchema, input.attestation, 'invalid_attestation', 'attestation failed validation');
+  const presented: RecognitionTreaty | undefined =
+    input.treaty === undefined ? undefined : validate(recognitionTreatySchema, input.treaty, 'invalid_treaty', 'treaty failed validation');
+  const nowMs = now.getTime();
+  const self = deps.identity.sovereignId;
+  const issuer = attestation.issuer_sovereign_id;
+  const warnings: string[] = [];
+  const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null): AttestationVerification => ({
+    accepted: reason === 'accepted',
+    reason,
+    warnings,
+    treaty_id: treatyId,
+    attestation_id: attestation.attestation_id,
+    issuer_sovereign_id: issuer,
+    subject_id: attestation.subject_id,
+    signed_by: signedBy,
+  });
+  const payload = signingPayload(attestation);
+
+  if (issuer === self && presented === undefined) {
+    const check = verifySignedObject(attestation, ownKeys(deps.identity), payload);
+    if (!check.valid) {
+      recordSignatureFailure(deps, 'attestation_verify', check.reason);
+      return answer('invalid_signature', null, null);
+    }
+    if (ownAttestationRevocation(deps, attestation.attestation_id)) return answer('revoked', null, check.keyId);
+    if (nowMs < Date.parse(attestation.valid_from)) return answer('not_yet_valid', null, check.keyId);
+    if (nowMs >= Date.parse(attestation.expires_at)) return answer('expired', null, check.keyId);
+    if (attestation.status !== 'active') return answer('status_not_accepted', null, check.keyId);
+    return answer('accepted', null, check.keyId);
+  }
+
+  const entry = issuerCache(deps).get(issuer, now);
+  let candidates = entry.treaties.filter((t) => inWindow(t, nowMs) && t.status === 'active');
+  if (presented) {
+    if (presented.issuer_sovereign_id !== self || !verifySignedObject(presented, ownKeys(deps.identity)).valid) return answer('treaty_not_recognized', presented.treaty_id, null);
+    if (presented.subject_sovereign_id !== issuer) return answer('treaty_subject_mismatch', presented.treaty_id, null);
+    candidates = candidates.filter((t) => t.treatyId === presented.treaty_id);
+    if (candidates.length === 0) return answer('treaty_not_in_force', presented.treaty_id, null);
+  }
+  if (candidates.length === 0) return answer(entry.ever ? 'issuer_not_recognized' : 'unknown_issuer', null, null);
+
+  const keys = new Map<string, PublicKeyInfo>();
+  for (const t of candidates) for (const k of t.keys) keys.set(k.keyId, k);
+  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : validSigners(attestation, [...keys.values()], payload);
+  if (signers.length === 0) {
+    recordSignatureFailure(deps, 'attestation_verify', 'invalid_signature');
+    return answer('invalid_signature', null, null);
+  }
+  const treatyOf = (keyId: string) => candidates.find((t) => t.keys.some((k) => k.keyId === keyId))?.treatyId ?? null;
+  warnings.push(...feedWarnings(deps, issuer, now));
+  const sqlite = deps.db.sqlite;
+  const liveSigners = signers.filter((keyId) => !findImportedRevocation(sqlite, issuer, 'public_key', keyId));
+  if (liveSigners.length === 0) return answer('signing_key_revoked', treatyOf(signers[0]!), signers[0]!);
+  const signedBy = liveSigners[0]!;
+  const fail = (reason: AttestationVerifyReason) => answer(reason, treatyOf(signedBy), signedBy);
+  if (findImportedRevocation(sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
+  if (nowMs < Date.parse(attestation.valid_from)) return fail('not_yet_valid');
+  if (nowMs >= Date.parse(attestation.expires_at)) return fail('expired');
+
+  // Among in-force treaties naming a key that signed: one must cover the roles and accept the status.
+  const covering = candidates.filter((t) => t.keys.some((k) => liveSigners.includes(k.keyId)));
+  const inScope = covering.filter((t) => t.allowedRoles === null || attestation.roles.every((r) => t.allowedRoles!.has(r)));
+  if (inScope.length === 0) return answer('role_not_in_scope', covering[0]?.treatyId ?? null, signedBy);
+  const accepting = inScope.find((t) => t.acceptedStatuses.has(attestation.status));
+  if (!accepting) return answer('status_not_accepted', inScope[0]!.treatyId, signedBy);
+  if (accepting.allowedRoles === null) warnings.push('scope_unrestricted');
+  const signer = liveSigners.find((keyId) => accepting.keys.some((k) => k.keyId === keyId))!;
+  return answer('accepted', accepting.treatyId, signer);
+}

@@ -1,0 +1,98 @@
+// The treaty and attestation CLI against a real server: subprocesses of `accord` talking HTTP.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/authority/config.ts';
+import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import { subjectKey, subjectKey2 } from './fixtures.ts';
+
+const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'accord.mjs');
+
+let dir: string;
+let running: RunningAuthority;
+let env: NodeJS.ProcessEnv;
+
+function accord(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function writeJson(name: string, value: unknown): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, JSON.stringify(value));
+  return file;
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accord-treaty-cli-'));
+  const config = defaultConfig({ dataDir: dir, dbPath: path.join(dir, 'accord.db'), signingKeyFile: path.join(dir, 'authority-signing-key.json'), port: 0, sovereignId: 'cli-na', logLevel: 'silent' });
+  running = await startAuthority(config, { background: false });
+  env = { PATH: process.env.PATH, HOME: process.env.HOME, ACCORD_DATA_DIR: dir, ACCORD_URL: running.url, ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file, LOG_LEVEL: 'silent' };
+});
+
+afterAll(async () => {
+  await running?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('accord treaty / attestation (subprocess against a running authority)', () => {
+  it('issue, list, show, verify, supersede, revoke, and a rejected verify', async () => {
+    const terms = writeJson('terms.json', { subject_sovereign_id: 'peer-b', subject_public_keys: [subjectKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 720 });
+    const issued = await accord('treaty', 'issue', terms);
+    expect(issued.stderr).toBe('');
+    expect(issued.code).toBe(0);
+    const treaty = JSON.parse(issued.stdout);
+    expect(treaty).toMatchObject({ issuer_sovereign_id: 'cli-na', subject_sovereign_id: 'peer-b', status: 'active' });
+
+    const treatyFile = writeJson('treaty.json', treaty);
+    const verified = await accord('treaty', 'verify', treatyFile, '--expected-subject', 'peer-b');
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ accepted: true, reason: 'accepted' });
+
+    const newTerms = writeJson('new-terms.json', { subject_public_keys: [subjectKey.publicKey, subjectKey2.publicKey], scope: { allowed_roles: ['role:client', 'role:bridge'] }, validity_hours: 1440 });
+    const superseded = await accord('treaty', 'supersede', treaty.treaty_id, newTerms);
+    expect(superseded.code).toBe(0);
+    const { treaty: replacement, revocation } = JSON.parse(superseded.stdout);
+    expect(revocation).toMatchObject({ treaty_id: treaty.treaty_id, reason: 'superseded', replaced_by: replacement.treaty_id });
+    expect(JSON.parse((await accord('treaty', 'show', treaty.treaty_id)).stdout).lifecycle).toMatchObject({ state: 'replaced', replaced_by: replacement.treaty_id });
+    const list = JSON.parse((await accord('treaty', 'list', '--subject', 'peer-b', '--state', 'active')).stdout);
+    expect(list.treaties.map((t: { treaty: { treaty_id: string } }) => t.treaty.treaty_id)).toEqual([replacement.treaty_id]);
+
+    const rejected = await accord('treaty', 'verify', treatyFile);
+    expect(rejected.code).toBe(2);
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ accepted: false, reason: 'revoked' });
+    expect(rejected.stderr).toBe('accord: not accepted: revoked\n');
+
+    const revoked = await accord('treaty', 'revoke', replacement.treaty_id, '--reason', 'key_compromise', '--incident', 'INC-1');
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toMatchObject({ treaty_id: replacement.treaty_id, reason: 'key_compromise', incident: 'INC-1' });
+  }, 120_000);
+
+  it('attestation issue, verify, revoke, verify rejected; bad input fails with the error code', async () => {
+    const issued = await accord('attestation', 'issue', writeJson('att.json', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }));
+    expect(issued.code).toBe(0);
+    const att = JSON.parse(issued.stdout);
+    const attFile = writeJson('signed-att.json', att);
+    expect((await accord('attestation', 'revoke', att.attestation_id, '--reason', 'affiliation_changed')).code).toBe(0);
+    const rejected = await accord('attestation', 'verify', attFile);
+    expect(rejected.code).toBe(2);
+    expect(JSON.parse(rejected.stdout).reason).toBe('revoked');
+
+    const bad = await accord('attestation', 'issue', writeJson('bad.json', { subject_id: 'node-1', roles: [], validity_hours: 24 }));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^accord: HTTP 422 no_roles/);
+  }, 120_000);
+
+  it('--help describes each command', async () => {
+    for (const args of [['treaty', 'supersede'], ['attestation', 'verify']]) {
+      const help = await accord(...args, '--help');
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: accord ${args.join(' ')} \\[options\\]`));
+    }
+  }, 60_000);
+});
