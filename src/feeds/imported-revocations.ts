@@ -41,9 +41,16 @@ export interface IssuerFeedStatus {
   paused: boolean;
 }
 
+const statusLookups = new WeakMap<Sqlite, Statement<unknown[]>>();
+
+/** One issuer's import state (prepared once per connection: verify calls it on every request). */
 export function issuerFeedStatus(sqlite: Sqlite, issuer: string, now: Date): IssuerFeedStatus | null {
-  const row = sqlite
-    .prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers WHERE issuer_sovereign_id = ?')
+  let stmt = statusLookups.get(sqlite);
+  if (!stmt) {
+    stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers WHERE issuer_sovereign_id = ?');
+    statusLookups.set(sqlite, stmt);
+  }
+  const row = stmt
     .get(issuer) as { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number } | undefined;
   if (!row) return null;
   return {
@@ -54,4 +61,52 @@ export function issuerFeedStatus(sqlite: Sqlite, issuer: string, now: Date): Iss
     stale: row.next_update !== null && new Date(row.next_update).getTime() < now.getTime(),
     paused: row.paused === 1,
   };
+}
+
+type IssuerRow = { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number };
+
+function toStatus(row: IssuerRow, now: Date): IssuerFeedStatus {
+  return {
+    issuer_sovereign_id: row.issuer_sovereign_id,
+    imported_sequence: row.last_sequence,
+    last_import_at: row.last_import_at,
+    next_update: row.next_update,
+    stale: row.next_update !== null && new Date(row.next_update).getTime() < now.getTime(),
+    paused: row.paused === 1,
+  };
+}
+
+/** Import state of every issuer this authority has imported from (or paused), ordered by issuer id. */
+export function listIssuerFeedStatuses(sqlite: Sqlite, now: Date): IssuerFeedStatus[] {
+  const rows = sqlite
+    .prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers ORDER BY issuer_sovereign_id')
+    .all() as IssuerRow[];
+  return rows.map((row) => toStatus(row, now));
+}
+
+export interface ImportedRevocationRecord extends ImportedRevocation {
+  log_index: number;
+  subject_sovereign_id?: string;
+  incident?: string;
+}
+
+/**
+ * Every imported revocation (attestations, treaties and keys: revoked trust material), ordered by
+ * issuer and log index; optionally one issuer's only.
+ */
+export function listImportedRevocations(sqlite: Sqlite, options: { issuer?: string } = {}): ImportedRevocationRecord[] {
+  const rows = sqlite
+    .prepare(
+      `SELECT issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence, subject_sovereign_id, invalid_since, incident
+       FROM imported_revocations ${options.issuer !== undefined ? 'WHERE issuer_sovereign_id = ?' : ''} ORDER BY issuer_sovereign_id, log_index`,
+    )
+    .all(...(options.issuer !== undefined ? [options.issuer] : [])) as Array<
+    Omit<ImportedRevocationRecord, 'subject_sovereign_id' | 'incident' | 'invalid_since'> & { subject_sovereign_id: string | null; incident: string | null; invalid_since: string | null }
+  >;
+  return rows.map(({ subject_sovereign_id, incident, invalid_since, ...rest }) => ({
+    ...rest,
+    ...(subject_sovereign_id ? { subject_sovereign_id } : {}),
+    ...(invalid_since ? { invalid_since } : {}),
+    ...(incident ? { incident } : {}),
+  }));
 }

@@ -1,4 +1,5 @@
 // This authority's revocation log: entries appended in the transaction of the revocation they record.
+import type { Statement } from 'better-sqlite3';
 import type { Sqlite } from '../db/database.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from './merkle.ts';
@@ -37,10 +38,32 @@ export interface LogHead {
   frontier: Frontier;
 }
 
+interface LogStatements {
+  head: Statement<unknown[]>;
+  insert: Statement<unknown[]>;
+  saveHead: Statement<unknown[]>;
+}
+
+const statements = new WeakMap<Sqlite, LogStatements>();
+
+function prepared(sqlite: Sqlite): LogStatements {
+  let s = statements.get(sqlite);
+  if (!s) {
+    s = {
+      head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
+      insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      saveHead: sqlite.prepare(
+        `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
+      ),
+    };
+    statements.set(sqlite, s);
+  }
+  return s;
+}
+
 export function readLogHead(sqlite: Sqlite): LogHead {
-  const row = sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1').get() as
-    | { size: number; frontier: string; root_hash: string }
-    | undefined;
+  const row = prepared(sqlite).head.get() as { size: number; frontier: string; root_hash: string } | undefined;
   if (!row) {
     const frontier = emptyFrontier();
     return { size: 0, rootHash: `sha256:${frontierRoot(frontier)}`, frontier };
@@ -54,28 +77,58 @@ export function readLogHead(sqlite: Sqlite): LogHead {
  */
 export function appendRevocations(sqlite: Sqlite, entries: NewRevocationEntry[]): RevocationEntry[] {
   if (!sqlite.inTransaction) throw new Error('appendRevocations must run inside a transaction');
+  const s = prepared(sqlite);
   const head = readLogHead(sqlite);
-  const insert = sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const written: RevocationEntry[] = [];
   const leaves: string[] = [];
   entries.forEach((input, i) => {
     const entry: RevocationEntry = { index: head.size + i, ...input };
     const text = canonicalJson(entry);
-    const leaf = leafHash(Buffer.from(text, 'utf8'));
-    insert.run(entry.index, entry.kind, entry.id, entry.reason, entry.revoked_at, text, leaf);
+    const leaf = leafHash(text);
+    s.insert.run(entry.index, entry.kind, entry.id, entry.reason, entry.revoked_at, text, leaf);
     leaves.push(leaf);
     written.push(entry);
   });
   const frontier = appendLeaves(head.frontier, leaves);
-  sqlite
-    .prepare(
-      `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
-    )
-    .run(frontier.size, JSON.stringify(frontier.hashes), `sha256:${frontierRoot(frontier)}`);
+  s.saveHead.run(frontier.size, JSON.stringify(frontier.hashes), `sha256:${frontierRoot(frontier)}`);
   return written;
 }
 
 export function appendRevocation(sqlite: Sqlite, entry: NewRevocationEntry): RevocationEntry {
   return appendRevocations(sqlite, [entry])[0]!;
+}
+
+/** The frontier of the first `size` leaves, recomputed from stored leaf hashes (O(size); for repair paths). */
+export function frontierAt(sqlite: Sqlite, size: number): Frontier {
+  const rows = sqlite.prepare('SELECT idx, leaf_hash FROM revocation_log WHERE idx < ? ORDER BY idx').iterate(size) as IterableIterator<{ idx: number; leaf_hash: string }>;
+  let expected = 0;
+  const leaves = (function* () {
+    for (const row of rows) {
+      if (row.idx !== expected) throw new Error(`revocation log is missing entry ${expected}`);
+      expected++;
+      yield row.leaf_hash;
+    }
+  })();
+  const frontier = appendLeaves(emptyFrontier(), leaves);
+  if (frontier.size !== size) throw new Error(`revocation log has ${frontier.size} entries, expected at least ${size}`);
+  return frontier;
+}
+
+/**
+ * Recomputes the stored log head from the entries themselves (after a restore carried entries
+ * forward). Checks every stored leaf hash against its entry text. Runs in its own transaction
+ * unless the caller already holds one.
+ */
+export function rebuildLogState(sqlite: Sqlite): LogHead {
+  const run = () => {
+    const count = (sqlite.prepare('SELECT count(*) AS n FROM revocation_log').get() as { n: number }).n;
+    for (const row of sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log ORDER BY idx').iterate() as IterableIterator<{ idx: number; entry: string; leaf_hash: string }>) {
+      if (leafHash(row.entry) !== row.leaf_hash) throw new Error(`revocation log entry ${row.idx} does not match its leaf hash`);
+    }
+    const frontier = frontierAt(sqlite, count);
+    const rootHash = `sha256:${frontierRoot(frontier)}`;
+    prepared(sqlite).saveHead.run(frontier.size, JSON.stringify(frontier.hashes), rootHash);
+    return { size: frontier.size, rootHash, frontier };
+  };
+  return sqlite.inTransaction ? run() : sqlite.transaction(run).immediate();
 }

@@ -1,4 +1,4 @@
-// Tables of the feeds domain: this authority's revocation log (RFC 6962 Merkle tree) and its state.
+// Tables of the feeds domain: the revocation log, published and imported feeds, peers, receipts.
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const revocationLog = sqliteTable('revocation_log', {
@@ -36,6 +36,7 @@ export const feedIssuers = sqliteTable('feed_issuers', {
   lastImportAt: text('last_import_at'),
   paused: integer('paused', { mode: 'boolean' }).notNull().default(false),
   pausedReason: text('paused_reason'),
+  pausedAt: text('paused_at'),
 });
 
 /** Revocations learned from other sovereigns' feeds; (issuer, kind, id) answers "is this revoked?". */
@@ -53,5 +54,108 @@ export const importedRevocations = sqliteTable(
     incident: text('incident'),
     feedSequence: integer('feed_sequence').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.issuerSovereignId, t.logIndex] }), index('imported_revocations_lookup').on(t.issuerSovereignId, t.kind, t.subjectId)],
+  // log_index ends the lookup index so "earliest revocation of (issuer, kind, id)" is one index seek; without
+  // it the planner prefers the primary key for the ORDER BY and scans every revocation of the issuer.
+  (t) => [primaryKey({ columns: [t.issuerSovereignId, t.logIndex] }), index('imported_revocations_lookup').on(t.issuerSovereignId, t.kind, t.subjectId, t.logIndex)],
 );
+
+/**
+ * Feeds this authority published, each stored as the exact signed bytes it serves. A restore carries
+ * these rows forward, so the next sequence (MAX(sequence) + 1) is never reused.
+ */
+export const publishedFeeds = sqliteTable('published_feeds', {
+  sequence: integer('sequence').primaryKey(),
+  feedId: text('feed_id').notNull().unique(),
+  /** "sha256:" + hex SHA-256 of `body`. */
+  feedHash: text('feed_hash').notNull().unique(),
+  issuedAt: text('issued_at').notNull(),
+  nextUpdate: text('next_update').notNull(),
+  firstIndex: integer('first_index').notNull(),
+  entryCount: integer('entry_count').notNull(),
+  logSize: integer('log_size').notNull(),
+  rootHash: text('root_hash').notNull(),
+  /** The signed feed as JCS text: the exact bytes served. */
+  body: text('body').notNull(),
+  /** JSON array of the log's Merkle frontier at `log_size` (null on rows carried in from elsewhere; recomputable). */
+  frontier: text('frontier'),
+});
+
+/** Feeds imported from other sovereigns, byte-exact, for idempotent re-import, equivocation evidence and rollback. */
+export const importedFeeds = sqliteTable(
+  'imported_feeds',
+  {
+    issuerSovereignId: text('issuer_sovereign_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    feedHash: text('feed_hash').notNull(),
+    /** The feed as JCS text (signatures included). */
+    body: text('body').notNull(),
+    importedAt: text('imported_at').notNull(),
+    issuedAt: text('issued_at'),
+    nextUpdate: text('next_update'),
+    logSize: integer('log_size'),
+    /** JSON array: the issuer's Merkle frontier after this feed (what a rollback resets to). */
+    frontier: text('frontier'),
+  },
+  (t) => [primaryKey({ columns: [t.issuerSovereignId, t.sequence] })],
+);
+
+/** Evidence of equivocation: a validly signed feed that conflicts with one already imported at the same sequence. */
+export const feedEquivocations = sqliteTable(
+  'feed_equivocations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    issuerSovereignId: text('issuer_sovereign_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    knownFeedHash: text('known_feed_hash'),
+    conflictingFeedHash: text('conflicting_feed_hash').notNull(),
+    /** The conflicting signed feed as JCS text. */
+    conflictingBody: text('conflicting_body').notNull(),
+    detectedAt: text('detected_at').notNull(),
+  },
+  (t) => [index('feed_equivocations_issuer').on(t.issuerSovereignId, t.sequence)],
+);
+
+/** Sovereigns whose feeds this authority pulls, with the health of the last pulls. */
+export const peers = sqliteTable('peers', {
+  sovereignId: text('sovereign_id').primaryKey(),
+  baseUrl: text('base_url').notNull(),
+  /** Wire profile chosen when registering the peer ('accord/1' | 'genesis-mesh'); null: the recognizing treaty's profile. */
+  profile: text('profile'),
+  createdAt: text('created_at').notNull(),
+  lastAttemptAt: text('last_attempt_at'),
+  lastSuccessAt: text('last_success_at'),
+  lastError: text('last_error'),
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+  /** Backoff: no scheduled pull before this time. */
+  nextAttemptAt: text('next_attempt_at'),
+  /** Highest sequence a receipt was delivered for. */
+  receiptSequence: integer('receipt_sequence').notNull().default(0),
+  treatiesSyncedAt: text('treaties_synced_at'),
+});
+
+/** A mirror of each recognized peer's published treaties (verified with that peer's keys), for the connectome. */
+export const peerTreaties = sqliteTable(
+  'peer_treaties',
+  {
+    peerSovereignId: text('peer_sovereign_id').notNull(),
+    treatyId: text('treaty_id').notNull(),
+    subjectSovereignId: text('subject_sovereign_id').notNull(),
+    validFrom: text('valid_from').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    /** The signed treaty as JCS text. */
+    body: text('body').notNull(),
+    fetchedAt: text('fetched_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.peerSovereignId, t.treatyId] }), index('peer_treaties_subject').on(t.subjectSovereignId)],
+);
+
+/** The latest signed receipt from each importer of this authority's feed. */
+export const feedReceipts = sqliteTable('feed_receipts', {
+  importerSovereignId: text('importer_sovereign_id').primaryKey(),
+  sequence: integer('sequence').notNull(),
+  feedHash: text('feed_hash').notNull(),
+  receivedAt: text('received_at').notNull(),
+  recordedAt: text('recorded_at').notNull(),
+  /** The signed receipt as JCS text. */
+  body: text('body').notNull(),
+});

@@ -1,0 +1,388 @@
+// Importing another sovereign's signed revocation feed: the ten ordered checks of SPEC §5, all-or-nothing.
+import type { Statement } from 'better-sqlite3';
+import { appendAudit, type Actor } from '../authority/audit.ts';
+import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
+import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { hashRef, signingPayload, verifySignedObject } from '../authority/crypto.ts';
+import { AppError, type ErrorDetails } from '../authority/errors.ts';
+import { issueList } from '../authority/http.ts';
+import type { Sqlite } from '../db/database.ts';
+import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
+import { wireProfileOf } from '../interop/profile.ts';
+import { recognizedIssuer } from '../treaties/recognition.ts';
+import { refreshIssuerStaleness } from './freshness.ts';
+import { findImportedRevocation } from './imported-revocations.ts';
+import { appendLeaves, frontierRoot, leafHash } from './merkle.ts';
+import { MAX_FEED_BYTES, revocationFeedSchema, spliceEntries, type RevocationFeed } from './model.ts';
+
+export interface ImportContext {
+  actor: Actor;
+  requestId?: string | null;
+  /** Where the feed came from: an operator's admin request or the pull job. */
+  via: 'admin' | 'pull';
+}
+
+export interface ImportResult {
+  accepted: true;
+  status: 'imported' | 'already_imported';
+  issuer_sovereign_id: string;
+  sequence: number;
+  revoked_count: number;
+  feed_hash: string;
+}
+
+/** Stable reason codes of rejected imports, in check order, with their HTTP statuses. */
+export const IMPORT_REJECTIONS = {
+  body_too_large: 413,
+  invalid_revocation_feed: 422,
+  issuer_not_recognized: 403,
+  wire_profile_mismatch: 422,
+  invalid_signature: 422,
+  issuer_paused: 423,
+  equivocation: 409,
+  sequence_gap: 409,
+  chain_mismatch: 409,
+  log_root_mismatch: 422,
+  invalid_timestamps: 422,
+} as const;
+export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
+
+const MESSAGES: Record<ImportRejectionCode, string> = {
+  body_too_large: 'the feed is larger than 8 MiB',
+  invalid_revocation_feed: 'the feed does not match the revocation feed schema',
+  issuer_not_recognized: 'this authority has no active treaty recognizing the feed issuer',
+  wire_profile_mismatch: 'this issuer is recognized under the genesis-mesh wire profile; its feeds are imported at /admin/sovereign-revocation-feeds/import',
+  invalid_signature: 'the feed is not signed by a key this authority recognizes for its issuer',
+  issuer_paused: 'imports from this issuer are paused',
+  equivocation: 'the issuer signed a different feed at an already imported sequence',
+  sequence_gap: 'the feed does not follow the last imported sequence',
+  chain_mismatch: 'previous_feed_hash does not match the last imported feed',
+  log_root_mismatch: 'the feed entries do not extend the issuer log to the announced Merkle root',
+  invalid_timestamps: 'the feed timestamps are not acceptable',
+};
+
+interface IssuerState {
+  last_sequence: number;
+  last_feed_hash: string | null;
+  last_issued_at: string | null;
+  log_size: number;
+  frontier: string;
+  paused: number;
+}
+
+interface Rejection {
+  code: ImportRejectionCode;
+  details: ErrorDetails;
+}
+
+interface Statements {
+  state: Statement<unknown[]>;
+  storedFeed: Statement<unknown[]>;
+  insertFeed: Statement<unknown[]>;
+  upsertState: Statement<unknown[]>;
+  insertRevocation: Statement<unknown[]>;
+  insertEvidence: Statement<unknown[]>;
+  pause: Statement<unknown[]>;
+}
+
+const cache = new WeakMap<Sqlite, Statements>();
+
+function statements(sqlite: Sqlite): Statements {
+  let s = cache.get(sqlite);
+  if (!s) {
+    s = {
+      state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+      storedFeed: sqlite.prepare('SELECT feed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+      insertFeed: sqlite.prepare(
+        `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertState: sqlite.prepare(
+        `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
+           last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
+           frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
+      ),
+      insertRevocation: sqlite.prepare(
+        `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertEvidence: sqlite.prepare(
+        `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      pause: sqlite.prepare(
+        `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
+      ),
+    };
+    cache.set(sqlite, s);
+  }
+  return s;
+}
+
+/** Pauses imports from an issuer (inside the caller's transaction). */
+export function pauseIssuerRow(sqlite: Sqlite, issuer: string, reason: string, at: string): void {
+  statements(sqlite).pause.run(issuer, reason, at);
+}
+
+function readState(sqlite: Sqlite, issuer: string): IssuerState {
+  return (
+    (statements(sqlite).state.get(issuer) as IssuerState | undefined) ?? {
+      last_sequence: 0,
+      last_feed_hash: null,
+      last_issued_at: null,
+      log_size: 0,
+      frontier: '[]',
+      paused: 0,
+    }
+  );
+}
+
+/** What the rejection audit and metric know about a feed that may not even parse. */
+interface FeedFacts {
+  input: unknown;
+  issuer: string | null;
+  sequence: number | null;
+  /** Computed on demand (undefined: not yet); null when the input has no canonical form. */
+  feedHash?: string | null;
+  /** Metric label: the issuer id only once it is known to be recognized (bounded cardinality). */
+  issuerLabel: string;
+}
+
+function rawFacts(input: unknown): FeedFacts {
+  const o = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  return {
+    input,
+    issuer: typeof o.issuer_sovereign_id === 'string' ? o.issuer_sovereign_id.slice(0, 128) : null,
+    sequence: typeof o.sequence === 'number' && Number.isSafeInteger(o.sequence) ? o.sequence : null,
+    issuerLabel: 'unrecognized',
+  };
+}
+
+/** The feed hash for the rejection audit; canonicalizes only on this (rare) path when not known yet. */
+function feedHashOf(facts: FeedFacts): string | null {
+  if (facts.feedHash === undefined) {
+    facts.feedHash = null;
+    if (facts.input !== undefined && signableProblem(facts.input) === null) {
+      try {
+        facts.feedHash = hashRef(canonicalJson(facts.input));
+      } catch {
+        facts.feedHash = null;
+      }
+    }
+  }
+  return facts.feedHash;
+}
+
+function rejectionAudit(sqlite: Sqlite, deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
+  appendAudit(sqlite, deps.clock, {
+    eventType: 'sovereign_revocation_feed_rejected',
+    actor: ctx.actor,
+    requestId: ctx.requestId ?? null,
+    details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), via: ctx.via, ...rejection.details },
+  });
+}
+
+function rejectionError(rejection: Rejection): AppError {
+  return new AppError(rejection.code, IMPORT_REJECTIONS[rejection.code], MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
+}
+
+/** Audits (in its own transaction), counts and throws a rejection decided before the import transaction. */
+function rejectEarly(deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): never {
+  rejectionAudit(deps.db.sqlite, deps, ctx, facts, rejection);
+  deps.metrics.feedImports.inc({ issuer: facts.issuerLabel, outcome: rejection.code });
+  throw rejectionError(rejection);
+}
+
+/**
+ * The admin import request: raw body bytes → `{feed}`. Bad UTF-8, bad JSON or a wrong envelope is
+ * step 1 of the checks (422 invalid_revocation_feed, audited like every other rejection).
+ */
+export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
+  let envelope: unknown;
+  try {
+    envelope = parseJsonStrict(decodeUtf8Strict(body));
+  } catch (err) {
+    const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
+    rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });
+  }
+  const o = envelope as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== 1) {
+    rejectEarly(deps, ctx, rawFacts(o && typeof o === 'object' ? o.feed : undefined), {
+      code: 'invalid_revocation_feed',
+      details: { issues: [{ path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' }] },
+    });
+  }
+  return importFeed(deps, o.feed, ctx);
+}
+
+/**
+ * Imports one feed. Checks run in the order of SPEC §5; a rejection changes nothing but the audit
+ * log (plus evidence and a pause for equivocation) and throws an AppError with the reason code.
+ */
+export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): ImportResult {
+  const sqlite = deps.db.sqlite;
+  const facts = rawFacts(input);
+
+  // 1. Strict schema (and a bounded canonical size).
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message: 'the feed must be a JSON object' }] } });
+  }
+  const parsed = revocationFeedSchema.safeParse(input);
+  if (!parsed.success) rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: issueList(parsed.error) } });
+  const feed = parsed.data as RevocationFeed;
+  // Each entry is canonicalized once: its text gives the leaf hash, and the stored body and the
+  // signed payload are the header's canonical form with those texts spliced in (JCS of the whole).
+  // canonicalJson also refuses what the schema cannot see (lone surrogates), still as step 1.
+  const { entries: _entries, ...header } = input as Record<string, unknown>;
+  const { signatures: _signatures, ...unsignedHeader } = header;
+  let entryTexts: string[] = [];
+  let headerText = '';
+  try {
+    entryTexts = feed.entries.map((e) => canonicalJson(e));
+    headerText = canonicalJson({ ...header, entries: [] });
+  } catch (err) {
+    const problem = err instanceof AppError ? String(err.details.problem ?? err.message) : 'the feed has no canonical form';
+    rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message: problem }] } });
+  }
+  const body = spliceEntries(headerText, entryTexts);
+  const feedHash = hashRef(body);
+  facts.feedHash = feedHash;
+  if (Buffer.byteLength(body, 'utf8') > MAX_FEED_BYTES) rejectEarly(deps, ctx, facts, { code: 'body_too_large', details: { max_bytes: MAX_FEED_BYTES } });
+  const issuer = feed.issuer_sovereign_id;
+
+  // 2. Keys of this authority's active, in-window treaties whose subject is the issuer.
+  const now = deps.clock();
+  const recognized = issuer === deps.identity.sovereignId ? { keys: [] } : recognizedIssuer(sqlite, issuer, now);
+  if (recognized.keys.length === 0) rejectEarly(deps, ctx, facts, { code: 'issuer_not_recognized', details: { issuer_sovereign_id: issuer } });
+  facts.issuerLabel = issuer;
+  // The issuer's wire profile is the operator's choice on the recognizing treaty; a native feed from a genesis-mesh issuer is refused.
+  if ('profile' in recognized && wireProfileOf(sqlite, issuer, recognized.profile) === GENESIS_MESH_PROFILE) {
+    rejectEarly(deps, ctx, facts, { code: 'wire_profile_mismatch', details: { issuer_sovereign_id: issuer, profile: GENESIS_MESH_PROFILE, expected_profile: 'accord/1' } });
+  }
+
+  // 3. Signature, before anything that would reveal this authority's state for the issuer. A key the
+  // issuer itself revoked in an earlier feed (kind public_key) no longer signs for it.
+  const liveKeys = recognized.keys.filter((k) => findImportedRevocation(sqlite, issuer, 'public_key', k.keyId) === null);
+  const payload = Buffer.from(spliceEntries(canonicalJson({ ...unsignedHeader, entries: [] }), entryTexts), 'utf8');
+  const check = verifySignedObject(feed, liveKeys, payload);
+  if (!check.valid) {
+    deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason: check.reason });
+    rejectEarly(deps, ctx, facts, { code: 'invalid_signature', details: { signature_problem: check.reason } });
+  }
+
+  const s = statements(sqlite);
+  const importedAt = toTimestamp(now);
+  const outcome = sqlite.transaction((): { result: ImportResult } | { rejection: Rejection } => {
+    const state = readState(sqlite, issuer);
+    const reject = (rejection: Rejection) => {
+      rejectionAudit(sqlite, deps, ctx, facts, rejection);
+      return { rejection };
+    };
+
+    // 4. Paused issuer.
+    if (state.paused) return reject({ code: 'issuer_paused', details: {} });
+
+    // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
+    if (feed.sequence <= state.last_sequence) {
+      const storedRow = s.storedFeed.get(issuer, feed.sequence) as { feed_hash: string; body: string } | undefined;
+      const stored = storedRow?.feed_hash ?? null;
+      // The same signed content with a different signature list (an added or dropped entry) is not a
+      // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
+      const sameContent =
+        storedRow !== undefined && stored !== feedHash && signingPayload(JSON.parse(storedRow.body) as Record<string, unknown>).equals(payload);
+      if (stored === feedHash || sameContent) {
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'sovereign_revocation_feed_imported',
+          actor: ctx.actor,
+          requestId: ctx.requestId ?? null,
+          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via },
+        });
+        return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
+      }
+      s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
+      s.pause.run(issuer, 'equivocation', importedAt);
+      const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, via: ctx.via } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+      return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
+    }
+
+    // 6. No gaps: the first import is sequence 1, then +1.
+    const expected = state.last_sequence + 1;
+    if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
+
+    // 7. Hash chain.
+    if (feed.previous_feed_hash !== state.last_feed_hash) return reject({ code: 'chain_mismatch', details: { expected_previous_feed_hash: state.last_feed_hash } });
+
+    // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
+    const entries = feed.entries;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i]!.index !== state.log_size + i) {
+        return reject({ code: 'log_root_mismatch', details: { problem: 'non_contiguous_indexes', expected_index: state.log_size + i, position: i } });
+      }
+    }
+    if (feed.log.size !== state.log_size + entries.length) {
+      return reject({ code: 'log_root_mismatch', details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length } });
+    }
+    const frontier = appendLeaves(
+      { size: state.log_size, hashes: JSON.parse(state.frontier) as string[] },
+      entryTexts.map((text) => leafHash(text)),
+    );
+    const root = `sha256:${frontierRoot(frontier)}`;
+    if (root !== feed.log.root_hash) return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
+
+    // 9. Timestamps.
+    const issuedAt = parseTimestamp(feed.issued_at)!;
+    const nextUpdate = parseTimestamp(feed.next_update)!;
+    if (issuedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
+      return reject({ code: 'invalid_timestamps', details: { problem: 'issued_at_in_future', max_skew_seconds: deps.config.clockSkewSeconds } });
+    }
+    if (state.last_issued_at && issuedAt.getTime() < parseTimestamp(state.last_issued_at)!.getTime()) {
+      return reject({ code: 'invalid_timestamps', details: { problem: 'issued_at_before_previous', previous_issued_at: state.last_issued_at } });
+    }
+    if (nextUpdate.getTime() <= issuedAt.getTime()) return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
+
+    // 10. Apply.
+    const frontierJson = JSON.stringify(frontier.hashes);
+    s.insertFeed.run(issuer, feed.sequence, feedHash, body, importedAt, feed.issued_at, feed.next_update, frontier.size, frontierJson);
+    s.upsertState.run(issuer, feed.sequence, feedHash, feed.issued_at, feed.next_update, frontier.size, frontierJson, importedAt);
+    for (const e of entries) {
+      s.insertRevocation.run(issuer, e.index, e.kind, e.id, e.reason, e.revoked_at, e.subject_sovereign_id ?? null, e.invalid_since ?? null, e.incident ?? null, feed.sequence);
+    }
+    appendAudit(sqlite, deps.clock, {
+      eventType: 'sovereign_revocation_feed_imported',
+      actor: ctx.actor,
+      requestId: ctx.requestId ?? null,
+      details: {
+        issuer,
+        sequence: feed.sequence,
+        feed_hash: feedHash,
+        status: 'imported',
+        revoked_count: entries.length,
+        log_size: frontier.size,
+        root_hash: root,
+        via: ctx.via,
+      },
+    });
+    return { result: { accepted: true, status: 'imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: entries.length, feed_hash: feedHash } };
+  }).immediate();
+
+  if ('rejection' in outcome) {
+    deps.metrics.feedImports.inc({ issuer, outcome: outcome.rejection.code });
+    if (outcome.rejection.code === 'equivocation') {
+      deps.logger.warn({ issuer, sequence: feed.sequence }, 'feed equivocation detected; issuer paused');
+      deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence, equivocation: true });
+    }
+    throw rejectionError(outcome.rejection);
+  }
+  deps.metrics.feedImports.inc({ issuer, outcome: outcome.result.status });
+  if (outcome.result.status === 'imported') {
+    refreshIssuerStaleness(deps, issuer);
+    deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence });
+  }
+  return outcome.result;
+}

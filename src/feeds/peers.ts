@@ -1,0 +1,151 @@
+// Peers: the sovereigns whose feeds this authority pulls, their pull health, and pausing an issuer's imports.
+import { appendAudit, type Actor } from '../authority/audit.ts';
+import { toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { AppError } from '../authority/errors.ts';
+import { recognizedIssuer } from '../treaties/recognition.ts';
+import { pauseIssuerRow } from './import.ts';
+
+export interface PeerRow {
+  sovereign_id: string;
+  base_url: string;
+  profile: string | null;
+  created_at: string;
+  last_attempt_at: string | null;
+  last_success_at: string | null;
+  last_error: string | null;
+  consecutive_failures: number;
+  next_attempt_at: string | null;
+  receipt_sequence: number;
+  treaties_synced_at: string | null;
+}
+
+export interface PeerView extends PeerRow {
+  /** This authority has an active, in-window treaty for the peer (only then is it pulled). */
+  recognized: boolean;
+  imported_sequence: number;
+  last_import_at: string | null;
+  next_update: string | null;
+  stale: boolean;
+  paused: boolean;
+  paused_reason: string | null;
+}
+
+/** Normalizes a peer base URL: http(s), no credentials, query or fragment, no trailing slash. */
+export function normalizeBaseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new AppError('invalid_peer', 422, 'base_url is not a URL', { field: 'base_url' });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 422, 'base_url must be http or https', { field: 'base_url' });
+  if (url.username || url.password || url.search || url.hash) {
+    throw new AppError('invalid_peer', 422, 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function peerRow(deps: AppDeps, id: string): PeerRow | undefined {
+  return deps.db.sqlite.prepare('SELECT * FROM peers WHERE sovereign_id = ?').get(id) as PeerRow | undefined;
+}
+
+export function getPeerRow(deps: AppDeps, id: string): PeerRow {
+  const row = peerRow(deps, id);
+  if (!row) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+  return row;
+}
+
+export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_url: string; profile?: string | undefined }, actor: Actor, requestId?: string | null): PeerView {
+  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 422, 'an authority is not its own peer', { field: 'sovereign_id' });
+  const baseUrl = normalizeBaseUrl(input.base_url);
+  const sqlite = deps.db.sqlite;
+  sqlite.transaction(() => {
+    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 409, 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
+    sqlite.prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)').run(input.sovereign_id, baseUrl, input.profile ?? null, toTimestamp(deps.clock()));
+    appendAudit(sqlite, deps.clock, {
+      eventType: 'peer_registered',
+      actor,
+      requestId: requestId ?? null,
+      details: { sovereign_id: input.sovereign_id, base_url: baseUrl, ...(input.profile ? { profile: input.profile } : {}) },
+    });
+  }).immediate();
+  deps.changes.emit('peers');
+  return peerView(deps, getPeerRow(deps, input.sovereign_id));
+}
+
+export function removePeer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null): { removed: true; sovereign_id: string } {
+  const sqlite = deps.db.sqlite;
+  sqlite.transaction(() => {
+    const row = getPeerRow(deps, id);
+    sqlite.prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?').run(id);
+    sqlite.prepare('DELETE FROM peers WHERE sovereign_id = ?').run(id);
+    appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', actor, requestId: requestId ?? null, details: { sovereign_id: id, base_url: row.base_url } });
+  }).immediate();
+  deps.changes.emit('peers');
+  return { removed: true, sovereign_id: id };
+}
+
+function peerView(deps: AppDeps, row: PeerRow): PeerView {
+  const now = deps.clock();
+  const issuer = deps.db.sqlite
+    .prepare('SELECT last_sequence, last_import_at, next_update, paused, paused_reason FROM feed_issuers WHERE issuer_sovereign_id = ?')
+    .get(row.sovereign_id) as { last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number; paused_reason: string | null } | undefined;
+  return {
+    ...row,
+    recognized: recognizedIssuer(deps.db.sqlite, row.sovereign_id, now).keys.length > 0,
+    imported_sequence: issuer?.last_sequence ?? 0,
+    last_import_at: issuer?.last_import_at ?? null,
+    next_update: issuer?.next_update ?? null,
+    stale: issuer?.next_update != null && Date.parse(issuer.next_update) < now.getTime(),
+    paused: issuer?.paused === 1,
+    paused_reason: issuer?.paused ? issuer.paused_reason : null,
+  };
+}
+
+export function getPeer(deps: AppDeps, id: string): PeerView {
+  return peerView(deps, getPeerRow(deps, id));
+}
+
+export function listPeers(deps: AppDeps): PeerView[] {
+  const rows = deps.db.sqlite.prepare('SELECT * FROM peers ORDER BY sovereign_id').all() as PeerRow[];
+  return rows.map((row) => peerView(deps, row));
+}
+
+function knownIssuer(deps: AppDeps, id: string): { paused: number } | undefined {
+  return deps.db.sqlite.prepare('SELECT paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(id) as { paused: number } | undefined;
+}
+
+/**
+ * Pauses imports from a sovereign (pull skips it, imports answer 423). Works for a registered peer
+ * or any issuer with import state; pausing an already paused issuer changes nothing.
+ */
+export function pauseIssuer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null, reason = 'operator'): { sovereign_id: string; paused: true; changed: boolean } {
+  const sqlite = deps.db.sqlite;
+  const changed = sqlite.transaction(() => {
+    const issuer = knownIssuer(deps, id);
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (issuer?.paused) return false;
+    pauseIssuerRow(sqlite, id, reason, toTimestamp(deps.clock()));
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor, requestId: requestId ?? null, details: { issuer: id, reason } });
+    return true;
+  }).immediate();
+  if (changed) deps.changes.emit('peers');
+  return { sovereign_id: id, paused: true, changed };
+}
+
+/** Resumes imports from a sovereign and clears its pull backoff so the next pull runs at once. */
+export function resumeIssuer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null): { sovereign_id: string; paused: false; changed: boolean } {
+  const sqlite = deps.db.sqlite;
+  const changed = sqlite.transaction(() => {
+    const issuer = knownIssuer(deps, id);
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (!issuer?.paused) return false;
+    sqlite.prepare('UPDATE feed_issuers SET paused = 0, paused_reason = NULL, paused_at = NULL WHERE issuer_sovereign_id = ?').run(id);
+    sqlite.prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?').run(id);
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', actor, requestId: requestId ?? null, details: { issuer: id } });
+    return true;
+  }).immediate();
+  if (changed) deps.changes.emit('peers');
+  return { sovereign_id: id, paused: false, changed };
+}

@@ -1,0 +1,424 @@
+// The pull job: fetch each recognized peer's new feeds, import them in order, mirror its treaties, send a receipt.
+import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { canonicalJson, decodeUtf8Strict, parseJsonStrict, type JsonValue } from '../authority/canonical-json.ts';
+import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { hashRef, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
+import { AppError } from '../authority/errors.ts';
+import { importGmFeed } from '../interop/gm-feed-import.ts';
+import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
+import { wireProfileOf } from '../interop/profile.ts';
+import { recognitionTreatySchema } from '../treaties/model.ts';
+import { recognizedIssuer } from '../treaties/recognition.ts';
+import { importFeed } from './import.ts';
+import { MAX_FEED_BYTES } from './model.ts';
+import { getPeerRow, type PeerRow } from './peers.ts';
+import { buildReceipt } from './receipts.ts';
+
+export const PULL_TIMEOUT_MS = 5_000;
+/** Size caps of peer responses: one feed, a page of feeds, a page of treaties, a receipt answer. */
+export const MAX_LATEST_BYTES = MAX_FEED_BYTES + 64 * 1024;
+export const MAX_PAGE_BYTES = 2 * MAX_FEED_BYTES;
+export const MAX_TREATY_PAGE_BYTES = 8 * 1024 * 1024;
+const MAX_SMALL_BYTES = 64 * 1024;
+/** Feeds asked for per page, and pages per pull (a very long backlog continues on the next run). */
+export const PULL_PAGE_LIMIT = 50;
+const MAX_PAGES_PER_PULL = 100;
+const MAX_TREATY_PAGES = 20;
+/** Backoff after consecutive failures: 30 s, 60 s, 120 s, … capped at one hour. */
+export const BACKOFF_BASE_SECONDS = 30;
+export const BACKOFF_MAX_SECONDS = 3600;
+/** Treaties are mirrored at most this often unless a pull imported something. */
+const TREATY_SYNC_INTERVAL_SECONDS = 600;
+const PULL_CONCURRENCY = 4;
+
+export function backoffSeconds(consecutiveFailures: number): number {
+  return Math.min(BACKOFF_BASE_SECONDS * 2 ** Math.max(0, consecutiveFailures - 1), BACKOFF_MAX_SECONDS);
+}
+
+/** Why one pull of one peer failed: a stable code (transport problem or import rejection reason). */
+export class PullFailure extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'PullFailure';
+  }
+}
+
+export interface PullOptions {
+  /** Per-request timeout (default 5 s). */
+  timeoutMs?: number;
+}
+
+interface FetchedBody {
+  status: number;
+  text: string;
+}
+
+/** One HTTP exchange with a peer: 5 s timeout, a byte cap on the response, strict UTF-8. */
+async function exchange(net: PullOptions, url: string, init: { method?: string; body?: string }, maxBytes: number): Promise<FetchedBody> {
+  let response: Response;
+  const timeoutMs = net.timeoutMs ?? PULL_TIMEOUT_MS;
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    response = await fetch(url, {
+      method: init.method ?? 'GET',
+      headers: { Accept: 'application/json', ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      redirect: 'error',
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw new PullFailure('timeout', `no answer from ${url} within ${timeoutMs} ms`);
+    throw new PullFailure('unreachable', `cannot reach ${url}: ${(err as Error).message}`);
+  }
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    void response.body?.cancel().catch(() => {});
+    throw new PullFailure('response_too_large', `response from ${url} is larger than ${maxBytes} bytes`, { max_bytes: maxBytes });
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    if (response.body) {
+      const reader = response.body.getReader();
+      // fetch does not always end a pending read when the signal aborts mid-body (a peer that drips
+      // bytes would then hold the pull for ever), so every read also races the signal itself.
+      const timedOut = new Promise<never>((_, reject) => {
+        const fail = () => {
+          reject(new PullFailure('timeout', `no complete answer from ${url} within ${timeoutMs} ms`));
+          void reader.cancel().catch(() => {});
+        };
+        if (signal.aborted) fail();
+        else signal.addEventListener('abort', fail, { once: true });
+      });
+      timedOut.catch(() => {});
+      for (;;) {
+        const { done, value } = await Promise.race([reader.read(), timedOut]);
+        if (done) {
+          if (signal.aborted) throw new PullFailure('timeout', `no complete answer from ${url} within ${timeoutMs} ms`);
+          break;
+        }
+        size += value.byteLength;
+        if (size > maxBytes) {
+          void reader.cancel().catch(() => {});
+          throw new PullFailure('response_too_large', `response from ${url} is larger than ${maxBytes} bytes`, { max_bytes: maxBytes });
+        }
+        chunks.push(value);
+      }
+    }
+  } catch (err) {
+    if (err instanceof PullFailure) throw err;
+    if (signal.aborted) throw new PullFailure('timeout', `no complete answer from ${url} within ${timeoutMs} ms`);
+    throw new PullFailure('unreachable', `reading ${url} failed: ${(err as Error).message}`);
+  }
+  let text: string;
+  try {
+    text = decodeUtf8Strict(Buffer.concat(chunks));
+  } catch {
+    throw new PullFailure('malformed_response', `response from ${url} is not UTF-8`);
+  }
+  return { status: response.status, text };
+}
+
+function parseJson(url: string, text: string): JsonValue {
+  try {
+    return parseJsonStrict(text);
+  } catch {
+    throw new PullFailure('malformed_response', `response from ${url} is not strict JSON`);
+  }
+}
+
+async function getJson(net: PullOptions, url: string, maxBytes: number, allowNotFound = false): Promise<JsonValue | null> {
+  const res = await exchange(net, url, {}, maxBytes);
+  if (res.status === 404 && allowNotFound) return null;
+  if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
+  return parseJson(url, res.text);
+}
+
+function asObject(value: JsonValue | null): Record<string, JsonValue> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : null;
+}
+
+function importedState(deps: AppDeps, issuer: string): { last_sequence: number; last_feed_hash: string | null; paused: boolean } {
+  const row = deps.db.sqlite.prepare('SELECT last_sequence, last_feed_hash, paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as
+    | { last_sequence: number; last_feed_hash: string | null; paused: number }
+    | undefined;
+  return { last_sequence: row?.last_sequence ?? 0, last_feed_hash: row?.last_feed_hash ?? null, paused: row?.paused === 1 };
+}
+
+function storedHash(deps: AppDeps, issuer: string, sequence: number): string | null {
+  const row = deps.db.sqlite.prepare('SELECT feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?').get(issuer, sequence) as { feed_hash: string } | undefined;
+  return row?.feed_hash ?? null;
+}
+
+/** Whether a fetched feed is byte-identical (canonically) to the one imported at that sequence. */
+function sameAsStored(deps: AppDeps, issuer: string, sequence: number, feed: JsonValue): boolean {
+  const stored = storedHash(deps, issuer, sequence);
+  if (stored === null) return false;
+  try {
+    return hashRef(canonicalJson(feed)) === stored;
+  } catch {
+    return false;
+  }
+}
+
+function importOne(deps: AppDeps, feed: JsonValue): 'imported' | 'already_imported' {
+  try {
+    return importFeed(deps, feed, { actor: SYSTEM_ACTOR, via: 'pull' }).status;
+  } catch (err) {
+    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    throw err;
+  }
+}
+
+/** Fetches and imports the peer's feeds after our last imported sequence. Returns how many were imported. */
+async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
+  const base = peer.base_url;
+  const latest = asObject(await getJson(net, `${base}/revocation-feeds/latest`, MAX_LATEST_BYTES, true));
+  if (latest === null) return 0; // the peer has published nothing yet
+  const latestSequence = typeof latest.sequence === 'number' ? latest.sequence : null;
+  if (latestSequence === null || !Number.isSafeInteger(latestSequence) || latestSequence < 1) {
+    throw new PullFailure('malformed_response', 'latest feed has no valid sequence');
+  }
+  let state = importedState(deps, peer.sovereign_id);
+  if (latestSequence <= state.last_sequence) {
+    // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
+    if (!sameAsStored(deps, peer.sovereign_id, latestSequence, latest)) importOne(deps, latest);
+    return 0;
+  }
+  let imported = 0;
+  for (let page = 0; page < MAX_PAGES_PER_PULL; page++) {
+    const since = state.last_sequence;
+    const url = `${base}/revocation-feeds?since=${since}&limit=${PULL_PAGE_LIMIT}`;
+    const body = asObject(await getJson(net, url, MAX_PAGE_BYTES));
+    const feeds = body?.feeds;
+    if (!body || !Array.isArray(feeds) || typeof body.more !== 'boolean') throw new PullFailure('malformed_response', `${url} is not a feed page`);
+    for (const feed of feeds) {
+      if (importOne(deps, feed) === 'imported') imported++;
+    }
+    state = importedState(deps, peer.sovereign_id);
+    if (!body.more || feeds.length === 0 || state.last_sequence === since) break;
+  }
+  return imported;
+}
+
+/** Fetches a Genesis Mesh peer's current snapshot feed and imports it if it is new. */
+async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
+  const snapshot = await getJson(net, `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`, MAX_LATEST_BYTES, true);
+  if (snapshot === null) return 0;
+  const sequence = asObject(snapshot)?.sequence;
+  if (typeof sequence === 'number' && sameAsStored(deps, peer.sovereign_id, sequence, snapshot)) return 0;
+  try {
+    return importGmFeed(deps, snapshot, { actor: SYSTEM_ACTOR, via: 'pull' }).status === 'imported' ? 1 : 0;
+  } catch (err) {
+    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    throw err;
+  }
+}
+
+/**
+ * Mirrors the peer's published treaties into peer_treaties: each must be a strict, signed treaty
+ * issued by the peer and verify under the keys this authority recognizes for the peer. The set for
+ * the peer is replaced in one transaction. Returns the number stored.
+ */
+async function mirrorTreaties(deps: AppDeps, net: PullOptions, peer: PeerRow, keys: PublicKeyInfo[]): Promise<number> {
+  const treaties: Array<{ treaty_id: string; subject: string; valid_from: string; expires_at: string; body: string }> = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_TREATY_PAGES; page++) {
+    const url = `${peer.base_url}/recognition-treaties${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const body = asObject(await getJson(net, url, MAX_TREATY_PAGE_BYTES));
+    const items = body?.treaties;
+    if (!body || !Array.isArray(items)) throw new PullFailure('malformed_response', `${url} is not a treaty list`);
+    for (const item of items) {
+      // Lists may carry the signed treaty itself or a view {treaty, …}; only the signed object counts.
+      const candidate = asObject(item)?.treaty ?? item;
+      const parsed = recognitionTreatySchema.safeParse(candidate);
+      if (!parsed.success || parsed.data.issuer_sovereign_id !== peer.sovereign_id) continue;
+      if (!verifySignedObject(parsed.data, keys).valid) {
+        deps.metrics.signatureVerificationFailures.inc({ surface: 'peer_treaty', reason: 'invalid_signature' });
+        continue;
+      }
+      treaties.push({
+        treaty_id: parsed.data.treaty_id,
+        subject: parsed.data.subject_sovereign_id,
+        valid_from: parsed.data.valid_from,
+        expires_at: parsed.data.expires_at,
+        body: canonicalJson(candidate),
+      });
+    }
+    cursor = typeof body.next_cursor === 'string' && body.next_cursor.length > 0 ? body.next_cursor : null;
+    if (!cursor) break;
+  }
+  const sqlite = deps.db.sqlite;
+  const at = toTimestamp(deps.clock());
+  sqlite.transaction(() => {
+    sqlite.prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?').run(peer.sovereign_id);
+    const insert = sqlite.prepare(
+      'INSERT OR REPLACE INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const t of treaties) insert.run(peer.sovereign_id, t.treaty_id, t.subject, t.valid_from, t.expires_at, t.body, at);
+    sqlite.prepare('UPDATE peers SET treaties_synced_at = ? WHERE sovereign_id = ?').run(at, peer.sovereign_id);
+  }).immediate();
+  return treaties.length;
+}
+
+/** Sends a signed receipt for the last imported feed if the peer has not had one for it yet. */
+async function sendReceipt(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<'sent' | 'not_needed'> {
+  const state = importedState(deps, peer.sovereign_id);
+  if (state.last_sequence === 0 || state.last_feed_hash === null || state.last_sequence <= peer.receipt_sequence) return 'not_needed';
+  const receipt = buildReceipt(deps, peer.sovereign_id, state.last_sequence, state.last_feed_hash);
+  const url = `${peer.base_url}/revocation-feeds/receipts`;
+  const res = await exchange(net, url, { method: 'POST', body: canonicalJson(receipt) }, MAX_SMALL_BYTES);
+  if (res.status !== 200) throw new PullFailure('receipt_refused', `${url} answered HTTP ${res.status}`, { status: res.status });
+  deps.db.sqlite.prepare('UPDATE peers SET receipt_sequence = ? WHERE sovereign_id = ? AND receipt_sequence < ?').run(state.last_sequence, peer.sovereign_id, state.last_sequence);
+  return 'sent';
+}
+
+export interface PeerPullResult {
+  sovereign_id: string;
+  outcome: 'ok' | 'failed' | 'skipped';
+  /** For failures: the stable reason; for skips: paused | not_recognized | backoff. */
+  reason?: string;
+  message?: string;
+  imported: number;
+  imported_sequence: number;
+  treaties_mirrored?: number;
+  treaties_error?: string;
+  receipt?: 'sent' | 'not_needed' | 'failed';
+}
+
+export interface PullReport {
+  started_at: string;
+  peers: PeerPullResult[];
+}
+
+/** Records the pull outcome; audits only transitions between healthy and failing. */
+function recordOutcome(deps: AppDeps, peer: PeerRow, failure: PullFailure | null): void {
+  const sqlite = deps.db.sqlite;
+  const now = deps.clock();
+  const at = toTimestamp(now);
+  sqlite.transaction(() => {
+    const current = sqlite.prepare('SELECT consecutive_failures FROM peers WHERE sovereign_id = ?').get(peer.sovereign_id) as { consecutive_failures: number } | undefined;
+    if (!current) return; // removed while the pull ran
+    if (failure === null) {
+      sqlite
+        .prepare('UPDATE peers SET last_attempt_at = ?, last_success_at = ?, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE sovereign_id = ?')
+        .run(at, at, peer.sovereign_id);
+      if (current.consecutive_failures > 0) {
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'feed_pull_recovered',
+          actor: SYSTEM_ACTOR,
+          details: { peer: peer.sovereign_id, failures: current.consecutive_failures },
+        });
+      }
+    } else {
+      const failures = current.consecutive_failures + 1;
+      const lastError = `${failure.reason}: ${failure.message}`.slice(0, 500);
+      sqlite
+        .prepare('UPDATE peers SET last_attempt_at = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE sovereign_id = ?')
+        .run(at, lastError, failures, toTimestamp(addSeconds(now, backoffSeconds(failures))), peer.sovereign_id);
+      if (current.consecutive_failures === 0) {
+        appendAudit(sqlite, deps.clock, { eventType: 'feed_pull_failing', actor: SYSTEM_ACTOR, details: { peer: peer.sovereign_id, reason: failure.reason } });
+      }
+    }
+  }).immediate();
+}
+
+async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: boolean }, net: PullOptions): Promise<PeerPullResult> {
+  const now = deps.clock();
+  const id = peer.sovereign_id;
+  const base = { sovereign_id: id, imported: 0, imported_sequence: importedState(deps, id).last_sequence };
+  if (importedState(deps, id).paused) return { ...base, outcome: 'skipped', reason: 'paused' };
+  const recognized = recognizedIssuer(deps.db.sqlite, id, now);
+  if (recognized.keys.length === 0) return { ...base, outcome: 'skipped', reason: 'not_recognized' };
+  const nextAttempt = peer.next_attempt_at ? parseTimestamp(peer.next_attempt_at) : null;
+  if (!options.force && nextAttempt && nextAttempt.getTime() > now.getTime()) return { ...base, outcome: 'skipped', reason: 'backoff' };
+
+  // Peers recognized under the Genesis Mesh wire profile publish one snapshot feed, no chain, no receipts.
+  const genesisMesh = wireProfileOf(deps.db.sqlite, id, recognized.profile) === GENESIS_MESH_PROFILE;
+  let imported = 0;
+  try {
+    imported = genesisMesh ? await pullGmSnapshot(deps, net, peer) : await pullFeeds(deps, net, peer);
+  } catch (err) {
+    const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
+    if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');
+    recordOutcome(deps, peer, failure);
+    return { ...base, outcome: 'failed', reason: failure.reason, message: failure.message, imported: 0, imported_sequence: importedState(deps, id).last_sequence };
+  }
+  recordOutcome(deps, peer, null);
+  const result: PeerPullResult = { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence };
+  if (genesisMesh) return result;
+
+  const synced = peer.treaties_synced_at ? parseTimestamp(peer.treaties_synced_at) : null;
+  if (options.force || imported > 0 || !synced || now.getTime() - synced.getTime() >= TREATY_SYNC_INTERVAL_SECONDS * 1000) {
+    try {
+      result.treaties_mirrored = await mirrorTreaties(deps, net, peer, recognized.keys);
+      deps.changes.emit('peers');
+    } catch (err) {
+      result.treaties_error = err instanceof PullFailure ? err.reason : 'internal_error';
+      deps.logger.warn({ peer: id, reason: result.treaties_error }, 'treaty mirror failed');
+    }
+  }
+  try {
+    result.receipt = await sendReceipt(deps, net, getPeerRow(deps, id));
+  } catch (err) {
+    result.receipt = 'failed';
+    deps.logger.warn({ peer: id, reason: err instanceof PullFailure ? err.reason : 'internal_error' }, 'feed receipt not delivered');
+  }
+  return result;
+}
+
+const inFlight = new WeakMap<AppDeps, Map<string, Promise<PeerPullResult>>>();
+
+/** Pulls one peer; concurrent requests for the same peer share one run. */
+export function pullPeer(deps: AppDeps, id: string, options: PullOptions & { force?: boolean } = {}): Promise<PeerPullResult> {
+  let running = inFlight.get(deps);
+  if (!running) {
+    running = new Map();
+    inFlight.set(deps, running);
+  }
+  const existing = running.get(id);
+  if (existing) return existing;
+  const map = running;
+  const promise = (async () => {
+    const peer = getPeerRow(deps, id);
+    return pullPeerOnce(deps, peer, { force: options.force ?? false }, options);
+  })().finally(() => map.delete(id));
+  running.set(id, promise);
+  return promise;
+}
+
+/**
+ * The scheduled job: pulls every registered peer (a few at a time). A peer that fails, hangs or
+ * misbehaves is recorded and backed off; it never stops the others, and the job never throws.
+ */
+export async function runPullJob(deps: AppDeps, options: PullOptions = {}): Promise<PullReport> {
+  const startedAt = toTimestamp(deps.clock());
+  let ids: string[];
+  try {
+    ids = (deps.db.sqlite.prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').all() as Array<{ sovereign_id: string }>).map((r) => r.sovereign_id);
+  } catch (err) {
+    deps.logger.error({ err }, 'pull job cannot read peers');
+    return { started_at: startedAt, peers: [] };
+  }
+  const results: PeerPullResult[] = new Array(ids.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const i = next++;
+      const id = ids[i]!;
+      try {
+        results[i] = await pullPeer(deps, id, options);
+      } catch (err) {
+        deps.logger.error({ err, peer: id }, 'pull of one peer failed');
+        results[i] = { sovereign_id: id, outcome: 'failed', reason: err instanceof AppError ? err.code : 'internal_error', imported: 0, imported_sequence: 0 };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PULL_CONCURRENCY, ids.length) }, worker));
+  return { started_at: startedAt, peers: results };
+}

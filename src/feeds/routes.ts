@@ -1,0 +1,158 @@
+// HTTP surface of the feeds domain: serving published feeds, receipts, and the admin routes for import, peers, rollback.
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import { operatorActor } from '../authority/admin-auth.ts';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { AppError } from '../authority/errors.ts';
+import { jsonBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
+import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
+import { listIssuerFeedStatuses } from './imported-revocations.ts';
+import { importFeedRequest } from './import.ts';
+import { identifier } from './model.ts';
+import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
+import { WIRE_PROFILES } from '../interop/gm-model.ts';
+import { latestPublishedFeed, latestPublishedSequence, publishedFeed, publishedFeedsSince, publishFeeds } from './publish.ts';
+import { pullPeer } from './pull.ts';
+import { receiptsByImporter, recordReceipt } from './receipts.ts';
+import { rollbackImport } from './rollback.ts';
+
+/** Page bounds of GET /revocation-feeds: at most 100 feeds and about 8 MiB per answer. */
+export const MAX_LIST_LIMIT = 100;
+export const DEFAULT_LIST_LIMIT = 20;
+export const LIST_BYTE_BUDGET = 8 * 1024 * 1024;
+
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const SEQUENCE = /^[1-9][0-9]{0,15}$/;
+
+const listQuery = z.strictObject({
+  since: z.string().regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number').transform(Number).default(0),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${MAX_LIST_LIMIT}`)
+    .transform(Number)
+    .refine((n) => n <= MAX_LIST_LIMIT, `must be a whole number from 1 to ${MAX_LIST_LIMIT}`)
+    .default(DEFAULT_LIST_LIMIT),
+});
+
+const publishBody = z.strictObject({ heartbeat: z.boolean().optional() });
+const rollbackBody = z.strictObject({ issuer_sovereign_id: identifier, to_sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
+const peerBody = z.strictObject({ sovereign_id: identifier, base_url: z.string().min(1).max(2048), profile: z.enum(WIRE_PROFILES).optional() });
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const tag = part.trim().replace(/^W\//, '');
+    return tag === '*' || tag === etag;
+  });
+}
+
+/** Serves stored feed bytes exactly as signed. */
+function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }, cacheControl: string): Response {
+  const etag = `"${feed.feed_hash}"`;
+  c.header('ETag', etag);
+  c.header('Cache-Control', cacheControl);
+  if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304);
+  c.header('Content-Type', 'application/json');
+  return c.body(feed.body);
+}
+
+/** Optional JSON body: empty means `{}`. */
+async function optionalBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, code: string): Promise<z.infer<S>> {
+  const bytes = await rawBody(c);
+  if (bytes.length === 0) return validate(schema, {}, code);
+  return validate(schema, await jsonBody(c), code);
+}
+
+function peerId(c: Context<AppEnv>): string {
+  const id = c.req.param('id') ?? '';
+  const parsed = identifier.safeParse(id);
+  if (!parsed.success) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id');
+  return parsed.data;
+}
+
+export function feedRoutes(deps: AppDeps) {
+  refreshStalenessOnScrape(deps);
+  const sqlite = deps.db.sqlite;
+  deps.metrics.feedPublishedSequence.set(latestPublishedSequence(sqlite));
+
+  return (
+    new Hono<AppEnv>()
+      // ---- Serving: stored bytes only; never signs, never touches a signing key.
+      .get('/revocation-feeds/latest', (c) => {
+        const feed = latestPublishedFeed(sqlite);
+        if (!feed) throw new AppError('feed_not_found', 404, 'no feed has been published yet');
+        return serveFeed(c, feed, 'no-cache');
+      })
+      .get('/revocation-feeds', (c) => {
+        const query = validatedQuery(c, listQuery);
+        const page = publishedFeedsSince(sqlite, query.since, query.limit, LIST_BYTE_BUDGET);
+        c.header('Content-Type', 'application/json');
+        c.header('Cache-Control', 'no-cache');
+        return c.body(`{"feeds":[${page.feeds.map((f) => f.body).join(',')}],"latest_sequence":${latestPublishedSequence(sqlite)},"more":${page.more}}`);
+      })
+      .get('/revocation-feeds/:sequence', (c) => {
+        const text = c.req.param('sequence');
+        if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 422, 'sequence must be a positive whole number');
+        const feed = publishedFeed(sqlite, Number(text));
+        if (!feed) throw new AppError('feed_not_found', 404, 'no feed with this sequence', { sequence: Number(text) });
+        return serveFeed(c, feed, IMMUTABLE);
+      })
+      .post('/revocation-feeds/receipts', async (c) => {
+        const outcome = recordReceipt(deps, await jsonBody(c), c.get('requestId'));
+        return c.json({ accepted: true, ...outcome });
+      })
+
+      // ---- Admin: publishing, import, rollback, state.
+      .post('/admin/revocation-feeds/publish', async (c) => {
+        const body = await optionalBody(c, publishBody, 'invalid_publish_request');
+        const result = publishFeeds(deps, {
+          trigger: 'admin',
+          heartbeat: body.heartbeat ? 'force' : 'if_due',
+          actor: operatorActor(c.get('operator')),
+          requestId: c.get('requestId'),
+        });
+        return c.json(result);
+      })
+      .post('/admin/revocation-feeds/import', async (c) => {
+        const type = c.req.header('content-type') ?? '';
+        if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
+        const result = importFeedRequest(deps, await rawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+        const { feed_hash: _hash, ...response } = result;
+        return c.json(response);
+      })
+      .post('/admin/revocation-feeds/rollback-import', async (c) => {
+        const body = await validatedBody(c, rollbackBody, 'invalid_rollback_request');
+        return c.json(rollbackImport(deps, body, operatorActor(c.get('operator')), c.get('requestId')));
+      })
+      .get('/admin/revocation-feeds/issuers', (c) => {
+        refreshIssuerStaleness(deps);
+        return c.json({ issuers: listIssuerFeedStatuses(sqlite, deps.clock()) });
+      })
+      .get('/admin/revocation-feeds/receipts', (c) => c.json({ receipts: receiptsByImporter(sqlite), latest_sequence: latestPublishedSequence(sqlite) }))
+      .get('/admin/revocation-feeds/equivocations', (c) => {
+        const rows = sqlite
+          .prepare('SELECT id, issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at FROM feed_equivocations ORDER BY id')
+          .all() as Array<{ conflicting_body: string } & Record<string, unknown>>;
+        return c.json({ equivocations: rows.map(({ conflicting_body, ...rest }) => ({ ...rest, conflicting_feed: JSON.parse(conflicting_body) as unknown })) });
+      })
+
+      // ---- Admin: peers.
+      .post('/admin/peers', async (c) => {
+        const body = await validatedBody(c, peerBody, 'invalid_peer');
+        return c.json(registerPeer(deps, body, operatorActor(c.get('operator')), c.get('requestId')), 201);
+      })
+      .get('/admin/peers', (c) => {
+        refreshIssuerStaleness(deps);
+        return c.json({ peers: listPeers(deps) });
+      })
+      .get('/admin/peers/:id', (c) => c.json(getPeer(deps, peerId(c))))
+      .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
+      .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
+      .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
+      .post('/admin/peers/:id/pull', async (c) => {
+        const id = peerId(c);
+        getPeer(deps, id);
+        return c.json(await pullPeer(deps, id, { force: true }));
+      })
+  );
+}
