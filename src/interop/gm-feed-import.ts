@@ -1,0 +1,326 @@
+// Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
+import type { Statement } from 'better-sqlite3';
+import { appendAudit, type Actor } from '../authority/audit.ts';
+import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
+import { addSeconds, toTimestamp } from '../authority/clock.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
+import { AppError } from '../authority/errors.ts';
+import { issueList } from '../authority/http.ts';
+import type { Sqlite } from '../db/database.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../feeds/revocation-log.ts';
+import { recognizedIssuer } from '../treaties/recognition.ts';
+import { wireProfileOf } from './profile.ts';
+import { GENESIS_MESH_PROFILE, gmFeedSchema, gmReasonOf, gmSigningPayload, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
+
+export interface GmImportContext {
+  actor: Actor;
+  requestId?: string | null;
+  /** Where the feed came from: an operator's admin request or the pull job. */
+  via: 'admin' | 'pull';
+}
+
+export interface GmImportResult {
+  accepted: true;
+  status: 'imported' | 'already_imported';
+  profile: typeof GENESIS_MESH_PROFILE;
+  issuer_sovereign_id: string;
+  sequence: number;
+  /** Revocations this snapshot added (ids not already imported from this issuer). */
+  revoked_count: number;
+  /** Ids in the snapshot. */
+  snapshot_count: number;
+  feed_hash: string;
+}
+
+const KIND = 'membership_attestation';
+
+interface IssuerRow {
+  last_sequence: number;
+  last_feed_hash: string | null;
+  last_issued_at: string | null;
+  paused: number;
+}
+
+type StatementName = 'issuer' | 'importedAt' | 'known' | 'maxIndex' | 'insertRevocation' | 'upsertIssuer' | 'insertFeed' | 'insertEquivocation' | 'pause';
+
+function build(sqlite: Sqlite): Record<StatementName, Statement<unknown[]>> {
+  return {
+    issuer: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_issued_at, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+    importedAt: sqlite.prepare('SELECT feed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+    known: sqlite.prepare('SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ? AND id = ? LIMIT 1'),
+    maxIndex: sqlite.prepare('SELECT COALESCE(MAX(log_index), -1) AS n FROM imported_revocations WHERE issuer_sovereign_id = ?'),
+    insertRevocation: sqlite.prepare(
+      `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertIssuer: sqlite.prepare(
+      `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
+       VALUES (@issuer, @sequence, @hash, @issued_at, NULL, @size, '[]', @now)
+       ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
+         last_issued_at = excluded.last_issued_at, log_size = excluded.log_size, last_import_at = excluded.last_import_at`,
+    ),
+    insertFeed: sqlite.prepare(
+      `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
+       VALUES (?, ?, ?, ?, ?, ?, NULL, ?, '[]')`,
+    ),
+    insertEquivocation: sqlite.prepare(
+      `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+    pause: sqlite.prepare(
+      `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, 'equivocation', ?)
+       ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = 'equivocation', paused_at = excluded.paused_at`,
+    ),
+  };
+}
+
+const statementCache = new WeakMap<Sqlite, ReturnType<typeof build>>();
+
+function prepared(sqlite: Sqlite): ReturnType<typeof build> {
+  let s = statementCache.get(sqlite);
+  if (!s) {
+    s = build(sqlite);
+    statementCache.set(sqlite, s);
+  }
+  return s;
+}
+
+/** Best-effort identification of a rejected feed for its audit event. */
+function identify(raw: unknown): { issuer: string | null; sequence: number | null; feedHash: string | null } {
+  const o = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  let feedHash: string | null = null;
+  try {
+    feedHash = hashRef(canonicalJson(raw));
+  } catch {
+    feedHash = null;
+  }
+  return {
+    issuer: typeof o.issuer_sovereign_id === 'string' ? o.issuer_sovereign_id.slice(0, 128) : null,
+    sequence: typeof o.sequence === 'number' && Number.isSafeInteger(o.sequence) ? o.sequence : null,
+    feedHash,
+  };
+}
+
+function issuerKeysFor(deps: AppDeps, issuer: string, now: Date): PublicKeyInfo[] {
+  const recognized = recognizedIssuer(deps.db.sqlite, issuer, now);
+  if (recognized.keys.length === 0) throw new AppError('issuer_not_recognized', 403, 'no treaty in force recognizes this issuer', { issuer_sovereign_id: issuer });
+  // The profile is the operator's choice when recognizing the issuer; a snapshot feed is never
+  // accepted from an issuer recognized under another profile.
+  const profile = wireProfileOf(deps.db.sqlite, issuer, recognized.profile);
+  if (profile !== GENESIS_MESH_PROFILE) {
+    throw new AppError('wire_profile_mismatch', 422, 'this issuer is recognized under another wire profile', {
+      issuer_sovereign_id: issuer,
+      profile,
+      expected_profile: GENESIS_MESH_PROFILE,
+    });
+  }
+  return recognized.keys;
+}
+
+function knownReason(reason: string): RevocationReason {
+  return (REVOCATION_REASONS as readonly string[]).includes(reason) ? (reason as RevocationReason) : 'unspecified';
+}
+
+/**
+ * Imports one GM snapshot feed. Checks run in the order of SPEC §5 where they apply to snapshots;
+ * nothing changes unless every check passes, and every rejection is audited and counted.
+ */
+export function importGmFeed(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImportResult {
+  try {
+    return importChecked(deps, raw, ctx);
+  } catch (err) {
+    if (err instanceof AppError) recordRejection(deps, raw, ctx, err);
+    throw err;
+  }
+}
+
+/**
+ * The admin request: raw body bytes → `{feed}`. Bad UTF-8, bad JSON or a wrong envelope is the first
+ * check failing (422 invalid_revocation_feed), audited and counted like every other rejection.
+ */
+export function importGmFeedRequest(deps: AppDeps, body: Uint8Array, ctx: GmImportContext): GmImportResult {
+  let envelope: unknown;
+  try {
+    envelope = parseJsonStrict(decodeUtf8Strict(body));
+  } catch (err) {
+    const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
+    throw recordRejection(deps, undefined, ctx, new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: 'malformed_json', issues: [{ path: '(root)', message }] }));
+  }
+  const o = envelope as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== 1) {
+    throw recordRejection(
+      deps,
+      o && typeof o === 'object' ? (o as Record<string, unknown>).feed : undefined,
+      ctx,
+      new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', {
+        reason: 'unknown_field',
+        issues: [{ path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' }],
+      }),
+    );
+  }
+  return importGmFeed(deps, o.feed, ctx);
+}
+
+const BEFORE_RECOGNITION = new Set(['invalid_revocation_feed', 'issuer_not_recognized']);
+
+function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err: AppError): AppError {
+  const { issuer, sequence, feedHash } = identify(raw);
+  // An equivocation was audited in the transaction that stored its evidence.
+  if (err.code !== 'equivocation') {
+    appendAudit(deps.db.sqlite, deps.clock, {
+      eventType: 'sovereign_revocation_feed_rejected',
+      actor: ctx.actor,
+      requestId: ctx.requestId ?? null,
+      details: { issuer, sequence, reason: err.code, feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
+    });
+  }
+  // Metric labels only name recognized issuers, so arbitrary request content cannot grow the label set.
+  const label = issuer === null || BEFORE_RECOGNITION.has(err.code) ? 'unrecognized' : issuer;
+  deps.metrics.feedImports.inc({ issuer: label, outcome: err.code });
+  return err;
+}
+
+function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImportResult {
+  const sqlite = deps.db.sqlite;
+  const s = prepared(sqlite);
+  const now = deps.clock();
+
+  // 1. strict schema
+  const parsed = gmFeedSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: gmReasonOf(parsed.error), issues: issueList(parsed.error) });
+  }
+  const feed: GmFeed = parsed.data;
+  const problem = signableProblem(feed);
+  if (problem) throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: 'invalid_field', issues: [{ path: '(root)', message: problem }] });
+  const issuer = feed.issuer_sovereign_id;
+
+  // 2. issuer recognized under the genesis-mesh profile
+  const keys = issuerKeysFor(deps, issuer, now);
+
+  // 3. signature, before anything that reveals import state
+  const check = verifyGmSignature(feed, 'revocation_feed', keys);
+  if (!check.valid) {
+    deps.metrics.signatureVerificationFailures.inc({ surface: 'gm_feed_import', reason: check.reason });
+    throw new AppError('invalid_signature', 422, 'feed signature does not verify under the issuer keys', { reason: check.reason });
+  }
+  if (!keys.some((k) => k.base64 === feed.issued_by)) {
+    deps.metrics.signatureVerificationFailures.inc({ surface: 'gm_feed_import', reason: 'issued_by_not_recognized' });
+    throw new AppError('invalid_signature', 422, 'issued_by is not a recognized key of the issuer', { reason: 'issued_by_not_recognized' });
+  }
+
+  const body = canonicalJson(feed);
+  const feedHash = hashRef(body);
+  const issuedAt = parseGmTimestamp(feed.issued_at)!;
+
+  const outcome = sqlite.transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
+    const state = s.issuer.get(issuer) as IssuerRow | undefined;
+    // 4. paused issuer
+    if (state?.paused) throw new AppError('issuer_paused', 423, 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
+
+    // 5. sequence must grow; a re-sent identical snapshot is idempotent, a different one at a known sequence is equivocation
+    const last = state?.last_sequence ?? 0;
+    if (feed.sequence <= last) {
+      const stored = s.importedAt.get(issuer, feed.sequence) as { feed_hash: string; body: string } | undefined;
+      // The same signed content with another signature list is not a second statement by the issuer
+      // (anyone can append a signature entry): it must not pause the issuer.
+      const sameContent =
+        stored !== undefined &&
+        stored.feed_hash !== feedHash &&
+        gmSigningPayload(JSON.parse(stored.body) as Record<string, unknown>, 'revocation_feed').equals(gmSigningPayload(feed as unknown as Record<string, unknown>, 'revocation_feed'));
+      if (stored?.feed_hash === feedHash || sameContent) {
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'sovereign_revocation_feed_imported',
+          actor: ctx.actor,
+          requestId: ctx.requestId ?? null,
+          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via, profile: GENESIS_MESH_PROFILE },
+        });
+        return result('already_imported', feed, 0, feedHash);
+      }
+      if (stored) {
+        s.insertEquivocation.run(issuer, feed.sequence, stored.feed_hash, feedHash, body, toTimestamp(now));
+        s.pause.run(issuer, toTimestamp(now));
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'feed_equivocation_detected',
+          actor: ctx.actor,
+          requestId: ctx.requestId ?? null,
+          details: { issuer, sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
+        });
+        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'sovereign_revocation_feed_rejected',
+          actor: ctx.actor,
+          requestId: ctx.requestId ?? null,
+          details: { issuer, sequence: feed.sequence, reason: 'equivocation', feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
+        });
+        // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
+        return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
+      }
+      throw new AppError('sequence_not_increasing', 409, 'a snapshot feed must have a higher sequence than the last one imported', {
+        last_sequence: last,
+        sequence: feed.sequence,
+      });
+    }
+
+    // 9. timestamps: not from the future (beyond skew), never older than the last imported snapshot
+    const skewLimit = addSeconds(now, deps.config.clockSkewSeconds);
+    const previous = state?.last_issued_at ? new Date(state.last_issued_at) : null;
+    if (issuedAt.getTime() > skewLimit.getTime() || (previous && issuedAt.getTime() < previous.getTime())) {
+      throw new AppError('invalid_timestamps', 422, 'feed issued_at is in the future or older than the last imported feed', {
+        issued_at: feed.issued_at,
+        ...(state?.last_issued_at ? { previous_issued_at: state.last_issued_at } : {}),
+      });
+    }
+
+    // 10. apply: only additions; ids missing from this snapshot stay revoked
+    let nextIndex = (s.maxIndex.get(issuer) as { n: number }).n + 1;
+    let added = 0;
+    const revokedAt = toTimestamp(issuedAt);
+    for (const id of feed.revoked_attestation_ids) {
+      if (s.known.get(issuer, KIND, id)) continue;
+      s.insertRevocation.run(issuer, nextIndex++, KIND, id, knownReason(feed.revocation_reasons[id] ?? 'unspecified'), revokedAt, feed.sequence);
+      added++;
+    }
+    const nowText = toTimestamp(now);
+    s.upsertIssuer.run({ issuer, sequence: feed.sequence, hash: feedHash, issued_at: toTimestamp(issuedAt), size: nextIndex, now: nowText });
+    s.insertFeed.run(issuer, feed.sequence, feedHash, body, nowText, feed.issued_at, nextIndex);
+    appendAudit(sqlite, deps.clock, {
+      eventType: 'sovereign_revocation_feed_imported',
+      actor: ctx.actor,
+      requestId: ctx.requestId ?? null,
+      details: {
+        issuer,
+        sequence: feed.sequence,
+        feed_hash: feedHash,
+        status: 'imported',
+        revoked_count: added,
+        snapshot_count: feed.revoked_attestation_ids.length,
+        via: ctx.via,
+        profile: GENESIS_MESH_PROFILE,
+      },
+    });
+    return result('imported', feed, added, feedHash);
+  }).immediate();
+
+  if ('equivocation' in outcome) {
+    throw new AppError('equivocation', 409, 'the issuer signed two different feeds with the same sequence; imports are paused', {
+      issuer_sovereign_id: issuer,
+      ...outcome.equivocation,
+    });
+  }
+  deps.metrics.feedImports.inc({ issuer, outcome: outcome.status });
+  if (outcome.status === 'imported') deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence });
+  return outcome;
+}
+
+function result(status: GmImportResult['status'], feed: GmFeed, added: number, feedHash: string): GmImportResult {
+  return {
+    accepted: true,
+    status,
+    profile: GENESIS_MESH_PROFILE,
+    issuer_sovereign_id: feed.issuer_sovereign_id,
+    sequence: feed.sequence,
+    revoked_count: added,
+    snapshot_count: feed.revoked_attestation_ids.length,
+    feed_hash: feedHash,
+  };
+}

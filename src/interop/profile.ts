@@ -1,0 +1,71 @@
+// Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
+import { signableProblem, type GmObjectType } from '../authority/canonical-json.ts';
+import type { PublicKeyInfo } from '../authority/crypto.ts';
+import type { Statement } from 'better-sqlite3';
+import type { z } from 'zod';
+import type { Sqlite } from '../db/database.ts';
+import { AppError } from '../authority/errors.ts';
+import { issueList } from '../authority/http.ts';
+import { GENESIS_MESH_PROFILE, gmAttestationSchema, gmReasonOf, gmTreatySchema, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
+
+/**
+ * The profile stored on the treaties recognizing an issuer (the most recently issued one decides, as
+ * in `recognizedIssuer`); null when there are none. The profile is never inferred from an object.
+ */
+export function profileOfTreaties(treaties: ReadonlyArray<{ issuedAt: string; profile?: string }>): string | null {
+  const latest = treaties.reduce<(typeof treaties)[number] | undefined>((best, t) => (!best || t.issuedAt >= best.issuedAt ? t : best), undefined);
+  return latest?.profile ?? null;
+}
+
+const peerProfiles = new WeakMap<Sqlite, Statement<unknown[]>>();
+
+/**
+ * An issuer's wire profile: the one the operator chose when registering it as a peer, else the one
+ * of the treaty recognizing it (`treatyProfile`), else accord/1.
+ */
+export function wireProfileOf(sqlite: Sqlite, issuer: string, treatyProfile: string | null | undefined): WireProfile {
+  let stmt = peerProfiles.get(sqlite);
+  if (!stmt) {
+    stmt = sqlite.prepare('SELECT profile FROM peers WHERE sovereign_id = ?');
+    peerProfiles.set(sqlite, stmt);
+  }
+  const peer = (stmt.get(issuer) as { profile: string | null } | undefined)?.profile ?? null;
+  const chosen = peer ?? treatyProfile ?? null;
+  return chosen === GENESIS_MESH_PROFILE ? GENESIS_MESH_PROFILE : 'accord/1';
+}
+
+/** The issuer id of a not yet validated object, to look its profile up before choosing a schema. */
+export function claimedIssuer(raw: unknown): string | null {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const issuer = (raw as Record<string, unknown>).issuer_sovereign_id;
+  return typeof issuer === 'string' ? issuer : null;
+}
+
+function parseStrict<S extends z.ZodType>(schema: S, raw: unknown, code: string, message: string): z.infer<S> {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: gmReasonOf(parsed.error), issues: issueList(parsed.error) });
+  const problem = signableProblem(parsed.data);
+  if (problem) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: 'invalid_field', issues: [{ path: '(root)', message: problem }] });
+  return parsed.data;
+}
+
+export function parseGmTreaty(raw: unknown): GmTreaty {
+  return parseStrict(gmTreatySchema, raw, 'invalid_treaty', 'treaty failed validation (genesis-mesh profile)');
+}
+
+export function parseGmAttestation(raw: unknown): GmAttestation {
+  return parseStrict(gmAttestationSchema, raw, 'invalid_attestation', 'attestation failed validation (genesis-mesh profile)');
+}
+
+/** key_ids of every allowed key with a valid genesis-mesh signature on the object. */
+export function gmValidSigners(object: Record<string, unknown>, type: GmObjectType, keys: PublicKeyInfo[]): string[] {
+  const signers: string[] = [];
+  let remaining = keys;
+  while (remaining.length > 0) {
+    const check = verifyGmSignature(object, type, remaining);
+    if (!check.valid) break;
+    signers.push(check.keyId);
+    remaining = remaining.filter((k) => k.keyId !== check.keyId);
+  }
+  return signers;
+}

@@ -1,0 +1,36 @@
+// HTTP routes of the Genesis Mesh profile: GM's feed import route and a GM-compatible feed of this authority.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { operatorActor } from '../authority/admin-auth.ts';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { AppError } from '../authority/errors.ts';
+import { rawBody, validatedQuery } from '../authority/http.ts';
+import { importGmFeedRequest } from './gm-feed-import.ts';
+import { currentGmSnapshot } from './gm-feed-publish.ts';
+
+const feedQuery = z.strictObject({ issuer_sovereign_id: z.string().max(128).optional() });
+
+export function interopRoutes(deps: AppDeps) {
+  // The snapshot is signed lazily, once per native publication, by the first request that needs it:
+  // building it reads every revoked attestation, which must not lengthen publishing itself.
+  return new Hono<AppEnv>()
+    .post('/admin/sovereign-revocation-feeds/import', async (c) => {
+      const type = c.req.header('content-type') ?? '';
+      if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
+      const result = importGmFeedRequest(deps, await rawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+      return c.json(result, 200);
+    })
+    .get('/sovereign-revocation-feed', (c) => {
+      const { issuer_sovereign_id: issuer } = validatedQuery(c, feedQuery);
+      if (issuer !== undefined && issuer !== deps.identity.sovereignId) {
+        throw new AppError('issuer_not_served', 404, 'this authority serves only its own revocation feed', { issuer_sovereign_id: issuer });
+      }
+      const snapshot = currentGmSnapshot(deps);
+      if (!snapshot) throw new AppError('feed_not_published', 404, 'no revocation feed has been published yet');
+      const etag = `"${snapshot.feedHash}"`;
+      c.header('ETag', etag);
+      c.header('Cache-Control', 'no-cache');
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304);
+      return c.body(snapshot.body, 200, { 'Content-Type': 'application/json' });
+    });
+}

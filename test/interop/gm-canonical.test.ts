@@ -1,0 +1,140 @@
+// Genesis Mesh canonical form: GM's published conformance facts and hand-derived canonical bytes.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, gmCanonicalJson } from '../../src/authority/canonical-json.ts';
+import { decodeBase64Strict, parsePublicKey, signBytes, signingKeyFromSeed, verifyBytesNoble } from '../../src/authority/crypto.ts';
+import { verifyGmSignature } from '../../src/interop/gm-model.ts';
+
+const vector = JSON.parse(readFileSync(new URL('../vectors/gm-treaty-001.json', import.meta.url), 'utf8')) as {
+  seed_a_hex: string;
+  seed_b_hex: string;
+  public_key_a: string;
+  public_key_b: string;
+  unsigned: Record<string, unknown>;
+  canonical: string;
+  signature: string;
+  signed: Record<string, unknown>;
+};
+
+const seedA = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+const seedB = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 32));
+
+describe('Genesis Mesh conformance facts (SPEC §10)', () => {
+  it('seeds 0..31 and 32..63 give the published public keys a and b', () => {
+    expect(signingKeyFromSeed(seedA).publicKey).toBe('A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=');
+    expect(signingKeyFromSeed(seedB).publicKey).toBe('Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=');
+    expect(vector.seed_a_hex).toBe(seedA.toString('hex'));
+    expect(vector.seed_b_hex).toBe(seedB.toString('hex'));
+  });
+
+  it('treaty-001 signed with key a yields the published signature byte for byte', () => {
+    const a = signingKeyFromSeed(seedA);
+    const treaty = {
+      treaty_id: '00000000-0000-4000-8000-000000000001',
+      issuer_sovereign_id: 'sovereign-a',
+      subject_sovereign_id: 'sovereign-b',
+      subject_public_keys: ['Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc='],
+      scope: { allowed_roles: [], accepted_statuses: ['active'], claims: {} },
+      status: 'active',
+      issued_at: '2026-01-01T00:00:00Z',
+      valid_from: '2026-01-01T00:00:00Z',
+      expires_at: '2027-01-01T00:00:00Z',
+      issued_by: 'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=',
+      metadata: {},
+    };
+    const canonical = gmCanonicalJson(treaty, 'recognition_treaty');
+    expect(canonical).toBe(
+      '{"expires_at":"2027-01-01T00:00:00Z","issued_at":"2026-01-01T00:00:00Z","issued_by":"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",' +
+        '"issuer_sovereign_id":"sovereign-a","metadata":{},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},' +
+        '"status":"active","subject_public_keys":["Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc="],"subject_sovereign_id":"sovereign-b",' +
+        '"treaty_id":"00000000-0000-4000-8000-000000000001","valid_from":"2026-01-01T00:00:00Z"}',
+    );
+    const signature = signBytes(a, Buffer.from(canonical, 'utf8')).toString('base64');
+    expect(signature).toBe('rWWHRZUxF2dfTddgMj6cZn2Y/S8UhxoHFhVRaNH25F2TM/MTdCn+VL5Hm2HIr989+7qvPcJ4ZDoU7DUnf4sFBg==');
+    // For ASCII content and second-precision Z timestamps the GM form equals JCS (SPEC §10).
+    expect(canonicalJson(treaty)).toBe(canonical);
+    expect(verifyBytesNoble(a.raw, Buffer.from(canonical), decodeBase64Strict(signature, 64)!)).toBe(true);
+  });
+
+  it('the stored vector file is unchanged and still verifies', () => {
+    expect(vector.public_key_a).toBe('A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=');
+    expect(vector.public_key_b).toBe('Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=');
+    expect(gmCanonicalJson(vector.unsigned, 'recognition_treaty')).toBe(vector.canonical);
+    expect(vector.signature).toBe('rWWHRZUxF2dfTddgMj6cZn2Y/S8UhxoHFhVRaNH25F2TM/MTdCn+VL5Hm2HIr989+7qvPcJ4ZDoU7DUnf4sFBg==');
+    const keyA = parsePublicKey(vector.public_key_a);
+    const keyB = parsePublicKey(vector.public_key_b);
+    if (!keyA.ok || !keyB.ok) throw new Error('vector keys must parse');
+    expect(verifyGmSignature(vector.signed, 'recognition_treaty', [keyA.key])).toMatchObject({ valid: true, keyId: keyA.key.keyId });
+    expect(verifyGmSignature(vector.signed, 'recognition_treaty', [keyB.key])).toEqual({ valid: false, reason: 'invalid_signature' });
+  });
+
+  it('fills GM defaults before signing: a treaty without metadata or scope defaults signs the same bytes', () => {
+    const { metadata: _m, ...withoutMetadata } = vector.unsigned;
+    const scope = { allowed_roles: [] };
+    expect(gmCanonicalJson({ ...withoutMetadata, scope }, 'recognition_treaty')).toBe(vector.canonical);
+    expect(gmCanonicalJson({ attestation_id: 'x' }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{}}');
+    expect(gmCanonicalJson({ attestation_id: 'x', claims: { tier: 1 } }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{"tier":1}}');
+  });
+});
+
+describe('genesis-mesh canonical bytes (hand-derived)', () => {
+  const treatyCases: Array<[string, Record<string, unknown>, string]> = [
+    ['é as \\u00e9', { metadata: { note: 'café' } }, '{"metadata":{"note":"caf\\u00e9"}}'],
+    ['CJK as \\uXXXX lowercase', { metadata: { place: '日本' } }, '{"metadata":{"place":"\\u65e5\\u672c"}}'],
+    ['emoji as a surrogate pair', { metadata: { mood: '😀' } }, '{"metadata":{"mood":"\\ud83d\\ude00"}}'],
+    ['non-ASCII keys escaped too', { metadata: { 'ключ': 'v' } }, '{"metadata":{"\\u043a\\u043b\\u044e\\u0447":"v"}}'],
+    ['DEL 0x7f escaped', { metadata: { del: 'a\u007fb' } }, '{"metadata":{"del":"a\\u007fb"}}'],
+    ['controls: short escapes and \\u00XX', { metadata: { c: '\n\t\r\b\f\u0001\u001f' } }, '{"metadata":{"c":"\\n\\t\\r\\b\\f\\u0001\\u001f"}}'],
+    ['quote, backslash and slash', { metadata: { q: '"\\/' } }, '{"metadata":{"q":"\\"\\\\/"}}'],
+    // Code point order puts U+FF61 before U+1F600; UTF-16 (JCS) order would not.
+    ['keys sorted by code point', { metadata: { '😀': '1', '｡': '2', a: '3' } }, '{"metadata":{"a":"3","\\uff61":"2","\\ud83d\\ude00":"1"}}'],
+  ];
+  it.each(treatyCases)('%s', (_name, object, expected) => {
+    expect(gmCanonicalJson(object, 'recognition_treaty')).toBe(expected);
+  });
+
+  const timestampCases: Array<[string, string]> = [
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T00:00:00.5Z', '2026-01-01T00:00:00.500000Z'],
+    ['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T00:00:00.1234567Z', '2026-01-01T00:00:00.123456Z'],
+    ['2026-01-01T00:00:00.9999999Z', '2026-01-01T00:00:00.999999Z'],
+    ['2026-01-01T00:00:00.0000004Z', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00Z'],
+    ['2026-01-01T02:00:00+02:00', '2026-01-01T02:00:00+02:00'],
+    ['2026-01-01T02:00:00.25+02:00', '2026-01-01T02:00:00.250000+02:00'],
+    ['2025-12-31T19:00:00-05:00', '2025-12-31T19:00:00-05:00'],
+  ];
+  it.each(timestampCases)('timestamp %s signs as %s', (given, normalized) => {
+    expect(gmCanonicalJson({ issued_at: given, valid_from: given, expires_at: given }, 'membership_attestation')).toBe(
+      `{"claims":{},"expires_at":"${normalized}","issued_at":"${normalized}","valid_from":"${normalized}"}`,
+    );
+  });
+
+  it('only datetime fields are normalized; look-alike strings elsewhere are signed as given', () => {
+    expect(gmCanonicalJson({ metadata: { when: '2026-01-01T00:00:00.5Z' } }, 'recognition_treaty')).toBe('{"metadata":{"when":"2026-01-01T00:00:00.5Z"}}');
+  });
+
+  it('feed id lists are sorted by code point and de-duplicated before signing', () => {
+    expect(gmCanonicalJson({ revoked_attestation_ids: ['b', 'a', 'b', 'B'], sequence: 2, issued_at: '2026-01-01T00:00:00.000Z' }, 'revocation_feed')).toBe(
+      '{"issued_at":"2026-01-01T00:00:00Z","revoked_attestation_ids":["B","a","b"],"sequence":2}',
+    );
+  });
+
+  it('the signatures field is never signed', () => {
+    expect(gmCanonicalJson({ sequence: 1, signatures: [{ key_id: 'k', sig: 's' }] }, 'revocation_feed')).toBe('{"sequence":1}');
+  });
+
+  const refused: Array<[string, Record<string, unknown>]> = [
+    ['timestamp without a zone', { issued_at: '2026-01-01T00:00:00' }],
+    ['timestamp with a space separator', { issued_at: '2026-01-01 00:00:00Z' }],
+    ['impossible date', { issued_at: '2026-02-30T00:00:00Z' }],
+    ['float', { claims: { x: 1.5 } }],
+    ['unsafe integer', { claims: { x: 2 ** 53 } }],
+    ['lone surrogate', { claims: { x: '\ud800' } }],
+  ];
+  it.each(refused)('refuses %s', (_name, object) => {
+    expect(() => gmCanonicalJson(object, 'membership_attestation')).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+  });
+});
