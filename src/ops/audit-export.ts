@@ -1,0 +1,212 @@
+// Audit export for auditors: streams stored events (JCS, one per line) from a read-only connection in constant memory.
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AUDIT_EVENT_TYPES } from '../authority/audit.ts';
+import { parseTimestamp } from '../authority/clock.ts';
+import { AppError } from '../authority/errors.ts';
+import { openDatabase, type Database } from '../db/database.ts';
+import { fsyncDirectory, fsyncPath, refuseOverwrite, temporaryPath } from './files.ts';
+
+export const EXPORT_FORMATS = ['jsonl', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** The filters of an export as recorded in its checkpoint: only the ones given, in canonical form. */
+export interface ExportFilters {
+  event_types?: string[];
+  since?: string;
+  until?: string;
+  actor_key?: string;
+  after_seq?: number;
+}
+
+export interface ExportFilterInput {
+  eventTypes?: string[];
+  since?: string;
+  until?: string;
+  actorKey?: string;
+  afterSeq?: number;
+}
+
+export interface AuditExportSummary {
+  output: string;
+  format: ExportFormat;
+  count: number;
+  first_seq: number | null;
+  last_seq: number | null;
+  last_hash: string | null;
+  /** Hex SHA-256 of the exported file's bytes. */
+  file_sha256: string;
+  bytes: number;
+  filters: ExportFilters;
+  sovereign_id: string;
+}
+
+/** First line of the `json` format; each event then sits on its own line, so verification can stream. */
+export const JSON_FORMAT_OPEN = '{"events":[';
+export const JSON_FORMAT_CLOSE = ']}';
+
+/** Validates and normalizes filters: known event types (sorted, unique), strict timestamps, a non-negative seq. */
+export function normalizeFilters(input: ExportFilterInput): ExportFilters {
+  const filters: ExportFilters = {};
+  if (input.eventTypes && input.eventTypes.length > 0) {
+    const unknown = input.eventTypes.filter((t) => !(AUDIT_EVENT_TYPES as readonly string[]).includes(t));
+    if (unknown.length > 0) throw new AppError('invalid_filter', 422, `unknown event type ${unknown[0]} (see docs/audit-events.md)`);
+    filters.event_types = [...new Set(input.eventTypes)].sort();
+  }
+  for (const [name, value] of [
+    ['since', input.since],
+    ['until', input.until],
+  ] as const) {
+    if (value === undefined) continue;
+    if (!parseTimestamp(value)) throw new AppError('invalid_filter', 422, `--${name} must be an RFC 3339 UTC timestamp like 2026-01-01T00:00:00Z`);
+    filters[name] = value;
+  }
+  if (filters.since && filters.until && filters.since >= filters.until) throw new AppError('invalid_filter', 422, '--since must be before --until');
+  if (input.actorKey !== undefined) {
+    if (input.actorKey.length === 0 || input.actorKey.length > 200) throw new AppError('invalid_filter', 422, '--actor-key must be an operator key_id (sha256:…) or label');
+    filters.actor_key = input.actorKey;
+  }
+  if (input.afterSeq !== undefined) {
+    if (!Number.isSafeInteger(input.afterSeq) || input.afterSeq < 0) throw new AppError('invalid_filter', 422, '--after-seq must be a whole number ≥ 0');
+    filters.after_seq = input.afterSeq;
+  }
+  return filters;
+}
+
+/**
+ * The query of an export. `since` is inclusive and `until` exclusive (occurred_at ∈ [since, until)).
+ * `actor_key` matches the operator key_id when it looks like one (`sha256:…`), else the key label
+ * recorded in the event's actor.
+ */
+export function exportQuery(filters: ExportFilters): { sql: string; params: Array<string | number> } {
+  const where: string[] = ['seq > ?'];
+  const params: Array<string | number> = [filters.after_seq ?? 0];
+  if (filters.event_types) {
+    where.push(`event_type IN (${filters.event_types.map(() => '?').join(',')})`);
+    params.push(...filters.event_types);
+  }
+  if (filters.since) {
+    where.push('occurred_at >= ?');
+    params.push(filters.since);
+  }
+  if (filters.until) {
+    where.push('occurred_at < ?');
+    params.push(filters.until);
+  }
+  if (filters.actor_key) {
+    if (filters.actor_key.startsWith('sha256:')) where.push('actor_key_id = ?');
+    else where.push("json_extract(canonical, '$.actor.label') = ?");
+    params.push(filters.actor_key);
+  }
+  return { sql: `SELECT seq, hash, canonical FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq`, params };
+}
+
+/** Opens a database read-only and checks it is an accord database (the export never writes). */
+export function openAccordReadOnly(dbPath: string): { db: Database; sovereignId: string } {
+  if (!fs.existsSync(dbPath)) throw new AppError('database_not_found', 404, `database ${dbPath} does not exist`);
+  let db: Database;
+  try {
+    db = openDatabase(dbPath, { readonly: true });
+  } catch (err) {
+    throw new AppError('database_unreadable', 422, `cannot open ${dbPath}: ${(err as Error).message}`);
+  }
+  try {
+    const app = readMetaValue(db, 'application');
+    const sovereignId = readMetaValue(db, 'sovereign_id');
+    if (app !== 'accord' || !sovereignId) throw new AppError('not_accord_database', 422, `${dbPath} is not an accord database`);
+    return { db, sovereignId };
+  } catch (err) {
+    db.close();
+    if (err instanceof AppError) throw err;
+    throw new AppError('not_accord_database', 422, `${dbPath} is not an accord database (${(err as Error).message})`);
+  }
+}
+
+function readMetaValue(db: Database, key: string): string | undefined {
+  const table = db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'authority_meta'").get();
+  if (!table) return undefined;
+  return (db.sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+}
+
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * Writes the matching events to `output`. Rows are read with an iterator from a read-only
+ * connection (one consistent snapshot; a serving authority keeps writing), written in chunks that
+ * wait for the stream to drain, and hashed on the way, so memory does not grow with the count. The
+ * file appears under its name only when complete.
+ */
+export async function exportAudit(input: {
+  dbPath: string;
+  output: string;
+  filters?: ExportFilterInput;
+  format?: ExportFormat;
+  force?: boolean;
+}): Promise<AuditExportSummary> {
+  const format = input.format ?? 'jsonl';
+  if (!EXPORT_FORMATS.includes(format)) throw new AppError('invalid_filter', 422, '--format must be jsonl or json');
+  const filters = normalizeFilters(input.filters ?? {});
+  const output = path.resolve(input.output);
+  refuseOverwrite(output, input.force);
+  const { db, sovereignId } = openAccordReadOnly(input.dbPath);
+  const tmp = temporaryPath(output);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let count = 0;
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
+  let lastHash: string | null = null;
+  const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => {});
+  const write = async (text: string) => {
+    const chunk = Buffer.from(text, 'utf8');
+    hash.update(chunk);
+    bytes += chunk.length;
+    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed]);
+  };
+  try {
+    const { sql, params } = exportQuery(filters);
+    const rows = db.sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
+    let pending = format === 'json' ? `${JSON_FORMAT_OPEN}\n` : '';
+    for (const [seq, eventHash, canonical] of rows) {
+      if (format === 'json') pending += count === 0 ? canonical : `,\n${canonical}`;
+      else pending += `${canonical}\n`;
+      count++;
+      firstSeq ??= seq;
+      lastSeq = seq;
+      lastHash = eventHash;
+      if (pending.length >= CHUNK_BYTES) {
+        await write(pending);
+        pending = '';
+      }
+    }
+    if (format === 'json') pending += `${count === 0 ? '' : '\n'}${JSON_FORMAT_CLOSE}\n`;
+    if (pending.length > 0) await write(pending);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    fsyncPath(tmp);
+    if (!input.force && fs.existsSync(output)) throw new AppError('output_exists', 409, `refusing to overwrite ${output} (use --force)`);
+    fs.renameSync(tmp, output);
+    fsyncDirectory(path.dirname(output));
+  } catch (err) {
+    out.destroy();
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  } finally {
+    db.close();
+  }
+  return {
+    output,
+    format,
+    count,
+    first_seq: firstSeq,
+    last_seq: lastSeq,
+    last_hash: lastHash,
+    file_sha256: hash.digest('hex'),
+    bytes,
+    filters,
+    sovereign_id: sovereignId,
+  };
+}

@@ -1,0 +1,102 @@
+// File handling shared by the operations commands: streamed SHA-256, sha256sum sidecars, durable renames.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../authority/errors.ts';
+
+/** Hex SHA-256 of a file, read in chunks (constant memory). */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** `FILE.sha256` in sha256sum format (`<hex>  <basename>`), so `sha256sum -c FILE.sha256` checks it. */
+export function sidecarPath(file: string): string {
+  return `${file}.sha256`;
+}
+
+export function writeSha256Sidecar(file: string, hex: string): string {
+  const sidecar = sidecarPath(file);
+  writeFileDurably(sidecar, `${hex}  ${path.basename(file)}\n`);
+  return sidecar;
+}
+
+/** The hash recorded in a sha256sum-format sidecar, or null when there is none. */
+export function readSha256Sidecar(file: string): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(sidecarPath(file), 'utf8');
+  } catch {
+    return null;
+  }
+  const match = /^([0-9a-f]{64})[ \t]+\*?(.+)$/m.exec(text.trim());
+  if (!match) throw new AppError('invalid_sidecar', 422, `${sidecarPath(file)} is not in sha256sum format`);
+  return match[1]!;
+}
+
+export function fsyncPath(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Makes a rename durable: fsync the directory that holds the new name (best effort where unsupported). */
+export function fsyncDirectory(dir: string): void {
+  try {
+    fsyncPath(dir);
+  } catch {
+    // Some filesystems do not allow fsync on a directory; the rename itself is still atomic.
+  }
+}
+
+/** Writes a small file via a temporary name and an atomic rename. */
+export function writeFileDurably(file: string, content: string | Buffer, mode = 0o600): void {
+  const tmp = temporaryPath(file);
+  try {
+    fs.writeFileSync(tmp, content, { mode, flag: 'wx' });
+    fsyncPath(tmp);
+    fs.renameSync(tmp, file);
+    fsyncDirectory(path.dirname(file));
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** A fresh temporary name next to `file` (same directory, so a rename onto `file` is atomic). */
+export function temporaryPath(file: string, tag = 'partial'): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${tag}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+}
+
+/** Refuses to overwrite an existing file unless forced. */
+export function refuseOverwrite(file: string, force: boolean | undefined, flag = '--force'): void {
+  if (!force && fs.existsSync(file)) throw new AppError('output_exists', 409, `refusing to overwrite ${file} (use ${flag})`);
+}
+
+/** Removes a file and the -wal/-shm/-journal files SQLite may have left beside it. */
+export function removeSqliteFiles(file: string): void {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) fs.rmSync(`${file}${suffix}`, { force: true });
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** True when the file starts with the SQLite 3 header. */
+export function hasSqliteHeader(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const read = fs.readSync(fd, head, 0, head.length, 0);
+    return read === head.length && head.equals(SQLITE_HEADER);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
