@@ -1,0 +1,57 @@
+// Serving a benchmark authority on loopback and driving it with the load generator process.
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import type { BenchAuthority } from './fixtures.ts';
+import { runJsonScript } from './harness.ts';
+import type { LoadResult, LoadSpec } from './load.ts';
+
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the authority's app with the same adapter as `accord serve`, on 127.0.0.1 and a free port. */
+export async function serveAuthority(authority: BenchAuthority): Promise<Served> {
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: authority.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
+
+/** Runs autocannon in a separate process against `spec.url`. */
+export function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return runJsonScript<LoadResult>('lib/load.ts', [JSON.stringify(spec)]);
+}
+
+/**
+ * The load generator's own ceiling in a mode: the same requests against a server that answers at once
+ * without looking at them. When a workload's rate is near this, the generator (or the machine) limits it.
+ */
+export async function generatorCeiling(spec: Omit<LoadSpec, 'url'>, status = 200): Promise<number> {
+  const http = await import('node:http');
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': '2' });
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const result = await runLoad({ ...spec, url: `http://127.0.0.1:${port}`, durationSeconds: Math.min(3, spec.durationSeconds) });
+    return result.rps;
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

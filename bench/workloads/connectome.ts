@@ -1,0 +1,111 @@
+// connectome: build at 10,000 sovereigns / 100,000 treaties / 100,000 revocations against JSON.stringify of the
+// same output, and one blast-radius lookup (bench/connectome.ts measures both); the cached GET once it is served.
+import fs from 'node:fs';
+import path from 'node:path';
+import { runConnectomeBench, syntheticNetwork, type SyntheticNetworkSize } from '../connectome.ts';
+import { BENCH_NOW, openBenchAuthority, SCALE, scaled, workDir } from '../lib/fixtures.ts';
+import { count, elapsedMs, emit, log, ms, now, round, type ResultRow } from '../lib/harness.ts';
+import { runLoad, serveAuthority } from '../lib/serve.ts';
+import type { LoadResult } from '../lib/load.ts';
+
+const CONNECTIONS = 20;
+const DURATION_S = Math.max(3, Math.round(10 * SCALE));
+
+/**
+ * The same synthetic network stored where the connectome loader reads it: treaties as mirrored peer
+ * treaties, revocations as imported revocations, feed states as import states. Then the served app
+ * builds it once (the first GET) and serves the cached document to 20 connections.
+ */
+async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
+  const network = syntheticNetwork(size, new Date(BENCH_NOW));
+  const dir = path.join(workDir(), 'connectome');
+  fs.rmSync(dir, { recursive: true, force: true });
+  const authority = openBenchAuthority(dir, network.selfId);
+  const sqlite = authority.db.sqlite;
+  sqlite.transaction(() => {
+    const treaty = sqlite.prepare('INSERT INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const t of network.treaties) treaty.run(t.issuer_sovereign_id, t.treaty_id, t.subject_sovereign_id, t.valid_from, t.expires_at, t.body, BENCH_NOW);
+    const revocation = sqlite.prepare(
+      'INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const nextIndex = new Map<string, number>();
+    for (const r of network.revocations) {
+      const index = nextIndex.get(r.issuer_sovereign_id) ?? 0;
+      nextIndex.set(r.issuer_sovereign_id, index + 1);
+      revocation.run(r.issuer_sovereign_id, index, r.kind, r.id, r.reason, r.revoked_at, r.subject_sovereign_id ?? null, r.feed_sequence ?? 1);
+    }
+    const feed = sqlite.prepare('INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, next_update, last_import_at, paused) VALUES (?, ?, ?, ?, ?)');
+    for (const f of network.feeds) feed.run(f.issuer_sovereign_id, f.imported_sequence, f.next_update, f.last_import_at, f.paused ? 1 : 0);
+  })();
+  const served = await serveAuthority(authority);
+  try {
+    const started = now();
+    const first = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'gzip' } });
+    await first.arrayBuffer();
+    // fetch decompresses: the wire size is the Content-Length of the gzip answer.
+    const gzipBytes = Number(first.headers.get('content-length'));
+    const firstGetMs = elapsedMs(started);
+    if (first.status !== 200) throw new Error(`GET /connectome.json answered ${first.status}`);
+    const etag = first.headers.get('etag')!;
+    const plain = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'identity' } });
+    const bytes = (await plain.arrayBuffer()).byteLength;
+    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
+    const full = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip' } });
+    const revalidate = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
+    return { firstGetMs, full, revalidate, bytes, gzipBytes };
+  } finally {
+    await served.close();
+    await authority.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const size = { sovereigns: scaled(10_000, 50), treaties: scaled(100_000, 500), revocations: scaled(100_000, 500) };
+  log(`connectome: ${count(size.sovereigns)} sovereigns, ${count(size.treaties)} treaties, ${count(size.revocations)} revocations`);
+  const r = runConnectomeBench(size);
+  const label = `${count(r.sovereigns)} sovereigns / ${count(r.treaties)} treaties / ${count(r.revocations)} revocations`;
+  const ratio = r.build_ms / r.stringify_ms;
+  const rows: ResultRow[] = [
+    {
+      workload: 'connectome build',
+      size: `${label} (${r.document_mib} MiB)`,
+      figure: ms(r.build_ms),
+      limit: `${ms(r.stringify_ms)} (JSON.stringify)`,
+      ratio: round(ratio),
+      target: '≤ 3× the limit',
+      pass: ratio <= 3,
+      details: { ...r },
+    },
+    {
+      workload: 'connectome blast-radius',
+      size: label,
+      figure: `p99 ${ms(r.blast_radius_lookup_p99_ms)} (p50 ${ms(r.blast_radius_lookup_p50_ms)})`,
+      limit: '—',
+      ratio: null,
+      target: 'one lookup ≤ 5 ms',
+      pass: r.blast_radius_lookup_p99_ms <= 5,
+      details: { trust_path_p99_ms: r.trust_path_p99_ms },
+    },
+  ];
+  const get = await servedConnectome(size);
+  const fullOk = (get.full.status['200'] ?? 0) === get.full.requests && get.full.errors === 0;
+  const revalidateOk = (get.revalidate.status['304'] ?? 0) === get.revalidate.requests && get.revalidate.errors === 0;
+  rows.push({
+    workload: 'connectome GET',
+    size: `${label}; ${CONNECTIONS} connections, ${DURATION_S} s`,
+    figure: `gzip ${round(get.gzipBytes / 1e6, 1)} MB: ${
+      get.full.requests === 0
+        ? `no response completed (${get.full.timeouts} timeouts at 10 s)`
+        : `p99 ${get.full.latency_ms.p99} ms (p50 ${get.full.latency_ms.p50} ms, ${round(get.full.rps, 1)} req/s)`
+    }; If-None-Match → 304: p99 ${get.revalidate.latency_ms.p99} ms`,
+    limit: '—',
+    ratio: null,
+    target: 'cached GET p99 ≤ 20 ms at 20 connections',
+    pass: get.full.requests > 0 && get.full.latency_ms.p99 <= 20 && fullOk && revalidateOk,
+    details: { first_get_build_ms: Math.round(get.firstGetMs), document_bytes: get.bytes, gzip_bytes: get.gzipBytes, full: get.full, revalidate_304: get.revalidate },
+  });
+  emit(rows);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) await main();
