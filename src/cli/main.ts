@@ -2,6 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../authority/config.ts';
 import { registerAuthorityCommands } from './authority-commands.ts';
+import { registerConnectomeCommands } from './connectome-commands.ts';
+import { registerFeedCommands } from './feed-commands.ts';
+import { registerOpsCommands } from './ops-commands.ts';
+import { registerTreatyCommands } from './treaty-commands.ts';
 
 const program = new Command();
 program
@@ -13,6 +17,10 @@ program
   .configureOutput({ outputError: (text, write) => write(`accord: ${text.replace(/^error: /, '').trim()}\n`) });
 
 registerAuthorityCommands(program);
+registerTreatyCommands(program);
+registerOpsCommands(program);
+registerFeedCommands(program);
+registerConnectomeCommands(program);
 
 try {
   await program.parseAsync(process.argv);

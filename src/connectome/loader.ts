@@ -1,0 +1,99 @@
+// Reads the current trust state for the connectome: own and mirrored treaties, revocations, feeds, receipts.
+import type { AppDeps } from '../authority/context.ts';
+import type { Sqlite } from '../db/database.ts';
+import { listImportedRevocations, listIssuerFeedStatuses } from '../feeds/imported-revocations.ts';
+import { listPeers } from '../feeds/peers.ts';
+import { receiptsByImporter } from '../feeds/receipts.ts';
+import type { RevocationKind } from '../feeds/revocation-log.ts';
+import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
+
+/*
+ * Read-only. Where the owning domain offers a read function it is used; the bulk reads below
+ * (every treaty, every own log entry, the mirrored peer treaties) have no such function yet, so
+ * they are plain SELECTs over the treaties and feeds tables, never writes.
+ */
+
+type TreatyRow = [treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string];
+
+/** This authority's treaties with the replacement of any superseded one. */
+function ownTreaties(sqlite: Sqlite): TreatyRecord[] {
+  const rows = sqlite
+    .prepare(
+      `SELECT t.treaty_id, t.issuer_sovereign_id, t.subject_sovereign_id, t.valid_from, t.expires_at,
+              json_extract(t.body, '$.scope.allowed_roles'), r.replaced_by, t.body
+       FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id`,
+    )
+    .raw(true)
+    .all() as TreatyRow[];
+  return rows.map(toTreaty);
+}
+
+/** Treaties that recognized peers published, as mirrored by the pull job (issuer = the peer). */
+function mirroredTreaties(sqlite: Sqlite): TreatyRecord[] {
+  const rows = sqlite
+    .prepare(
+      `SELECT treaty_id, peer_sovereign_id, subject_sovereign_id, valid_from, expires_at,
+              json_extract(body, '$.scope.allowed_roles'), NULL, body
+       FROM peer_treaties`,
+    )
+    .raw(true)
+    .all() as TreatyRow[];
+  return rows.map(toTreaty);
+}
+
+function toTreaty([treaty_id, issuer_sovereign_id, subject_sovereign_id, valid_from, expires_at, roles, replacedBy, body]: TreatyRow): TreatyRecord {
+  const record: TreatyRecord = { treaty_id, issuer_sovereign_id, subject_sovereign_id, valid_from, expires_at, roles: roles ? (JSON.parse(roles) as string[]) : [], body };
+  if (replacedBy) record.replaced_by = replacedBy;
+  return record;
+}
+
+/** Every entry of this authority's revocation log, with the sequence of the published feed that carried it. */
+function ownRevocations(sqlite: Sqlite, selfId: string): RevocationRecord[] {
+  const feeds = sqlite.prepare('SELECT sequence, first_index, entry_count FROM published_feeds WHERE entry_count > 0 ORDER BY first_index').raw(true).all() as Array<
+    [sequence: number, firstIndex: number, entryCount: number]
+  >;
+  const rows = sqlite
+    .prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`)
+    .raw(true)
+    .all() as Array<[idx: number, kind: RevocationKind, id: string, reason: string, revokedAt: string, subject: string | null]>;
+  // Both lists are ordered by log index: walk them together.
+  let f = 0;
+  return rows.map(([idx, kind, id, reason, revoked_at, subject]) => {
+    while (f < feeds.length && feeds[f]![1] + feeds[f]![2] <= idx) f++;
+    const feed = feeds[f];
+    const record: RevocationRecord = { issuer_sovereign_id: selfId, kind, id, reason, revoked_at };
+    if (subject) record.subject_sovereign_id = subject;
+    if (feed && feed[1] <= idx) record.feed_sequence = feed[0];
+    return record;
+  });
+}
+
+export function loadConnectomeInput(deps: AppDeps): ConnectomeInput {
+  const sqlite = deps.db.sqlite;
+  const selfId = deps.identity.sovereignId;
+  const now = deps.clock();
+  // One read transaction: every table is read at the same instant.
+  return sqlite.transaction(() => ({
+    selfId,
+    now,
+    maxPathLength: deps.config.maxPathLength,
+    treaties: [...ownTreaties(sqlite), ...mirroredTreaties(sqlite)],
+    revocations: [
+      ...ownRevocations(sqlite, selfId),
+      ...listImportedRevocations(sqlite).map((r) => {
+        const record: RevocationRecord = { issuer_sovereign_id: r.issuer_sovereign_id, kind: r.kind, id: r.id, reason: r.reason, revoked_at: r.revoked_at, feed_sequence: r.feed_sequence };
+        if (r.subject_sovereign_id) record.subject_sovereign_id = r.subject_sovereign_id;
+        return record;
+      }),
+    ],
+    feeds: listIssuerFeedStatuses(sqlite, now).map(({ issuer_sovereign_id, imported_sequence, last_import_at, next_update, paused }) => ({
+      issuer_sovereign_id,
+      imported_sequence,
+      last_import_at,
+      next_update,
+      paused,
+    })),
+    acknowledgements: receiptsByImporter(sqlite).map((r) => ({ issuer_sovereign_id: selfId, sovereign_id: r.importer_sovereign_id, sequence: r.sequence })),
+    knownSovereigns: listPeers(deps).map((p) => p.sovereign_id),
+  }))();
+}

@@ -1,0 +1,91 @@
+// Public connectome routes: the graph document, one item's blast radius, trust paths, and the operator dashboard.
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { validatedQuery } from '../authority/http.ts';
+import { REVOCATION_KINDS } from '../feeds/revocation-log.ts';
+import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
+import { DASHBOARD_SECURITY_HEADERS, renderDashboard } from './dashboard.tsx';
+import { ConnectomeService } from './service.ts';
+
+const sovereignId = z.string().regex(SOVEREIGN_ID_PATTERN, 'must be a sovereign id');
+const itemId = z.string().min(1).max(256);
+
+const blastRadiusQuery = z.strictObject({ id: itemId, issuer: sovereignId.optional(), type: z.enum(REVOCATION_KINDS).optional() });
+const trustPathQuery = z.strictObject({ from: sovereignId, to: sovereignId });
+
+/** Whether any of the If-None-Match entity tags matches (weak comparison, RFC 9110 §13.1.2). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
+}
+
+/** Whether the client accepts gzip (a `gzip` or `*` coding with a non-zero q-value). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
+}
+
+/** A Buffer as the plain Uint8Array a Response body takes (same memory, no copy). */
+function bytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.length);
+}
+
+function streamOf(chunks: Buffer[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  });
+}
+
+function json(c: Context<AppEnv>, text: string): Response {
+  c.header('Cache-Control', 'no-cache');
+  return c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8' });
+}
+
+export function connectomeRoutes(deps: AppDeps) {
+  const connectome = new ConnectomeService(deps);
+
+  return new Hono<AppEnv>()
+    .get('/connectome.json', async (c) => {
+      const current = connectome.get();
+      const headers: Record<string, string> = {
+        ETag: current.etag,
+        'Cache-Control': 'no-cache',
+        Vary: 'Accept-Encoding',
+      };
+      if (etagMatches(c.req.header('if-none-match'), current.etag)) return c.body(null, 304, headers);
+      headers['Content-Type'] = 'application/json; charset=utf-8';
+      if (acceptsGzip(c.req.header('accept-encoding'))) {
+        const gzipped = await current.gzip();
+        return c.body(bytes(gzipped), 200, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': String(gzipped.length) });
+      }
+      headers['Content-Length'] = String(current.length);
+      return c.body(current.chunks.length === 1 ? bytes(current.chunks[0]!) : streamOf(current.chunks), 200, headers);
+    })
+    .get('/connectome/blast-radius', (c) => {
+      const query = validatedQuery(c, blastRadiusQuery);
+      return json(c, connectome.get().blastRadiusText(query));
+    })
+    .get('/connectome/trust-path', (c) => {
+      const query = validatedQuery(c, trustPathQuery);
+      return json(c, connectome.get().trustPathText(query.from, query.to));
+    })
+    .get('/connectome', (c) => {
+      const param = (name: string) => {
+        const value = c.req.query(name);
+        return value && value.length <= 256 ? value : undefined;
+      };
+      const html = renderDashboard(connectome.get(), { focus: param('focus'), issuer: param('issuer'), from: param('from'), to: param('to') });
+      return c.body(html, 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    });
+}
