@@ -50,17 +50,8 @@ export function issuerFeedStatus(sqlite: Sqlite, issuer: string, now: Date): Iss
     stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers WHERE issuer_sovereign_id = ?');
     statusLookups.set(sqlite, stmt);
   }
-  const row = stmt
-    .get(issuer) as { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number } | undefined;
-  if (!row) return null;
-  return {
-    issuer_sovereign_id: row.issuer_sovereign_id,
-    imported_sequence: row.last_sequence,
-    last_import_at: row.last_import_at,
-    next_update: row.next_update,
-    stale: row.next_update !== null && new Date(row.next_update).getTime() < now.getTime(),
-    paused: row.paused === 1,
-  };
+  const row = stmt.get(issuer) as IssuerRow | undefined;
+  return row ? toStatus(row, now) : null;
 }
 
 type IssuerRow = { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number };

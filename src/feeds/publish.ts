@@ -9,7 +9,7 @@ import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts'
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
-import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, spliceEntries } from './model.ts';
+import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, spliceEntries, type RevocationFeed } from './model.ts';
 import { frontierAt, readLogHead } from './revocation-log.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
@@ -79,18 +79,8 @@ export function heartbeatLeadSeconds(nextUpdateSeconds: number): number {
   return Math.floor(nextUpdateSeconds / 2);
 }
 
-export interface FeedHeader {
-  type: typeof FEED_TYPE;
-  version: typeof FEED_VERSION;
-  feed_id: string;
-  issuer_sovereign_id: string;
-  sequence: number;
-  previous_feed_hash: string | null;
-  issued_at: string;
-  next_update: string;
-  log: { size: number; root_hash: string };
-  issued_by: string;
-}
+/** A feed without its entries and signatures: what publishing assembles before signing. */
+export type FeedHeader = Omit<RevocationFeed, 'entries' | 'signatures'>;
 
 /** Signs a feed (header + entry texts) with every signing key; returns the canonical signed text. */
 export function signFeedText(header: FeedHeader, entryTexts: readonly string[], keys: AppDeps['identity']['signingKeys']): string {
