@@ -1,41 +1,29 @@
 // `accord feed …` as real subprocesses against a running authority: publish, show, import, peers, rollback-import.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/authority/config.ts';
-import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import type { RunningAuthority } from '../../src/authority/server.ts';
+import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { importFeed } from '../../src/feeds/import.ts';
 import { issueTreaty } from '../../src/treaties/service.ts';
 import { testKey } from '../helpers/authority.ts';
 import { SimulatedIssuer } from './simulated-issuer.ts';
 
-const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'accord.mjs');
-
 let dir: string;
 let running: RunningAuthority;
-let env: NodeJS.ProcessEnv;
+let cli: CliAuthority;
 
-function accord(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const accord = (...args: string[]) => cli.accord(...args);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accord-feed-cli-'));
-  const config = defaultConfig({ dataDir: dir, dbPath: path.join(dir, 'accord.db'), signingKeyFile: path.join(dir, 'authority-signing-key.json'), port: 0, sovereignId: 'cli-na', logLevel: 'silent' });
-  running = await startAuthority(config, { background: false });
-  env = { PATH: process.env.PATH, HOME: process.env.HOME, ACCORD_DATA_DIR: dir, ACCORD_URL: running.url, ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file, LOG_LEVEL: 'silent' };
+  cli = await startCliAuthority('accord-feed-cli-');
+  dir = cli.dir;
+  running = cli.running;
 });
 
 afterAll(async () => {
-  await running?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await cli?.close();
 });
 
 describe('accord feed (subprocess against a running authority)', () => {

@@ -1,26 +1,16 @@
 // The treaty and attestation CLI against a real server: subprocesses of `accord` talking HTTP.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../src/authority/config.ts';
-import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import type { RunningAuthority } from '../../src/authority/server.ts';
+import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { subjectKey, subjectKey2 } from './fixtures.ts';
-
-const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'accord.mjs');
 
 let dir: string;
 let running: RunningAuthority;
-let env: NodeJS.ProcessEnv;
+let cli: CliAuthority;
 
-function accord(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env, cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const accord = (...args: string[]) => cli.accord(...args);
 
 function writeJson(name: string, value: unknown): string {
   const file = path.join(dir, name);
@@ -29,15 +19,13 @@ function writeJson(name: string, value: unknown): string {
 }
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accord-treaty-cli-'));
-  const config = defaultConfig({ dataDir: dir, dbPath: path.join(dir, 'accord.db'), signingKeyFile: path.join(dir, 'authority-signing-key.json'), port: 0, sovereignId: 'cli-na', logLevel: 'silent' });
-  running = await startAuthority(config, { background: false });
-  env = { PATH: process.env.PATH, HOME: process.env.HOME, ACCORD_DATA_DIR: dir, ACCORD_URL: running.url, ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file, LOG_LEVEL: 'silent' };
+  cli = await startCliAuthority('accord-treaty-cli-');
+  dir = cli.dir;
+  running = cli.running;
 });
 
 afterAll(async () => {
-  await running?.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await cli?.close();
 });
 
 describe('accord treaty / attestation (subprocess against a running authority)', () => {
