@@ -43,13 +43,21 @@ export async function rawBody(c: Context<AppEnv>): Promise<Uint8Array> {
   return new Uint8Array(await c.req.arrayBuffer());
 }
 
-/** Parses the request body as strict JSON (UTF-8, no duplicate keys); 400 `malformed_json` otherwise. */
-export async function jsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+/**
+ * Raw body bytes of a request that must be application/json (415 otherwise). For routes that parse
+ * the bytes themselves, e.g. feed imports that audit a malformed body.
+ */
+export async function jsonRawBody(c: Context<AppEnv>): Promise<Uint8Array> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
   }
-  const bytes = await rawBody(c);
+  return rawBody(c);
+}
+
+/** Parses the request body as strict JSON (UTF-8, no duplicate keys); 400 `malformed_json` otherwise. */
+export async function jsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+  const bytes = await jsonRawBody(c);
   if (bytes.length === 0) throw new AppError('malformed_json', 400, 'request body is empty');
   return parseJsonStrict(decodeUtf8Strict(bytes));
 }

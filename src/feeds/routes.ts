@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { operatorActor } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
-import { jsonBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
+import { jsonBody, jsonRawBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
 import { importFeedRequest } from './import.ts';
@@ -114,9 +114,7 @@ export function feedRoutes(deps: AppDeps) {
         return c.json(result);
       })
       .post('/admin/revocation-feeds/import', async (c) => {
-        const type = c.req.header('content-type') ?? '';
-        if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
-        const result = importFeedRequest(deps, await rawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+        const result = importFeedRequest(deps, await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
         const { feed_hash: _hash, ...response } = result;
         return c.json(response);
       })

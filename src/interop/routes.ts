@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { operatorActor } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
-import { rawBody, validatedQuery } from '../authority/http.ts';
+import { jsonRawBody, validatedQuery } from '../authority/http.ts';
 import { importGmFeedRequest } from './gm-feed-import.ts';
 import { currentGmSnapshot } from './gm-feed-publish.ts';
 
@@ -15,9 +15,7 @@ export function interopRoutes(deps: AppDeps) {
   // building it reads every revoked attestation, which must not lengthen publishing itself.
   return new Hono<AppEnv>()
     .post('/admin/sovereign-revocation-feeds/import', async (c) => {
-      const type = c.req.header('content-type') ?? '';
-      if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
-      const result = importGmFeedRequest(deps, await rawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+      const result = importGmFeedRequest(deps, await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
       return c.json(result, 200);
     })
     .get('/sovereign-revocation-feed', (c) => {
