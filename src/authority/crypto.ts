@@ -90,8 +90,8 @@ const keyObjectCache = new Map<string, KeyObject>();
 const KEY_CACHE_LIMIT = 50_000;
 
 /** Cached node:crypto KeyObject for a raw public key (creating one costs more than a verify). */
-function publicKeyObject(raw: Uint8Array): KeyObject {
-  const cacheKey = Buffer.from(raw).toString('base64');
+function publicKeyObject(raw: Uint8Array, base64?: string): KeyObject {
+  const cacheKey = base64 ?? Buffer.from(raw).toString('base64');
   let key = keyObjectCache.get(cacheKey);
   if (!key) {
     key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
@@ -129,7 +129,7 @@ function rememberValid(raw: Uint8Array): void {
 export function verifyWithKey(key: PublicKeyInfo, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== 64) return false;
   try {
-    return nodeVerify(null, message, publicKeyObject(key.raw), signature);
+    return nodeVerify(null, message, publicKeyObject(key.raw, key.base64), signature);
   } catch {
     return false;
   }

@@ -45,18 +45,24 @@ const statusLookups = new WeakMap<Sqlite, Statement<unknown[]>>();
 
 /** One issuer's import state (prepared once per connection: verify calls it on every request). */
 export function issuerFeedStatus(sqlite: Sqlite, issuer: string, now: Date): IssuerFeedStatus | null {
+  const row = issuerFeedRow(sqlite, issuer);
+  return row ? feedStatusAt(row, now) : null;
+}
+
+export type IssuerFeedRow = { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number };
+
+/** One issuer's stored import state, or null when nothing was imported from it (nor paused). */
+export function issuerFeedRow(sqlite: Sqlite, issuer: string): IssuerFeedRow | null {
   let stmt = statusLookups.get(sqlite);
   if (!stmt) {
     stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers WHERE issuer_sovereign_id = ?');
     statusLookups.set(sqlite, stmt);
   }
-  const row = stmt.get(issuer) as IssuerRow | undefined;
-  return row ? toStatus(row, now) : null;
+  return (stmt.get(issuer) as IssuerFeedRow | undefined) ?? null;
 }
 
-type IssuerRow = { issuer_sovereign_id: string; last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number };
-
-function toStatus(row: IssuerRow, now: Date): IssuerFeedStatus {
+/** The status of a stored import state at `now` (stale once past its `next_update`). */
+export function feedStatusAt(row: IssuerFeedRow, now: Date): IssuerFeedStatus {
   return {
     issuer_sovereign_id: row.issuer_sovereign_id,
     imported_sequence: row.last_sequence,
@@ -67,12 +73,36 @@ function toStatus(row: IssuerRow, now: Date): IssuerFeedStatus {
   };
 }
 
+const kindPresence = new WeakMap<Sqlite, Statement<unknown[]>>();
+
+/** Whether the issuer revoked anything of this kind in its imported feeds (one index seek). */
+export function hasImportedRevocations(sqlite: Sqlite, issuer: string, kind: RevocationKind): boolean {
+  let stmt = kindPresence.get(sqlite);
+  if (!stmt) {
+    stmt = sqlite.prepare('SELECT EXISTS (SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?)').pluck();
+    kindPresence.set(sqlite, stmt);
+  }
+  return stmt.get(issuer, kind) === 1;
+}
+
+const revokedIdLookups = new WeakMap<Sqlite, Statement<unknown[]>>();
+
+/** Every id of one kind the issuer revoked in its imported feeds (for small kinds: its keys). */
+export function importedRevokedIds(sqlite: Sqlite, issuer: string, kind: RevocationKind): Set<string> {
+  let stmt = revokedIdLookups.get(sqlite);
+  if (!stmt) {
+    stmt = sqlite.prepare('SELECT DISTINCT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?').pluck();
+    revokedIdLookups.set(sqlite, stmt);
+  }
+  return new Set(stmt.all(issuer, kind) as string[]);
+}
+
 /** Import state of every issuer this authority has imported from (or paused), ordered by issuer id. */
 export function listIssuerFeedStatuses(sqlite: Sqlite, now: Date): IssuerFeedStatus[] {
   const rows = sqlite
     .prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers ORDER BY issuer_sovereign_id')
-    .all() as IssuerRow[];
-  return rows.map((row) => toStatus(row, now));
+    .all() as IssuerFeedRow[];
+  return rows.map((row) => feedStatusAt(row, now));
 }
 
 export interface ImportedRevocationRecord extends ImportedRevocation {

@@ -103,6 +103,77 @@ export const membershipAttestationSchema = z
 export type MembershipAttestation = z.infer<typeof membershipAttestationSchema>;
 export type UnsignedMembershipAttestation = Omit<MembershipAttestation, 'signatures'>;
 
+// ---- Fast acceptance. Verification parses an attestation on every request; these checks accept
+// only what the schema accepts, and anything they do not accept goes through the schema, which
+// then produces the error. A property test holds them to that.
+
+const ATTESTATION_FIELDS = new Set(['attestation_id', 'issuer_sovereign_id', 'subject_id', 'subject_public_key', 'roles', 'status', 'issued_at', 'valid_from', 'expires_at', 'issued_by', 'claims', 'signatures']);
+const PUBLIC_KEY_TEXT = /^[A-Za-z0-9+/]{43}=$/;
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && !Object.hasOwn(value, '__proto__');
+}
+
+/** Whether a JSON value holds an own `__proto__` key at any depth (the schema's copy drops those). */
+function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  return Object.hasOwn(value, '__proto__') || Object.values(value).some(hasProtoKey);
+}
+
+const matches = (pattern: RegExp, value: unknown): boolean => typeof value === 'string' && pattern.test(value);
+const isTimestamp = (value: unknown): value is string => typeof value === 'string' && parseTimestamp(value) !== null;
+
+function distinctMatching(list: unknown, pattern: RegExp, min: number, max: number): boolean {
+  if (!Array.isArray(list) || list.length < min || list.length > max) return false;
+  for (const item of list) if (!matches(pattern, item)) return false;
+  return distinct(list as string[]);
+}
+
+function acceptsSignatures(list: unknown): boolean {
+  if (!Array.isArray(list) || list.length < 1 || list.length > MAX_SIGNATURES) return false;
+  const ids = new Set<string>();
+  for (const entry of list) {
+    if (!isPlainRecord(entry)) return false;
+    const keys = Object.keys(entry);
+    if (keys.length !== 2 || !matches(KEY_ID_PATTERN, entry.key_id) || typeof entry.sig !== 'string' || entry.sig.length < 1 || entry.sig.length > 200) return false;
+    ids.add(entry.key_id as string);
+  }
+  return ids.size === list.length;
+}
+
+/** True only for values `membershipAttestationSchema` accepts unchanged (false means: ask the schema). */
+export function acceptsMembershipAttestation(value: unknown): value is MembershipAttestation {
+  if (!isPlainRecord(value)) return false;
+  let count = 0;
+  for (const key of Object.keys(value)) {
+    if (!ATTESTATION_FIELDS.has(key)) return false;
+    count++;
+  }
+  const v = value;
+  const optionalKey = Object.hasOwn(v, 'subject_public_key');
+  if (count !== ATTESTATION_FIELDS.size - (optionalKey ? 0 : 1)) return false;
+  if (optionalKey && !matches(PUBLIC_KEY_TEXT, v.subject_public_key)) return false;
+  return (
+    matches(UUID_V4_PATTERN, v.attestation_id) &&
+    matches(IDENTIFIER_PATTERN, v.issuer_sovereign_id) &&
+    matches(IDENTIFIER_PATTERN, v.subject_id) &&
+    distinctMatching(v.roles, ROLE_PATTERN, 1, MAX_ROLES) &&
+    matches(STATUS_PATTERN, v.status) &&
+    isTimestamp(v.issued_at) &&
+    isTimestamp(v.valid_from) &&
+    isTimestamp(v.expires_at) &&
+    v.expires_at > v.valid_from &&
+    matches(KEY_ID_PATTERN, v.issued_by) &&
+    isPlainRecord(v.claims) &&
+    signableProblem(v.claims) === null &&
+    !hasProtoKey(v.claims) &&
+    acceptsSignatures(v.signatures)
+  );
+}
+
 // ---- Admin request bodies. Shapes only: grammar of roles, keys and windows is checked by the
 // service so each failure gets its own error code.
 
@@ -188,3 +259,10 @@ export const verifyAttestationInputSchema = z.strictObject({
   attestation: z.unknown(),
   treaty: z.unknown().optional(),
 });
+
+/** True only for request bodies `verifyAttestationInputSchema` accepts unchanged. */
+export function acceptsVerifyAttestationInput(value: unknown): value is z.infer<typeof verifyAttestationInputSchema> {
+  if (!isPlainRecord(value) || !Object.hasOwn(value, 'attestation')) return false;
+  for (const key of Object.keys(value)) if (key !== 'attestation' && key !== 'treaty') return false;
+  return true;
+}

@@ -2,10 +2,12 @@
 import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
 import { parsePublicKey, signingPayload, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
 import { validate } from '../authority/http.ts';
-import { findImportedRevocation, issuerFeedStatus } from '../feeds/imported-revocations.ts';
+import { feedStatusAt, findImportedRevocation, hasImportedRevocations, importedRevokedIds, issuerFeedRow, type IssuerFeedRow } from '../feeds/imported-revocations.ts';
 import { ownAttestationRevocation } from './attestations.ts';
 import { checkPublicKey } from './issuance-checks.ts';
 import {
+  acceptsMembershipAttestation,
+  acceptsVerifyAttestationInput,
   IDENTIFIER_PATTERN,
   membershipAttestationSchema,
   recognitionTreatySchema,
@@ -14,7 +16,7 @@ import {
   type MembershipAttestation,
   type RecognitionTreaty,
 } from './model.ts';
-import { GENESIS_MESH_PROFILE, verifyGmSignature, type GmAttestation, type GmTreaty } from '../interop/gm-model.ts';
+import { GENESIS_MESH_PROFILE, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from '../interop/gm-model.ts';
 import { claimedIssuer, gmValidSigners, parseGmAttestation, parseGmTreaty, profileOfTreaties, wireProfileOf } from '../interop/profile.ts';
 import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from './recognition.ts';
 import { statements, type RevocationRow } from './store.ts';
@@ -93,6 +95,14 @@ interface IssuerEntry {
   /** Unrevoked treaties unexpired at `loadedAtMs`; filtered by window again on each use. */
   treaties: Array<RecognizedTreaty & { profile: string }>;
   ever: boolean;
+  /** Wire profile: picks the schema and canonical form of the issuer's objects. */
+  profile: WireProfile;
+  /** Stored import state of the issuer's feed; its staleness is judged at request time. */
+  feed: IssuerFeedRow | null;
+  /** key_ids the issuer revoked in its imported feeds. */
+  revokedKeys: Set<string>;
+  /** Whether any of the issuer's attestations is revoked in its imported feeds (else no lookup is needed). */
+  revokesAttestations: boolean;
   loadedAtMs: number;
 }
 
@@ -100,17 +110,18 @@ const ISSUER_CACHE_TTL_MS = 60_000;
 const ISSUER_CACHE_LIMIT = 10_000;
 
 /**
- * Recognized-issuer treaties per issuer, invalidated on 'treaties' and 'revocation' changes and after
- * a minute of clock time. Entries keep each treaty's window and are filtered at request time, so a
- * cached entry stays correct when the clock crosses a validity boundary.
+ * What verification needs to know about an issuer (recognizing treaties, wire profile, feed state,
+ * revoked keys), per issuer, dropped on every change that could alter it ('treaties', 'revocation',
+ * 'feed-imported' (imports, pauses, rollbacks), 'peers') and after a minute of clock time. Entries
+ * keep each treaty's window and the feed's next_update, judged at request time, so a cached entry
+ * stays correct when the clock crosses a validity boundary.
  */
 class IssuerCache {
   private entries = new Map<string, IssuerEntry>();
 
   constructor(private readonly deps: AppDeps) {
     const clear = () => this.entries.clear();
-    deps.changes.on('treaties', clear);
-    deps.changes.on('revocation', clear);
+    for (const event of ['treaties', 'revocation', 'feed-imported', 'peers']) deps.changes.on(event, clear);
   }
 
   get(issuer: string, now: Date): IssuerEntry {
@@ -119,7 +130,16 @@ class IssuerCache {
     // A clock moved backwards could revive treaties the cached query already dropped as expired.
     if (hit && nowMs >= hit.loadedAtMs && nowMs - hit.loadedAtMs < ISSUER_CACHE_TTL_MS) return hit;
     const sqlite = this.deps.db.sqlite;
-    const entry = { treaties: unrevokedTreatiesFor(sqlite, issuer, now), ever: everRecognized(sqlite, issuer), loadedAtMs: nowMs };
+    const treaties = unrevokedTreatiesFor(sqlite, issuer, now);
+    const entry: IssuerEntry = {
+      treaties,
+      ever: everRecognized(sqlite, issuer),
+      profile: wireProfileOf(sqlite, issuer, profileOfTreaties(treaties)),
+      feed: issuerFeedRow(sqlite, issuer),
+      revokedKeys: importedRevokedIds(sqlite, issuer, 'public_key'),
+      revokesAttestations: hasImportedRevocations(sqlite, issuer, 'membership_attestation'),
+      loadedAtMs: nowMs,
+    };
     if (this.entries.size >= ISSUER_CACHE_LIMIT) this.entries.clear();
     this.entries.set(issuer, entry);
     return entry;
@@ -141,17 +161,16 @@ function issuerCache(deps: AppDeps): IssuerCache {
 function isGenesisMeshIssuer(deps: AppDeps, raw: unknown, now: Date): boolean {
   const issuer = claimedIssuer(raw);
   if (issuer === null || issuer === deps.identity.sovereignId || !IDENTIFIER_PATTERN.test(issuer)) return false;
-  return wireProfileOf(deps.db.sqlite, issuer, profileOfTreaties(issuerCache(deps).get(issuer, now).treaties)) === GENESIS_MESH_PROFILE;
+  return issuerCache(deps).get(issuer, now).profile === GENESIS_MESH_PROFILE;
 }
 
 function recordSignatureFailure(deps: AppDeps, surface: string, reason: string): void {
   deps.metrics.signatureVerificationFailures.inc({ surface, reason });
 }
 
-function feedWarnings(deps: AppDeps, issuer: string, now: Date): string[] {
-  const status = issuerFeedStatus(deps.db.sqlite, issuer, now);
-  if (!status) return ['issuer_feed_unknown'];
-  return status.stale ? ['issuer_feed_stale'] : [];
+function feedWarnings(entry: IssuerEntry, now: Date): string[] {
+  if (!entry.feed) return ['issuer_feed_unknown'];
+  return feedStatusAt(entry.feed, now).stale ? ['issuer_feed_stale'] : [];
 }
 
 /**
@@ -192,8 +211,9 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   if (input.expected_subject !== undefined && input.expected_subject !== treaty.subject_sovereign_id) return answer('wrong_subject', check.keyId);
   if (!isOwn) {
     if (treaty.scope.allowed_roles.length === 0) warnings.push('scope_unrestricted');
-    warnings.push(...feedWarnings(deps, issuer, now));
-    if (findImportedRevocation(deps.db.sqlite, issuer, 'public_key', check.keyId)) return answer('signing_key_revoked', check.keyId);
+    const entry = issuerCache(deps).get(issuer, now);
+    warnings.push(...feedWarnings(entry, now));
+    if (entry.revokedKeys.has(check.keyId)) return answer('signing_key_revoked', check.keyId);
   }
   if (treaty.status !== 'active') return answer('not_active', check.keyId);
   if (isOwn) {
@@ -228,12 +248,14 @@ function validSigners(object: { signatures?: unknown }, keys: PublicKeyInfo[], p
  * the issuer's imported feed. One stable reason code per failure.
  */
 export function verifyAttestation(deps: AppDeps, rawInput: unknown): AttestationVerification {
-  const input = validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
+  const input = acceptsVerifyAttestationInput(rawInput) ? rawInput : validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
   const now = deps.clock();
   const gm = isGenesisMeshIssuer(deps, input.attestation, now);
   const attestation: MembershipAttestation | GmAttestation = gm
     ? parseGmAttestation(input.attestation)
-    : validate(membershipAttestationSchema, input.attestation, 'invalid_attestation', 'attestation failed validation');
+    : acceptsMembershipAttestation(input.attestation)
+      ? input.attestation
+      : validate(membershipAttestationSchema, input.attestation, 'invalid_attestation', 'attestation failed validation');
   const presented: RecognitionTreaty | undefined =
     input.treaty === undefined ? undefined : validate(recognitionTreatySchema, input.treaty, 'invalid_treaty', 'treaty failed validation');
   const nowMs = now.getTime();
@@ -283,13 +305,12 @@ export function verifyAttestation(deps: AppDeps, rawInput: unknown): Attestation
     return answer('invalid_signature', null, null);
   }
   const treatyOf = (keyId: string) => candidates.find((t) => t.keys.some((k) => k.keyId === keyId))?.treatyId ?? null;
-  warnings.push(...feedWarnings(deps, issuer, now));
-  const sqlite = deps.db.sqlite;
-  const liveSigners = signers.filter((keyId) => !findImportedRevocation(sqlite, issuer, 'public_key', keyId));
+  warnings.push(...feedWarnings(entry, now));
+  const liveSigners = signers.filter((keyId) => !entry.revokedKeys.has(keyId));
   if (liveSigners.length === 0) return answer('signing_key_revoked', treatyOf(signers[0]!), signers[0]!);
   const signedBy = liveSigners[0]!;
   const fail = (reason: AttestationVerifyReason) => answer(reason, treatyOf(signedBy), signedBy);
-  if (findImportedRevocation(sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
+  if (entry.revokesAttestations && findImportedRevocation(deps.db.sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
   if (nowMs < Date.parse(attestation.valid_from)) return fail('not_yet_valid');
   if (nowMs >= Date.parse(attestation.expires_at)) return fail('expired');
 

@@ -40,6 +40,8 @@ function importedRevocation(a: TestAuthority, issuer: string, kind: string, id: 
   a.db.sqlite
     .prepare('INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, 1)')
     .run(issuer, n, kind, id, 'key_compromise', '2026-03-01T00:00:00Z');
+  // Rows written here stand for an import; every import announces itself to the caches.
+  a.deps.changes.emit('feed-imported', { issuer, sequence: 1 });
 }
 
 describe('POST /recognition-treaties/verify', () => {
@@ -216,6 +218,16 @@ describe('POST /attestations/verify', () => {
     publishFeeds(b.deps, { trigger: 'admin' });
     const feed = JSON.parse(latestPublishedFeed(b.db.sqlite)!.body);
     importFeed(a.deps, feed, { actor: { type: 'system' }, via: 'admin' });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
+  });
+
+  it('an import after verification answered from its caches is seen by the next verification', async () => {
+    const { a, b } = pair();
+    const att = issueAttestation(b.deps, attestationInput());
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: true, warnings: ['issuer_feed_unknown'] });
+    revokeAttestation(b.deps, att.attestation_id, { reason: 'affiliation_changed' });
+    publishFeeds(b.deps, { trigger: 'admin' });
+    importFeed(a.deps, JSON.parse(latestPublishedFeed(b.db.sqlite)!.body), { actor: { type: 'system' }, via: 'admin' });
     expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
   });
 
