@@ -88,7 +88,16 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     return l;
   };
   app.use('*', (c, next) => {
+    // No route reads the body of a GET or HEAD.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const limit = BODY_LIMITS.find(([re]) => re.test(c.req.path))?.[1] ?? DEFAULT_BODY_LIMIT;
+    // A declared length is judged without touching the body, so the handler reads it straight from the
+    // socket; a body without one (chunked) is counted as it arrives and cut off at the limit.
+    const length = c.req.header('content-length');
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number.parseInt(length, 10) > limit) throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: limit });
+      return next();
+    }
     return limiterFor(limit)(c, next);
   });
   app.use('/admin/*', adminAuth(deps));
