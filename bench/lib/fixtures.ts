@@ -109,7 +109,7 @@ export function openBenchAuthority(dir: string, sovereignId = 'bench-authority')
     operatorPublicKeysJson: JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }),
   });
   if (!fs.existsSync(config.signingKeyFile)) createSigningKeyFile(config.signingKeyFile, BENCH_NOW, benchSeed(`authority:${sovereignId}`));
-  const db = openDatabase(config.dbPath);
+  const db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
   initAuthority(config, db, clock, { devOperatorKey: false });
   const identity = loadIdentity(config, db);
   const app = createApp({ db, clock, config, identity, operatorKeys: operatorKeysFor(config), logger: pino({ level: 'silent' }) });

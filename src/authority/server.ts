@@ -43,7 +43,7 @@ export async function startAuthority(config: Config, options: { clock?: Clock; l
   let db: Database | undefined;
   try {
     lock = acquireDatabaseLock(config.dbPath);
-    db = openDatabase(config.dbPath);
+    db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
     const init = initAuthority(config, db, clock);
     const identity = loadIdentity(config, db);
     const operatorKeys = operatorKeysFor(config);

@@ -6,6 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.ts';
+import { SERVING_WAL_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.ts';
 
 export type Orm = BetterSQLite3Database<typeof schema>;
 export type Sqlite = BetterSqlite3.Database;
@@ -29,6 +30,11 @@ export interface OpenOptions {
   readonly?: boolean;
   /** Apply pending migrations (default true for writable connections). */
   migrate?: boolean;
+  /**
+   * Checkpoint the WAL from a worker thread (serving connections): commits stop paying for copying
+   * pages into the database file, and the connection's own checkpoint only runs past a large WAL.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 export function applyPragmas(sqlite: Sqlite, readonly = false): void {
@@ -45,7 +51,18 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
   applyPragmas(sqlite, readonly);
   const orm = drizzle(sqlite, { schema });
   if (!readonly && (options.migrate ?? true)) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
-  return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
+  if (!options.backgroundCheckpoints || readonly || dbPath === ':memory:') return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
+  sqlite.pragma(`wal_autocheckpoint = ${SERVING_WAL_AUTOCHECKPOINT_PAGES}`);
+  const checkpointer = startCheckpointer(dbPath);
+  return {
+    sqlite,
+    orm,
+    path: dbPath,
+    close: () => {
+      checkpointer.stop();
+      sqlite.close();
+    },
+  };
 }
 
 /** A fresh, migrated in-memory database (tests, benchmarks). */
