@@ -9,6 +9,7 @@ import { decodeBase64Strict, sha256Hex, signBytes, verifyWithKey, type SigningKe
 import { AppError } from './errors.ts';
 import { clientAddress, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
+import { bindNonce, nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
@@ -118,7 +119,7 @@ function adminArea(path: string): string {
  */
 export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
   const limiter = new FailureLimiter(deps.config.adminFailureLimit);
-  const insertNonce = deps.db.sqlite.prepare('INSERT INTO admin_nonces (key_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+  const inFlight = new Set<string>();
   const pruneNonces = deps.db.sqlite.prepare('DELETE FROM admin_nonces WHERE seen_at < ?');
   let lastPrune = 0;
 
@@ -176,21 +177,35 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const area = adminArea(path);
     if (!scopeAllows(operator.scopes, area, access)) return fail('insufficient_scope', operator.key.keyId);
 
-    // Atomic single use: the primary key makes a second insert of the same nonce a no-op.
-    if (insertNonce.run(operator.key.keyId, nonce, toTimestamp(now)).changes === 0) return fail('nonce_replayed', operator.key.keyId);
+    // Single use. A nonce is taken when it is stored or while its request is in flight (this process
+    // is the only writer: the serving lock). It is stored with the request's change, in the same
+    // transaction (appendAudit), or after the request when it changed nothing.
+    const keyId = operator.key.keyId;
+    const flightKey = `${keyId} ${nonce}`;
+    if (inFlight.has(flightKey) || nonceSeen(deps.db.sqlite, keyId, nonce)) return fail('nonce_replayed', keyId);
     if (nowMs - lastPrune > 60_000) {
       lastPrune = nowMs;
       // Nonces older than twice the window can never be replayed: their timestamps are out of window.
       pruneNonces.run(toTimestamp(new Date(nowMs - 2 * deps.config.adminWindowSeconds * 1000)));
     }
 
-    c.set('operator', { label, keyId: operator.key.keyId, scopes: operator.scopes });
-    await next();
+    const requestNonce: RequestNonce = { keyId, nonce, seenAt: toTimestamp(now) };
+    c.set('operator', { label, keyId, scopes: operator.scopes, nonce: requestNonce });
+    inFlight.add(flightKey);
+    try {
+      await next();
+    } finally {
+      inFlight.delete(flightKey);
+      if (!nonceSeen(deps.db.sqlite, keyId, nonce)) storeNonce(deps.db.sqlite, requestNonce);
+    }
   };
 }
 
 /** The audit actor for the operator of the current admin request. */
-export function operatorActor(operator: { label: string; keyId: string } | undefined) {
+export function operatorActor(operator: { label: string; keyId: string; nonce?: RequestNonce } | undefined) {
   if (!operator) return { type: 'system' as const };
-  return { type: 'operator' as const, key_id: operator.keyId, label: operator.label };
+  const actor = { type: 'operator' as const, key_id: operator.keyId, label: operator.label };
+  // Events this actor appends store the request's nonce in their transaction.
+  bindNonce(actor, operator.nonce);
+  return actor;
 }

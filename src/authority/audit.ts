@@ -5,6 +5,7 @@ import type { Sqlite } from '../db/database.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import { hashRef } from './crypto.ts';
+import { storeNonceOfActor } from './request-nonces.ts';
 
 export type ActorType = 'operator' | 'system' | 'peer' | 'anonymous';
 
@@ -121,6 +122,7 @@ export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): Au
       canonicalJson(full),
       full.hash,
     );
+    storeNonceOfActor(sqlite, input.actor);
     return full;
   };
   return sqlite.inTransaction ? write() : sqlite.transaction(write).immediate();

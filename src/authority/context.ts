@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import type { SigningKey } from './crypto.ts';
 import type { Metrics } from './metrics.ts';
 import type { OperatorKeyring } from './operator-keys.ts';
+import type { RequestNonce } from './request-nonces.ts';
 
 export interface PublishedKey {
   key_id: string;
@@ -47,6 +48,8 @@ export interface OperatorContext {
   label: string;
   keyId: string;
   scopes: string[];
+  /** The request's nonce, stored with the change the request makes. */
+  nonce?: RequestNonce;
 }
 
 export type AppEnv = {

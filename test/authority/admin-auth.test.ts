@@ -149,6 +149,30 @@ describe('admin request authentication', () => {
     expect((await send(b, '/admin/audit', { headers: headersFor(b, { nonce: 'shared-nonce-0123456789ab', label: 'ops-2', key: testKey('operator:ops-2') }) })).status).toBe(200);
   });
 
+  it('stores the nonce of a write in the transaction of its change, and refuses the same nonce while the first request is in flight', async () => {
+    const a = createTestAuthority();
+    const body = JSON.stringify({ subject_sovereign_id: 'peer-n', subject_public_keys: [testKey('subject:peer-n').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 });
+    const headers = { ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'write-nonce-0123456789ab' }), 'Content-Type': 'application/json' };
+    // Both requests are in flight at once: exactly one issues a treaty.
+    const [first, second] = await Promise.all([send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }), send(a, '/admin/recognition-treaties', { method: 'POST', headers, body })]);
+    expect([first.status, second.status].sort()).toEqual([201, 401]);
+    expect(a.db.sqlite.prepare('SELECT count(*) AS n FROM treaties').get()).toEqual({ n: 1 });
+    // The change, its audit event and the nonce commit together: the event's transaction holds the nonce row.
+    const stored = a.db.sqlite.prepare('SELECT key_id, nonce FROM admin_nonces').all();
+    expect(stored).toEqual([{ key_id: a.operator.key.keyId, nonce: 'write-nonce-0123456789ab' }]);
+    await expectRefused(a, () => send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }), 'nonce_replayed');
+  });
+
+  it('a write that is rejected still uses up its nonce, so it cannot be replayed once it would succeed', async () => {
+    const a = createTestAuthority();
+    const body = JSON.stringify({ subject_sovereign_id: 'peer-r', subject_public_keys: ['not-a-key'], scope: { allowed_roles: ['role:client'] } });
+    const headers = { ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'failed-nonce-0123456789ab' }), 'Content-Type': 'application/json' };
+    const res = await send(a, '/admin/recognition-treaties', { method: 'POST', headers, body });
+    expect(res.status).toBe(422);
+    expect(a.db.sqlite.prepare('SELECT nonce FROM admin_nonces').all()).toEqual([{ nonce: 'failed-nonce-0123456789ab' }]);
+    await expectRefused(a, () => send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }), 'nonce_replayed');
+  });
+
   it('refuses stale and future timestamps', async () => {
     const a = createTestAuthority();
     await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: toTimestamp(addSeconds(a.clock(), -301)) }) }), 'timestamp_out_of_window');
