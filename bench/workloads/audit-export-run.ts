@@ -1,7 +1,10 @@
 // One audit export in a process that loads only the export service (or only the raw limit), so the peak
 // RSS it reports is the export's own plus the runtime's. Usage: audit-export-run.ts export|raw DB OUTPUT
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { elapsedMs, now, peakRssBytes, printJson } from '../lib/harness.ts';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { elapsedMs, now, peakRssBytes, printJson, REPO_DIR } from '../lib/harness.ts';
 
 const CHUNK_CHARS = 256 * 1024;
 
@@ -14,12 +17,28 @@ export interface ExportRun {
   baseline_rss_bytes: number;
 }
 
-async function exportRun(dbPath: string, output: string): Promise<ExportRun> {
-  const { exportAudit } = await import('../../src/ops/audit-export.ts');
-  const baseline = peakRssBytes();
-  const started = now();
-  const summary = await exportAudit({ dbPath, output });
-  return { rows: summary.count, ms: elapsedMs(started), bytes: summary.bytes, peak_rss_bytes: peakRssBytes(), baseline_rss_bytes: baseline };
+/**
+ * The export runs in a plain node process that loads the product the way `bin/accord.mjs` does: the
+ * compiled build (`npm run build`) when it is current, else the TypeScript sources through tsx.
+ */
+const EXPORT_PROCESS = `
+import fs from 'node:fs';
+const [binUrl, dbPath, output] = process.argv.slice(1);
+const peakRssBytes = () => Number(/VmHWM:\\s+(\\d+)\\s+kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? process.resourceUsage().maxRSS) * 1024;
+const { importProduct } = await import(binUrl);
+const { exportAudit } = await importProduct('ops/audit-export');
+const baseline = peakRssBytes();
+const started = process.hrtime.bigint();
+const summary = await exportAudit({ dbPath, output });
+const ms = Number(process.hrtime.bigint() - started) / 1e6;
+process.stdout.write(JSON.stringify({ rows: summary.count, ms, bytes: summary.bytes, peak_rss_bytes: peakRssBytes(), baseline_rss_bytes: baseline }) + '\\n');
+`;
+
+function exportRun(dbPath: string, output: string): ExportRun {
+  const bin = pathToFileURL(path.join(REPO_DIR, 'bin', 'accord.mjs')).href;
+  const child = spawnSync(process.execPath, ['--input-type=module', '--eval', EXPORT_PROCESS, bin, dbPath, output], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`the export process exited with ${child.status}`);
+  return JSON.parse(child.stdout.trim().split('\\n').pop()!) as ExportRun;
 }
 
 /** The limit: the same rows, iterated raw, their stored JCS text written in large chunks. */
@@ -49,6 +68,6 @@ async function rawRun(dbPath: string, output: string): Promise<ExportRun> {
 }
 
 const [mode, dbPath, output] = process.argv.slice(2);
-const run = mode === 'export' ? await exportRun(dbPath!, output!) : await rawRun(dbPath!, output!);
+const run = mode === 'export' ? exportRun(dbPath!, output!) : await rawRun(dbPath!, output!);
 fs.rmSync(output!, { force: true });
 printJson(run);

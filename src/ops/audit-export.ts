@@ -1,13 +1,12 @@
 // Audit export for auditors: streams stored events (JCS, one per line) from a read-only connection in constant memory.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AUDIT_EVENT_TYPES } from '../authority/audit.ts';
 import { parseTimestamp } from '../authority/clock.ts';
 import { AppError } from '../authority/errors.ts';
 import { openDatabase, type Database } from '../db/database.ts';
-import { fsyncDirectory, fsyncPath, refuseOverwrite, temporaryPath } from './files.ts';
+import { fsyncDirectory, refuseOverwrite, temporaryPath } from './files.ts';
 
 export const EXPORT_FORMATS = ['jsonl', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -130,13 +129,77 @@ function readMetaValue(db: Database, key: string): string | undefined {
   return (db.sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
 }
 
+/** Size of each of the two output buffers: one is filled while the other is being written. */
 const CHUNK_BYTES = 256 * 1024;
+/** The most UTF-8 bytes one UTF-16 code unit can take (a surrogate pair is 2 units and 4 bytes). */
+const MAX_UTF8_PER_UNIT = 3;
+
+/**
+ * Appends text to a file through two fixed buffers, hashing the bytes on the way: text is encoded
+ * straight into the buffer being filled while the other one is written, so memory stays two buffers
+ * whatever the size of the export. `fits` + `put` is the synchronous fast path; `append` flushes first.
+ */
+class ChunkedFileWriter {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  private readonly buffers = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)] as const;
+  private current = 0;
+  private used = 0;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly handle: fs.promises.FileHandle) {}
+
+  /** True when `text` and `extraBytes` more bytes certainly fit in the buffer being filled. */
+  fits(text: string, extraBytes = 0): boolean {
+    return this.used + text.length * MAX_UTF8_PER_UNIT + extraBytes <= CHUNK_BYTES;
+  }
+
+  put(text: string): void {
+    this.used += this.buffers[this.current]!.write(text, this.used, 'utf8');
+  }
+
+  async append(text: string): Promise<void> {
+    if (this.fits(text)) return this.put(text);
+    await this.flush();
+    if (this.fits(text)) return this.put(text);
+    // Longer than a whole buffer: written on its own, in order.
+    await this.writing;
+    await this.writeOut(Buffer.from(text, 'utf8'));
+  }
+
+  /** Starts writing the filled buffer and switches to the other one once its own write is done. */
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    const chunk = this.buffers[this.current]!.subarray(0, this.used);
+    await this.writing;
+    this.writing = this.writeOut(chunk);
+    this.writing.catch(() => {});
+    this.current = 1 - this.current;
+    this.used = 0;
+  }
+
+  /** Flushes what is buffered and waits for every write. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.writing;
+  }
+
+  private async writeOut(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    const position = this.bytes;
+    this.bytes += chunk.length;
+    for (let done = 0; done < chunk.length; ) {
+      const { bytesWritten } = await this.handle.write(chunk, done, chunk.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+}
 
 /**
  * Writes the matching events to `output`. Rows are read with an iterator from a read-only
- * connection (one consistent snapshot; a serving authority keeps writing), written in chunks that
- * wait for the stream to drain, and hashed on the way, so memory does not grow with the count. The
- * file appears under its name only when complete.
+ * connection (one consistent snapshot; a serving authority keeps writing), encoded into fixed
+ * buffers that are written while the next one fills, and hashed on the way, so memory does not
+ * grow with the count. The file appears under its name only when complete.
  */
 export async function exportAudit(input: {
   dbPath: string;
@@ -152,46 +215,45 @@ export async function exportAudit(input: {
   refuseOverwrite(output, input.force);
   const { db, sovereignId } = openAccordReadOnly(input.dbPath);
   const tmp = temporaryPath(output);
-  const hash = createHash('sha256');
-  let bytes = 0;
   let count = 0;
   let firstSeq: number | null = null;
   let lastSeq: number | null = null;
   let lastHash: string | null = null;
-  const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
-  failed.catch(() => {});
-  const write = async (text: string) => {
-    const chunk = Buffer.from(text, 'utf8');
-    hash.update(chunk);
-    bytes += chunk.length;
-    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed]);
-  };
+  let handle: fs.promises.FileHandle | null = null;
+  let writer: ChunkedFileWriter;
   try {
+    handle = await fs.promises.open(tmp, 'wx', 0o600);
+    writer = new ChunkedFileWriter(handle);
     const { sql, params } = exportQuery(filters);
     const rows = db.sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
-    let pending = format === 'json' ? `${JSON_FORMAT_OPEN}\n` : '';
+    const json = format === 'json';
+    if (json) await writer.append(`${JSON_FORMAT_OPEN}\n`);
     for (const [seq, eventHash, canonical] of rows) {
-      if (format === 'json') pending += count === 0 ? canonical : `,\n${canonical}`;
-      else pending += `${canonical}\n`;
+      // jsonl: the event and a newline; json: a separator before every event but the first.
+      const before = json && count > 0 ? ',\n' : '';
+      const after = json ? '' : '\n';
+      if (writer.fits(canonical, before.length + after.length)) {
+        writer.put(before);
+        writer.put(canonical);
+        writer.put(after);
+      } else {
+        await writer.append(`${before}${canonical}${after}`);
+      }
       count++;
       firstSeq ??= seq;
       lastSeq = seq;
       lastHash = eventHash;
-      if (pending.length >= CHUNK_BYTES) {
-        await write(pending);
-        pending = '';
-      }
     }
-    if (format === 'json') pending += `${count === 0 ? '' : '\n'}${JSON_FORMAT_CLOSE}\n`;
-    if (pending.length > 0) await write(pending);
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    fsyncPath(tmp);
+    if (json) await writer.append(`${count === 0 ? '' : '\n'}${JSON_FORMAT_CLOSE}\n`);
+    await writer.finish();
+    await handle.sync();
+    await handle.close();
+    handle = null;
     if (!input.force && fs.existsSync(output)) throw new AppError('output_exists', 409, `refusing to overwrite ${output} (use --force)`);
     fs.renameSync(tmp, output);
     fsyncDirectory(path.dirname(output));
   } catch (err) {
-    out.destroy();
+    await handle?.close().catch(() => {});
     fs.rmSync(tmp, { force: true });
     throw err;
   } finally {
@@ -204,8 +266,8 @@ export async function exportAudit(input: {
     first_seq: firstSeq,
     last_seq: lastSeq,
     last_hash: lastHash,
-    file_sha256: hash.digest('hex'),
-    bytes,
+    file_sha256: writer.hash.digest('hex'),
+    bytes: writer.bytes,
     filters,
     sovereign_id: sovereignId,
   };
