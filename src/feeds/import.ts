@@ -13,8 +13,9 @@ import { wireProfileOf } from '../interop/profile.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
-import { appendLeaves, frontierRoot, leafHash } from './merkle.ts';
-import { MAX_FEED_BYTES, revocationFeedSchema, spliceEntries, type RevocationFeed } from './model.ts';
+import { appendLeafDigests, frontierRoot, leafDigest } from './merkle.ts';
+import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, spliceEntries, type RevocationFeed } from './model.ts';
+import type { RevocationEntry } from './revocation-log.ts';
 
 export interface ImportContext {
   actor: Actor;
@@ -197,14 +198,108 @@ function rejectEarly(deps: AppDeps, ctx: ImportContext, facts: FeedFacts, reject
   throw rejectionError(rejection);
 }
 
+/** A feed past step 1: valid under the schema, in canonical form, hashed. */
+interface CanonicalFeed {
+  /** The feed as received (what rejection audits describe). */
+  input: unknown;
+  feed: RevocationFeed;
+  /** The feed's JCS text: stored byte-exact; its SHA-256 is the feed hash. */
+  body: string;
+  feedHash: string;
+  /** JCS bytes of the feed without `signatures`: what the issuer signed. */
+  payload: Buffer;
+  /** `leafDigest` of each entry's JCS text, in order. */
+  leaves: string[];
+}
+
+/** `{"entries":[`: every feed's canonical text starts with its entries ("entries" sorts first). */
+const ENTRIES_OPEN = '{"entries":[';
+const FEED_OPEN = '{"feed":';
+const FEED_REQUEST_OPEN = `${FEED_OPEN}${ENTRIES_OPEN}`;
+/** Bytes of a request around its feed: `{"feed":` and `}`. */
+const FEED_REQUEST_FRAME = FEED_OPEN.length + 1;
+
+/**
+ * The common request, `{"feed":<the feed's JCS text>}` (feeds are served as their canonical bytes),
+ * read in one pass: each entry is read straight from its canonical text (readCanonicalEntry) and
+ * hashed, only the rest of the feed goes through JSON.parse and must be canonical too, and the body,
+ * feed hash and signed payload are cut from the request bytes. A text that is the canonical form of
+ * what it parses to has no duplicate keys and no deep nesting, so parseJsonStrict accepts it and the
+ * general path would reach the same feed, body, hash and payload. Null for anything else (including
+ * any step-1 rejection): the general path decides those.
+ */
+function canonicalFeedRequest(bytes: Uint8Array, text: string): CanonicalFeed | null {
+  // No byte-order mark (the decoder drops one), so character and byte offsets agree on the ASCII frame.
+  // Too large a feed is left to the general path, which rejects it after the schema checks.
+  if (bytes[0] !== 0x7b || bytes.length - FEED_REQUEST_FRAME > MAX_FEED_BYTES) return null;
+  if (text.slice(0, FEED_REQUEST_OPEN.length) !== FEED_REQUEST_OPEN || text.charCodeAt(text.length - 1) !== 0x7d) return null;
+  const entries: RevocationEntry[] = [];
+  const leaves: string[] = [];
+  let at = FEED_REQUEST_OPEN.length;
+  if (text.charCodeAt(at) !== 0x5d) {
+    for (;;) {
+      const read = entries.length < MAX_FEED_ENTRIES ? readCanonicalEntry(text, at) : null;
+      if (read === null) return null;
+      entries.push(read.entry);
+      leaves.push(leafDigest(text.slice(at, read.end)));
+      at = read.end;
+      if (text.charCodeAt(at) === 0x5d) break;
+      if (text.charCodeAt(at++) !== 0x2c) return null;
+    }
+  }
+  const entriesEnd = at;
+  let envelope: Record<string, unknown>;
+  try {
+    envelope = JSON.parse(`${FEED_REQUEST_OPEN}${text.slice(entriesEnd)}`) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const input = envelope.feed as Record<string, unknown>;
+  if (Object.keys(envelope).length !== 1 || typeof input !== 'object' || input === null || Array.isArray(input)) return null;
+  input.entries = entries;
+  const parsed = safeParseFeedOfReadEntries(input as typeof input & { entries: RevocationEntry[] });
+  if (!parsed.success) return null;
+  const { entries: _entries, ...header } = input;
+  const { signatures: _signatures, ...unsignedHeader } = header;
+  let afterEntries: string;
+  let unsignedAfterEntries: string;
+  try {
+    afterEntries = canonicalJson({ ...header, entries: [] }).slice(ENTRIES_OPEN.length);
+    unsignedAfterEntries = canonicalJson({ ...unsignedHeader, entries: [] }).slice(ENTRIES_OPEN.length);
+  } catch {
+    return null;
+  }
+  if (text.length - 1 - entriesEnd !== afterEntries.length || text.slice(entriesEnd, -1) !== afterEntries) return null;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bodyBytes = buffer.subarray(FEED_OPEN.length, buffer.length - 1);
+  const entriesEndByte = buffer.length - 1 - Buffer.byteLength(afterEntries, 'utf8');
+  return {
+    input,
+    feed: parsed.data,
+    body: text.slice(FEED_OPEN.length, -1),
+    feedHash: hashRef(bodyBytes),
+    payload: Buffer.concat([buffer.subarray(FEED_OPEN.length, entriesEndByte), Buffer.from(unsignedAfterEntries, 'utf8')]),
+    leaves,
+  };
+}
+
 /**
  * The admin import request: raw body bytes → `{feed}`. Bad UTF-8, bad JSON or a wrong envelope is
  * step 1 of the checks (422 invalid_revocation_feed, audited like every other rejection).
  */
 export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
+  let text: string | null = null;
+  try {
+    text = decodeUtf8Strict(body);
+  } catch {
+    // Reported below, as step 1.
+  }
+  const canonical = text === null ? null : canonicalFeedRequest(body, text);
+  if (canonical) return importCanonicalFeed(deps, canonical, ctx, rawFacts(canonical.input));
+
   let envelope: unknown;
   try {
-    envelope = parseJsonStrict(decodeUtf8Strict(body));
+    envelope = parseJsonStrict(text ?? decodeUtf8Strict(body));
   } catch (err) {
     const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
     rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });
@@ -224,16 +319,15 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
  * log (plus evidence and a pause for equivocation) and throws an AppError with the reason code.
  */
 export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): ImportResult {
-  const sqlite = deps.db.sqlite;
   const facts = rawFacts(input);
 
   // 1. Strict schema (and a bounded canonical size).
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message: 'the feed must be a JSON object' }] } });
   }
-  const parsed = revocationFeedSchema.safeParse(input);
+  const parsed = safeParseRevocationFeed(input);
   if (!parsed.success) rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: issueList(parsed.error) } });
-  const feed = parsed.data as RevocationFeed;
+  const feed = parsed.data;
   // Each entry is canonicalized once: its text gives the leaf hash, and the stored body and the
   // signed payload are the header's canonical form with those texts spliced in (JCS of the whole).
   // canonicalJson also refuses what the schema cannot see (lone surrogates), still as step 1.
@@ -252,6 +346,15 @@ export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): I
   const feedHash = hashRef(body);
   facts.feedHash = feedHash;
   if (Buffer.byteLength(body, 'utf8') > MAX_FEED_BYTES) rejectEarly(deps, ctx, facts, { code: 'body_too_large', details: { max_bytes: MAX_FEED_BYTES } });
+  const payload = Buffer.from(spliceEntries(canonicalJson({ ...unsignedHeader, entries: [] }), entryTexts), 'utf8');
+  return importCanonicalFeed(deps, { input, feed, body, feedHash, payload, leaves: entryTexts.map(leafDigest) }, ctx, facts);
+}
+
+/** Steps 2 to 10 for a feed that passed step 1. */
+function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
+  const sqlite = deps.db.sqlite;
+  const { feed, body, feedHash, payload } = canonical;
+  facts.feedHash = feedHash;
   const issuer = feed.issuer_sovereign_id;
 
   // 2. Keys of this authority's active, in-window treaties whose subject is the issuer.
@@ -267,7 +370,6 @@ export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): I
   // 3. Signature, before anything that would reveal this authority's state for the issuer. A key the
   // issuer itself revoked in an earlier feed (kind public_key) no longer signs for it.
   const liveKeys = recognized.keys.filter((k) => findImportedRevocation(sqlite, issuer, 'public_key', k.keyId) === null);
-  const payload = Buffer.from(spliceEntries(canonicalJson({ ...unsignedHeader, entries: [] }), entryTexts), 'utf8');
   const check = verifySignedObject(feed, liveKeys, payload);
   if (!check.valid) {
     deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason: check.reason });
@@ -328,10 +430,7 @@ export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): I
     if (feed.log.size !== state.log_size + entries.length) {
       return reject({ code: 'log_root_mismatch', details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length } });
     }
-    const frontier = appendLeaves(
-      { size: state.log_size, hashes: JSON.parse(state.frontier) as string[] },
-      entryTexts.map((text) => leafHash(text)),
-    );
+    const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
     const root = `sha256:${frontierRoot(frontier)}`;
     if (root !== feed.log.root_hash) return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
 

@@ -97,11 +97,17 @@ export function importedRevokedIds(sqlite: Sqlite, issuer: string, kind: Revocat
   return new Set(stmt.all(issuer, kind) as string[]);
 }
 
+const statusLists = new WeakMap<Sqlite, Statement<unknown[]>>();
+
 /** Import state of every issuer this authority has imported from (or paused), ordered by issuer id. */
 export function listIssuerFeedStatuses(sqlite: Sqlite, now: Date): IssuerFeedStatus[] {
-  const rows = sqlite
-    .prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers ORDER BY issuer_sovereign_id')
-    .all() as IssuerFeedRow[];
+  // Prepared once per connection: every import refreshes the staleness gauge through this.
+  let stmt = statusLists.get(sqlite);
+  if (!stmt) {
+    stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers ORDER BY issuer_sovereign_id');
+    statusLists.set(sqlite, stmt);
+  }
+  const rows = stmt.all() as IssuerFeedRow[];
   return rows.map((row) => feedStatusAt(row, now));
 }
 

@@ -1,6 +1,5 @@
 // Wire shapes of the feeds domain (SPEC §5): revocation entries, signed feeds and feed receipts, as strict zod schemas.
 import { z } from 'zod';
-import { TIMESTAMP_PATTERN } from '../authority/clock.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
 import type { SignatureEntry } from '../authority/crypto.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from './revocation-log.ts';
@@ -23,16 +22,33 @@ export const identifier = z.string().regex(SOVEREIGN_ID_PATTERN, 'must match ^[A
 export const hashRefSchema = z.string().regex(HASH_REF, 'must be "sha256:" followed by 64 lowercase hex digits');
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** The number written by `length` ASCII digits at `at`, or -1 when one is not a digit. */
+function digitsAt(v: string, at: number, length: number): number {
+  let n = 0;
+  for (let i = at; i < at + length; i++) {
+    const d = v.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
 /**
- * Same answer as `parseTimestamp(v) !== null`, without building Dates: a feed carries a timestamp per
- * entry and this check runs 10,000 times per import (test/feeds/model.test.ts pins the equivalence).
+ * Same answer as `parseTimestamp(v) !== null` (the form YYYY-MM-DDTHH:MM:SSZ of a real instant),
+ * without a regex or Dates: a feed carries a timestamp per entry and this check runs 10,000 times
+ * per import (test/feeds/model.test.ts pins the equivalence).
  */
 export function isTimestamp(v: string): boolean {
-  if (!TIMESTAMP_PATTERN.test(v)) return false;
-  const year = Number(v.slice(0, 4));
-  const month = Number(v.slice(5, 7));
-  const day = Number(v.slice(8, 10));
-  if (month < 1 || month > 12 || day < 1 || Number(v.slice(11, 13)) > 23 || Number(v.slice(14, 16)) > 59 || Number(v.slice(17, 19)) > 59) return false;
+  // Separators: - - T : : Z at 4, 7, 10, 13, 16, 19.
+  if (v.length !== 20 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84) return false;
+  if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 90) return false;
+  const year = digitsAt(v, 0, 4);
+  const month = digitsAt(v, 5, 2);
+  const day = digitsAt(v, 8, 2);
+  const hour = digitsAt(v, 11, 2);
+  const minute = digitsAt(v, 14, 2);
+  const second = digitsAt(v, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
 }
@@ -56,8 +72,9 @@ export const revocationEntrySchema = z.strictObject({
   incident: z.string().regex(INCIDENT, 'must be 1 to 256 characters without control characters').optional(),
 });
 
-export const revocationFeedSchema = z
-  .strictObject({
+/** The feed's fields in schema order (issue order); `entries` is filled in by the two schemas below. */
+const feedShape = <E extends z.ZodType>(entry: E) =>
+  z.strictObject({
     type: z.literal(FEED_TYPE),
     version: z.literal(FEED_VERSION),
     feed_id: z.string().regex(UUID, 'must be a lowercase UUID'),
@@ -66,19 +83,87 @@ export const revocationFeedSchema = z
     previous_feed_hash: hashRefSchema.nullable(),
     issued_at: timestamp,
     next_update: timestamp,
-    entries: z.array(revocationEntrySchema).max(MAX_FEED_ENTRIES),
+    entries: z.array(entry).max(MAX_FEED_ENTRIES),
     log: z.strictObject({ size: safeIndex, root_hash: hashRefSchema }),
     issued_by: hashRefSchema,
     signatures: z.array(signatureSchema).min(1).max(16),
-  })
-  .refine((f) => (f.sequence === 1) === (f.previous_feed_hash === null), {
-    message: 'previous_feed_hash is null exactly when sequence is 1',
-    path: ['previous_feed_hash'],
-  })
-  .refine((f) => f.signatures.some((s) => s.key_id === f.issued_by), {
-    message: 'issued_by must be the key_id of one of the signatures',
-    path: ['issued_by'],
   });
+
+const withFeedRules = <S extends z.ZodType<{ sequence: number; previous_feed_hash: string | null; issued_by: string; signatures: SignatureEntry[] }>>(schema: S) =>
+  schema
+    .refine((f) => (f.sequence === 1) === (f.previous_feed_hash === null), {
+      message: 'previous_feed_hash is null exactly when sequence is 1',
+      path: ['previous_feed_hash'],
+    })
+    .refine((f) => f.signatures.some((s) => s.key_id === f.issued_by), {
+      message: 'issued_by must be the key_id of one of the signatures',
+      path: ['issued_by'],
+    });
+
+export const revocationFeedSchema = withFeedRules(feedShape(revocationEntrySchema));
+
+/** The same feed schema with entries left unchecked: used only once every entry is known to pass `isRevocationEntry`. */
+const feedOfCheckedEntriesSchema = withFeedRules(feedShape(z.unknown()));
+
+const ENTRY_KEYS: ReadonlySet<string> = new Set(Object.keys(revocationEntrySchema.shape));
+const KINDS: ReadonlySet<unknown> = new Set(REVOCATION_KINDS);
+const REASONS: ReadonlySet<unknown> = new Set(REVOCATION_REASONS);
+
+/**
+ * Same answer as `revocationEntrySchema.safeParse(v).success`, without building issue lists or copies:
+ * a feed carries up to 10,000 entries (test/feeds/model.test.ts pins the equivalence). Property reads
+ * and the `for…in` key walk mirror zod's strict object.
+ */
+export function isRevocationEntry(v: unknown): v is RevocationEntry {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  for (const key in v) if (!ENTRY_KEYS.has(key)) return false;
+  const { index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident } = v as Record<string, unknown>;
+  return (
+    typeof index === 'number' &&
+    Number.isSafeInteger(index) &&
+    index >= 0 &&
+    KINDS.has(kind) &&
+    typeof id === 'string' &&
+    SOVEREIGN_ID_PATTERN.test(id) &&
+    REASONS.has(reason) &&
+    typeof revoked_at === 'string' &&
+    isTimestamp(revoked_at) &&
+    (subject_sovereign_id === undefined || (typeof subject_sovereign_id === 'string' && SOVEREIGN_ID_PATTERN.test(subject_sovereign_id))) &&
+    (invalid_since === undefined || (typeof invalid_since === 'string' && isTimestamp(invalid_since))) &&
+    (incident === undefined || (typeof incident === 'string' && INCIDENT.test(incident)))
+  );
+}
+
+type FeedParse = { success: true; data: RevocationFeed } | { success: false; error: z.ZodError };
+
+/** The feed schema's answer for a feed whose entries are already known to be valid. */
+function parseFeedOfValidEntries(input: object, entries: RevocationEntry[]): FeedParse {
+  // Valid entries add no issues; within the size limit neither does the array, so the rest of the
+  // feed is checked with an empty one (zod would otherwise walk 10,000 elements to copy them).
+  const rest = entries.length <= MAX_FEED_ENTRIES && Object.getPrototypeOf(input) === Object.prototype ? { ...input, entries: [] } : input;
+  const parsed = feedOfCheckedEntriesSchema.safeParse(rest);
+  return parsed.success ? { success: true, data: { ...(parsed.data as Omit<RevocationFeed, 'entries'>), entries } } : { success: false, error: parsed.error };
+}
+
+/**
+ * Same result as `revocationFeedSchema.safeParse(input)` (success, issues, data). When every entry
+ * passes `isRevocationEntry`, only the rest of the feed goes through zod and the entries are kept as
+ * given; otherwise the full schema runs and reports every issue.
+ */
+export function safeParseRevocationFeed(input: unknown): FeedParse {
+  const entries = typeof input === 'object' && input !== null ? (input as { entries?: unknown }).entries : undefined;
+  if (Array.isArray(entries) && entries.every(isRevocationEntry)) return parseFeedOfValidEntries(input as object, entries);
+  const parsed = revocationFeedSchema.safeParse(input);
+  return parsed.success ? { success: true, data: parsed.data as RevocationFeed } : { success: false, error: parsed.error };
+}
+
+/**
+ * `safeParseRevocationFeed` for a feed whose entries all came from `readCanonicalEntry`, which accepts
+ * only valid entries (test/feeds/model.test.ts): the entries are not checked a second time.
+ */
+export function safeParseFeedOfReadEntries(input: Record<string, unknown> & { entries: RevocationEntry[] }): FeedParse {
+  return parseFeedOfValidEntries(input, input.entries);
+}
 
 export interface RevocationFeed {
   type: typeof FEED_TYPE;
@@ -108,6 +193,114 @@ export const feedReceiptSchema = z.strictObject({
 });
 
 export type FeedReceipt = z.infer<typeof feedReceiptSchema>;
+
+/** Whether `text` has `token` at `at` (a character loop: startsWith at an offset into a long string costs far more). */
+function hasToken(text: string, at: number, token: string): boolean {
+  for (let i = 0; i < token.length; i++) if (text.charCodeAt(at + i) !== token.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Offset of the first `"` at or after `from` that no backslash escapes, or -1. */
+function closingQuote(text: string, from: number): number {
+  for (let q = text.indexOf('"', from); q >= 0; q = text.indexOf('"', q + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return -1;
+}
+
+const ENTRY_ID = '{"id":"';
+const ENTRY_INCIDENT = ',"incident":';
+const ENTRY_INDEX = ',"index":';
+const ENTRY_INVALID_SINCE = ',"invalid_since":"';
+const ENTRY_KIND = ',"kind":"';
+const ENTRY_REASON = ',"reason":"';
+const ENTRY_REVOKED_AT = ',"revoked_at":"';
+const ENTRY_SUBJECT = ',"subject_sovereign_id":"';
+
+/**
+ * Reads one entry at `at` of a feed's text when that text is exactly `canonicalEntryText` of a valid
+ * entry (null for anything else, valid JSON in another form included). Returns the entry, with its
+ * keys in text order like JSON.parse, and the offset just past it. Accepted text is what JSON.parse
+ * reads as that entry and what revocationEntrySchema accepts (test/feeds/model.test.ts), so a
+ * canonical feed is read without parsing, validating and re-serializing each entry separately.
+ */
+export function readCanonicalEntry(text: string, at: number): { entry: RevocationEntry; end: number } | null {
+  if (!hasToken(text, at, ENTRY_ID)) return null;
+  let p = at + ENTRY_ID.length;
+  let q = text.indexOf('"', p);
+  const id = text.slice(p, q);
+  // Identifiers, timestamps, kinds and reasons have no characters JSON escapes, so their text is their value.
+  if (q < 0 || !SOVEREIGN_ID_PATTERN.test(id)) return null;
+  p = q + 1;
+  let incident: string | undefined;
+  if (hasToken(text, p, ENTRY_INCIDENT)) {
+    p += ENTRY_INCIDENT.length;
+    if (text.charCodeAt(p) !== 0x22) return null;
+    q = closingQuote(text, p + 1);
+    if (q < 0) return null;
+    const raw = text.slice(p, q + 1);
+    try {
+      incident = JSON.parse(raw) as string;
+    } catch {
+      return null;
+    }
+    if (!INCIDENT.test(incident) || !incident.isWellFormed() || JSON.stringify(incident) !== raw) return null;
+    p = q + 1;
+  }
+  if (!hasToken(text, p, ENTRY_INDEX)) return null;
+  p += ENTRY_INDEX.length;
+  q = p;
+  for (let c = text.charCodeAt(q); c >= 0x30 && c <= 0x39; c = text.charCodeAt(++q));
+  // Canonical integers: at least one digit, no leading zero.
+  if (q === p || (text.charCodeAt(p) === 0x30 && q > p + 1)) return null;
+  const index = Number(text.slice(p, q));
+  if (!Number.isSafeInteger(index)) return null;
+  p = q;
+  let invalidSince: string | undefined;
+  if (hasToken(text, p, ENTRY_INVALID_SINCE)) {
+    p += ENTRY_INVALID_SINCE.length;
+    invalidSince = text.slice(p, p + 20);
+    if (!isTimestamp(invalidSince) || text.charCodeAt(p + 20) !== 0x22) return null;
+    p += 21;
+  }
+  if (!hasToken(text, p, ENTRY_KIND)) return null;
+  p += ENTRY_KIND.length;
+  q = text.indexOf('"', p);
+  const kind = text.slice(p, q);
+  if (q < 0 || !KINDS.has(kind)) return null;
+  p = q + 1;
+  if (!hasToken(text, p, ENTRY_REASON)) return null;
+  p += ENTRY_REASON.length;
+  q = text.indexOf('"', p);
+  const reason = text.slice(p, q);
+  if (q < 0 || !REASONS.has(reason)) return null;
+  p = q + 1;
+  if (!hasToken(text, p, ENTRY_REVOKED_AT)) return null;
+  p += ENTRY_REVOKED_AT.length;
+  const revokedAt = text.slice(p, p + 20);
+  if (!isTimestamp(revokedAt) || text.charCodeAt(p + 20) !== 0x22) return null;
+  p += 21;
+  let subject: string | undefined;
+  if (hasToken(text, p, ENTRY_SUBJECT)) {
+    p += ENTRY_SUBJECT.length;
+    q = text.indexOf('"', p);
+    subject = text.slice(p, q);
+    if (q < 0 || !SOVEREIGN_ID_PATTERN.test(subject)) return null;
+    p = q + 1;
+  }
+  if (text.charCodeAt(p) !== 0x7d) return null;
+  const entry = { id } as RevocationEntry;
+  if (incident !== undefined) entry.incident = incident;
+  entry.index = index;
+  if (invalidSince !== undefined) entry.invalid_since = invalidSince;
+  entry.kind = kind as RevocationEntry['kind'];
+  entry.reason = reason as RevocationEntry['reason'];
+  entry.revoked_at = revokedAt;
+  if (subject !== undefined) entry.subject_sovereign_id = subject;
+  return { entry, end: p + 1 };
+}
 
 const EMPTY_ENTRIES_PREFIX = '{"entries":[]';
 

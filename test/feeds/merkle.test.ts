@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appendLeaves, EMPTY_ROOT, emptyFrontier, frontierRoot, leafHash, merkleTreeHash, nodeHash } from '../../src/feeds/merkle.ts';
+import { appendLeafDigests, appendLeaves, EMPTY_ROOT, emptyFrontier, frontierRoot, leafDigest, leafHash, merkleTreeHash, nodeHash } from '../../src/feeds/merkle.ts';
 
 /** Independent RFC 6962 computation: bottom-up pairing, an unpaired last node is promoted unchanged. */
 function bottomUpRoot(leafData: Buffer[]): string {
@@ -81,6 +81,18 @@ describe('RFC 6962 tree hashing', () => {
         expect(frontier.hashes.length).toBe(size.toString(2).split('').filter((c) => c === '1').length);
       }),
       { seed: 6962, numRuns: 150 },
+    );
+  });
+
+  it('binary leaf digests append to the same frontier as hex leaf hashes, from any stored frontier (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 200 }), fc.array(fc.string({ unit: 'grapheme', maxLength: 12 }), { maxLength: 70 }), (before, texts) => {
+        const start = appendLeaves(emptyFrontier(), Array.from({ length: before }, (_, i) => leafHash(`earlier-${i}`)));
+        const digests = texts.map((t) => leafDigest(t));
+        expect(digests.map((d) => Buffer.from(d, 'latin1').toString('hex'))).toEqual(texts.map((t) => leafHash(t)));
+        expect(appendLeafDigests(start, digests)).toEqual(appendLeaves(start, texts.map((t) => leafHash(t))));
+      }),
+      { seed: 6963, numRuns: 150 },
     );
   });
 });
