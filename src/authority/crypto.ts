@@ -135,6 +135,18 @@ export function verifyWithKey(key: PublicKeyInfo, message: Uint8Array, signature
   }
 }
 
+/** `verifyWithKey` on libuv's thread pool: the calling thread serves other work meanwhile. */
+export function verifyWithKeyAsync(key: PublicKeyInfo, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== 64) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      nodeVerify(null, message, publicKeyObject(key.raw, key.base64), signature, (error, valid) => resolve(!error && valid));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 /** Order of the Ed25519 base point. */
 const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 

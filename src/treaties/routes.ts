@@ -8,7 +8,7 @@ import { LIFECYCLE_STATES } from './lifecycle.ts';
 import { identifier } from './model.ts';
 import { getTreaty, issueTreaty, listTreaties, revokeTreatiesByOperator, revokeTreaty, supersedeTreaty } from './service.ts';
 import { installTreatyMetrics } from './treaty-metrics.ts';
-import { verifyAttestation, verifyTreaty } from './verification.ts';
+import { verifyAttestationAsync, verifyTreaty } from './verification.ts';
 
 const listQuery = z.strictObject({
   issuer: identifier.optional(),
@@ -74,5 +74,5 @@ export function treatyRoutes(deps: AppDeps) {
       c.header('Cache-Control', 'no-cache');
       return c.json(getTreaty(deps, c.req.param('id')), 200);
     })
-    .post('/attestations/verify', async (c) => c.json(verifyAttestation(deps, await jsonBody(c)), 200));
+    .post('/attestations/verify', async (c) => c.json(await verifyAttestationAsync(deps, await jsonBody(c)), 200));
 }

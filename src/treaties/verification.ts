@@ -1,6 +1,6 @@
 // Verifying treaties and attestations against this authority's own treaties, revocations and imported feeds.
 import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
-import { parsePublicKey, signingPayload, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
+import { decodeBase64Strict, parsePublicKey, signingPayload, verifySignedObject, verifyWithKey, verifyWithKeyAsync, type PublicKeyInfo, type SignatureEntry } from '../authority/crypto.ts';
 import { validate } from '../authority/http.ts';
 import { feedStatusAt, findImportedRevocation, hasImportedRevocations, importedRevokedIds, issuerFeedRow, type IssuerFeedRow } from '../feeds/imported-revocations.ts';
 import { ownAttestationRevocation } from './attestations.ts';
@@ -228,17 +228,34 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   return answer('accepted', check.keyId);
 }
 
-/** Every allowed key with a valid signature on the object, in signature order. */
-function validSigners(object: { signatures?: unknown }, keys: PublicKeyInfo[], payload: Buffer): string[] {
-  const signers: string[] = [];
-  let remaining = keys;
-  while (remaining.length > 0) {
-    const check = verifySignedObject(object, remaining, payload);
-    if (!check.valid) break;
-    signers.push(check.keyId);
-    remaining = remaining.filter((k) => k.keyId !== check.keyId);
+/** The signatures of an object to check: one per allowed key, well formed; none when a key_id repeats. */
+interface SignerQuery {
+  payload: Buffer;
+  candidates: Array<{ key: PublicKeyInfo; sig: Buffer }>;
+}
+
+function signerQuery(object: { signatures?: unknown }, keys: PublicKeyInfo[], payload: Buffer): SignerQuery {
+  const signatures = Array.isArray(object.signatures) ? (object.signatures as Array<Partial<SignatureEntry> | null>) : [];
+  const ids = signatures.map((entry) => entry?.key_id);
+  if (new Set(ids).size !== ids.length) return { payload, candidates: [] };
+  const byId = new Map(keys.map((k) => [k.keyId, k]));
+  const candidates: SignerQuery['candidates'] = [];
+  for (const entry of signatures) {
+    const key = typeof entry?.key_id === 'string' ? byId.get(entry.key_id) : undefined;
+    const sig = key && typeof entry?.sig === 'string' ? decodeBase64Strict(entry.sig, 64) : null;
+    if (key && sig) candidates.push({ key, sig });
   }
-  return signers;
+  return { payload, candidates };
+}
+
+/** Every allowed key with a valid signature on the object, in signature order. */
+function validSigners(query: SignerQuery): string[] {
+  return query.candidates.filter((c) => verifyWithKey(c.key, query.payload, c.sig)).map((c) => c.key.keyId);
+}
+
+async function validSignersAsync(query: SignerQuery): Promise<string[]> {
+  const valid = await Promise.all(query.candidates.map((c) => verifyWithKeyAsync(c.key, query.payload, c.sig)));
+  return query.candidates.filter((_, i) => valid[i]).map((c) => c.key.keyId);
 }
 
 /**
@@ -248,6 +265,22 @@ function validSigners(object: { signatures?: unknown }, keys: PublicKeyInfo[], p
  * the issuer's imported feed. One stable reason code per failure.
  */
 export function verifyAttestation(deps: AppDeps, rawInput: unknown): AttestationVerification {
+  const steps = attestationVerification(deps, rawInput);
+  let step = steps.next();
+  while (!step.done) step = steps.next(validSigners(step.value));
+  return step.value;
+}
+
+/** `verifyAttestation` with the signature checks on the thread pool (the HTTP route). */
+export async function verifyAttestationAsync(deps: AppDeps, rawInput: unknown): Promise<AttestationVerification> {
+  const steps = attestationVerification(deps, rawInput);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await validSignersAsync(step.value));
+  return step.value;
+}
+
+/** The verification, yielding where it needs the valid signers of the attestation (checked by the caller). */
+function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<SignerQuery, AttestationVerification, string[]> {
   const input = acceptsVerifyAttestationInput(rawInput) ? rawInput : validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
   const now = deps.clock();
   const gm = isGenesisMeshIssuer(deps, input.attestation, now);
@@ -299,7 +332,7 @@ export function verifyAttestation(deps: AppDeps, rawInput: unknown): Attestation
 
   const keys = new Map<string, PublicKeyInfo>();
   for (const t of candidates) for (const k of t.keys) keys.set(k.keyId, k);
-  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : validSigners(attestation, [...keys.values()], payload);
+  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, [...keys.values()], payload);
   if (signers.length === 0) {
     recordSignatureFailure(deps, 'attestation_verify', 'invalid_signature');
     return answer('invalid_signature', null, null);

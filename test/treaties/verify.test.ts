@@ -4,6 +4,7 @@ import { publishFeeds, latestPublishedFeed } from '../../src/feeds/publish.ts';
 import { importFeed } from '../../src/feeds/import.ts';
 import { issueAttestation, revokeAttestation } from '../../src/treaties/attestations.ts';
 import { issueTreaty, revokeTreaty } from '../../src/treaties/service.ts';
+import { verifyAttestation } from '../../src/treaties/verification.ts';
 import { createTestAuthority, dbDigest, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { attestationInput, subjectKey, treatyInput } from './fixtures.ts';
 
@@ -219,6 +220,35 @@ describe('POST /attestations/verify', () => {
     const feed = JSON.parse(latestPublishedFeed(b.db.sqlite)!.body);
     importFeed(a.deps, feed, { actor: { type: 'system' }, via: 'admin' });
     expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
+  });
+
+  it('the route (signatures checked on the thread pool) and the service (inline) give the same answer in every case', async () => {
+    const { a, b } = pair();
+    const att = issueAttestation(b.deps, attestationInput()) as Json;
+    const stranger = testKey('stranger');
+    const second = signObject({ ...att, signatures: undefined } as Json, [stranger]).signatures[0];
+    const cases: Json[] = [
+      att,
+      tamperSig(att),
+      { ...att, roles: ['role:anchor'] },
+      { ...att, signatures: [second, ...att.signatures] },
+      { ...att, signatures: [...att.signatures, ...att.signatures] },
+      { ...att, signatures: [{ key_id: att.signatures[0].key_id, sig: 'AAAA' }] },
+      { ...att, issuer_sovereign_id: 'na-z' },
+      issueAttestation(a.deps, attestationInput()),
+    ];
+    for (const attestation of cases) {
+      const http = await verifyAttestationHttp(a, { attestation });
+      let inline: Json;
+      try {
+        inline = { status: 200, body: verifyAttestation(a.deps, { attestation }) };
+      } catch (error) {
+        inline = { status: (error as Json).status, body: { error: { code: (error as Json).code } } };
+      }
+      expect(http.status).toBe(inline.status);
+      if (http.status === 200) expect(http.body).toEqual(inline.body);
+      else expect(http.body.error.code).toBe(inline.body.error.code);
+    }
   });
 
   it('an import after verification answered from its caches is seen by the next verification', async () => {
