@@ -1,6 +1,8 @@
 // connectome: build at 10,000 sovereigns / 100,000 treaties / 100,000 revocations against JSON.stringify of the
 // same output, and one blast-radius lookup (bench/connectome.ts measures both); the cached GET once it is served.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { runConnectomeBench, syntheticNetwork, type SyntheticNetworkSize } from '../connectome.ts';
 import { BENCH_NOW, openBenchAuthority, SCALE, scaled, workDir } from '../lib/fixtures.ts';
@@ -16,7 +18,41 @@ const DURATION_S = Math.max(3, Math.round(10 * SCALE));
  * treaties, revocations as imported revocations, feed states as import states. Then the served app
  * builds it once (the first GET) and serves the cached document to 20 connections.
  */
-async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
+/** The raw bytes of a GET (node:http does not decode Content-Encoding). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ body: Buffer.concat(chunks), headers: res.headers }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * The limit of a GET: a bare node:http server that answers every request with the same gzip bytes
+ * and headers at once, driven by the same load generator with the same connections. It is what
+ * moving this many bytes per response costs on this machine, whatever the server does.
+ */
+async function bareServing(body: Buffer, headers: http.OutgoingHttpHeaders): Promise<LoadResult> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, headers);
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    return await runLoad({ url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip' } });
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult; bare: LoadResult; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
   const network = syntheticNetwork(size, new Date(BENCH_NOW));
   const dir = path.join(workDir(), 'connectome');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -52,7 +88,10 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
     log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
     const full = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip' } });
     const revalidate = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
-    return { firstGetMs, full, revalidate, bytes, gzipBytes };
+    const raw = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'gzip' });
+    const wireHeaders = Object.fromEntries(['content-type', 'content-encoding', 'content-length', 'etag', 'cache-control', 'vary'].map((h) => [h, raw.headers[h]!]));
+    const bare = await bareServing(raw.body, wireHeaders);
+    return { firstGetMs, full, bare, revalidate, bytes, gzipBytes };
   } finally {
     await served.close();
     await authority.close();
@@ -99,11 +138,11 @@ async function main(): Promise<void> {
         ? `no response completed (${get.full.timeouts} timeouts at 10 s)`
         : `p99 ${get.full.latency_ms.p99} ms (p50 ${get.full.latency_ms.p50} ms, ${round(get.full.rps, 1)} req/s)`
     }; If-None-Match → 304: p99 ${get.revalidate.latency_ms.p99} ms`,
-    limit: '—',
-    ratio: null,
+    limit: `bare node:http, same bytes: p99 ${get.bare.latency_ms.p99} ms (${round(get.bare.rps, 1)} req/s)`,
+    ratio: get.bare.rps > 0 ? round(get.full.rps / get.bare.rps) : null,
     target: 'cached GET p99 ≤ 20 ms at 20 connections',
     pass: get.full.requests > 0 && get.full.latency_ms.p99 <= 20 && fullOk && revalidateOk,
-    details: { first_get_build_ms: Math.round(get.firstGetMs), document_bytes: get.bytes, gzip_bytes: get.gzipBytes, full: get.full, revalidate_304: get.revalidate },
+    details: { first_get_build_ms: Math.round(get.firstGetMs), document_bytes: get.bytes, gzip_bytes: get.gzipBytes, full: get.full, bare_same_bytes: get.bare, revalidate_304: get.revalidate },
   });
   emit(rows);
 }
