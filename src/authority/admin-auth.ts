@@ -5,7 +5,7 @@ import { appendAudit } from './audit.ts';
 import { canonicalBytes } from './canonical-json.ts';
 import { parseTimestamp, toTimestamp } from './clock.ts';
 import type { AppDeps, AppEnv } from './context.ts';
-import { decodeBase64Strict, sha256Hex, signBytes, verifyWithKey, type SigningKey } from './crypto.ts';
+import { decodeBase64Strict, sha256Hex, signBytes, verifyWithKeyAsync, type SigningKey } from './crypto.ts';
 import { AppError } from './errors.ts';
 import { clientAddress, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
@@ -168,7 +168,8 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
     const body = await rawBody(c);
     const payload = adminSigningPayload({ method, path, bodySha256: sha256Hex(body), keyId: label, timestamp, nonce });
-    if (!verifyWithKey(operator.key, payload, sig)) {
+    // On the thread pool: the event loop serves other requests while the signature is checked.
+    if (!(await verifyWithKeyAsync(operator.key, payload, sig))) {
       deps.metrics.signatureVerificationFailures.inc({ surface: 'admin_request', reason: 'bad_signature' });
       return fail('bad_signature', operator.key.keyId);
     }
