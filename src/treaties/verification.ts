@@ -234,11 +234,10 @@ interface SignerQuery {
   candidates: Array<{ key: PublicKeyInfo; sig: Buffer }>;
 }
 
-function signerQuery(object: { signatures?: unknown }, keys: PublicKeyInfo[], payload: Buffer): SignerQuery {
+function signerQuery(object: { signatures?: unknown }, byId: Map<string, PublicKeyInfo>, payload: Buffer): SignerQuery {
   const signatures = Array.isArray(object.signatures) ? (object.signatures as Array<Partial<SignatureEntry> | null>) : [];
   const ids = signatures.map((entry) => entry?.key_id);
   if (new Set(ids).size !== ids.length) return { payload, candidates: [] };
-  const byId = new Map(keys.map((k) => [k.keyId, k]));
   const candidates: SignerQuery['candidates'] = [];
   for (const entry of signatures) {
     const key = typeof entry?.key_id === 'string' ? byId.get(entry.key_id) : undefined;
@@ -271,6 +270,30 @@ export function verifyAttestation(deps: AppDeps, rawInput: unknown): Attestation
   return step.value;
 }
 
+function attestationAnswer(
+  attestation: { attestation_id: string; issuer_sovereign_id: string; subject_id: string },
+  warnings: string[],
+  reason: AttestationVerifyReason,
+  treatyId: string | null,
+  signedBy: string | null,
+): AttestationVerification {
+  return {
+    accepted: reason === 'accepted',
+    reason,
+    warnings,
+    treaty_id: treatyId,
+    attestation_id: attestation.attestation_id,
+    issuer_sovereign_id: attestation.issuer_sovereign_id,
+    subject_id: attestation.subject_id,
+    signed_by: signedBy,
+  };
+}
+
+/** The first in-force treaty naming the key. */
+function treatyNaming(candidates: RecognizedTreaty[], keyId: string): string | null {
+  return candidates.find((t) => t.keys.some((k) => k.keyId === keyId))?.treatyId ?? null;
+}
+
 /** `verifyAttestation` with the signature checks on the thread pool (the HTTP route). */
 export async function verifyAttestationAsync(deps: AppDeps, rawInput: unknown): Promise<AttestationVerification> {
   const steps = attestationVerification(deps, rawInput);
@@ -295,16 +318,7 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   const self = deps.identity.sovereignId;
   const issuer = attestation.issuer_sovereign_id;
   const warnings: string[] = [];
-  const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null): AttestationVerification => ({
-    accepted: reason === 'accepted',
-    reason,
-    warnings,
-    treaty_id: treatyId,
-    attestation_id: attestation.attestation_id,
-    issuer_sovereign_id: issuer,
-    subject_id: attestation.subject_id,
-    signed_by: signedBy,
-  });
+  const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null) => attestationAnswer(attestation, warnings, reason, treatyId, signedBy);
   const payload = signingPayload(attestation);
 
   if (issuer === self && presented === undefined) {
@@ -332,17 +346,16 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
 
   const keys = new Map<string, PublicKeyInfo>();
   for (const t of candidates) for (const k of t.keys) keys.set(k.keyId, k);
-  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, [...keys.values()], payload);
+  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, keys, payload);
   if (signers.length === 0) {
     recordSignatureFailure(deps, 'attestation_verify', 'invalid_signature');
     return answer('invalid_signature', null, null);
   }
-  const treatyOf = (keyId: string) => candidates.find((t) => t.keys.some((k) => k.keyId === keyId))?.treatyId ?? null;
   warnings.push(...feedWarnings(entry, now));
   const liveSigners = signers.filter((keyId) => !entry.revokedKeys.has(keyId));
-  if (liveSigners.length === 0) return answer('signing_key_revoked', treatyOf(signers[0]!), signers[0]!);
+  if (liveSigners.length === 0) return answer('signing_key_revoked', treatyNaming(candidates, signers[0]!), signers[0]!);
   const signedBy = liveSigners[0]!;
-  const fail = (reason: AttestationVerifyReason) => answer(reason, treatyOf(signedBy), signedBy);
+  const fail = (reason: AttestationVerifyReason) => answer(reason, treatyNaming(candidates, signedBy), signedBy);
   if (entry.revokesAttestations && findImportedRevocation(deps.db.sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
   if (nowMs < Date.parse(attestation.valid_from)) return fail('not_yet_valid');
   if (nowMs >= Date.parse(attestation.expires_at)) return fail('expired');
