@@ -1,5 +1,6 @@
 // Wire shapes of the feeds domain (SPEC §5): revocation entries, signed feeds and feed receipts, as strict zod schemas.
 import { z } from 'zod';
+import { isTimestamp } from '../authority/clock.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
 import type { SignatureEntry } from '../authority/crypto.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from './revocation-log.ts';
@@ -20,39 +21,6 @@ const INCIDENT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
 export const identifier = z.string().regex(SOVEREIGN_ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
 export const hashRefSchema = z.string().regex(HASH_REF, 'must be "sha256:" followed by 64 lowercase hex digits');
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** The number written by `length` ASCII digits at `at`, or -1 when one is not a digit. */
-function digitsAt(v: string, at: number, length: number): number {
-  let n = 0;
-  for (let i = at; i < at + length; i++) {
-    const d = v.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/**
- * Same answer as `parseTimestamp(v) !== null` (the form YYYY-MM-DDTHH:MM:SSZ of a real instant),
- * without a regex or Dates: a feed carries a timestamp per entry and this check runs 10,000 times
- * per import (test/feeds/model.test.ts pins the equivalence).
- */
-export function isTimestamp(v: string): boolean {
-  // Separators: - - T : : Z at 4, 7, 10, 13, 16, 19.
-  if (v.length !== 20 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 84) return false;
-  if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58 || v.charCodeAt(19) !== 90) return false;
-  const year = digitsAt(v, 0, 4);
-  const month = digitsAt(v, 5, 2);
-  const day = digitsAt(v, 8, 2);
-  const hour = digitsAt(v, 11, 2);
-  const minute = digitsAt(v, 14, 2);
-  const second = digitsAt(v, 17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
-}
-
 export const timestamp = z.string().refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
 const safeIndex = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 

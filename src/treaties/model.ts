@@ -1,7 +1,7 @@
 // Wire model of the treaties domain: strict zod schemas and types of RecognitionTreaty and MembershipAttestation (SPEC §4).
 import { z } from 'zod';
 import { signableProblem } from '../authority/canonical-json.ts';
-import { parseTimestamp } from '../authority/clock.ts';
+import { isTimestamp } from '../authority/clock.ts';
 
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Treaty and attestation ids: lowercase UUID v4. */
@@ -24,7 +24,7 @@ export const keyId = z.string().regex(KEY_ID_PATTERN, 'must be sha256: followed 
 export const role = z.string().regex(ROLE_PATTERN, 'must be role:anchor|bridge|client|operator or role:service:<name>');
 export const status = z.string().regex(STATUS_PATTERN, 'must match ^[a-z][a-z0-9_]{0,31}$');
 /** RFC 3339 UTC with second precision, and a real calendar instant. */
-export const timestamp = z.string().refine((v) => parseTimestamp(v) !== null, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
+export const timestamp = z.string().refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
 /** Base64 of a 32-byte key; point validity is checked separately (it needs the crypto module). */
 export const publicKeyText = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be standard base64 of 32 bytes');
 
@@ -124,7 +124,7 @@ function hasProtoKey(value: unknown): boolean {
 }
 
 const matches = (pattern: RegExp, value: unknown): boolean => typeof value === 'string' && pattern.test(value);
-const isTimestamp = (value: unknown): value is string => typeof value === 'string' && parseTimestamp(value) !== null;
+const isTimestampText = (value: unknown): value is string => typeof value === 'string' && isTimestamp(value);
 
 function distinctMatching(list: unknown, pattern: RegExp, min: number, max: number): boolean {
   if (!Array.isArray(list) || list.length < min || list.length > max) return false;
@@ -162,9 +162,9 @@ export function acceptsMembershipAttestation(value: unknown): value is Membershi
     matches(IDENTIFIER_PATTERN, v.subject_id) &&
     distinctMatching(v.roles, ROLE_PATTERN, 1, MAX_ROLES) &&
     matches(STATUS_PATTERN, v.status) &&
-    isTimestamp(v.issued_at) &&
-    isTimestamp(v.valid_from) &&
-    isTimestamp(v.expires_at) &&
+    isTimestampText(v.issued_at) &&
+    isTimestampText(v.valid_from) &&
+    isTimestampText(v.expires_at) &&
     v.expires_at > v.valid_from &&
     matches(KEY_ID_PATTERN, v.issued_by) &&
     isPlainRecord(v.claims) &&
