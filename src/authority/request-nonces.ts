@@ -1,7 +1,6 @@
 // The nonce of a signed admin request is stored in the transaction of the change the request makes:
 // one commit per request instead of two, and a request that changed something can never be replayed.
-import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { statementOnce, type Sqlite } from '../db/database.ts';
 
 export interface RequestNonce {
   keyId: string;
@@ -11,29 +10,19 @@ export interface RequestNonce {
 
 /** Audit actors of admin requests, mapped to their request's nonce (see `operatorActor`). */
 const nonceOfActor = new WeakMap<object, RequestNonce>();
-const inserts = new WeakMap<Sqlite, Statement<unknown[]>>();
-const lookups = new WeakMap<Sqlite, Statement<unknown[]>>();
+const nonceInsert = statementOnce('INSERT INTO admin_nonces (key_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+const nonceLookup = statementOnce('SELECT 1 FROM admin_nonces WHERE key_id = ? AND nonce = ?', { pluck: true });
 
 export function bindNonce(actor: object, nonce: RequestNonce | undefined): void {
   if (nonce) nonceOfActor.set(actor, nonce);
 }
 
 export function storeNonce(sqlite: Sqlite, nonce: RequestNonce): void {
-  let insert = inserts.get(sqlite);
-  if (!insert) {
-    insert = sqlite.prepare('INSERT INTO admin_nonces (key_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
-    inserts.set(sqlite, insert);
-  }
-  insert.run(nonce.keyId, nonce.nonce, nonce.seenAt);
+  nonceInsert(sqlite).run(nonce.keyId, nonce.nonce, nonce.seenAt);
 }
 
 export function nonceSeen(sqlite: Sqlite, keyId: string, nonce: string): boolean {
-  let lookup = lookups.get(sqlite);
-  if (!lookup) {
-    lookup = sqlite.prepare('SELECT 1 FROM admin_nonces WHERE key_id = ? AND nonce = ?').pluck();
-    lookups.set(sqlite, lookup);
-  }
-  return lookup.get(keyId, nonce) !== undefined;
+  return nonceLookup(sqlite).get(keyId, nonce) !== undefined;
 }
 
 /** Called by `appendAudit` inside the change's transaction: stores the acting request's nonce with it. */

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.ts';
@@ -62,6 +62,23 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
       checkpointer.stop();
       sqlite.close();
     },
+  };
+}
+
+/**
+ * A statement prepared once per connection, for lookups on hot paths:
+ * `const findX = statementOnce('SELECT …')` at module level, then `findX(sqlite).get(…)`.
+ */
+export function statementOnce(sql: string, options: { pluck?: boolean } = {}): (sqlite: Sqlite) => Statement<unknown[]> {
+  const prepared = new WeakMap<Sqlite, Statement<unknown[]>>();
+  return (sqlite) => {
+    let statement = prepared.get(sqlite);
+    if (!statement) {
+      statement = sqlite.prepare(sql);
+      if (options.pluck) statement.pluck();
+      prepared.set(sqlite, statement);
+    }
+    return statement;
   };
 }
 

@@ -1,6 +1,5 @@
 // Read side of imported feeds: "did this issuer revoke that?" and "is this issuer's feed fresh?".
-import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { statementOnce, type Sqlite } from '../db/database.ts';
 import type { RevocationKind } from './revocation-log.ts';
 
 export interface ImportedRevocation {
@@ -13,19 +12,14 @@ export interface ImportedRevocation {
   invalid_since?: string;
 }
 
-const lookups = new WeakMap<Sqlite, Statement<unknown[]>>();
+const revocationLookup = statementOnce(
+  `SELECT issuer_sovereign_id, kind, id, reason, revoked_at, feed_sequence, invalid_since FROM imported_revocations
+   WHERE issuer_sovereign_id = ? AND kind = ? AND id = ? ORDER BY log_index LIMIT 1`,
+);
 
 /** The earliest imported revocation of `id` by `issuer`, or null (indexed lookup; hot path of verify). */
 export function findImportedRevocation(sqlite: Sqlite, issuer: string, kind: RevocationKind, id: string): ImportedRevocation | null {
-  let stmt = lookups.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare(
-      `SELECT issuer_sovereign_id, kind, id, reason, revoked_at, feed_sequence, invalid_since FROM imported_revocations
-       WHERE issuer_sovereign_id = ? AND kind = ? AND id = ? ORDER BY log_index LIMIT 1`,
-    );
-    lookups.set(sqlite, stmt);
-  }
-  const row = stmt.get(issuer, kind, id) as (Omit<ImportedRevocation, 'invalid_since'> & { invalid_since: string | null }) | undefined;
+  const row = revocationLookup(sqlite).get(issuer, kind, id) as (Omit<ImportedRevocation, 'invalid_since'> & { invalid_since: string | null }) | undefined;
   if (!row) return null;
   const { invalid_since, ...rest } = row;
   return { ...rest, ...(invalid_since ? { invalid_since } : {}) };
@@ -41,9 +35,13 @@ export interface IssuerFeedStatus {
   paused: boolean;
 }
 
-const statusLookups = new WeakMap<Sqlite, Statement<unknown[]>>();
+const FEED_ROW_COLUMNS = 'issuer_sovereign_id, last_sequence, last_import_at, next_update, paused';
+const feedRowLookup = statementOnce(`SELECT ${FEED_ROW_COLUMNS} FROM feed_issuers WHERE issuer_sovereign_id = ?`);
+const feedRowList = statementOnce(`SELECT ${FEED_ROW_COLUMNS} FROM feed_issuers ORDER BY issuer_sovereign_id`);
+const kindPresence = statementOnce('SELECT EXISTS (SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?)', { pluck: true });
+const revokedIdList = statementOnce('SELECT DISTINCT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?', { pluck: true });
 
-/** One issuer's import state (prepared once per connection: verify calls it on every request). */
+/** One issuer's import state at `now`. */
 export function issuerFeedStatus(sqlite: Sqlite, issuer: string, now: Date): IssuerFeedStatus | null {
   const row = issuerFeedRow(sqlite, issuer);
   return row ? feedStatusAt(row, now) : null;
@@ -53,12 +51,7 @@ export type IssuerFeedRow = { issuer_sovereign_id: string; last_sequence: number
 
 /** One issuer's stored import state, or null when nothing was imported from it (nor paused). */
 export function issuerFeedRow(sqlite: Sqlite, issuer: string): IssuerFeedRow | null {
-  let stmt = statusLookups.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers WHERE issuer_sovereign_id = ?');
-    statusLookups.set(sqlite, stmt);
-  }
-  return (stmt.get(issuer) as IssuerFeedRow | undefined) ?? null;
+  return (feedRowLookup(sqlite).get(issuer) as IssuerFeedRow | undefined) ?? null;
 }
 
 /** The status of a stored import state at `now` (stale once past its `next_update`). */
@@ -73,41 +66,20 @@ export function feedStatusAt(row: IssuerFeedRow, now: Date): IssuerFeedStatus {
   };
 }
 
-const kindPresence = new WeakMap<Sqlite, Statement<unknown[]>>();
-
 /** Whether the issuer revoked anything of this kind in its imported feeds (one index seek). */
 export function hasImportedRevocations(sqlite: Sqlite, issuer: string, kind: RevocationKind): boolean {
-  let stmt = kindPresence.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare('SELECT EXISTS (SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?)').pluck();
-    kindPresence.set(sqlite, stmt);
-  }
-  return stmt.get(issuer, kind) === 1;
+  return kindPresence(sqlite).get(issuer, kind) === 1;
 }
-
-const revokedIdLookups = new WeakMap<Sqlite, Statement<unknown[]>>();
 
 /** Every id of one kind the issuer revoked in its imported feeds (for small kinds: its keys). */
 export function importedRevokedIds(sqlite: Sqlite, issuer: string, kind: RevocationKind): Set<string> {
-  let stmt = revokedIdLookups.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare('SELECT DISTINCT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?').pluck();
-    revokedIdLookups.set(sqlite, stmt);
-  }
-  return new Set(stmt.all(issuer, kind) as string[]);
+  return new Set(revokedIdList(sqlite).all(issuer, kind) as string[]);
 }
-
-const statusLists = new WeakMap<Sqlite, Statement<unknown[]>>();
 
 /** Import state of every issuer this authority has imported from (or paused), ordered by issuer id. */
 export function listIssuerFeedStatuses(sqlite: Sqlite, now: Date): IssuerFeedStatus[] {
   // Prepared once per connection: every import refreshes the staleness gauge through this.
-  let stmt = statusLists.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare('SELECT issuer_sovereign_id, last_sequence, last_import_at, next_update, paused FROM feed_issuers ORDER BY issuer_sovereign_id');
-    statusLists.set(sqlite, stmt);
-  }
-  const rows = stmt.all() as IssuerFeedRow[];
+  const rows = feedRowList(sqlite).all() as IssuerFeedRow[];
   return rows.map((row) => feedStatusAt(row, now));
 }
 

@@ -1,9 +1,8 @@
 // Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
 import { signableProblem, type GmObjectType } from '../authority/canonical-json.ts';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
-import type { Statement } from 'better-sqlite3';
 import type { z } from 'zod';
-import type { Sqlite } from '../db/database.ts';
+import { statementOnce, type Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
 import { GENESIS_MESH_PROFILE, gmAttestationSchema, gmReasonOf, gmTreatySchema, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
@@ -17,19 +16,14 @@ export function profileOfTreaties(treaties: ReadonlyArray<{ issuedAt: string; pr
   return latest?.profile ?? null;
 }
 
-const peerProfiles = new WeakMap<Sqlite, Statement<unknown[]>>();
+const peerProfile = statementOnce('SELECT profile FROM peers WHERE sovereign_id = ?');
 
 /**
  * An issuer's wire profile: the one the operator chose when registering it as a peer, else the one
  * of the treaty recognizing it (`treatyProfile`), else accord/1.
  */
 export function wireProfileOf(sqlite: Sqlite, issuer: string, treatyProfile: string | null | undefined): WireProfile {
-  let stmt = peerProfiles.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare('SELECT profile FROM peers WHERE sovereign_id = ?');
-    peerProfiles.set(sqlite, stmt);
-  }
-  const peer = (stmt.get(issuer) as { profile: string | null } | undefined)?.profile ?? null;
+  const peer = (peerProfile(sqlite).get(issuer) as { profile: string | null } | undefined)?.profile ?? null;
   const chosen = peer ?? treatyProfile ?? null;
   return chosen === GENESIS_MESH_PROFILE ? GENESIS_MESH_PROFILE : 'accord/1';
 }
