@@ -227,33 +227,50 @@ export type SignatureCheck =
  */
 export function verifySignedObject(
   object: { signatures?: unknown },
-  allowedKeys: PublicKeyInfo[],
+  allowedKeys: PublicKeyInfo[] | ReadonlyMap<string, PublicKeyInfo>,
   payload: Uint8Array = signingPayload(object as Record<string, unknown>),
 ): SignatureCheck {
+  const listed = signatureCandidates(object, allowedKeys);
+  if ('reason' in listed) return { valid: false, reason: listed.reason };
+  for (const { key, sig } of listed.candidates) if (verifyWithKey(key, payload, sig)) return { valid: true, keyId: key.keyId };
+  if (listed.sawAllowed) return { valid: false, reason: listed.sawMalformed ? 'malformed_signature' : 'invalid_signature' };
+  return { valid: false, reason: listed.sawMalformed ? 'malformed_signature' : 'no_allowed_key' };
+}
+
+export interface SignatureCandidates {
+  /** Well-formed signatures by allowed keys, in signature order. */
+  candidates: Array<{ key: PublicKeyInfo; sig: Buffer }>;
+  /** Some entry names an allowed key. */
+  sawAllowed: boolean;
+  /** Some entry is not an object with string fields, or has a signature that is not 64 bytes of strict base64. */
+  sawMalformed: boolean;
+}
+
+/**
+ * The signatures of an object worth verifying, before any is verified. No signatures, or a key_id
+ * listed twice (a key signs once; a second entry is not a second vote), is a reason instead.
+ */
+export function signatureCandidates(
+  object: { signatures?: unknown },
+  allowedKeys: PublicKeyInfo[] | ReadonlyMap<string, PublicKeyInfo>,
+): SignatureCandidates | { reason: 'no_signatures' | 'malformed_signature' } {
   const signatures = object.signatures;
-  if (!Array.isArray(signatures) || signatures.length === 0) return { valid: false, reason: 'no_signatures' };
+  if (!Array.isArray(signatures) || signatures.length === 0) return { reason: 'no_signatures' };
   const ids = signatures.map((entry: Partial<SignatureEntry> | null) => entry?.key_id);
-  if (new Set(ids).size !== ids.length) return { valid: false, reason: 'malformed_signature' };
-  const byId = new Map(allowedKeys.map((k) => [k.keyId, k]));
-  let sawAllowed = false;
-  let sawMalformed = false;
-  const tried = new Set<string>();
+  if (new Set(ids).size !== ids.length) return { reason: 'malformed_signature' };
+  const byId = Array.isArray(allowedKeys) ? new Map(allowedKeys.map((k) => [k.keyId, k])) : allowedKeys;
+  const listed: SignatureCandidates = { candidates: [], sawAllowed: false, sawMalformed: false };
   for (const entry of signatures as Array<Partial<SignatureEntry>>) {
     if (!entry || typeof entry.key_id !== 'string' || typeof entry.sig !== 'string') {
-      sawMalformed = true;
+      listed.sawMalformed = true;
       continue;
     }
     const key = byId.get(entry.key_id);
-    if (!key || tried.has(key.keyId)) continue;
-    sawAllowed = true;
+    if (!key) continue;
+    listed.sawAllowed = true;
     const sig = decodeBase64Strict(entry.sig, 64);
-    if (!sig) {
-      sawMalformed = true;
-      continue;
-    }
-    tried.add(key.keyId);
-    if (verifyWithKey(key, payload, sig)) return { valid: true, keyId: key.keyId };
+    if (sig) listed.candidates.push({ key, sig });
+    else listed.sawMalformed = true;
   }
-  if (sawAllowed) return { valid: false, reason: sawMalformed ? 'malformed_signature' : 'invalid_signature' };
-  return { valid: false, reason: sawMalformed ? 'malformed_signature' : 'no_allowed_key' };
+  return listed;
 }

@@ -1,6 +1,6 @@
 // Verifying treaties and attestations against this authority's own treaties, revocations and imported feeds.
 import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
-import { decodeBase64Strict, parsePublicKey, signingPayload, verifySignedObject, verifyWithKey, verifyWithKeyAsync, type PublicKeyInfo, type SignatureEntry } from '../authority/crypto.ts';
+import { parsePublicKey, signatureCandidates, signingPayload, verifySignedObject, verifyWithKey, verifyWithKeyAsync, type PublicKeyInfo, type SignatureCandidates } from '../authority/crypto.ts';
 import { validate } from '../authority/http.ts';
 import { feedStatusAt, findImportedRevocation, hasImportedRevocations, importedRevokedIds, issuerFeedRow, type IssuerFeedRow } from '../feeds/imported-revocations.ts';
 import { ownAttestationRevocation } from './attestations.ts';
@@ -228,23 +228,15 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   return answer('accepted', check.keyId);
 }
 
-/** The signatures of an object to check: one per allowed key, well formed; none when a key_id repeats. */
+/** The well-formed signatures by allowed keys of an object, and the payload they sign. */
 interface SignerQuery {
   payload: Buffer;
-  candidates: Array<{ key: PublicKeyInfo; sig: Buffer }>;
+  candidates: SignatureCandidates['candidates'];
 }
 
-function signerQuery(object: { signatures?: unknown }, byId: Map<string, PublicKeyInfo>, payload: Buffer): SignerQuery {
-  const signatures = Array.isArray(object.signatures) ? (object.signatures as Array<Partial<SignatureEntry> | null>) : [];
-  const ids = signatures.map((entry) => entry?.key_id);
-  if (new Set(ids).size !== ids.length) return { payload, candidates: [] };
-  const candidates: SignerQuery['candidates'] = [];
-  for (const entry of signatures) {
-    const key = typeof entry?.key_id === 'string' ? byId.get(entry.key_id) : undefined;
-    const sig = key && typeof entry?.sig === 'string' ? decodeBase64Strict(entry.sig, 64) : null;
-    if (key && sig) candidates.push({ key, sig });
-  }
-  return { payload, candidates };
+function signerQuery(object: { signatures?: unknown }, keys: ReadonlyMap<string, PublicKeyInfo>, payload: Buffer): SignerQuery {
+  const listed = signatureCandidates(object, keys);
+  return { payload, candidates: 'reason' in listed ? [] : listed.candidates };
 }
 
 /** Every allowed key with a valid signature on the object, in signature order. */
