@@ -1,5 +1,4 @@
 // File handling shared by the operations commands: streamed SHA-256, sha256sum sidecars, durable renames.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -8,33 +7,17 @@ import { AppError } from '../authority/errors.ts';
 /** Read size for hashing: large reads keep the per-call overhead small next to SHA-256 itself. */
 const HASH_CHUNK_BYTES = 4 << 20;
 
-/** Hex SHA-256 of a file, read in chunks into one reused buffer (constant memory). */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return hash.digest('hex');
-}
-
 /**
- * The worker of sha256AndSyncInWorker, plain CommonJS so it runs the same from the TypeScript
- * sources and from the compiled build. The fsync runs on the thread pool while the file is hashed.
+ * The hashing worker: plain CommonJS, so it runs the same from the TypeScript sources and from the
+ * compiled build. It reads in large chunks into one reused buffer (constant memory); with `fsync`
+ * the file is also fsynced on the thread pool while it is hashed.
  */
-const HASH_AND_SYNC_WORKER = `
+const HASH_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const fd = fs.openSync(workerData.file, 'r');
-const synced = new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+const synced = workerData.fsync ? new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve()))) : Promise.resolve();
 const hash = createHash('sha256');
 const buffer = Buffer.allocUnsafe(workerData.chunkBytes);
 let bytesRead;
@@ -45,14 +28,10 @@ synced.then(
 );
 `;
 
-/**
- * Hex SHA-256 of a file, computed on a worker thread, and the file fsynced: the calling thread stays
- * free for other work on the same file (the backup runs quick_check meanwhile).
- */
-export function sha256AndSyncInWorker(file: string): Promise<string> {
+function hashInWorker(file: string, fsync: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     let digest: string | undefined;
-    const worker = new Worker(HASH_AND_SYNC_WORKER, { eval: true, workerData: { file, chunkBytes: HASH_CHUNK_BYTES } });
+    const worker = new Worker(HASH_WORKER, { eval: true, workerData: { file, fsync, chunkBytes: HASH_CHUNK_BYTES } });
     worker.once('message', (hex: string) => {
       digest = hex;
     });
@@ -62,6 +41,16 @@ export function sha256AndSyncInWorker(file: string): Promise<string> {
       else reject(new Error(`the hashing worker for ${file} exited with code ${code}`));
     });
   });
+}
+
+/** Hex SHA-256 of a file, computed on a worker thread: the calling thread stays free meanwhile. */
+export function sha256File(file: string): Promise<string> {
+  return hashInWorker(file, false);
+}
+
+/** `sha256File`, and the file fsynced meanwhile (the backup runs quick_check on the same file meanwhile). */
+export function sha256AndSyncInWorker(file: string): Promise<string> {
+  return hashInWorker(file, true);
 }
 
 /** `FILE.sha256` in sha256sum format (`<hex>  <basename>`), so `sha256sum -c FILE.sha256` checks it. */
