@@ -19,6 +19,8 @@ export interface LoadSpec {
   mode: 'post-bodies' | 'admin-treaty' | 'get';
   bodiesFile?: string;
   headers?: Record<string, string>;
+  /** For admin-treaty: the sovereign id of the authority under load (admin signatures are bound to it). */
+  authority?: string;
 }
 
 export interface LoadResult {
@@ -85,7 +87,7 @@ function requestsFor(spec: LoadSpec): AutocannonRequest[] {
       validity_hours: 24 * 90,
       metadata: { ticket: `CHG-${i}` },
     });
-    const headers = signAdminRequest({ method: 'POST', path: spec.path, body, label: OPERATOR_LABEL, key, timestamp: BENCH_NOW });
+    const headers = signAdminRequest({ authority: spec.authority ?? 'bench-authority', method: 'POST', path: spec.path, body, label: OPERATOR_LABEL, key, timestamp: BENCH_NOW });
     return { headers: { ...headers, 'content-type': 'application/json' }, body };
   });
   let n = 0;

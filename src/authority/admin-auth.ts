@@ -1,19 +1,21 @@
 // Admin request signatures (SPEC §7): signing for clients, verification middleware for the server.
 import { randomBytes } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { appendAudit } from './audit.ts';
 import { canonicalBytes } from './canonical-json.ts';
 import { parseTimestamp, toTimestamp } from './clock.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { decodeBase64Strict, sha256Hex, signBytes, verifyWithKeyAsync, type SigningKey } from './crypto.ts';
 import { AppError } from './errors.ts';
-import { clientAddress, pathAndQuery, rawBody } from './http.ts';
+import type { AdminFailureGuard } from './admin-failures.ts';
+import { clientAddress, isCanonicalAdminTarget, isCanonicalTarget, NON_CANONICAL_PATH_MESSAGE, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
 import { bindNonce, nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 export interface AdminSigningInput {
+  /** The sovereign id of the authority the request is for: a signature is valid at that authority only. */
+  authority: string;
   method: string;
   /** Path plus query string, exactly as it will be sent. */
   path: string;
@@ -36,9 +38,26 @@ export function newNonce(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** The bytes an admin signature covers: UTF-8 JCS of the six bound fields. */
-export function adminSigningPayload(fields: { method: string; path: string; bodySha256: string; keyId: string; timestamp: string; nonce: string }): Buffer {
+/** Version of the signed admin payload: 2 binds the request to one authority's sovereign id. */
+export const ADMIN_AUTH_VERSION = 2;
+
+interface PayloadFields {
+  method: string;
+  path: string;
+  bodySha256: string;
+  keyId: string;
+  timestamp: string;
+  nonce: string;
+}
+
+/**
+ * The bytes an admin signature covers: UTF-8 JCS of the bound fields. Version 2 adds `authority`
+ * (the sovereign id of the authority the request is for) and `v`; without `authority` this is the
+ * version 1 payload, which is refused (a v1 signature is valid at every authority that trusts the key).
+ */
+export function adminSigningPayload(fields: PayloadFields & { authority?: string }): Buffer {
   return canonicalBytes({
+    ...(fields.authority === undefined ? {} : { authority: fields.authority, v: ADMIN_AUTH_VERSION }),
     method: fields.method.toUpperCase(),
     path: fields.path,
     body_sha256: fields.bodySha256,
@@ -52,6 +71,7 @@ export function signAdminRequest(input: AdminSigningInput): AdminHeaders {
   const nonce = input.nonce ?? newNonce();
   const body = typeof input.body === 'string' ? Buffer.from(input.body, 'utf8') : input.body;
   const payload = adminSigningPayload({
+    authority: input.authority,
     method: input.method,
     path: input.path,
     bodySha256: sha256Hex(body),
@@ -77,48 +97,29 @@ export type AdminAuthFailure =
   | 'malformed_signature'
   | 'bad_signature'
   | 'nonce_replayed'
+  | 'unbound_signature'
+  | 'non_canonical_path'
   | 'insufficient_scope';
 
-/** Per-client count of failed admin authentications in a sliding minute, on the injected clock. */
-class FailureLimiter {
-  private failures = new Map<string, number[]>();
-  constructor(private readonly limit: number, private readonly windowMs = 60_000) {}
+const STATUS_FOR: Partial<Record<AdminAuthFailure, number>> = { insufficient_scope: 403, non_canonical_path: 400 };
+const CODE_FOR: Partial<Record<AdminAuthFailure, string>> = { insufficient_scope: 'insufficient_scope', non_canonical_path: 'non_canonical_path' };
+const MESSAGE_FOR: Partial<Record<AdminAuthFailure, string>> = {
+  insufficient_scope: 'operator key lacks the scope for this route',
+  non_canonical_path: NON_CANONICAL_PATH_MESSAGE,
+};
 
-  private recent(client: string, nowMs: number): number[] {
-    const list = (this.failures.get(client) ?? []).filter((t) => t > nowMs - this.windowMs);
-    if (list.length === 0) this.failures.delete(client);
-    else this.failures.set(client, list);
-    return list;
-  }
-
-  blockedForSeconds(client: string, nowMs: number): number {
-    const list = this.recent(client, nowMs);
-    if (list.length < this.limit) return 0;
-    return Math.max(1, Math.ceil((list[list.length - this.limit]! + this.windowMs - nowMs) / 1000));
-  }
-
-  record(client: string, nowMs: number): void {
-    const list = this.recent(client, nowMs);
-    list.push(nowMs);
-    this.failures.set(client, list.slice(-this.limit));
-    if (this.failures.size > 10_000) this.failures.clear();
-  }
-}
-
-const STATUS_FOR: Partial<Record<AdminAuthFailure, number>> = { insufficient_scope: 403 };
-
-/** Area of an admin path for scopes: the first segment after /admin/. */
-function adminArea(path: string): string {
-  return path.replace(/^\/admin\/?/, '').split(/[/?]/)[0] || 'admin';
+/** Area of a routed admin path for scopes: the first segment after /admin/. */
+function adminArea(routedPath: string): string {
+  return routedPath.replace(/^\/admin\/?/, '').split('/')[0] || 'admin';
 }
 
 /**
- * Verifies the four X-Admin-* headers against the request's method, path+query and body. Every
- * failure is a 401 `admin_auth_failed` (403 for scope) with a reason and an audit event; a client
- * with too many failures in a minute gets 429 until the minute has passed.
+ * Verifies the four X-Admin-* headers against the request's authority, method, path+query and body.
+ * Every failure is a 401 `admin_auth_failed` (403 for scope, 400 for a non-canonical path) with a
+ * reason, counted and audited through the failure guard; a client over the failure limit gets 429
+ * unless its request names a configured key.
  */
-export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
-  const limiter = new FailureLimiter(deps.config.adminFailureLimit);
+export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHandler<AppEnv> {
   const inFlight = new Set<string>();
   const pruneNonces = deps.db.sqlite.prepare('DELETE FROM admin_nonces WHERE seen_at < ?');
   let lastPrune = 0;
@@ -130,32 +131,42 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const method = c.req.method.toUpperCase();
     const path = pathAndQuery(c);
     const label = c.req.header('x-admin-key-id');
+    const configured = label ? deps.operatorKeys.get(label) : undefined;
 
-    const retryAfter = limiter.blockedForSeconds(client, nowMs);
-    if (retryAfter > 0) {
+    guard.flushIfDue(nowMs);
+    const admission = guard.admission(client, configured ? label! : null, nowMs);
+    if (!admission.allowed) {
       deps.metrics.adminAuthFailures.inc({ reason: 'rate_limited' });
-      throw new AppError('too_many_auth_failures', 429, 'too many failed admin authentications; try again later', { retry_after_seconds: retryAfter }, { 'Retry-After': String(retryAfter) });
+      throw new AppError('too_many_auth_failures', 429, 'too many failed admin authentications; try again later', { retry_after_seconds: admission.retryAfter }, { 'Retry-After': String(admission.retryAfter) });
     }
 
     const fail = (reason: AdminAuthFailure, keyId?: string): never => {
-      limiter.record(client, nowMs);
       deps.metrics.adminAuthFailures.inc({ reason });
-      appendAudit(deps.db.sqlite, deps.clock, {
-        eventType: 'admin_auth_failed',
-        actor: keyId ? { type: 'operator', key_id: keyId, ...(label ? { label } : {}) } : { type: 'anonymous' },
-        requestId: c.get('requestId'),
-        details: { reason, method, path: path.slice(0, 512), client, ...(label && !keyId ? { claimed_key: label.slice(0, 128) } : {}) },
-      });
+      guard.record(
+        {
+          reason,
+          client,
+          method,
+          path,
+          ...(label ? { label } : {}),
+          actor: keyId ? { type: 'operator', key_id: keyId, ...(label ? { label } : {}) } : { type: 'anonymous' },
+          requestId: c.get('requestId'),
+        },
+        nowMs,
+      );
       const status = STATUS_FOR[reason] ?? 401;
-      throw new AppError(status === 403 ? 'insufficient_scope' : 'admin_auth_failed', status, status === 403 ? 'operator key lacks the scope for this route' : 'admin request authentication failed', { reason });
+      throw new AppError(CODE_FOR[reason] ?? 'admin_auth_failed', status, MESSAGE_FOR[reason] ?? 'admin request authentication failed', { reason });
     };
+
+    // The signed path must be the routed path: nothing that URL parsing or routing would rewrite.
+    if (!isCanonicalAdminTarget(path) || path.split('?')[0] !== c.req.path) return fail('non_canonical_path');
 
     const timestamp = c.req.header('x-admin-timestamp');
     const nonce = c.req.header('x-admin-nonce');
     const signature = c.req.header('x-admin-signature');
     if (!label || !timestamp || !nonce || !signature) return fail('missing_header');
 
-    const operator = deps.operatorKeys.get(label);
+    const operator = configured;
     if (!operator) return fail('unknown_key');
     if (operator.notAfter && operator.notAfter.getTime() <= nowMs) return fail('key_expired', operator.key.keyId);
 
@@ -167,15 +178,17 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
     if (!sig) return fail('malformed_signature', operator.key.keyId);
 
     const body = await rawBody(c);
-    const payload = adminSigningPayload({ method, path, bodySha256: sha256Hex(body), keyId: label, timestamp, nonce });
+    const fields = { method, path, bodySha256: sha256Hex(body), keyId: label, timestamp, nonce };
     // On the thread pool: the event loop serves other requests while the signature is checked.
-    if (!(await verifyWithKeyAsync(operator.key, payload, sig))) {
+    if (!(await verifyWithKeyAsync(operator.key, adminSigningPayload({ ...fields, authority: deps.identity.sovereignId }), sig))) {
       deps.metrics.signatureVerificationFailures.inc({ surface: 'admin_request', reason: 'bad_signature' });
-      return fail('bad_signature', operator.key.keyId);
+      // A version 1 signature (not bound to an authority) gets its own reason, so clients know to upgrade.
+      const legacy = await verifyWithKeyAsync(operator.key, adminSigningPayload(fields), sig);
+      return fail(legacy ? 'unbound_signature' : 'bad_signature', operator.key.keyId);
     }
 
     const access = method === 'GET' || method === 'HEAD' ? 'read' : 'write';
-    const area = adminArea(path);
+    const area = adminArea(c.req.path);
     if (!scopeAllows(operator.scopes, area, access)) return fail('insufficient_scope', operator.key.keyId);
 
     // Single use. A nonce is taken when it is stored or while its request is in flight (this process
@@ -199,6 +212,37 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
       inFlight.delete(flightKey);
       if (!nonceSeen(deps.db.sqlite, keyId, nonce)) storeNonce(deps.db.sqlite, requestNonce);
     }
+  };
+}
+
+/**
+ * Refuses, before routing, a request target that URL parsing would rewrite (dot segments in any
+ * encoding, backslashes, empty segments): the routed path is then always the path as sent, which is
+ * what admin signatures and scopes are checked against. Attempts at /admin are failed admin
+ * authentications (counted and audited).
+ */
+export function canonicalTargets(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const target = pathAndQuery(c);
+    if (isCanonicalTarget(target)) return next();
+    if (/^\/+admin(?:[/\\?]|%2f|%5c|$)/i.test(target)) {
+      const label = c.req.header('x-admin-key-id');
+      const configured = label ? deps.operatorKeys.get(label) : undefined;
+      deps.metrics.adminAuthFailures.inc({ reason: 'non_canonical_path' });
+      guard.record(
+        {
+          reason: 'non_canonical_path',
+          client: clientAddress(c),
+          method: c.req.method.toUpperCase(),
+          path: target,
+          ...(label ? { label } : {}),
+          actor: configured ? { type: 'operator', key_id: configured.key.keyId, label: label! } : { type: 'anonymous' },
+          requestId: c.get('requestId'),
+        },
+        deps.clock().getTime(),
+      );
+    }
+    throw new AppError('non_canonical_path', 400, NON_CANONICAL_PATH_MESSAGE);
   };
 }
 

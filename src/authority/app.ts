@@ -4,7 +4,8 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
-import { adminAuth } from './admin-auth.ts';
+import { adminAuth, canonicalTargets } from './admin-auth.ts';
+import { AdminFailureGuard } from './admin-failures.ts';
 import { auditRoutes } from './audit-routes.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -64,8 +65,10 @@ export function createApp(input: CreateAppInput): AuthorityApp {
   };
   deps.changes.setMaxListeners(50);
 
+  const adminFailures = new AdminFailureGuard(deps.db.sqlite, deps.clock, deps.config.adminFailureLimit);
   const app = new Hono<AppEnv>();
   app.use('*', requestId());
+  app.use('*', canonicalTargets(deps, adminFailures));
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
@@ -100,7 +103,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     }
     return limiterFor(limit)(c, next);
   });
-  app.use('/admin/*', adminAuth(deps));
+  app.use('/admin/*', adminAuth(deps, adminFailures));
 
   app.route('/', healthRoutes(deps));
   app.route('/', auditRoutes(deps));
@@ -135,6 +138,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     deps,
     close: async () => {
       for (const task of deps.background.splice(0)) await task.stop();
+      if (deps.db.sqlite.open) adminFailures.flush();
     },
   };
 }

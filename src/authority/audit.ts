@@ -37,6 +37,7 @@ export interface AuditEvent {
 export const AUDIT_EVENT_TYPES = [
   'authority_initialized',
   'admin_auth_failed',
+  'admin_auth_failures_summarized',
   'operator_keys_reloaded',
   'recognition_treaty_issued',
   'recognition_treaty_revoked',

@@ -28,6 +28,25 @@ export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
   return c.json(errorEnvelope(err, c.get('requestId') ?? null), err.status as 400);
 }
 
+/**
+ * The answer to a request the HTTP server refuses before any route sees it (a backslash in the path,
+ * a malformed or missing Host header, an invalid target): the error envelope, never a bare 400.
+ * Passed to @hono/node-server as its `errorHandler`.
+ */
+export function requestErrorResponse(err: unknown): Response {
+  const message = err instanceof Error ? err.message : '';
+  const error = /backslash/i.test(message)
+    ? new AppError('non_canonical_path', 400, NON_CANONICAL_PATH_MESSAGE)
+    : /host/i.test(message)
+      ? new AppError('invalid_host', 400, 'the Host header is missing or does not match the request')
+      : new AppError('malformed_request', 400, 'the request target or Host header could not be parsed');
+  const id = randomUUID();
+  return new Response(JSON.stringify(errorEnvelope(error, id)), {
+    status: 400,
+    headers: { 'Content-Type': 'application/json', 'X-Request-ID': id, 'Cache-Control': 'no-store' },
+  });
+}
+
 /** Maps anything thrown to an AppError; unknown errors become a bare 500 with no internals. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -90,6 +109,36 @@ export function pathAndQuery(c: Context<AppEnv>): string {
   if (incoming?.url) return incoming.url;
   const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^#]*)/i.exec(c.req.url);
   return match?.[1] || '/';
+}
+
+export const NON_CANONICAL_PATH_MESSAGE =
+  'the request path must be in normalized form: no dot segments (plain or percent-encoded), backslashes, encoded slashes or empty segments';
+
+const URL_BASE = 'http://accord.invalid';
+
+/**
+ * Whether a request target's path is already in the form URL parsing and routing give it, so the
+ * path that is routed is byte for byte the path that was sent (and signed).
+ */
+export function isCanonicalTarget(target: string): boolean {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (!path.startsWith('/') || path.includes('\\') || path.includes('//')) return false;
+  if (/%(?:2f|5c)/i.test(path)) return false;
+  for (const segment of path.split('/')) {
+    if (/^(?:\.|%2e){1,2}$/i.test(segment)) return false;
+  }
+  try {
+    return new URL(path, URL_BASE).pathname === path;
+  } catch {
+    return false;
+  }
+}
+
+/** Admin targets are stricter: no percent-encoding at all in the path (routing decodes it, signing does not). */
+export function isCanonicalAdminTarget(target: string): boolean {
+  const q = target.indexOf('?');
+  return isCanonicalTarget(target) && !(q < 0 ? target : target.slice(0, q)).includes('%');
 }
 
 /** The connecting client's address (for per-client limits). */

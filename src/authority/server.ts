@@ -1,6 +1,5 @@
 // Runs an authority as a server: lock, open and migrate the database, load keys, serve, reload, shut down.
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
 import pino, { type Logger } from 'pino';
 import { acquireDatabaseLock, openDatabase, type Database, type DatabaseLock } from '../db/database.ts';
 import { createApp, type AuthorityApp } from './app.ts';
@@ -10,6 +9,7 @@ import type { Config } from './config.ts';
 import type { AppDeps } from './context.ts';
 import { initAuthority, loadIdentity, operatorKeysFor, type InitResult } from './identity.ts';
 import { startBackgroundJobs } from './background.ts';
+import { serveHttp } from './http-server.ts';
 
 export interface RunningAuthority {
   authority: AuthorityApp;
@@ -41,6 +41,7 @@ export async function startAuthority(config: Config, options: { clock?: Clock; l
   const logger = options.logger ?? pino({ level: config.logLevel });
   let lock: DatabaseLock | undefined;
   let db: Database | undefined;
+  let app: AuthorityApp | undefined;
   try {
     lock = acquireDatabaseLock(config.dbPath);
     db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
@@ -48,12 +49,10 @@ export async function startAuthority(config: Config, options: { clock?: Clock; l
     const identity = loadIdentity(config, db);
     const operatorKeys = operatorKeysFor(config);
     const authority = createApp({ db, clock, config, identity, operatorKeys, logger });
+    app = authority;
+    // Background jobs start only once the port is ours: a failed listen leaves nothing running.
+    const server = await serveHttp(authority.app.fetch, config.port, config.host);
     if (options.background ?? true) startBackgroundJobs(authority.deps);
-
-    const server: ServerType = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: authority.app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-      s.once('error', reject);
-    });
     const port = (server.address() as AddressInfo).port;
     const openDb = db;
     const heldLock = lock;
@@ -78,6 +77,7 @@ export async function startAuthority(config: Config, options: { clock?: Clock; l
       },
     };
   } catch (err) {
+    await app?.close();
     db?.close();
     lock?.release();
     throw err;

@@ -21,6 +21,25 @@ export function resolveClient(options: ClientOptions): { url: string; keyFile: s
   return { url, keyFile };
 }
 
+/**
+ * The sovereign id admin signatures are bound to: $ACCORD_ADMIN_AUTHORITY, else the configured
+ * ACCORD_SOVEREIGN_ID, else the id the authority at `url` declares. Set one of the first two when the
+ * authority is not one you run yourself: a declaration is the server's own word.
+ */
+export async function resolveAuthority(url: string, explicit?: string): Promise<string> {
+  const given = explicit ?? process.env.ACCORD_ADMIN_AUTHORITY ?? loadConfig().sovereignId;
+  if (given) return given;
+  let response: Response;
+  try {
+    response = await fetch(`${url}/.well-known/network-authority`, { signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    throw new CliError(`cannot reach ${url} to learn its sovereign id (set ACCORD_ADMIN_AUTHORITY): ${(err as Error).message}`);
+  }
+  const declared = response.ok ? ((await response.json().catch(() => null)) as { sovereign_id?: unknown } | null) : null;
+  if (typeof declared?.sovereign_id !== 'string') throw new CliError(`${url} did not declare a sovereign id; set ACCORD_ADMIN_AUTHORITY`);
+  return declared.sovereign_id;
+}
+
 /** Reads `--data`: inline JSON, `@file`, or `@-` for standard input. */
 export function readData(data: string | undefined): string {
   if (data === undefined) return '';
@@ -48,7 +67,15 @@ export async function adminRequest(options: ClientOptions & { method: string; pa
   const method = options.method.toUpperCase();
   const body = options.body ?? '';
   const headers: Record<string, string> = {
-    ...signAdminRequest({ method, path: options.path, body, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+    ...signAdminRequest({
+      authority: await resolveAuthority(url),
+      method,
+      path: options.path,
+      body,
+      label: operator.label,
+      key: operator.key,
+      timestamp: toTimestamp(new Date()),
+    }),
   };
   if (body.length > 0) headers['Content-Type'] = 'application/json';
   let response: Response;

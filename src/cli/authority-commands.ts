@@ -108,7 +108,14 @@ export function registerAuthorityCommands(program: Command): void {
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
         process.on('SIGHUP', () => running?.reloadOperatorKeys());
-        running = await startAuthority(config);
+        try {
+          running = await startAuthority(config);
+        } catch (err) {
+          // Nothing was left running (startAuthority released the port, jobs, database and lock):
+          // one line and a non-zero exit, so a supervisor sees a failed start.
+          process.stderr.write(`accord: ${(err as Error).message.split('\n')[0]}\n`);
+          process.exit(1);
+        }
         if (stopping) {
           await running.close();
           process.exit(0);
@@ -161,11 +168,13 @@ export function registerAuthorityCommands(program: Command): void {
     .argument('<path>', 'path and query exactly as it will be sent')
     .option('--data <json>', 'the exact request body: JSON text, @file, or @- for stdin')
     .option('--key <file>', 'operator key file')
+    .option('--authority <id>', 'sovereign id of the authority the request is for (default: $ACCORD_ADMIN_AUTHORITY, ACCORD_SOVEREIGN_ID, or its declaration)')
+    .option('--url <url>', 'authority base URL, to read its declared sovereign id when no id is configured')
     .option('--timestamp <ts>', 'RFC 3339 UTC timestamp (default: now)')
     .option('--format <format>', 'headers | curl | json', 'headers')
     .action(
-      action(async (m: string, p: string, opts: { data?: string; key?: string; timestamp?: string; format: string }) => {
-        const [{ readData, resolveClient }, { readOperatorKeyFile }, { parseTimestamp, toTimestamp }, { signAdminRequest }] = await Promise.all([
+      action(async (m: string, p: string, opts: { data?: string; key?: string; url?: string; authority?: string; timestamp?: string; format: string }) => {
+        const [{ readData, resolveClient, resolveAuthority }, { readOperatorKeyFile }, { parseTimestamp, toTimestamp }, { signAdminRequest }] = await Promise.all([
           load.adminClient(),
           load.keyFiles(),
           load.clock(),
@@ -173,10 +182,11 @@ export function registerAuthorityCommands(program: Command): void {
         ]);
         const verb = method(m);
         if (!['headers', 'curl', 'json'].includes(opts.format)) throw new CliError('--format must be headers, curl or json');
-        const { keyFile } = resolveClient(opts.key ? { key: opts.key } : {});
+        const { keyFile, url } = resolveClient({ ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
         const operator = readOperatorKeyFile(keyFile);
         if (opts.timestamp && !parseTimestamp(opts.timestamp)) throw new CliError('--timestamp must look like 2026-01-01T00:00:00Z');
         const headers = signAdminRequest({
+          authority: await resolveAuthority(url, opts.authority),
           method: verb,
           path: p,
           body: readData(opts.data),

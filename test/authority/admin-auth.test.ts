@@ -18,10 +18,12 @@ interface SignOptions {
   key?: SigningKey;
   timestamp?: string;
   nonce?: string;
+  authority?: string;
 }
 
 function headersFor(a: TestAuthority, o: SignOptions = {}): Record<string, string> {
   return signAdminRequest({
+    authority: o.authority ?? a.sovereignId,
     method: o.method ?? 'GET',
     path: o.path ?? '/admin/audit',
     body: o.body ?? '',
@@ -265,26 +267,30 @@ describe('admin request authentication', () => {
     expect((await b.app.request('/admin/audit', { headers: headersFor(a) })).status).toBe(200);
   });
 
-  it('answers 429 after repeated failures from one client and recovers after the window', async () => {
+  it('answers 429 to unsigned requests after repeated failures from one client, serves a valid operator meanwhile, and recovers', async () => {
     const a = createTestAuthority({ config: { adminFailureLimit: 3 } });
-    for (let i = 0; i < 3; i++) await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { key: testKey('intruder') }) }), 'bad_signature');
+    for (let i = 0; i < 3; i++) await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { key: testKey('intruder'), label: 'nobody' }) }), 'unknown_key');
     const digest = dbDigest(a.db);
     const events = auditCount(a.db);
-    const limited = await send(a, '/admin/audit', { headers: headersFor(a) });
+    const limited = await send(a, '/admin/audit', { headers: { 'X-Admin-Key-Id': 'nobody' } });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('60');
-    expect(((await limited.json()) as { error: { code: string } }).error.code).toBe('too_many_auth_failures');
+    const body = (await limited.json()) as { error: { code: string; details: { retry_after_seconds: number } } };
+    expect(body.error.code).toBe('too_many_auth_failures');
+    expect(body.error.details.retry_after_seconds).toBe(60);
     // Being limited writes nothing, not even audit events, so a flood cannot grow the log.
     expect(dbDigest(a.db)).toBe(digest);
     expect(auditCount(a.db)).toBe(events);
+    // The operator's correctly signed request from the same client is still served.
+    expect((await send(a, '/admin/audit', { headers: headersFor(a) })).status).toBe(200);
     a.clock.advance(30);
-    const stillLimited = await send(a, '/admin/audit', { headers: headersFor(a) });
+    const stillLimited = await send(a, '/admin/audit', { headers: {} });
     expect(stillLimited.status).toBe(429);
     expect(stillLimited.headers.get('retry-after')).toBe('30');
     a.clock.advance(31);
-    expect((await send(a, '/admin/audit', { headers: headersFor(a) })).status).toBe(200);
+    await expectRefused(a, () => send(a, '/admin/audit', { headers: {} }), 'missing_header');
     const text = await a.deps.metrics.registry.getSingleMetricAsString('accord_admin_auth_failures_total');
-    expect(text).toContain('reason="bad_signature"} 3');
+    expect(text).toContain('reason="unknown_key"} 3');
     expect(text).toContain('reason="rate_limited"} 2');
   });
 });

@@ -88,9 +88,9 @@ write('authority-canonical-json.json', {
       body: '',
       timestamp: '2026-03-01T12:00:00Z',
       nonce: 'bm9uY2UtZXhhbXBsZS0wMDAx',
-      // Hand-written JCS of the six fields: keys in order body_sha256, key_id, method, nonce, path, timestamp.
+      // Hand-written JCS of the eight fields: keys in order authority, body_sha256, key_id, method, nonce, path, timestamp, v.
       payload:
-        '{"body_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","key_id":"ops-example","method":"GET","nonce":"bm9uY2UtZXhhbXBsZS0wMDAx","path":"/admin/audit?after_seq=0&limit=2","timestamp":"2026-03-01T12:00:00Z"}',
+        '{"authority":"sovereign-test","body_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","key_id":"ops-example","method":"GET","nonce":"bm9uY2UtZXhhbXBsZS0wMDAx","path":"/admin/audit?after_seq=0&limit=2","timestamp":"2026-03-01T12:00:00Z","v":2}',
     },
     {
       name: 'post-with-body',
@@ -102,19 +102,23 @@ write('authority-canonical-json.json', {
       payload: '',
     },
   ];
+  // The sovereign id of the test authorities (test/helpers/authority.ts), so the vector is accepted by one.
+  const authority = 'sovereign-test';
   const out = requests.map((r) => {
     const bodySha256 = createHash('sha256').update(Buffer.from(r.body, 'utf8')).digest('hex');
-    const payload = adminSigningPayload({ method: r.method, path: r.path, bodySha256, keyId: label, timestamp: r.timestamp, nonce: r.nonce }).toString('utf8');
+    const payload = adminSigningPayload({ authority, method: r.method, path: r.path, bodySha256, keyId: label, timestamp: r.timestamp, nonce: r.nonce }).toString('utf8');
     const handWritten =
       r.payload ||
-      `{"body_sha256":"${bodySha256}","key_id":"${label}","method":"${r.method}","nonce":"${r.nonce}","path":"${r.path}","timestamp":"${r.timestamp}"}`;
+      `{"authority":"${authority}","body_sha256":"${bodySha256}","key_id":"${label}","method":"${r.method}","nonce":"${r.nonce}","path":"${r.path}","timestamp":"${r.timestamp}","v":2}`;
     check(payload === handWritten, `admin payload of ${r.name}`);
-    const headers = signAdminRequest({ method: r.method, path: r.path, body: r.body, label, key, timestamp: r.timestamp, nonce: r.nonce });
+    const headers = signAdminRequest({ authority, method: r.method, path: r.path, body: r.body, label, key, timestamp: r.timestamp, nonce: r.nonce });
     check(verifyBytesNoble(key.raw, Buffer.from(payload, 'utf8'), Buffer.from(headers['X-Admin-Signature'], 'base64')), `admin signature of ${r.name} (noble)`);
     return { name: r.name, method: r.method, path: r.path, body: r.body, body_sha256: bodySha256, timestamp: r.timestamp, nonce: r.nonce, signing_payload: payload, headers };
   });
   write('admin-request.json', {
-    description: 'Admin request signatures (docs/admin-auth.md). The signature is Ed25519 over the UTF-8 bytes of `signing_payload`, the JCS of {method, path, body_sha256, key_id, timestamp, nonce}; key_id is the operator key label.',
+    description:
+      'Admin request signatures, version 2 (docs/admin-auth.md). The signature is Ed25519 over the UTF-8 bytes of `signing_payload`, the JCS of {authority, v, method, path, body_sha256, key_id, timestamp, nonce}; authority is the sovereign id of the authority the request is for, key_id is the operator key label.',
+    authority,
     operator: { label, seed_hex: VECTOR_SEEDS['admin-operator'].seed_hex, public_key: key.publicKey, key_id: key.keyId },
     requests: out,
   });

@@ -32,7 +32,7 @@ async function start(config: Config): Promise<RunningAuthority> {
 
 async function adminGet(running: RunningAuthority, keyFile: string, pathAndQuery: string): Promise<Response> {
   const operator = readOperatorKeyFile(keyFile);
-  const headers = signAdminRequest({ method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) });
+  const headers = signAdminRequest({ authority: running.authority.deps.identity.sovereignId, method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) });
   return fetch(`${running.url}${pathAndQuery}`, { headers: { ...headers } });
 }
 

@@ -109,7 +109,7 @@ describe('accord init, serve and talking to it', () => {
     const ops2 = readOperatorKeyFile(keyFile);
     const get = (operator: typeof dev, pathAndQuery: string) =>
       fetch(`${server.url}${pathAndQuery}`, {
-        headers: { ...signAdminRequest({ method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }) },
+        headers: { ...signAdminRequest({ authority: 'local-authority', method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }) },
       });
     const reloads = async () => ((await (await get(dev, '/admin/audit?event_type=operator_keys_reloaded')).json()) as { events: unknown[] }).events.length;
     /** Sends SIGHUP and waits until the server has recorded the reload. */

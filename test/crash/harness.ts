@@ -64,7 +64,7 @@ export async function startAccord(env: Record<string, string>, operator: { label
     admin: async (method, path, body) => {
       const text = body === undefined ? '' : JSON.stringify(body);
       const headers: Record<string, string> = {
-        ...signAdminRequest({ method, path, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+        ...signAdminRequest({ authority: env.ACCORD_SOVEREIGN_ID ?? 'local-authority', method, path, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
         ...(text ? { 'Content-Type': 'application/json' } : {}),
       };
       const res = await fetch(`${url}${path}`, { method, headers, ...(text ? { body: text } : {}) });

@@ -148,7 +148,7 @@ export class DrillAuthority {
   async admin(method: string, pathAndQuery: string, body?: unknown, operator = this.operatorKey()): Promise<{ status: number; body: any }> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = {
-      ...signAdminRequest({ method, path: pathAndQuery, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+      ...signAdminRequest({ authority: this.sovereignId, method, path: pathAndQuery, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
       ...(text ? { 'Content-Type': 'application/json' } : {}),
     };
     const res = await fetch(`${this.url}${pathAndQuery}`, { method, headers, ...(text ? { body: text } : {}) });

@@ -44,7 +44,7 @@ async function boot(id: string, port: number): Promise<FedNode> {
 
 async function admin(node: FedNode, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
   const text = body === undefined ? '' : JSON.stringify(body);
-  const headers = { ...signAdminRequest({ method, path: p, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }), ...(text ? { 'Content-Type': 'application/json' } : {}) };
+  const headers = { ...signAdminRequest({ authority: node.id, method, path: p, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }), ...(text ? { 'Content-Type': 'application/json' } : {}) };
   const res = await fetch(`${node.url}${p}`, { method, headers, ...(text ? { body: text } : {}) });
   return { status: res.status, body: await res.json() };
 }

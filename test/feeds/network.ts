@@ -1,7 +1,8 @@
 // Real authorities on 127.0.0.1 for multi-authority feed tests: each a test authority behind @hono/node-server on port 0.
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { serveHttp } from '../../src/authority/http-server.ts';
 import { createTestAuthority, type TestAuthority, type TestAuthorityOptions } from '../helpers/authority.ts';
 import { recognize } from './simulated-issuer.ts';
 
@@ -12,9 +13,7 @@ export interface Node extends TestAuthority {
 
 /** Serves any Hono app (or fetch handler) on 127.0.0.1, port 0. */
 export async function listen(fetch: Hono['fetch'] | ((req: Request) => Response | Promise<Response>)): Promise<{ url: string; server: ServerType; stop(): Promise<void> }> {
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-  });
+  const server: ServerType = await serveHttp(fetch, 0, '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

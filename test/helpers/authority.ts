@@ -101,7 +101,7 @@ export function createTestAuthority(options: TestAuthorityOptions = {}): TestAut
       const op = opts.operator ?? operator;
       const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
       const headers: Record<string, string> = {
-        ...signAdminRequest({ method, path, body: text, label: op.label, key: op.key, timestamp: toTimestamp(clock()) }),
+        ...signAdminRequest({ authority: sovereignId, method, path, body: text, label: op.label, key: op.key, timestamp: toTimestamp(clock()) }),
         ...(text ? { 'Content-Type': 'application/json' } : {}),
         ...opts.headers,
       };

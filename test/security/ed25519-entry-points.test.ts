@@ -137,10 +137,10 @@ describe('signatures only a permissive verifier accepts are rejected at every en
 
   it.each(SIGNATURE_VARIANTS)('admin request signature: %s → 401 bad_signature, audited', async (variant) => {
     const body = JSON.stringify({ subject_id: 'node-e', roles: ['role:client'], validity_hours: 1 });
-    const headers = signAdminRequest({ method: 'POST', path: '/admin/attestations', body, label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) });
+    const headers = signAdminRequest({ authority: p.a.sovereignId, method: 'POST', path: '/admin/attestations', body, label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) });
     const { adminSigningPayload } = await import('../../src/authority/admin-auth.ts');
     const { sha256Hex } = await import('../../src/authority/crypto.ts');
-    const payload = adminSigningPayload({ method: 'POST', path: '/admin/attestations', bodySha256: sha256Hex(body), keyId: p.a.operator.label, timestamp: headers['X-Admin-Timestamp'], nonce: headers['X-Admin-Nonce'] });
+    const payload = adminSigningPayload({ authority: p.a.sovereignId, method: 'POST', path: '/admin/attestations', bodySha256: sha256Hex(body), keyId: p.a.operator.label, timestamp: headers['X-Admin-Timestamp'], nonce: headers['X-Admin-Nonce'] });
     const sig = edgeSignature(seedFor('operator:ops'), payload, variant);
     recordVector(seedFor('operator:ops'), payload, sig, variant);
     const failures = auditCount(p.a.db, 'admin_auth_failed');

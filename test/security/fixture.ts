@@ -137,7 +137,7 @@ export interface RawRequest {
 export async function send(a: TestAuthority, req: RawRequest): Promise<Response> {
   const body = req.body ?? new Uint8Array();
   const headers: Record<string, string> = {
-    ...(req.sign ? signAdminRequest({ method: req.method, path: req.path, body, label: a.operator.label, key: a.operator.key, timestamp: toTimestamp(a.clock()) }) : {}),
+    ...(req.sign ? signAdminRequest({ authority: a.sovereignId, method: req.method, path: req.path, body, label: a.operator.label, key: a.operator.key, timestamp: toTimestamp(a.clock()) }) : {}),
     ...req.headers,
   };
   const init: RequestInit = { method: req.method, headers };

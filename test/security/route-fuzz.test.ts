@@ -221,11 +221,13 @@ describe('route fuzz: tampered admin authentication on every admin route → 401
     const { toTimestamp } = await import('../../src/authority/clock.ts');
     const outcome = await fc.check(
       fc.asyncProperty(fc.constantFrom(...admin), fc.constantFrom(...TAMPER), fc.constantFrom('X-Admin-Key-Id', 'X-Admin-Timestamp', 'X-Admin-Nonce', 'X-Admin-Signature'), async (route, tamper, header) => {
+        // A fresh failure window per request: the first failures of each window are audited one by one.
+        p.a.clock.advance(61);
         const path = fillPath(route.path, { id: ISSUER_ID });
         const body = route.method === 'GET' ? '' : '{"reason":"key_compromise"}';
         const now = p.a.clock();
         const sign = (over: Partial<{ path: string; body: string; timestamp: string; nonce: string; label: string }> = {}) =>
-          signAdminRequest({ method: route.method, path: over.path ?? path, body: over.body ?? body, label: over.label ?? p.a.operator.label, key: p.a.operator.key, timestamp: over.timestamp ?? toTimestamp(now), ...(over.nonce ? { nonce: over.nonce } : {}) }) as unknown as Record<string, string>;
+          signAdminRequest({ authority: p.a.sovereignId, method: route.method, path: over.path ?? path, body: over.body ?? body, label: over.label ?? p.a.operator.label, key: p.a.operator.key, timestamp: over.timestamp ?? toTimestamp(now), ...(over.nonce ? { nonce: over.nonce } : {}) }) as unknown as Record<string, string>;
         let headers: Record<string, string> = sign();
         if (tamper === 'drop_header') delete headers[header];
         else if (tamper === 'wrong_signature') headers['X-Admin-Signature'] = sign({ body: `${body} ` })['X-Admin-Signature']!;
@@ -254,5 +256,58 @@ describe('route fuzz: tampered admin authentication on every admin route → 401
       { seed: SEED, numRuns: 300, endOnFailure: true },
     );
     if (outcome.failed) throw new Error(String((outcome.errorInstance as Error | undefined)?.message ?? 'property failed').slice(0, 1500));
+  });
+});
+
+describe('route fuzz: dot-segment and encoded paths into every admin area → 400, audited, nothing changes', () => {
+  // Each variant starts in one admin area and, after URL normalization, would route to another. The
+  // raw target is what the server sees on the wire (`incoming.url`); app.request normalizes its URL.
+  const VARIANTS = [
+    (from: string, to: string) => `/admin/${from}/../${to}`,
+    (from: string, to: string) => `/admin/${from}/%2e%2e/${to}`,
+    (from: string, to: string) => `/admin/${from}/%2E%2E/${to}`,
+    (from: string, to: string) => `/admin/${from}/.%2e/${to}`,
+    (from: string, to: string) => `/admin/${from}/%2e./${to}`,
+    (from: string, to: string) => `/admin/${from}/./../${to}`,
+    (from: string, to: string) => `/admin/${from}%2f..%2f${to}`,
+    (from: string, to: string) => `/admin/${from}%5c..%5c${to}`,
+    (from: string, to: string) => `/admin//${to}`,
+    (_from: string, to: string) => `/admin/${to.replace(/^./, (c) => `%${c.charCodeAt(0).toString(16)}`)}`,
+  ];
+
+  it('for every admin route, entered from another area, even when validly signed', async () => {
+    const { signAdminRequest } = await import('../../src/authority/admin-auth.ts');
+    const { toTimestamp } = await import('../../src/authority/clock.ts');
+    const admin = appRoutes.filter((r) => r.path.startsWith('/admin/'));
+    const areas = [...new Set(admin.map((r) => r.path.split('/')[2]!))];
+    expect(areas.length).toBeGreaterThan(5);
+    let sent = 0;
+    for (const route of admin) {
+      const to = fillPath(route.path, { id: ISSUER_ID }).replace(/^\/admin\//, '');
+      for (const from of areas) {
+        if (to.startsWith(`${from}/`) || to === from) continue;
+        for (const variant of VARIANTS) {
+          p.a.clock.advance(61);
+          const target = variant(from, to);
+          const body = route.method === 'GET' ? '' : '{"reason":"key_compromise"}';
+          const headers = signAdminRequest({ authority: p.a.sovereignId, method: route.method, path: target, body, label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) });
+          const before = dbDigest(p.a.db);
+          const failures = auditCount(p.a.db, 'admin_auth_failed');
+          const res = await p.a.app.request(target, { method: route.method, headers: { ...headers, 'Content-Type': 'application/json' }, ...(body ? { body } : {}) }, {
+            incoming: { url: target, socket: { remoteAddress: '192.0.2.77' } } as never,
+          });
+          const what = `${route.method} ${target} → ${res.status}`;
+          expect(res.status, what).toBe(400);
+          expect(await errorCode(res), what).toBe('non_canonical_path');
+          expect(dbDigest(p.a.db), what).toBe(before);
+          expect(auditCount(p.a.db, 'admin_auth_failed'), `${what}: not audited`).toBe(failures + 1);
+          sent++;
+        }
+        break; // one source area per route keeps the run short; the source rotates with the route below
+      }
+      areas.push(areas.shift()!);
+    }
+    stats.requests += sent;
+    expect(sent).toBeGreaterThan(admin.length * 5);
   });
 });
