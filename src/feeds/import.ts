@@ -22,6 +22,14 @@ export interface ImportContext {
   requestId?: string | null;
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
+  /** For pulls: the peer the feed was fetched from, and the URL. Recorded in the audit event. */
+  source?: { peer: string; url: string };
+  /**
+   * For pulls: the only issuer whose feeds this source may deliver (the peer itself). A peer serving
+   * another issuer's feed could otherwise plant a copy (say, with a padded signature list) ahead of
+   * the issuer's own and break that issuer's chain at this authority.
+   */
+  expectedIssuer?: string;
 }
 
 export interface ImportResult {
@@ -37,6 +45,7 @@ export interface ImportResult {
 export const IMPORT_REJECTIONS = {
   body_too_large: 413,
   invalid_revocation_feed: 422,
+  foreign_issuer: 422,
   issuer_not_recognized: 403,
   wire_profile_mismatch: 422,
   invalid_signature: 422,
@@ -52,6 +61,7 @@ export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
 const MESSAGES: Record<ImportRejectionCode, string> = {
   body_too_large: 'the feed is larger than 8 MiB',
   invalid_revocation_feed: 'the feed does not match the revocation feed schema',
+  foreign_issuer: 'a peer may deliver only its own feeds; this feed was issued by another sovereign',
   issuer_not_recognized: 'this authority has no active treaty recognizing the feed issuer',
   wire_profile_mismatch: 'this issuer is recognized under the genesis-mesh wire profile; its feeds are imported at /admin/sovereign-revocation-feeds/import',
   invalid_signature: 'the feed is not signed by a key this authority recognizes for its issuer',
@@ -183,8 +193,13 @@ function rejectionAudit(sqlite: Sqlite, deps: AppDeps, ctx: ImportContext, facts
     eventType: 'sovereign_revocation_feed_rejected',
     actor: ctx.actor,
     requestId: ctx.requestId ?? null,
-    details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), via: ctx.via, ...rejection.details },
+    details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), ...sourceOf(ctx), ...rejection.details },
   });
+}
+
+/** The audit fields that say where an imported or rejected feed came from. */
+function sourceOf(ctx: ImportContext): { via: 'admin' | 'pull'; source?: { peer: string; url: string } } {
+  return ctx.source ? { via: ctx.via, source: { peer: ctx.source.peer, url: ctx.source.url.slice(0, 512) } } : { via: ctx.via };
 }
 
 function rejectionError(rejection: Rejection): AppError {
@@ -357,6 +372,11 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   facts.feedHash = feedHash;
   const issuer = feed.issuer_sovereign_id;
 
+  // 1b. A pulled feed must be the source's own.
+  if (ctx.expectedIssuer !== undefined && issuer !== ctx.expectedIssuer) {
+    rejectEarly(deps, ctx, facts, { code: 'foreign_issuer', details: { issuer_sovereign_id: issuer, peer: ctx.expectedIssuer } });
+  }
+
   // 2. Keys of this authority's active, in-window treaties whose subject is the issuer.
   const now = deps.clock();
   const recognized = issuer === deps.identity.sovereignId ? { keys: [] } : recognizedIssuer(sqlite, issuer, now);
@@ -401,14 +421,14 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
           eventType: 'sovereign_revocation_feed_imported',
           actor: ctx.actor,
           requestId: ctx.requestId ?? null,
-          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via },
+          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, ...sourceOf(ctx) },
         });
         return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
       }
       s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
       s.pause.run(issuer, 'equivocation', importedAt);
       const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, via: ctx.via } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, ...sourceOf(ctx) } });
       appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
       return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
     }
@@ -464,7 +484,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
         revoked_count: entries.length,
         log_size: frontier.size,
         root_hash: root,
-        via: ctx.via,
+        ...sourceOf(ctx),
       },
     });
     return { result: { accepted: true, status: 'imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: entries.length, feed_hash: feedHash } };

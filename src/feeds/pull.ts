@@ -166,9 +166,9 @@ function sameAsStored(deps: AppDeps, issuer: string, sequence: number, feed: Jso
   }
 }
 
-function importOne(deps: AppDeps, feed: JsonValue): 'imported' | 'already_imported' {
+function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string): 'imported' | 'already_imported' {
   try {
-    return importFeed(deps, feed, { actor: SYSTEM_ACTOR, via: 'pull' }).status;
+    return importFeed(deps, feed, { actor: SYSTEM_ACTOR, via: 'pull', source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id }).status;
   } catch (err) {
     if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
     throw err;
@@ -178,7 +178,8 @@ function importOne(deps: AppDeps, feed: JsonValue): 'imported' | 'already_import
 /** Fetches and imports the peer's feeds after our last imported sequence. Returns how many were imported. */
 async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
   const base = peer.base_url;
-  const latest = asObject(await getJson(net, `${base}/revocation-feeds/latest`, MAX_LATEST_BYTES, true));
+  const latestUrl = `${base}/revocation-feeds/latest`;
+  const latest = asObject(await getJson(net, latestUrl, MAX_LATEST_BYTES, true));
   if (latest === null) return 0; // the peer has published nothing yet
   const latestSequence = typeof latest.sequence === 'number' ? latest.sequence : null;
   if (latestSequence === null || !Number.isSafeInteger(latestSequence) || latestSequence < 1) {
@@ -187,7 +188,7 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
   let state = importedState(deps, peer.sovereign_id);
   if (latestSequence <= state.last_sequence) {
     // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
-    if (!sameAsStored(deps, peer.sovereign_id, latestSequence, latest)) importOne(deps, latest);
+    if (!sameAsStored(deps, peer.sovereign_id, latestSequence, latest)) importOne(deps, latest, peer, latestUrl);
     return 0;
   }
   let imported = 0;
@@ -198,7 +199,7 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     const feeds = body?.feeds;
     if (!body || !Array.isArray(feeds) || typeof body.more !== 'boolean') throw new PullFailure('malformed_response', `${url} is not a feed page`);
     for (const feed of feeds) {
-      if (importOne(deps, feed) === 'imported') imported++;
+      if (importOne(deps, feed, peer, url) === 'imported') imported++;
     }
     state = importedState(deps, peer.sovereign_id);
     if (!body.more || feeds.length === 0 || state.last_sequence === since) break;
@@ -210,6 +211,12 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
 async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
   const snapshot = await getJson(net, `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`, MAX_LATEST_BYTES, true);
   if (snapshot === null) return 0;
+  const issuer = asObject(snapshot)?.issuer_sovereign_id;
+  if (issuer !== peer.sovereign_id) {
+    throw new PullFailure('foreign_issuer', 'a peer may deliver only its own feeds; its snapshot names another issuer', {
+      issuer_sovereign_id: typeof issuer === 'string' ? issuer.slice(0, 128) : null,
+    });
+  }
   const sequence = asObject(snapshot)?.sequence;
   if (typeof sequence === 'number' && sameAsStored(deps, peer.sovereign_id, sequence, snapshot)) return 0;
   try {

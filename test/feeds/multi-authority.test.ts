@@ -2,13 +2,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendRevocations, rebuildLogState } from '../../src/feeds/revocation-log.ts';
 import { listImportedRevocations } from '../../src/feeds/imported-revocations.ts';
-import { runPullJob } from '../../src/feeds/pull.ts';
+import { pullPeer, runPullJob } from '../../src/feeds/pull.ts';
 import { receiptsByImporter } from '../../src/feeds/receipts.ts';
 import { issueAttestation, revokeAttestation } from '../../src/treaties/attestations.ts';
 import { revokeTreaty } from '../../src/treaties/service.ts';
-import { auditCount } from '../helpers/authority.ts';
+import { auditCount, dbDigest } from '../helpers/authority.ts';
 import { recognize } from './simulated-issuer.ts';
-import { recognizeAndPeer, startNode, type Node } from './network.ts';
+import { listen, recognizeAndPeer, startNode, type Node } from './network.ts';
 
 const nodes: Node[] = [];
 afterEach(async () => {
@@ -130,5 +130,56 @@ describe('feeds between real authorities', () => {
     );
     // B no longer recognizes A, so A's receipt for feed 2 is refused; B keeps the receipt for feed 1.
     expect(receiptsByImporter(b.db.sqlite).find((r) => r.importer_sovereign_id === 'authority-a')!.sequence).toBe(1);
+  });
+});
+
+describe('a peer delivers only its own feeds', () => {
+  it("mallory serving beta's feed with a padded signature list cannot cut beta off at alpha", async () => {
+    const [alpha, beta] = [await node('alpha'), await node('beta')];
+    await recognizeAndPeer(alpha, beta);
+    const x = issueAttestation(beta.deps, { subject_id: 'worker-7', roles: ['role:client'], validity_hours: 24 * 7 }, op(beta));
+    revokeAttestation(beta.deps, x.attestation_id, { reason: 'key_compromise' }, op(beta));
+    expect((await publish(beta)).latest_sequence).toBe(1);
+
+    // Mallory, also recognized by alpha, serves beta's feed 1 with a junk signature appended.
+    const feed1 = (await (await fetch(`${beta.url}/revocation-feeds/1`)).json()) as { signatures: Array<{ key_id: string; sig: string }> };
+    const padded = { ...feed1, signatures: [...feed1.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }] };
+    const mallory = await listen((req) => {
+      const url = new URL(req.url);
+      if (url.pathname === '/revocation-feeds/latest') return Response.json(padded);
+      if (url.pathname === '/revocation-feeds') return Response.json({ feeds: [padded], latest_sequence: 1, more: false });
+      if (url.pathname === '/recognition-treaties') return Response.json({ treaties: [], next_cursor: null });
+      return new Response('{}', { status: 404 });
+    });
+    try {
+      const malloryKey = alpha.signingKey; // any recognized key: mallory's own feeds are not what is tested
+      recognize(alpha, 'mallory', [malloryKey]);
+      expect((await alpha.admin('POST', '/admin/peers', { sovereign_id: 'mallory', base_url: mallory.url })).status).toBe(201);
+
+      const before = dbDigest(alpha.db, ['audit_events', 'admin_nonces', 'peers']);
+      const fromMallory = await pullPeer(alpha.deps, 'mallory', { force: true });
+      expect(fromMallory).toMatchObject({ outcome: 'failed', reason: 'foreign_issuer', imported: 0 });
+      expect(dbDigest(alpha.db, ['audit_events', 'admin_nonces', 'peers'])).toBe(before);
+      const rejected = alpha.db.sqlite
+        .prepare("SELECT canonical FROM audit_events WHERE event_type = 'sovereign_revocation_feed_rejected' ORDER BY seq DESC LIMIT 1")
+        .get() as { canonical: string };
+      expect(JSON.parse(rejected.canonical).details).toMatchObject({ issuer: 'beta', reason: 'foreign_issuer', via: 'pull', source: { peer: 'mallory', url: `${mallory.url}/revocation-feeds?since=0&limit=50` } });
+
+      // Beta's own feeds keep importing, and the revocation reaches alpha.
+      expect(await pullPeer(alpha.deps, 'beta', { force: true })).toMatchObject({ outcome: 'ok', imported: 1, imported_sequence: 1 });
+      const imported = alpha.db.sqlite
+        .prepare("SELECT canonical FROM audit_events WHERE event_type = 'sovereign_revocation_feed_imported' ORDER BY seq DESC LIMIT 1")
+        .get() as { canonical: string };
+      expect(JSON.parse(imported.canonical).details).toMatchObject({ issuer: 'beta', via: 'pull', source: { peer: 'beta' } });
+      expect(await verify(alpha, x)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
+      const y = issueAttestation(beta.deps, { subject_id: 'worker-8', roles: ['role:client'], validity_hours: 24 * 7 }, op(beta));
+      revokeAttestation(beta.deps, y.attestation_id, { reason: 'affiliation_changed' }, op(beta));
+      await publish(beta);
+      expect((await pullPeer(alpha.deps, 'mallory', { force: true })).reason).toBe('foreign_issuer');
+      expect(await pullPeer(alpha.deps, 'beta', { force: true })).toMatchObject({ outcome: 'ok', imported: 1, imported_sequence: 2 });
+      expect(await verify(alpha, y)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
+    } finally {
+      await mallory.stop();
+    }
   });
 });
