@@ -16,6 +16,8 @@ import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts
 import { treatyInput } from '../treaties/fixtures.ts';
 import { accord, fileAuthority, reopen, removeTempDirs, tempDir } from './helpers.ts';
 
+const KNOWN_MIGRATIONS = (JSON.parse(fs.readFileSync(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
+
 afterAll(removeTempDirs);
 
 const operator = { label: 'ops', keyId: 'sha256:'.padEnd(71, '0') };
@@ -94,7 +96,7 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
           db.close();
           return f;
         },
-        expected: /has a newer schema than this build \(2 migrations applied, this build knows 1\)/,
+        expected: new RegExp(`has a newer schema than this build \\(${KNOWN_MIGRATIONS + 1} migrations applied, this build knows ${KNOWN_MIGRATIONS}\\)`),
       },
       { name: 'other sovereign', backup: () => other.backup, expected: /the backup belongs to sovereign "another-na" but the database belongs to "restore-na"$/ },
     ];

@@ -1,0 +1,40 @@
+// Tables of the transparency domain: every signed checkpoint of the revocation log, and its full Merkle tiles.
+import { blob, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Every checkpoint this authority signed, one per published feed (same sequence), as the exact note
+ * bytes served. Never updated or deleted: witnesses and auditors need the history.
+ */
+export const logCheckpoints = sqliteTable('log_checkpoints', {
+  /** The sequence of the published feed whose tree head this checkpoint signs. */
+  sequence: integer('sequence').primaryKey(),
+  treeSize: integer('tree_size').notNull(),
+  /** "sha256:" + hex, the feed's `log.root_hash`. */
+  rootHash: text('root_hash').notNull(),
+  /** The audit chain head the checkpoint commits to (extension line); null only for an empty audit log. */
+  auditSeq: integer('audit_seq'),
+  auditHash: text('audit_hash'),
+  /** The signed note (C2SP signed-note) exactly as served. */
+  note: text('note').notNull(),
+  signedAt: text('signed_at').notNull(),
+});
+
+/**
+ * Full tiles (C2SP tlog-tiles, height 8) of the published part of the log. Level 0 holds leaf
+ * hashes; level L holds the roots of full tiles of level L-1. Partial tiles are assembled on request
+ * from the rows below them, so only immutable data is stored.
+ */
+export const logTiles = sqliteTable(
+  'log_tiles',
+  {
+    level: integer('level').notNull(),
+    idx: integer('idx').notNull(),
+    /** The tile's Merkle root (32 bytes); first so reading it alone never touches the large columns. */
+    root: blob('root', { mode: 'buffer' }).notNull(),
+    /** The 256 hashes (8,192 bytes) exactly as served. */
+    hashes: blob('hashes', { mode: 'buffer' }).notNull(),
+    /** The 255 interior hashes above them, level by level (128, 64, …, 1; the last is `root`), so proofs never rehash a tile. */
+    interior: blob('interior', { mode: 'buffer' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.level, t.idx] })],
+);
