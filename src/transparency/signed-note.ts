@@ -38,9 +38,13 @@ export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
  * was altered would otherwise silently match nothing).
  */
 export function parseVerifierKey(vkey: string): NoteVerifier | null {
-  const parts = vkey.split('+');
-  if (parts.length !== 3) return null;
-  const [name, idHex, material] = parts as [string, string, string];
+  // The base64 key material may itself contain '+': only the first two separate fields.
+  const first = vkey.indexOf('+');
+  const second = vkey.indexOf('+', first + 1);
+  if (first < 0 || second < 0) return null;
+  const name = vkey.slice(0, first);
+  const idHex = vkey.slice(first + 1, second);
+  const material = vkey.slice(second + 1);
   if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/.test(idHex)) return null;
   const bytes = decodeBase64Strict(material, 33);
   if (!bytes || bytes[0] !== ED25519_NOTE_TYPE) return null;
