@@ -8,12 +8,15 @@ import { parseJsonStrict } from '../authority/canonical-json.ts';
 import { AppError } from '../authority/errors.ts';
 import { JSON_FORMAT_CLOSE, JSON_FORMAT_OPEN, type ExportFormat } from './audit-export.ts';
 import { filtersAllowGaps, readCheckpoint, verifyCheckpointSignature, type CheckpointSignature, type TrustAnchor } from './checkpoint.ts';
+import { logCheckpointCheck, type AuditAnchorReport } from '../transparency/audit-anchor.ts';
 
 export interface VerifyOptions {
   checkpointFile?: string;
   anchors?: TrustAnchor[];
   /** The file claims to be an unfiltered export from seq 1: a gap is a deletion, not a filter. */
   complete?: boolean;
+  /** A signed revocation-log checkpoint (and vkeys trusted for it) whose audit head the export must reach. */
+  checkpointNote?: { file: string; noteKeys: string[] };
 }
 
 export interface AuditVerifyReport {
@@ -35,6 +38,8 @@ export interface AuditVerifyReport {
     mismatched_fields: string[];
     filters: Record<string, unknown>;
   };
+  /** Present with `checkpointNote`. */
+  checkpoint_note?: AuditAnchorReport;
   /** One line per failure; empty when everything holds. */
   failures: string[];
 }
@@ -106,7 +111,11 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
   const verifier = new AuditChainVerifier({ complete: complete && filters.after_seq === undefined, maxListedGaps: LISTED });
   const hash = createHash('sha256');
   let format: ExportFormat = 'jsonl';
-  for await (const { event } of exportEvents(file, hash, (f) => (format = f))) verifier.push(event);
+  const anchor = options.checkpointNote ? logCheckpointCheck(options.checkpointNote, options.anchors ?? []) : null;
+  for await (const { event } of exportEvents(file, hash, (f) => (format = f))) {
+    verifier.push(event);
+    anchor?.push(event);
+  }
   const report = verifier.result();
   const firstGaps = report.gaps;
   const gapCount = report.gaps.length + (report.omittedGaps ?? 0);
@@ -141,6 +150,8 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
     }
     checkpointReport = { file: options.checkpointFile!, signature, file_sha256_matches: fileMatches, mismatched_fields: mismatched, filters };
   }
+  const anchored = anchor?.result(report.lastSeq);
+  if (anchored) failures.push(...anchored.failures);
   return {
     ok: failures.length === 0 && report.ok,
     file,
@@ -153,6 +164,7 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
     gaps: { count: gapCount, first: firstGaps },
     breaks: report.breaks.slice(0, LISTED),
     checkpoint: checkpointReport,
+    ...(anchored ? { checkpoint_note: anchored.report } : {}),
     failures,
   };
 }
