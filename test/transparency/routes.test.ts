@@ -1,4 +1,5 @@
 // The /log routes: checkpoint and history, tiles and entry bundles with their caching, JSON proofs, entries by id, and every bad request.
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { leafHash } from '../../src/feeds/merkle.ts';
@@ -200,6 +201,23 @@ describe('a published log', () => {
     const body = (await res.json()) as { error: { code: string; message: string; request_id: string } };
     expect(body.error.code).toBe(code);
     expect(body.error.request_id).toBe(res.headers.get('x-request-id'));
+    expect(dbDigest(a.db, [])).toBe(before);
+  });
+
+  it('property: any path under /log/tile/ answers 200, 400 or 404 — never a 5xx — and changes nothing', async () => {
+    const before = dbDigest(a.db, []);
+    const segment = fc.oneof(
+      fc.constantFrom('0', '1', '2', '6', '7', '63', '64', 'entries', '000', '001', '002', 'x000', 'x001', '002.p', '188', '255', '256', '1.p', 'p', ''),
+      fc.stringMatching(/^[x0-9.p]{1,6}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 6 }), async (segments) => {
+        const res = await a.app.request(`/log/tile/${segments.join('/')}`);
+        expect([200, 400, 404]).toContain(res.status);
+        if (res.status !== 200) expect(['invalid_tile_path', 'tile_not_found', 'not_found', 'non_canonical_path']).toContain(await errorCode(res));
+      }),
+      { numRuns: 400, seed: 20261205 },
+    );
     expect(dbDigest(a.db, [])).toBe(before);
   });
 
