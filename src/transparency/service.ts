@@ -21,7 +21,7 @@ import {
   readUncheckpointedFeeds,
   type CheckpointRow,
 } from './store.ts';
-import { buildTiles, subtreeHash } from './tiles.ts';
+import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
 
@@ -52,14 +52,20 @@ export function checkLogOrigin(deps: LogDeps): void {
   }
 }
 
-/** Subtree hashes of this authority's published log, read from its tiles. */
-export function logHashes(sqlite: Sqlite): SubtreeHashes {
-  return (height, index) => subtreeHash(sqlite, height, index);
+/** Subtree hashes of the published log, read from the tiles of a tree of `size` leaves (all of which are built). */
+export function logHashes(reader: TileReader): SubtreeHashes {
+  return (height, index) => reader.subtreeHash(height, index);
 }
 
-/** Hex root of the first `size` published leaves, from the tiles. */
-export function treeRoot(sqlite: Sqlite, size: number): string {
-  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(sqlite), 0, size);
+/** Hex root of the first `size` leaves, from the tiles of the published tree of `reader`. */
+export function treeRoot(reader: TileReader, size: number = reader.size): string {
+  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(reader), 0, size);
+}
+
+/** A reader over the tiles of the latest checkpoint. */
+export function latestTiles(sqlite: Sqlite): { checkpoint: CheckpointRow; tiles: TileReader } {
+  const checkpoint = latestCheckpoint(sqlite);
+  return { checkpoint, tiles: new TileReader(sqlite, checkpoint.tree_size) };
 }
 
 /**
@@ -76,8 +82,9 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
     // a second checkpoint under the same sequence would be a second history.
     throw new AppError('log_checkpoint_exists', 409, 'a checkpoint for this feed sequence was already signed; restore the published feeds first', { sequence: feed.sequence });
   }
+  forgetTileReads(sqlite);
   buildTiles(sqlite, feed.size);
-  if (`sha256:${treeRoot(sqlite, feed.size)}` !== feed.rootHash) {
+  if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
     throw new AppError('revocation_log_corrupt', 500, 'the log tiles do not hash to the published tree head', { sequence: feed.sequence, log_size: feed.size });
   }
   const origin = logOrigin(deps);
@@ -163,16 +170,17 @@ export interface InclusionProofResponse {
 
 /** An inclusion proof for a published leaf; `size` defaults to the latest checkpoint's. */
 export function inclusionProofFor(sqlite: Sqlite, index: number, size?: number): InclusionProofResponse {
-  const latest = latestCheckpoint(sqlite).tree_size;
+  const { checkpoint, tiles } = latestTiles(sqlite);
+  const latest = checkpoint.tree_size;
   const treeSize = size ?? latest;
   if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
   if (index >= treeSize) throw proofRangeError('index must be below size', latest);
-  const hashes = logHashes(sqlite);
+  const hashes = logHashes(tiles);
   return {
     index,
     size: treeSize,
     leaf_hash: ref(hashes(0, index)),
-    root_hash: ref(treeRoot(sqlite, treeSize)),
+    root_hash: treeSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, treeSize)),
     proof: inclusionProof(hashes, index, treeSize).map(ref),
   };
 }
@@ -187,16 +195,17 @@ export interface ConsistencyProofResponse {
 
 /** A consistency proof between two published sizes; `to` defaults to the latest checkpoint's. */
 export function consistencyProofFor(sqlite: Sqlite, from: number, to?: number): ConsistencyProofResponse {
-  const latest = latestCheckpoint(sqlite).tree_size;
+  const { checkpoint, tiles } = latestTiles(sqlite);
+  const latest = checkpoint.tree_size;
   const toSize = to ?? latest;
   if (toSize > latest) throw proofRangeError('to is beyond the latest checkpoint', latest);
   if (from < 1 || from > toSize) throw proofRangeError('from must be at least 1 and at most to', latest);
   return {
     from,
     to: toSize,
-    from_root_hash: ref(treeRoot(sqlite, from)),
-    to_root_hash: ref(treeRoot(sqlite, toSize)),
-    proof: consistencyProof(logHashes(sqlite), from, toSize).map(ref),
+    from_root_hash: ref(treeRoot(tiles, from)),
+    to_root_hash: toSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, toSize)),
+    proof: consistencyProof(logHashes(tiles), from, toSize).map(ref),
   };
 }
 
@@ -205,10 +214,10 @@ export const MAX_ENTRIES_PER_ID = 16;
 
 /** Published log entries that revoke `id`, each with its inclusion proof to the latest checkpoint (which is included). */
 export function entriesWithProof(sqlite: Sqlite, id: string) {
-  const checkpoint = latestCheckpoint(sqlite);
+  const { checkpoint, tiles } = latestTiles(sqlite);
   const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
   if (rows.length === 0) throw new AppError('log_entry_not_found', 404, 'no published log entry revokes this id', { id });
-  const hashes = logHashes(sqlite);
+  const hashes = logHashes(tiles);
   return {
     id,
     checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: checkpoint.note },

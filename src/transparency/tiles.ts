@@ -2,7 +2,7 @@
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeafDigests, emptyFrontier, nodeDigest } from '../feeds/merkle.ts';
-import { fullTileCount, insertTile, readEntryTexts, readLeafHashes, readTile, readTileHashes, readTileRoots, type TileRow } from './store.ts';
+import { fullTileCount, insertTile, readEntryTexts, readLeafHashes, readTile, readTileRoots, type TileRow } from './store.ts';
 
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
@@ -119,64 +119,141 @@ export function buildTiles(sqlite: Sqlite, size: number): number {
   return written;
 }
 
-/** Full tiles are immutable, so a small per-connection cache of recently read ones is always right. */
-const TILE_CACHE_LIMIT = 512;
-const tileCaches = new WeakMap<Sqlite, Map<string, TileRow>>();
+/** A bounded map that forgets the least recently used entry. */
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly limit: number) {}
 
-function cachedTile(sqlite: Sqlite, level: number, n: number): TileRow | undefined {
-  let cache = tileCaches.get(sqlite);
-  if (!cache) tileCaches.set(sqlite, (cache = new Map()));
-  const key = `${level}/${n}`;
-  const hit = cache.get(key);
-  if (hit) return hit;
-  const row = readTile(sqlite, level, n);
-  if (!row) return undefined;
-  if (cache.size >= TILE_CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  cache.set(key, row);
-  return row;
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.size >= this.limit) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
 }
 
 /**
- * The hashes of tile level `level` at positions [start, start + count), where all lie in one tile
- * and inside a tree of `size` leaves: sliced from the stored full tile, or assembled from the rows
- * below (leaf hashes, or roots of full tiles one level down) for the rightmost partial tile.
+ * What a connection remembers between requests. Everything here is immutable once the tree it
+ * belongs to is published — a full tile, the hash of a complete subtree — so no entry is ever stale.
  */
-function levelHashes(sqlite: Sqlite, level: number, start: number, count: number): Buffer {
-  const n = Math.floor(start / TILE_WIDTH);
-  const full = cachedTile(sqlite, level, n);
-  if (full) {
-    const at = (start % TILE_WIDTH) * HASH_SIZE;
-    return full.hashes.subarray(at, at + count * HASH_SIZE);
-  }
-  if (level === 0) {
-    const leaves = readLeafHashes(sqlite, start, start + count);
-    if (leaves.length !== count) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { from: start, to: start + count });
-    return Buffer.from(leaves.join(''), 'hex');
-  }
-  const roots = readTileRoots(sqlite, level - 1, start, start + count);
-  if (roots.length !== count) throw new Error(`tiles of level ${level - 1} from ${start} are not built`);
-  return Buffer.concat(roots);
+export interface ReadCache {
+  tiles: Lru<TileRow>;
+  /** Hex hashes of complete subtrees of height ≥ 8 and on the partial edge (the levels every proof shares). */
+  subtrees: Lru<string>;
+}
+
+const readCaches = new WeakMap<Sqlite, ReadCache>();
+
+export function freshReadCache(): ReadCache {
+  return { tiles: new Lru(512), subtrees: new Lru(16_384) };
+}
+
+function readCache(sqlite: Sqlite): ReadCache {
+  let cache = readCaches.get(sqlite);
+  if (!cache) readCaches.set(sqlite, (cache = freshReadCache()));
+  return cache;
 }
 
 /**
- * Hex hash of the perfect subtree of height `height` at position `index` (leaves
- * [index·2^height, (index+1)·2^height)), which must lie inside the published tree: one lookup in a
- * full tile, or at most 128 hashes of the partial edge combined.
+ * Drops what a connection remembers. Publishing calls it: the only way a remembered hash could go
+ * stale is published history being rewritten underneath (which publishing then refuses to sign).
  */
-export function subtreeHash(sqlite: Sqlite, height: number, index: number): string {
-  const level = Math.floor(height / TILE_HEIGHT);
-  const above = height % TILE_HEIGHT;
-  const start = index * 2 ** above;
-  if (above === 0) return levelHashes(sqlite, level, start, 1).toString('hex');
-  const full = cachedTile(sqlite, level, Math.floor(start / TILE_WIDTH));
-  if (full) {
-    const at = interiorOffset(above) + (start % TILE_WIDTH >> above) * HASH_SIZE;
-    return full.interior.subarray(at, at + HASH_SIZE).toString('hex');
+export function forgetTileReads(sqlite: Sqlite): void {
+  readCaches.delete(sqlite);
+}
+
+/**
+ * Reads hashes of a published tree of `size` leaves from its tiles. Every full tile of that size is
+ * stored (they are built in the transaction that signs its checkpoint), so which tiles are full is
+ * arithmetic, and the rightmost partial ones are assembled from the level below.
+ */
+export class TileReader {
+  private readonly cache: ReadCache;
+
+  /** `cache`: the connection's shared one by default; a private one inside a write transaction, so nothing uncommitted is remembered. */
+  constructor(
+    private readonly sqlite: Sqlite,
+    readonly size: number,
+    cache?: ReadCache,
+  ) {
+    this.cache = cache ?? readCache(sqlite);
   }
-  const units = levelHashes(sqlite, level, start, 2 ** above).toString('latin1');
-  const digests: string[] = [];
-  for (let i = 0; i < units.length; i += HASH_SIZE) digests.push(units.slice(i, i + HASH_SIZE));
-  return appendLeafDigests(emptyFrontier(), digests).hashes[0]!;
+
+  private isFull(level: number, n: number): boolean {
+    return (n + 1) * TILE_WIDTH ** (level + 1) <= this.size;
+  }
+
+  private fullTile(level: number, n: number): TileRow {
+    const key = `${level}/${n}`;
+    let row = this.cache.tiles.get(key);
+    if (!row) {
+      row = readTile(this.sqlite, level, n);
+      if (!row) throw new AppError('revocation_log_corrupt', 500, 'a full tile of the published log is missing', { tile_level: level, tile_index: n });
+      this.cache.tiles.set(key, row);
+    }
+    return row;
+  }
+
+  /** Hashes of tile level `level` at positions [start, start + count), all in one tile. */
+  levelHashes(level: number, start: number, count: number): Buffer {
+    const n = Math.floor(start / TILE_WIDTH);
+    if (this.isFull(level, n)) {
+      const at = (start % TILE_WIDTH) * HASH_SIZE;
+      return this.fullTile(level, n).hashes.subarray(at, at + count * HASH_SIZE);
+    }
+    if (level === 0) {
+      const leaves = readLeafHashes(this.sqlite, start, start + count);
+      if (leaves.length !== count) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { from: start, to: start + count });
+      return Buffer.from(leaves.join(''), 'hex');
+    }
+    const roots = readTileRoots(this.sqlite, level - 1, start, start + count);
+    if (roots.length !== count) throw new AppError('revocation_log_corrupt', 500, 'a full tile of the published log is missing', { tile_level: level - 1, from: start });
+    return Buffer.concat(roots);
+  }
+
+  /**
+   * Hex hash of the perfect subtree of height `height` at position `index` (leaves
+   * [index·2^height, (index+1)·2^height)), which must lie inside the tree: one lookup in a full tile,
+   * or at most 128 hashes of the partial edge combined (and remembered).
+   */
+  subtreeHash(height: number, index: number): string {
+    const level = Math.floor(height / TILE_HEIGHT);
+    const above = height % TILE_HEIGHT;
+    const start = index * 2 ** above;
+    const n = Math.floor(start / TILE_WIDTH);
+    if (this.isFull(level, n)) {
+      const tile = this.fullTile(level, n);
+      if (above === 0) return tile.hashes.subarray((start % TILE_WIDTH) * HASH_SIZE, (start % TILE_WIDTH + 1) * HASH_SIZE).toString('hex');
+      const at = interiorOffset(above) + (start % TILE_WIDTH >> above) * HASH_SIZE;
+      return tile.interior.subarray(at, at + HASH_SIZE).toString('hex');
+    }
+    const key = `${height}/${index}`;
+    const known = this.cache.subtrees.get(key);
+    if (known) return known;
+    let hash: string;
+    if (above === 0) hash = this.levelHashes(level, start, 1).toString('hex');
+    else {
+      const units = this.levelHashes(level, start, 2 ** above).toString('latin1');
+      const digests: string[] = new Array(2 ** above);
+      for (let i = 0; i < digests.length; i++) digests[i] = units.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+      hash = appendLeafDigests(emptyFrontier(), digests).hashes[0]!;
+    }
+    this.cache.subtrees.set(key, hash);
+    return hash;
+  }
+
+  /** The bytes of a hash tile inside the tree (check `tileExists` first). */
+  tileData(tile: TileAddress & { level: number }): Buffer {
+    if (tile.width === TILE_WIDTH) return this.fullTile(tile.level, tile.index).hashes;
+    return Buffer.from(this.levelHashes(tile.level, tile.index * TILE_WIDTH, tile.width));
+  }
 }
 
 /** Whether a tile lies inside a tree of `size` leaves: full tiles below the edge, partial ones of any width up to it. */
@@ -186,17 +263,6 @@ export function tileExists(tile: TileAddress, size: number): boolean {
   const span = TILE_WIDTH ** level;
   const end = (tile.index * TILE_WIDTH + tile.width) * span;
   return Number.isSafeInteger(end) && end <= size;
-}
-
-/** The bytes of a hash tile inside the published tree (check `tileExists` first). */
-export function tileData(sqlite: Sqlite, tile: TileAddress & { level: number }): Buffer {
-  if (tile.width === TILE_WIDTH) {
-    const cached = tileCaches.get(sqlite)?.get(`${tile.level}/${tile.index}`);
-    const hashes = cached?.hashes ?? readTileHashes(sqlite, tile.level, tile.index);
-    if (!hashes) throw new Error(`full tile ${tile.level}/${tile.index} is not built`);
-    return hashes;
-  }
-  return Buffer.from(levelHashes(sqlite, tile.level, tile.index * TILE_WIDTH, tile.width));
 }
 
 /** Entries longer than this cannot be length-prefixed in a bundle (uint16). */

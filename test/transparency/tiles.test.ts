@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { merkleTreeHash } from '../../src/feeds/merkle.ts';
 import { readLogHead } from '../../src/feeds/revocation-log.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
-import { formatTilePath, parseTilePath, subtreeHash, tileData, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tiles.ts';
+import { formatTilePath, parseTilePath, TileReader, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { growLog, publishAtSizes } from './helpers.ts';
 
@@ -63,6 +63,7 @@ describe('tiles of a published log', () => {
   let leaves: string[];
   const SIZE = 66_000;
   const mth = (lo: number, hi: number) => merkleTreeHash(leaves.slice(lo, hi));
+  const reader = () => new TileReader(a.db.sqlite, SIZE);
 
   beforeAll(() => {
     a = createTestAuthority({ sovereignId: 'tiles.example' });
@@ -73,12 +74,12 @@ describe('tiles of a published log', () => {
   const hashesOf = (data: Buffer) => Array.from({ length: data.length / 32 }, (_, i) => data.subarray(32 * i, 32 * i + 32).toString('hex'));
 
   it('level 0 holds the leaf hashes; level l hash i of tile n is MTH(D[(n·256+i)·256^l : (n·256+i+1)·256^l])', () => {
-    expect(hashesOf(tileData(a.db.sqlite, { level: 0, index: 0, width: 256 }))).toEqual(leaves.slice(0, 256));
-    expect(hashesOf(tileData(a.db.sqlite, { level: 0, index: 257, width: 208 }))).toEqual(leaves.slice(257 * 256, SIZE));
-    const level1 = hashesOf(tileData(a.db.sqlite, { level: 1, index: 0, width: 256 }));
+    expect(hashesOf(reader().tileData({ level: 0, index: 0, width: 256 }))).toEqual(leaves.slice(0, 256));
+    expect(hashesOf(reader().tileData({ level: 0, index: 257, width: 208 }))).toEqual(leaves.slice(257 * 256, SIZE));
+    const level1 = hashesOf(reader().tileData({ level: 1, index: 0, width: 256 }));
     for (const i of [0, 1, 128, 255]) expect(level1[i]).toBe(mth(i * 256, (i + 1) * 256));
-    expect(hashesOf(tileData(a.db.sqlite, { level: 1, index: 1, width: 1 }))).toEqual([mth(65536, 65536 + 256)]);
-    expect(hashesOf(tileData(a.db.sqlite, { level: 2, index: 0, width: 1 }))).toEqual([mth(0, 65536)]);
+    expect(hashesOf(reader().tileData({ level: 1, index: 1, width: 1 }))).toEqual([mth(65536, 65536 + 256)]);
+    expect(hashesOf(reader().tileData({ level: 2, index: 0, width: 1 }))).toEqual([mth(0, 65536)]);
   });
 
   it('stores exactly the full tiles of the published size, and nothing for unpublished entries', () => {
@@ -111,26 +112,26 @@ describe('tiles of a published log', () => {
       fc.property(fc.integer({ min: 0, max: 12 }), fc.nat(), (height, k) => {
         const count = Math.floor(SIZE / 2 ** height);
         const index = k % count;
-        expect(subtreeHash(a.db.sqlite, height, index)).toBe(mth(index * 2 ** height, (index + 1) * 2 ** height));
+        expect(reader().subtreeHash(height, index)).toBe(mth(index * 2 ** height, (index + 1) * 2 ** height));
       }),
       { numRuns: 100 },
     );
     // The last perfect subtrees before the edge, at every height.
     for (let height = 0; height <= 16; height++) {
       const last = Math.floor(SIZE / 2 ** height) - 1;
-      expect(subtreeHash(a.db.sqlite, height, last), `height ${height}`).toBe(mth(last * 2 ** height, (last + 1) * 2 ** height));
+      expect(reader().subtreeHash(height, last), `height ${height}`).toBe(mth(last * 2 ** height, (last + 1) * 2 ** height));
     }
   });
 
   it('tree roots from the tiles equal every published head', () => {
-    for (const size of [1, 255, 256, 257, 300, 65_535, 65_536, 65_537, SIZE]) expect(treeRoot(a.db.sqlite, size), String(size)).toBe(mth(0, size));
+    for (const size of [1, 255, 256, 257, 300, 65_535, 65_536, 65_537, SIZE]) expect(treeRoot(reader(), size), String(size)).toBe(mth(0, size));
   });
 
   it('full tiles never change as the log grows', () => {
-    const before = Buffer.from(tileData(a.db.sqlite, { level: 0, index: 3, width: TILE_WIDTH }));
-    const level1 = Buffer.from(tileData(a.db.sqlite, { level: 1, index: 0, width: TILE_WIDTH }));
+    const before = Buffer.from(reader().tileData({ level: 0, index: 3, width: TILE_WIDTH }));
+    const level1 = Buffer.from(reader().tileData({ level: 1, index: 0, width: TILE_WIDTH }));
     publishAtSizes(a, [SIZE + 2_000]);
-    expect(tileData(a.db.sqlite, { level: 0, index: 3, width: TILE_WIDTH }).equals(before)).toBe(true);
+    expect(reader().tileData({ level: 0, index: 3, width: TILE_WIDTH }).equals(before)).toBe(true);
     const stored = a.db.sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = 1 AND idx = 0').pluck().get() as Buffer;
     expect(stored.equals(level1)).toBe(true);
   });
