@@ -314,7 +314,7 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
 
   let envelope: unknown;
   try {
-    envelope = parseJsonStrict(text ?? decodeUtf8Strict(body));
+    envelope = parseJsonStrict(text ?? decodeUtf8Strict(body), { integersOnly: true });
   } catch (err) {
     const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
     rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });

@@ -98,7 +98,7 @@ export function feedRoutes(deps: AppDeps) {
         return serveFeed(c, feed, IMMUTABLE);
       })
       .post('/revocation-feeds/receipts', async (c) => {
-        const outcome = recordReceipt(deps, await jsonBody(c), c.get('requestId'));
+        const outcome = recordReceipt(deps, await jsonBody(c, { integersOnly: true }), c.get('requestId'));
         return c.json({ accepted: true, ...outcome });
       })
 

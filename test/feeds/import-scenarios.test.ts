@@ -401,6 +401,20 @@ const scenarios: Scenario[] = [
     audit: 'sovereign_revocation_feed_rejected',
     dbUnchanged: true,
   },
+  ...(['2.0', '2e0', '20E-1'] as const).map(
+    (written): Scenario => ({
+      name: `an integer field written as ${written} (a signature over "sequence":2 must not cover it)`,
+      arrange: async (ctx) => {
+        await importNext(ctx);
+      },
+      act: (ctx) => ctx.a.admin('POST', '/admin/revocation-feeds/import', JSON.stringify({ feed: ctx.sim.next({ entries: 1 }) }).replace('"sequence":2', `"sequence":${written}`)),
+      status: 422,
+      code: 'invalid_revocation_feed',
+      audit: 'sovereign_revocation_feed_rejected',
+      dbUnchanged: true,
+      check: (_ctx, body) => expect(JSON.stringify(body)).toContain('fraction or exponent'),
+    }),
+  ),
   {
     name: 'a lone surrogate in a string (no canonical form)',
     act: (ctx) => {
