@@ -1,3 +1,10 @@
+CREATE TABLE `issuer_log_proofs` (
+	`issuer_sovereign_id` text PRIMARY KEY NOT NULL,
+	`required_since` text NOT NULL,
+	`last_verified_size` integer NOT NULL,
+	`last_verified_at` text NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE `log_checkpoints` (
 	`sequence` integer PRIMARY KEY NOT NULL,
 	`tree_size` integer NOT NULL,
@@ -8,6 +15,20 @@ CREATE TABLE `log_checkpoints` (
 	`signed_at` text NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `log_consistency_failures` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`issuer_sovereign_id` text NOT NULL,
+	`sequence` integer NOT NULL,
+	`from_size` integer NOT NULL,
+	`from_root` text NOT NULL,
+	`to_size` integer NOT NULL,
+	`to_root` text NOT NULL,
+	`proof` text,
+	`problem` text NOT NULL,
+	`detected_at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX `log_consistency_failures_issuer` ON `log_consistency_failures` (`issuer_sovereign_id`,`sequence`);--> statement-breakpoint
 CREATE TABLE `log_tiles` (
 	`level` integer NOT NULL,
 	`idx` integer NOT NULL,

@@ -1,5 +1,5 @@
-// Tables of the transparency domain: every signed checkpoint of the revocation log, and its full Merkle tiles.
-import { blob, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+// Tables of the transparency domain: checkpoints and tiles of this authority's log, and what importing others' logs proved.
+import { blob, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 /**
  * Every checkpoint this authority signed, one per published feed (same sequence), as the exact note
@@ -37,4 +37,33 @@ export const logTiles = sqliteTable(
     interior: blob('interior', { mode: 'buffer' }).notNull(),
   },
   (t) => [primaryKey({ columns: [t.level, t.idx] })],
+);
+
+/** Issuers whose feeds this authority imports only with a consistency proof: set by the first proof that verifies. */
+export const issuerLogProofs = sqliteTable('issuer_log_proofs', {
+  issuerSovereignId: text('issuer_sovereign_id').primaryKey(),
+  requiredSince: text('required_since').notNull(),
+  /** The last tree size a proof was verified to, and when. */
+  lastVerifiedSize: integer('last_verified_size').notNull(),
+  lastVerifiedAt: text('last_verified_at').notNull(),
+});
+
+/** Evidence of an issuer whose consistency proof did not show its new tree head extends the last imported one. */
+export const logConsistencyFailures = sqliteTable(
+  'log_consistency_failures',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    issuerSovereignId: text('issuer_sovereign_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    fromSize: integer('from_size').notNull(),
+    fromRoot: text('from_root').notNull(),
+    toSize: integer('to_size').notNull(),
+    toRoot: text('to_root').notNull(),
+    /** JSON array of the proof as received; null when none came. */
+    proof: text('proof'),
+    /** 'invalid' | 'missing'. */
+    problem: text('problem').notNull(),
+    detectedAt: text('detected_at').notNull(),
+  },
+  (t) => [index('log_consistency_failures_issuer').on(t.issuerSovereignId, t.sequence)],
 );

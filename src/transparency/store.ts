@@ -34,6 +34,10 @@ interface Statements {
   auditHead: Statement<unknown[]>;
   meta: Statement<unknown[]>;
   insertMeta: Statement<unknown[]>;
+  importedHead: Statement<unknown[]>;
+  proofsRequired: Statement<unknown[]>;
+  proofVerified: Statement<unknown[]>;
+  insertFailure: Statement<unknown[]>;
 }
 
 const cache = new WeakMap<Sqlite, Statements>();
@@ -64,6 +68,17 @@ function statements(sqlite: Sqlite): Statements {
       auditHead: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
       meta: sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').pluck(),
       insertMeta: sqlite.prepare('INSERT INTO authority_meta (key, value) VALUES (?, ?)'),
+      // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
+      importedHead: sqlite.prepare('SELECT log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+      proofsRequired: sqlite.prepare('SELECT 1 FROM issuer_log_proofs WHERE issuer_sovereign_id = ?').pluck(),
+      proofVerified: sqlite.prepare(
+        `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at`,
+      ),
+      insertFailure: sqlite.prepare(
+        `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, problem, detected_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
     };
     cache.set(sqlite, s);
   }
@@ -144,4 +159,33 @@ export function readMetaValue(sqlite: Sqlite, key: string): string | undefined {
 
 export function insertMetaValue(sqlite: Sqlite, key: string, value: string): void {
   statements(sqlite).insertMeta.run(key, value);
+}
+
+/** The size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
+export function readImportedHead(sqlite: Sqlite, issuer: string): { log_size: number; frontier: string } {
+  return (statements(sqlite).importedHead.get(issuer) as { log_size: number; frontier: string } | undefined) ?? { log_size: 0, frontier: '[]' };
+}
+
+export function issuerRequiresProofs(sqlite: Sqlite, issuer: string): boolean {
+  return statements(sqlite).proofsRequired.get(issuer) !== undefined;
+}
+
+export function recordProofVerified(sqlite: Sqlite, issuer: string, size: number, at: string): void {
+  statements(sqlite).proofVerified.run(issuer, at, size, at);
+}
+
+export interface ConsistencyFailureRow {
+  issuer: string;
+  sequence: number;
+  fromSize: number;
+  fromRoot: string;
+  toSize: number;
+  toRoot: string;
+  proof: readonly string[] | null;
+  problem: 'invalid' | 'missing';
+  at: string;
+}
+
+export function insertConsistencyFailure(sqlite: Sqlite, row: ConsistencyFailureRow): void {
+  statements(sqlite).insertFailure.run(row.issuer, row.sequence, row.fromSize, row.fromRoot, row.toSize, row.toRoot, row.proof === null ? null : JSON.stringify(row.proof), row.problem, row.at);
 }
