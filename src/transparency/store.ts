@@ -21,6 +21,7 @@ interface Statements {
   fullTileCount: Statement<unknown[]>;
   insertTile: Statement<unknown[]>;
   tile: Statement<unknown[]>;
+  tileHashes: Statement<unknown[]>;
   tileRoots: Statement<unknown[]>;
   leafHashes: Statement<unknown[]>;
   entryTexts: Statement<unknown[]>;
@@ -49,6 +50,7 @@ function statements(sqlite: Sqlite): Statements {
       fullTileCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_tiles WHERE level = ?').pluck(),
       insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
       tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
+      tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
       tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
       leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
       entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
@@ -96,6 +98,11 @@ export function insertTile(sqlite: Sqlite, level: number, idx: number, root: Buf
 
 export function readTile(sqlite: Sqlite, level: number, idx: number): TileRow | undefined {
   return statements(sqlite).tile.get(level, idx) as TileRow | undefined;
+}
+
+/** The served bytes of a full tile, without its interior hashes. */
+export function readTileHashes(sqlite: Sqlite, level: number, idx: number): Buffer | undefined {
+  return statements(sqlite).tileHashes.get(level, idx) as Buffer | undefined;
 }
 
 /** Roots of the full tiles [from, to) of a level, in order (fewer when some are not built). */
