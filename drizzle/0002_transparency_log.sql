@@ -2,7 +2,9 @@ CREATE TABLE `issuer_log_proofs` (
 	`issuer_sovereign_id` text PRIMARY KEY NOT NULL,
 	`required_since` text NOT NULL,
 	`last_verified_size` integer NOT NULL,
-	`last_verified_at` text NOT NULL
+	`last_verified_at` text NOT NULL,
+	`last_checkpoint` text,
+	`last_checkpoint_size` integer
 );
 --> statement-breakpoint
 CREATE TABLE `log_checkpoints` (
@@ -24,6 +26,7 @@ CREATE TABLE `log_consistency_failures` (
 	`to_size` integer NOT NULL,
 	`to_root` text NOT NULL,
 	`proof` text,
+	`checkpoint` text,
 	`problem` text NOT NULL,
 	`detected_at` text NOT NULL
 );

@@ -14,7 +14,7 @@ import { importFeed } from './import.ts';
 import { MAX_FEED_BYTES } from './model.ts';
 import { getPeerRow, type PeerRow } from './peers.ts';
 import { buildReceipt } from './receipts.ts';
-import { fetchFeedConsistencyProof } from '../transparency/importer.ts';
+import { checkIssuerCheckpoint, fetchFeedConsistencyProof } from '../transparency/importer.ts';
 
 export const PULL_TIMEOUT_MS = 5_000;
 /** Size caps of peer responses: one feed, a page of feeds, a page of treaties, a receipt answer. */
@@ -373,6 +373,9 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
   let imported = 0;
   try {
     imported = genesisMesh ? await pullGmSnapshot(deps, net, peer) : await pullFeeds(deps, net, peer);
+    // The issuer's signed checkpoint must agree with the feeds just imported from it.
+    const log = genesisMesh ? null : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
+    if (log && !log.ok) throw new PullFailure(log.reason, log.message, log.details);
   } catch (err) {
     const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
     if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');

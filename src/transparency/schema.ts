@@ -39,13 +39,16 @@ export const logTiles = sqliteTable(
   (t) => [primaryKey({ columns: [t.level, t.idx] })],
 );
 
-/** Issuers whose feeds this authority imports only with a consistency proof: set by the first proof that verifies. */
+/** Issuers whose feeds this authority imports only with a consistency proof (set by the first proof or checkpoint that verifies), with the last checkpoint seen. */
 export const issuerLogProofs = sqliteTable('issuer_log_proofs', {
   issuerSovereignId: text('issuer_sovereign_id').primaryKey(),
   requiredSince: text('required_since').notNull(),
   /** The last tree size a proof was verified to, and when. */
   lastVerifiedSize: integer('last_verified_size').notNull(),
   lastVerifiedAt: text('last_verified_at').notNull(),
+  /** The issuer's latest checkpoint this authority verified (note text) and its size: a later one may not be smaller. */
+  lastCheckpoint: text('last_checkpoint'),
+  lastCheckpointSize: integer('last_checkpoint_size'),
 });
 
 /** Evidence of an issuer whose consistency proof did not show its new tree head extends the last imported one. */
@@ -61,7 +64,9 @@ export const logConsistencyFailures = sqliteTable(
     toRoot: text('to_root').notNull(),
     /** JSON array of the proof as received; null when none came. */
     proof: text('proof'),
-    /** 'invalid' | 'missing'. */
+    /** The issuer's checkpoint note, for failures of its checkpoint. */
+    checkpoint: text('checkpoint'),
+    /** 'invalid' | 'missing' (a feed's proof); 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent' (the issuer's checkpoint). */
     problem: text('problem').notNull(),
     detectedAt: text('detected_at').notNull(),
   },

@@ -38,6 +38,7 @@ interface Statements {
   importedHead: Statement<unknown[]>;
   proofsRequired: Statement<unknown[]>;
   proofVerified: Statement<unknown[]>;
+  checkpointVerified: Statement<unknown[]>;
   insertFailure: Statement<unknown[]>;
 }
 
@@ -71,15 +72,20 @@ function statements(sqlite: Sqlite): Statements {
       meta: sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').pluck(),
       insertMeta: sqlite.prepare('INSERT INTO authority_meta (key, value) VALUES (?, ?)'),
       // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
-      importedHead: sqlite.prepare('SELECT log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-      proofsRequired: sqlite.prepare('SELECT 1 FROM issuer_log_proofs WHERE issuer_sovereign_id = ?').pluck(),
+      importedHead: sqlite.prepare('SELECT last_sequence, log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+      proofsRequired: sqlite.prepare('SELECT last_checkpoint_size FROM issuer_log_proofs WHERE issuer_sovereign_id = ?'),
       proofVerified: sqlite.prepare(
         `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at`,
       ),
+      checkpointVerified: sqlite.prepare(
+        `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at, last_checkpoint, last_checkpoint_size) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at,
+           last_checkpoint = excluded.last_checkpoint, last_checkpoint_size = excluded.last_checkpoint_size`,
+      ),
       insertFailure: sqlite.prepare(
-        `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, problem, detected_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, checkpoint, problem, detected_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     };
     cache.set(sqlite, s);
@@ -168,13 +174,23 @@ export function insertMetaValue(sqlite: Sqlite, key: string, value: string): voi
   statements(sqlite).insertMeta.run(key, value);
 }
 
-/** The size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
-export function readImportedHead(sqlite: Sqlite, issuer: string): { log_size: number; frontier: string } {
-  return (statements(sqlite).importedHead.get(issuer) as { log_size: number; frontier: string } | undefined) ?? { log_size: 0, frontier: '[]' };
+/** The last sequence, size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
+export function readImportedHead(sqlite: Sqlite, issuer: string): { last_sequence: number; log_size: number; frontier: string } {
+  return (statements(sqlite).importedHead.get(issuer) as { last_sequence: number; log_size: number; frontier: string } | undefined) ?? { last_sequence: 0, log_size: 0, frontier: '[]' };
+}
+
+/** Whether the issuer has proved its log before (so proofs are required), and the size of its last verified checkpoint. */
+export function readIssuerLogState(sqlite: Sqlite, issuer: string): { required: boolean; lastCheckpointSize: number | null } {
+  const row = statements(sqlite).proofsRequired.get(issuer) as { last_checkpoint_size: number | null } | undefined;
+  return { required: row !== undefined, lastCheckpointSize: row?.last_checkpoint_size ?? null };
 }
 
 export function issuerRequiresProofs(sqlite: Sqlite, issuer: string): boolean {
-  return statements(sqlite).proofsRequired.get(issuer) !== undefined;
+  return readIssuerLogState(sqlite, issuer).required;
+}
+
+export function recordCheckpointVerified(sqlite: Sqlite, issuer: string, size: number, note: string, at: string): void {
+  statements(sqlite).checkpointVerified.run(issuer, at, size, at, note, size);
 }
 
 export function recordProofVerified(sqlite: Sqlite, issuer: string, size: number, at: string): void {
@@ -189,10 +205,22 @@ export interface ConsistencyFailureRow {
   toSize: number;
   toRoot: string;
   proof: readonly string[] | null;
-  problem: 'invalid' | 'missing';
+  checkpoint?: string | null;
+  problem: 'invalid' | 'missing' | 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent';
   at: string;
 }
 
 export function insertConsistencyFailure(sqlite: Sqlite, row: ConsistencyFailureRow): void {
-  statements(sqlite).insertFailure.run(row.issuer, row.sequence, row.fromSize, row.fromRoot, row.toSize, row.toRoot, row.proof === null ? null : JSON.stringify(row.proof), row.problem, row.at);
+  statements(sqlite).insertFailure.run(
+    row.issuer,
+    row.sequence,
+    row.fromSize,
+    row.fromRoot,
+    row.toSize,
+    row.toRoot,
+    row.proof === null ? null : JSON.stringify(row.proof),
+    row.checkpoint ?? null,
+    row.problem,
+    row.at,
+  );
 }

@@ -1,7 +1,9 @@
 // Importers check, not trust: a pulled feed's head needs the issuer's consistency proof from the last imported head, once the issuer serves proofs; attacks as a table.
 import { afterEach, describe, expect, it } from 'vitest';
 import { runPullJob } from '../../src/feeds/pull.ts';
-import { auditCount, dbDigest, lastAudit } from '../helpers/authority.ts';
+import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
+import { parseNote, signNote } from '../../src/transparency/signed-note.ts';
+import { auditCount, dbDigest, lastAudit, testKey } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { recognize } from '../feeds/simulated-issuer.ts';
 import { publishAtSizes } from './helpers.ts';
@@ -57,11 +59,15 @@ describe('pulling with consistency proofs', () => {
     };
     publishAtSizes(b, [3]);
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
-    expect(asked).toEqual([]); // nothing to prove for the first head
+    // Nothing to prove for the first head; the issuer's checkpoint is read and matches it.
+    expect(asked).toEqual(['/log/checkpoint']);
     publishAtSizes(b, [3, 8]); // a heartbeat (no new entries, nothing to prove), then 5 entries
+    asked.length = 0;
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 2 });
-    expect(asked).toEqual(['/log/proof/consistency?from=3&to=8']);
-    expect(a.db.sqlite.prepare('SELECT issuer_sovereign_id, last_verified_size FROM issuer_log_proofs').all()).toEqual([{ issuer_sovereign_id: 'issuer-b', last_verified_size: 8 }]);
+    expect(asked).toEqual(['/log/proof/consistency?from=3&to=8', '/log/checkpoint']);
+    expect(a.db.sqlite.prepare('SELECT issuer_sovereign_id, last_verified_size, last_checkpoint_size, last_checkpoint FROM issuer_log_proofs').all()).toEqual([
+      { issuer_sovereign_id: 'issuer-b', last_verified_size: 8, last_checkpoint_size: 8, last_checkpoint: await (await b.app.request('/log/checkpoint')).text() },
+    ]);
     expect(failures(a)).toEqual([]);
   });
 
@@ -103,6 +109,57 @@ describe('pulling with consistency proofs', () => {
     a.clock.advance(3600);
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
     expect(importedSize(a)).toBe(12);
+  });
+
+  // Attacks on the issuer's checkpoint: the feeds import, then the checkpoint shows another history.
+  const note = (b: Node, text: string, key = b.signingKey) => Buffer.from(signNote(text, 'issuer-b/log', [key]));
+  const CHECKPOINT_ATTACKS: Array<[string, (b: Node) => Tamper, string, string]> = [
+    [
+      'a checkpoint signed by another key',
+      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: note(b, (parseNote(res.body.toString('utf8')) as { text: string }).text, testKey('impostor')) } : res),
+      'checkpoint_signature',
+      'checkpoint_signature',
+    ],
+    [
+      'a checkpoint with a smaller size (an older one, genuinely signed)',
+      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: Buffer.from(b.db.sqlite.prepare('SELECT note FROM log_checkpoints WHERE sequence = 1').pluck().get() as string) } : res),
+      'checkpoint_rollback',
+      'checkpoint_rollback',
+    ],
+    [
+      'a checkpoint at the imported size with another root (signed by the issuer)',
+      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 12, rootHash: `sha256:${'ab'.repeat(32)}` })) } : res),
+      'checkpoint_inconsistent',
+      'checkpoint_inconsistent',
+    ],
+    [
+      'a larger checkpoint with a wrong consistency proof',
+      (b) => (path, res) => {
+        if (path === '/log/checkpoint') return { status: 200, body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 20, rootHash: `sha256:${'cd'.repeat(32)}` })) };
+        if (path === '/log/proof/consistency?from=12&to=20') return { status: 200, body: Buffer.from(JSON.stringify({ from: 12, to: 20, proof: [`sha256:${'ef'.repeat(32)}`] })) };
+        return res;
+      },
+      'checkpoint_inconsistent',
+      'checkpoint_inconsistent',
+    ],
+    ['a checkpoint withdrawn after the log was proved', () => (path, res) => (path === '/log/checkpoint' ? { status: 404, body: Buffer.from('{}') } : res), 'checkpoint_missing', ''],
+  ];
+
+  it.each(CHECKPOINT_ATTACKS)('%s: the pull fails, evidence kept, the imported feeds stay', async (_name, attack, reason, problem) => {
+    const { a, b, tamper } = await pair();
+    publishAtSizes(b, [3, 8]);
+    await runPullJob(a.deps);
+    publishAtSizes(b, [12]);
+    tamper.current = attack(b);
+    const report = await runPullJob(a.deps);
+    expect(report.peers[0]).toMatchObject({ outcome: 'failed', reason });
+    expect(importedSize(a)).toBe(12);
+    expect(failures(a)).toEqual(problem ? [expect.objectContaining({ sequence: 3, from_size: 12, problem })] : []);
+    expect(lastAudit(a.db)).toMatchObject({ event_type: 'feed_pull_failing', details: { peer: 'issuer-b', reason } });
+    // The honest checkpoint clears it.
+    tamper.current = passThrough;
+    a.clock.advance(3600);
+    expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok' });
   });
 
   it('an issuer that serves no log (older Accord): feeds without proofs keep importing', async () => {
