@@ -190,9 +190,11 @@ export function registerOpsCommands(program: Command): void {
     .requiredOption('--backup <file>', 'the backup to restore')
     .option('--pre-restore-backup <file>', 'where to keep a copy of the database being replaced (default: DB.pre-restore-<time>)')
     .option('--signing-key <file>', 'signing key file that confirms the identity when no database exists (default: the configured key)')
+    .option('--public-key <key>', "a key of this authority confirmed out of band, trusted to verify the backup's signatures: base64 public key or key_id (repeatable)", collect, [])
+    .option('--accept-unverified', 'restore even if the audit chain or a signature in the backup does not verify (forensic use; recorded in the audit log)')
     .option('--yes', 'confirm: the database will be replaced')
     .action(
-      action(async (opts: { db?: string; backup: string; preRestoreBackup?: string; signingKey?: string; yes?: boolean }) => {
+      action(async (opts: { db?: string; backup: string; preRestoreBackup?: string; signingKey?: string; publicKey: string[]; acceptUnverified?: boolean; yes?: boolean }) => {
         if (!opts.yes) throw new CliError('refusing to restore without --yes (the database will be replaced; a pre-restore backup is kept)');
         const config = configOrNull();
         let signingKeys: SigningKey[] = [];
@@ -208,6 +210,8 @@ export function registerOpsCommands(program: Command): void {
           ...(opts.preRestoreBackup ? { preRestoreBackup: opts.preRestoreBackup } : {}),
           clock: () => new Date(),
           signingKeys,
+          anchors: opts.publicKey.map(parseTrustAnchor),
+          acceptUnverified: opts.acceptUnverified === true,
           ...(config?.sovereignId ? { sovereignId: config.sovereignId } : {}),
         });
         printJson(summary);

@@ -4,7 +4,8 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyStoredAuditChain, type AuditEvent } from '../../src/authority/audit.ts';
-import { canonicalHash, sha256Hex } from '../../src/authority/crypto.ts';
+import { canonicalJson } from '../../src/authority/canonical-json.ts';
+import { canonicalHash, hashRef, sha256Hex, signObject } from '../../src/authority/crypto.ts';
 import { acquireDatabaseLock, openDatabase } from '../../src/db/database.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { readLogHead } from '../../src/feeds/revocation-log.ts';
@@ -266,9 +267,12 @@ describe('restore carries published history forward', () => {
     publish(a.deps);
     const backup = path.join(dir, 'backup.db');
     await backupDatabase({ dbPath, output: backup });
-    // Rewrite feed 1 in the backup: the world saw the live one.
+    // Feed 1 in the backup is another statement, validly signed by the same key: the world saw the live one.
     const forked = new BetterSqlite3(backup);
-    forked.prepare("UPDATE published_feeds SET feed_hash = 'sha256:forked' WHERE sequence = 1").run();
+    const { body } = forked.prepare('SELECT body FROM published_feeds WHERE sequence = 1').get() as { body: string };
+    const { signatures: _signatures, ...unsigned } = JSON.parse(body) as Record<string, unknown>;
+    const other = canonicalJson(signObject({ ...unsigned, next_update: '2099-01-01T00:00:00Z' }, [a.signingKey]));
+    forked.prepare('UPDATE published_feeds SET body = ?, feed_hash = ? WHERE sequence = 1').run(other, hashRef(other));
     forked.close();
     fs.rmSync(`${backup}.sha256`);
     a.db.close();
