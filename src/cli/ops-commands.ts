@@ -5,7 +5,8 @@ import { loadConfig, type Config } from '../authority/config.ts';
 import { parsePublicKey, verifySignedObject, type PublicKeyInfo, type SigningKey } from '../authority/crypto.ts';
 import { activeSigningKeys, availableSigningKeys, listSigningKeyRows } from '../authority/identity.ts';
 import { readSigningKeyFile } from '../authority/key-files.ts';
-import { exportAudit, openAccordReadOnly, type ExportFormat } from '../ops/audit-export.ts';
+import { exportAudit, openAccordReadOnly } from '../ops/audit-export.ts';
+import type { ExportFormat } from '../ops/export-format.ts';
 import { verifyAuditExport } from '../ops/audit-verify.ts';
 import { backupDatabase, type BackupProgress } from '../ops/backup.ts';
 import { buildCheckpoint, parseTrustAnchor, writeCheckpoint, type TrustAnchor } from '../ops/checkpoint.ts';
@@ -151,17 +152,23 @@ export function registerOpsCommands(program: Command): void {
 
   program
     .command('audit-verify')
-    .description('verify an audit export: every hash, every chain link, and the signed checkpoint (exit 0 only if all hold)')
+    .description("verify an audit export: every hash, every chain link, gaps against the export's filters, and the signed checkpoint (exit 0 only if all hold)")
     .argument('<file>', 'the export (jsonl or json)')
     .option('--checkpoint <file>', 'the signed checkpoint (FILE.checkpoint.json)')
     .option('--public-key <key>', 'a trusted authority key, confirmed out of band: base64 public key or key_id (repeatable)', collect, [])
     .option('--authority-url <url>', "trust the keys of the authority's well-known declaration at this URL")
     .option('--complete', 'the export is unfiltered from seq 1: treat any gap as a deletion')
+    .option('--allow-gaps', 'for an export without a header line (older versions) and without a checkpoint: report gaps instead of failing')
     .action(
-      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean }) => {
+      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean; allowGaps?: boolean }) => {
         const anchors = opts.publicKey.map(parseTrustAnchor);
         if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
-        const report = await verifyAuditExport(path.resolve(file), { ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}), anchors, complete: opts.complete });
+        const report = await verifyAuditExport(path.resolve(file), {
+          ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}),
+          anchors,
+          complete: opts.complete,
+          allowGaps: opts.allowGaps,
+        });
         printJson(report);
         if (!report.ok) throw new CliError(`audit verification failed: ${report.failures.length} problem(s); first: ${report.failures[0] ?? 'chain break'}`);
       }),
