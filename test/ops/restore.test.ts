@@ -281,6 +281,20 @@ describe('restore carries published history forward', () => {
     expect(bytes(dbPath).equals(live)).toBe(true);
   });
 
+  it('a symbolic link given as the database: the file it points to is replaced, the link stays a link', async () => {
+    const base = await liveAndBackup();
+    const linkDir = tempDir();
+    const link = path.join(linkDir, 'accord.db');
+    fs.symlinkSync(base.dbPath, link);
+    const summary = await restoreDatabase({ dbPath: link, backupFile: base.backup, clock: base.a.clock });
+    expect(summary.database).toBe(fs.realpathSync(base.dbPath));
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readdirSync(linkDir)).toEqual(['accord.db']);
+    const db = openDatabase(link, { readonly: true });
+    expect(db.sqlite.prepare("SELECT count(*) AS n FROM audit_events WHERE event_type = 'database_restored'").get()).toEqual({ n: 1 });
+    db.close();
+  });
+
   it('restores onto a missing database only when the installation signing key matches the backup', async () => {
     const base = await liveAndBackup();
     const target = path.join(tempDir(), 'accord.db');
