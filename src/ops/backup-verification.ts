@@ -12,7 +12,7 @@ import { createMetrics } from '../authority/metrics.ts';
 import { OperatorKeyring } from '../authority/operator-keys.ts';
 import type { Sqlite } from '../db/database.ts';
 import * as schema from '../db/schema.ts';
-import { safeParseRevocationFeed } from '../feeds/model.ts';
+import { safeParseRevocationFeed, signedPartHash } from '../feeds/model.ts';
 import { verifyAttestation, verifyTreaty } from '../treaties/verification.ts';
 import type { TrustAnchor } from './checkpoint.ts';
 
@@ -109,7 +109,7 @@ function why(err: unknown): string {
  * the stored audit chain (`verifyStoredAuditChain`: every hash, every link, no missing event),
  * treaties (`verifyTreaty`) and attestations (`verifyAttestation`) as this authority's own objects,
  * published feeds (the feed schema and `verifySignedObject`, as an import checks them, plus the
- * stored hash of the served bytes), and the signing keys it would announce (each one trusted).
+ * stored hashes the served bytes and the next feed's chain link are taken from), and the signing keys it would announce (each one trusted).
  */
 export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sovereignId: string; clock: Clock; trust: TrustInput }): BackupVerification {
   const problems: string[] = [];
@@ -159,7 +159,8 @@ export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sov
     }
   }
 
-  for (const row of sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds ORDER BY sequence').iterate() as Iterable<{ sequence: number; feed_hash: string; body: string }>) {
+  const feeds = sqlite.prepare('SELECT sequence, feed_hash, signed_hash, body FROM published_feeds ORDER BY sequence');
+  for (const row of feeds.iterate() as Iterable<{ sequence: number; feed_hash: string; signed_hash: string | null; body: string }>) {
     checked.published_feeds++;
     const parsed = safeParseRevocationFeed(parseBody(row.body));
     if (!parsed.success) {
@@ -171,6 +172,8 @@ export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sov
     if (!check.valid) problem(`published feed ${row.sequence}: ${check.reason.replace(/_/g, ' ')}`);
     else if (feed.issuer_sovereign_id !== self || feed.sequence !== row.sequence) problem(`published feed ${row.sequence}: the signed feed is ${feed.issuer_sovereign_id}'s sequence ${feed.sequence}`);
     else if (hashRef(row.body) !== row.feed_hash) problem(`published feed ${row.sequence}: feed_hash is not the hash of the stored feed`);
+    // The next feed chains to signed_hash (a row from before the column has none: it is computed from the body).
+    else if (row.signed_hash !== null && row.signed_hash !== signedPartHash(row.body)) problem(`published feed ${row.sequence}: signed_hash is not the hash of the feed's signed part`);
   }
 
   return {

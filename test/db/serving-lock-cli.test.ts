@@ -28,7 +28,7 @@ describe('accord serve and the serving lock', () => {
     } finally {
       await first.close();
     }
-  });
+  }, 120_000);
 
   it('a data directory or database open to other users: one line, exit 1, modes unchanged', async () => {
     const dir = fs.realpathSync(tempDir());
@@ -51,5 +51,5 @@ describe('accord serve and the serving lock', () => {
     const restore = await accord(['restore', '--backup', db, '--db', db, '--yes'], { env: serveEnv(dir) });
     expect(restore.stderr).toBe(`accord: refusing to restore: the database ${db} is mode 0644, open to other users; run: chmod 600 ${db}\n`);
     expect(fs.statSync(db).mode & 0o777).toBe(0o644);
-  });
+  }, 120_000);
 });

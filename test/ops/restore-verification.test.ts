@@ -118,6 +118,11 @@ describe('restore refuses a backup whose content does not verify (subprocess)', 
         expected: /the backup does not verify: published feed 1: no allowed key/,
       },
       {
+        name: 'published feed whose chain link (signed_hash) was changed',
+        backup: forge(base.backup, 'signed-hash.db', (db) => db.prepare('UPDATE published_feeds SET signed_hash = ? WHERE sequence = 1').run(`sha256:${'0'.repeat(64)}`)),
+        expected: /the backup does not verify: published feed 1: signed_hash is not the hash of the feed's signed part/,
+      },
+      {
         name: "the forger's key added to the backup's keys, with a treaty it signed",
         backup: forge(base.backup, 'forger-key.db', (db) => {
           db.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(forger.keyId, forger.publicKey, '2026-03-01T00:00:00Z');

@@ -5,8 +5,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyStoredAuditChain, type AuditEvent } from '../../src/authority/audit.ts';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
-import { canonicalHash, hashRef, sha256Hex, signObject } from '../../src/authority/crypto.ts';
-import { acquireDatabaseLock, openDatabase } from '../../src/db/database.ts';
+import { hashRef, sha256Hex, signObject } from '../../src/authority/crypto.ts';
+import { acquireDatabaseLock, migrationJournal, openDatabase } from '../../src/db/database.ts';
+import { signedPartHash } from '../../src/feeds/model.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { readLogHead } from '../../src/feeds/revocation-log.ts';
 import { backupDatabase } from '../../src/ops/backup.ts';
@@ -18,6 +19,9 @@ import { treatyInput } from '../treaties/fixtures.ts';
 import { accord, fileAuthority, reopen, removeTempDirs, tempDir } from './helpers.ts';
 
 afterAll(removeTempDirs);
+
+/** Migrations this build ships. */
+const HEAD = migrationJournal().entries.length;
 
 const operator = { label: 'ops', keyId: 'sha256:'.padEnd(71, '0') };
 
@@ -95,7 +99,7 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
           db.close();
           return f;
         },
-        expected: /has a newer schema than this build \(2 migrations applied, this build knows 1\)/,
+        expected: new RegExp(`has a newer schema than this build \\(${HEAD + 1} migrations applied, this build knows ${HEAD}\\)`),
       },
       { name: 'other sovereign', backup: () => other.backup, expected: /the backup belongs to sovereign "another-na" but the database belongs to "restore-na"$/ },
     ];
@@ -196,7 +200,7 @@ describe('restore carries published history forward', () => {
       const next = publishFeeds(b.deps, { trigger: 'admin' });
       expect(next.published.map((p) => p.sequence)).toEqual([6]);
       const feed6 = JSON.parse(await (await b.app.request('/revocation-feeds/6')).text());
-      expect(feed6.previous_feed_hash).toBe(canonicalHash(JSON.parse(servedBefore)));
+      expect(feed6.previous_feed_hash).toBe(signedPartHash(servedBefore));
       expect(feed6.entries.map((e: { index: number }) => e.index)).toEqual([headBefore.size]);
 
       // The restore is on the record, and the audit chain of the restored database verifies.
@@ -272,7 +276,7 @@ describe('restore carries published history forward', () => {
     const { body } = forked.prepare('SELECT body FROM published_feeds WHERE sequence = 1').get() as { body: string };
     const { signatures: _signatures, ...unsigned } = JSON.parse(body) as Record<string, unknown>;
     const other = canonicalJson(signObject({ ...unsigned, next_update: '2099-01-01T00:00:00Z' }, [a.signingKey]));
-    forked.prepare('UPDATE published_feeds SET body = ?, feed_hash = ? WHERE sequence = 1').run(other, hashRef(other));
+    forked.prepare('UPDATE published_feeds SET body = ?, feed_hash = ?, signed_hash = ? WHERE sequence = 1').run(other, hashRef(other), signedPartHash(other));
     forked.close();
     fs.rmSync(`${backup}.sha256`);
     a.db.close();
