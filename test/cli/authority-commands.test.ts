@@ -1,5 +1,6 @@
 // The `accord` command as a real subprocess: init, serve, admin, sign-request, keygen, doctor, signals.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAdminRequest } from '../../src/authority/admin-auth.ts';
@@ -184,6 +185,31 @@ describe('start-up and usage errors', () => {
       // Nothing was created.
       expect(fs.existsSync(dir.dataDir)).toBe(false);
     } finally {
+      dir.remove();
+    }
+  });
+
+  it('serve on a port already in use exits non-zero at once with one line, and releases everything', async () => {
+    const dir = tempDataDir();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as net.AddressInfo).port;
+    try {
+      // `run` kills and fails the test if the process does not exit by itself: a server that stays
+      // up without serving is exactly the failure.
+      const res = await run(['serve'], { ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(port) });
+      expect(res.code).not.toBe(0);
+      expect(res.signal).toBeNull();
+      expect(oneLine(res.stderr), res.stderr).toBe(true);
+      expect(res.stderr).toBe(`accord: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(res.stdout).not.toMatch(/database connection is not open|TypeError/);
+      // The database and its serving lock were released: a later start on a free port works.
+      expect(isDatabaseLocked(path.join(dir.dataDir, 'accord.db'))).toBe(false);
+      const later = await serve({ ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(await freePort()) });
+      later.child.kill('SIGTERM');
+      expect((await later.exit).code).toBe(0);
+    } finally {
+      squatter.close();
       dir.remove();
     }
   });
