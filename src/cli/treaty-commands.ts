@@ -1,8 +1,8 @@
 // `accord treaty …` and `accord attestation …`: thin wrappers over the treaties API that print JSON.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { adminCall, resolveClient, type ClientOptions } from './admin-client.ts';
-import { action, CliError } from './output.ts';
+import { adminCall, publicCall, type ClientOptions } from './admin-client.ts';
+import { action, CliError, EXIT } from './output.ts';
 
 const KEY_HELP = 'operator key file (default: $ACCORD_ADMIN_KEY_FILE or <data dir>/operator-dev.key)';
 const URL_HELP = 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)';
@@ -22,39 +22,10 @@ function readJsonFile(file: string): { text: string; value: unknown } {
   }
 }
 
-/** Calls a public (unsigned) route, prints the JSON response and fails on HTTP errors. */
-async function publicCall(options: ClientOptions & { method: string; path: string; body?: string }): Promise<unknown> {
-  const { url } = resolveClient(options);
-  let response: Response;
-  try {
-    response = await fetch(`${url}${options.path}`, {
-      method: options.method,
-      ...(options.body !== undefined ? { body: options.body, headers: { 'Content-Type': 'application/json' } } : {}),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    const cause = (err as Error).cause;
-    throw new CliError(`cannot reach ${url}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
-  }
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    // not JSON: print as is
-  }
-  process.stdout.write(`${typeof body === 'string' ? body : JSON.stringify(body, null, 2)}\n`);
-  if (!response.ok) {
-    const err = (body as { error?: { code?: string; message?: string } })?.error;
-    throw new CliError(`HTTP ${response.status}${err?.code ? ` ${err.code}` : ''}${err?.message ? `: ${err.message}` : ''}`);
-  }
-  return body;
-}
-
-/** A verify answer that was not accepted exits with status 2 (1 stays for errors). */
+/** A verify answer that was not accepted exits with EXIT.notAccepted (failures stay EXIT.failed). */
 function exitOnRejection(answer: unknown): void {
   const a = answer as { accepted?: boolean; reason?: string };
-  if (a && a.accepted === false) throw new CliError(`not accepted: ${a.reason ?? 'unknown reason'}`, 2);
+  if (a && a.accepted === false) throw new CliError(`not accepted: ${a.reason ?? 'unknown reason'}`, EXIT.notAccepted);
 }
 
 function common(cmd: Command, admin: boolean): Command {
