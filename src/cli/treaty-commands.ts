@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { adminCall, publicCall, type ClientOptions } from './admin-client.ts';
-import { action, CliError, EXIT } from './output.ts';
+import { DEFAULT_WAIT_SECONDS, waitForCarryingFeed, waitSeconds } from './feed-wait.ts';
+import { action, CliError, EXIT, printJson } from './output.ts';
 
 const KEY_HELP = 'operator key file (default: $ACCORD_ADMIN_KEY_FILE or <data dir>/operator-dev.key)';
 const URL_HELP = 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)';
@@ -33,8 +34,15 @@ function common(cmd: Command, admin: boolean): Command {
   return cmd.option('--url <url>', URL_HELP);
 }
 
-function revokeBody(opts: { reason: string; incident?: string }): string {
-  return JSON.stringify({ reason: opts.reason, ...(opts.incident ? { incident: opts.incident } : {}) });
+interface RevokeOptions extends ClientOptions {
+  reason: string;
+  incident?: string;
+  invalidSince?: string;
+  wait?: string | boolean;
+}
+
+function revokeBody(opts: RevokeOptions): string {
+  return JSON.stringify({ reason: opts.reason, ...(opts.incident ? { incident: opts.incident } : {}), ...(opts.invalidSince ? { invalid_since: opts.invalidSince } : {}) });
 }
 
 function byOperatorBody(opts: { keyId: string; since?: string; until?: string; reason: string; incident?: string }): string {
@@ -45,6 +53,39 @@ function byOperatorBody(opts: { keyId: string; since?: string; until?: string; r
     reason: opts.reason,
     ...(opts.incident ? { incident: opts.incident } : {}),
   });
+}
+
+const REASON_HELP = 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation';
+
+/** The options every single revoke takes. */
+function revokeOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--reason <reason>', REASON_HELP)
+    .option('--incident <label>', 'incident label recorded with the revocation')
+    .option('--invalid-since <ts>', 'since when the revoked object must not be relied on (RFC 3339 UTC, between its issuance and now); carried in the feed entry')
+    .option('--wait [seconds]', `wait until a published feed carries the revocation (default ${DEFAULT_WAIT_SECONDS} s; exit ${EXIT.notConfirmed} on timeout)`);
+}
+
+/**
+ * Revokes, prints the answer (which says when it will be published) and, with `--wait`, waits for
+ * the feed that carries it and adds that feed to the answer.
+ */
+async function revoke(path: string, opts: RevokeOptions): Promise<void> {
+  const seconds = waitSeconds(opts.wait);
+  const client = { ...(opts.url ? { url: opts.url } : {}), ...(opts.key ? { key: opts.key } : {}) };
+  if (seconds === null) {
+    await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts) });
+    return;
+  }
+  const answer = (await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts), quiet: true })) as Record<string, unknown> & { log_index: number };
+  const pending = answer.publish === 'scheduled' ? `publication was expected by ${String(answer.expected_publication)}` : `publication pending, next scheduled run ${String(answer.next_scheduled_run ?? 'none')}`;
+  try {
+    const feed = await waitForCarryingFeed(opts.url, answer.log_index, seconds, pending);
+    printJson({ ...answer, published_in: feed });
+  } catch (err) {
+    printJson(answer);
+    throw err;
+  }
 }
 
 /** Wraps a bare object in `{<field>: …}` unless the file already is a verify request. */
@@ -60,15 +101,9 @@ export function registerTreatyCommands(program: Command): void {
     .argument('<file>', 'JSON terms: subject_sovereign_id, subject_public_keys, scope, validity_hours | valid_from+expires_at, metadata ("-" for stdin)')
     .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/recognition-treaties', body: readJsonFile(file).text })));
 
-  common(treaty.command('revoke').description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke)'), true)
-    .argument('<id>', 'treaty id')
-    .requiredOption('--reason <reason>', 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation')
-    .option('--incident <label>', 'incident label recorded with the revocation')
-    .action(
-      action(async (id: string, opts: ClientOptions & { reason: string; incident?: string }) =>
-        adminCall({ ...opts, method: 'POST', path: `/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, body: revokeBody(opts) }),
-      ),
-    );
+  revokeOptions(common(treaty.command('revoke').description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'treaty id')).action(
+    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, opts)),
+  );
 
   common(treaty.command('supersede').description('replace a treaty with new terms in one step (POST /admin/recognition-treaties/{id}/supersede)'), true)
     .argument('<id>', 'id of the treaty to replace')
@@ -129,15 +164,9 @@ export function registerTreatyCommands(program: Command): void {
     .argument('<file>', 'JSON: subject_id, subject_public_key?, roles, validity_hours | valid_from+expires_at, claims? ("-" for stdin)')
     .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/attestations', body: readJsonFile(file).text })));
 
-  common(attestation.command('revoke').description('revoke an attestation (POST /admin/attestations/{id}/revoke)'), true)
-    .argument('<id>', 'attestation id')
-    .requiredOption('--reason <reason>', 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation')
-    .option('--incident <label>', 'incident label recorded with the revocation')
-    .action(
-      action(async (id: string, opts: ClientOptions & { reason: string; incident?: string }) =>
-        adminCall({ ...opts, method: 'POST', path: `/admin/attestations/${encodeURIComponent(id)}/revoke`, body: revokeBody(opts) }),
-      ),
-    );
+  revokeOptions(common(attestation.command('revoke').description('revoke an attestation (POST /admin/attestations/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'attestation id')).action(
+    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/attestations/${encodeURIComponent(id)}/revoke`, opts)),
+  );
 
   common(attestation.command('revoke-by-operator').description('revoke every attestation an operator key authorized (POST /admin/attestations/revoke-by-operator)'), true)
     .requiredOption('--key-id <key_id>', 'sha256:… key_id of the operator key')
