@@ -116,12 +116,25 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
+/** Options of the strict parser. */
+export interface StrictJsonOptions {
+  /** Deepest nesting of objects and arrays accepted (default 64). */
+  maxDepth?: number;
+  /**
+   * Refuse any number written with a fraction or an exponent, even one with an integer value
+   * (`2.0`, `2e0`): the native signed forms hold integers only, and a number JSON.parse quietly
+   * turns into an integer would otherwise be read as the integer the signer never wrote.
+   */
+  integersOnly?: boolean;
+}
+
 /**
  * Parses JSON like JSON.parse but rejects duplicate object keys and nesting deeper than `maxDepth`.
  * A body with a duplicate key could be read differently by two implementations, so it never reaches
  * a signature check.
  */
-export function parseJsonStrict(text: string, maxDepth = 64): JsonValue {
+export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): JsonValue {
+  const maxDepth = options.maxDepth ?? 64;
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;
@@ -129,11 +142,20 @@ export function parseJsonStrict(text: string, maxDepth = 64): JsonValue {
     throw new AppError('malformed_json', 400, 'request body is not valid JSON');
   }
   // JSON.parse silently keeps the last duplicate key; a second, structural pass finds them.
-  if (typeof value === 'object' && value !== null) scanForDuplicates(text, maxDepth);
+  if (typeof value === 'object' && value !== null) scanStructure(text, maxDepth, options.integersOnly === true);
+  else if (options.integersOnly && typeof value === 'number' && /[.eE]/.test(text)) throw nonIntegerNumber(text.trim());
   return value;
 }
 
-function scanForDuplicates(text: string, maxDepth: number): void {
+function nonIntegerNumber(token: string): AppError {
+  return new AppError('non_canonical_number', 422, 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
+}
+
+function isNumberStart(ch: number): boolean {
+  return ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39);
+}
+
+function scanStructure(text: string, maxDepth: number, integersOnly: boolean): void {
   const stack: Array<Set<string> | null> = [];
   let i = 0;
   let expectKey = false;
@@ -165,6 +187,19 @@ function scanForDuplicates(text: string, maxDepth: number): void {
         expectKey = false;
       }
       i++;
+      continue;
+    }
+    if (integersOnly && isNumberStart(ch)) {
+      // The text already parsed, so a number token runs to the next structural character or space.
+      const start = i;
+      let integral = true;
+      while (i < n) {
+        const c = text.charCodeAt(i);
+        if (c === 0x2e || c === 0x65 || c === 0x45) integral = false;
+        else if (!isNumberStart(c) && c !== 0x2b /* + */) break;
+        i++;
+      }
+      if (!integral) throw nonIntegerNumber(text.slice(start, i));
       continue;
     }
     if (ch === 0x7b /* { */) {
