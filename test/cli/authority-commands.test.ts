@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/authority/config.ts';
 import { initAuthority } from '../../src/authority/identity.ts';
 import { readOperatorKeyFile } from '../../src/authority/key-files.ts';
 import { isDatabaseLocked, openDatabase } from '../../src/db/database.ts';
-import { freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
+import { BIN, freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
 
 const oneLine = (text: string) => text.trim().split('\n').length === 1;
 
@@ -153,12 +153,15 @@ describe('first start without init (the README quick start)', () => {
       const first = await serve(env);
       expect(first.banner).toContain(`created the authority signing key at ${path.join(dir.dataDir, 'authority-signing-key.json')}`);
       expect(first.banner).toContain(`dev operator key "dev" is ${path.join(dir.dataDir, 'operator-dev.key')}`);
-      const example = /try: (.*)npx accord (admin GET \/admin\/audit)$/m.exec(first.banner);
+      // The command as it was started (node and this checkout's bin/accord.mjs), never `npx accord`.
+      const example = /try: (.*)node (\S+) (admin GET \/admin\/audit)$/m.exec(first.banner);
       expect(example, first.banner).not.toBeNull();
+      expect(first.banner).not.toContain('npx');
+      expect(path.resolve(example![2]!)).toBe(BIN);
       // The printed example works as printed: its environment prefix points at this server.
       const exampleEnv = Object.fromEntries(example![1]!.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
       expect(exampleEnv).toEqual(env);
-      const res = await run(example![2]!.split(' '), exampleEnv);
+      const res = await run(example![3]!.split(' '), exampleEnv);
       expect(res.code, res.stderr).toBe(0);
       first.child.kill('SIGTERM');
       expect((await first.exit).code).toBe(0);
