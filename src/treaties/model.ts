@@ -236,6 +236,8 @@ const incident = identifier;
 export const revokeInputSchema = z.strictObject({
   reason: z.string(),
   incident: incident.optional(),
+  /** When the revoked material stopped being trustworthy, if before the revocation (SPEC §5). */
+  invalid_since: timestamp.optional(),
 });
 export type RevokeInput = z.infer<typeof revokeInputSchema>;
 
