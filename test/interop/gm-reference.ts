@@ -46,8 +46,11 @@ export function gmKeyFromSeed(seed: Buffer): GmKey {
 export const GM_SEED_A = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 export const GM_SEED_B = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 32));
 
+/** GM's default signing-key label (its `key_id` when none is configured); `issued_by` carries it too. */
+export const GM_DEFAULT_LABEL = 'na-2025-q1';
+
 /** Signs as the reference does: the dump of the object without signatures; key_id is a label. */
-export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey, keyLabel = key.publicKey): T & { signatures: Array<{ key_id: string; sig: string }> } {
+export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey, keyLabel = GM_DEFAULT_LABEL): T & { signatures: Array<{ key_id: string; sig: string }> } {
   const { signatures: _drop, ...unsigned } = object as T & { signatures?: unknown };
   return { ...object, signatures: [{ key_id: keyLabel, sig: key.sign(Buffer.from(pythonJsonDumps(unsigned), 'utf8')) }] };
 }
@@ -70,6 +73,8 @@ export interface GmFeedInput {
   issuedAt: string;
   revoked: Record<string, string>;
   feedId?: string;
+  /** The signer's key label (issued_by and key_id); GM's default when absent. */
+  label?: string;
 }
 
 /** A snapshot feed exactly as the reference would serve it. */
@@ -83,9 +88,10 @@ export function gmFeed(key: GmKey, input: GmFeedInput): Record<string, unknown> 
       issued_at: input.issuedAt,
       revoked_attestation_ids: ids,
       revocation_reasons: input.revoked,
-      issued_by: key.publicKey,
+      issued_by: input.label ?? GM_DEFAULT_LABEL,
     },
     key,
+    input.label ?? GM_DEFAULT_LABEL,
   );
 }
 
