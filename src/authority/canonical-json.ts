@@ -142,23 +142,28 @@ export function parseJsonStrict(text: string, maxDepth = 64): JsonValue {
 /** Number lexemes whose value alone gives back the same text (and the same text in Python's dump). */
 const PLAIN_INTEGER = /^-?(?:0|[1-9]\d{0,14})$/;
 
-const numberSources = new WeakMap<object, Map<string | number, string>>();
+/** Per parsed object or array: the text of each of its numbers that its value would not reproduce, and that value. */
+const numberSources = new WeakMap<object, Map<string | number, { text: string; value: number }>>();
 
 /**
  * The text a number was written with in the parsed JSON, when its value would not reproduce it:
- * `container[key]` as written by the sender. Undefined for plain integers and for values built in code.
+ * `container[key]` as written by the sender. Undefined for plain integers, for values built in code
+ * and once the value was replaced.
  */
 export function numberSourceText(container: object, key: string | number): string | undefined {
-  return numberSources.get(container)?.get(key);
+  const source = numberSources.get(container)?.get(key);
+  return source && Object.is(source.value, (container as Record<string | number, unknown>)[key]) ? source.text : undefined;
 }
 
-function setNumberSource(container: object, key: string | number, lexeme: string): void {
+function setNumberSource(container: object, key: string | number, text: string): void {
+  const value = (container as Record<string | number, unknown>)[key];
+  if (typeof value !== 'number') return;
   let map = numberSources.get(container);
   if (!map) {
     map = new Map();
     numberSources.set(container, map);
   }
-  map.set(key, lexeme);
+  map.set(key, { text, value });
 }
 
 /** Carries the kept number texts of `from` over to a shallow copy `to` (same keys). */
