@@ -1,7 +1,8 @@
 // Genesis Mesh canonical form: GM's published conformance facts and hand-derived canonical bytes.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, gmCanonicalJson, gmJson } from '../../src/authority/canonical-json.ts';
+import fc from 'fast-check';
+import { canonicalJson, gmCanonicalJson, gmJson, parseJsonStrict, pythonFloatRepr } from '../../src/authority/canonical-json.ts';
 import { decodeBase64Strict, parsePublicKey, signBytes, signingKeyFromSeed, verifyBytesNoble } from '../../src/authority/crypto.ts';
 import { verifyGmSignature } from '../../src/interop/gm-model.ts';
 
@@ -145,5 +146,76 @@ describe('genesis-mesh canonical bytes (hand-derived)', () => {
   ];
   it.each(refused)('refuses %s', (_name, object) => {
     expect(() => gmCanonicalJson(object, 'membership_attestation')).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+  });
+});
+
+describe('numbers in the GM canonical form: as Python writes what it read', () => {
+  // Hand-derived from CPython's float repr (shortest round-trip digits; exponent form below 1e-4 and from 1e16 on).
+  const floats: Array<[number, string]> = [
+    [1, '1.0'],
+    [-0, '-0.0'],
+    [0, '0.0'],
+    [0.1, '0.1'],
+    [2.5, '2.5'],
+    [1e-7, '1e-07'],
+    [1e-5, '1e-05'],
+    [0.0001, '0.0001'],
+    [100, '100.0'],
+    [1e15, '1000000000000000.0'],
+    [9999999999999998, '9999999999999998.0'],
+    [1e16, '1e+16'],
+    [12345678901234567, '1.2345678901234568e+16'],
+    [1e22, '1e+22'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [1 / 3, '0.3333333333333333'],
+    [-1.5e300, '-1.5e+300'],
+    [5e-324, '5e-324'],
+    [1.7976931348623157e308, '1.7976931348623157e+308'],
+  ];
+  it.each(floats)('repr(%s) is %s', (value, text) => {
+    expect(pythonFloatRepr(value)).toBe(text);
+  });
+
+  it('property: the repr reads back to the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+        const text = pythonFloatRepr(x);
+        expect(Object.is(Number(text), x)).toBe(true);
+        expect(text).toMatch(/^-?(?:\d+\.\d+|\d(?:\.\d+)?e[+-]\d{2,3})$/);
+      }),
+      { seed: 754, numRuns: 1000 },
+    );
+  });
+
+  const lexemes: Array<[string, string]> = [
+    ['1.0', '1.0'],
+    ['-0.0', '-0.0'],
+    ['1e-07', '1e-07'],
+    ['9007199254740993', '9007199254740993'],
+    ['-123456789012345678901234567890', '-123456789012345678901234567890'],
+    // Python reads these and writes them back in its own form, so that is what it signs.
+    ['1.00', '1.0'],
+    ['1E5', '100000.0'],
+    ['1e-7', '1e-07'],
+    ['10.50', '10.5'],
+    ['-0', '0'],
+    ['2.5e0', '2.5'],
+  ];
+  it.each(lexemes)('the text %s signs as %s', (text, signed) => {
+    expect(gmJson(parseJsonStrict(`{"v":${text}}`))).toBe(`{"v":${signed}}`);
+  });
+
+  it.each([
+    ['a double overflow', '1e400'],
+    ['an integer Python refuses to read (more than 4300 digits)', '9'.repeat(4301)],
+  ])('refuses %s with non_canonical_value', (_name, text) => {
+    expect(() => gmJson(parseJsonStrict(`{"v":${text}}`))).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+  });
+
+  it('keeps number texts through the model defaults (a treaty without scope claims still signs 1.0 in metadata)', () => {
+    const treaty = parseJsonStrict('{"metadata":{"w":1.0,"n":[1,-0.0]},"scope":{"allowed_roles":[]},"status":"active","sequence":3}') as Record<string, unknown>;
+    expect(gmCanonicalJson(treaty, 'recognition_treaty')).toBe(
+      '{"metadata":{"n":[1,-0.0],"w":1.0},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"sequence":3,"status":"active"}',
+    );
   });
 });
