@@ -67,6 +67,19 @@ export function gmVerify(object: Record<string, unknown>, publicKeys: string[]):
   );
 }
 
+/** The defaults GM's pydantic models fill in before dumping (and so before signing or verifying). */
+const GM_MODEL_DEFAULTS: Record<'treaty' | 'attestation', Record<string, unknown>> = {
+  treaty: { status: 'active', metadata: {} },
+  attestation: { subject_public_key: null, roles: [], status: 'active', claims: {} },
+};
+
+/** What GM verifies a treaty or attestation with: model_validate fills defaults, then the dump is checked under each key. */
+export function gmModelVerify(object: Record<string, unknown>, model: 'treaty' | 'attestation', publicKeys: string[]): boolean {
+  const filled: Record<string, unknown> = { ...GM_MODEL_DEFAULTS[model], ...object };
+  if (model === 'treaty') filled.scope = { allowed_roles: [], accepted_statuses: ['active'], claims: {}, ...(object.scope as object | undefined) };
+  return gmVerify(filled, publicKeys);
+}
+
 export interface GmFeedInput {
   issuer: string;
   sequence: number;
