@@ -116,6 +116,18 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   }
 }
 
+/** Options of the strict parser. */
+export interface StrictJsonOptions {
+  /** Deepest nesting of objects and arrays accepted (default 64). */
+  maxDepth?: number;
+  /**
+   * Refuse any number written with a fraction or an exponent, even one with an integer value
+   * (`2.0`, `2e0`): the native signed forms hold integers only, and a number JSON.parse quietly
+   * turns into an integer would otherwise be read as the integer the signer never wrote.
+   */
+  integersOnly?: boolean;
+}
+
 /**
  * Parses JSON like JSON.parse but rejects duplicate object keys and nesting deeper than `maxDepth`,
  * and keeps the source text of every number whose JavaScript value would not reproduce it (`1.0`,
@@ -123,7 +135,8 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
  * could be read differently by two implementations, so it never reaches a signature check; a number
  * signed as another implementation wrote it must be re-serialized from its text, not its value.
  */
-export function parseJsonStrict(text: string, maxDepth = 64): JsonValue {
+export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): JsonValue {
+  const maxDepth = options.maxDepth ?? 64;
   let value: JsonValue;
   try {
     value = JSON.parse(text) as JsonValue;
@@ -133,10 +146,14 @@ export function parseJsonStrict(text: string, maxDepth = 64): JsonValue {
   // JSON.parse silently keeps the last duplicate key and forgets how numbers were written; a second,
   // structural pass over the (now known valid) text finds both.
   if (typeof value === 'object' && value !== null) {
-    const numbers = scanStructure(text, maxDepth);
+    const numbers = scanStructure(text, maxDepth, options.integersOnly === true);
     for (const { path, lexeme } of numbers) keepNumberSource(value, path, lexeme);
-  }
+  } else if (options.integersOnly && typeof value === 'number' && /[.eE]/.test(text)) throw nonIntegerNumber(text.trim());
   return value;
+}
+
+function nonIntegerNumber(token: string): AppError {
+  return new AppError('non_canonical_number', 422, 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
 }
 
 /** Number lexemes whose value alone gives back the same text (and the same text in Python's dump). */
@@ -185,8 +202,11 @@ interface Frame {
   at: string | number;
 }
 
-/** One pass over valid JSON text: duplicate keys and depth are refused; non-plain number lexemes are returned with their paths. */
-function scanStructure(text: string, maxDepth: number): Array<{ path: Array<string | number>; lexeme: string }> {
+/**
+ * One pass over valid JSON text: duplicate keys and depth are refused, and with `integersOnly` any
+ * number with a fraction or exponent; non-plain number lexemes are returned with their paths.
+ */
+function scanStructure(text: string, maxDepth: number, integersOnly: boolean): Array<{ path: Array<string | number>; lexeme: string }> {
   const stack: Frame[] = [];
   const numbers: Array<{ path: Array<string | number>; lexeme: string }> = [];
   let i = 0;
@@ -226,7 +246,11 @@ function scanStructure(text: string, maxDepth: number): Array<{ path: Array<stri
       const start = i;
       while (i < n && isNumberChar(text.charCodeAt(i))) i++;
       const lexeme = text.slice(start, i);
-      if (!PLAIN_INTEGER.test(lexeme)) numbers.push({ path: stack.map((f) => f.at), lexeme });
+      if (!PLAIN_INTEGER.test(lexeme)) {
+        // The text already parsed, so the token is a valid number: a point or exponent is all that can make it not an integer.
+        if (integersOnly && /[.eE]/.test(lexeme)) throw nonIntegerNumber(lexeme);
+        numbers.push({ path: stack.map((f) => f.at), lexeme });
+      }
       continue;
     }
     if (ch === 0x7b /* { */) {

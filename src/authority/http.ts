@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodType, z } from 'zod';
-import { decodeUtf8Strict, parseJsonStrict, type JsonValue } from './canonical-json.ts';
+import { decodeUtf8Strict, parseJsonStrict, type JsonValue, type StrictJsonOptions } from './canonical-json.ts';
 import type { AppEnv } from './context.ts';
 import { AppError, errorEnvelope } from './errors.ts';
 
@@ -75,10 +75,10 @@ export async function jsonRawBody(c: Context<AppEnv>): Promise<Uint8Array> {
 }
 
 /** Parses the request body as strict JSON (UTF-8, no duplicate keys); 400 `malformed_json` otherwise. */
-export async function jsonBody(c: Context<AppEnv>): Promise<JsonValue> {
+export async function jsonBody(c: Context<AppEnv>, options: StrictJsonOptions = {}): Promise<JsonValue> {
   const bytes = await jsonRawBody(c);
   if (bytes.length === 0) throw new AppError('malformed_json', 400, 'request body is empty');
-  return parseJsonStrict(decodeUtf8Strict(bytes));
+  return parseJsonStrict(decodeUtf8Strict(bytes), options);
 }
 
 /** Validation issues in a stable, path-based form for error details. */

@@ -2,7 +2,7 @@
 import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
 import { listImportedRevocations, listIssuerFeedStatuses } from '../feeds/imported-revocations.ts';
-import { listPeers } from '../feeds/peers.ts';
+import { listPeerIds } from '../feeds/peers.ts';
 import { receiptsByImporter } from '../feeds/receipts.ts';
 import type { RevocationKind } from '../feeds/revocation-log.ts';
 import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
@@ -68,7 +68,15 @@ function ownRevocations(sqlite: Sqlite, selfId: string): RevocationRecord[] {
   });
 }
 
-export function loadConnectomeInput(deps: AppDeps): ConnectomeInput {
+/** What reading the connectome needs: a database connection, who we are, the clock and one setting. */
+export interface ConnectomeSourceDeps {
+  db: Pick<AppDeps['db'], 'sqlite'>;
+  identity: Pick<AppDeps['identity'], 'sovereignId'>;
+  clock: AppDeps['clock'];
+  config: Pick<AppDeps['config'], 'maxPathLength'>;
+}
+
+export function loadConnectomeInput(deps: ConnectomeSourceDeps): ConnectomeInput {
   const sqlite = deps.db.sqlite;
   const selfId = deps.identity.sovereignId;
   const now = deps.clock();
@@ -94,6 +102,6 @@ export function loadConnectomeInput(deps: AppDeps): ConnectomeInput {
       paused,
     })),
     acknowledgements: receiptsByImporter(sqlite).map((r) => ({ issuer_sovereign_id: selfId, sovereign_id: r.importer_sovereign_id, sequence: r.sequence })),
-    knownSovereigns: listPeers(deps).map((p) => p.sovereign_id),
+    knownSovereigns: listPeerIds(sqlite),
   }))();
 }

@@ -5,8 +5,8 @@ import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { validatedQuery } from '../authority/http.ts';
 import { REVOCATION_KINDS } from '../feeds/revocation-log.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
-import { DASHBOARD_SECURITY_HEADERS, renderDashboard } from './dashboard.tsx';
-import { ConnectomeService } from './service.ts';
+import { DASHBOARD_SECURITY_HEADERS } from './dashboard.tsx';
+import { createConnectomeReader } from './reader.ts';
 
 const sovereignId = z.string().regex(SOVEREIGN_ID_PATTERN, 'must be a sovereign id');
 const itemId = z.string().min(1).max(256);
@@ -37,27 +37,17 @@ function bytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
   return new Uint8Array(buffer.buffer as ArrayBuffer, buffer.byteOffset, buffer.length);
 }
 
-function streamOf(chunks: Buffer[]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (i < chunks.length) controller.enqueue(chunks[i++]!);
-      else controller.close();
-    },
-  });
-}
-
 function json(c: Context<AppEnv>, text: string): Response {
   c.header('Cache-Control', 'no-cache');
   return c.body(text, 200, { 'Content-Type': 'application/json; charset=utf-8' });
 }
 
 export function connectomeRoutes(deps: AppDeps) {
-  const connectome = new ConnectomeService(deps);
+  const connectome = createConnectomeReader(deps);
 
   return new Hono<AppEnv>()
     .get('/connectome.json', async (c) => {
-      const current = connectome.get();
+      const current = await connectome.document();
       const headers: Record<string, string> = {
         ETag: current.etag,
         'Cache-Control': 'no-cache',
@@ -70,22 +60,22 @@ export function connectomeRoutes(deps: AppDeps) {
         return c.body(bytes(gzipped), 200, { ...headers, 'Content-Encoding': 'gzip', 'Content-Length': String(gzipped.length) });
       }
       headers['Content-Length'] = String(current.length);
-      return c.body(current.chunks.length === 1 ? bytes(current.chunks[0]!) : streamOf(current.chunks), 200, headers);
+      return c.body(bytes(current.body), 200, headers);
     })
-    .get('/connectome/blast-radius', (c) => {
+    .get('/connectome/blast-radius', async (c) => {
       const query = validatedQuery(c, blastRadiusQuery);
-      return json(c, connectome.get().blastRadiusText(query));
+      return json(c, await connectome.blastRadiusText(query));
     })
-    .get('/connectome/trust-path', (c) => {
+    .get('/connectome/trust-path', async (c) => {
       const query = validatedQuery(c, trustPathQuery);
-      return json(c, connectome.get().trustPathText(query.from, query.to));
+      return json(c, await connectome.trustPathText(query.from, query.to));
     })
-    .get('/connectome', (c) => {
+    .get('/connectome', async (c) => {
       const param = (name: string) => {
         const value = c.req.query(name);
         return value && value.length <= 256 ? value : undefined;
       };
-      const html = renderDashboard(connectome.get(), { focus: param('focus'), issuer: param('issuer'), from: param('from'), to: param('to') });
+      const html = await connectome.dashboardHtml({ focus: param('focus'), issuer: param('issuer'), from: param('from'), to: param('to') });
       return c.body(html, 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     });
 }

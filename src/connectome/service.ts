@@ -1,7 +1,10 @@
 // The connectome of one authority: built once per change, rebuilt lazily when data or the clock moves on.
 import type { AppDeps } from '../authority/context.ts';
 import { buildConnectome, type Connectome } from './connectome.ts';
-import { loadConnectomeInput } from './loader.ts';
+import { loadConnectomeInput, type ConnectomeSourceDeps } from './loader.ts';
+
+/** What the service needs: the loader's reads, plus change events and a place to register its shutdown. */
+export type ConnectomeServiceDeps = ConnectomeSourceDeps & Pick<AppDeps, 'changes' | 'background'>;
 
 /** Change events (deps.changes) after which the connectome is out of date. */
 export const CONNECTOME_EVENTS = ['treaties', 'revocation', 'feed-imported', 'feed-published', 'peers', 'receipt', 'feed-receipt'] as const;
@@ -13,12 +16,12 @@ export class ConnectomeService {
   /** Clock time of the last build, and how long it took (wall time, ms). */
   private builtAt = 0;
   private buildMs = 0;
-  private readonly markStale = () => {
+  private readonly onChange = () => {
     this.stale = true;
   };
 
-  constructor(private readonly deps: AppDeps) {
-    for (const event of CONNECTOME_EVENTS) deps.changes.on(event, this.markStale);
+  constructor(private readonly deps: ConnectomeServiceDeps) {
+    for (const event of CONNECTOME_EVENTS) deps.changes.on(event, this.onChange);
     deps.background.push({ stop: () => this.close() });
   }
 
@@ -46,12 +49,17 @@ export class ConnectomeService {
     return this.current!;
   }
 
+  /** Marks the connectome out of date (a change another thread saw). */
+  markStale(): void {
+    this.stale = true;
+  }
+
   /** How many times the connectome was built (for tests and the operator's curiosity). */
   get buildCount(): number {
     return this.builds;
   }
 
   close(): void {
-    for (const event of CONNECTOME_EVENTS) this.deps.changes.off(event, this.markStale);
+    for (const event of CONNECTOME_EVENTS) this.deps.changes.off(event, this.onChange);
   }
 }

@@ -4,7 +4,7 @@ import { appendAudit, type Actor } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { hashRef, signingPayload, verifySignedObject } from '../authority/crypto.ts';
+import { hashRef, verifySignedObject } from '../authority/crypto.ts';
 import { AppError, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
 import type { Sqlite } from '../db/database.ts';
@@ -14,7 +14,7 @@ import { recognizedIssuer } from '../treaties/recognition.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
 import { appendLeafDigests, frontierRoot, leafDigest } from './merkle.ts';
-import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, spliceEntries, type RevocationFeed } from './model.ts';
+import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import type { RevocationEntry } from './revocation-log.ts';
 
 export interface ImportContext {
@@ -76,6 +76,7 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
 interface IssuerState {
   last_sequence: number;
   last_feed_hash: string | null;
+  last_signed_hash: string | null;
   last_issued_at: string | null;
   log_size: number;
   frontier: string;
@@ -103,17 +104,17 @@ function statements(sqlite: Sqlite): Statements {
   let s = cache.get(sqlite);
   if (!s) {
     s = {
-      state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-      storedFeed: sqlite.prepare('SELECT feed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+      state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+      storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
       insertFeed: sqlite.prepare(
-        `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertState: sqlite.prepare(
-        `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
-           last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
+           last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
            frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
       ),
       insertRevocation: sqlite.prepare(
@@ -139,11 +140,20 @@ export function pauseIssuerRow(sqlite: Sqlite, issuer: string, reason: string, a
   statements(sqlite).pause.run(issuer, reason, at);
 }
 
+/** Hash of the signed part of the issuer's last imported feed (derived from its stored bytes on rows imported before it was kept). */
+function previousSignedHash(sqlite: Sqlite, issuer: string, state: IssuerState): string | null {
+  if (state.last_sequence === 0) return null;
+  if (state.last_signed_hash !== null) return state.last_signed_hash;
+  const row = statements(sqlite).storedFeed.get(issuer, state.last_sequence) as { signed_hash: string | null; body: string } | undefined;
+  return row ? (row.signed_hash ?? signedPartHash(row.body)) : null;
+}
+
 function readState(sqlite: Sqlite, issuer: string): IssuerState {
   return (
     (statements(sqlite).state.get(issuer) as IssuerState | undefined) ?? {
       last_sequence: 0,
       last_feed_hash: null,
+      last_signed_hash: null,
       last_issued_at: null,
       log_size: 0,
       frontier: '[]',
@@ -314,7 +324,7 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
 
   let envelope: unknown;
   try {
-    envelope = parseJsonStrict(text ?? decodeUtf8Strict(body));
+    envelope = parseJsonStrict(text ?? decodeUtf8Strict(body), { integersOnly: true });
   } catch (err) {
     const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
     rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });
@@ -370,6 +380,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   const sqlite = deps.db.sqlite;
   const { feed, body, feedHash, payload } = canonical;
   facts.feedHash = feedHash;
+  const signedHash = hashRef(payload);
   const issuer = feed.issuer_sovereign_id;
 
   // 1b. A pulled feed must be the source's own.
@@ -410,12 +421,11 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
 
     // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
     if (feed.sequence <= state.last_sequence) {
-      const storedRow = s.storedFeed.get(issuer, feed.sequence) as { feed_hash: string; body: string } | undefined;
+      const storedRow = s.storedFeed.get(issuer, feed.sequence) as { feed_hash: string; signed_hash: string | null; body: string } | undefined;
       const stored = storedRow?.feed_hash ?? null;
       // The same signed content with a different signature list (an added or dropped entry) is not a
       // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
-      const sameContent =
-        storedRow !== undefined && stored !== feedHash && signingPayload(JSON.parse(storedRow.body) as Record<string, unknown>).equals(payload);
+      const sameContent = storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
       if (stored === feedHash || sameContent) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
@@ -437,8 +447,11 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
     const expected = state.last_sequence + 1;
     if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
 
-    // 7. Hash chain.
-    if (feed.previous_feed_hash !== state.last_feed_hash) return reject({ code: 'chain_mismatch', details: { expected_previous_feed_hash: state.last_feed_hash } });
+    // 7. Hash chain: version 2 links to what the issuer signed, version 1 to the whole feed as imported.
+    const expectedPrevious = feed.version === 1 ? state.last_feed_hash : previousSignedHash(sqlite, issuer, state);
+    if (feed.previous_feed_hash !== expectedPrevious) {
+      return reject({ code: 'chain_mismatch', details: { version: feed.version, expected_previous_feed_hash: expectedPrevious } });
+    }
 
     // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
     const entries = feed.entries;
@@ -467,8 +480,8 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
 
     // 10. Apply.
     const frontierJson = JSON.stringify(frontier.hashes);
-    s.insertFeed.run(issuer, feed.sequence, feedHash, body, importedAt, feed.issued_at, feed.next_update, frontier.size, frontierJson);
-    s.upsertState.run(issuer, feed.sequence, feedHash, feed.issued_at, feed.next_update, frontier.size, frontierJson, importedAt);
+    s.insertFeed.run(issuer, feed.sequence, feedHash, signedHash, body, importedAt, feed.issued_at, feed.next_update, frontier.size, frontierJson);
+    s.upsertState.run(issuer, feed.sequence, feedHash, signedHash, feed.issued_at, feed.next_update, frontier.size, frontierJson, importedAt);
     for (const e of entries) {
       s.insertRevocation.run(issuer, e.index, e.kind, e.id, e.reason, e.revoked_at, e.subject_sovereign_id ?? null, e.invalid_since ?? null, e.incident ?? null, feed.sequence);
     }

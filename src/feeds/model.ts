@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { isTimestamp } from '../authority/clock.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
-import type { SignatureEntry } from '../authority/crypto.ts';
+import { hashRef, type SignatureEntry } from '../authority/crypto.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from './revocation-log.ts';
 
 /** At most this many entries in one feed; a larger backlog is published as several feeds. */
@@ -10,7 +10,14 @@ export const MAX_FEED_ENTRIES = 10_000;
 /** A feed's canonical form may be at most 8 MiB. */
 export const MAX_FEED_BYTES = 8 * 1024 * 1024;
 export const FEED_TYPE = 'revocation_feed';
-export const FEED_VERSION = 1;
+/**
+ * Version this authority publishes. Version 2 chains `previous_feed_hash` over the previous feed's
+ * signed part (its canonical form without `signatures`), so a signature entry a relay adds or drops
+ * cannot break the chain; version 1 chained over the whole feed. Importers accept both.
+ */
+export const FEED_VERSION = 2;
+export const FEED_VERSIONS = [1, 2] as const;
+export type FeedVersion = (typeof FEED_VERSIONS)[number];
 export const RECEIPT_TYPE = 'feed_receipt';
 export const RECEIPT_VERSION = 1;
 
@@ -44,7 +51,7 @@ export const revocationEntrySchema = z.strictObject({
 const feedShape = <E extends z.ZodType>(entry: E) =>
   z.strictObject({
     type: z.literal(FEED_TYPE),
-    version: z.literal(FEED_VERSION),
+    version: z.union([z.literal(1), z.literal(2)]),
     feed_id: z.string().regex(UUID, 'must be a lowercase UUID'),
     issuer_sovereign_id: identifier,
     sequence: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
@@ -135,7 +142,7 @@ export function safeParseFeedOfReadEntries(input: Record<string, unknown> & { en
 
 export interface RevocationFeed {
   type: typeof FEED_TYPE;
-  version: typeof FEED_VERSION;
+  version: FeedVersion;
   feed_id: string;
   issuer_sovereign_id: string;
   sequence: number;
@@ -280,4 +287,23 @@ const EMPTY_ENTRIES_PREFIX = '{"entries":[]';
 export function spliceEntries(canonicalWithEmptyEntries: string, entryTexts: readonly string[]): string {
   if (!canonicalWithEmptyEntries.startsWith(EMPTY_ENTRIES_PREFIX)) throw new Error('feed canonical form must start with its entries');
   return `{"entries":[${entryTexts.join(',')}]${canonicalWithEmptyEntries.slice(EMPTY_ENTRIES_PREFIX.length)}`;
+}
+
+const SIGNATURES_MEMBER = ',"signatures":[';
+
+/**
+ * The signed part of a feed from its canonical text: the text without its `signatures` member. In
+ * canonical form `signatures` is followed only by `type` and `version`, and its array holds no `]`,
+ * so the member is the last occurrence of `,"signatures":[` up to the next `]`.
+ */
+export function signedPartOf(canonicalFeedText: string): string {
+  const start = canonicalFeedText.lastIndexOf(SIGNATURES_MEMBER);
+  const end = start < 0 ? -1 : canonicalFeedText.indexOf(']', start);
+  if (end < 0) throw new Error('not the canonical text of a signed feed');
+  return canonicalFeedText.slice(0, start) + canonicalFeedText.slice(end + 1);
+}
+
+/** "sha256:" + hex SHA-256 of a stored feed's signed part: what a version 2 successor chains to. */
+export function signedPartHash(canonicalFeedText: string): string {
+  return hashRef(signedPartOf(canonicalFeedText));
 }

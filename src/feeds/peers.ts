@@ -2,6 +2,7 @@
 import { appendAudit, type Actor } from '../authority/audit.ts';
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
+import type { Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { pauseIssuerRow } from './import.ts';
@@ -105,6 +106,11 @@ function peerView(deps: AppDeps, row: PeerRow): PeerView {
 
 export function getPeer(deps: AppDeps, id: string): PeerView {
   return peerView(deps, getPeerRow(deps, id));
+}
+
+/** Sovereign ids of the configured peers, in order. */
+export function listPeerIds(sqlite: Sqlite): string[] {
+  return (sqlite.prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').all() as Array<{ sovereign_id: string }>).map((r) => r.sovereign_id);
 }
 
 export function listPeers(deps: AppDeps): PeerView[] {

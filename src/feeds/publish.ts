@@ -9,7 +9,7 @@ import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts'
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
-import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, spliceEntries, type RevocationFeed } from './model.ts';
+import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import { frontierAt, readLogHead } from './revocation-log.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
@@ -41,6 +41,7 @@ export interface PublishResult {
 
 interface PublishedRow extends PublishedFeedSummary {
   body: string;
+  signed_hash: string | null;
   frontier: string | null;
 }
 
@@ -62,8 +63,8 @@ function statements(sqlite: Sqlite): Statements {
       last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
       entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
       insert: sqlite.prepare(
-        `INSERT INTO published_feeds (sequence, feed_id, feed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
       since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
@@ -82,12 +83,20 @@ export function heartbeatLeadSeconds(nextUpdateSeconds: number): number {
 /** A feed without its entries and signatures: what publishing assembles before signing. */
 export type FeedHeader = Omit<RevocationFeed, 'entries' | 'signatures'>;
 
-/** Signs a feed (header + entry texts) with every signing key; returns the canonical signed text. */
-export function signFeedText(header: FeedHeader, entryTexts: readonly string[], keys: AppDeps['identity']['signingKeys']): string {
+/**
+ * Signs a feed (header + entry texts) with every signing key: the canonical signed text, and the hash
+ * of what was signed (the next version 2 feed chains to it).
+ */
+export function signFeed(header: FeedHeader, entryTexts: readonly string[], keys: AppDeps['identity']['signingKeys']): { body: string; signedHash: string } {
   const payload = spliceEntries(canonicalJson({ ...header, entries: [] }), entryTexts);
   const bytes = Buffer.from(payload, 'utf8');
   const signatures: SignatureEntry[] = keys.map((key) => ({ key_id: key.keyId, sig: signBytes(key, bytes).toString('base64') }));
-  return spliceEntries(canonicalJson({ ...header, entries: [], signatures }), entryTexts);
+  return { body: spliceEntries(canonicalJson({ ...header, entries: [], signatures }), entryTexts), signedHash: hashRef(bytes) };
+}
+
+/** Signs a feed; returns the canonical signed text. */
+export function signFeedText(header: FeedHeader, entryTexts: readonly string[], keys: AppDeps['identity']['signingKeys']): string {
+  return signFeed(header, entryTexts, keys).body;
 }
 
 function lastPublished(sqlite: Sqlite): PublishedRow | undefined {
@@ -120,7 +129,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
       });
     }
     let frontier: Frontier = last ? (last.frontier ? { size: last.log_size, hashes: JSON.parse(last.frontier) as string[] } : frontierAt(sqlite, last.log_size)) : emptyFrontier();
-    let previousHash = last?.feed_hash ?? null;
+    let previousHash = last ? (last.signed_hash ?? signedPartHash(last.body)) : null;
     let sequence = (last?.sequence ?? 0) + 1;
     const lastIssued = last ? parseTimestamp(last.issued_at) : null;
     const issuedAtDate = lastIssued && lastIssued.getTime() > now.getTime() ? lastIssued : now;
@@ -160,9 +169,9 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
         log: { size: frontier.size, root_hash: rootHash },
         issued_by: deps.identity.signingKeys[0]!.keyId,
       };
-      const body = signFeedText(header, texts, deps.identity.signingKeys);
+      const { body, signedHash } = signFeed(header, texts, deps.identity.signingKeys);
       const feedHash = hashRef(body);
-      s.insert.run(sequence, header.feed_id, feedHash, issuedAt, nextUpdate, from, rows.length, frontier.size, rootHash, body, JSON.stringify(frontier.hashes));
+      s.insert.run(sequence, header.feed_id, feedHash, signedHash, issuedAt, nextUpdate, from, rows.length, frontier.size, rootHash, body, JSON.stringify(frontier.hashes));
       const summary: PublishedFeedSummary = {
         sequence,
         feed_id: header.feed_id,
@@ -181,7 +190,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
         details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
       });
       published.push(summary);
-      previousHash = feedHash;
+      previousHash = signedHash;
       sequence++;
       from += rows.length;
     }

@@ -24,6 +24,8 @@ const MAX_SMALL_BYTES = 64 * 1024;
 /** Feeds asked for per page, and pages per pull (a very long backlog continues on the next run). */
 export const PULL_PAGE_LIMIT = 50;
 const MAX_PAGES_PER_PULL = 100;
+/** Bytes of feed pages one run takes from one peer; the rest of a long backlog waits for the next run. */
+export const MAX_PULL_BYTES_PER_RUN = 64 * 1024 * 1024;
 const MAX_TREATY_PAGES = 20;
 /** Backoff after consecutive failures: 30 s, 60 s, 120 s, … capped at one hour. */
 export const BACKOFF_BASE_SECONDS = 30;
@@ -51,6 +53,8 @@ export class PullFailure extends Error {
 export interface PullOptions {
   /** Per-request timeout (default 5 s). */
   timeoutMs?: number;
+  /** Feed-page bytes taken from one peer per run (default MAX_PULL_BYTES_PER_RUN). */
+  maxBytesPerRun?: number;
 }
 
 interface FetchedBody {
@@ -124,20 +128,32 @@ async function exchange(net: PullOptions, url: string, init: { method?: string; 
   return { status: response.status, text };
 }
 
-function parseJson(url: string, text: string): JsonValue {
+/** Native feed pages hold integers only; a Genesis Mesh snapshot or treaty list may carry other numbers. */
+type NumberForm = 'integers' | 'any';
+
+function parseJson(url: string, text: string, numbers: NumberForm): JsonValue {
   try {
-    return parseJsonStrict(text);
-  } catch {
-    throw new PullFailure('malformed_response', `response from ${url} is not strict JSON`);
+    return parseJsonStrict(text, { integersOnly: numbers === 'integers' });
+  } catch (err) {
+    const why = err instanceof AppError && err.code === 'non_canonical_number' ? 'has a number with a fraction or exponent' : 'is not strict JSON';
+    throw new PullFailure('malformed_response', `response from ${url} ${why}`);
   }
 }
 
-async function getJson(net: PullOptions, url: string, maxBytes: number, allowNotFound = false): Promise<JsonValue | null> {
-  const res = await exchange(net, url, {}, maxBytes);
-  if (res.status === 404 && allowNotFound) return null;
-  if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
-  return parseJson(url, res.text);
+async function getJson(net: PullOptions, url: string, maxBytes: number, numbers: NumberForm, allowNotFound = false): Promise<JsonValue | null> {
+  return (await getJsonSized(net, url, maxBytes, numbers, allowNotFound)).value;
 }
+
+/** getJson, also telling how many characters the response had. */
+async function getJsonSized(net: PullOptions, url: string, maxBytes: number, numbers: NumberForm, allowNotFound = false): Promise<{ value: JsonValue | null; size: number }> {
+  const res = await exchange(net, url, {}, maxBytes);
+  if (res.status === 404 && allowNotFound) return { value: null, size: 0 };
+  if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
+  return { value: parseJson(url, res.text, numbers), size: res.text.length };
+}
+
+/** Lets other requests run between two imports: each import is synchronous and may take tens of milliseconds. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function asObject(value: JsonValue | null): Record<string, JsonValue> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : null;
@@ -179,7 +195,7 @@ function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string): 
 async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
   const base = peer.base_url;
   const latestUrl = `${base}/revocation-feeds/latest`;
-  const latest = asObject(await getJson(net, latestUrl, MAX_LATEST_BYTES, true));
+  const latest = asObject(await getJson(net, latestUrl, MAX_LATEST_BYTES, 'integers', true));
   if (latest === null) return 0; // the peer has published nothing yet
   const latestSequence = typeof latest.sequence === 'number' ? latest.sequence : null;
   if (latestSequence === null || !Number.isSafeInteger(latestSequence) || latestSequence < 1) {
@@ -192,13 +208,17 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     return 0;
   }
   let imported = 0;
-  for (let page = 0; page < MAX_PAGES_PER_PULL; page++) {
+  let fetched = 0;
+  for (let page = 0; page < MAX_PAGES_PER_PULL && fetched < (net.maxBytesPerRun ?? MAX_PULL_BYTES_PER_RUN); page++) {
     const since = state.last_sequence;
     const url = `${base}/revocation-feeds?since=${since}&limit=${PULL_PAGE_LIMIT}`;
-    const body = asObject(await getJson(net, url, MAX_PAGE_BYTES));
+    const response = await getJsonSized(net, url, MAX_PAGE_BYTES, 'integers');
+    fetched += response.size;
+    const body = asObject(response.value);
     const feeds = body?.feeds;
     if (!body || !Array.isArray(feeds) || typeof body.more !== 'boolean') throw new PullFailure('malformed_response', `${url} is not a feed page`);
     for (const feed of feeds) {
+      await nextTurn();
       if (importOne(deps, feed, peer, url) === 'imported') imported++;
     }
     state = importedState(deps, peer.sovereign_id);
@@ -209,7 +229,7 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
 
 /** Fetches a Genesis Mesh peer's current snapshot feed and imports it if it is new. */
 async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
-  const snapshot = await getJson(net, `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`, MAX_LATEST_BYTES, true);
+  const snapshot = await getJson(net, `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`, MAX_LATEST_BYTES, 'any', true);
   if (snapshot === null) return 0;
   const issuer = asObject(snapshot)?.issuer_sovereign_id;
   if (issuer !== peer.sovereign_id) {
@@ -237,7 +257,7 @@ async function mirrorTreaties(deps: AppDeps, net: PullOptions, peer: PeerRow, ke
   let cursor: string | null = null;
   for (let page = 0; page < MAX_TREATY_PAGES; page++) {
     const url = `${peer.base_url}/recognition-treaties${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const body = asObject(await getJson(net, url, MAX_TREATY_PAGE_BYTES));
+    const body = asObject(await getJson(net, url, MAX_TREATY_PAGE_BYTES, 'any'));
     const items = body?.treaties;
     if (!body || !Array.isArray(items)) throw new PullFailure('malformed_response', `${url} is not a treaty list`);
     for (const item of items) {

@@ -38,8 +38,8 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor
       input.to_sequence === 0
         ? null
         : (sqlite
-            .prepare('SELECT feed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?')
-            .get(issuer, input.to_sequence) as { feed_hash: string; issued_at: string | null; next_update: string | null; log_size: number | null; frontier: string | null } | undefined);
+            .prepare('SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?')
+            .get(issuer, input.to_sequence) as { feed_hash: string; signed_hash: string | null; issued_at: string | null; next_update: string | null; log_size: number | null; frontier: string | null } | undefined);
     if (input.to_sequence > 0 && (!target || target.log_size === null || target.frontier === null)) {
       throw new AppError('rollback_target_missing', 409, 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
     }
@@ -50,10 +50,10 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor
     sqlite.prepare('DELETE FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ?').run(issuer, input.to_sequence);
     sqlite
       .prepare(
-        `UPDATE feed_issuers SET last_sequence = ?, last_feed_hash = ?, last_issued_at = ?, next_update = ?, log_size = ?, frontier = ?
+        `UPDATE feed_issuers SET last_sequence = ?, last_feed_hash = ?, last_signed_hash = ?, last_issued_at = ?, next_update = ?, log_size = ?, frontier = ?
          WHERE issuer_sovereign_id = ?`,
       )
-      .run(input.to_sequence, target?.feed_hash ?? null, target?.issued_at ?? null, target?.next_update ?? null, target?.log_size ?? 0, target?.frontier ?? '[]', issuer);
+      .run(input.to_sequence, target?.feed_hash ?? null, target?.signed_hash ?? null, target?.issued_at ?? null, target?.next_update ?? null, target?.log_size ?? 0, target?.frontier ?? '[]', issuer);
     const at = toTimestamp(deps.clock());
     pauseIssuerRow(sqlite, issuer, 'rollback', at);
     const details = {

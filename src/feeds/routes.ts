@@ -98,7 +98,11 @@ export function feedRoutes(deps: AppDeps) {
         return serveFeed(c, feed, IMMUTABLE);
       })
       .post('/revocation-feeds/receipts', async (c) => {
-        const outcome = recordReceipt(deps, await jsonBody(c), c.get('requestId'));
+        const input = await jsonBody(c, { integersOnly: true }).catch((err: unknown) => {
+          if (!(err instanceof AppError) || err.code !== 'non_canonical_number') throw err;
+          throw new AppError('invalid_feed_receipt', 422, 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
+        });
+        const outcome = recordReceipt(deps, input, c.get('requestId'));
         return c.json({ accepted: true, ...outcome });
       })
 

@@ -28,6 +28,8 @@ export const feedIssuers = sqliteTable('feed_issuers', {
   issuerSovereignId: text('issuer_sovereign_id').primaryKey(),
   lastSequence: integer('last_sequence').notNull().default(0),
   lastFeedHash: text('last_feed_hash'),
+  /** "sha256:" + hex SHA-256 of the last imported feed without `signatures`: what a version 2 feed chains to. */
+  lastSignedHash: text('last_signed_hash'),
   lastIssuedAt: text('last_issued_at'),
   nextUpdate: text('next_update'),
   logSize: integer('log_size').notNull().default(0),
@@ -68,6 +70,8 @@ export const publishedFeeds = sqliteTable('published_feeds', {
   feedId: text('feed_id').notNull().unique(),
   /** "sha256:" + hex SHA-256 of `body`. */
   feedHash: text('feed_hash').notNull().unique(),
+  /** "sha256:" + hex SHA-256 of the signed part (`body` without `signatures`); null on older rows, derivable from `body`. */
+  signedHash: text('signed_hash'),
   issuedAt: text('issued_at').notNull(),
   nextUpdate: text('next_update').notNull(),
   firstIndex: integer('first_index').notNull(),
@@ -87,6 +91,8 @@ export const importedFeeds = sqliteTable(
     issuerSovereignId: text('issuer_sovereign_id').notNull(),
     sequence: integer('sequence').notNull(),
     feedHash: text('feed_hash').notNull(),
+    /** "sha256:" + hex SHA-256 of the signed part (`body` without `signatures`); null on older rows, derivable from `body`. */
+    signedHash: text('signed_hash'),
     /** The feed as JCS text (signatures included). */
     body: text('body').notNull(),
     importedAt: text('imported_at').notNull(),

@@ -153,6 +153,31 @@ describe('parseJsonStrict', () => {
       { seed: 4627, numRuns: 300 },
     );
   });
+
+  it('integersOnly: refuses a number with a fraction or exponent even when its value is an integer', () => {
+    for (const text of ['{"sequence":2.0}', '{"a":[1,2e0]}', '{"a":-0.0}', '{"a":1E+2}', '3.0']) {
+      expect(() => parseJsonStrict(text, { integersOnly: true }), text).toThrow(expect.objectContaining({ code: 'non_canonical_number', status: 422 }));
+      expect(() => parseJsonStrict(text), text).not.toThrow();
+    }
+    expect(parseJsonStrict('{"a":"2.0","b\\"":-12,"c":[0,"1e5"]}', { integersOnly: true })).toEqual({ a: '2.0', 'b"': -12, c: [0, '1e5'] });
+  });
+
+  it('property: integersOnly accepts exactly the texts whose numbers are all written as integers', () => {
+    const written = fc.oneof(
+      fc.integer().map((n) => ({ text: String(n), integral: true })),
+      fc.tuple(fc.integer({ min: -999, max: 999 }), fc.nat(99)).map(([a, b]) => ({ text: `${a}.${b}`, integral: false })),
+      fc.tuple(fc.integer({ min: 1, max: 9 }), fc.constantFrom('e', 'E', 'e+', 'e-'), fc.nat(9)).map(([a, e, x]) => ({ text: `${a}${e}${x}`, integral: false })),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string(), written), { maxLength: 6 }), (pairs) => {
+        const text = `{"list":[${pairs.map(([label, n]) => `{"label":${JSON.stringify(label)},"n":${n.text}}`).join(',')}]}`;
+        const integral = pairs.every(([, n]) => n.integral);
+        if (integral) expect(parseJsonStrict(text, { integersOnly: true })).toEqual(JSON.parse(text));
+        else expect(() => parseJsonStrict(text, { integersOnly: true })).toThrow(expect.objectContaining({ code: 'non_canonical_number' }));
+      }),
+      { seed: 911, numRuns: 300 },
+    );
+  });
 });
 
 describe('parseJsonStrict keeps the text of numbers its value would not reproduce', () => {

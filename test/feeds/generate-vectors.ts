@@ -1,5 +1,5 @@
 // Writes the revocation-feed golden vectors (test/vectors/feed.json): entry canonical bytes and leaf hashes,
-// RFC 6962 roots, a signed three-feed chain and a feed receipt.
+// RFC 6962 roots, a signed three-feed chain and a feed receipt; and the same chain in feed version 2 (feed-v2.json).
 // Run: `npx tsx test/feeds/generate-vectors.ts` — an existing file is kept unless --force is given,
 // because a changed vector is a protocol change; then update the pinned hash in vectors.test.ts.
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import { canonicalHash, signingKeyFromSeed, signObject, type SigningKey } from '
 import { leafHash, merkleTreeHash } from '../../src/feeds/merkle.ts';
 
 const FILE = path.join(import.meta.dirname, '..', 'vectors', 'feed.json');
+const FILE_V2 = path.join(import.meta.dirname, '..', 'vectors', 'feed-v2.json');
 
 // The reference conformance seeds (SPEC §10): key a = bytes 0..31, key b = bytes 32..63.
 const SEEDS = {
@@ -111,29 +112,35 @@ const FEEDS: FeedCase[] = [
   },
 ];
 
-let previous: string | null = null;
-let logSize = 0;
-const feedVectors = FEEDS.map((c, i) => {
-  logSize += c.entries.length;
-  const unsigned = {
-    type: 'revocation_feed',
-    version: 1,
-    feed_id: c.feed_id,
-    issuer_sovereign_id: 'sovereign-b',
-    sequence: i + 1,
-    previous_feed_hash: previous,
-    issued_at: c.issued_at,
-    next_update: c.next_update,
-    entries: c.entries.map((n) => ENTRIES[n]!.entry),
-    log: { size: logSize, root_hash: `sha256:${merkleTreeHash(leaves.slice(0, logSize))}` },
-    issued_by: KEYS[c.signers[0]!].keyId,
-  };
-  const signed = signObject(unsigned, c.signers.map((s) => KEYS[s]));
-  const signedCanonical = canonicalJson(signed);
-  const feedHash = canonicalHash(signed);
-  previous = feedHash;
-  return { name: c.name, description: c.description, signers: c.signers, unsigned, canonical: canonicalJson(unsigned), signed, signed_canonical: signedCanonical, feed_hash: feedHash };
-});
+/** The three-feed chain in one feed version: 1 links each feed to the whole previous feed, 2 to its signed part. */
+function feedChain(version: 1 | 2) {
+  let previous: string | null = null;
+  let logSize = 0;
+  return FEEDS.map((c, i) => {
+    logSize += c.entries.length;
+    const unsigned = {
+      type: 'revocation_feed',
+      version,
+      feed_id: c.feed_id,
+      issuer_sovereign_id: 'sovereign-b',
+      sequence: i + 1,
+      previous_feed_hash: previous,
+      issued_at: c.issued_at,
+      next_update: c.next_update,
+      entries: c.entries.map((n) => ENTRIES[n]!.entry),
+      log: { size: logSize, root_hash: `sha256:${merkleTreeHash(leaves.slice(0, logSize))}` },
+      issued_by: KEYS[c.signers[0]!].keyId,
+    };
+    const signed = signObject(unsigned, c.signers.map((s) => KEYS[s]));
+    const signedCanonical = canonicalJson(signed);
+    const feedHash = canonicalHash(signed);
+    const signedHash = canonicalHash(unsigned);
+    previous = version === 2 ? signedHash : feedHash;
+    const vector = { name: c.name, description: c.description, signers: c.signers, unsigned, canonical: canonicalJson(unsigned), signed, signed_canonical: signedCanonical, feed_hash: feedHash };
+    return version === 2 ? { ...vector, signed_hash: signedHash } : vector;
+  });
+}
+const feedVectors = feedChain(1);
 
 const receiptUnsigned = {
   type: 'feed_receipt',
@@ -162,9 +169,24 @@ const document = {
   receipt: { unsigned: receiptUnsigned, canonical: canonicalJson(receiptUnsigned), signed: receiptSigned, signers: ['a'] },
 };
 
-if (fs.existsSync(FILE) && !process.argv.includes('--force')) {
-  process.stdout.write(`${FILE} exists; not overwriting (use --force for a deliberate protocol change)\n`);
-} else {
-  fs.writeFileSync(FILE, `${JSON.stringify(document, null, 2)}\n`);
-  process.stdout.write(`wrote ${FILE}\n`);
+const documentV2 = {
+  description:
+    'Revocation feed golden vectors, feed version 2: the same entries, keys and chain as feed.json, with version 2. ' +
+    '`signed_hash` = "sha256:" + hex SHA-256(canonical), the JCS of the feed without `signatures` (what every signature covers), ' +
+    "is the next feed's previous_feed_hash; `feed_hash` (over signed_canonical) stays the feed's ETag and what receipts acknowledge.",
+  feed_version: 2,
+  keys: document.keys,
+  feeds: feedChain(2),
+};
+
+for (const [file, value] of [
+  [FILE, document],
+  [FILE_V2, documentV2],
+] as const) {
+  if (fs.existsSync(file) && !process.argv.includes('--force')) {
+    process.stdout.write(`${file} exists; not overwriting (use --force for a deliberate protocol change)\n`);
+  } else {
+    fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+    process.stdout.write(`wrote ${file}\n`);
+  }
 }

@@ -40,6 +40,12 @@ async function importNext(ctx: Ctx, entries = 1): Promise<Feed> {
   return feed;
 }
 
+/** The feed as a relay might pass it on: the issuer's signatures plus one entry of its own. */
+const padded = (feed: Feed): Feed => ({ ...feed, signatures: [...feed.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }] });
+
+/** Hash of a feed without its signatures, computed here, independently of the importer. */
+const signedPartHash = ({ signatures: _signatures, ...signed }: Feed): string => canonicalHash(signed);
+
 const stateOf = (ctx: Ctx) => issuerFeedStatus(ctx.a.db.sqlite, ISSUER, ctx.a.clock());
 
 const scenarios: Scenario[] = [
@@ -165,6 +171,58 @@ const scenarios: Scenario[] = [
     code: 'chain_mismatch',
     audit: 'sovereign_revocation_feed_rejected',
     dbUnchanged: true,
+  },
+  {
+    name: 'version 2: a feed padded by a relay and imported first does not break the issuer\'s chain',
+    arrange: async (ctx) => {
+      ctx.sim.version = 2;
+      const feed = ctx.sim.next({ entries: 1 });
+      await imported(ctx, padded(feed));
+    },
+    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 1 })),
+    status: 200,
+    code: 'imported',
+    audit: 'sovereign_revocation_feed_imported',
+    dbUnchanged: false,
+    check: (ctx) => expect(stateOf(ctx)?.imported_sequence).toBe(2),
+  },
+  {
+    name: 'version 1: the same padding breaks a version 1 chain (kept for version 1 issuers)',
+    arrange: async (ctx) => {
+      const feed = ctx.sim.next({ entries: 1 });
+      await imported(ctx, padded(feed));
+    },
+    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 1 })),
+    status: 409,
+    code: 'chain_mismatch',
+    audit: 'sovereign_revocation_feed_rejected',
+    dbUnchanged: true,
+  },
+  {
+    name: 'version 2 linked over the whole previous feed (the version 1 link) is a chain mismatch',
+    arrange: async (ctx) => {
+      ctx.sim.version = 2;
+      await importNext(ctx, 1);
+    },
+    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 1, mutate: (f) => void (f.previous_feed_hash = canonicalHash(ctx.sim.feeds[0])) })),
+    status: 409,
+    code: 'chain_mismatch',
+    audit: 'sovereign_revocation_feed_rejected',
+    dbUnchanged: true,
+    check: (_ctx, body) => expect(JSON.stringify(body)).toContain('"version":2'),
+  },
+  {
+    name: 'an issuer moving from version 1 to version 2 links to the signed part of its last version 1 feed',
+    arrange: async (ctx) => {
+      await importNext(ctx, 1);
+      ctx.sim.previousHash = signedPartHash(ctx.sim.feeds[0]!);
+      ctx.sim.version = 2;
+    },
+    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 1 })),
+    status: 200,
+    code: 'imported',
+    audit: 'sovereign_revocation_feed_imported',
+    dbUnchanged: false,
   },
   {
     name: 'Merkle root mismatch',
@@ -401,6 +459,20 @@ const scenarios: Scenario[] = [
     audit: 'sovereign_revocation_feed_rejected',
     dbUnchanged: true,
   },
+  ...(['2.0', '2e0', '20E-1'] as const).map(
+    (written): Scenario => ({
+      name: `an integer field written as ${written} (a signature over "sequence":2 must not cover it)`,
+      arrange: async (ctx) => {
+        await importNext(ctx);
+      },
+      act: (ctx) => ctx.a.admin('POST', '/admin/revocation-feeds/import', JSON.stringify({ feed: ctx.sim.next({ entries: 1 }) }).replace('"sequence":2', `"sequence":${written}`)),
+      status: 422,
+      code: 'invalid_revocation_feed',
+      audit: 'sovereign_revocation_feed_rejected',
+      dbUnchanged: true,
+      check: (_ctx, body) => expect(JSON.stringify(body)).toContain('fraction or exponent'),
+    }),
+  ),
   {
     name: 'a lone surrogate in a string (no canonical form)',
     act: (ctx) => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
 import { issueList } from '../../src/authority/http.ts';
-import { isRevocationEntry, readCanonicalEntry, revocationEntrySchema, revocationFeedSchema, safeParseRevocationFeed } from '../../src/feeds/model.ts';
+import { isRevocationEntry, readCanonicalEntry, revocationEntrySchema, revocationFeedSchema, safeParseRevocationFeed, signedPartOf } from '../../src/feeds/model.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/feeds/revocation-log.ts';
 
 describe('feed model', () => {
@@ -205,5 +205,27 @@ describe('fast entry checks', () => {
     );
     // The property must have seen acceptances, not only rejections.
     expect(accepted).toBeGreaterThan(250);
+  });
+});
+
+describe('signedPartOf (what a version 2 feed chains to)', () => {
+  it('property: the canonical feed text without its signatures member is the JCS of the feed without signatures', () => {
+    // Incident text may itself spell the member being cut; inside a JSON string its quotes are escaped.
+    const incident = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constant(',"signatures":[{"key_id":"x"}]'));
+    const signature = fc.record({ key_id: fc.constant(`sha256:${'a'.repeat(64)}`), sig: fc.base64String({ minLength: 4, maxLength: 88 }) });
+    fc.assert(
+      fc.property(fc.array(incident, { maxLength: 4 }), fc.array(signature, { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 2), (incidents, signatures, version) => {
+        const unsigned = {
+          type: 'revocation_feed',
+          version,
+          sequence: 3,
+          previous_feed_hash: `sha256:${'b'.repeat(64)}`,
+          entries: incidents.map((text, index) => ({ index, kind: 'membership_attestation', id: `id-${index}`, reason: 'unspecified', revoked_at: '2026-01-01T00:00:00Z', incident: text })),
+          log: { size: incidents.length, root_hash: `sha256:${'c'.repeat(64)}` },
+        };
+        expect(signedPartOf(canonicalJson({ ...unsigned, signatures }))).toBe(canonicalJson(unsigned));
+      }),
+      { seed: 2207, numRuns: 200 },
+    );
   });
 });

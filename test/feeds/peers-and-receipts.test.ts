@@ -131,6 +131,12 @@ describe('receipts', () => {
       expect(res.status, code).toBe(status);
       expect(await errorCode(res)).toBe(code);
     }
+    // A whole number written with a fraction reads as the integer the importer signed: still refused.
+    const written = JSON.stringify(good).replace('"sequence":1,', '"sequence":1.0,');
+    expect(written).toContain('"sequence":1.0,');
+    const fraction = await b.app.request('/revocation-feeds/receipts', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: written });
+    expect(fraction.status).toBe(422);
+    expect(await errorCode(fraction)).toBe('invalid_feed_receipt');
     a.clock.advance(b.config.clockSkewSeconds + 60);
     const future = await post(b, buildReceipt(a.deps, b.sovereignId, 1, feedHash(b, 1)));
     expect(future.status).toBe(422);

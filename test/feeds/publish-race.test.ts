@@ -84,8 +84,10 @@ describe('publishing races', () => {
     }>;
     expect(rows.length).toBe(total);
     expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
-    const feeds = rows.map((r) => JSON.parse(r.body) as { previous_feed_hash: string | null; entries: Array<{ index: number }> });
-    feeds.forEach((f, i) => expect(f.previous_feed_hash).toBe(i === 0 ? null : canonicalHash(feeds[i - 1])));
+    const feeds = rows.map((r) => JSON.parse(r.body) as { previous_feed_hash: string | null; entries: Array<{ index: number }>; signatures: unknown });
+    // Version 2 chains over the previous feed without its signature list.
+    const signedPart = ({ signatures: _signatures, ...signed }: { signatures?: unknown }) => canonicalHash(signed);
+    feeds.forEach((f, i) => expect(f.previous_feed_hash).toBe(i === 0 ? null : signedPart(feeds[i - 1]!)));
     const indexes = feeds.flatMap((f) => f.entries.map((e) => e.index));
     expect(indexes).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(readLogHead(writer.sqlite).size).toBe(200);

@@ -38,6 +38,12 @@ async function errorOf(res: Response): Promise<{ code: string; details: Record<s
 
 const publish = (a: TestAuthority, heartbeat?: 'force') => publishFeeds(a.deps, { trigger: 'admin', ...(heartbeat ? { heartbeat } : {}) });
 
+/** What a version 2 feed chains to, computed independently of the publisher: JCS of the feed without `signatures`. */
+function signedPartHashOf(feed: { signatures: unknown }): string {
+  const { signatures: _signatures, ...signed } = feed;
+  return hashRef(canonicalJson(signed));
+}
+
 describe('publishing', () => {
   it('the first run publishes sequence 1 with no predecessor, an empty log head and a valid signature', () => {
     const a = createTestAuthority();
@@ -45,13 +51,13 @@ describe('publishing', () => {
     expect(result.latest_sequence).toBe(1);
     const [feed] = storedFeeds(a);
     expect(revocationFeedSchema.safeParse(feed).success).toBe(true);
-    expect(feed).toMatchObject({ type: 'revocation_feed', version: 1, sequence: 1, previous_feed_hash: null, entries: [], issuer_sovereign_id: a.sovereignId });
+    expect(feed).toMatchObject({ type: 'revocation_feed', version: 2, sequence: 1, previous_feed_hash: null, entries: [], issuer_sovereign_id: a.sovereignId });
     expect(feed!.log).toEqual({ size: 0, root_hash: `sha256:${merkleTreeHash([])}` });
     expect(verifySignedObject(feed!, keyInfo(a)).valid).toBe(true);
     expect(feed!.next_update).toBe(toTimestamp(new Date(a.clock().getTime() + a.config.feedNextUpdateSeconds * 1000)));
   });
 
-  it('chains feeds: sequence +1, previous_feed_hash = SHA-256 of JCS of the previous feed including signatures', () => {
+  it('chains feeds: sequence +1, previous_feed_hash = SHA-256 of JCS of the previous feed without its signatures (version 2)', () => {
     const a = createTestAuthority();
     appendN(a, 3);
     publish(a);
@@ -59,8 +65,10 @@ describe('publishing', () => {
     publish(a);
     const [f1, f2] = storedFeeds(a);
     expect(f2!.sequence).toBe(2);
-    expect(f2!.previous_feed_hash).toBe(canonicalHash(f1));
-    expect(f2!.previous_feed_hash).toBe(hashRef(canonicalJson(f1)));
+    expect(f2!.previous_feed_hash).toBe(signedPartHashOf(f1!));
+    expect(f2!.previous_feed_hash).not.toBe(canonicalHash(f1));
+    const stored = a.db.sqlite.prepare('SELECT signed_hash FROM published_feeds WHERE sequence = 1').get() as { signed_hash: string };
+    expect(stored.signed_hash).toBe(signedPartHashOf(f1!));
     expect(f1!.entries.map((e) => e.index)).toEqual([0, 1, 2]);
     expect(f2!.entries.map((e) => e.index)).toEqual([3, 4]);
     expect(f2!.log).toEqual({ size: 5, root_hash: readLogHead(a.db.sqlite).rootHash });
@@ -93,8 +101,8 @@ describe('publishing', () => {
     const feeds = storedFeeds(a);
     const leaves = (a.db.sqlite.prepare('SELECT entry FROM revocation_log ORDER BY idx').all() as Array<{ entry: string }>).map((r) => leafHash(Buffer.from(r.entry)));
     for (const feed of feeds) expect(feed.log.root_hash).toBe(`sha256:${merkleTreeHash(leaves.slice(0, feed.log.size))}`);
-    expect(feeds[1]!.previous_feed_hash).toBe(canonicalHash(feeds[0]));
-    expect(feeds[2]!.previous_feed_hash).toBe(canonicalHash(feeds[1]));
+    expect(feeds[1]!.previous_feed_hash).toBe(signedPartHashOf(feeds[0]!));
+    expect(feeds[2]!.previous_feed_hash).toBe(signedPartHashOf(feeds[1]!));
     expect(auditCount(a.db, 'revocation_feed_published')).toBe(3);
   });
 

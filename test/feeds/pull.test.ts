@@ -151,6 +151,18 @@ describe('pull job', () => {
     expect((a.db.sqlite.prepare("SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = 'peer-b'").get() as { n: number }).n).toBe(120);
   });
 
+  it('takes a bounded number of page bytes per run; the backlog continues on the next run', async () => {
+    const a = createTestAuthority({ sovereignId: 'authority-a' });
+    const sim = new SimulatedIssuer('peer-b', [testKey('peer-b')], a.clock);
+    for (let i = 0; i < 120; i++) sim.next({ entries: 1 });
+    const peer = await simulatedPeer(sim);
+    await addPeer(a, 'peer-b', peer.url);
+    // One page of 50 feeds is far more than 1 byte: each run stops after its first page.
+    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({ outcome: 'ok', imported: 50, imported_sequence: 50 });
+    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({ outcome: 'ok', imported: 50, imported_sequence: 100 });
+    expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 20, imported_sequence: 120 });
+  });
+
   it('stops at the first rejected feed and keeps what came before it', async () => {
     const a = createTestAuthority({ sovereignId: 'authority-a' });
     const sim = new SimulatedIssuer('peer-b', [testKey('peer-b')], a.clock);

@@ -34,6 +34,8 @@ export interface NextOptions {
 }
 
 export class SimulatedIssuer {
+  /** Feed version: 1 chains over the whole previous feed, 2 over its signed part (without `signatures`). */
+  version: 1 | 2 = 1;
   sequence = 0;
   previousHash: string | null = null;
   frontier: Frontier = emptyFrontier();
@@ -69,7 +71,7 @@ export class SimulatedIssuer {
     const issuedAt = addSeconds(this.clock(), options.issuedAtOffset ?? 0);
     const unsigned: Record<string, unknown> = {
       type: 'revocation_feed',
-      version: 1,
+      version: this.version,
       feed_id: randomUUID(),
       issuer_sovereign_id: this.sovereignId,
       sequence: this.sequence + 1,
@@ -84,7 +86,7 @@ export class SimulatedIssuer {
     const feed = signObject(unsigned, options.keys ?? this.keys) as unknown as Feed;
     if (!options.dryRun) {
       this.sequence++;
-      this.previousHash = canonicalHash(feed);
+      this.previousHash = this.version === 2 ? canonicalHash(unsigned) : canonicalHash(feed);
       this.frontier = frontier;
       this.feeds.push(feed);
     }

@@ -1,4 +1,4 @@
-// Golden vectors of the revocation feed (test/vectors/feed.json): a missing or changed file fails, never skips.
+// Golden vectors of the revocation feed (test/vectors/feed.json, feed-v2.json): a missing or changed file fails, never skips.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { canonicalHash, signingKeyFromSeed, signObject, verifyBytesNoble, type SigningKey } from '../../src/authority/crypto.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, merkleTreeHash } from '../../src/feeds/merkle.ts';
-import { feedReceiptSchema, revocationFeedSchema } from '../../src/feeds/model.ts';
-import { signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
+import { feedReceiptSchema, revocationFeedSchema, signedPartHash } from '../../src/feeds/model.ts';
+import { signFeed, signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
 import { createTestAuthority } from '../helpers/authority.ts';
 import { importVia, recognize } from './simulated-issuer.ts';
 
@@ -122,5 +122,59 @@ describe('golden vectors feed.json', () => {
     expect(signObject(r.unsigned, [keys.a!])).toEqual(r.signed);
     expect(feedReceiptSchema.safeParse(r.signed).success).toBe(true);
     expect(r.unsigned.feed_hash).toBe(value.feeds[2].feed_hash);
+  });
+});
+
+describe('golden vectors feed-v2.json (feed version 2: the chain links signed parts)', () => {
+  const FILE_V2 = path.join(import.meta.dirname, '..', 'vectors', 'feed-v2.json');
+  const PINNED_V2 = '0f53d5d1b00c62c386622a7a58777e85cc41c4446f8c864c3073f0f59cbf47ff';
+  const loadV2 = () => {
+    if (!fs.existsSync(FILE_V2)) throw new Error('golden vector feed-v2.json is missing from test/vectors/');
+    const text = fs.readFileSync(FILE_V2, 'utf8');
+    return { text, value: JSON.parse(text) };
+  };
+
+  it('exists and is byte-for-byte the pinned file', () => {
+    expect(createHash('sha256').update(loadV2().text).digest('hex')).toBe(PINNED_V2);
+  });
+
+  it('each feed links to the SHA-256 of the previous feed without signatures, and is signed over the same bytes', () => {
+    const { value } = loadV2();
+    const keys = keysOf(value);
+    let previous: string | null = null;
+    for (const f of value.feeds) {
+      expect(f.unsigned.version).toBe(2);
+      expect(f.unsigned.previous_feed_hash, f.name).toBe(previous);
+      expect(canonicalJson(f.unsigned)).toBe(f.canonical);
+      expect(`sha256:${createHash('sha256').update(f.canonical, 'utf8').digest('hex')}`).toBe(f.signed_hash);
+      expect(signObject(f.unsigned, f.signers.map((s: string) => keys[s]!))).toEqual(f.signed);
+      expect(canonicalHash(f.signed)).toBe(f.feed_hash);
+      expect(signedPartHash(f.signed_canonical)).toBe(f.signed_hash);
+      expect(revocationFeedSchema.safeParse(f.signed).success).toBe(true);
+      previous = f.signed_hash;
+    }
+  });
+
+  it('the publishing code produces exactly the vector bytes and signed hashes', () => {
+    const { value } = loadV2();
+    const keys = keysOf(value);
+    for (const f of value.feeds) {
+      const { entries, ...header } = f.unsigned;
+      const out = signFeed(header as FeedHeader, entries.map((e: unknown) => canonicalJson(e)), f.signers.map((s: string) => keys[s]!));
+      expect(out, f.name).toEqual({ body: f.signed_canonical, signedHash: f.signed_hash });
+    }
+  });
+
+  it('an authority imports the version 2 chain, also when a relay padded a feed with a signature', async () => {
+    const { value } = loadV2();
+    const keys = keysOf(value);
+    const a = createTestAuthority({ sovereignId: 'sovereign-a', now: '2026-01-04T00:00:00Z' });
+    recognize(a, 'sovereign-b', [keys.a!, keys.b!]);
+    for (const [i, f] of value.feeds.entries()) {
+      const feed = i === 0 ? { ...f.signed, signatures: [...f.signed.signatures, { key_id: `sha256:${'1'.repeat(64)}`, sig: f.signed.signatures[0].sig }] } : f.signed;
+      const res = await importVia(a, feed);
+      expect(res.status, f.name).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'imported', sequence: f.unsigned.sequence });
+    }
   });
 });
