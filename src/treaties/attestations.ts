@@ -67,7 +67,8 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
     attestation_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
     subject_id: input.subject_id,
-    ...(subjectKey ? { subject_public_key: subjectKey.base64 } : {}),
+    // Written out as null when absent: a Genesis Mesh verifier adds that default before checking.
+    subject_public_key: subjectKey ? subjectKey.base64 : null,
     roles,
     status: 'active',
     issued_at: toTimestamp(now),
