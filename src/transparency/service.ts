@@ -14,6 +14,7 @@ import {
   insertMetaValue,
   readAuditHead,
   readCheckpoint,
+  readDataVersion,
   readEntriesById,
   readLatestCheckpoint,
   readMetaValue,
@@ -26,6 +27,12 @@ import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
 
 const ORIGIN_META = 'log_origin';
+
+/**
+ * The latest checkpoint, remembered per connection: this connection forgets it when it signs one,
+ * and `data_version` tells when another connection has committed.
+ */
+const latestSeen = new WeakMap<Sqlite, { version: number; row: CheckpointRow }>();
 
 /** The origin when none is configured: the sovereign id, then the path the log is served under. */
 export function defaultLogOrigin(sovereignId: string): string {
@@ -83,6 +90,7 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
     throw new AppError('log_checkpoint_exists', 409, 'a checkpoint for this feed sequence was already signed; restore the published feeds first', { sequence: feed.sequence });
   }
   forgetTileReads(sqlite);
+  latestSeen.delete(sqlite);
   buildTiles(sqlite, feed.size);
   if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
     throw new AppError('revocation_log_corrupt', 500, 'the log tiles do not hash to the published tree head', { sequence: feed.sequence, log_size: feed.size });
@@ -126,8 +134,12 @@ export function catchUpLog(deps: LogDeps): { tiles: number; checkpoints: number 
 }
 
 export function latestCheckpoint(sqlite: Sqlite): CheckpointRow {
+  const version = readDataVersion(sqlite);
+  const seen = latestSeen.get(sqlite);
+  if (seen && seen.version === version) return seen.row;
   const row = readLatestCheckpoint(sqlite);
   if (!row) throw new AppError('checkpoint_not_found', 404, 'no checkpoint has been published yet');
+  latestSeen.set(sqlite, { version, row });
   return row;
 }
 

@@ -28,6 +28,7 @@ interface Statements {
   entriesById: Statement<unknown[]>;
   insertCheckpoint: Statement<unknown[]>;
   latestCheckpoint: Statement<unknown[]>;
+  dataVersion: Statement<unknown[]>;
   checkpoint: Statement<unknown[]>;
   checkpointsSince: Statement<unknown[]>;
   uncheckpointedFeeds: Statement<unknown[]>;
@@ -60,6 +61,7 @@ function statements(sqlite: Sqlite): Statements {
         'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       latestCheckpoint: sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence DESC LIMIT 1'),
+      dataVersion: sqlite.prepare('PRAGMA data_version').pluck(),
       checkpoint: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence = ?'),
       checkpointsSince: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence > ? ORDER BY sequence LIMIT ?'),
       // Feeds published before their checkpoint was recorded (a database from before checkpoints existed).
@@ -143,6 +145,11 @@ export function insertCheckpoint(sqlite: Sqlite, row: CheckpointRow): void {
 
 export function readLatestCheckpoint(sqlite: Sqlite): CheckpointRow | undefined {
   return statements(sqlite).latestCheckpoint.get() as CheckpointRow | undefined;
+}
+
+/** Changes when another connection commits to the database (this connection's own commits do not change it). */
+export function readDataVersion(sqlite: Sqlite): number {
+  return statements(sqlite).dataVersion.get() as number;
 }
 
 export function readCheckpoint(sqlite: Sqlite, sequence: number): CheckpointRow | undefined {

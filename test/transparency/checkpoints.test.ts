@@ -137,6 +137,23 @@ describe('keeping checkpoints and tiles', () => {
   });
 });
 
+describe('the latest checkpoint as served', () => {
+  it('follows a publication by this connection and by another connection to the same database', async () => {
+    const dir = tempDir('accord-tlog-');
+    const a = fileAuthority(dir, { sovereignId: 'latest.example' });
+    publishAtSizes(a, [2]);
+    const size = async (app: { request: (p: string) => Response | Promise<Response> }) => Number((await (await app.request('/log/checkpoint')).text()).split('\n')[1]);
+    expect(await size(a.app)).toBe(2);
+    publishAtSizes(a, [5]);
+    expect(await size(a.app)).toBe(5);
+    const other = reopen(a);
+    growLog({ ...a, db: other.deps.db } as TestAuthority, 9);
+    publishFeeds(other.deps, { trigger: 'admin' });
+    expect(await size(a.app)).toBe(9);
+    other.deps.db.close();
+  });
+});
+
 describe('refusing to sign a second history', () => {
   it('tiles that do not hash to the feed’s head: publishing fails with revocation_log_corrupt and changes nothing', async () => {
     const dir = tempDir('accord-tlog-');
