@@ -128,7 +128,10 @@ class WorkerReader implements ConnectomeReader {
     const entry = new URL(fromSource ? './build-worker.ts' : './build-worker.js', import.meta.url);
     // Workers load plain JavaScript; from the TypeScript sources a one-line bootstrap registers tsx first.
     const worker = fromSource
-      ? new Worker(`import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry.href)});`, { eval: true, workerData: this.data })
+      ? new Worker(`const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(entry.href)});`, {
+          eval: true,
+          workerData: this.data,
+        })
       : new Worker(entry, { workerData: this.data });
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
