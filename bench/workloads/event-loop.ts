@@ -148,7 +148,8 @@ async function main(): Promise<void> {
     const pullResult = JSON.parse(pull.value.body.toString('utf8')) as { outcome?: string; imported?: number; reason?: string };
     const importResult = JSON.parse(imported.value.body.toString('utf8')) as { status?: string; revoked_count?: number; code?: string };
     const idleDue = idle.window!.due;
-    const limit = `idle server: p99 ${ms(idleDue.p99_ms!)}, max ${ms(idleDue.max_ms!)}`;
+    // When the idle server alone misses the target, the machine is too busy for a row to tell much: say so.
+    const limit = `idle server: p99 ${ms(idleDue.p99_ms!)}, max ${ms(idleDue.max_ms!)}${idleDue.p99_ms! > TARGET_P99_MS ? ' (idle alone over the target: machine busy)' : ''}`;
     const row = (workload: string, size: string, s: Scenario<Reply>, ok: boolean, problem: string): ResultRow => {
       const w = s.window!;
       const p99 = w.due.p99_ms;
