@@ -17,14 +17,17 @@ const DURATION_S = Math.max(3, Math.round(10 * SCALE));
 const GET_ROUNDS = 2;
 const REVALIDATE_P99_MS = 20;
 
-/** The raw bytes of a GET (node:http does not decode Content-Encoding). */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
+/**
+ * The raw bytes of a GET (node:http does not decode Content-Encoding), on a connection of its own: a
+ * kept-alive one can be closed by the server while a slow client still reads the previous answer.
+ */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { headers }, (res) => {
+      .get(url, { headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ body: Buffer.concat(chunks), headers: res.headers }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
         res.on('error', reject);
       })
       .on('error', reject);
@@ -85,17 +88,14 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
   const served = await serveAuthority(authority);
   try {
     const started = now();
-    const first = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'gzip' } });
-    await first.arrayBuffer();
-    // fetch decompresses: the wire size is the Content-Length of the gzip answer.
-    const gzipBytes = Number(first.headers.get('content-length'));
-    const firstGetMs = elapsedMs(started);
-    if (first.status !== 200) throw new Error(`GET /connectome.json answered ${first.status}`);
-    const etag = first.headers.get('etag')!;
-    const plain = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'identity' } });
-    const bytes = (await plain.arrayBuffer()).byteLength;
-    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
     const raw = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'gzip' });
+    const firstGetMs = elapsedMs(started);
+    if (raw.status !== 200) throw new Error(`GET /connectome.json answered ${raw.status}`);
+    const gzipBytes = raw.body.length;
+    const etag = String(raw.headers.etag);
+    const plain = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'identity' });
+    const bytes = plain.body.length;
+    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
     const wireHeaders = Object.fromEntries(['content-type', 'content-encoding', 'content-length', 'etag', 'cache-control', 'vary'].map((h) => [h, raw.headers[h]!]));
     const full: LoadResult[] = [];
     const bare: LoadResult[] = [];
