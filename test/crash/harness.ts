@@ -159,14 +159,16 @@ export function checkDatabase(dbPath: string, expect: { publishedHashes: Map<num
 
     // Published feeds: 1..n, chained, and every sequence ever observed unchanged.
     const published = db.prepare('SELECT sequence, feed_hash, body, log_size FROM published_feeds ORDER BY sequence').all() as Array<{ sequence: number; feed_hash: string; body: string; log_size: number }>;
-    let previous: string | null = null;
+    let previous: { whole: string | null; signed: string | null } = { whole: null, signed: null };
     published.forEach((f, i) => {
       if (f.sequence !== i + 1) problems.push(`published sequence ${i + 1} missing (found ${f.sequence})`);
-      const body = JSON.parse(f.body) as { previous_feed_hash: string | null; sequence: number };
+      const body = JSON.parse(f.body) as { previous_feed_hash: string | null; sequence: number; version: number; signatures: unknown };
       if (body.sequence !== f.sequence) problems.push(`published feed ${f.sequence} body says ${body.sequence}`);
-      if (body.previous_feed_hash !== previous) problems.push(`published feed ${f.sequence} does not chain to ${f.sequence - 1}`);
-      if (canonicalHash(JSON.parse(f.body)) !== f.feed_hash) problems.push(`published feed ${f.sequence} hash does not match its bytes`);
-      previous = f.feed_hash;
+      // Version 2 links the previous feed's signed part (without signatures), version 1 its whole bytes.
+      if (body.previous_feed_hash !== (body.version === 2 ? previous.signed : previous.whole)) problems.push(`published feed ${f.sequence} does not chain to ${f.sequence - 1}`);
+      if (canonicalHash(body) !== f.feed_hash) problems.push(`published feed ${f.sequence} hash does not match its bytes`);
+      const { signatures: _signatures, ...signed } = body;
+      previous = { whole: f.feed_hash, signed: canonicalHash(signed) };
     });
     for (const [seq, hash] of expect.publishedHashes) {
       const row = published.find((f) => f.sequence === seq);
