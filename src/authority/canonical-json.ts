@@ -1,4 +1,4 @@
-// Canonical JSON (RFC 8785 / JCS) for signed objects, and a strict JSON parser that refuses duplicate keys.
+// Canonical JSON: RFC 8785 (JCS) for signed objects, the Genesis Mesh form, and a strict JSON parser that refuses duplicate keys and keeps number texts.
 import canonicalize from 'canonicalize';
 import { AppError } from './errors.ts';
 
@@ -129,9 +129,11 @@ export interface StrictJsonOptions {
 }
 
 /**
- * Parses JSON like JSON.parse but rejects duplicate object keys and nesting deeper than `maxDepth`.
- * A body with a duplicate key could be read differently by two implementations, so it never reaches
- * a signature check.
+ * Parses JSON like JSON.parse but rejects duplicate object keys and nesting deeper than `maxDepth`,
+ * and keeps the source text of every number whose JavaScript value would not reproduce it (`1.0`,
+ * `-0.0`, `1e-07`, `9007199254740993`): `numberSourceText` gives it back. A body with a duplicate key
+ * could be read differently by two implementations, so it never reaches a signature check; a number
+ * signed as another implementation wrote it must be re-serialized from its text, not its value.
  */
 export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): JsonValue {
   const maxDepth = options.maxDepth ?? 64;
@@ -141,9 +143,12 @@ export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): 
   } catch {
     throw new AppError('malformed_json', 400, 'request body is not valid JSON');
   }
-  // JSON.parse silently keeps the last duplicate key; a second, structural pass finds them.
-  if (typeof value === 'object' && value !== null) scanStructure(text, maxDepth, options.integersOnly === true);
-  else if (options.integersOnly && typeof value === 'number' && /[.eE]/.test(text)) throw nonIntegerNumber(text.trim());
+  // JSON.parse silently keeps the last duplicate key and forgets how numbers were written; a second,
+  // structural pass over the (now known valid) text finds both.
+  if (typeof value === 'object' && value !== null) {
+    const numbers = scanStructure(text, maxDepth, options.integersOnly === true);
+    for (const { path, lexeme } of numbers) keepNumberSource(value, path, lexeme);
+  } else if (options.integersOnly && typeof value === 'number' && /[.eE]/.test(text)) throw nonIntegerNumber(text.trim());
   return value;
 }
 
@@ -151,12 +156,59 @@ function nonIntegerNumber(token: string): AppError {
   return new AppError('non_canonical_number', 422, 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
 }
 
-function isNumberStart(ch: number): boolean {
-  return ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39);
+/** Number lexemes whose value alone gives back the same text (and the same text in Python's dump). */
+const PLAIN_INTEGER = /^-?(?:0|[1-9]\d{0,14})$/;
+
+/** Per parsed object or array: the text of each of its numbers that its value would not reproduce, and that value. */
+const numberSources = new WeakMap<object, Map<string | number, { text: string; value: number }>>();
+
+/**
+ * The text a number was written with in the parsed JSON, when its value would not reproduce it:
+ * `container[key]` as written by the sender. Undefined for plain integers, for values built in code
+ * and once the value was replaced.
+ */
+export function numberSourceText(container: object, key: string | number): string | undefined {
+  const source = numberSources.get(container)?.get(key);
+  return source && Object.is(source.value, (container as Record<string | number, unknown>)[key]) ? source.text : undefined;
 }
 
-function scanStructure(text: string, maxDepth: number, integersOnly: boolean): void {
-  const stack: Array<Set<string> | null> = [];
+function setNumberSource(container: object, key: string | number, text: string): void {
+  const value = (container as Record<string | number, unknown>)[key];
+  if (typeof value !== 'number') return;
+  let map = numberSources.get(container);
+  if (!map) {
+    map = new Map();
+    numberSources.set(container, map);
+  }
+  map.set(key, { text, value });
+}
+
+/** Carries the kept number texts of `from` over to a shallow copy `to` (same keys). */
+function copyNumberSources(from: object, to: object): void {
+  const map = numberSources.get(from);
+  if (map) numberSources.set(to, new Map(map));
+}
+
+function keepNumberSource(root: JsonValue, path: Array<string | number>, lexeme: string): void {
+  let container: unknown = root;
+  for (let i = 0; i < path.length - 1; i++) container = (container as Record<string | number, unknown>)[path[i]!];
+  if (typeof container === 'object' && container !== null) setNumberSource(container, path[path.length - 1]!, lexeme);
+}
+
+interface Frame {
+  /** Keys seen in an object (null for an array). */
+  keys: Set<string> | null;
+  /** Current key (object) or index (array). */
+  at: string | number;
+}
+
+/**
+ * One pass over valid JSON text: duplicate keys and depth are refused, and with `integersOnly` any
+ * number with a fraction or exponent; non-plain number lexemes are returned with their paths.
+ */
+function scanStructure(text: string, maxDepth: number, integersOnly: boolean): Array<{ path: Array<string | number>; lexeme: string }> {
+  const stack: Frame[] = [];
+  const numbers: Array<{ path: Array<string | number>; lexeme: string }> = [];
   let i = 0;
   let expectKey = false;
   const n = text.length;
@@ -177,45 +229,54 @@ function scanStructure(text: string, maxDepth: number, integersOnly: boolean): v
         i++;
       }
       const top = stack[stack.length - 1];
-      if (expectKey && top) {
+      if (expectKey && top?.keys) {
         const raw = text.slice(start, i);
         const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
-        if (top.has(key)) {
+        if (top.keys.has(key)) {
           throw new AppError('malformed_json', 400, 'JSON object has a duplicate key', { key });
         }
-        top.add(key);
+        top.keys.add(key);
+        top.at = key;
         expectKey = false;
       }
       i++;
       continue;
     }
-    if (integersOnly && isNumberStart(ch)) {
-      // The text already parsed, so a number token runs to the next structural character or space.
+    if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       const start = i;
-      let integral = true;
-      while (i < n) {
-        const c = text.charCodeAt(i);
-        if (c === 0x2e || c === 0x65 || c === 0x45) integral = false;
-        else if (!isNumberStart(c) && c !== 0x2b /* + */) break;
-        i++;
+      while (i < n && isNumberChar(text.charCodeAt(i))) i++;
+      const lexeme = text.slice(start, i);
+      if (!PLAIN_INTEGER.test(lexeme)) {
+        // The text already parsed, so the token is a valid number: a point or exponent is all that can make it not an integer.
+        if (integersOnly && /[.eE]/.test(lexeme)) throw nonIntegerNumber(lexeme);
+        numbers.push({ path: stack.map((f) => f.at), lexeme });
       }
-      if (!integral) throw nonIntegerNumber(text.slice(start, i));
       continue;
     }
     if (ch === 0x7b /* { */) {
-      stack.push(new Set());
+      stack.push({ keys: new Set(), at: '' });
       if (stack.length > maxDepth) throw new AppError('malformed_json', 400, 'JSON nesting is too deep', { max_depth: maxDepth });
       expectKey = true;
     } else if (ch === 0x5b /* [ */) {
-      stack.push(null);
+      stack.push({ keys: null, at: 0 });
       if (stack.length > maxDepth) throw new AppError('malformed_json', 400, 'JSON nesting is too deep', { max_depth: maxDepth });
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
       stack.pop();
     } else if (ch === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] != null;
+      const top = stack[stack.length - 1];
+      if (top) {
+        if (top.keys) expectKey = true;
+        else top.at = (top.at as number) + 1;
+      }
     }
     i++;
   }
+  return numbers;
+}
+
+/** Characters of a JSON number token after its first (digits, sign, point, exponent). */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 /** Signed object types of the Genesis Mesh reference, each with its own defaults and datetime fields. */
@@ -223,20 +284,43 @@ export type GmObjectType = 'recognition_treaty' | 'membership_attestation' | 're
 
 const GM_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
-const GM_SHAPES: Record<GmObjectType, { timestamps: string[]; sortedIdLists: string[] }> = {
-  recognition_treaty: { timestamps: ['issued_at', 'valid_from', 'expires_at'], sortedIdLists: [] },
-  membership_attestation: { timestamps: ['issued_at', 'valid_from', 'expires_at'], sortedIdLists: [] },
-  revocation_feed: { timestamps: ['issued_at'], sortedIdLists: ['revoked_attestation_ids'] },
+/**
+ * The reference's pydantic model defaults (filled in before it signs or verifies) and datetime fields.
+ * A default is written out whenever the field is absent, so an object that omits one signs the same
+ * bytes as one that spells it out.
+ */
+const GM_SHAPES: Record<GmObjectType, { timestamps: string[]; sortedIdLists: string[]; defaults: () => Record<string, unknown> }> = {
+  recognition_treaty: {
+    timestamps: ['issued_at', 'valid_from', 'expires_at'],
+    sortedIdLists: [],
+    defaults: () => ({ scope: {}, status: 'active', metadata: {} }),
+  },
+  membership_attestation: {
+    timestamps: ['issued_at', 'valid_from', 'expires_at'],
+    sortedIdLists: [],
+    defaults: () => ({ subject_public_key: null, roles: [], status: 'active', claims: {} }),
+  },
+  revocation_feed: {
+    timestamps: ['issued_at'],
+    sortedIdLists: ['revoked_attestation_ids'],
+    defaults: () => ({ revoked_attestation_ids: [], revocation_reasons: {} }),
+  },
 };
+
+const GM_SCOPE_DEFAULTS = () => ({ allowed_roles: [], accepted_statuses: ['active'], claims: {} });
+
+function notCanonical(problem: string): AppError {
+  return new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
+}
 
 function gmNormalizeTimestamp(value: unknown, field: string): string {
   const m = typeof value === 'string' ? GM_TIMESTAMP.exec(value) : null;
-  if (!m) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem: `$.${field}: not an RFC 3339 timestamp with a zone` });
+  if (!m) throw notCanonical(`$.${field}: not an RFC 3339 timestamp with a zone`);
   const [, year, month, day, hour, minute, second, fraction, zone] = m as unknown as string[];
   const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
   const zoneOk = zone === 'Z' || (Number(zone!.slice(1, 3)) < 24 && Number(zone!.slice(4, 6)) < 60);
   if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59 || !zoneOk) {
-    throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem: `$.${field}: not a valid date and time` });
+    throw notCanonical(`$.${field}: not a valid date and time`);
   }
   // Python datetimes hold microseconds: extra digits are cut, not rounded; a zero fraction disappears.
   const micros = (fraction ?? '').slice(0, 6).padEnd(6, '0');
@@ -265,34 +349,111 @@ function gmString(text: string): string {
   return `${out}"`;
 }
 
-function gmDump(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'boolean' || typeof value === 'number') return String(value);
-  if (typeof value === 'string') return gmString(value);
-  if (Array.isArray(value)) return `[${value.map(gmDump).join(',')}]`;
-  const entries = Object.keys(value as object).sort(byCodePoint);
-  return `{${entries.map((k) => `${gmString(k)}:${gmDump((value as Record<string, unknown>)[k])}`).join(',')}}`;
+const INTEGER_LEXEME = /^-?\d+$/;
+/** Python refuses to read integers longer than this (sys.int_info.default_max_str_digits). */
+const PYTHON_MAX_INT_DIGITS = 4300;
+
+/**
+ * `repr(float)` in Python: the shortest digits that round-trip (the same digits ECMAScript's
+ * Number-to-string chooses), in fixed notation with at least one fractional digit when the decimal
+ * exponent is in [-4, 16), else as `d.ddde±XX` with at least two exponent digits.
+ */
+export function pythonFloatRepr(value: number): string {
+  if (!Number.isFinite(value)) throw notCanonical('a number outside the range of a double has no JSON form');
+  if (value === 0) return Object.is(value, -0) ? '-0.0' : '0.0';
+  const sign = value < 0 ? '-' : '';
+  const [mantissa, exponent] = Math.abs(value).toExponential().split('e') as [string, string];
+  const digits = mantissa.replace('.', '');
+  const point = Number(exponent) + 1; // digits[0] sits just before position `point` of the decimal point
+  if (point > -4 && point <= 16) {
+    if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+    if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}.0`;
+    return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+  }
+  const e = point - 1;
+  const fraction = digits.length > 1 ? `.${digits.slice(1)}` : '';
+  return `${sign}${digits[0]}${fraction}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
 
 /**
- * The Genesis Mesh canonical form (wire profile `genesis-mesh`): what the reference signs with
- * `json.dumps(model, sort_keys=True, separators=(",", ":"))`. The object without `signatures`, the
- * reference's model defaults filled in, datetime fields in its normalized form, feed id lists sorted
- * and de-duplicated, keys sorted by code point, everything outside printable ASCII escaped as
- * lowercase \uXXXX. Throws `non_canonical_value` for floats, unsafe integers, lone surrogates and
- * timestamps without a zone.
+ * A number as the reference writes it after reading it: an integer lexeme stays an exact integer
+ * (`-0` becomes `0`), any other lexeme is a double in `repr` form. Without source text (values built
+ * in code) a safe integer is an integer and anything else a double; an integer beyond 2^53 without
+ * its text, a non-finite value and an integer Python cannot read are refused.
  */
-export function gmCanonicalJson(object: Record<string, unknown>, type: GmObjectType): string {
-  const { signatures: _ignored, ...unsigned } = object;
-  const shape = GM_SHAPES[type];
-  const filled: Record<string, unknown> = { ...unsigned };
-  if (type === 'recognition_treaty') {
-    filled.metadata ??= {};
-    if (filled.scope && typeof filled.scope === 'object' && !Array.isArray(filled.scope)) {
-      filled.scope = { accepted_statuses: ['active'], claims: {}, ...(filled.scope as Record<string, unknown>) };
+function gmNumber(value: number, source: string | undefined, path: string): string {
+  if (source !== undefined) {
+    if (INTEGER_LEXEME.test(source)) {
+      const digits = source.startsWith('-') ? source.slice(1) : source;
+      if (digits.length > PYTHON_MAX_INT_DIGITS) throw notCanonical(`${path}: integer with more than ${PYTHON_MAX_INT_DIGITS} digits`);
+      return digits === '0' ? '0' : source;
     }
+    const parsed = Number(source);
+    if (!Number.isFinite(parsed)) throw notCanonical(`${path}: ${source.slice(0, 32)} is outside the range of a double`);
+    return pythonFloatRepr(parsed);
   }
-  if (type === 'membership_attestation') filled.claims ??= {};
+  if (!Number.isFinite(value)) throw notCanonical(`${path}: not a finite number`);
+  if (Number.isInteger(value)) {
+    if (!Number.isSafeInteger(value)) throw notCanonical(`${path}: integer outside the safe range with no source text`);
+    return String(value);
+  }
+  return pythonFloatRepr(value);
+}
+
+function gmKey(key: string, path: string): string {
+  if (!key.isWellFormed()) throw notCanonical(`${path}: key contains a lone surrogate`);
+  return gmString(key);
+}
+
+/** Python's `json.dumps(value, sort_keys=True, separators=(",", ":"))` of a parsed value (number texts kept). */
+function gmDump(value: unknown, container: object | null, key: string | number, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      return gmNumber(value, container ? numberSourceText(container, key) : undefined, path);
+    case 'string':
+      if (!value.isWellFormed()) throw notCanonical(`${path}: string contains a lone surrogate`);
+      return gmString(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + gmDump(value[i], value, i, `${path}[${i}]`);
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw notCanonical(`${path}: not a plain object`);
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort(byCodePoint);
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        if (record[k] === undefined) throw notCanonical(`${path}.${k}: undefined is not allowed`);
+        out += `${i > 0 ? ',' : ''}${gmKey(k, path)}:${gmDump(record[k], record, k, `${path}.${k}`)}`;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw notCanonical(`${path}: ${typeof value} is not JSON`);
+  }
+}
+
+/** A shallow copy with the absent defaults written out; kept number texts travel with it. */
+function withDefaults(object: Record<string, unknown>, defaults: Record<string, unknown>): Record<string, unknown> {
+  const filled: Record<string, unknown> = { ...object };
+  copyNumberSources(object, filled);
+  for (const [key, value] of Object.entries(defaults)) if (!Object.hasOwn(filled, key)) filled[key] = value;
+  return filled;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The object as the reference's model holds it: defaults filled, datetimes normalized, feed ids sorted. */
+function gmModel(object: Record<string, unknown>, type: GmObjectType): Record<string, unknown> {
+  const shape = GM_SHAPES[type];
+  const filled = withDefaults(object, shape.defaults());
+  if (type === 'recognition_treaty' && isRecord(filled.scope)) filled.scope = withDefaults(filled.scope, GM_SCOPE_DEFAULTS());
   for (const field of shape.timestamps) {
     if (filled[field] !== undefined) filled[field] = gmNormalizeTimestamp(filled[field], field);
   }
@@ -300,7 +461,31 @@ export function gmCanonicalJson(object: Record<string, unknown>, type: GmObjectT
     const list = filled[field];
     if (Array.isArray(list) && list.every((x) => typeof x === 'string')) filled[field] = [...new Set(list as string[])].sort(byCodePoint);
   }
-  const problem = signableProblem(filled);
-  if (problem) throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
-  return gmDump(filled);
+  return filled;
+}
+
+/**
+ * The Genesis Mesh canonical form (wire profile `genesis-mesh`): what the reference signs with
+ * `json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))`. The object
+ * without `signatures`, the reference's model defaults filled in, datetime fields in its normalized
+ * form, feed id lists sorted and de-duplicated, keys sorted by code point, everything outside
+ * printable ASCII escaped as lowercase \uXXXX, and numbers as Python writes what it read (their
+ * source text kept: `1.0`, `-0.0`, `1e-07`, `9007199254740993`). Throws `non_canonical_value` for what
+ * has no faithful form: a non-finite number, an unsafe integer without its text, a lone surrogate, a
+ * timestamp without a zone.
+ */
+export function gmCanonicalJson(object: Record<string, unknown>, type: GmObjectType): string {
+  const { signatures: _ignored, ...unsigned } = object;
+  copyNumberSources(object, unsigned);
+  return gmDump(gmModel(unsigned, type), null, '', '$');
+}
+
+/** The whole signed object in the canonical form, `signatures` included: how a GM object is stored. */
+export function gmDocumentJson(object: Record<string, unknown>, type: GmObjectType): string {
+  return gmDump(gmModel(object, type), null, '', '$');
+}
+
+/** Python's `json.dumps(value, sort_keys=True, separators=(",", ":"))` of any parsed JSON value, no model applied. */
+export function gmJson(value: unknown): string {
+  return gmDump(value, null, '', '$');
 }

@@ -37,6 +37,7 @@ const envSchema = z.object({
   ACCORD_FEED_PULL_CRON: cronExpression.default('* * * * *'),
   ACCORD_FEED_NEXT_UPDATE_S: intFrom(60, 30 * 86400).default(86400),
   ACCORD_CLOCK_SKEW_S: intFrom(0, 3600).default(300),
+  ACCORD_VALIDITY_SKEW_S: intFrom(0, 3600).default(0),
   ACCORD_ADMIN_WINDOW_S: intFrom(1, 3600).default(300),
   ACCORD_MAX_PATH_LENGTH: intFrom(1, 16).default(3),
   ACCORD_MAX_TREATY_VALIDITY_DAYS: intFrom(1, 3650).default(398),
@@ -65,6 +66,8 @@ export interface Config {
   feedPullCron: string;
   feedNextUpdateSeconds: number;
   clockSkewSeconds: number;
+  /** Tolerance on both ends of accord/1 validity windows when verifying (genesis-mesh objects use GM's fixed 5 minutes). */
+  validitySkewSeconds: number;
   adminWindowSeconds: number;
   maxPathLength: number;
   maxTreatyValidityDays: number;
@@ -117,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feedPullCron: e.ACCORD_FEED_PULL_CRON,
     feedNextUpdateSeconds: e.ACCORD_FEED_NEXT_UPDATE_S,
     clockSkewSeconds: e.ACCORD_CLOCK_SKEW_S,
+    validitySkewSeconds: e.ACCORD_VALIDITY_SKEW_S,
     adminWindowSeconds: e.ACCORD_ADMIN_WINDOW_S,
     maxPathLength: e.ACCORD_MAX_PATH_LENGTH,
     maxTreatyValidityDays: e.ACCORD_MAX_TREATY_VALIDITY_DAYS,

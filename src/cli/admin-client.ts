@@ -6,6 +6,7 @@ import { toTimestamp } from '../authority/clock.ts';
 import { loadConfig } from '../authority/config.ts';
 import { devOperatorKeyPath } from '../authority/identity.ts';
 import { readOperatorKeyFile } from '../authority/key-files.ts';
+import { httpErrorLine } from './http-error.ts';
 import { CliError } from './output.ts';
 
 export interface ClientOptions {
@@ -54,13 +55,32 @@ export function readData(data: string | undefined): string {
   return data;
 }
 
-export interface AdminResponse {
+export interface HttpResponse {
   status: number;
   body: unknown;
   text: string;
+  headers: Headers;
 }
 
-export async function adminRequest(options: ClientOptions & { method: string; path: string; body?: string }): Promise<AdminResponse> {
+/** Sends one request; an unreachable server is a one-line CliError naming the URL and the cause. */
+async function send(url: string, path: string, init: RequestInit, timeoutMs = 30_000): Promise<HttpResponse> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new CliError(`cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+  }
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : null;
+  } catch {
+    parsed = text;
+  }
+  return { status: response.status, body: parsed, text, headers: response.headers };
+}
+
+export async function adminRequest(options: ClientOptions & { method: string; path: string; body?: string }): Promise<HttpResponse> {
   const { url, keyFile } = resolveClient(options);
   if (!options.path.startsWith('/')) throw new CliError('PATH must start with /');
   const operator = readOperatorKeyFile(keyFile);
@@ -78,29 +98,38 @@ export async function adminRequest(options: ClientOptions & { method: string; pa
     }),
   };
   if (body.length > 0) headers['Content-Type'] = 'application/json';
-  let response: Response;
-  try {
-    response = await fetch(`${url}${options.path}`, { method, headers, ...(body.length > 0 ? { body } : {}), signal: AbortSignal.timeout(30_000) });
-  } catch (err) {
-    throw new CliError(`cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
-  }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text.length > 0 ? JSON.parse(text) : null;
-  } catch {
-    parsed = text;
-  }
-  return { status: response.status, body: parsed, text };
+  return send(url, options.path, { method, headers, ...(body.length > 0 ? { body } : {}) });
 }
 
-/** Sends an admin request, prints the JSON response, and fails with the error envelope's message on HTTP errors. */
-export async function adminCall(options: ClientOptions & { method: string; path: string; body?: string }): Promise<unknown> {
-  const res = await adminRequest(options);
+/** An unsigned request to a public route. */
+export async function publicRequest(options: { url?: string; method?: string; path: string; body?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResponse> {
+  const { url } = resolveClient(options.url ? { url: options.url } : {});
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  return send(url, options.path, { method: options.method ?? 'GET', headers, ...(options.body !== undefined ? { body: options.body } : {}) }, options.timeoutMs);
+}
+
+/** The one-line error for an HTTP error response (details included, see http-error.ts). */
+export function httpError(res: HttpResponse): CliError {
+  return new CliError(httpErrorLine(res.status, res.body, res.headers.get('retry-after')));
+}
+
+function printBody(res: HttpResponse): void {
   process.stdout.write(`${typeof res.body === 'string' ? res.body : JSON.stringify(res.body, null, 2)}\n`);
-  if (res.status >= 400) {
-    const err = (res.body as { error?: { code?: string; message?: string; details?: { reason?: string } } })?.error;
-    throw new CliError(`HTTP ${res.status}${err?.code ? ` ${err.code}` : ''}${err?.message ? `: ${err.message}` : ''}${err?.details?.reason ? ` (${err.details.reason})` : ''}`);
-  }
+}
+
+/** Sends an admin request, prints the JSON response, and fails with the error envelope's one-line form on HTTP errors. */
+export async function adminCall(options: ClientOptions & { method: string; path: string; body?: string; quiet?: boolean }): Promise<unknown> {
+  const res = await adminRequest(options);
+  if (!options.quiet || res.status >= 400) printBody(res);
+  if (res.status >= 400) throw httpError(res);
+  return res.body;
+}
+
+/** Calls a public (unsigned) route, prints the JSON response and fails on HTTP errors. */
+export async function publicCall(options: { url?: string; method: string; path: string; body?: string }): Promise<unknown> {
+  const res = await publicRequest(options);
+  printBody(res);
+  if (res.status >= 400) throw httpError(res);
   return res.body;
 }

@@ -40,13 +40,26 @@ function shellQuote(text: string): string {
   return /^[A-Za-z0-9_./:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * This very command as the operator can type it again: `accord` when it was found on PATH (`npm
+ * link`, a global install), else `node <path to bin/accord.mjs>`, relative when under the working
+ * directory. Never `npx accord`, which resolves the package again on every call.
+ */
+function selfCommand(): string {
+  const script = process.argv[1];
+  if (!script || !script.endsWith('.mjs')) return 'accord';
+  const absolute = path.resolve(script);
+  const relative = path.relative(process.cwd(), absolute);
+  return `node ${shellQuote(relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : absolute)}`;
+}
+
 function startMessage(config: Config, running: RunningAuthority): string {
   const lines = [`accord: sovereign "${running.init.sovereignId}" serving on ${running.url}`];
   if (running.init.signingKeyCreated) lines.push(`accord: created the authority signing key at ${running.init.signingKeyFile}`);
   const devKey = running.init.devOperatorKey;
   if (devKey) {
     lines.push(`accord: dev operator key "${devKey.label}" is ${devKey.file} (keep it private; allowed keys are in ${devKey.keysFile})`);
-    lines.push(`accord: try: ${clientEnvPrefix(config, running.port)}npx accord admin GET /admin/audit`);
+    lines.push(`accord: try: ${clientEnvPrefix(config, running.port)}${selfCommand()} admin GET /admin/audit`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 // `accord connectome [--blast-radius ID] [--trust-path FROM TO]`: reads the public connectome routes and prints JSON.
 import type { Command } from 'commander';
-import { resolveClient } from './admin-client.ts';
+import { httpError, publicRequest } from './admin-client.ts';
 import { action, CliError } from './output.ts';
 
 interface ConnectomeOptions {
@@ -43,26 +43,12 @@ export function registerConnectomeCommands(program: Command): void {
     .action(
       action(async (opts: ConnectomeOptions) => {
         const { path, whole } = pathFor(opts);
-        const { url } = resolveClient(opts.url ? { url: opts.url } : {});
-        let response: Response;
-        try {
-          response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(60_000) });
-        } catch (err) {
-          const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-          throw new CliError(`cannot reach ${url}: ${cause}`);
+        const res = await publicRequest({ ...(opts.url ? { url: opts.url } : {}), path, timeoutMs: 60_000 });
+        if (res.status !== 200) {
+          process.stdout.write(`${res.text}\n`);
+          throw httpError(res);
         }
-        const text = await response.text();
-        if (response.status !== 200) {
-          process.stdout.write(`${text}\n`);
-          let code = '';
-          try {
-            const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-            code = body.error?.code ? ` ${body.error.code}${body.error.message ? `: ${body.error.message}` : ''}` : '';
-          } catch {
-            code = '';
-          }
-          throw new CliError(`HTTP ${response.status}${code}`);
-        }
+        const text = res.text;
         // The whole document is printed byte for byte (its graph_digest can be checked); answers are pretty-printed.
         process.stdout.write(whole ? `${text}\n` : `${JSON.stringify(JSON.parse(text), null, 2)}\n`);
       }),

@@ -1,7 +1,7 @@
 // `accord feed publish | show | import | pull | peers | peer-add | pause | resume | rollback-import`: thin admin-API wrappers.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { adminCall, resolveClient, type ClientOptions } from './admin-client.ts';
+import { adminCall, httpError, publicRequest, type ClientOptions } from './admin-client.ts';
 import { action, CliError } from './output.ts';
 
 interface CommonOptions {
@@ -29,6 +29,19 @@ function wholeNumber(value: string, name: string, min: number): number {
   return Number(value);
 }
 
+interface PullAnswer {
+  outcome?: string;
+  reason?: string;
+  message?: string;
+}
+
+function pullFailure(peer: string, answer: PullAnswer | null): string {
+  const outcome = typeof answer?.outcome === 'string' ? answer.outcome : 'failed';
+  const reason = answer?.reason ? `: ${answer.reason}` : '';
+  const message = answer?.message ? ` (${answer.message.replace(/\s+/g, ' ')})` : '';
+  return `pull of ${peer} ${outcome}${reason}${message}`;
+}
+
 export function registerFeedCommands(program: Command): void {
   const feed = program.command('feed').description('revocation feeds: publish, show, import, pull from peers, roll back an import');
 
@@ -48,19 +61,10 @@ export function registerFeedCommands(program: Command): void {
     .action(
       action(async (seq: string | undefined, opts: { url?: string }) => {
         const path = seq === undefined ? '/revocation-feeds/latest' : `/revocation-feeds/${wholeNumber(seq, 'SEQ', 1)}`;
-        const { url } = resolveClient(opts.url ? { url: opts.url } : {});
-        let response: Response;
-        try {
-          response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(30_000) });
-        } catch (err) {
-          throw new CliError(`cannot reach ${url}: ${(err as Error).message}`);
-        }
-        const text = await response.text();
-        if (response.status !== 200) {
-          process.stdout.write(`${text}\n`);
-          throw new CliError(`HTTP ${response.status}`);
-        }
-        process.stdout.write(`${text}\n`);
+        const res = await publicRequest({ ...(opts.url ? { url: opts.url } : {}), path });
+        // The feed's bytes exactly as served: its hash is what importers chain to.
+        process.stdout.write(`${res.text}\n`);
+        if (res.status !== 200) throw httpError(res);
       }),
     );
 
@@ -81,7 +85,9 @@ export function registerFeedCommands(program: Command): void {
   withClientOptions(feed.command('pull').description('pull one peer now (ignores backoff)').argument('<peer>', 'peer sovereign id'))
     .action(
       action(async (peer: string, opts: CommonOptions) => {
-        await adminCall({ ...client(opts), method: 'POST', path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/pull` });
+        const result = (await adminCall({ ...client(opts), method: 'POST', path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/pull` })) as PullAnswer;
+        // The request worked but nothing was pulled: a script must see that as a failure.
+        if (result?.outcome !== 'ok') throw new CliError(pullFailure(peer, result));
       }),
     );
 

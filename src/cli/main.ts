@@ -5,6 +5,7 @@ import { registerAuthorityCommands } from './authority-commands.ts';
 import { registerConnectomeCommands } from './connectome-commands.ts';
 import { registerFeedCommands } from './feed-commands.ts';
 import { registerOpsCommands } from './ops-commands.ts';
+import { EXIT } from './output.ts';
 import { registerTreatyCommands } from './treaty-commands.ts';
 
 const program = new Command();
@@ -29,6 +30,6 @@ try {
     process.exitCode = err.exitCode;
   } else {
     process.stderr.write(`accord: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.failed;
   }
 }

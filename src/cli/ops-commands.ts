@@ -5,7 +5,8 @@ import { loadConfig, type Config } from '../authority/config.ts';
 import { parsePublicKey, verifySignedObject, type PublicKeyInfo, type SigningKey } from '../authority/crypto.ts';
 import { activeSigningKeys, availableSigningKeys, listSigningKeyRows } from '../authority/identity.ts';
 import { readSigningKeyFile } from '../authority/key-files.ts';
-import { exportAudit, openAccordReadOnly, type ExportFormat } from '../ops/audit-export.ts';
+import { exportAudit, openAccordReadOnly } from '../ops/audit-export.ts';
+import type { ExportFormat } from '../ops/export-format.ts';
 import { verifyAuditExport } from '../ops/audit-verify.ts';
 import { backupDatabase, type BackupProgress } from '../ops/backup.ts';
 import { buildCheckpoint, parseTrustAnchor, writeCheckpoint, type TrustAnchor } from '../ops/checkpoint.ts';
@@ -151,17 +152,23 @@ export function registerOpsCommands(program: Command): void {
 
   program
     .command('audit-verify')
-    .description('verify an audit export: every hash, every chain link, and the signed checkpoint (exit 0 only if all hold)')
+    .description("verify an audit export: every hash, every chain link, gaps against the export's filters, and the signed checkpoint (exit 0 only if all hold)")
     .argument('<file>', 'the export (jsonl or json)')
     .option('--checkpoint <file>', 'the signed checkpoint (FILE.checkpoint.json)')
     .option('--public-key <key>', 'a trusted authority key, confirmed out of band: base64 public key or key_id (repeatable)', collect, [])
     .option('--authority-url <url>', "trust the keys of the authority's well-known declaration at this URL")
     .option('--complete', 'the export is unfiltered from seq 1: treat any gap as a deletion')
+    .option('--allow-gaps', 'for an export without a header line (older versions) and without a checkpoint: report gaps instead of failing')
     .action(
-      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean }) => {
+      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean; allowGaps?: boolean }) => {
         const anchors = opts.publicKey.map(parseTrustAnchor);
         if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
-        const report = await verifyAuditExport(path.resolve(file), { ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}), anchors, complete: opts.complete });
+        const report = await verifyAuditExport(path.resolve(file), {
+          ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}),
+          anchors,
+          complete: opts.complete,
+          allowGaps: opts.allowGaps,
+        });
         printJson(report);
         if (!report.ok) throw new CliError(`audit verification failed: ${report.failures.length} problem(s); first: ${report.failures[0] ?? 'chain break'}`);
       }),
@@ -190,9 +197,11 @@ export function registerOpsCommands(program: Command): void {
     .requiredOption('--backup <file>', 'the backup to restore')
     .option('--pre-restore-backup <file>', 'where to keep a copy of the database being replaced (default: DB.pre-restore-<time>)')
     .option('--signing-key <file>', 'signing key file that confirms the identity when no database exists (default: the configured key)')
+    .option('--public-key <key>', "a key of this authority confirmed out of band, trusted to verify the backup's signatures: base64 public key or key_id (repeatable)", collect, [])
+    .option('--accept-unverified', 'restore even if the audit chain or a signature in the backup does not verify (forensic use; recorded in the audit log)')
     .option('--yes', 'confirm: the database will be replaced')
     .action(
-      action(async (opts: { db?: string; backup: string; preRestoreBackup?: string; signingKey?: string; yes?: boolean }) => {
+      action(async (opts: { db?: string; backup: string; preRestoreBackup?: string; signingKey?: string; publicKey: string[]; acceptUnverified?: boolean; yes?: boolean }) => {
         if (!opts.yes) throw new CliError('refusing to restore without --yes (the database will be replaced; a pre-restore backup is kept)');
         const config = configOrNull();
         let signingKeys: SigningKey[] = [];
@@ -208,6 +217,8 @@ export function registerOpsCommands(program: Command): void {
           ...(opts.preRestoreBackup ? { preRestoreBackup: opts.preRestoreBackup } : {}),
           clock: () => new Date(),
           signingKeys,
+          anchors: opts.publicKey.map(parseTrustAnchor),
+          acceptUnverified: opts.acceptUnverified === true,
           ...(config?.sovereignId ? { sovereignId: config.sovereignId } : {}),
         });
         printJson(summary);

@@ -1,7 +1,20 @@
 // CLI output conventions: JSON on stdout, one-line errors on stderr with a non-zero exit code.
+
+/** Exit codes of every `accord` command (the table in docs/cli.md). */
+export const EXIT = {
+  /** Done as asked. */
+  ok: 0,
+  /** Not done: usage, input, transport or HTTP error, a failed check, a pull that imported nothing. */
+  failed: 1,
+  /** A verify command ran and the answer is "not accepted". */
+  notAccepted: 2,
+  /** The change was made, but `--wait` saw no published feed carry it in time. */
+  notConfirmed: 3,
+} as const;
+
 export class CliError extends Error {
   override name = 'CliError';
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(message: string, readonly exitCode: number = EXIT.failed) {
     super(message);
   }
 }
@@ -18,7 +31,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => unknown | Promis
     } catch (err) {
       const message = (err as Error).message?.split('\n')[0] ?? String(err);
       process.stderr.write(`accord: ${message}\n`);
-      process.exitCode = err instanceof CliError ? err.exitCode : 1;
+      process.exitCode = err instanceof CliError ? err.exitCode : EXIT.failed;
     }
   };
 }

@@ -1,8 +1,9 @@
 // `accord treaty …` and `accord attestation …`: thin wrappers over the treaties API that print JSON.
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { adminCall, resolveClient, type ClientOptions } from './admin-client.ts';
-import { action, CliError } from './output.ts';
+import { adminCall, publicCall, type ClientOptions } from './admin-client.ts';
+import { DEFAULT_WAIT_SECONDS, waitForCarryingFeed, waitSeconds } from './feed-wait.ts';
+import { action, CliError, EXIT, printJson } from './output.ts';
 
 const KEY_HELP = 'operator key file (default: $ACCORD_ADMIN_KEY_FILE or <data dir>/operator-dev.key)';
 const URL_HELP = 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)';
@@ -22,39 +23,10 @@ function readJsonFile(file: string): { text: string; value: unknown } {
   }
 }
 
-/** Calls a public (unsigned) route, prints the JSON response and fails on HTTP errors. */
-async function publicCall(options: ClientOptions & { method: string; path: string; body?: string }): Promise<unknown> {
-  const { url } = resolveClient(options);
-  let response: Response;
-  try {
-    response = await fetch(`${url}${options.path}`, {
-      method: options.method,
-      ...(options.body !== undefined ? { body: options.body, headers: { 'Content-Type': 'application/json' } } : {}),
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (err) {
-    const cause = (err as Error).cause;
-    throw new CliError(`cannot reach ${url}: ${cause instanceof Error ? cause.message : (err as Error).message}`);
-  }
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text) as unknown;
-  } catch {
-    // not JSON: print as is
-  }
-  process.stdout.write(`${typeof body === 'string' ? body : JSON.stringify(body, null, 2)}\n`);
-  if (!response.ok) {
-    const err = (body as { error?: { code?: string; message?: string } })?.error;
-    throw new CliError(`HTTP ${response.status}${err?.code ? ` ${err.code}` : ''}${err?.message ? `: ${err.message}` : ''}`);
-  }
-  return body;
-}
-
-/** A verify answer that was not accepted exits with status 2 (1 stays for errors). */
+/** A verify answer that was not accepted exits with EXIT.notAccepted (failures stay EXIT.failed). */
 function exitOnRejection(answer: unknown): void {
   const a = answer as { accepted?: boolean; reason?: string };
-  if (a && a.accepted === false) throw new CliError(`not accepted: ${a.reason ?? 'unknown reason'}`, 2);
+  if (a && a.accepted === false) throw new CliError(`not accepted: ${a.reason ?? 'unknown reason'}`, EXIT.notAccepted);
 }
 
 function common(cmd: Command, admin: boolean): Command {
@@ -62,8 +34,15 @@ function common(cmd: Command, admin: boolean): Command {
   return cmd.option('--url <url>', URL_HELP);
 }
 
-function revokeBody(opts: { reason: string; incident?: string }): string {
-  return JSON.stringify({ reason: opts.reason, ...(opts.incident ? { incident: opts.incident } : {}) });
+interface RevokeOptions extends ClientOptions {
+  reason: string;
+  incident?: string;
+  invalidSince?: string;
+  wait?: string | boolean;
+}
+
+function revokeBody(opts: RevokeOptions): string {
+  return JSON.stringify({ reason: opts.reason, ...(opts.incident ? { incident: opts.incident } : {}), ...(opts.invalidSince ? { invalid_since: opts.invalidSince } : {}) });
 }
 
 function byOperatorBody(opts: { keyId: string; since?: string; until?: string; reason: string; incident?: string }): string {
@@ -74,6 +53,39 @@ function byOperatorBody(opts: { keyId: string; since?: string; until?: string; r
     reason: opts.reason,
     ...(opts.incident ? { incident: opts.incident } : {}),
   });
+}
+
+const REASON_HELP = 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation';
+
+/** The options every single revoke takes. */
+function revokeOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--reason <reason>', REASON_HELP)
+    .option('--incident <label>', 'incident label recorded with the revocation')
+    .option('--invalid-since <ts>', 'since when the revoked object must not be relied on (RFC 3339 UTC, between its issuance and now); carried in the feed entry')
+    .option('--wait [seconds]', `wait until a published feed carries the revocation (default ${DEFAULT_WAIT_SECONDS} s; exit ${EXIT.notConfirmed} on timeout)`);
+}
+
+/**
+ * Revokes, prints the answer (which says when it will be published) and, with `--wait`, waits for
+ * the feed that carries it and adds that feed to the answer.
+ */
+async function revoke(path: string, opts: RevokeOptions): Promise<void> {
+  const seconds = waitSeconds(opts.wait);
+  const client = { ...(opts.url ? { url: opts.url } : {}), ...(opts.key ? { key: opts.key } : {}) };
+  if (seconds === null) {
+    await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts) });
+    return;
+  }
+  const answer = (await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts), quiet: true })) as Record<string, unknown> & { log_index: number };
+  const pending = answer.publish === 'scheduled' ? `publication was expected by ${String(answer.expected_publication)}` : `publication pending, next scheduled run ${String(answer.next_scheduled_run ?? 'none')}`;
+  try {
+    const feed = await waitForCarryingFeed(opts.url, answer.log_index, seconds, pending);
+    printJson({ ...answer, published_in: feed });
+  } catch (err) {
+    printJson(answer);
+    throw err;
+  }
 }
 
 /** Wraps a bare object in `{<field>: …}` unless the file already is a verify request. */
@@ -89,15 +101,9 @@ export function registerTreatyCommands(program: Command): void {
     .argument('<file>', 'JSON terms: subject_sovereign_id, subject_public_keys, scope, validity_hours | valid_from+expires_at, metadata ("-" for stdin)')
     .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/recognition-treaties', body: readJsonFile(file).text })));
 
-  common(treaty.command('revoke').description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke)'), true)
-    .argument('<id>', 'treaty id')
-    .requiredOption('--reason <reason>', 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation')
-    .option('--incident <label>', 'incident label recorded with the revocation')
-    .action(
-      action(async (id: string, opts: ClientOptions & { reason: string; incident?: string }) =>
-        adminCall({ ...opts, method: 'POST', path: `/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, body: revokeBody(opts) }),
-      ),
-    );
+  revokeOptions(common(treaty.command('revoke').description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'treaty id')).action(
+    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, opts)),
+  );
 
   common(treaty.command('supersede').description('replace a treaty with new terms in one step (POST /admin/recognition-treaties/{id}/supersede)'), true)
     .argument('<id>', 'id of the treaty to replace')
@@ -158,15 +164,9 @@ export function registerTreatyCommands(program: Command): void {
     .argument('<file>', 'JSON: subject_id, subject_public_key?, roles, validity_hours | valid_from+expires_at, claims? ("-" for stdin)')
     .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/attestations', body: readJsonFile(file).text })));
 
-  common(attestation.command('revoke').description('revoke an attestation (POST /admin/attestations/{id}/revoke)'), true)
-    .argument('<id>', 'attestation id')
-    .requiredOption('--reason <reason>', 'unspecified | key_compromise | affiliation_changed | cessation_of_operation | privilege_withdrawn | policy_violation')
-    .option('--incident <label>', 'incident label recorded with the revocation')
-    .action(
-      action(async (id: string, opts: ClientOptions & { reason: string; incident?: string }) =>
-        adminCall({ ...opts, method: 'POST', path: `/admin/attestations/${encodeURIComponent(id)}/revoke`, body: revokeBody(opts) }),
-      ),
-    );
+  revokeOptions(common(attestation.command('revoke').description('revoke an attestation (POST /admin/attestations/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'attestation id')).action(
+    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/attestations/${encodeURIComponent(id)}/revoke`, opts)),
+  );
 
   common(attestation.command('revoke-by-operator').description('revoke every attestation an operator key authorized (POST /admin/attestations/revoke-by-operator)'), true)
     .requiredOption('--key-id <key_id>', 'sha256:… key_id of the operator key')

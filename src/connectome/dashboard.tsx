@@ -38,7 +38,8 @@ section{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 section h2{font-size:15px;margin:0 0 10px;font-weight:600}
 .hint{color:var(--muted);font-size:13px;margin:4px 0 10px}
 .graph-wrap{overflow:auto;max-height:82vh;border-radius:6px;background:#0b0f14;border:1px solid var(--line)}
-svg.graph{display:block;width:100%;height:auto;min-width:560px}
+svg.graph{display:block;margin:0 auto;max-width:100%;height:auto}
+svg.graph.wide{min-width:560px}
 .legend{display:flex;flex-wrap:wrap;gap:6px 16px;margin-top:10px;font-size:12px;color:var(--muted)}
 .legend span{display:inline-flex;align-items:center;gap:6px}
 .legend svg{width:34px;height:10px}
@@ -113,6 +114,11 @@ export interface DashboardOptions {
   issuer?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
+}
+
+/** `1 issuer`, `2 issuers`. */
+function quantity(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** Rows shown per table; the JSON has everything. */
@@ -253,8 +259,18 @@ function Graph(props: { graph: Graph; layout: GraphLayout; highlight: Highlight;
   const shapes = [...layout.edges].sort((a, b) => rank(a.edge) - rank(b.edge) || a.edge - b.edge);
   const focused = highlight.issuer !== undefined || highlight.pathEdges.size > 0;
   const fontSize = Math.round(13 * layout.scale);
+  // Drawn at its own size, shrunk to the panel when larger: a small graph is not blown up to fill it.
+  const classes = ['graph', ...(focused ? ['focused'] : []), ...(layout.width >= 560 ? ['wide'] : [])];
   return (
-    <svg class={focused ? 'graph focused' : 'graph'} id="connectome-graph" viewBox={`0 0 ${layout.width} ${layout.height}`} role="img" aria-label="Trust graph: sovereigns and recognition treaties">
+    <svg
+      class={classes.join(' ')}
+      id="connectome-graph"
+      viewBox={`0 0 ${layout.width} ${layout.height}`}
+      width={layout.width}
+      height={layout.height}
+      role="img"
+      aria-label="Trust graph: sovereigns and recognition treaties"
+    >
       <defs>
         {MARKERS.map(([name, color]) => (
           <marker id={`arrow-${name}`} viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse">
@@ -438,7 +454,7 @@ function BlastRadiusPanel(props: { focus: Focus | null; requested: string | unde
       {rows.length > TABLE_LIMIT ? <p class="hint">{`Showing ${TABLE_LIMIT} of ${rows.length}; /connectome/blast-radius?id=… has them all.`}</p> : null}
       {carrying > 0 ? (
         <details class="carrying">
-          <summary>{`${carrying} treat${carrying === 1 ? 'y' : 'ies'} carried the trust`}</summary>
+          <summary>{`${quantity(carrying, 'treaty', 'treaties')} carried the trust`}</summary>
           <ul class="mono">
             {v.carrying_treaty_ids.slice(0, TABLE_LIMIT).map((id) => (
               <li>{id}</li>
@@ -550,7 +566,7 @@ function FeedTable(props: { graph: Graph }): Child {
   const feeds = [...graph.feeds.entries()].sort(([a, fa], [b, fb]) => severity[feedState(fa)] - severity[feedState(fb)] || (a < b ? -1 : 1));
   return (
     <section id="feeds">
-      <h2>{`Feed freshness (${feeds.length} issuers)`}</h2>
+      <h2>{`Feed freshness (${quantity(feeds.length, 'issuer', 'issuers')})`}</h2>
       {feeds.length === 0 ? (
         <p class="empty">This authority imports no revocation feeds yet.</p>
       ) : (
@@ -669,8 +685,10 @@ export function renderDashboard(connectome: Connectome, options: DashboardOption
           </div>
           <div class="grid">
             <section id="graph">
-              <h2>{`Trust graph · ${layout.nodes.length} sovereigns, ${layout.edges.length} treaties`}</h2>
-              {layout.omitted > 0 ? <p class="notice">{`${layout.omitted} more distant sovereigns are not drawn; the tables and the JSON include them.`}</p> : null}
+              <h2>{`Trust graph · ${quantity(layout.nodes.length, 'sovereign', 'sovereigns')}, ${quantity(layout.edges.length, 'treaty', 'treaties')}`}</h2>
+              {layout.omitted > 0 ? (
+                <p class="notice">{`${quantity(layout.omitted, 'more distant sovereign is', 'more distant sovereigns are')} not drawn; the tables and the JSON include them.`}</p>
+              ) : null}
               <div class="graph-wrap">
                 <Graph graph={graph} layout={layout} highlight={highlight} revokedItemOfEdge={data.revokedItemOfEdge} />
               </div>

@@ -35,7 +35,9 @@ const SELF_RADIUS = 10;
 const SPACING = 24; // minimum distance between neighbours on a ring
 const SUB_RING_GAP = 22; // distance between the sub-rings of one crowded ring
 const RING_GAP = 130; // distance between rings of successive hop counts
-const MARGIN = 140; // room for labels outside the outermost ring
+const MARGIN = 140; // most room kept for labels outside the outermost node
+const FONT_SIZE = 13; // label size at scale 1 (the dashboard multiplies it by `scale`)
+const CHAR_WIDTH = 0.62; // average glyph width of the label font, in font sizes
 
 /**
  * Rings by undirected hop distance from this authority; sovereigns not connected to it form the
@@ -113,20 +115,34 @@ export function layoutGraph(graph: Graph, maxNodes = 500): GraphLayout {
     outer = base + (subRings - 1) * SUB_RING_GAP;
   }
 
-  const half = Math.ceil(outer + MARGIN);
+  // The drawing is cut to what it holds, so a small graph is not a thin line in a large empty square:
+  // the farthest node on each axis plus room for its label, symmetric so this authority stays centred.
+  const offsets = chosen.map((node) => ({ x: Math.round(radius[node]! * Math.cos(angle[node]!)), y: Math.round(radius[node]! * Math.sin(angle[node]!)) }));
+  let reachX = 0;
+  let reachY = 0;
+  let longestLabel = 0;
+  chosen.forEach((node, i) => {
+    reachX = Math.max(reachX, Math.abs(offsets[i]!.x));
+    reachY = Math.max(reachY, Math.abs(offsets[i]!.y));
+    longestLabel = Math.max(longestLabel, graph.ids[node]!.length);
+  });
+  const scale = Math.max(1, (2 * Math.ceil(outer + MARGIN)) / PANEL_WIDTH);
+  const nodeRadius = Math.round(NODE_RADIUS * Math.min(scale, 1.6) * 10) / 10;
+  const selfRadius = Math.round(SELF_RADIUS * Math.min(scale, 1.6) * 10) / 10;
+  const fontSize = FONT_SIZE * scale;
+  const labelRoom = Math.min(MARGIN * scale, longestLabel * fontSize * CHAR_WIDTH + selfRadius + 12);
+  const halfWidth = Math.ceil(reachX + Math.max(labelRoom, selfRadius + 12));
+  const halfHeight = Math.ceil(reachY + selfRadius + 2 * fontSize + 12);
   const position = new Map<number, Point>();
-  const nodes = chosen.map((node) => {
-    const at = { x: Math.round(half + radius[node]! * Math.cos(angle[node]!)), y: Math.round(half + radius[node]! * Math.sin(angle[node]!)) };
+  const nodes = chosen.map((node, i) => {
+    const at = { x: halfWidth + offsets[i]!.x, y: halfHeight + offsets[i]!.y };
     position.set(node, at);
     return { node, at, ring: ring[node]!, angle: angle[node]! };
   });
 
-  const scale = Math.max(1, (2 * half) / PANEL_WIDTH);
-  const nodeRadius = Math.round(NODE_RADIUS * Math.min(scale, 1.6) * 10) / 10;
-  const selfRadius = Math.round(SELF_RADIUS * Math.min(scale, 1.6) * 10) / 10;
   return {
-    width: 2 * half,
-    height: 2 * half,
+    width: 2 * halfWidth,
+    height: 2 * halfHeight,
     nodes,
     position,
     edges: edgeShapes(graph, position, self, nodeRadius, selfRadius),

@@ -46,7 +46,10 @@ export function applyPragmas(sqlite: Sqlite, readonly = false): void {
 
 export function openDatabase(dbPath: string, options: OpenOptions = {}): Database {
   const readonly = options.readonly ?? false;
-  if (dbPath !== ':memory:' && !readonly) fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 });
+  if (dbPath !== ':memory:' && !readonly) {
+    fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 });
+    createPrivateFile(dbPath);
+  }
   const sqlite = new BetterSqlite3(dbPath, { readonly, fileMustExist: readonly });
   applyPragmas(sqlite, readonly);
   const orm = drizzle(sqlite, { schema });
@@ -119,18 +122,87 @@ export function migrationStatus(sqlite: Sqlite): MigrationStatus {
 
 export interface DatabaseLock {
   path: string;
+  /** The database's real path (symbolic links resolved): the file the lock stands for. */
+  database: string;
   release(): void;
 }
 
+/** The database is reachable under a second name, or its files are open to other users. */
+export class DatabasePathError extends Error {
+  override name = 'DatabasePathError';
+}
+
 /**
- * Takes the exclusive serving lock of a database: a small SQLite file beside it held in EXCLUSIVE
- * locking mode. The operating system drops the lock when the process dies, so a crash never leaves
- * a stale lock behind.
+ * Creates an empty file readable by the owner only, if none exists. SQLite creates the database's
+ * -wal, -shm and -journal files with the mode of the database file, so they are private too, and
+ * nothing is ever observable with a wider mode (an empty file is a valid empty database).
  */
-export function acquireDatabaseLock(dbPath: string): DatabaseLock {
-  if (dbPath === ':memory:') return { path: ':memory:', release: () => {} };
-  const lockPath = `${dbPath}.lock`;
-  fs.mkdirSync(path.dirname(lockPath), { recursive: true, mode: 0o700 });
+export function createPrivateFile(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * The one name of a database file: its directory and the file itself with symbolic links
+ * resolved. SQLite resolves links the same way when it names the -wal and -shm files, so two
+ * servers given two links to one database would otherwise share its files but not its lock.
+ */
+export function realDatabasePath(dbPath: string): string {
+  const resolved = path.resolve(dbPath);
+  const dir = fs.realpathSync(path.dirname(resolved));
+  const file = path.join(dir, path.basename(resolved));
+  try {
+    return fs.realpathSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw err;
+    // A dangling link would make SQLite create the target elsewhere; only a truly absent name is new.
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) throw new DatabasePathError(`${file} is a symbolic link to a missing file`);
+    return file;
+  }
+}
+
+function modeProblem(file: string, what: string, limit: number): string | null {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat || (stat.mode & 0o077) === 0) return null;
+  return `${what} ${file} is mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to other users; run: chmod ${limit.toString(8)} ${file}`;
+}
+
+/**
+ * Refuses a database that other users can reach: its directory must be 0700 (or narrower) and the
+ * database, its -wal/-shm and the lock file 0600 (or narrower). Accord creates them so; a wider mode
+ * means someone else changed it, and quietly narrowing it would hide that the data was exposed.
+ * A second hard link to the database is refused too: it is a second name that does not share the lock.
+ */
+export function checkPrivateDatabase(realPath: string): void {
+  const problem =
+    modeProblem(path.dirname(realPath), 'the database directory', 0o700) ??
+    ['', '-wal', '-shm', '.lock'].map((suffix) => modeProblem(`${realPath}${suffix}`, suffix === '' ? 'the database' : `the database's ${suffix} file`, 0o600)).find((p) => p !== null) ??
+    null;
+  if (problem) throw new DatabasePathError(problem);
+  const links = fs.statSync(realPath, { throwIfNoEntry: false })?.nlink ?? 1;
+  if (links > 1) {
+    throw new DatabasePathError(`the database ${realPath} has ${links} hard links: a second name would not share its lock or its -wal; remove the other names`);
+  }
+}
+
+/**
+ * Takes the exclusive serving lock of a database: a small SQLite file beside the database's real
+ * path, held in EXCLUSIVE locking mode, so every name of the database (links, a bind mount of its
+ * directory) meets the same lock. The operating system drops the lock when the process dies, so a
+ * crash never leaves a stale lock behind. Unless `checkPermissions` is false, the database must be
+ * private to its owner (`checkPrivateDatabase`).
+ */
+export function acquireDatabaseLock(dbPath: string, options: { checkPermissions?: boolean } = {}): DatabaseLock {
+  if (dbPath === ':memory:') return { path: ':memory:', database: ':memory:', release: () => {} };
+  fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true, mode: 0o700 });
+  const database = realDatabasePath(dbPath);
+  if (options.checkPermissions ?? true) checkPrivateDatabase(database);
+  const lockPath = `${database}.lock`;
+  createPrivateFile(lockPath);
   const lockDb = new BetterSqlite3(lockPath, { timeout: 0 });
   try {
     lockDb.pragma('journal_mode = DELETE');
@@ -145,13 +217,13 @@ export function acquireDatabaseLock(dbPath: string): DatabaseLock {
     }
     throw err;
   }
-  return { path: lockPath, release: () => lockDb.close() };
+  return { path: lockPath, database, release: () => lockDb.close() };
 }
 
 /** True when a running authority holds the database's lock. */
 export function isDatabaseLocked(dbPath: string): boolean {
   try {
-    acquireDatabaseLock(dbPath).release();
+    acquireDatabaseLock(dbPath, { checkPermissions: false }).release();
     return false;
   } catch (err) {
     if (err instanceof DatabaseLockedError) return true;

@@ -5,7 +5,7 @@ import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { importGmFeed } from '../interop/gm-feed-import.ts';
+import { gmSnapshotUnchanged, importGmFeed } from '../interop/gm-feed-import.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognitionTreatySchema } from '../treaties/model.ts';
@@ -237,8 +237,8 @@ async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): P
       issuer_sovereign_id: typeof issuer === 'string' ? issuer.slice(0, 128) : null,
     });
   }
-  const sequence = asObject(snapshot)?.sequence;
-  if (typeof sequence === 'number' && sameAsStored(deps, peer.sovereign_id, sequence, snapshot)) return 0;
+  // GM signs a fresh snapshot on every GET: unchanged revocations arrive with a new feed_id and signature.
+  if (gmSnapshotUnchanged(deps, peer.sovereign_id, snapshot)) return 0;
   try {
     return importGmFeed(deps, snapshot, { actor: SYSTEM_ACTOR, via: 'pull' }).status === 'imported' ? 1 : 0;
   } catch (err) {

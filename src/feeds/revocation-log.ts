@@ -39,6 +39,7 @@ export interface LogHead {
 }
 
 interface LogStatements {
+  entry: Statement<unknown[]>;
   head: Statement<unknown[]>;
   insert: Statement<unknown[]>;
   saveHead: Statement<unknown[]>;
@@ -50,6 +51,7 @@ function prepared(sqlite: Sqlite): LogStatements {
   let s = statements.get(sqlite);
   if (!s) {
     s = {
+      entry: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = ?'),
       head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
       insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       saveHead: sqlite.prepare(
@@ -92,6 +94,12 @@ export function appendRevocations(sqlite: Sqlite, entries: NewRevocationEntry[])
   const frontier = appendLeaves(head.frontier, leaves);
   s.saveHead.run(frontier.size, JSON.stringify(frontier.hashes), `sha256:${frontierRoot(frontier)}`);
   return written;
+}
+
+/** One entry as published (its stored JCS text, parsed), e.g. to show a revocation's `invalid_since`. */
+export function revocationEntryAt(sqlite: Sqlite, index: number): RevocationEntry | undefined {
+  const row = prepared(sqlite).entry.get(index) as { entry: string } | undefined;
+  return row ? (JSON.parse(row.entry) as RevocationEntry) : undefined;
 }
 
 export function appendRevocation(sqlite: Sqlite, entry: NewRevocationEntry): RevocationEntry {

@@ -1,5 +1,6 @@
 // Background work of the feeds domain: debounced publish after revocations, publish and pull schedules, freshness.
-import cron from 'node-cron';
+import cron, { type ScheduledTask } from 'node-cron';
+import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { publishFeeds, type PublishTrigger } from './publish.ts';
@@ -8,6 +9,30 @@ import { runPullJob } from './pull.ts';
 /** Revocations arriving within this window are published together. */
 export const PUBLISH_DEBOUNCE_MS = 2_000;
 const FRESHNESS_INTERVAL_MS = 30_000;
+
+/**
+ * When a revocation made now will be published: `scheduled` when the debounced publish after a
+ * revocation is due (its expected time, on the authority's clock), else `pending` until the next run
+ * of the publish schedule (null when this process runs no schedule: only `accord feed publish` will).
+ */
+export type PublicationOutlook = { publish: 'scheduled'; expected_publication: string } | { publish: 'pending'; next_scheduled_run: string | null };
+
+interface PublishTimers {
+  /** Wall-clock time (ms) the debounced publish fires, while one is set. */
+  debounceDueMs: number | null;
+  publishTask: ScheduledTask;
+}
+
+const timers = new WeakMap<AppDeps, PublishTimers>();
+
+export function publicationOutlook(deps: AppDeps): PublicationOutlook {
+  const t = timers.get(deps);
+  // The timers run on wall-clock time; the answer is stated on the authority's clock.
+  const onClock = (wallMs: number) => toTimestamp(new Date(deps.clock().getTime() + Math.max(0, wallMs - Date.now()) + 999));
+  if (t?.debounceDueMs != null) return { publish: 'scheduled', expected_publication: onClock(t.debounceDueMs) };
+  const next = t?.publishTask.getNextRun() ?? null;
+  return { publish: 'pending', next_scheduled_run: next ? onClock(next.getTime()) : null };
+}
 
 function publishSafely(deps: AppDeps, trigger: PublishTrigger): void {
   try {
@@ -20,10 +45,15 @@ function publishSafely(deps: AppDeps, trigger: PublishTrigger): void {
 /** Starts the feed jobs of a serving authority; each registers a stop handle in deps.background. */
 export function startFeedJobs(deps: AppDeps): void {
   let debounce: NodeJS.Timeout | undefined;
+  const publishTask = cron.createTask(deps.config.feedPublishCron, () => publishSafely(deps, 'schedule'), { name: 'feed-publish', noOverlap: true });
+  const outlook: PublishTimers = { debounceDueMs: null, publishTask };
+  timers.set(deps, outlook);
   const onRevocation = () => {
     if (debounce) clearTimeout(debounce);
+    outlook.debounceDueMs = Date.now() + PUBLISH_DEBOUNCE_MS;
     debounce = setTimeout(() => {
       debounce = undefined;
+      outlook.debounceDueMs = null;
       publishSafely(deps, 'revocation');
     }, PUBLISH_DEBOUNCE_MS);
     debounce.unref();
@@ -33,10 +63,10 @@ export function startFeedJobs(deps: AppDeps): void {
     stop: () => {
       deps.changes.off('revocation', onRevocation);
       if (debounce) clearTimeout(debounce);
+      timers.delete(deps);
     },
   });
 
-  const publishTask = cron.createTask(deps.config.feedPublishCron, () => publishSafely(deps, 'schedule'), { name: 'feed-publish', noOverlap: true });
   let pulling = false;
   const pullTask = cron.createTask(
     deps.config.feedPullCron,

@@ -1,17 +1,16 @@
 // Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
 import type { Statement } from 'better-sqlite3';
 import { appendAudit, type Actor } from '../authority/audit.ts';
-import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
+import { decodeUtf8Strict, gmDocumentJson, gmJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { issueList } from '../authority/http.ts';
 import type { Sqlite } from '../db/database.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../feeds/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from './profile.ts';
-import { GENESIS_MESH_PROFILE, gmFeedSchema, gmReasonOf, gmSigningPayload, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
+import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
 
 export interface GmImportContext {
   actor: Actor;
@@ -89,7 +88,7 @@ function identify(raw: unknown): { issuer: string | null; sequence: number | nul
   const o = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   let feedHash: string | null = null;
   try {
-    feedHash = hashRef(canonicalJson(raw));
+    feedHash = raw && typeof raw === 'object' && !Array.isArray(raw) ? hashRef(gmDocumentJson(raw as Record<string, unknown>, 'revocation_feed')) : null;
   } catch {
     feedHash = null;
   }
@@ -179,55 +178,79 @@ function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err:
   return err;
 }
 
+/** The ids and reasons of a validated snapshot, with GM's defaults for omitted lists. */
+function revocationsOf(feed: GmFeed): { ids: string[]; reasons: Record<string, string> } {
+  return { ids: feed.revoked_attestation_ids ?? [], reasons: feed.revocation_reasons ?? {} };
+}
+
+/**
+ * What a snapshot states: issuer, sequence, revoked ids and their reasons. GM signs a new snapshot
+ * (fresh feed_id, issued_at and signature) on every GET, so two snapshots with the same statement are
+ * one statement re-signed, and two with different statements at one sequence are an equivocation.
+ */
+function statementOf(feed: { issuer_sovereign_id: string; sequence: number; revoked_attestation_ids?: string[]; revocation_reasons?: Record<string, string> }): string {
+  return gmJson([feed.issuer_sovereign_id, feed.sequence, feed.revoked_attestation_ids ?? [], feed.revocation_reasons ?? {}]);
+}
+
+function storedStatement(body: string): string {
+  return statementOf(JSON.parse(body) as GmFeed);
+}
+
+/**
+ * Whether a fetched snapshot is validly signed and states exactly what was last imported from its
+ * issuer (a re-signed copy of it): the pull job then has nothing to import and nothing to audit.
+ */
+export function gmSnapshotUnchanged(deps: AppDeps, issuer: string, raw: unknown): boolean {
+  const parsed = parseGmObject('revocation_feed', raw);
+  if (!parsed.ok || parsed.value.issuer_sovereign_id !== issuer) return false;
+  const state = prepared(deps.db.sqlite).issuer.get(issuer) as IssuerRow | undefined;
+  if (!state || state.last_feed_hash === null || state.paused || state.last_sequence !== parsed.value.sequence) return false;
+  const stored = prepared(deps.db.sqlite).importedAt.get(issuer, state.last_sequence) as { body: string } | undefined;
+  if (!stored || storedStatement(stored.body) !== statementOf(parsed.value)) return false;
+  const recognized = recognizedIssuer(deps.db.sqlite, issuer, deps.clock());
+  return verifyGmSignature(raw as Record<string, unknown>, 'revocation_feed', recognized.keys).valid;
+}
+
 function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImportResult {
   const sqlite = deps.db.sqlite;
   const s = prepared(sqlite);
   const now = deps.clock();
 
-  // 1. strict schema
-  const parsed = gmFeedSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: gmReasonOf(parsed.error), issues: issueList(parsed.error) });
-  }
-  const feed: GmFeed = parsed.data;
-  const problem = signableProblem(feed);
-  if (problem) throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: 'invalid_field', issues: [{ path: '(root)', message: problem }] });
+  // 1. strict schema, and a faithful canonical form
+  const parsed = parseGmObject('revocation_feed', raw);
+  if (!parsed.ok) throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: parsed.reason, issues: parsed.issues });
+  const feed: GmFeed = parsed.value;
+  const rawFeed = raw as Record<string, unknown>;
   const issuer = feed.issuer_sovereign_id;
 
-  // 2. issuer recognized under the genesis-mesh profile
+  // 2. issuer recognized under the genesis-mesh profile; its keys come from the treaty, never from the feed
   const keys = issuerKeysFor(deps, issuer, now);
 
-  // 3. signature, before anything that reveals import state
-  const check = verifyGmSignature(feed, 'revocation_feed', keys);
+  // 3. signature (over the feed as sent, number texts kept), before anything that reveals import state
+  const check = verifyGmSignature(rawFeed, 'revocation_feed', keys);
   if (!check.valid) {
     deps.metrics.signatureVerificationFailures.inc({ surface: 'gm_feed_import', reason: check.reason });
     throw new AppError('invalid_signature', 422, 'feed signature does not verify under the issuer keys', { reason: check.reason });
   }
-  if (!keys.some((k) => k.base64 === feed.issued_by)) {
-    deps.metrics.signatureVerificationFailures.inc({ surface: 'gm_feed_import', reason: 'issued_by_not_recognized' });
-    throw new AppError('invalid_signature', 422, 'issued_by is not a recognized key of the issuer', { reason: 'issued_by_not_recognized' });
-  }
 
-  const body = canonicalJson(feed);
+  const body = gmDocumentJson(rawFeed, 'revocation_feed');
   const feedHash = hashRef(body);
+  const statement = statementOf(feed);
   const issuedAt = parseGmTimestamp(feed.issued_at)!;
+  const { ids, reasons } = revocationsOf(feed);
 
   const outcome = sqlite.transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
     const state = s.issuer.get(issuer) as IssuerRow | undefined;
     // 4. paused issuer
     if (state?.paused) throw new AppError('issuer_paused', 423, 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
 
-    // 5. sequence must grow; a re-sent identical snapshot is idempotent, a different one at a known sequence is equivocation
-    const last = state?.last_sequence ?? 0;
-    if (feed.sequence <= last) {
+    // 5. a sequence at or below the last imported one: the same statement re-signed is already
+    // imported; a different one at a sequence held here is equivocation; one never held is stale.
+    // (A pause alone leaves a row without a feed, so "imported before" is a stored feed hash.)
+    const importedBefore = state !== undefined && state.last_feed_hash !== null;
+    if (importedBefore && feed.sequence <= state.last_sequence) {
       const stored = s.importedAt.get(issuer, feed.sequence) as { feed_hash: string; body: string } | undefined;
-      // The same signed content with another signature list is not a second statement by the issuer
-      // (anyone can append a signature entry): it must not pause the issuer.
-      const sameContent =
-        stored !== undefined &&
-        stored.feed_hash !== feedHash &&
-        gmSigningPayload(JSON.parse(stored.body) as Record<string, unknown>, 'revocation_feed').equals(gmSigningPayload(feed as unknown as Record<string, unknown>, 'revocation_feed'));
-      if (stored?.feed_hash === feedHash || sameContent) {
+      if (stored && storedStatement(stored.body) === statement) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
           actor: ctx.actor,
@@ -256,12 +279,12 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
         return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
       }
       throw new AppError('sequence_not_increasing', 409, 'a snapshot feed must have a higher sequence than the last one imported', {
-        last_sequence: last,
+        last_sequence: state.last_sequence,
         sequence: feed.sequence,
       });
     }
 
-    // 9. timestamps: not from the future (beyond skew), never older than the last imported snapshot
+    // 6. timestamps: not from the future (beyond skew), never older than the last imported snapshot
     const skewLimit = addSeconds(now, deps.config.clockSkewSeconds);
     const previous = state?.last_issued_at ? new Date(state.last_issued_at) : null;
     if (issuedAt.getTime() > skewLimit.getTime() || (previous && issuedAt.getTime() < previous.getTime())) {
@@ -271,13 +294,13 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
       });
     }
 
-    // 10. apply: only additions; ids missing from this snapshot stay revoked
+    // 7. apply: only additions; ids missing from this snapshot stay revoked
     let nextIndex = (s.maxIndex.get(issuer) as { n: number }).n + 1;
     let added = 0;
     const revokedAt = toTimestamp(issuedAt);
-    for (const id of feed.revoked_attestation_ids) {
+    for (const id of ids) {
       if (s.known.get(issuer, KIND, id)) continue;
-      s.insertRevocation.run(issuer, nextIndex++, KIND, id, knownReason(feed.revocation_reasons[id] ?? 'unspecified'), revokedAt, feed.sequence);
+      s.insertRevocation.run(issuer, nextIndex++, KIND, id, knownReason(reasons[id] ?? 'unspecified'), revokedAt, feed.sequence);
       added++;
     }
     const nowText = toTimestamp(now);
@@ -293,7 +316,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
         feed_hash: feedHash,
         status: 'imported',
         revoked_count: added,
-        snapshot_count: feed.revoked_attestation_ids.length,
+        snapshot_count: ids.length,
         via: ctx.via,
         profile: GENESIS_MESH_PROFILE,
       },
@@ -320,7 +343,7 @@ function result(status: GmImportResult['status'], feed: GmFeed, added: number, f
     issuer_sovereign_id: feed.issuer_sovereign_id,
     sequence: feed.sequence,
     revoked_count: added,
-    snapshot_count: feed.revoked_attestation_ids.length,
+    snapshot_count: (feed.revoked_attestation_ids ?? []).length,
     feed_hash: feedHash,
   };
 }

@@ -1,16 +1,18 @@
-// This authority's revocations as a Genesis Mesh snapshot feed, signed once per native feed publication.
+// This authority's revocations as a Genesis Mesh snapshot feed, signed once per native feed publication and served as stored bytes.
 import type { Statement } from 'better-sqlite3';
-import { gmCanonicalJson } from '../authority/canonical-json.ts';
+import { gmDocumentJson, gmCanonicalJson } from '../authority/canonical-json.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';
 import type { Sqlite } from '../db/database.ts';
-import { latestPublishedFeed } from '../feeds/publish.ts';
+import { latestPublishedFeed, latestPublishedSequence } from '../feeds/publish.ts';
 
-/** A GM snapshot feed as served: the exact bytes and their hash (the ETag). */
+/** A GM snapshot feed as served: the exact bytes, their hash and the entity tag derived from it. */
 export interface GmSnapshot {
   sequence: number;
   body: string;
+  bytes: Buffer;
   feedHash: string;
+  etag: string;
 }
 
 interface NativeFeedHead {
@@ -36,7 +38,8 @@ function revokedAttestations(sqlite: Sqlite, logSize: number): Array<{ id: strin
  * Builds and signs the snapshot for the latest native feed. Its sequence, feed_id and issued_at are
  * the native feed's, and it lists every membership attestation revoked in the log up to that feed's
  * tree size, so a GM importer and a native importer see the same state at the same sequence.
- * Ed25519 signatures are deterministic: rebuilding after a restart yields the same bytes.
+ * `issued_by` and each signature's `key_id` are key labels, as in GM (here the key_ids). Ed25519
+ * signatures are deterministic: rebuilding after a restart yields the same bytes.
  */
 function buildSnapshot(deps: AppDeps, native: NativeFeedHead): GmSnapshot {
   const reasons: Record<string, string> = {};
@@ -51,22 +54,29 @@ function buildSnapshot(deps: AppDeps, native: NativeFeedHead): GmSnapshot {
     issued_at: native.issued_at,
     revoked_attestation_ids: ids,
     revocation_reasons: Object.fromEntries(ids.map((id) => [id, reasons[id]!])),
-    // GM's convention: issued_by and signature key_id are the signer's base64 public key.
-    issued_by: keys[0]!.publicKey,
+    issued_by: keys[0]!.keyId,
   };
   const payload = Buffer.from(gmCanonicalJson(unsigned, 'revocation_feed'), 'utf8');
-  const signatures = keys.map((key) => ({ key_id: key.publicKey, sig: signBytes(key, payload).toString('base64') }));
-  const body = JSON.stringify({ ...unsigned, signatures });
-  return { sequence: native.sequence, body, feedHash: hashRef(body) };
+  const signatures = keys.map((key) => ({ key_id: key.keyId, sig: signBytes(key, payload).toString('base64') }));
+  // Served in the canonical form itself (sorted keys, ASCII), as GM's own responses are.
+  const body = gmDocumentJson({ ...unsigned, signatures }, 'revocation_feed');
+  const feedHash = hashRef(body);
+  return { sequence: native.sequence, body, bytes: Buffer.from(body, 'utf8'), feedHash, etag: `"${feedHash}"` };
 }
 
-/** The snapshot for the latest published native feed (null before the first publication); signed only when that feed is new. */
+/**
+ * The snapshot for the latest published native feed (null before the first publication). The only
+ * per-request work is one look at the highest published sequence (an index seek, no feed body): the
+ * snapshot is built and signed once per publication, by the first request that needs it, and its
+ * bytes are served from memory after that.
+ */
 export function currentGmSnapshot(deps: AppDeps): GmSnapshot | null {
   const sqlite = deps.db.sqlite;
+  const cached = snapshots.get(sqlite);
+  const latestSequence = latestPublishedSequence(sqlite);
+  if (cached && cached.sequence === latestSequence) return cached;
   const latest = latestPublishedFeed(sqlite);
   if (!latest) return null;
-  const cached = snapshots.get(sqlite);
-  if (cached && cached.sequence === latest.sequence) return cached;
   const snapshot = buildSnapshot(deps, JSON.parse(latest.body) as NativeFeedHead);
   snapshots.set(sqlite, snapshot);
   return snapshot;

@@ -1,11 +1,9 @@
 // Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
-import { signableProblem, type GmObjectType } from '../authority/canonical-json.ts';
+import type { GmObjectType } from '../authority/canonical-json.ts';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
-import type { z } from 'zod';
 import { statementOnce, type Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
-import { issueList } from '../authority/http.ts';
-import { GENESIS_MESH_PROFILE, gmAttestationSchema, gmReasonOf, gmTreatySchema, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
+import { GENESIS_MESH_PROFILE, parseGmObject, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
 
 /**
  * The profile stored on the treaties recognizing an issuer (the most recently issued one decides, as
@@ -17,14 +15,22 @@ export function profileOfTreaties(treaties: ReadonlyArray<{ issuedAt: string; pr
 }
 
 const peerProfile = statementOnce('SELECT profile FROM peers WHERE sovereign_id = ?');
+const lastTreatyProfile = statementOnce(
+  `SELECT subject_profile FROM treaties WHERE subject_sovereign_id = ? AND issuer_sovereign_id = (SELECT value FROM authority_meta WHERE key = 'sovereign_id')
+   ORDER BY issued_at DESC, treaty_id DESC LIMIT 1`,
+  { pluck: true },
+);
 
 /**
  * An issuer's wire profile: the one the operator chose when registering it as a peer, else the one
- * of the treaty recognizing it (`treatyProfile`), else accord/1.
+ * of the treaty recognizing it (`treatyProfile`, from the treaties in force), else — when no treaty is
+ * in force any more — the one of the most recently issued treaty for it, revoked or expired: a
+ * sovereign once recognized under genesis-mesh keeps being read as genesis-mesh, so its objects get
+ * the answer of a recognized-then-revoked issuer, not accord/1 schema errors. Else accord/1.
  */
 export function wireProfileOf(sqlite: Sqlite, issuer: string, treatyProfile: string | null | undefined): WireProfile {
   const peer = (peerProfile(sqlite).get(issuer) as { profile: string | null } | undefined)?.profile ?? null;
-  const chosen = peer ?? treatyProfile ?? null;
+  const chosen = peer ?? treatyProfile ?? ((lastTreatyProfile(sqlite).get(issuer) as string | undefined) ?? null);
   return chosen === GENESIS_MESH_PROFILE ? GENESIS_MESH_PROFILE : 'accord/1';
 }
 
@@ -35,20 +41,19 @@ export function claimedIssuer(raw: unknown): string | null {
   return typeof issuer === 'string' ? issuer : null;
 }
 
-function parseStrict<S extends z.ZodType>(schema: S, raw: unknown, code: string, message: string): z.infer<S> {
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: gmReasonOf(parsed.error), issues: issueList(parsed.error) });
-  const problem = signableProblem(parsed.data);
-  if (problem) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: 'invalid_field', issues: [{ path: '(root)', message: problem }] });
-  return parsed.data;
+function parseStrict<T extends 'recognition_treaty' | 'membership_attestation'>(type: T, raw: unknown, code: string, message: string) {
+  const parsed = parseGmObject(type, raw);
+  if (!parsed.ok) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: parsed.reason, issues: parsed.issues });
+  return parsed.value;
 }
 
+/** A GM treaty as parsed (validated; verify signatures over the raw object, which keeps number texts). */
 export function parseGmTreaty(raw: unknown): GmTreaty {
-  return parseStrict(gmTreatySchema, raw, 'invalid_treaty', 'treaty failed validation (genesis-mesh profile)');
+  return parseStrict('recognition_treaty', raw, 'invalid_treaty', 'treaty failed validation (genesis-mesh profile)');
 }
 
 export function parseGmAttestation(raw: unknown): GmAttestation {
-  return parseStrict(gmAttestationSchema, raw, 'invalid_attestation', 'attestation failed validation (genesis-mesh profile)');
+  return parseStrict('membership_attestation', raw, 'invalid_attestation', 'attestation failed validation (genesis-mesh profile)');
 }
 
 /** key_ids of every allowed key with a valid genesis-mesh signature on the object. */

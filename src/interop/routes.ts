@@ -12,7 +12,8 @@ const feedQuery = z.strictObject({ issuer_sovereign_id: z.string().max(128).opti
 
 export function interopRoutes(deps: AppDeps) {
   // The snapshot is signed lazily, once per native publication, by the first request that needs it:
-  // building it reads every revoked attestation, which must not lengthen publishing itself.
+  // building it reads every revoked attestation, which must not lengthen publishing itself. Every
+  // other request is served the stored bytes.
   return new Hono<AppEnv>()
     .post('/admin/sovereign-revocation-feeds/import', async (c) => {
       const result = importGmFeedRequest(deps, await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
@@ -25,10 +26,9 @@ export function interopRoutes(deps: AppDeps) {
       }
       const snapshot = currentGmSnapshot(deps);
       if (!snapshot) throw new AppError('feed_not_published', 404, 'no revocation feed has been published yet');
-      const etag = `"${snapshot.feedHash}"`;
-      c.header('ETag', etag);
-      c.header('Cache-Control', 'no-cache');
-      if (c.req.header('if-none-match') === etag) return c.body(null, 304);
-      return c.body(snapshot.body, 200, { 'Content-Type': 'application/json' });
+      const headers = { ETag: snapshot.etag, 'Cache-Control': 'no-cache' };
+      if (c.req.header('if-none-match') === snapshot.etag) return c.body(null, 304, headers);
+      const bytes = new Uint8Array(snapshot.bytes.buffer as ArrayBuffer, snapshot.bytes.byteOffset, snapshot.bytes.length);
+      return c.body(bytes, 200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(snapshot.bytes.length) });
     });
 }

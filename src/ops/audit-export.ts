@@ -1,4 +1,4 @@
-// Audit export for auditors: streams stored events (JCS, one per line) from a read-only connection in constant memory.
+// Audit export for auditors: streams stored events (JCS, one per line, after a header recording the filters) from a read-only connection in constant memory.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,19 +6,8 @@ import { AUDIT_EVENT_TYPES } from '../authority/audit.ts';
 import { parseTimestamp } from '../authority/clock.ts';
 import { AppError } from '../authority/errors.ts';
 import { openDatabase, type Database } from '../db/database.ts';
+import { EXPORT_FORMATS, exportHeaderLine, JSON_FORMAT_CLOSE, type ExportFilters, type ExportFormat } from './export-format.ts';
 import { fsyncDirectory, refuseOverwrite, temporaryPath } from './files.ts';
-
-export const EXPORT_FORMATS = ['jsonl', 'json'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
-
-/** The filters of an export as recorded in its checkpoint: only the ones given, in canonical form. */
-export interface ExportFilters {
-  event_types?: string[];
-  since?: string;
-  until?: string;
-  actor_key?: string;
-  after_seq?: number;
-}
 
 export interface ExportFilterInput {
   eventTypes?: string[];
@@ -41,10 +30,6 @@ export interface AuditExportSummary {
   filters: ExportFilters;
   sovereign_id: string;
 }
-
-/** First line of the `json` format; each event then sits on its own line, so verification can stream. */
-export const JSON_FORMAT_OPEN = '{"events":[';
-export const JSON_FORMAT_CLOSE = ']}';
 
 /** Validates and normalizes filters: known event types (sorted, unique), strict timestamps, a non-negative seq. */
 export function normalizeFilters(input: ExportFilterInput): ExportFilters {
@@ -227,7 +212,8 @@ export async function exportAudit(input: {
     const { sql, params } = exportQuery(filters);
     const rows = db.sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
     const json = format === 'json';
-    if (json) await writer.append(`${JSON_FORMAT_OPEN}\n`);
+    // The header records the filters, so a verifier can tell a gap a filter explains from a deleted event.
+    await writer.append(`${exportHeaderLine(format, { sovereign_id: sovereignId, filters })}\n`);
     for (const [seq, eventHash, canonical] of rows) {
       // jsonl: the event and a newline; json: a separator before every event but the first.
       const before = json && count > 0 ? ',\n' : '';

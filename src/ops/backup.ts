@@ -31,7 +31,7 @@ const PAGES_PER_STEP = 1024;
  * inside one read transaction on the source connection, so every step sees the same snapshot: the
  * result is consistent, and writers on other connections (WAL) neither block it nor restart it.
  * The copy is switched to rollback-journal mode so it is one self-contained file, then checked
- * with quick_check. With `digest`, the finished file is also hashed and fsynced on a worker
+ * with quick_check. `dest` is created 0600 before SQLite opens it. With `digest`, the finished file is also hashed and fsynced on a worker
  * thread while quick_check reads it on this one.
  */
 export async function snapshotInto(
@@ -41,6 +41,9 @@ export async function snapshotInto(
   options: { digest?: boolean } = {},
 ): Promise<{ pages: number; sha256: string | null }> {
   let pages = 0;
+  // Private from its first byte: SQLite would create the file with the process umask (0644 under
+  // the usual 022), and gives its -journal, -wal and -shm the mode of the file it finds here.
+  fs.closeSync(fs.openSync(dest, 'wx', 0o600));
   source.exec('BEGIN');
   try {
     // The read transaction starts at the first read; from here every backup step sees this snapshot.
@@ -106,7 +109,6 @@ export async function backupDatabase(input: { dbPath: string; output: string; fo
   try {
     const snapshot = await snapshotInto(source, tmp, input.onProgress, { digest: true });
     const sha256 = snapshot.sha256!;
-    fs.chmodSync(tmp, 0o600);
     const bytes = fs.statSync(tmp).size;
     fs.renameSync(tmp, output);
     fsyncDirectory(path.dirname(output));

@@ -5,7 +5,8 @@ import { parseJsonStrict } from '../authority/canonical-json.ts';
 import { TIMESTAMP_PATTERN, toTimestamp } from '../authority/clock.ts';
 import { parsePublicKey, signObject, verifySignedObject, type PublicKeyInfo, type SigningKey } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { EXPORT_FORMATS, type AuditExportSummary, type ExportFilters } from './audit-export.ts';
+import type { AuditExportSummary } from './audit-export.ts';
+import { EXPORT_FORMATS, exportFiltersSchema } from './export-format.ts';
 import { refuseOverwrite, writeFileDurably } from './files.ts';
 
 export const CHECKPOINT_TYPE = 'audit_export_checkpoint';
@@ -18,13 +19,7 @@ export const checkpointSchema = z.strictObject({
   version: z.literal(1),
   sovereign_id: z.string().min(1).max(128),
   format: z.enum(EXPORT_FORMATS),
-  filters: z.strictObject({
-    event_types: z.array(z.string()).optional(),
-    since: timestamp.optional(),
-    until: timestamp.optional(),
-    actor_key: z.string().optional(),
-    after_seq: seq.optional(),
-  }),
+  filters: exportFiltersSchema,
   count: seq,
   first_seq: seq.nullable(),
   last_seq: seq.nullable(),
@@ -150,9 +145,4 @@ export function verifyCheckpointSignature(checkpoint: Checkpoint, anchors: Trust
       : { status: 'untrusted_key', key_id: keyId, detail: `signing key ${keyId} is not among the trusted keys` };
   }
   return { status: 'valid', key_id: check.keyId, trusted_by: trusted.find((t) => t.key.keyId === check.keyId)!.source };
-}
-
-/** Filters that only trim the ends of the log (or none): a gap in the middle of such an export is a deletion. */
-export function filtersAllowGaps(filters: ExportFilters): boolean {
-  return filters.event_types !== undefined || filters.actor_key !== undefined || filters.since !== undefined || filters.until !== undefined;
 }

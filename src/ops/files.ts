@@ -1,6 +1,7 @@
 // File handling shared by the operations commands: streamed SHA-256, sha256sum sidecars, durable renames.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../authority/errors.ts';
 
@@ -107,6 +108,15 @@ export function writeFileDurably(file: string, content: string | Buffer, mode = 
     fs.rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Copies a file into a new file that is 0600 from its creation (never overwriting). Unlike
+ * `fs.copyFile`, which gives the copy the source's mode, the copy is private whatever the source's
+ * mode and the umask.
+ */
+export async function copyToPrivateFile(source: string, dest: string): Promise<void> {
+  await pipeline(fs.createReadStream(source, { highWaterMark: HASH_CHUNK_BYTES }), fs.createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
 }
 
 /** A fresh temporary name next to `file` (same directory, so a rename onto `file` is atomic). */

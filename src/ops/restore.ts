@@ -1,4 +1,4 @@
-// Safe restore (SPEC §8): every check before anything changes, a pre-restore backup, carry-forward, an atomic swap.
+// Safe restore (SPEC §8): every check (the backup's content verified) before anything changes, a pre-restore backup, carry-forward, an atomic swap.
 import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -8,10 +8,12 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
 import { toTimestamp, type Clock } from '../authority/clock.ts';
 import type { SigningKey } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
-import { snapshotInto } from './backup.ts';
+import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, DatabasePathError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
+import { snapshotInto, type BackupProgress } from './backup.ts';
+import { verifyBackupContent, type BackupVerification } from './backup-verification.ts';
 import { carryForward, findFork } from './carry-forward.ts';
-import { fsyncDirectory, fsyncPath, hasSqliteHeader, readSha256Sidecar, removeSqliteFiles, sha256File, temporaryPath, writeSha256Sidecar } from './files.ts';
+import type { TrustAnchor } from './checkpoint.ts';
+import { copyToPrivateFile, fsyncDirectory, fsyncPath, hasSqliteHeader, readSha256Sidecar, removeSqliteFiles, sha256File, temporaryPath, writeSha256Sidecar } from './files.ts';
 
 export interface RestoreInput {
   dbPath: string;
@@ -26,6 +28,12 @@ export interface RestoreInput {
   signingKeys?: SigningKey[];
   /** ACCORD_SOVEREIGN_ID, when configured: the backup must belong to it. */
   sovereignId?: string;
+  /** `--public-key`: keys of this authority confirmed out of band, trusted besides the live database's and the key files'. */
+  anchors?: TrustAnchor[];
+  /** `--accept-unverified`: restore a backup whose content does not verify (forensic use); recorded in `database_restored`. */
+  acceptUnverified?: boolean;
+  /** Progress of the pre-restore backup's copy. */
+  onProgress?: (p: BackupProgress) => void;
 }
 
 export interface RestoreSummary {
@@ -42,8 +50,14 @@ export interface RestoreSummary {
   carried_forward: Record<string, number>;
   replaced_audit_head: { seq: number; hash: string } | null;
   audit_event: { seq: number; hash: string };
+  /** What was verified in the backup before it was trusted; `ok: false` only with `--accept-unverified`. */
+  verification: BackupVerification & { accepted_unverified: boolean };
   warnings: string[];
 }
+
+/** Attacker-chosen text (ids from the backup) is cut before it goes into the audit log. */
+const AUDITED_PROBLEM_CHARS = 200;
+const AUDITED_PROBLEMS = 5;
 
 const refuse = (message: string, code = 'restore_refused') => new AppError(code, 409, `refusing to restore: ${message}`);
 
@@ -108,25 +122,29 @@ function liveIdentity(dbPath: string): { identity: Identity; source: Sqlite; clo
 /**
  * Restores `backupFile` over the database at `dbPath`. Every check runs before the live database
  * is touched: the serving lock (held throughout), that the backup is an intact SQLite file of this
- * application with a schema this build knows, and that it belongs to the same sovereign. Then a
+ * application with a schema this build knows, that it belongs to the same sovereign, and that its
+ * content verifies (audit chain; treaties, attestations, published feeds and signing keys signed by
+ * or being keys this installation already trusts — `--accept-unverified` overrides). Then a
  * pre-restore backup of the live database is written, the restored database is built in a
  * temporary file beside the target (migrated up, newer published state carried forward, a
  * `database_restored` audit event appended) and renamed into place after the live -wal/-shm are
  * removed. A crash at any point leaves either the old database or the new one, never a mixture.
  */
 export async function restoreDatabase(input: RestoreInput): Promise<RestoreSummary> {
-  const dbPath = path.resolve(input.dbPath);
   const backupFile = path.resolve(input.backupFile);
   const now = input.clock();
   const warnings: string[] = [];
 
   let lock;
   try {
-    lock = acquireDatabaseLock(dbPath);
+    lock = acquireDatabaseLock(input.dbPath);
   } catch (err) {
-    if (err instanceof DatabaseLockedError) throw refuse(`an accord server holds the database ${dbPath}; stop it first`, 'database_locked');
+    if (err instanceof DatabaseLockedError) throw refuse(`an accord server holds the database ${path.resolve(input.dbPath)}; stop it first`, 'database_locked');
+    if (err instanceof DatabasePathError) throw refuse(err.message, 'database_not_private');
     throw err;
   }
+  // The real path: the swap must replace the database file, not a symbolic link to it.
+  const dbPath = lock.database;
   let tmp: string | undefined;
   let restored: Sqlite | undefined;
   let live: Sqlite | undefined;
@@ -146,7 +164,7 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
 
     // 2. Work on a copy beside the target, so the backup file is never modified and the final step is a rename.
     tmp = temporaryPath(dbPath, 'restoring');
-    fs.copyFileSync(backupFile, tmp);
+    await copyToPrivateFile(backupFile, tmp);
     try {
       restored = new BetterSqlite3(tmp, { fileMustExist: true });
       const integrity = restored.pragma('integrity_check', { simple: true });
@@ -165,6 +183,8 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
       throw refuse(`${backupFile} has a newer schema than this build (${status.applied} migrations applied, this build knows ${status.head}); restore it with the accord version that wrote it`);
     }
 
+    let liveKeys: Array<{ key_id: string; public_key: string }> = [];
+
     // 3. Same sovereign identity as the live database (or, with no live database, as this installation).
     const backupIdentity = backupMeta.identity;
     if (input.sovereignId && input.sovereignId !== backupIdentity.sovereignId) {
@@ -179,6 +199,7 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
       }
       live = opened.source;
       closeLive = opened.close;
+      liveKeys = live.prepare('SELECT key_id, public_key FROM authority_signing_keys').all() as Array<{ key_id: string; public_key: string }>;
       const liveId = opened.identity;
       if (liveId.sovereignId !== backupIdentity.sovereignId) {
         throw refuse(`the backup belongs to sovereign "${backupIdentity.sovereignId}" but the database belongs to "${liveId.sovereignId}"`);
@@ -200,15 +221,31 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     const migrated = status.applied < status.head;
     migrate(drizzle(restored), { migrationsFolder: MIGRATIONS_DIR });
 
+    // 4b. The content: the audit chain, and every object it would serve signed by a key this installation trusts.
+    const verification = {
+      ...verifyBackupContent(restored, {
+        dbPath,
+        sovereignId: backupIdentity.sovereignId,
+        clock: input.clock,
+        trust: { liveKeys, keyFiles: (input.signingKeys ?? []).map((k) => k.publicKey), anchors: input.anchors ?? [] },
+      }),
+      accepted_unverified: false,
+    };
+    if (!verification.ok) {
+      const first = `${verification.problems[0]}${verification.problem_count > 1 ? ` (and ${verification.problem_count - 1} more problem(s))` : ''}`;
+      if (!input.acceptUnverified) throw refuse(`the backup does not verify: ${first}; --accept-unverified restores it anyway, for forensic use`, 'backup_unverified');
+      verification.accepted_unverified = true;
+      warnings.push(`restored a backup that does not verify (--accept-unverified): ${first}; do not serve it to peers`);
+    }
+
     // 5. Pre-restore backup of the live database: the evidence, and the source of the carry-forward.
     let preRestoreSha: string | null = null;
     let replacedHead: { seq: number; hash: string } | null = null;
     if (live) {
       const partial = temporaryPath(preRestore);
       try {
-        await snapshotInto(live, partial);
+        await snapshotInto(live, partial, input.onProgress);
         fsyncPath(partial);
-        fs.chmodSync(partial, 0o600);
         preRestoreSha = await sha256File(partial);
         fs.renameSync(partial, preRestore);
       } catch (err) {
@@ -250,6 +287,14 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
           replaced_audit_head: replacedHead,
           schema_migrations_before: status.applied,
           carried_forward: carried,
+          verification: {
+            ok: verification.ok,
+            accepted_unverified: verification.accepted_unverified,
+            checked: verification.checked,
+            audit_events: verification.audit_chain.count,
+            problem_count: verification.problem_count,
+            problems: verification.problems.slice(0, AUDITED_PROBLEMS).map((p) => p.slice(0, AUDITED_PROBLEM_CHARS)),
+          },
         },
       });
     }).immediate();
@@ -261,7 +306,6 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     restored = undefined;
     for (const suffix of ['-wal', '-shm']) fs.rmSync(`${tmp}${suffix}`, { force: true });
     fsyncPath(tmp);
-    fs.chmodSync(tmp, 0o600);
     // Fold the replaced database's WAL into its main file first, so a crash between the next two
     // steps leaves the live database whole (its committed transactions are not only in the -wal).
     if (fs.existsSync(dbPath) && fs.existsSync(`${dbPath}-wal`)) {
@@ -291,6 +335,7 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
       carried_forward: carried,
       replaced_audit_head: replacedHead,
       audit_event: { seq: event.seq, hash: event.hash },
+      verification,
       warnings,
     };
   } finally {

@@ -20,13 +20,14 @@ import {
   type MembershipAttestation,
   type UnsignedMembershipAttestation,
 } from './model.ts';
-import { bulkWindow, type BulkRevocationResult, type Operator, type ServiceOptions } from './service.ts';
+import { bulkWindow, checkInvalidSince, withInvalidSince, type BulkRevocationResult, type Operator, type RevocationWithInvalidSince, type ServiceOptions } from './service.ts';
 import { statements, type AttestationRow, type RevocationRow } from './store.ts';
 
 export interface AttestationRevocation {
   attestation_id: string;
   reason: string;
   revoked_at: string;
+  invalid_since?: string;
   incident?: string;
   log_index: number;
 }
@@ -37,8 +38,15 @@ export interface AttestationView {
   lifecycle: Lifecycle;
 }
 
-function record(id: string, row: Pick<RevocationRow, 'reason' | 'revoked_at' | 'incident' | 'log_index'>): AttestationRevocation {
-  return { attestation_id: id, reason: row.reason, revoked_at: row.revoked_at, ...(row.incident ? { incident: row.incident } : {}), log_index: row.log_index };
+function record(id: string, row: Pick<RevocationWithInvalidSince, 'reason' | 'revoked_at' | 'invalid_since' | 'incident' | 'log_index'>): AttestationRevocation {
+  return {
+    attestation_id: id,
+    reason: row.reason,
+    revoked_at: row.revoked_at,
+    ...(row.invalid_since ? { invalid_since: row.invalid_since } : {}),
+    ...(row.incident ? { incident: row.incident } : {}),
+    log_index: row.log_index,
+  };
 }
 
 function notFound(id: string): AppError {
@@ -59,7 +67,8 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
     attestation_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
     subject_id: input.subject_id,
-    ...(subjectKey ? { subject_public_key: subjectKey.base64 } : {}),
+    // Written out as null when absent: a Genesis Mesh verifier adds that default before checking.
+    subject_public_key: subjectKey ? subjectKey.base64 : null,
     roles,
     status: 'active',
     issued_at: toTimestamp(now),
@@ -119,13 +128,15 @@ function writeRevocations(
   reason: string,
   incident: string | undefined,
   operator: Operator | undefined,
+  revokedAt: string = toTimestamp(deps.clock()),
+  invalidSince?: string,
 ): AttestationRevocation[] {
-  const revokedAt = toTimestamp(deps.clock());
   const entries: NewRevocationEntry[] = rows.map((r) => ({
     kind: 'membership_attestation',
     id: r.attestation_id,
     reason: reason as NewRevocationEntry['reason'],
     revoked_at: revokedAt,
+    ...(invalidSince ? { invalid_since: invalidSince } : {}),
     ...(incident ? { incident } : {}),
   }));
   const written = appendRevocations(deps.db.sqlite, entries);
@@ -133,7 +144,7 @@ function writeRevocations(
   return rows.map((r, i) => {
     const logIndex = written[i]!.index;
     insert.run(r.attestation_id, reason, revokedAt, incident ?? null, operator?.keyId ?? null, logIndex);
-    return record(r.attestation_id, { reason, revoked_at: revokedAt, incident: incident ?? null, log_index: logIndex });
+    return record(r.attestation_id, { reason, revoked_at: revokedAt, invalid_since: invalidSince, incident: incident ?? null, log_index: logIndex });
   });
 }
 
@@ -144,8 +155,10 @@ export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, 
   const result = deps.db.sqlite.transaction(() => {
     const row = loadRow(deps, id);
     const existing = revocationRow(deps, id);
-    if (existing) throw new AppError('already_revoked', 409, 'attestation is already revoked; the first revocation stands', { revocation: record(id, existing) });
-    const [rec] = writeRevocations(deps, [row], reason, input.incident, operator);
+    if (existing) throw new AppError('already_revoked', 409, 'attestation is already revoked; the first revocation stands', { revocation: record(id, withInvalidSince(deps, existing)) });
+    const revokedAt = toTimestamp(deps.clock());
+    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
+    const [rec] = writeRevocations(deps, [row], reason, input.incident, operator, revokedAt, input.invalid_since);
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'membership_attestation_revoked',
       actor: operatorActor(operator),
@@ -199,12 +212,12 @@ export function getAttestation(deps: AppDeps, id: string): AttestationView {
   const revocation = revocationRow(deps, id);
   return {
     attestation,
-    revocation: revocation ? record(id, revocation) : null,
+    revocation: revocation ? record(id, withInvalidSince(deps, revocation)) : null,
     lifecycle: lifecycleAt({ valid_from: attestation.valid_from, expires_at: attestation.expires_at, revocation: revocation ?? null }, deps.clock()),
   };
 }
 
-/** The revocation of one of this authority's attestations, if any (prepared lookup; verify's hot path). */
+/** The revocation of one of this authority's attestations, if any (prepared lookup; verify's hot path: no `invalid_since`). */
 export function ownAttestationRevocation(deps: AppDeps, id: string): AttestationRevocation | null {
   const row = revocationRow(deps, id);
   return row ? record(id, row) : null;

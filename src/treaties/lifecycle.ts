@@ -12,8 +12,11 @@ export const HIGH_RISK_SECONDS = 24 * 3600;
 export interface Lifecycle {
   state: LifecycleState;
   expiry_risk: ExpiryRisk;
-  /** Seconds from the evaluation time to `expires_at`, never negative. */
-  seconds_until_expiry: number;
+  /**
+   * Seconds from the evaluation time to `expires_at`, never negative; null once the object is revoked
+   * or replaced: its expiry no longer matters, so there is nothing to count down to.
+   */
+  seconds_until_expiry: number | null;
   replaced_by?: string;
 }
 
@@ -32,16 +35,16 @@ export function expiryRisk(secondsUntilExpiry: number): ExpiryRisk {
 
 /**
  * Precedence: replaced, revoked, expired, not_yet_valid, expiring_soon, active. A revoked or replaced
- * object carries no expiry risk: renewing it is not the operator's next step.
+ * object carries no expiry risk and no countdown: renewing it is not the operator's next step.
  */
 export function lifecycleAt(input: LifecycleInput, at: Date): Lifecycle {
-  const nowMs = at.getTime();
-  const seconds = Math.max(0, Math.floor((Date.parse(input.expires_at) - nowMs) / 1000));
   if (input.revocation) {
     const replacedBy = input.revocation.replaced_by;
-    if (replacedBy) return { state: 'replaced', expiry_risk: 'none', seconds_until_expiry: seconds, replaced_by: replacedBy };
-    return { state: 'revoked', expiry_risk: 'none', seconds_until_expiry: seconds };
+    if (replacedBy) return { state: 'replaced', expiry_risk: 'none', seconds_until_expiry: null, replaced_by: replacedBy };
+    return { state: 'revoked', expiry_risk: 'none', seconds_until_expiry: null };
   }
+  const nowMs = at.getTime();
+  const seconds = Math.max(0, Math.floor((Date.parse(input.expires_at) - nowMs) / 1000));
   if (seconds <= 0) return { state: 'expired', expiry_risk: 'none', seconds_until_expiry: 0 };
   const risk = expiryRisk(seconds);
   if (Date.parse(input.valid_from) > nowMs) return { state: 'not_yet_valid', expiry_risk: risk, seconds_until_expiry: seconds };

@@ -82,13 +82,17 @@ export const recognitionTreatySchema = z
 export type RecognitionTreaty = z.infer<typeof recognitionTreatySchema>;
 export type UnsignedRecognitionTreaty = Omit<RecognitionTreaty, 'signatures'>;
 
-/** A signed MembershipAttestation exactly as on the wire (`subject_public_key` is the one optional field). */
+/**
+ * A signed MembershipAttestation exactly as on the wire. `subject_public_key` is the one optional
+ * field; this authority writes `null` when there is no subject key, because Genesis Mesh verifiers
+ * fill that default in before checking and would otherwise check other bytes. Omitted is still read.
+ */
 export const membershipAttestationSchema = z
   .strictObject({
     attestation_id: uuidV4,
     issuer_sovereign_id: identifier,
     subject_id: identifier,
-    subject_public_key: publicKeyText.optional(),
+    subject_public_key: publicKeyText.nullable().optional(),
     roles: z.array(role).min(1).max(MAX_ROLES).refine(distinct, 'roles must be distinct'),
     status: status,
     issued_at: timestamp,
@@ -155,7 +159,7 @@ export function acceptsMembershipAttestation(value: unknown): value is Membershi
   const v = value;
   const optionalKey = Object.hasOwn(v, 'subject_public_key');
   if (count !== ATTESTATION_FIELDS.size - (optionalKey ? 0 : 1)) return false;
-  if (optionalKey && !matches(PUBLIC_KEY_TEXT, v.subject_public_key)) return false;
+  if (optionalKey && v.subject_public_key !== null && !matches(PUBLIC_KEY_TEXT, v.subject_public_key)) return false;
   return (
     matches(UUID_V4_PATTERN, v.attestation_id) &&
     matches(IDENTIFIER_PATTERN, v.issuer_sovereign_id) &&
@@ -236,6 +240,8 @@ const incident = identifier;
 export const revokeInputSchema = z.strictObject({
   reason: z.string(),
   incident: incident.optional(),
+  /** When the revoked material stopped being trustworthy, if before the revocation (SPEC §5). */
+  invalid_since: timestamp.optional(),
 });
 export type RevokeInput = z.infer<typeof revokeInputSchema>;
 

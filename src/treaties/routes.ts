@@ -1,8 +1,9 @@
-// HTTP routes of the treaties domain: admin issue/revoke/supersede, public reads and verification.
+// HTTP routes of the treaties domain: admin issue/revoke/supersede (saying when the revocation is published), public reads and verification.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { jsonBody, validatedQuery } from '../authority/http.ts';
+import { publicationOutlook } from '../feeds/scheduler.ts';
 import { getAttestation, issueAttestation, revokeAttestation, revokeAttestationsByOperator } from './attestations.ts';
 import { LIFECYCLE_STATES } from './lifecycle.ts';
 import { identifier } from './model.ts';
@@ -34,17 +35,19 @@ export function treatyRoutes(deps: AppDeps) {
     })
     .post('/admin/recognition-treaties/revoke-by-operator', async (c) => {
       const { operator, options } = ctx(c);
-      return c.json(revokeTreatiesByOperator(deps, await jsonBody(c), operator, options), 200);
+      const result = revokeTreatiesByOperator(deps, await jsonBody(c), operator, options);
+      return c.json({ ...result, ...publicationOutlook(deps) }, 200);
     })
     .post('/admin/recognition-treaties/:id/revoke', async (c) => {
       const { operator, options } = ctx(c);
-      return c.json(revokeTreaty(deps, c.req.param('id'), await jsonBody(c), operator, options), 200);
+      const revocation = revokeTreaty(deps, c.req.param('id'), await jsonBody(c), operator, options);
+      return c.json({ ...revocation, ...publicationOutlook(deps) }, 200);
     })
     .post('/admin/recognition-treaties/:id/supersede', async (c) => {
       const { operator, options } = ctx(c);
       const result = supersedeTreaty(deps, c.req.param('id'), await jsonBody(c), operator, options);
       c.header('Location', `/recognition-treaties/${result.treaty.treaty_id}`);
-      return c.json(result, 201);
+      return c.json({ ...result, ...publicationOutlook(deps) }, 201);
     })
     .post('/admin/attestations', async (c) => {
       const { operator, options } = ctx(c);
@@ -54,11 +57,13 @@ export function treatyRoutes(deps: AppDeps) {
     })
     .post('/admin/attestations/revoke-by-operator', async (c) => {
       const { operator, options } = ctx(c);
-      return c.json(revokeAttestationsByOperator(deps, await jsonBody(c), operator, options), 200);
+      const result = revokeAttestationsByOperator(deps, await jsonBody(c), operator, options);
+      return c.json({ ...result, ...publicationOutlook(deps) }, 200);
     })
     .post('/admin/attestations/:id/revoke', async (c) => {
       const { operator, options } = ctx(c);
-      return c.json(revokeAttestation(deps, c.req.param('id'), await jsonBody(c), operator, options), 200);
+      const revocation = revokeAttestation(deps, c.req.param('id'), await jsonBody(c), operator, options);
+      return c.json({ ...revocation, ...publicationOutlook(deps) }, 200);
     })
     .get('/admin/attestations/:id', (c) => {
       c.header('Cache-Control', 'no-store');

@@ -8,7 +8,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, type NewRevocationEntry } from '../feeds/revocation-log.ts';
+import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../feeds/revocation-log.ts';
 import { checkIssuer, checkReason, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
 import { LIFECYCLE_SQL, lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
 import {
@@ -44,6 +44,7 @@ export interface TreatyRevocation {
   treaty_id: string;
   reason: string;
   revoked_at: string;
+  invalid_since?: string;
   incident?: string;
   replaced_by?: string;
   log_index: number;
@@ -55,11 +56,15 @@ export interface TreatyView {
   lifecycle: Lifecycle;
 }
 
-export function revocationRecord(treatyId: string, row: RevocationRow): TreatyRevocation {
+/** A stored revocation with the `invalid_since` its published log entry carries, if any. */
+export type RevocationWithInvalidSince = RevocationRow & { invalid_since?: string | undefined };
+
+export function revocationRecord(treatyId: string, row: RevocationWithInvalidSince): TreatyRevocation {
   return {
     treaty_id: treatyId,
     reason: row.reason,
     revoked_at: row.revoked_at,
+    ...(row.invalid_since ? { invalid_since: row.invalid_since } : {}),
     ...(row.incident ? { incident: row.incident } : {}),
     ...(row.replaced_by ? { replaced_by: row.replaced_by } : {}),
     log_index: row.log_index,
@@ -158,17 +163,42 @@ function loadTreatyRow(deps: AppDeps, id: string): TreatyRow {
   return row;
 }
 
-function existingRevocation(deps: AppDeps, id: string): RevocationRow | undefined {
-  return statements(deps.db.sqlite).treatyRevocation.get(id) as RevocationRow | undefined;
+/** The log entry is the one place `invalid_since` is kept: it is what the feed publishes. */
+export function withInvalidSince(deps: AppDeps, row: RevocationRow): RevocationWithInvalidSince {
+  const invalidSince = revocationEntryAt(deps.db.sqlite, row.log_index)?.invalid_since;
+  return invalidSince ? { ...row, invalid_since: invalidSince } : row;
 }
 
-function alreadyRevoked(id: string, row: RevocationRow): AppError {
+function existingRevocation(deps: AppDeps, id: string): RevocationWithInvalidSince | undefined {
+  const row = statements(deps.db.sqlite).treatyRevocation.get(id) as RevocationRow | undefined;
+  return row ? withInvalidSince(deps, row) : undefined;
+}
+
+/**
+ * `invalid_since` says since when the revoked object must not be relied on. It lies between the
+ * object's issuance (nothing relied on it before it existed) and the revocation itself (a future
+ * instant would say the object is still good until then, which a revocation cannot say).
+ */
+export function checkInvalidSince(invalidSince: string | undefined, issuedAt: string, revokedAt: string): void {
+  if (invalidSince === undefined) return;
+  const at = Date.parse(invalidSince);
+  if (at < Date.parse(issuedAt) || at > Date.parse(revokedAt)) {
+    throw new AppError('invalid_since_out_of_range', 422, 'invalid_since must lie between the issuance of the revoked object and now', {
+      invalid_since: invalidSince,
+      not_before: issuedAt,
+      not_after: revokedAt,
+    });
+  }
+}
+
+function alreadyRevoked(id: string, row: RevocationWithInvalidSince): AppError {
   return new AppError('already_revoked', 409, 'treaty is already revoked; the first revocation stands', { revocation: revocationRecord(id, row) });
 }
 
 interface RevokeStep {
   row: Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_id'>;
   reason: string;
+  invalidSince?: string | undefined;
   incident?: string | undefined;
   replacedBy?: string;
 }
@@ -181,6 +211,7 @@ function writeRevocations(deps: AppDeps, steps: RevokeStep[], revokedAt: string,
     reason: s.reason as NewRevocationEntry['reason'],
     revoked_at: revokedAt,
     subject_sovereign_id: s.row.subject_sovereign_id,
+    ...(s.invalidSince ? { invalid_since: s.invalidSince } : {}),
     ...(s.incident ? { incident: s.incident } : {}),
   }));
   const written = appendRevocations(deps.db.sqlite, entries);
@@ -191,6 +222,7 @@ function writeRevocations(deps: AppDeps, steps: RevokeStep[], revokedAt: string,
     return revocationRecord(s.row.treaty_id, {
       reason: s.reason,
       revoked_at: revokedAt,
+      invalid_since: s.invalidSince,
       incident: s.incident ?? null,
       replaced_by: s.replacedBy ?? null,
       revoked_by_key_id: operator?.keyId ?? null,
@@ -207,7 +239,9 @@ export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, opera
     const row = loadTreatyRow(deps, id);
     const existing = existingRevocation(deps, id);
     if (existing) throw alreadyRevoked(id, existing);
-    const [record] = writeRevocations(deps, [{ row, reason, incident: input.incident }], toTimestamp(deps.clock()), operator);
+    const revokedAt = toTimestamp(deps.clock());
+    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
+    const [record] = writeRevocations(deps, [{ row, reason, invalidSince: input.invalid_since, incident: input.incident }], revokedAt, operator);
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_revoked',
       actor: operatorActor(operator),
@@ -326,7 +360,7 @@ export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, opera
   return result;
 }
 
-export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationRow | undefined, at: Date): TreatyView {
+export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationWithInvalidSince | undefined, at: Date): TreatyView {
   const treaty = JSON.parse(row.body) as RecognitionTreaty;
   return {
     treaty,
@@ -411,7 +445,7 @@ export function listTreaties(deps: AppDeps, query: ListTreatiesQuery): { treatie
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.issued_at, t.treaty_id LIMIT :limit`;
   const rows = listStatement(deps, sql).all(params) as Array<{ treaty_id: string; issued_at: string; body: string } & { [K in keyof RevocationRow]: RevocationRow[K] | null }>;
   const page = rows.slice(0, query.limit);
-  const treaties = page.map((r) => treatyView(r, r.reason === null ? undefined : (r as unknown as RevocationRow), now));
+  const treaties = page.map((r) => treatyView(r, r.reason === null ? undefined : withInvalidSince(deps, r as unknown as RevocationRow), now));
   const last = page[page.length - 1];
   return { treaties, next_cursor: rows.length > query.limit && last ? encodeCursor(last.issued_at, last.treaty_id) : null };
 }

@@ -16,7 +16,7 @@ import {
   type MembershipAttestation,
   type RecognitionTreaty,
 } from './model.ts';
-import { GENESIS_MESH_PROFILE, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from '../interop/gm-model.ts';
+import { GENESIS_MESH_PROFILE, gmWindowAt, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from '../interop/gm-model.ts';
 import { claimedIssuer, gmValidSigners, parseGmAttestation, parseGmTreaty, profileOfTreaties, wireProfileOf } from '../interop/profile.ts';
 import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from './recognition.ts';
 import { statements, type RevocationRow } from './store.ts';
@@ -164,6 +164,20 @@ function isGenesisMeshIssuer(deps: AppDeps, raw: unknown, now: Date): boolean {
   return issuerCache(deps).get(issuer, now).profile === GENESIS_MESH_PROFILE;
 }
 
+/**
+ * Where `now` falls in an object's validity window. accord/1: from `valid_from` (included) to
+ * `expires_at` (excluded), widened on both sides by `ACCORD_VALIDITY_SKEW_S`. genesis-mesh: as GM
+ * judges it, 5 minutes on both sides, both ends included.
+ */
+function windowAt(deps: AppDeps, object: { valid_from: string; expires_at: string }, now: Date, gm: boolean): 'in_window' | 'not_yet_valid' | 'expired' {
+  if (gm) return gmWindowAt(object, now);
+  const skewMs = deps.config.validitySkewSeconds * 1000;
+  const nowMs = now.getTime();
+  if (nowMs < Date.parse(object.valid_from) - skewMs) return 'not_yet_valid';
+  if (nowMs >= Date.parse(object.expires_at) + skewMs) return 'expired';
+  return 'in_window';
+}
+
 function recordSignatureFailure(deps: AppDeps, surface: string, reason: string): void {
   deps.metrics.signatureVerificationFailures.inc({ surface, reason });
 }
@@ -202,7 +216,8 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
     keys = [...seen.values()];
     if (keys.length === 0) return answer(entry.ever ? 'issuer_not_recognized' : 'unknown_issuer', null);
   }
-  const check = gm ? verifyGmSignature(treaty, 'recognition_treaty', keys) : verifySignedObject(treaty, keys);
+  // A GM signature is checked over the treaty as sent: its number texts are part of the signed bytes.
+  const check = gm ? verifyGmSignature(input.treaty as Record<string, unknown>, 'recognition_treaty', keys) : verifySignedObject(treaty, keys);
   if (!check.valid) {
     recordSignatureFailure(deps, 'treaty_verify', check.reason);
     return answer('invalid_signature', null);
@@ -210,7 +225,7 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   if (input.expected_issuer !== undefined && input.expected_issuer !== issuer) return answer('wrong_issuer', check.keyId);
   if (input.expected_subject !== undefined && input.expected_subject !== treaty.subject_sovereign_id) return answer('wrong_subject', check.keyId);
   if (!isOwn) {
-    if (treaty.scope.allowed_roles.length === 0) warnings.push('scope_unrestricted');
+    if ((treaty.scope.allowed_roles ?? []).length === 0) warnings.push('scope_unrestricted');
     const entry = issuerCache(deps).get(issuer, now);
     warnings.push(...feedWarnings(entry, now));
     if (entry.revokedKeys.has(check.keyId)) return answer('signing_key_revoked', check.keyId);
@@ -222,9 +237,8 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   } else if (findImportedRevocation(deps.db.sqlite, issuer, 'recognition_treaty', treaty.treaty_id)) {
     return answer('revoked_by_issuer_feed', check.keyId);
   }
-  const nowMs = now.getTime();
-  if (nowMs < Date.parse(treaty.valid_from)) return answer('not_yet_valid', check.keyId);
-  if (nowMs >= Date.parse(treaty.expires_at)) return answer('expired', check.keyId);
+  const window = windowAt(deps, treaty, now, gm);
+  if (window !== 'in_window') return answer(window, check.keyId);
   return answer('accepted', check.keyId);
 }
 
@@ -311,17 +325,18 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   const issuer = attestation.issuer_sovereign_id;
   const warnings: string[] = [];
   const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null) => attestationAnswer(attestation, warnings, reason, treatyId, signedBy);
-  const payload = signingPayload(attestation);
+  // GM objects are checked over their own canonical form (below); JCS may not even exist for them (floats).
+  const payload = gm ? null : signingPayload(attestation);
 
   if (issuer === self && presented === undefined) {
-    const check = verifySignedObject(attestation, ownKeys(deps.identity), payload);
+    const check = verifySignedObject(attestation, ownKeys(deps.identity), payload!);
     if (!check.valid) {
       recordSignatureFailure(deps, 'attestation_verify', check.reason);
       return answer('invalid_signature', null, null);
     }
     if (ownAttestationRevocation(deps, attestation.attestation_id)) return answer('revoked', null, check.keyId);
-    if (nowMs < Date.parse(attestation.valid_from)) return answer('not_yet_valid', null, check.keyId);
-    if (nowMs >= Date.parse(attestation.expires_at)) return answer('expired', null, check.keyId);
+    const window = windowAt(deps, attestation, now, false);
+    if (window !== 'in_window') return answer(window, null, check.keyId);
     if (attestation.status !== 'active') return answer('status_not_accepted', null, check.keyId);
     return answer('accepted', null, check.keyId);
   }
@@ -338,7 +353,7 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
 
   const keys = new Map<string, PublicKeyInfo>();
   for (const t of candidates) for (const k of t.keys) keys.set(k.keyId, k);
-  const signers = gm ? gmValidSigners(attestation, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, keys, payload);
+  const signers = gm ? gmValidSigners(input.attestation as Record<string, unknown>, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, keys, payload!);
   if (signers.length === 0) {
     recordSignatureFailure(deps, 'attestation_verify', 'invalid_signature');
     return answer('invalid_signature', null, null);
@@ -349,12 +364,13 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   const signedBy = liveSigners[0]!;
   const fail = (reason: AttestationVerifyReason) => answer(reason, treatyNaming(candidates, signedBy), signedBy);
   if (entry.revokesAttestations && findImportedRevocation(deps.db.sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
-  if (nowMs < Date.parse(attestation.valid_from)) return fail('not_yet_valid');
-  if (nowMs >= Date.parse(attestation.expires_at)) return fail('expired');
+  const window = windowAt(deps, attestation, now, gm);
+  if (window !== 'in_window') return fail(window);
 
   // Among in-force treaties naming a key that signed: one must cover the roles and accept the status.
   const covering = candidates.filter((t) => t.keys.some((k) => liveSigners.includes(k.keyId)));
-  const inScope = covering.filter((t) => t.allowedRoles === null || attestation.roles.every((r) => t.allowedRoles!.has(r)));
+  const roles = attestation.roles ?? [];
+  const inScope = covering.filter((t) => t.allowedRoles === null || roles.every((r) => t.allowedRoles!.has(r)));
   if (inScope.length === 0) return answer('role_not_in_scope', covering[0]?.treatyId ?? null, signedBy);
   const accepting = inScope.find((t) => t.acceptedStatuses.has(attestation.status));
   if (!accepting) return answer('status_not_accepted', inScope[0]!.treatyId, signedBy);

@@ -1,7 +1,7 @@
 // Canonical JSON (RFC 8785) for signed objects and the strict, duplicate-refusing JSON parser.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, decodeUtf8Strict, parseJsonStrict, referenceCanonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
+import { canonicalBytes, canonicalJson, decodeUtf8Strict, numberSourceText, parseJsonStrict, referenceCanonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
 
 describe('canonicalJson (JCS)', () => {
   it('orders keys by UTF-16 code units, not by code points', () => {
@@ -176,6 +176,58 @@ describe('parseJsonStrict', () => {
         else expect(() => parseJsonStrict(text, { integersOnly: true })).toThrow(expect.objectContaining({ code: 'non_canonical_number' }));
       }),
       { seed: 911, numRuns: 300 },
+    );
+  });
+});
+
+describe('parseJsonStrict keeps the text of numbers its value would not reproduce', () => {
+  it('keeps 1.0, -0.0, 1e-07, 1E5 and integers beyond 2^53 as written, per container and key', () => {
+    const value = parseJsonStrict('{"a":1.0,"b":[-0.0,1e-07,7],"c":{"d":9007199254740993,"e":12},"f":1E5,"g":0.5}') as Record<string, any>;
+    expect(value).toEqual({ a: 1, b: [-0, 1e-7, 7], c: { d: 9007199254740992, e: 12 }, f: 100000, g: 0.5 });
+    expect(numberSourceText(value, 'a')).toBe('1.0');
+    expect(numberSourceText(value.b, 0)).toBe('-0.0');
+    expect(numberSourceText(value.b, 1)).toBe('1e-07');
+    expect(numberSourceText(value.c, 'd')).toBe('9007199254740993');
+    expect(numberSourceText(value, 'f')).toBe('1E5');
+    expect(numberSourceText(value, 'g')).toBe('0.5');
+  });
+
+  it('keeps nothing for plain integers, strings that look like numbers, or values built in code', () => {
+    const value = parseJsonStrict('{"n":42,"m":-7,"z":0,"s":"1.0","k":{"1.0":3}}') as Record<string, any>;
+    for (const key of ['n', 'm', 'z', 's']) expect(numberSourceText(value, key)).toBeUndefined();
+    expect(numberSourceText(value.k, '1.0')).toBeUndefined();
+    expect(numberSourceText({ a: 1 }, 'a')).toBeUndefined();
+  });
+
+  it('follows escaped keys and array positions after nested values', () => {
+    const value = parseJsonStrict('{"x\\"y":[{"q":[1,2]},"s,]",[],2.50],"\u00e9":{"a":{}, "b":1.10}}') as Record<string, any>;
+    expect(numberSourceText(value['x"y'], 3)).toBe('2.50');
+    expect(numberSourceText(value['é'], 'b')).toBe('1.10');
+  });
+
+  it('drops the text once the value is replaced', () => {
+    const value = parseJsonStrict('{"w":1.0}') as Record<string, number>;
+    expect(numberSourceText(value, 'w')).toBe('1.0');
+    value.w = 2;
+    expect(numberSourceText(value, 'w')).toBeUndefined();
+  });
+
+  it('property: every number keeps a text that reads back to its value', () => {
+    const numberText = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => String(x)),
+      fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map(String),
+      fc.tuple(fc.integer({ min: -999, max: 999 }), fc.nat(99), fc.integer({ min: -30, max: 30 })).map(([i, f, e]) => `${i}.${f}e${e}`),
+    );
+    fc.assert(
+      fc.property(fc.array(numberText, { minLength: 1, maxLength: 6 }), (texts) => {
+        const parsed = parseJsonStrict(`[${texts.join(',')}]`) as number[];
+        texts.forEach((text, i) => {
+          const kept = numberSourceText(parsed, i) ?? String(parsed[i]);
+          expect(Number(kept)).toBe(Number(text));
+          if (numberSourceText(parsed, i) !== undefined) expect(kept).toBe(text);
+        });
+      }),
+      { seed: 1007, numRuns: 300 },
     );
   });
 });

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { syntheticNetwork } from '../../bench/connectome.ts';
 import { buildConnectome } from '../../src/connectome/connectome.ts';
+import { layoutGraph } from '../../src/connectome/layout.ts';
+import { chain, input } from '../connectome/fixtures.ts';
 import { DASHBOARD_SECURITY_HEADERS, renderDashboard } from '../../src/connectome/dashboard.tsx';
 import { listen } from '../feeds/network.ts';
 import { seedNetwork, type SeededNetwork } from './seed-network.ts';
@@ -160,6 +162,39 @@ describe('the dashboard at 500 sovereigns', () => {
       }
       expect(closest).toBeGreaterThanOrEqual(14);
       await page.screenshot({ path: path.join(ARTIFACTS, 'connectome-500.png') });
+      await page.close();
+    } finally {
+      await http.stop();
+    }
+  });
+});
+
+describe('the dashboard of three sovereigns', () => {
+  it('draws them at their own size in a drawing cut to fit, not a thin line in a large empty square', async () => {
+    const connectome = buildConnectome(input({ treaties: chain('a>peer-1.example peer-1.example>a a>peer-2.example peer-2.example>a') }));
+    const layout = layoutGraph(connectome.graph);
+    const app = new Hono().get('/connectome', (c) => c.body(renderDashboard(connectome), 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }));
+    const http = await listen(app.fetch);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+      await page.goto(`${http.url}/connectome`);
+      const svg = (await page.locator('#connectome-graph').boundingBox())!;
+      const panel = (await page.locator('#graph .graph-wrap').boundingBox())!;
+      // Shown at its own size: one drawing unit is one pixel, so nodes and labels have their design size.
+      expect(svg.width).toBeCloseTo(layout.width, 0);
+      expect(svg.height).toBeCloseTo(layout.height, 0);
+      expect(svg.height).toBeLessThan(svg.width / 3);
+      // The panel holds the drawing, not a square of empty space around it.
+      expect(panel.height).toBeLessThan(svg.height + 10);
+      const circles = await page.locator('#connectome-graph g.node:not(.self) circle').evaluateAll((cs) => cs.map((c) => (c as unknown as SvgPath).getBBox().width));
+      expect(circles).toEqual([2 * layout.nodeRadius, 2 * layout.nodeRadius]);
+      const labels = await page.locator('#connectome-graph g.node text').evaluateAll((ts) => ts.map((t) => (t as unknown as SvgPath).getBBox().width));
+      expect(labels).toHaveLength(3);
+      for (const width of labels) expect(width).toBeGreaterThan(0);
+      const text = await page.locator('#connectome-graph g.node text').first().boundingBox();
+      expect(text!.height).toBeLessThan(24); // 13 px text, not blown up to the panel's width
+      await expect(page.locator('#feeds h2').textContent()).resolves.toBe('Feed freshness (0 issuers)');
+      await page.screenshot({ path: path.join(ARTIFACTS, 'connectome-three.png') });
       await page.close();
     } finally {
       await http.stop();

@@ -1,5 +1,6 @@
 // The `accord` command as a real subprocess: init, serve, admin, sign-request, keygen, doctor, signals.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAdminRequest } from '../../src/authority/admin-auth.ts';
@@ -8,7 +9,7 @@ import { loadConfig } from '../../src/authority/config.ts';
 import { initAuthority } from '../../src/authority/identity.ts';
 import { readOperatorKeyFile } from '../../src/authority/key-files.ts';
 import { isDatabaseLocked, openDatabase } from '../../src/db/database.ts';
-import { freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
+import { BIN, freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
 
 const oneLine = (text: string) => text.trim().split('\n').length === 1;
 
@@ -152,12 +153,15 @@ describe('first start without init (the README quick start)', () => {
       const first = await serve(env);
       expect(first.banner).toContain(`created the authority signing key at ${path.join(dir.dataDir, 'authority-signing-key.json')}`);
       expect(first.banner).toContain(`dev operator key "dev" is ${path.join(dir.dataDir, 'operator-dev.key')}`);
-      const example = /try: (.*)npx accord (admin GET \/admin\/audit)$/m.exec(first.banner);
+      // The command as it was started (node and this checkout's bin/accord.mjs), never `npx accord`.
+      const example = /try: (.*)node (\S+) (admin GET \/admin\/audit)$/m.exec(first.banner);
       expect(example, first.banner).not.toBeNull();
+      expect(first.banner).not.toContain('npx');
+      expect(path.resolve(example![2]!)).toBe(BIN);
       // The printed example works as printed: its environment prefix points at this server.
       const exampleEnv = Object.fromEntries(example![1]!.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
       expect(exampleEnv).toEqual(env);
-      const res = await run(example![2]!.split(' '), exampleEnv);
+      const res = await run(example![3]!.split(' '), exampleEnv);
       expect(res.code, res.stderr).toBe(0);
       first.child.kill('SIGTERM');
       expect((await first.exit).code).toBe(0);
@@ -184,6 +188,31 @@ describe('start-up and usage errors', () => {
       // Nothing was created.
       expect(fs.existsSync(dir.dataDir)).toBe(false);
     } finally {
+      dir.remove();
+    }
+  });
+
+  it('serve on a port already in use exits non-zero at once with one line, and releases everything', async () => {
+    const dir = tempDataDir();
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as net.AddressInfo).port;
+    try {
+      // `run` kills and fails the test if the process does not exit by itself: a server that stays
+      // up without serving is exactly the failure.
+      const res = await run(['serve'], { ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(port) });
+      expect(res.code).not.toBe(0);
+      expect(res.signal).toBeNull();
+      expect(oneLine(res.stderr), res.stderr).toBe(true);
+      expect(res.stderr).toBe(`accord: listen EADDRINUSE: address already in use 127.0.0.1:${port}\n`);
+      expect(res.stdout).not.toMatch(/database connection is not open|TypeError/);
+      // The database and its serving lock were released: a later start on a free port works.
+      expect(isDatabaseLocked(path.join(dir.dataDir, 'accord.db'))).toBe(false);
+      const later = await serve({ ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(await freePort()) });
+      later.child.kill('SIGTERM');
+      expect((await later.exit).code).toBe(0);
+    } finally {
+      squatter.close();
       dir.remove();
     }
   });

@@ -44,7 +44,7 @@ describe('accord connectome', () => {
       run(['connectome', '--url', 'http://127.0.0.1:9'], {}),
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('accord: HTTP 404 revoked_item_not_found: no revoked item with this id\n');
+    expect(missing.stderr).toBe('accord: HTTP 404 revoked_item_not_found: no revoked item with this id (id: no-such-item)\n');
     expect(both.code).toBe(1);
     expect(both.stderr).toMatch(/either --blast-radius or --trust-path/);
     expect(one.code).toBe(1);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireDatabaseLock, DatabaseLockedError, isDatabaseLocked, migrationJournal, migrationStatus, MIGRATIONS_DIR, openDatabase, openMemoryDatabase } from '../../src/db/database.ts';
+import { acquireDatabaseLock, DatabaseLockedError, DatabasePathError, isDatabaseLocked, migrationJournal, migrationStatus, MIGRATIONS_DIR, openDatabase, openMemoryDatabase } from '../../src/db/database.ts';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -87,6 +87,29 @@ describe('openDatabase', () => {
   });
 });
 
+describe('file modes', () => {
+  it('the database and its -wal/-shm are 0600 from creation, even under umask 022', () => {
+    const previous = process.umask(0o022);
+    try {
+      const file = path.join(tempDir(), 'a.db');
+      const db = openDatabase(file);
+      cleanup.push(() => db.close());
+      // The connection is open in WAL mode after migrating: all three files exist now.
+      const modes = ['', '-wal', '-shm'].map((suffix) => [suffix, fs.statSync(`${file}${suffix}`).mode & 0o777]);
+      expect(modes).toEqual([
+        ['', 0o600],
+        ['-wal', 0o600],
+        ['-shm', 0o600],
+      ]);
+      const lock = acquireDatabaseLock(path.join(path.dirname(file), 'b.db'));
+      cleanup.push(() => lock.release());
+      expect(fs.statSync(lock.path).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(previous);
+    }
+  });
+});
+
 describe('the serving lock', () => {
   it('is exclusive: a second holder is refused with a message naming the database', () => {
     const file = path.join(tempDir(), 'a.db');
@@ -116,4 +139,79 @@ describe('the serving lock', () => {
     a.release();
     b.release();
   });
+});
+
+describe('the serving lock is on the database file, whatever name it is reached by', () => {
+  it('a symbolic link to the database, or to its directory, meets the same lock', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'a.db');
+    openDatabase(file).close();
+    const other = tempDir();
+    fs.symlinkSync(file, path.join(other, 'link.db'));
+    fs.symlinkSync(dir, path.join(other, 'dir-link'));
+    const lock = acquireDatabaseLock(file);
+    cleanup.push(() => lock.release());
+    expect(lock.database).toBe(fs.realpathSync(file));
+    for (const name of [path.join(other, 'link.db'), path.join(other, 'dir-link', 'a.db'), path.join(dir, '.', 'a.db')]) {
+      expect(() => acquireDatabaseLock(name), name).toThrow(DatabaseLockedError);
+      expect(isDatabaseLocked(name), name).toBe(true);
+    }
+    lock.release();
+    const viaLink = acquireDatabaseLock(path.join(other, 'link.db'));
+    expect(viaLink.database).toBe(fs.realpathSync(file));
+    expect(() => acquireDatabaseLock(file)).toThrow(DatabaseLockedError);
+    viaLink.release();
+  });
+
+  it('a second hard link to the database is refused (it would not share the lock or the -wal)', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'a.db');
+    openDatabase(file).close();
+    fs.linkSync(file, path.join(dir, 'b.db'));
+    for (const name of [file, path.join(dir, 'b.db')]) {
+      expect(() => acquireDatabaseLock(name), name).toThrow(DatabasePathError);
+      expect(() => acquireDatabaseLock(name), name).toThrow(/has 2 hard links/);
+    }
+  });
+
+  it('a symbolic link to a missing file is refused (SQLite would create the database elsewhere)', () => {
+    const dir = tempDir();
+    fs.symlinkSync(path.join(dir, 'nowhere', 'x.db'), path.join(dir, 'a.db'));
+    expect(() => acquireDatabaseLock(path.join(dir, 'a.db'))).toThrow(/is a symbolic link to a missing file/);
+  });
+});
+
+describe('a database open to other users is refused, not quietly narrowed', () => {
+  const cases: Array<{ name: string; prepare: (dir: string, file: string) => string; expected: (dir: string, file: string) => string }> = [
+    { name: 'directory 0755', prepare: (dir) => (fs.chmodSync(dir, 0o755), dir), expected: (dir) => `the database directory ${dir} is mode 0755, open to other users; run: chmod 700 ${dir}` },
+    { name: 'directory 0750', prepare: (dir) => (fs.chmodSync(dir, 0o750), dir), expected: (dir) => `the database directory ${dir} is mode 0750, open to other users; run: chmod 700 ${dir}` },
+    { name: 'database 0644', prepare: (_dir, file) => (fs.chmodSync(file, 0o644), file), expected: (_dir, file) => `the database ${file} is mode 0644, open to other users; run: chmod 600 ${file}` },
+    { name: 'database 0640', prepare: (_dir, file) => (fs.chmodSync(file, 0o640), file), expected: (_dir, file) => `the database ${file} is mode 0640, open to other users; run: chmod 600 ${file}` },
+    {
+      name: '-wal 0644',
+      prepare: (_dir, file) => (fs.writeFileSync(`${file}-wal`, ''), fs.chmodSync(`${file}-wal`, 0o644), `${file}-wal`),
+      expected: (_dir, file) => `the database's -wal file ${file}-wal is mode 0644, open to other users; run: chmod 600 ${file}-wal`,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: one line naming the fix; the modes stay as they were`, () => {
+      const dir = fs.realpathSync(tempDir());
+      const file = path.join(dir, 'a.db');
+      openDatabase(file).close();
+      const changed = c.prepare(dir, file);
+      const before = fs.statSync(changed).mode;
+      let error: unknown;
+      try {
+        acquireDatabaseLock(file).release();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(DatabasePathError);
+      expect((error as Error).message).toBe(c.expected(dir, file));
+      expect(fs.statSync(changed).mode).toBe(before);
+      // Asking whether a server holds the database (doctor) still answers.
+      expect(isDatabaseLocked(file)).toBe(false);
+      fs.chmodSync(dir, 0o700);
+    });
+  }
 });

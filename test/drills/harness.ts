@@ -190,10 +190,12 @@ export class DrillAuthority {
   }
 }
 
+/** The records of a JSON-lines file; an audit export's header line is skipped, so these are its events. */
 export function jsonLines(file: string): Array<Record<string, any>> {
   return fs
     .readFileSync(file, 'utf8')
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((record) => record.type !== 'audit_export');
 }

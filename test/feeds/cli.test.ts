@@ -37,7 +37,7 @@ describe('accord feed (subprocess against a running authority)', () => {
     expect(shown.stdout).toBe(`${served}\n`);
     const missing = await accord('feed', 'show', '9');
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toBe('accord: HTTP 404\n');
+    expect(missing.stderr).toBe('accord: HTTP 404 feed_not_found: no feed with this sequence (sequence: 9)\n');
   }, 60_000);
 
   it('import, peer-add, peers, rollback-import; errors exit non-zero with the code', async () => {

@@ -1,7 +1,8 @@
 // Genesis Mesh canonical form: GM's published conformance facts and hand-derived canonical bytes.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, gmCanonicalJson } from '../../src/authority/canonical-json.ts';
+import fc from 'fast-check';
+import { canonicalJson, gmCanonicalJson, gmJson, parseJsonStrict, pythonFloatRepr } from '../../src/authority/canonical-json.ts';
 import { decodeBase64Strict, parsePublicKey, signBytes, signingKeyFromSeed, verifyBytesNoble } from '../../src/authority/crypto.ts';
 import { verifyGmSignature } from '../../src/interop/gm-model.ts';
 
@@ -72,13 +73,19 @@ describe('Genesis Mesh conformance facts (SPEC §10)', () => {
     const { metadata: _m, ...withoutMetadata } = vector.unsigned;
     const scope = { allowed_roles: [] };
     expect(gmCanonicalJson({ ...withoutMetadata, scope }, 'recognition_treaty')).toBe(vector.canonical);
-    expect(gmCanonicalJson({ attestation_id: 'x' }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{}}');
-    expect(gmCanonicalJson({ attestation_id: 'x', claims: { tier: 1 } }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{"tier":1}}');
+    // GM's MembershipAttestation defaults: subject_public_key None, roles [], status "active", claims {}.
+    expect(gmCanonicalJson({ attestation_id: 'x' }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{},"roles":[],"status":"active","subject_public_key":null}');
+    expect(gmCanonicalJson({ attestation_id: 'x', claims: { tier: 1 }, subject_public_key: null }, 'membership_attestation')).toBe(
+      '{"attestation_id":"x","claims":{"tier":1},"roles":[],"status":"active","subject_public_key":null}',
+    );
+    // A treaty without scope gets GM's whole default scope; a feed gets empty lists.
+    expect(gmCanonicalJson({ treaty_id: 't' }, 'recognition_treaty')).toBe('{"metadata":{},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"status":"active","treaty_id":"t"}');
+    expect(gmCanonicalJson({ sequence: 0 }, 'revocation_feed')).toBe('{"revocation_reasons":{},"revoked_attestation_ids":[],"sequence":0}');
   });
 });
 
 describe('genesis-mesh canonical bytes (hand-derived)', () => {
-  const treatyCases: Array<[string, Record<string, unknown>, string]> = [
+  const stringCases: Array<[string, Record<string, unknown>, string]> = [
     ['é as \\u00e9', { metadata: { note: 'café' } }, '{"metadata":{"note":"caf\\u00e9"}}'],
     ['CJK as \\uXXXX lowercase', { metadata: { place: '日本' } }, '{"metadata":{"place":"\\u65e5\\u672c"}}'],
     ['emoji as a surrogate pair', { metadata: { mood: '😀' } }, '{"metadata":{"mood":"\\ud83d\\ude00"}}'],
@@ -89,8 +96,8 @@ describe('genesis-mesh canonical bytes (hand-derived)', () => {
     // Code point order puts U+FF61 before U+1F600; UTF-16 (JCS) order would not.
     ['keys sorted by code point', { metadata: { '😀': '1', '｡': '2', a: '3' } }, '{"metadata":{"a":"3","\\uff61":"2","\\ud83d\\ude00":"1"}}'],
   ];
-  it.each(treatyCases)('%s', (_name, object, expected) => {
-    expect(gmCanonicalJson(object, 'recognition_treaty')).toBe(expected);
+  it.each(stringCases)('%s', (_name, object, expected) => {
+    expect(gmJson(object)).toBe(expected);
   });
 
   const timestampCases: Array<[string, string]> = [
@@ -108,33 +115,107 @@ describe('genesis-mesh canonical bytes (hand-derived)', () => {
   ];
   it.each(timestampCases)('timestamp %s signs as %s', (given, normalized) => {
     expect(gmCanonicalJson({ issued_at: given, valid_from: given, expires_at: given }, 'membership_attestation')).toBe(
-      `{"claims":{},"expires_at":"${normalized}","issued_at":"${normalized}","valid_from":"${normalized}"}`,
+      `{"claims":{},"expires_at":"${normalized}","issued_at":"${normalized}","roles":[],"status":"active","subject_public_key":null,"valid_from":"${normalized}"}`,
     );
   });
 
   it('only datetime fields are normalized; look-alike strings elsewhere are signed as given', () => {
-    expect(gmCanonicalJson({ metadata: { when: '2026-01-01T00:00:00.5Z' } }, 'recognition_treaty')).toBe('{"metadata":{"when":"2026-01-01T00:00:00.5Z"}}');
+    expect(gmCanonicalJson({ metadata: { when: '2026-01-01T00:00:00.5Z' }, scope: {}, status: 'active' }, 'recognition_treaty')).toBe(
+      '{"metadata":{"when":"2026-01-01T00:00:00.5Z"},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"status":"active"}',
+    );
   });
 
   it('feed id lists are sorted by code point and de-duplicated before signing', () => {
     expect(gmCanonicalJson({ revoked_attestation_ids: ['b', 'a', 'b', 'B'], sequence: 2, issued_at: '2026-01-01T00:00:00.000Z' }, 'revocation_feed')).toBe(
-      '{"issued_at":"2026-01-01T00:00:00Z","revoked_attestation_ids":["B","a","b"],"sequence":2}',
+      '{"issued_at":"2026-01-01T00:00:00Z","revocation_reasons":{},"revoked_attestation_ids":["B","a","b"],"sequence":2}',
     );
   });
 
   it('the signatures field is never signed', () => {
-    expect(gmCanonicalJson({ sequence: 1, signatures: [{ key_id: 'k', sig: 's' }] }, 'revocation_feed')).toBe('{"sequence":1}');
+    expect(gmCanonicalJson({ sequence: 1, signatures: [{ key_id: 'k', sig: 's' }] }, 'revocation_feed')).toBe('{"revocation_reasons":{},"revoked_attestation_ids":[],"sequence":1}');
   });
 
   const refused: Array<[string, Record<string, unknown>]> = [
     ['timestamp without a zone', { issued_at: '2026-01-01T00:00:00' }],
     ['timestamp with a space separator', { issued_at: '2026-01-01 00:00:00Z' }],
     ['impossible date', { issued_at: '2026-02-30T00:00:00Z' }],
-    ['float', { claims: { x: 1.5 } }],
-    ['unsafe integer', { claims: { x: 2 ** 53 } }],
+    ['a non-finite number', { claims: { x: Number.POSITIVE_INFINITY } }],
+    ['an unsafe integer built in code (its digits are unknown)', { claims: { x: 2 ** 53 } }],
+    ['a Date', { claims: { x: new Date(0) } }],
     ['lone surrogate', { claims: { x: '\ud800' } }],
   ];
   it.each(refused)('refuses %s', (_name, object) => {
     expect(() => gmCanonicalJson(object, 'membership_attestation')).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+  });
+});
+
+describe('numbers in the GM canonical form: as Python writes what it read', () => {
+  // Hand-derived from CPython's float repr (shortest round-trip digits; exponent form below 1e-4 and from 1e16 on).
+  const floats: Array<[number, string]> = [
+    [1, '1.0'],
+    [-0, '-0.0'],
+    [0, '0.0'],
+    [0.1, '0.1'],
+    [2.5, '2.5'],
+    [1e-7, '1e-07'],
+    [1e-5, '1e-05'],
+    [0.0001, '0.0001'],
+    [100, '100.0'],
+    [1e15, '1000000000000000.0'],
+    [9999999999999998, '9999999999999998.0'],
+    [1e16, '1e+16'],
+    [12345678901234567, '1.2345678901234568e+16'],
+    [1e22, '1e+22'],
+    [0.1 + 0.2, '0.30000000000000004'],
+    [1 / 3, '0.3333333333333333'],
+    [-1.5e300, '-1.5e+300'],
+    [5e-324, '5e-324'],
+    [1.7976931348623157e308, '1.7976931348623157e+308'],
+  ];
+  it.each(floats)('repr(%s) is %s', (value, text) => {
+    expect(pythonFloatRepr(value)).toBe(text);
+  });
+
+  it('property: the repr reads back to the same double', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (x) => {
+        const text = pythonFloatRepr(x);
+        expect(Object.is(Number(text), x)).toBe(true);
+        expect(text).toMatch(/^-?(?:\d+\.\d+|\d(?:\.\d+)?e[+-]\d{2,3})$/);
+      }),
+      { seed: 754, numRuns: 1000 },
+    );
+  });
+
+  const lexemes: Array<[string, string]> = [
+    ['1.0', '1.0'],
+    ['-0.0', '-0.0'],
+    ['1e-07', '1e-07'],
+    ['9007199254740993', '9007199254740993'],
+    ['-123456789012345678901234567890', '-123456789012345678901234567890'],
+    // Python reads these and writes them back in its own form, so that is what it signs.
+    ['1.00', '1.0'],
+    ['1E5', '100000.0'],
+    ['1e-7', '1e-07'],
+    ['10.50', '10.5'],
+    ['-0', '0'],
+    ['2.5e0', '2.5'],
+  ];
+  it.each(lexemes)('the text %s signs as %s', (text, signed) => {
+    expect(gmJson(parseJsonStrict(`{"v":${text}}`))).toBe(`{"v":${signed}}`);
+  });
+
+  it.each([
+    ['a double overflow', '1e400'],
+    ['an integer Python refuses to read (more than 4300 digits)', '9'.repeat(4301)],
+  ])('refuses %s with non_canonical_value', (_name, text) => {
+    expect(() => gmJson(parseJsonStrict(`{"v":${text}}`))).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+  });
+
+  it('keeps number texts through the model defaults (a treaty without scope claims still signs 1.0 in metadata)', () => {
+    const treaty = parseJsonStrict('{"metadata":{"w":1.0,"n":[1,-0.0]},"scope":{"allowed_roles":[]},"status":"active","sequence":3}') as Record<string, unknown>;
+    expect(gmCanonicalJson(treaty, 'recognition_treaty')).toBe(
+      '{"metadata":{"n":[1,-0.0],"w":1.0},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"sequence":3,"status":"active"}',
+    );
   });
 });

@@ -39,12 +39,13 @@ function gmAttestation(id: string) {
       attestation_id: id,
       issuer_sovereign_id: GM,
       subject_id: 'edge-node-1',
+      subject_public_key: null,
       roles: ['role:client'],
       status: 'active',
       issued_at: '2026-02-01T00:00:00.500000Z',
       valid_from: '2026-02-01T00:00:00Z',
       expires_at: '2026-05-01T00:00:00Z',
-      issued_by: keyA.publicKey,
+      issued_by: 'gm-na-key',
       claims: {},
     },
     keyA,
@@ -160,7 +161,10 @@ describe('GET /sovereign-revocation-feed: a feed a GM authority can import', () 
       expect(Object.keys(feed).sort()).toEqual(['feed_id', 'issued_at', 'issued_by', 'issuer_sovereign_id', 'revocation_reasons', 'revoked_attestation_ids', 'sequence', 'signatures']);
       expect(feed.revoked_attestation_ids).toEqual([revoked1, revoked2].sort());
       expect(feed.revocation_reasons).toEqual({ [revoked1]: 'key_compromise', [revoked2]: 'key_compromise' });
-      expect(feed.issued_by).toBe(acc.signingKey.publicKey);
+      // issued_by and key_id are key labels, as GM writes them (here this authority's key_id); the body is in GM's own form.
+      expect(feed.issued_by).toBe(acc.signingKey.keyId);
+      expect((feed.signatures as Array<{ key_id: string }>).map((sig) => sig.key_id)).toEqual([acc.signingKey.keyId]);
+      expect(text).toBe(pythonJsonDumps(feed));
       expect(feed.sequence).toBe((published as { latest_sequence: number }).latest_sequence);
       expect(gmVerify(feed, [acc.signingKey.publicKey])).toBe(true);
       const { signatures: _s, ...unsigned } = feed;

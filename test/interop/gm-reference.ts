@@ -46,8 +46,11 @@ export function gmKeyFromSeed(seed: Buffer): GmKey {
 export const GM_SEED_A = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 export const GM_SEED_B = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 32));
 
+/** GM's default signing-key label (its `key_id` when none is configured); `issued_by` carries it too. */
+export const GM_DEFAULT_LABEL = 'na-2025-q1';
+
 /** Signs as the reference does: the dump of the object without signatures; key_id is a label. */
-export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey, keyLabel = key.publicKey): T & { signatures: Array<{ key_id: string; sig: string }> } {
+export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey, keyLabel = GM_DEFAULT_LABEL): T & { signatures: Array<{ key_id: string; sig: string }> } {
   const { signatures: _drop, ...unsigned } = object as T & { signatures?: unknown };
   return { ...object, signatures: [{ key_id: keyLabel, sig: key.sign(Buffer.from(pythonJsonDumps(unsigned), 'utf8')) }] };
 }
@@ -64,12 +67,27 @@ export function gmVerify(object: Record<string, unknown>, publicKeys: string[]):
   );
 }
 
+/** The defaults GM's pydantic models fill in before dumping (and so before signing or verifying). */
+const GM_MODEL_DEFAULTS: Record<'treaty' | 'attestation', Record<string, unknown>> = {
+  treaty: { status: 'active', metadata: {} },
+  attestation: { subject_public_key: null, roles: [], status: 'active', claims: {} },
+};
+
+/** What GM verifies a treaty or attestation with: model_validate fills defaults, then the dump is checked under each key. */
+export function gmModelVerify(object: Record<string, unknown>, model: 'treaty' | 'attestation', publicKeys: string[]): boolean {
+  const filled: Record<string, unknown> = { ...GM_MODEL_DEFAULTS[model], ...object };
+  if (model === 'treaty') filled.scope = { allowed_roles: [], accepted_statuses: ['active'], claims: {}, ...(object.scope as object | undefined) };
+  return gmVerify(filled, publicKeys);
+}
+
 export interface GmFeedInput {
   issuer: string;
   sequence: number;
   issuedAt: string;
   revoked: Record<string, string>;
   feedId?: string;
+  /** The signer's key label (issued_by and key_id); GM's default when absent. */
+  label?: string;
 }
 
 /** A snapshot feed exactly as the reference would serve it. */
@@ -83,9 +101,10 @@ export function gmFeed(key: GmKey, input: GmFeedInput): Record<string, unknown> 
       issued_at: input.issuedAt,
       revoked_attestation_ids: ids,
       revocation_reasons: input.revoked,
-      issued_by: key.publicKey,
+      issued_by: input.label ?? GM_DEFAULT_LABEL,
     },
     key,
+    input.label ?? GM_DEFAULT_LABEL,
   );
 }
 

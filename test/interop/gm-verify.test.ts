@@ -33,12 +33,13 @@ function gmAttestation(over: Record<string, unknown> = {}) {
       attestation_id: ATT,
       issuer_sovereign_id: GM,
       subject_id: 'node-7',
+      subject_public_key: null,
       roles: ['role:client'],
       status: 'active',
       issued_at: '2026-02-01T00:00:00.123456Z',
       valid_from: '2026-02-01T00:00:00.123456Z',
       expires_at: '2026-06-01T00:00:00Z',
-      issued_by: keyA.publicKey,
+      issued_by: 'na-key-1',
       claims: {},
       ...over,
     },
@@ -159,5 +160,51 @@ describe('POST /attestations/verify with genesis-mesh issuers', () => {
     const { status, body } = await post(acc, '/attestations/verify', { attestation: gmAttestation({ subject_public_key: Buffer.alloc(32).toString('base64') }) });
     expect(status).toBe(422);
     expect(body.error).toMatchObject({ code: 'invalid_attestation', details: { reason: 'malformed_public_key' } });
+  });
+});
+
+describe('a genesis-mesh sovereign whose treaty is revoked keeps its profile', () => {
+  async function revokeAllTreatiesFor(a: TestAuthority, sovereign: string): Promise<void> {
+    const ids = a.db.sqlite.prepare('SELECT treaty_id FROM treaties WHERE subject_sovereign_id = ?').pluck().all(sovereign) as string[];
+    for (const id of ids) {
+      const res = await a.admin('POST', `/admin/recognition-treaties/${id}/revoke`, { reason: 'cessation_of_operation' });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+  }
+
+  it('its next attestation gets the answer of a recognized-then-revoked issuer, not accord/1 schema errors', async () => {
+    await revokeAllTreatiesFor(acc, GM);
+    const { status, body } = await post(acc, '/attestations/verify', { attestation: gmAttestation() });
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ accepted: false, reason: 'issuer_not_recognized', signed_by: null });
+
+    // The same answer an accord/1 sovereign gets once its only treaty is revoked.
+    const native = createTestAuthority({ sovereignId: 'sovereign-native', now: '2026-03-01T00:00:00Z' });
+    await recognize(acc, 'sovereign-native', native.signingKey.publicKey);
+    const nativeAttestation = await (await native.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 })).json();
+    await revokeAllTreatiesFor(acc, 'sovereign-native');
+    const nativeAnswer = await post(acc, '/attestations/verify', { attestation: nativeAttestation });
+    expect(nativeAnswer.body).toMatchObject({ accepted: false, reason: 'issuer_not_recognized' });
+    await native.close();
+    native.db.close();
+  });
+
+  it('its treaties and snapshot feeds get the recognized-then-revoked answers too', async () => {
+    await revokeAllTreatiesFor(acc, GM);
+    const treaty = await post(acc, '/recognition-treaties/verify', { treaty: vector.signed });
+    expect(treaty.body).toMatchObject({ accepted: false, reason: 'issuer_not_recognized' });
+    const feed = await acc.admin('POST', '/admin/sovereign-revocation-feeds/import', {
+      feed: gmFeed(keyA, { issuer: GM, sequence: 0, issuedAt: '2026-02-28T12:00:00Z', revoked: {} }),
+    });
+    expect(feed.status).toBe(403);
+    expect(await feed.json()).toMatchObject({ error: { code: 'issuer_not_recognized' } });
+  });
+
+  it('re-recognizing the sovereign under accord/1 is the operator’s new word: its profile follows the newest treaty', async () => {
+    await revokeAllTreatiesFor(acc, GM);
+    await recognize(acc, GM, keyA.publicKey);
+    const { status, body } = await post(acc, '/attestations/verify', { attestation: gmAttestation() });
+    expect(status).toBe(422);
+    expect(body.error).toMatchObject({ code: 'invalid_attestation' });
   });
 });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { auditEventHash, type AuditEvent } from '../../src/authority/audit.ts';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { openDatabase } from '../../src/db/database.ts';
-import { accord, readLines, removeTempDirs, tempDir } from './helpers.ts';
+import { accord, exportEventLines, removeTempDirs, tempDir } from './helpers.ts';
 
 const PRELOAD = path.join(import.meta.dirname, 'fixtures', 'report-max-rss.mjs');
 const PAD = 'p'.repeat(2600);
@@ -70,7 +70,7 @@ describe('audit-export memory', () => {
     const small = await exportPeak(3_000);
     const large = await exportPeak(40_000);
     expect(fs.statSync(large.output).size).toBeGreaterThan(100 * 1024 * 1024);
-    expect(readLines(small.output)).toHaveLength(3_000);
+    expect(exportEventLines(small.output)).toHaveLength(3_000);
     // Holding the export in memory would cost at least the file size (>100 MB, more than the 64 MB heap
     // the subprocess is allowed); streaming leaves only garbage-collector slack.
     expect(large.peakKib - small.peakKib).toBeLessThan(50 * 1024);

@@ -8,8 +8,9 @@ import { sha256Hex } from '../../src/authority/crypto.ts';
 import { exportAudit, type ExportFilterInput } from '../../src/ops/audit-export.ts';
 import { verifyAuditExport } from '../../src/ops/audit-verify.ts';
 import { buildCheckpoint, checkpointPath, parseTrustAnchor, writeCheckpoint } from '../../src/ops/checkpoint.ts';
+import { exportHeaderLine } from '../../src/ops/export-format.ts';
 import { testKey, type TestAuthority } from '../helpers/authority.ts';
-import { fileAuthority, readLines, removeTempDirs, tempDir } from './helpers.ts';
+import { exportEventLines, fileAuthority, readLines, removeTempDirs, tempDir } from './helpers.ts';
 
 const alice = testKey('operator:alice');
 const bob = testKey('operator:bob');
@@ -48,7 +49,7 @@ let n = 0;
 async function exportWith(filters: ExportFilterInput, format: 'jsonl' | 'json' = 'jsonl') {
   const output = path.join(dir, `export-${n++}.${format}`);
   const summary = await exportAudit({ dbPath, output, filters, format });
-  return { output, summary, seqs: format === 'jsonl' ? readLines(output).map((l) => (JSON.parse(l) as AuditEvent).seq) : [] };
+  return { output, summary, seqs: format === 'jsonl' ? exportEventLines(output).map((l) => (JSON.parse(l) as AuditEvent).seq) : [] };
 }
 
 describe('audit-export filters', () => {
@@ -96,9 +97,10 @@ describe('audit-export filters', () => {
 });
 
 describe('audit-export output', () => {
-  it('JSONL: each line is exactly the stored JCS event, and every line re-hashes to its hash', async () => {
+  it('JSONL: a header line recording the filters, then each line exactly the stored JCS event, and every line re-hashes to its hash', async () => {
     const { output, summary } = await exportWith({});
-    const lines = readLines(output);
+    expect(readLines(output)[0]).toBe(`{"filters":{},"sovereign_id":"${a.sovereignId}","type":"audit_export","version":2}`);
+    const lines = exportEventLines(output);
     const stored = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => r.canonical);
     expect(lines).toEqual(stored);
     for (const line of lines) {
@@ -114,6 +116,7 @@ describe('audit-export output', () => {
   it('json format: one document with the same events, which verifies', async () => {
     const { output, summary } = await exportWith({ eventTypes: ['recognition_treaty_issued'] }, 'json');
     const doc = JSON.parse(fs.readFileSync(output, 'utf8')) as { events: AuditEvent[] };
+    expect(doc).toMatchObject({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { event_types: ['recognition_treaty_issued'] } });
     expect(doc.events.map((e) => e.seq)).toEqual(all.filter((e) => e.event_type === 'recognition_treaty_issued').map((e) => e.seq));
     expect(doc.events.map((e) => canonicalJson(e))).toEqual(doc.events.map((e) => all.find((x) => x.seq === e.seq)).map((e) => canonicalJson(e)));
     const report = await verifyAuditExport(output);
@@ -122,10 +125,10 @@ describe('audit-export output', () => {
 
   it('an empty result is still a valid export in both formats', async () => {
     const jsonl = await exportWith({ afterSeq: 10_000 });
-    expect(fs.readFileSync(jsonl.output, 'utf8')).toBe('');
+    expect(fs.readFileSync(jsonl.output, 'utf8')).toBe(`${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: { after_seq: 10_000 } })}\n`);
     expect(jsonl.summary).toMatchObject({ count: 0, first_seq: null, last_seq: null, last_hash: null });
     const json = await exportWith({ afterSeq: 10_000 }, 'json');
-    expect(JSON.parse(fs.readFileSync(json.output, 'utf8'))).toEqual({ events: [] });
+    expect(JSON.parse(fs.readFileSync(json.output, 'utf8'))).toEqual({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { after_seq: 10_000 }, events: [] });
     await expect(verifyAuditExport(json.output)).resolves.toMatchObject({ ok: true, count: 0 });
   });
 });

@@ -61,3 +61,10 @@ export function reopen(a: TestAuthority, dbPath = path.join(a.config.dataDir, 'a
 export function readLines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
 }
+
+/** The event lines of a jsonl audit export: every line after its header line. */
+export function exportEventLines(file: string): string[] {
+  const [header, ...events] = readLines(file);
+  if ((JSON.parse(header!) as { type?: unknown }).type !== 'audit_export') throw new Error(`${file} has no export header`);
+  return events;
+}

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendAudit, SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { sha256Hex } from '../../src/authority/crypto.ts';
-import { exportAudit, JSON_FORMAT_CLOSE, JSON_FORMAT_OPEN } from '../../src/ops/audit-export.ts';
+import { exportAudit } from '../../src/ops/audit-export.ts';
+import { exportHeaderLine, JSON_FORMAT_CLOSE } from '../../src/ops/export-format.ts';
 import { sha256AndSyncInWorker, sha256File } from '../../src/ops/files.ts';
 import type { TestAuthority } from '../helpers/authority.ts';
 import { fileAuthority, removeTempDirs, tempDir } from './helpers.ts';
@@ -38,7 +39,7 @@ afterAll(() => {
 
 describe('audit-export of large events', () => {
   it('jsonl: byte-exact over many buffers, with one event larger than a whole buffer', async () => {
-    const expected = Buffer.from(canonicals.map((c) => `${c}\n`).join(''), 'utf8');
+    const expected = Buffer.from(`${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.map((c) => `${c}\n`).join('')}`, 'utf8');
     // Several buffers' worth (256 KiB each), and the big event alone exceeds one.
     expect(expected.length).toBeGreaterThan(4 * 256 * 1024);
     expect(Buffer.byteLength(canonicals[351]!)).toBeGreaterThan(256 * 1024);
@@ -50,7 +51,7 @@ describe('audit-export of large events', () => {
   });
 
   it('json: the same events between the opening and closing lines', async () => {
-    const expected = Buffer.from(`${JSON_FORMAT_OPEN}\n${canonicals.join(',\n')}\n${JSON_FORMAT_CLOSE}\n`, 'utf8');
+    const expected = Buffer.from(`${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.join(',\n')}\n${JSON_FORMAT_CLOSE}\n`, 'utf8');
     const output = path.join(dir, 'big.json');
     const summary = await exportAudit({ dbPath, output, format: 'json' });
     expect(fs.readFileSync(output).equals(expected)).toBe(true);
@@ -58,13 +59,15 @@ describe('audit-export of large events', () => {
     expect((JSON.parse(expected.toString('utf8')) as { events: unknown[] }).events).toHaveLength(canonicals.length);
   });
 
-  it('an export that matches nothing is the empty document in both formats', async () => {
+  it('an export that matches nothing is its header alone (the empty document in json)', async () => {
     const jsonl = path.join(dir, 'none.jsonl');
     const json = path.join(dir, 'none.json');
-    expect(await exportAudit({ dbPath, output: jsonl, filters: { afterSeq: canonicals.length } })).toMatchObject({ count: 0, bytes: 0, file_sha256: sha256Hex('') });
-    expect(fs.readFileSync(jsonl, 'utf8')).toBe('');
+    const filters = { after_seq: canonicals.length };
+    const header = `${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters })}\n`;
+    expect(await exportAudit({ dbPath, output: jsonl, filters: { afterSeq: canonicals.length } })).toMatchObject({ count: 0, bytes: header.length, file_sha256: sha256Hex(header) });
+    expect(fs.readFileSync(jsonl, 'utf8')).toBe(header);
     await exportAudit({ dbPath, output: json, format: 'json', filters: { afterSeq: canonicals.length } });
-    expect(fs.readFileSync(json, 'utf8')).toBe(`${JSON_FORMAT_OPEN}\n${JSON_FORMAT_CLOSE}\n`);
+    expect(fs.readFileSync(json, 'utf8')).toBe(`${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters })}\n${JSON_FORMAT_CLOSE}\n`);
   });
 });
 

@@ -4,8 +4,10 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyStoredAuditChain, type AuditEvent } from '../../src/authority/audit.ts';
-import { canonicalHash, sha256Hex } from '../../src/authority/crypto.ts';
-import { acquireDatabaseLock, openDatabase } from '../../src/db/database.ts';
+import { canonicalJson } from '../../src/authority/canonical-json.ts';
+import { canonicalHash, hashRef, sha256Hex, signObject } from '../../src/authority/crypto.ts';
+import { acquireDatabaseLock, migrationJournal, openDatabase } from '../../src/db/database.ts';
+import { signedPartHash } from '../../src/feeds/model.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { readLogHead } from '../../src/feeds/revocation-log.ts';
 import { backupDatabase } from '../../src/ops/backup.ts';
@@ -16,8 +18,8 @@ import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts
 import { treatyInput } from '../treaties/fixtures.ts';
 import { accord, fileAuthority, reopen, removeTempDirs, tempDir } from './helpers.ts';
 
-/** Migrations this build ships (drizzle's journal). */
-const KNOWN_MIGRATIONS = (JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', '..', 'drizzle', 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length;
+/** Migrations this build ships. */
+const HEAD = migrationJournal().entries.length;
 
 afterAll(removeTempDirs);
 
@@ -97,7 +99,7 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
           db.close();
           return f;
         },
-        expected: new RegExp(`has a newer schema than this build \\(${KNOWN_MIGRATIONS + 1} migrations applied, this build knows ${KNOWN_MIGRATIONS}\\)`),
+        expected: new RegExp(`has a newer schema than this build \\(${HEAD + 1} migrations applied, this build knows ${HEAD}\\)`),
       },
       { name: 'other sovereign', backup: () => other.backup, expected: /the backup belongs to sovereign "another-na" but the database belongs to "restore-na"$/ },
     ];
@@ -270,15 +272,32 @@ describe('restore carries published history forward', () => {
     publish(a.deps);
     const backup = path.join(dir, 'backup.db');
     await backupDatabase({ dbPath, output: backup });
-    // Rewrite feed 1 in the backup: the world saw the live one.
+    // Feed 1 in the backup is another statement, validly signed by the same key: the world saw the live one.
     const forked = new BetterSqlite3(backup);
-    forked.prepare("UPDATE published_feeds SET feed_hash = 'sha256:forked' WHERE sequence = 1").run();
+    const { body } = forked.prepare('SELECT body FROM published_feeds WHERE sequence = 1').get() as { body: string };
+    const { signatures: _signatures, ...unsigned } = JSON.parse(body) as Record<string, unknown>;
+    const other = canonicalJson(signObject({ ...unsigned, next_update: '2099-01-01T00:00:00Z' }, [a.signingKey]));
+    forked.prepare('UPDATE published_feeds SET body = ?, feed_hash = ?, signed_hash = ? WHERE sequence = 1').run(other, hashRef(other), signedPartHash(other));
     forked.close();
     fs.rmSync(`${backup}.sha256`);
     a.db.close();
     const live = bytes(dbPath);
     await expect(restoreDatabase({ dbPath, backupFile: backup, clock: a.clock })).rejects.toThrow(/disagree on published_feeds \{"sequence":1\} \(feed_hash\)/);
     expect(bytes(dbPath).equals(live)).toBe(true);
+  });
+
+  it('a symbolic link given as the database: the file it points to is replaced, the link stays a link', async () => {
+    const base = await liveAndBackup();
+    const linkDir = tempDir();
+    const link = path.join(linkDir, 'accord.db');
+    fs.symlinkSync(base.dbPath, link);
+    const summary = await restoreDatabase({ dbPath: link, backupFile: base.backup, clock: base.a.clock });
+    expect(summary.database).toBe(fs.realpathSync(base.dbPath));
+    expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(fs.readdirSync(linkDir)).toEqual(['accord.db']);
+    const db = openDatabase(link, { readonly: true });
+    expect(db.sqlite.prepare("SELECT count(*) AS n FROM audit_events WHERE event_type = 'database_restored'").get()).toEqual({ n: 1 });
+    db.close();
   });
 
   it('restores onto a missing database only when the installation signing key matches the backup', async () => {

@@ -28,7 +28,7 @@ describe('attestations (admin)', () => {
     a.deps.changes.on('revocation', () => notified++);
     const rev = await a.admin('POST', `/admin/attestations/${att.attestation_id}/revoke`, { reason: 'affiliation_changed' });
     expect(rev.status).toBe(200);
-    expect(await rev.json()).toEqual({ attestation_id: att.attestation_id, reason: 'affiliation_changed', revoked_at: '2026-03-01T00:00:00Z', log_index: 0 });
+    expect(await rev.json()).toEqual({ attestation_id: att.attestation_id, reason: 'affiliation_changed', revoked_at: '2026-03-01T00:00:00Z', log_index: 0, publish: 'pending', next_scheduled_run: null });
     expect(JSON.parse((a.db.sqlite.prepare('SELECT entry FROM revocation_log').get() as Json).entry)).toEqual({
       index: 0,
       kind: 'membership_attestation',

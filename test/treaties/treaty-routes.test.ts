@@ -134,8 +134,10 @@ describe('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke)', () =>
     a.clock.advance(3600);
     const res = await a.admin('POST', `/admin/recognition-treaties/${t.treaty_id}/revoke`, { reason: 'key_compromise', incident: 'INC-7' });
     expect(res.status).toBe(200);
-    const rev = (await res.json()) as Json;
+    const { publish, next_scheduled_run, ...rev } = (await res.json()) as Json;
     expect(rev).toEqual({ treaty_id: t.treaty_id, reason: 'key_compromise', revoked_at: '2026-03-01T01:00:00Z', incident: 'INC-7', log_index: 0 });
+    // No publishing jobs run in this test authority: only an explicit publish will carry it.
+    expect({ publish, next_scheduled_run }).toEqual({ publish: 'pending', next_scheduled_run: null });
     const entry = JSON.parse((a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = 0').get() as Json).entry);
     expect(entry).toEqual({ index: 0, kind: 'recognition_treaty', id: t.treaty_id, reason: 'key_compromise', revoked_at: '2026-03-01T01:00:00Z', subject_sovereign_id: 'peer-b', incident: 'INC-7' });
     expect((a.db.sqlite.prepare('SELECT body FROM treaties WHERE treaty_id = ?').get(t.treaty_id) as Json).body).toBe(body);
@@ -143,7 +145,7 @@ describe('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke)', () =>
     expect(notified).toBe(1);
     const view = (await (await a.app.request(`/recognition-treaties/${t.treaty_id}`)).json()) as Json;
     expect(view.revocation).toEqual(rev);
-    expect(view.lifecycle).toEqual({ state: 'revoked', expiry_risk: 'none', seconds_until_expiry: 30 * 86400 - 3600 });
+    expect(view.lifecycle).toEqual({ state: 'revoked', expiry_risk: 'none', seconds_until_expiry: null });
   });
 
   it('a second revoke is 409 already_revoked and the first reason stands', async () => {
