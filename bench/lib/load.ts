@@ -15,9 +15,10 @@ export interface LoadSpec {
   path: string;
   connections: number;
   durationSeconds: number;
-  /** `post-bodies`: POST the JSON bodies of a file (one array) in turn; `admin-treaty`: signed treaty issue requests; `get`. */
-  mode: 'post-bodies' | 'admin-treaty' | 'get';
+  /** `post-bodies`: POST the JSON bodies of a file (one array) in turn; `admin-treaty`: signed treaty issue requests; `get`; `get-paths`: GET the paths of a file (one array) in turn. */
+  mode: 'post-bodies' | 'admin-treaty' | 'get' | 'get-paths';
   bodiesFile?: string;
+  pathsFile?: string;
   headers?: Record<string, string>;
   /** For admin-treaty: the sovereign id of the authority under load (admin signatures are bound to it). */
   authority?: string;
@@ -64,6 +65,11 @@ function subjectKeys(n: number): string[] {
 
 function requestsFor(spec: LoadSpec): AutocannonRequest[] {
   if (spec.mode === 'get') return [{ method: 'GET', path: spec.path, ...(spec.headers ? { headers: spec.headers } : {}) }];
+  if (spec.mode === 'get-paths') {
+    const paths = JSON.parse(fs.readFileSync(spec.pathsFile!, 'utf8')) as string[];
+    let i = 0;
+    return [{ method: 'GET', path: paths[0]!, setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }];
+  }
   if (spec.mode === 'post-bodies') {
     const bodies = (JSON.parse(fs.readFileSync(spec.bodiesFile!, 'utf8')) as unknown[]).map((b) => JSON.stringify(b));
     let i = 0;

@@ -20,6 +20,7 @@ import type { OperatorKeyring } from './operator-keys.ts';
 import { treatyRoutes } from '../treaties/routes.ts';
 import { interopRoutes } from '../interop/routes.ts';
 import { connectomeRoutes } from '../connectome/routes.ts';
+import { transparencyRoutes } from '../transparency/routes.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -112,6 +113,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
   app.route('/', interopRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/', connectomeRoutes(deps));
+  app.route('/', transparencyRoutes(deps));
 
   app.notFound((c) => {
     const path = c.req.path;

@@ -47,6 +47,7 @@ const envSchema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
     .optional(),
   ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
+  ACCORD_LOG_ORIGIN: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -73,6 +74,8 @@ export interface Config {
   maxTreatyValidityDays: number;
   metricsToken: string | undefined;
   adminFailureLimit: number;
+  /** Origin line of the revocation log's checkpoints; undefined: derived from the sovereign id. */
+  logOrigin: string | undefined;
   logLevel: string;
 }
 
@@ -126,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxTreatyValidityDays: e.ACCORD_MAX_TREATY_VALIDITY_DAYS,
     metricsToken: e.ACCORD_METRICS_TOKEN,
     adminFailureLimit: e.ACCORD_ADMIN_FAILURE_LIMIT,
+    logOrigin: e.ACCORD_LOG_ORIGIN,
     logLevel: e.LOG_LEVEL,
   };
 }

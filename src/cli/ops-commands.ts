@@ -159,8 +159,11 @@ export function registerOpsCommands(program: Command): void {
     .option('--authority-url <url>', "trust the keys of the authority's well-known declaration at this URL")
     .option('--complete', 'the export is unfiltered from seq 1: treat any gap as a deletion')
     .option('--allow-gaps', 'for an export without a header line (older versions) and without a checkpoint: report gaps instead of failing')
+    .option('--checkpoint-note <file>', "a signed revocation-log checkpoint (GET /log/checkpoint) kept outside the authority: the export must reach its audit head")
+    .option('--note-key <vkey>', 'a trusted note verifier key for --checkpoint-note (GET /log/keys, confirmed out of band; repeatable)', collect, [])
     .action(
-      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean; allowGaps?: boolean }) => {
+      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean; allowGaps?: boolean; checkpointNote?: string; noteKey: string[] }) => {
+        if (opts.noteKey.length > 0 && !opts.checkpointNote) throw new CliError('--note-key only applies with --checkpoint-note');
         const anchors = opts.publicKey.map(parseTrustAnchor);
         if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
         const report = await verifyAuditExport(path.resolve(file), {
@@ -168,6 +171,7 @@ export function registerOpsCommands(program: Command): void {
           anchors,
           complete: opts.complete,
           allowGaps: opts.allowGaps,
+          ...(opts.checkpointNote ? { checkpointNote: { file: path.resolve(opts.checkpointNote), noteKeys: opts.noteKey } } : {}),
         });
         printJson(report);
         if (!report.ok) throw new CliError(`audit verification failed: ${report.failures.length} problem(s); first: ${report.failures[0] ?? 'chain break'}`);

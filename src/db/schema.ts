@@ -2,3 +2,4 @@
 export * from '../authority/schema.ts';
 export * from '../treaties/schema.ts';
 export * from '../feeds/schema.ts';
+export * from '../transparency/schema.ts';

@@ -16,6 +16,7 @@ import { findImportedRevocation } from './imported-revocations.ts';
 import { appendLeafDigests, frontierRoot, leafDigest } from './merkle.ts';
 import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import type { RevocationEntry } from './revocation-log.ts';
+import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
 export interface ImportContext {
   actor: Actor;
@@ -30,6 +31,8 @@ export interface ImportContext {
    * the issuer's own and break that issuer's chain at this authority.
    */
   expectedIssuer?: string;
+  /** The issuer's consistency proof from the last imported head to this feed's `log` (check 8b). */
+  consistencyProof?: string[];
 }
 
 export interface ImportResult {
@@ -54,6 +57,7 @@ export const IMPORT_REJECTIONS = {
   sequence_gap: 409,
   chain_mismatch: 409,
   log_root_mismatch: 422,
+  consistency_proof_invalid: 409,
   invalid_timestamps: 422,
 } as const;
 export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
@@ -70,6 +74,7 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
   sequence_gap: 'the feed does not follow the last imported sequence',
   chain_mismatch: 'previous_feed_hash does not match the last imported feed',
   log_root_mismatch: 'the feed entries do not extend the issuer log to the announced Merkle root',
+  consistency_proof_invalid: "the issuer's consistency proof from the last imported log head to this feed's head is missing or does not verify",
   invalid_timestamps: 'the feed timestamps are not acceptable',
 };
 
@@ -330,13 +335,20 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
     rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });
   }
   const o = envelope as Record<string, unknown> | null;
-  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== 1) {
+  const proof = o && typeof o === 'object' && 'consistency_proof' in o ? readConsistencyProof(o.consistency_proof) : undefined;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== (proof === undefined ? 1 : 2) || proof === null) {
     rejectEarly(deps, ctx, rawFacts(o && typeof o === 'object' ? o.feed : undefined), {
       code: 'invalid_revocation_feed',
-      details: { issues: [{ path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' }] },
+      details: {
+        issues: [
+          proof === null
+            ? { path: 'consistency_proof', message: 'must be an array of at most 128 "sha256:<hex>" hashes' }
+            : { path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' },
+        ],
+      },
     });
   }
-  return importFeed(deps, o.feed, ctx);
+  return importFeed(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
 }
 
 /**
@@ -466,6 +478,10 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
     const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
     const root = `sha256:${frontierRoot(frontier)}`;
     if (root !== feed.log.root_hash) return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
+
+    // 8b. The issuer's consistency proof agrees (required once the issuer has served one).
+    const unproven = checkFeedConsistency(sqlite, { issuer, sequence: feed.sequence, previous: { size: state.log_size, frontier: state.frontier }, next: feed.log, proof: ctx.consistencyProof, at: importedAt });
+    if (unproven) return reject(unproven);
 
     // 9. Timestamps.
     const issuedAt = parseTimestamp(feed.issued_at)!;

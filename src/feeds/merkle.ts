@@ -53,7 +53,7 @@ export function leafDigest(text: string): string {
 const NODE_INPUT = Buffer.alloc(65, 0x01);
 
 /** nodeHash on binary digests: the 65 input bytes are assembled in one reused buffer (a plain loop beats Buffer#write here). */
-function nodeDigest(left: string, right: string): string {
+export function nodeDigest(left: string, right: string): string {
   for (let i = 0; i < 32; i++) {
     NODE_INPUT[1 + i] = left.charCodeAt(i);
     NODE_INPUT[33 + i] = right.charCodeAt(i);

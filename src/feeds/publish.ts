@@ -11,6 +11,7 @@ import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import { frontierAt, readLogHead } from './revocation-log.ts';
+import { recordCheckpoint } from '../transparency/service.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
 
@@ -189,6 +190,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
         requestId: options.requestId ?? null,
         details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
       });
+      recordCheckpoint(deps, { sequence, size: frontier.size, rootHash });
       published.push(summary);
       previousHash = signedHash;
       sequence++;

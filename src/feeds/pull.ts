@@ -14,6 +14,7 @@ import { importFeed } from './import.ts';
 import { MAX_FEED_BYTES } from './model.ts';
 import { getPeerRow, type PeerRow } from './peers.ts';
 import { buildReceipt } from './receipts.ts';
+import { checkIssuerCheckpoint, fetchFeedConsistencyProof } from '../transparency/importer.ts';
 
 export const PULL_TIMEOUT_MS = 5_000;
 /** Size caps of peer responses: one feed, a page of feeds, a page of treaties, a receipt answer. */
@@ -182,9 +183,10 @@ function sameAsStored(deps: AppDeps, issuer: string, sequence: number, feed: Jso
   }
 }
 
-function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string): 'imported' | 'already_imported' {
+function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string, consistencyProof?: string[]): 'imported' | 'already_imported' {
   try {
-    return importFeed(deps, feed, { actor: SYSTEM_ACTOR, via: 'pull', source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id }).status;
+    const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
+    return importFeed(deps, feed, consistencyProof ? { ...ctx, consistencyProof } : ctx).status;
   } catch (err) {
     if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
     throw err;
@@ -219,7 +221,8 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     if (!body || !Array.isArray(feeds) || typeof body.more !== 'boolean') throw new PullFailure('malformed_response', `${url} is not a feed page`);
     for (const feed of feeds) {
       await nextTurn();
-      if (importOne(deps, feed, peer, url) === 'imported') imported++;
+      const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed, (path) => getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true));
+      if (importOne(deps, feed, peer, url, proof) === 'imported') imported++;
     }
     state = importedState(deps, peer.sovereign_id);
     if (!body.more || feeds.length === 0 || state.last_sequence === since) break;
@@ -370,6 +373,9 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
   let imported = 0;
   try {
     imported = genesisMesh ? await pullGmSnapshot(deps, net, peer) : await pullFeeds(deps, net, peer);
+    // The issuer's signed checkpoint must agree with the feeds just imported from it.
+    const log = genesisMesh ? null : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
+    if (log && !log.ok) throw new PullFailure(log.reason, log.message, log.details);
   } catch (err) {
     const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
     if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');

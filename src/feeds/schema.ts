@@ -12,7 +12,8 @@ export const revocationLog = sqliteTable('revocation_log', {
   entry: text('entry').notNull(),
   /** Hex SHA-256(0x00 ‖ entry). */
   leafHash: text('leaf_hash').notNull(),
-});
+  // The index answers GET /log/entries/{id} (inclusion proof by revoked id) without scanning the log.
+}, (t) => [index('revocation_log_id').on(t.subjectId, t.idx)]);
 
 /** One row (id = 1): the Merkle frontier after the last entry, so appending costs O(log n). */
 export const revocationLogState = sqliteTable('revocation_log_state', {

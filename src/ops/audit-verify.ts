@@ -8,6 +8,7 @@ import { canonicalJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { AppError } from '../authority/errors.ts';
 import { readCheckpoint, verifyCheckpointSignature, type CheckpointSignature, type TrustAnchor } from './checkpoint.ts';
 import { filterMismatch, filtersAllowGaps, JSON_FORMAT_CLOSE, readFirstLine, type ExportFilters, type ExportFormat, type ExportHeader } from './export-format.ts';
+import { logCheckpointCheck, type AuditAnchorReport } from '../transparency/audit-anchor.ts';
 
 export interface VerifyOptions {
   checkpointFile?: string;
@@ -19,6 +20,8 @@ export interface VerifyOptions {
    * and has no checkpoint: report gaps instead of failing on them.
    */
   allowGaps?: boolean;
+  /** A signed revocation-log checkpoint (and vkeys trusted for it) whose audit head the export must reach. */
+  checkpointNote?: { file: string; noteKeys: string[] };
 }
 
 export interface AuditVerifyReport {
@@ -44,6 +47,8 @@ export interface AuditVerifyReport {
     mismatched_fields: string[];
     filters: Record<string, unknown>;
   };
+  /** Present with `checkpointNote`. */
+  checkpoint_note?: AuditAnchorReport;
   /** One line per failure, checkpoint mismatches first; empty when everything holds. */
   failures: string[];
 }
@@ -149,6 +154,7 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
   let lineOffset: number | null = null;
   const filterFailures: string[] = [];
   let filterMismatches = 0;
+  const anchor = options.checkpointNote ? logCheckpointCheck(options.checkpointNote, options.anchors ?? []) : null;
   for await (const item of exportLines(file, hash)) {
     if (item.kind === 'first') {
       format = item.format;
@@ -160,6 +166,7 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
     }
     lineOffset ??= item.line - 1;
     verifier!.push(item.event);
+    anchor?.push(item.event);
     if (filters !== null && typeof item.event === 'object' && item.event !== null) {
       const mismatch = filterMismatch(item.event as Parameters<typeof filterMismatch>[0], filters);
       if (mismatch !== null) {
@@ -214,6 +221,8 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
   }
   failures.push(...filterFailures);
   if (filterMismatches > filterFailures.length) failures.push(`… and ${filterMismatches - filterFailures.length} more events outside the export's filters`);
+  const anchored = anchor?.result(report.lastSeq);
+  if (anchored) failures.push(...anchored.failures);
 
   return {
     ok: failures.length === 0 && report.ok,
@@ -229,6 +238,7 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
     gaps: { count: gapCount, first: firstGaps },
     breaks,
     checkpoint: checkpointReport,
+    ...(anchored ? { checkpoint_note: anchored.report } : {}),
     failures,
   };
 }

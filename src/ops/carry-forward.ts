@@ -32,6 +32,7 @@ export const CARRY_RULES: CarryRule[] = [
   { table: 'authority_signing_keys', key: ['key_id'], refresh: ['not_after', 'retired_at'], why: 'keys rotated or retired after the backup stay so' },
   { table: 'published_feeds', key: ['sequence'], mustAgree: ['feed_hash'], why: 'published sequences are never reused' },
   { table: 'revocation_log', key: ['idx'], mustAgree: ['leaf_hash'], why: 'published log entries are never reused' },
+  { table: 'log_checkpoints', key: ['sequence'], mustAgree: ['note'], why: 'every signed checkpoint stays published' },
   { table: 'treaties', key: ['treaty_id'], why: 'treaties this authority signed' },
   { table: 'treaty_revocations', key: ['treaty_id'], why: 'the revocations behind carried-forward log entries' },
   { table: 'attestations', key: ['attestation_id'], why: 'attestations this authority signed' },

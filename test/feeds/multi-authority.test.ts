@@ -70,6 +70,7 @@ describe('feeds between real authorities', () => {
     // B loses feed 2 (say, a restore that did not carry it forward) and publishes a different feed 2.
     b.db.sqlite.transaction(() => {
       b.db.sqlite.prepare('DELETE FROM published_feeds WHERE sequence = 2').run();
+      b.db.sqlite.prepare('DELETE FROM log_checkpoints WHERE sequence = 2').run();
       b.db.sqlite.prepare('DELETE FROM revocation_log WHERE idx >= 1').run();
       rebuildLogState(b.db.sqlite);
       appendRevocations(b.db.sqlite, [{ kind: 'membership_attestation', id: '11111111-1111-4111-8111-111111111111', reason: 'policy_violation', revoked_at: '2026-03-01T00:00:00Z' }]);

@@ -78,6 +78,15 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /connectome': { kind: 'read' },
   'GET /connectome/trust-path': { kind: 'read', queries: ['?from=na-main&to=peer-b', '?from=na-main&to=na-main'] },
   'GET /connectome/blast-radius': { kind: 'read', params: () => ({}), queries: ['?id=x'] },
+  // The transparency log (test/transparency/routes.test.ts fuzzes tile paths themselves).
+  'GET /log/checkpoint': { kind: 'read' },
+  'GET /log/checkpoints': { kind: 'read', queries: ['?since=0&limit=1', '?since=1'] },
+  'GET /log/checkpoints/:sequence': { kind: 'read', params: () => ({ sequence: ['1', '2'] }) },
+  'GET /log/keys': { kind: 'read' },
+  'GET /log/tile/*': { kind: 'read' },
+  'GET /log/proof/inclusion': { kind: 'read', queries: ['?index=0', '?index=0&size=1'] },
+  'GET /log/proof/consistency': { kind: 'read', queries: ['?from=1', '?from=1&to=1'] },
+  'GET /log/entries/:id': { kind: 'read', params: (p) => ({ id: [p.attestationId, p.treatyId] }) },
 };
 
 const RUNS_PER_ROUTE = Number(process.env.ACCORD_FUZZ_RUNS ?? 60);

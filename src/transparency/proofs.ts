@@ -1,0 +1,133 @@
+// RFC 9162 §2.1.3–2.1.4 inclusion and consistency proofs: built from subtree hashes, and verified.
+import { EMPTY_ROOT, nodeHash } from '../feeds/merkle.ts';
+
+/** Hex hash of the perfect subtree of height `height` at position `index` of the tree being proved. */
+export type SubtreeHashes = (height: number, index: number) => string;
+
+/** Largest power of two strictly below n (n ≥ 2). */
+function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+/**
+ * MTH(D[lo:hi]) for a range that is a node of some RFC 6962 tree (lo a multiple of the split
+ * sizes above it): perfect subtrees come from `hashes`, the rest is combined here.
+ */
+export function rangeHash(hashes: SubtreeHashes, lo: number, hi: number): string {
+  const n = hi - lo;
+  if (n === 0) return EMPTY_ROOT;
+  if (isPowerOfTwo(n) && lo % n === 0) return hashes(Math.log2(n), lo / n);
+  const k = splitPoint(n);
+  return nodeHash(rangeHash(hashes, lo, lo + k), rangeHash(hashes, lo + k, hi));
+}
+
+/** PATH(m, D[lo:hi]) of RFC 9162 §2.1.3.1, leaf side first. */
+function path(hashes: SubtreeHashes, m: number, lo: number, hi: number, out: string[]): void {
+  if (hi - lo === 1) return;
+  const k = splitPoint(hi - lo);
+  if (m < lo + k) {
+    path(hashes, m, lo, lo + k, out);
+    out.push(rangeHash(hashes, lo + k, hi));
+  } else {
+    path(hashes, m, lo + k, hi, out);
+    out.push(rangeHash(hashes, lo, lo + k));
+  }
+}
+
+/** The inclusion proof of leaf `index` in the tree of the first `size` leaves (hex hashes). */
+export function inclusionProof(hashes: SubtreeHashes, index: number, size: number): string[] {
+  if (!(index >= 0 && index < size)) throw new RangeError('index must be below size');
+  const out: string[] = [];
+  path(hashes, index, 0, size, out);
+  return out;
+}
+
+/** SUBPROOF(m, D[lo:hi], b) of RFC 9162 §2.1.4.1. */
+function subproof(hashes: SubtreeHashes, m: number, lo: number, hi: number, complete: boolean, out: string[]): void {
+  if (lo + m === hi) {
+    if (!complete) out.push(rangeHash(hashes, lo, hi));
+    return;
+  }
+  const k = splitPoint(hi - lo);
+  if (m <= k) {
+    subproof(hashes, m, lo, lo + k, complete, out);
+    out.push(rangeHash(hashes, lo + k, hi));
+  } else {
+    subproof(hashes, m - k, lo + k, hi, false, out);
+    out.push(rangeHash(hashes, lo, lo + k));
+  }
+}
+
+/** The consistency proof from the tree of `from` leaves to the tree of `to` leaves (0 < from ≤ to). */
+export function consistencyProof(hashes: SubtreeHashes, from: number, to: number): string[] {
+  if (!(from > 0 && from <= to)) throw new RangeError('consistency needs 0 < from ≤ to');
+  const out: string[] = [];
+  if (from < to) subproof(hashes, from, 0, to, true, out);
+  return out;
+}
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
+const isHexHash = (h: unknown): h is string => typeof h === 'string' && HEX_HASH.test(h);
+
+/** RFC 9162 §2.1.3.2: whether `proof` shows leaf `leafHash` at `index` in the tree of `size` leaves with root `root` (all hex). */
+export function verifyInclusion(leafHash: string, index: number, size: number, proof: readonly string[], root: string): boolean {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
+  if (!isHexHash(leafHash) || !isHexHash(root) || !proof.every(isHexHash)) return false;
+  let fn = index;
+  let sn = size - 1;
+  let r = leafHash;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2;
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && r === root;
+}
+
+/** RFC 9162 §2.1.4.2: whether `proof` shows the tree of `from` leaves (root `fromRoot`) is a prefix of the tree of `to` leaves (root `toRoot`). */
+export function verifyConsistency(from: number, to: number, fromRoot: string, toRoot: string, proof: readonly string[]): boolean {
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from > to) return false;
+  if (!isHexHash(fromRoot) || !isHexHash(toRoot) || !proof.every(isHexHash)) return false;
+  if (from === to) return proof.length === 0 && fromRoot === toRoot;
+  const path = isPowerOfTwo(from) ? [fromRoot, ...proof] : [...proof];
+  if (path.length === 0) return false;
+  let fn = from - 1;
+  let sn = to - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0]!;
+  let sr = path[0]!;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2;
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return fr === fromRoot && sr === toRoot && sn === 0;
+}

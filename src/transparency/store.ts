@@ -1,0 +1,226 @@
+// All SQL of the transparency domain: tiles, checkpoints, and the reads it makes of the revocation log, feeds and audit head.
+import type { Statement } from 'better-sqlite3';
+import type { Sqlite } from '../db/database.ts';
+
+export interface CheckpointRow {
+  sequence: number;
+  tree_size: number;
+  root_hash: string;
+  audit_seq: number | null;
+  audit_hash: string | null;
+  note: string;
+  signed_at: string;
+}
+
+export interface TileRow {
+  hashes: Buffer;
+  interior: Buffer;
+}
+
+interface Statements {
+  fullTileCount: Statement<unknown[]>;
+  insertTile: Statement<unknown[]>;
+  tile: Statement<unknown[]>;
+  tileHashes: Statement<unknown[]>;
+  tileRoots: Statement<unknown[]>;
+  leafHashes: Statement<unknown[]>;
+  entryTexts: Statement<unknown[]>;
+  entriesById: Statement<unknown[]>;
+  insertCheckpoint: Statement<unknown[]>;
+  latestCheckpoint: Statement<unknown[]>;
+  checkpoint: Statement<unknown[]>;
+  checkpointsSince: Statement<unknown[]>;
+  uncheckpointedFeeds: Statement<unknown[]>;
+  latestPublishedSize: Statement<unknown[]>;
+  auditHead: Statement<unknown[]>;
+  meta: Statement<unknown[]>;
+  insertMeta: Statement<unknown[]>;
+  importedHead: Statement<unknown[]>;
+  proofsRequired: Statement<unknown[]>;
+  proofVerified: Statement<unknown[]>;
+  checkpointVerified: Statement<unknown[]>;
+  insertFailure: Statement<unknown[]>;
+}
+
+const cache = new WeakMap<Sqlite, Statements>();
+
+function statements(sqlite: Sqlite): Statements {
+  let s = cache.get(sqlite);
+  if (!s) {
+    s = {
+      fullTileCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_tiles WHERE level = ?').pluck(),
+      insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
+      tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
+      tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
+      tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+      entriesById: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE id = ? AND idx < ? ORDER BY idx LIMIT ?'),
+      insertCheckpoint: sqlite.prepare(
+        'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      latestCheckpoint: sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence DESC LIMIT 1'),
+      checkpoint: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence = ?'),
+      checkpointsSince: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence > ? ORDER BY sequence LIMIT ?'),
+      // Feeds published before their checkpoint was recorded (a database from before checkpoints existed).
+      uncheckpointedFeeds: sqlite.prepare(
+        'SELECT p.sequence, p.log_size, p.root_hash FROM published_feeds p WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints c WHERE c.sequence = p.sequence) ORDER BY p.sequence',
+      ),
+      latestPublishedSize: sqlite.prepare('SELECT log_size FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck(),
+      // The audit writer keeps no head of its own: the newest row is the head.
+      auditHead: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+      meta: sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').pluck(),
+      insertMeta: sqlite.prepare('INSERT INTO authority_meta (key, value) VALUES (?, ?)'),
+      // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
+      importedHead: sqlite.prepare('SELECT last_sequence, log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+      proofsRequired: sqlite.prepare('SELECT last_checkpoint_size FROM issuer_log_proofs WHERE issuer_sovereign_id = ?'),
+      proofVerified: sqlite.prepare(
+        `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at`,
+      ),
+      checkpointVerified: sqlite.prepare(
+        `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at, last_checkpoint, last_checkpoint_size) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at,
+           last_checkpoint = excluded.last_checkpoint, last_checkpoint_size = excluded.last_checkpoint_size`,
+      ),
+      insertFailure: sqlite.prepare(
+        `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, checkpoint, problem, detected_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+    };
+    cache.set(sqlite, s);
+  }
+  return s;
+}
+
+/** Number of full tiles stored at a level (they are built in order, so also the next index to build). */
+export function fullTileCount(sqlite: Sqlite, level: number): number {
+  return statements(sqlite).fullTileCount.get(level) as number;
+}
+
+export function insertTile(sqlite: Sqlite, level: number, idx: number, root: Buffer, hashes: Buffer, interior: Buffer): void {
+  statements(sqlite).insertTile.run(level, idx, root, hashes, interior);
+}
+
+export function readTile(sqlite: Sqlite, level: number, idx: number): TileRow | undefined {
+  return statements(sqlite).tile.get(level, idx) as TileRow | undefined;
+}
+
+/** The served bytes of a full tile, without its interior hashes. */
+export function readTileHashes(sqlite: Sqlite, level: number, idx: number): Buffer | undefined {
+  return statements(sqlite).tileHashes.get(level, idx) as Buffer | undefined;
+}
+
+/** Roots of the full tiles [from, to) of a level, in order (fewer when some are not built). */
+export function readTileRoots(sqlite: Sqlite, level: number, from: number, to: number): Buffer[] {
+  return statements(sqlite).tileRoots.all(level, from, to) as Buffer[];
+}
+
+/** Hex leaf hashes of log entries [from, to), in index order (fewer when entries are missing). */
+export function readLeafHashes(sqlite: Sqlite, from: number, to: number): string[] {
+  return statements(sqlite).leafHashes.all(from, to) as string[];
+}
+
+/** JCS texts of log entries [from, to), in index order. */
+export function readEntryTexts(sqlite: Sqlite, from: number, to: number): string[] {
+  return statements(sqlite).entryTexts.all(from, to) as string[];
+}
+
+export interface LogEntryRow {
+  idx: number;
+  entry: string;
+  leaf_hash: string;
+}
+
+/** Log entries revoking `id` below index `size`, oldest first. */
+export function readEntriesById(sqlite: Sqlite, id: string, size: number, limit: number): LogEntryRow[] {
+  return statements(sqlite).entriesById.all(id, size, limit) as LogEntryRow[];
+}
+
+export function insertCheckpoint(sqlite: Sqlite, row: CheckpointRow): void {
+  statements(sqlite).insertCheckpoint.run(row.sequence, row.tree_size, row.root_hash, row.audit_seq, row.audit_hash, row.note, row.signed_at);
+}
+
+export function readLatestCheckpoint(sqlite: Sqlite): CheckpointRow | undefined {
+  return statements(sqlite).latestCheckpoint.get() as CheckpointRow | undefined;
+}
+
+export function readCheckpoint(sqlite: Sqlite, sequence: number): CheckpointRow | undefined {
+  return statements(sqlite).checkpoint.get(sequence) as CheckpointRow | undefined;
+}
+
+export function readCheckpointsSince(sqlite: Sqlite, since: number, limit: number): CheckpointRow[] {
+  return statements(sqlite).checkpointsSince.all(since, limit) as CheckpointRow[];
+}
+
+export function readUncheckpointedFeeds(sqlite: Sqlite): Array<{ sequence: number; log_size: number; root_hash: string }> {
+  return statements(sqlite).uncheckpointedFeeds.all() as Array<{ sequence: number; log_size: number; root_hash: string }>;
+}
+
+/** The log size of the newest published feed (0 before the first). */
+export function readPublishedSize(sqlite: Sqlite): number {
+  return (statements(sqlite).latestPublishedSize.get() as number | undefined) ?? 0;
+}
+
+export function readAuditHead(sqlite: Sqlite): { seq: number; hash: string } | undefined {
+  return statements(sqlite).auditHead.get() as { seq: number; hash: string } | undefined;
+}
+
+export function readMetaValue(sqlite: Sqlite, key: string): string | undefined {
+  return statements(sqlite).meta.get(key) as string | undefined;
+}
+
+export function insertMetaValue(sqlite: Sqlite, key: string, value: string): void {
+  statements(sqlite).insertMeta.run(key, value);
+}
+
+/** The last sequence, size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
+export function readImportedHead(sqlite: Sqlite, issuer: string): { last_sequence: number; log_size: number; frontier: string } {
+  return (statements(sqlite).importedHead.get(issuer) as { last_sequence: number; log_size: number; frontier: string } | undefined) ?? { last_sequence: 0, log_size: 0, frontier: '[]' };
+}
+
+/** Whether the issuer has proved its log before (so proofs are required), and the size of its last verified checkpoint. */
+export function readIssuerLogState(sqlite: Sqlite, issuer: string): { required: boolean; lastCheckpointSize: number | null } {
+  const row = statements(sqlite).proofsRequired.get(issuer) as { last_checkpoint_size: number | null } | undefined;
+  return { required: row !== undefined, lastCheckpointSize: row?.last_checkpoint_size ?? null };
+}
+
+export function issuerRequiresProofs(sqlite: Sqlite, issuer: string): boolean {
+  return readIssuerLogState(sqlite, issuer).required;
+}
+
+export function recordCheckpointVerified(sqlite: Sqlite, issuer: string, size: number, note: string, at: string): void {
+  statements(sqlite).checkpointVerified.run(issuer, at, size, at, note, size);
+}
+
+export function recordProofVerified(sqlite: Sqlite, issuer: string, size: number, at: string): void {
+  statements(sqlite).proofVerified.run(issuer, at, size, at);
+}
+
+export interface ConsistencyFailureRow {
+  issuer: string;
+  sequence: number;
+  fromSize: number;
+  fromRoot: string;
+  toSize: number;
+  toRoot: string;
+  proof: readonly string[] | null;
+  checkpoint?: string | null;
+  problem: 'invalid' | 'missing' | 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent';
+  at: string;
+}
+
+export function insertConsistencyFailure(sqlite: Sqlite, row: ConsistencyFailureRow): void {
+  statements(sqlite).insertFailure.run(
+    row.issuer,
+    row.sequence,
+    row.fromSize,
+    row.fromRoot,
+    row.toSize,
+    row.toRoot,
+    row.proof === null ? null : JSON.stringify(row.proof),
+    row.checkpoint ?? null,
+    row.problem,
+    row.at,
+  );
+}

@@ -1,0 +1,107 @@
+// Helpers for transparency-log tests: filling and publishing a revocation log, reading notes, the Go checker.
+import { execFile, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { publishFeeds } from '../../src/feeds/publish.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/feeds/revocation-log.ts';
+import { formatVerifierKey } from '../../src/transparency/signed-note.ts';
+import { logOrigin } from '../../src/transparency/service.ts';
+import type { SigningKey } from '../../src/authority/crypto.ts';
+import type { TestAuthority } from '../helpers/authority.ts';
+
+/** A varied revocation entry: every kind and reason, optional fields, and non-ASCII incident labels. */
+export function revocationEntry(i: number): NewRevocationEntry {
+  return {
+    kind: REVOCATION_KINDS[i % REVOCATION_KINDS.length]!,
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    reason: REVOCATION_REASONS[i % REVOCATION_REASONS.length]!,
+    revoked_at: '2026-03-01T00:00:00Z',
+    ...(i % 3 === 0 ? { subject_sovereign_id: `sovereign-${i % 7}` } : {}),
+    ...(i % 5 === 0 ? { invalid_since: '2026-02-28T12:00:00Z' } : {}),
+    ...(i % 11 === 0 ? { incident: `Störfall ${i} — “key” ✓` } : {}),
+  };
+}
+
+/** Appends entries until the log has `size` of them. */
+export function growLog(a: TestAuthority, size: number): void {
+  const from = readLogHead(a.db.sqlite).size;
+  if (size <= from) return;
+  a.db.sqlite.transaction(() => appendRevocations(a.db.sqlite, Array.from({ length: size - from }, (_, i) => revocationEntry(from + i))))();
+}
+
+/** Publishes the log at each size in turn (a heartbeat when the size does not grow). */
+export function publishAtSizes(a: TestAuthority, sizes: number[]): void {
+  for (const size of sizes) {
+    const grows = size > readLogHead(a.db.sqlite).size;
+    growLog(a, size);
+    publishFeeds(a.deps, { trigger: 'admin', ...(grows ? {} : { heartbeat: 'force' as const }) });
+  }
+}
+
+export function vkeyOf(a: TestAuthority, key: SigningKey = a.signingKey): string {
+  return formatVerifierKey(logOrigin(a.deps), key.raw);
+}
+
+export async function text(res: Response): Promise<string> {
+  return Buffer.from(await res.arrayBuffer()).toString('utf8');
+}
+
+export async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
+}
+
+// ---- The Go checker (golang.org/x/mod/sumdb/{note,tlog}, Debian's golang-golang-x-mod-dev).
+
+export const GOPATH = '/usr/share/gocode';
+export const GO_AVAILABLE = spawnSync('go', ['version']).status === 0;
+export const GO_MISSING_REASON = 'go is not installed (apt-get install golang-go golang-golang-x-mod-dev): the Go cross-check cannot run';
+
+const ROOT = path.join(import.meta.dirname, '..', '..');
+
+/** Builds test/transparency/go in GOPATH mode against the Debian x/mod sources; returns the binary. */
+export function buildGoChecker(): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'accord-tlogcheck-'));
+  const binary = path.join(dir, 'tlogcheck');
+  return new Promise((resolve, reject) => {
+    execFile(
+      'go',
+      ['build', '-o', binary, './test/transparency/go/...'],
+      { cwd: ROOT, env: { ...process.env, GO111MODULE: 'off', GOPATH, GOFLAGS: '' }, timeout: 300_000 },
+      (err, _stdout, stderr) => (err ? reject(new Error(`go build failed: ${stderr}`)) : resolve(binary)),
+    );
+  });
+}
+
+export interface GoReport {
+  ok: boolean;
+  origin: string;
+  size: number;
+  root_hash: string;
+  extensions: string[];
+  tiles_read: number;
+  entries_checked: number;
+  inclusion_proofs_checked: number;
+  consistency_proofs_checked: number;
+  checkpoints_checked: number;
+  failures: string[];
+  exitCode: number;
+}
+
+/** Runs the checker without blocking this process (the authority under test answers from the same event loop). */
+export function runGoChecker(binary: string, args: { url: string; vkeys: string[]; origin?: string; sample?: number; history?: boolean }): Promise<GoReport> {
+  const argv = [`-url=${args.url}`, `-vkeys=${args.vkeys.join(',')}`];
+  if (args.origin) argv.push(`-origin=${args.origin}`);
+  if (args.sample !== undefined) argv.push(`-sample=${args.sample}`);
+  if (args.history === false) argv.push('-history=false');
+  return new Promise((resolve, reject) => {
+    execFile(binary, argv, { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve({ ...(JSON.parse(line) as Omit<GoReport, 'exitCode'>), exitCode: err ? ((err as { code?: number }).code ?? 1) : 0 });
+      } catch {
+        reject(new Error(`checker printed no summary (stdout ${stdout}, stderr ${stderr})`));
+      }
+    });
+  });
+}
