@@ -83,7 +83,10 @@ export async function fetchFeedConsistencyProof(sqlite: Sqlite, issuer: string, 
   if (answer === null) return undefined;
   const body = typeof answer === 'object' && !Array.isArray(answer) ? answer : null;
   const proof = body && body.from === from && body.to === to ? readConsistencyProof(body.proof) : null;
-  return proof ?? ['malformed'];
+  if (proof) return proof;
+  // Something that is no proof at all, from an issuer that never proved its log, is a server without
+  // one (some answer every path); once it has proved, it is a proof that fails.
+  return issuerRequiresProofs(sqlite, issuer) ? ['malformed'] : undefined;
 }
 
 export type CheckpointCheck =
@@ -99,7 +102,8 @@ export type FetchText = (path: string) => Promise<{ status: number; text: string
  * smaller than the last one seen or than the log imported from its feeds, and must be consistent
  * with the imported head — the same root at the same size, or a consistency proof to a larger size.
  * A checkpoint that disagrees with the signed feeds is the issuer showing two histories; it is kept
- * as evidence. An issuer that serves no checkpoint passes until it has proved its log once.
+ * as evidence. An issuer that serves no checkpoint (404, or an answer that is no checkpoint note)
+ * passes until it has proved its log once.
  */
 export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>, issuer: string, fetchText: FetchText): Promise<CheckpointCheck> {
   const sqlite = deps.db.sqlite;
@@ -115,6 +119,8 @@ export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>,
   const at = toTimestamp(deps.clock());
   const parsed = parseNote(note);
   const claimed = 'text' in parsed ? parseCheckpoint(parsed.text) : null;
+  // Not a checkpoint note at all, from an issuer that never proved its log: a server without one.
+  if (!claimed && !known.required) return { ok: true, checked: false };
   const evidence = (problem: ConsistencyFailureRow['problem'], proof: readonly string[] | null = null) =>
     sqlite.transaction(() =>
       insertConsistencyFailure(sqlite, {
