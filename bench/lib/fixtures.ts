@@ -7,12 +7,12 @@ import { createApp, type AuthorityApp } from '../../src/authority/app.ts';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { fixedClock } from '../../src/authority/clock.ts';
 import { defaultConfig, type Config } from '../../src/authority/config.ts';
-import { hashRef, signingKeyFromSeed, signObject, type SigningKey } from '../../src/authority/crypto.ts';
+import { signingKeyFromSeed, signObject, type SigningKey } from '../../src/authority/crypto.ts';
 import { initAuthority, loadIdentity, operatorKeysFor } from '../../src/authority/identity.ts';
 import { createSigningKeyFile } from '../../src/authority/key-files.ts';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../src/feeds/merkle.ts';
-import { FEED_TYPE, FEED_VERSION } from '../../src/feeds/model.ts';
+import { FEED_TYPE, FEED_VERSION, signedPartHash } from '../../src/feeds/model.ts';
 import { signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
 import type { NewRevocationEntry, RevocationEntry } from '../../src/feeds/revocation-log.ts';
 import type { MembershipAttestation } from '../../src/treaties/model.ts';
@@ -198,7 +198,8 @@ export function* issuerFeeds(who: Issuer, feeds: number, entriesPerFeed: number,
       issued_by: who.key.keyId,
     };
     const text = signFeedText(header, texts, [who.key]);
-    previous = hashRef(text);
+    // Feeds of the version published here chain over the signed part (the feed without its signatures).
+    previous = signedPartHash(text);
     yield text;
   }
 }

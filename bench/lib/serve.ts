@@ -1,7 +1,8 @@
 // Serving a benchmark authority on loopback and driving it with the load generator process.
 import type { AddressInfo } from 'node:net';
-import { serve, type ServerType } from '@hono/node-server';
+import { serveHttp } from '../../src/authority/http-server.ts';
 import type { BenchAuthority } from './fixtures.ts';
+import type { GetLoadSpec } from './get-load.ts';
 import { runJsonScript } from './harness.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 
@@ -10,19 +11,16 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Serves the authority's app with the same adapter as `accord serve`, on 127.0.0.1 and a free port. */
+/** Serves the authority's app with the server `accord serve` uses (serveHttp), on 127.0.0.1 and a free port. */
 export async function serveAuthority(authority: BenchAuthority): Promise<Served> {
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: authority.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    s.once('error', reject);
-  });
+  const server = await serveHttp(authority.app.fetch, 0, '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.closeAllConnections();
       }),
   };
 }
@@ -30,6 +28,11 @@ export async function serveAuthority(authority: BenchAuthority): Promise<Served>
 /** Runs autocannon in a separate process against `spec.url`. */
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   return runJsonScript<LoadResult>('lib/load.ts', [JSON.stringify(spec)]);
+}
+
+/** Runs the large-response GET generator (node:http connections) in a separate process against `spec.url`. */
+export function runGetLoad(spec: GetLoadSpec): Promise<LoadResult> {
+  return runJsonScript<LoadResult>('lib/get-load.ts', [JSON.stringify(spec)]);
 }
 
 /**

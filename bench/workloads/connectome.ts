@@ -1,5 +1,6 @@
 // connectome: build at 10,000 sovereigns / 100,000 treaties / 100,000 revocations against JSON.stringify of the
-// same output, and one blast-radius lookup (bench/connectome.ts measures both); the cached GET once it is served.
+// same output, and one blast-radius lookup (bench/connectome.ts measures both); the full-document GET once it is
+// served, against a bare node:http server sending the same bytes, and its If-None-Match revalidation.
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,25 +8,26 @@ import path from 'node:path';
 import { runConnectomeBench, syntheticNetwork, type SyntheticNetworkSize } from '../connectome.ts';
 import { BENCH_NOW, openBenchAuthority, SCALE, scaled, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, ms, now, round, type ResultRow } from '../lib/harness.ts';
-import { runLoad, serveAuthority } from '../lib/serve.ts';
+import { runGetLoad, runLoad, serveAuthority } from '../lib/serve.ts';
 import type { LoadResult } from '../lib/load.ts';
 
 const CONNECTIONS = 20;
 const DURATION_S = Math.max(3, Math.round(10 * SCALE));
+/** Full-document rounds of the product's server and the bare one, in alternating order: the best of each counts. */
+const GET_ROUNDS = 2;
+const REVALIDATE_P99_MS = 20;
 
 /**
- * The same synthetic network stored where the connectome loader reads it: treaties as mirrored peer
- * treaties, revocations as imported revocations, feed states as import states. Then the served app
- * builds it once (the first GET) and serves the cached document to 20 connections.
+ * The raw bytes of a GET (node:http does not decode Content-Encoding), on a connection of its own: a
+ * kept-alive one can be closed by the server while a slow client still reads the previous answer.
  */
-/** The raw bytes of a GET (node:http does not decode Content-Encoding). */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ body: Buffer; headers: http.IncomingHttpHeaders }> {
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { headers }, (res) => {
+      .get(url, { headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ body: Buffer.concat(chunks), headers: res.headers }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
         res.on('error', reject);
       })
       .on('error', reject);
@@ -33,8 +35,8 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ body: B
 }
 
 /**
- * The limit of a GET: a bare node:http server that answers every request with the same gzip bytes
- * and headers at once, driven by the same load generator with the same connections. It is what
+ * The limit of a full-document GET: a bare node:http server that answers every request with the same
+ * gzip bytes and headers at once, driven by the same generator with the same connections. It is what
  * moving this many bytes per response costs on this machine, whatever the server does.
  */
 async function bareServing(body: Buffer, headers: http.OutgoingHttpHeaders): Promise<LoadResult> {
@@ -45,14 +47,24 @@ async function bareServing(body: Buffer, headers: http.OutgoingHttpHeaders): Pro
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
-    return await runLoad({ url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip' } });
+    return await fullGets(url);
   } finally {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 
-async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult; bare: LoadResult; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
+/** Full-document GETs with gzip from 20 node:http connections in the generator process. */
+const fullGets = (url: string): Promise<LoadResult> => runGetLoad({ url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, headers: { 'accept-encoding': 'gzip' } });
+
+const best = (runs: LoadResult[]): LoadResult => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+
+/**
+ * The same synthetic network stored where the connectome loader reads it: treaties as mirrored peer
+ * treaties, revocations as imported revocations, feed states as import states. Then the served app
+ * builds it once (the first GET) and serves it to 20 connections, full and revalidated.
+ */
+async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult[]; bare: LoadResult[]; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
   const network = syntheticNetwork(size, new Date(BENCH_NOW));
   const dir = path.join(workDir(), 'connectome');
   fs.rmSync(dir, { recursive: true, force: true });
@@ -76,21 +88,30 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
   const served = await serveAuthority(authority);
   try {
     const started = now();
-    const first = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'gzip' } });
-    await first.arrayBuffer();
-    // fetch decompresses: the wire size is the Content-Length of the gzip answer.
-    const gzipBytes = Number(first.headers.get('content-length'));
-    const firstGetMs = elapsedMs(started);
-    if (first.status !== 200) throw new Error(`GET /connectome.json answered ${first.status}`);
-    const etag = first.headers.get('etag')!;
-    const plain = await fetch(`${served.url}/connectome.json`, { headers: { 'accept-encoding': 'identity' } });
-    const bytes = (await plain.arrayBuffer()).byteLength;
-    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
-    const full = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip' } });
-    const revalidate = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
     const raw = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'gzip' });
+    const firstGetMs = elapsedMs(started);
+    if (raw.status !== 200) throw new Error(`GET /connectome.json answered ${raw.status}`);
+    const gzipBytes = raw.body.length;
+    const etag = String(raw.headers.etag);
+    const plain = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'identity' });
+    const bytes = plain.body.length;
+    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
     const wireHeaders = Object.fromEntries(['content-type', 'content-encoding', 'content-length', 'etag', 'cache-control', 'vary'].map((h) => [h, raw.headers[h]!]));
-    const bare = await bareServing(raw.body, wireHeaders);
+    const full: LoadResult[] = [];
+    const bare: LoadResult[] = [];
+    for (let round_ = 0; round_ < GET_ROUNDS; round_++) {
+      // Each round swaps who goes first, so a machine growing busier or quieter favours neither side.
+      if (round_ % 2 === 0) {
+        full.push(await fullGets(served.url));
+        bare.push(await bareServing(raw.body, wireHeaders));
+      } else {
+        bare.push(await bareServing(raw.body, wireHeaders));
+        full.push(await fullGets(served.url));
+      }
+      log(`connectome GET round ${round_ + 1}: ${round(full.at(-1)!.rps, 1)} req/s; bare node:http ${round(bare.at(-1)!.rps, 1)} req/s`);
+    }
+    // autocannon for the small 304 answers: it offers more load than node:http connections can.
+    const revalidate = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
     return { firstGetMs, full, bare, revalidate, bytes, gzipBytes };
   } finally {
     await served.close();
@@ -128,21 +149,29 @@ async function main(): Promise<void> {
     },
   ];
   const get = await servedConnectome(size);
-  const fullOk = (get.full.status['200'] ?? 0) === get.full.requests && get.full.errors === 0;
+  const full = best(get.full);
+  const bare = best(get.bare);
+  const fullOk = get.full.every((r) => (r.status['200'] ?? 0) === r.requests && r.errors === 0);
   const revalidateOk = (get.revalidate.status['304'] ?? 0) === get.revalidate.requests && get.revalidate.errors === 0;
+  const getRatio = bare.rps > 0 ? full.rps / bare.rps : 0;
   rows.push({
     workload: 'connectome GET',
     size: `${label}; ${CONNECTIONS} connections, ${DURATION_S} s`,
-    figure: `gzip ${round(get.gzipBytes / 1e6, 1)} MB: ${
-      get.full.requests === 0
-        ? `no response completed (${get.full.timeouts} timeouts at 10 s)`
-        : `p99 ${get.full.latency_ms.p99} ms (p50 ${get.full.latency_ms.p50} ms, ${round(get.full.rps, 1)} req/s)`
-    }; If-None-Match → 304: p99 ${get.revalidate.latency_ms.p99} ms`,
-    limit: `bare node:http, same bytes: p99 ${get.bare.latency_ms.p99} ms (${round(get.bare.rps, 1)} req/s)`,
-    ratio: get.bare.rps > 0 ? round(get.full.rps / get.bare.rps) : null,
-    target: 'cached GET p99 ≤ 20 ms at 20 connections',
-    pass: get.full.requests > 0 && get.full.latency_ms.p99 <= 20 && fullOk && revalidateOk,
-    details: { first_get_build_ms: Math.round(get.firstGetMs), document_bytes: get.bytes, gzip_bytes: get.gzipBytes, full: get.full, bare_same_bytes: get.bare, revalidate_304: get.revalidate },
+    figure: `gzip ${round(get.gzipBytes / 1e6, 1)} MB: ${round(full.rps, 1)} req/s (p50 ${ms(full.latency_ms.p50)}, p99 ${ms(full.latency_ms.p99)}); If-None-Match → 304: p99 ${ms(get.revalidate.latency_ms.p99)}`,
+    limit: `bare node:http, same bytes: ${round(bare.rps, 1)} req/s (p99 ${ms(bare.latency_ms.p99)})`,
+    ratio: round(getRatio),
+    target: `≥ 1.0× the limit's req/s; 304 p99 ≤ ${REVALIDATE_P99_MS} ms`,
+    pass: full.requests > 0 && getRatio >= 1 && fullOk && get.revalidate.requests > 0 && get.revalidate.latency_ms.p99 <= REVALIDATE_P99_MS && revalidateOk,
+    details: {
+      first_get_build_ms: Math.round(get.firstGetMs),
+      document_bytes: get.bytes,
+      gzip_bytes: get.gzipBytes,
+      full_rounds: get.full,
+      bare_same_bytes_rounds: get.bare,
+      revalidate_304: get.revalidate,
+      all_200: fullOk,
+      all_304: revalidateOk,
+    },
   });
   emit(rows);
 }

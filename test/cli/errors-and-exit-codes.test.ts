@@ -1,35 +1,13 @@
 // The `accord` exit-code table and one-line errors, against a real `accord serve`: failed pulls, validation paths, 429 retry time.
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { testKey } from '../helpers/authority.ts';
-import { freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
+import { freePort, servedAccord, type RunResult } from './run.ts';
 
 const oneLine = (text: string) => text.endsWith('\n') && text.trim().split('\n').length === 1;
 
 describe('exit codes and error lines of the real CLI', () => {
-  const dir = tempDataDir();
-  let env: Record<string, string>;
-  let server: Server;
-  const accord = (...args: string[]): Promise<RunResult> => run(args, env);
-  const file = (name: string, value: unknown) => {
-    const target = path.join(dir.root, name);
-    fs.writeFileSync(target, JSON.stringify(value));
-    return target;
-  };
-
-  beforeAll(async () => {
-    env = { ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(await freePort()), ACCORD_SOVEREIGN_ID: 'exit-na', ACCORD_ADMIN_FAILURE_LIMIT: '2' };
-    server = await serve(env);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exit.catch(() => undefined);
-    }
-    dir.remove();
-  });
+  const { dir, accord, file } = servedAccord('exit-na', { ACCORD_ADMIN_FAILURE_LIMIT: '2' });
 
   it('feed pull exits 1 when the pull failed or was skipped, with the reason on one line', async () => {
     const terms = file('peer-x.json', { subject_sovereign_id: 'peer-x', subject_public_keys: [testKey('peer-x').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 });

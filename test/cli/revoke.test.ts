@@ -1,6 +1,4 @@
 // `accord treaty|attestation revoke` as real subprocesses: --invalid-since, the publication answer, --wait and its timeout.
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForCarryingFeed } from '../../src/cli/feed-wait.ts';
 import { EXIT } from '../../src/cli/output.ts';
@@ -8,34 +6,13 @@ import { revokeAttestation, issueAttestation } from '../../src/treaties/attestat
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { testKey } from '../helpers/authority.ts';
-import { freePort, run, serve, tempDataDir, type RunResult, type Server } from './run.ts';
+import { servedAccord } from './run.ts';
 
 type Json = Record<string, any>;
 const oneLine = (text: string) => text.endsWith('\n') && text.trim().split('\n').length === 1;
 
 describe('revoke against a serving authority (publishing jobs running)', () => {
-  const dir = tempDataDir();
-  let env: Record<string, string>;
-  let server: Server;
-  const accord = (...args: string[]): Promise<RunResult> => run(args, env);
-  const file = (name: string, value: unknown) => {
-    const target = path.join(dir.root, name);
-    fs.writeFileSync(target, JSON.stringify(value));
-    return target;
-  };
-
-  beforeAll(async () => {
-    env = { ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(await freePort()), ACCORD_SOVEREIGN_ID: 'revoke-na' };
-    server = await serve(env);
-  }, 60_000);
-
-  afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exit.catch(() => undefined);
-    }
-    dir.remove();
-  });
+  const { accord, file } = servedAccord('revoke-na');
 
   it('treaty revoke --invalid-since --wait: says when it is published, waits for that feed, and the feed entry carries invalid_since', async () => {
     const issued = await accord('treaty', 'issue', file('terms.json', { subject_sovereign_id: 'peer-w', subject_public_keys: [testKey('peer-w').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 48 }));

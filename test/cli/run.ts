@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 
 export const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'accord.mjs');
 
@@ -96,4 +97,36 @@ export async function serve(env: Record<string, string>, timeoutMs = 30_000): Pr
     });
   });
   return { child, banner, url, exit };
+}
+
+/**
+ * A real `accord serve` for one describe block: started before its tests on a free port with a fresh
+ * data directory, stopped and removed after them. `accord(...)` runs the CLI against it; `file`
+ * writes a JSON input next to the data directory.
+ */
+export function servedAccord(sovereignId: string, extraEnv: Record<string, string> = {}) {
+  const dir = tempDataDir();
+  let env: Record<string, string> = {};
+  let server: Server | undefined;
+  beforeAll(async () => {
+    env = { ACCORD_DATA_DIR: dir.dataDir, ACCORD_PORT: String(await freePort()), ACCORD_SOVEREIGN_ID: sovereignId, ...extraEnv };
+    server = await serve(env);
+  }, 60_000);
+  afterAll(async () => {
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await server.exit.catch(() => undefined);
+    }
+    dir.remove();
+  });
+  return {
+    dir,
+    env: () => env,
+    accord: (...args: string[]): Promise<RunResult> => run(args, env),
+    file: (name: string, value: unknown): string => {
+      const target = path.join(dir.root, name);
+      fs.writeFileSync(target, JSON.stringify(value));
+      return target;
+    },
+  };
 }

@@ -6,19 +6,13 @@ import { runPullJob } from '../../src/feeds/pull.ts';
 import { currentGmSnapshot } from '../../src/interop/gm-feed-publish.ts';
 import { createTestAuthority, lastAudit, type TestAuthority } from '../helpers/authority.ts';
 import { GM_SEED_A, gmFeed, gmKeyFromSeed, gmSign, gmVerify, pythonJsonDumps, startGmServer, type GmServer } from './gm-reference.ts';
+import { ok } from '../helpers/http.ts';
 
 const GM = 'sovereign-gm';
 const keyA = gmKeyFromSeed(GM_SEED_A);
 const ATT1 = '55555555-5555-4555-8555-555555555555';
 const ATT2 = '66666666-6666-4666-8666-666666666666';
 const NOW = '2026-03-01T00:00:00Z';
-
-async function ok(res: Response | Promise<Response>, status = 200): Promise<Record<string, unknown>> {
-  const r = await res;
-  const text = await r.text();
-  expect(r.status, text).toBe(status);
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 async function recognize(a: TestAuthority, sovereign: string, publicKey: string): Promise<void> {
   await ok(

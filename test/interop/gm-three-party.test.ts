@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { auditCount, createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { gmKeyFromSeed, gmSign, gmVerify, pythonJsonDumps } from './gm-reference.ts';
+import { ok } from '../helpers/http.ts';
 
 const DIR = new URL('../vectors/gm/', import.meta.url);
 const raw = (file: string): string => readFileSync(new URL(file, DIR), 'utf8');
@@ -96,13 +97,6 @@ async function listen(a: TestAuthority): Promise<{ url: string; close(): Promise
     const s = serve({ fetch: a.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-async function ok(res: Promise<Response>, status = 200): Promise<Record<string, unknown>> {
-  const r = await res;
-  const text = await r.text();
-  expect(r.status, text).toBe(status);
-  return JSON.parse(text) as Record<string, unknown>;
 }
 
 async function recognize(a: TestAuthority, sovereign: string, publicKey: string): Promise<void> {

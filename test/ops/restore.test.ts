@@ -18,10 +18,10 @@ import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts
 import { treatyInput } from '../treaties/fixtures.ts';
 import { accord, fileAuthority, reopen, removeTempDirs, tempDir } from './helpers.ts';
 
-afterAll(removeTempDirs);
-
 /** Migrations this build ships. */
 const HEAD = migrationJournal().entries.length;
+
+afterAll(removeTempDirs);
 
 const operator = { label: 'ops', keyId: 'sha256:'.padEnd(71, '0') };
 
