@@ -1,4 +1,6 @@
 // The revocation log checked over real HTTP by Go's golang.org/x/mod/sumdb/note and sumdb/tlog: checkpoint signatures, tiles, entry bundles, inclusion and consistency proofs.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
@@ -19,6 +21,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const stop of stops.splice(0)) await stop();
   removeTempDirs();
+  if (checker) fs.rmSync(path.dirname(checker), { recursive: true, force: true });
 });
 
 function needGo(ctx: TestContext): void {
