@@ -42,7 +42,7 @@ export type WorkerReply =
   | { id: number; ok: false; builds: number; error: { code: string; status: number; message: string; details: ErrorDetails } | { internal: string } };
 
 /** Answers one request from a service; shared by the worker and the in-process reader so both answer alike. */
-export function answer(service: ConnectomeService, request: Exclude<WorkerRequest, { op: 'stale' }>): string | Connectome {
+export function answer(service: ConnectomeService, request: Read): string | Connectome {
   const current = service.get();
   switch (request.op) {
     case 'document':
@@ -74,15 +74,15 @@ class InProcessReader implements ConnectomeReader {
   }
 
   async blastRadiusText(query: BlastRadiusQuery): Promise<string> {
-    return this.service.get().blastRadiusText(query);
+    return answer(this.service, { op: 'blast-radius', query }) as string;
   }
 
   async trustPathText(from: string, to: string): Promise<string> {
-    return this.service.get().trustPathText(from, to);
+    return answer(this.service, { op: 'trust-path', from, to }) as string;
   }
 
   async dashboardHtml(options: DashboardOptions): Promise<string> {
-    return renderDashboard(this.service.get(), options);
+    return answer(this.service, { op: 'dashboard', options }) as string;
   }
 }
 
