@@ -1,14 +1,13 @@
 // The connectome's worker thread: its own read-only connection, the same service, answers by message.
 import { EventEmitter } from 'node:events';
-import { parentPort, workerData } from 'node:worker_threads';
-import { AppError } from '../authority/errors.ts';
+import { workerData } from 'node:worker_threads';
+import { serveThreadRequests } from '../authority/worker-thread.ts';
 import { openDatabase } from '../db/database.ts';
 import { Connectome } from './connectome.ts';
-import { answer, type BuildWorkerData, type WorkerReply, type WorkerRequest } from './reader.ts';
+import { answer, type BuildWorkerData, type WorkerAnswer, type WorkerRequest } from './reader.ts';
 import { ConnectomeService } from './service.ts';
 
 const data = workerData as BuildWorkerData;
-const port = parentPort!;
 const db = openDatabase(data.dbPath, { readonly: true });
 let now = 0;
 const service = new ConnectomeService({
@@ -20,33 +19,19 @@ const service = new ConnectomeService({
   background: [],
 });
 
-port.on('message', (request: WorkerRequest) => {
+serveThreadRequests<WorkerRequest, WorkerAnswer>((request) => {
   if (request.op === 'stale') {
     service.markStale();
-    return;
+    return { value: { builds: service.buildCount, value: '' } };
   }
   now = request.now;
-  let reply: WorkerReply;
-  const transfer: ArrayBuffer[] = [];
-  try {
-    const value = answer(service, request);
-    if (value instanceof Connectome) {
-      // Bytes cross only for a build the reader does not hold yet; a copy, so the transfer leaves ours intact.
-      let body: Uint8Array | null = null;
-      if (request.op === 'document' && request.have !== value.etag) {
-        body = new Uint8Array(value.length);
-        body.set(value.body);
-        transfer.push(body.buffer as ArrayBuffer);
-      }
-      reply = { id: request.id, ok: true, builds: service.buildCount, value: { etag: value.etag, length: value.length, body } };
-    } else {
-      reply = { id: request.id, ok: true, builds: service.buildCount, value };
-    }
-  } catch (err) {
-    reply =
-      err instanceof AppError
-        ? { id: request.id, ok: false, builds: service.buildCount, error: { code: err.code, status: err.status, message: err.message, details: err.details } }
-        : { id: request.id, ok: false, builds: service.buildCount, error: { internal: err instanceof Error ? err.message : String(err) } };
+  const value = answer(service, request);
+  if (!(value instanceof Connectome)) return { value: { builds: service.buildCount, value } };
+  // Bytes cross only for a build the reader does not hold yet; a copy, so the transfer leaves ours intact.
+  if (request.op !== 'document' || request.have === value.etag) {
+    return { value: { builds: service.buildCount, value: { etag: value.etag, length: value.length, body: null } } };
   }
-  port.postMessage(reply, transfer);
+  const body = new Uint8Array(value.length);
+  body.set(value.body);
+  return { value: { builds: service.buildCount, value: { etag: value.etag, length: value.length, body } }, transfer: [body.buffer as ArrayBuffer] };
 });

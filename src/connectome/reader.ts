@@ -1,6 +1,5 @@
 // How the routes read the connectome: on a worker thread for a database file, so a rebuild never stalls other requests.
-import { Worker } from 'node:worker_threads';
-import { AppError, type ErrorDetails } from '../authority/errors.ts';
+import { ThreadClient } from '../authority/worker-thread.ts';
 import { gzipDocument, type BlastRadiusQuery, type Connectome } from './connectome.ts';
 import { renderDashboard, type DashboardOptions } from './dashboard.tsx';
 import { CONNECTOME_EVENTS, ConnectomeService, type ConnectomeServiceDeps } from './service.ts';
@@ -29,17 +28,19 @@ export interface ConnectomeReader {
   readonly buildCount: number;
 }
 
-/** Messages to the build worker; every request carries the clock's time, so the worker answers for that instant. */
+/** Messages to the build worker; every read carries the clock's time, so the worker answers for that instant. */
 type Read =
   | { op: 'document'; have: string | null }
   | { op: 'blast-radius'; query: BlastRadiusQuery }
   | { op: 'trust-path'; from: string; to: string }
   | { op: 'dashboard'; options: DashboardOptions };
-export type WorkerRequest = (Read & { id: number; now: number }) | { op: 'stale' };
+export type WorkerRequest = (Read & { now: number }) | { op: 'stale' };
 
-export type WorkerReply =
-  | { id: number; ok: true; builds: number; value: string | { etag: string; length: number; body: Uint8Array | null } }
-  | { id: number; ok: false; builds: number; error: { code: string; status: number; message: string; details: ErrorDetails } | { internal: string } };
+/** What the worker answers: the value, and how many builds it has made so far. */
+export interface WorkerAnswer {
+  builds: number;
+  value: string | { etag: string; length: number; body: Uint8Array | null };
+}
 
 /** Answers one request from a service; shared by the worker and the in-process reader so both answer alike. */
 export function answer(service: ConnectomeService, request: Read): string | Connectome {
@@ -93,26 +94,22 @@ export interface BuildWorkerData {
   maxPathLength: number;
 }
 
-type Pending = { resolve: (reply: WorkerReply & { ok: true }) => void; reject: (err: Error) => void };
-
 /**
  * Builds and answers on a worker thread with its own read-only connection. The worker is started on
  * the first read and again after a crash; change events are forwarded so it knows when to rebuild.
  * The last document's bytes are kept here, so an unchanged connectome crosses threads once per build.
  */
 class WorkerReader implements ConnectomeReader {
-  private worker: Worker | null = null;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly thread: ThreadClient<WorkerRequest, WorkerAnswer>;
   private last: ConnectomeDocument | null = null;
   private builds = 0;
-  private closed = false;
-  private readonly markStale = () => this.worker?.postMessage({ op: 'stale' } satisfies WorkerRequest);
+  private readonly markStale = () => this.thread.notify({ op: 'stale' });
 
   constructor(
     private readonly deps: ConnectomeServiceDeps,
-    private readonly data: BuildWorkerData,
+    data: BuildWorkerData,
   ) {
+    this.thread = new ThreadClient('connectome', new URL('./build-worker.ts', import.meta.url), data);
     for (const event of CONNECTOME_EVENTS) deps.changes.on(event, this.markStale);
     deps.background.push({ stop: () => this.close() });
   }
@@ -121,53 +118,14 @@ class WorkerReader implements ConnectomeReader {
     return this.builds;
   }
 
-  private start(): Worker {
-    if (this.closed) throw new AppError('service_stopping', 503, 'the authority is shutting down');
-    if (this.worker) return this.worker;
-    const fromSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(fromSource ? './build-worker.ts' : './build-worker.js', import.meta.url);
-    // Workers load plain JavaScript; from the TypeScript sources a one-line bootstrap registers tsx first.
-    const worker = fromSource
-      ? new Worker(`const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(entry.href)});`, {
-          eval: true,
-          workerData: this.data,
-        })
-      : new Worker(entry, { workerData: this.data });
-    worker.unref();
-    worker.on('message', (reply: WorkerReply) => {
-      const waiting = this.pending.get(reply.id);
-      if (!waiting) return;
-      this.pending.delete(reply.id);
-      this.builds = Math.max(this.builds, reply.builds);
-      if (reply.ok) waiting.resolve(reply);
-      else if ('internal' in reply.error) waiting.reject(new Error(`connectome worker: ${reply.error.internal}`));
-      else waiting.reject(new AppError(reply.error.code, reply.error.status, reply.error.message, reply.error.details));
-    });
-    const fail = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
-      for (const waiting of this.pending.values()) waiting.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`connectome worker exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  private request(message: Read): Promise<WorkerReply & { ok: true }> {
-    const worker = this.start();
-    const id = this.nextId++;
-    const full: WorkerRequest = { ...message, id, now: this.deps.clock().getTime() };
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage(full);
-    });
+  private async request(message: Read): Promise<WorkerAnswer['value']> {
+    const answer = await this.thread.request({ ...message, now: this.deps.clock().getTime() });
+    this.builds = Math.max(this.builds, answer.builds);
+    return answer.value;
   }
 
   async document(): Promise<ConnectomeDocument> {
-    const reply = await this.request({ op: 'document', have: this.last?.etag ?? null });
-    const value = reply.value as { etag: string; length: number; body: Uint8Array | null };
+    const value = (await this.request({ op: 'document', have: this.last?.etag ?? null })) as { etag: string; length: number; body: Uint8Array | null };
     if (value.body === null && this.last?.etag === value.etag) return this.last;
     if (value.body === null) throw new Error('connectome worker: no document bytes for a new build');
     this.last = documentOf(value.etag, value.length, Buffer.from(value.body.buffer, value.body.byteOffset, value.body.byteLength));
@@ -175,25 +133,20 @@ class WorkerReader implements ConnectomeReader {
   }
 
   async blastRadiusText(query: BlastRadiusQuery): Promise<string> {
-    return (await this.request({ op: 'blast-radius', query })).value as string;
+    return (await this.request({ op: 'blast-radius', query })) as string;
   }
 
   async trustPathText(from: string, to: string): Promise<string> {
-    return (await this.request({ op: 'trust-path', from, to })).value as string;
+    return (await this.request({ op: 'trust-path', from, to })) as string;
   }
 
   async dashboardHtml(options: DashboardOptions): Promise<string> {
-    return (await this.request({ op: 'dashboard', options })).value as string;
+    return (await this.request({ op: 'dashboard', options })) as string;
   }
 
-  close(): void {
-    this.closed = true;
+  close(): Promise<void> {
     for (const event of CONNECTOME_EVENTS) this.deps.changes.off(event, this.markStale);
-    const worker = this.worker;
-    this.worker = null;
-    for (const waiting of this.pending.values()) waiting.reject(new AppError('service_stopping', 503, 'the authority is shutting down'));
-    this.pending.clear();
-    void worker?.terminate();
+    return this.thread.close();
   }
 }
 
