@@ -79,6 +79,11 @@ export class ThreadClient<R, T> {
     });
   }
 
+  /** A message without a reply, started the worker if need be (it is ordered with the requests after it). */
+  post(request: R, transfer: ArrayBuffer[] = []): void {
+    this.start().postMessage({ id: 0, request } satisfies ThreadRequest<R>, transfer);
+  }
+
   /** A message without a reply (a notification), to a worker that is running; none is started for it. */
   notify(request: R): void {
     this.worker?.postMessage({ id: 0, request } satisfies ThreadRequest<R>);
@@ -110,7 +115,7 @@ export class ThreadClient<R, T> {
   }
 }
 
-function fromThreadError(name: string, error: ThreadError): Error {
+export function fromThreadError(name: string, error: ThreadError): Error {
   if ('internal' in error) return new Error(`${name} worker: ${error.internal}`);
   return new AppError(error.code, error.status, error.message, error.details);
 }

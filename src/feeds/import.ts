@@ -78,6 +78,39 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
   invalid_timestamps: 'the feed timestamps are not acceptable',
 };
 
+/**
+ * What an import does besides writing the database: metrics, the change bus and the log. On a worker
+ * thread these are recorded and replayed by the serving thread (see import-runner.ts).
+ */
+export interface ImportEffects {
+  /** One import attempt ended with this outcome (a status or a rejection code). */
+  counted(issuerLabel: string, outcome: string): void;
+  signatureFailure(reason: string): void;
+  imported(issuer: string, sequence: number): void;
+  equivocation(issuer: string, sequence: number): void;
+}
+
+/** The effects applied at once to an authority's metrics, change bus and log. */
+export function liveEffects(deps: Pick<AppDeps, 'db' | 'clock' | 'metrics' | 'logger' | 'changes'>): ImportEffects {
+  return {
+    counted: (issuer, outcome) => deps.metrics.feedImports.inc({ issuer, outcome }),
+    signatureFailure: (reason) => deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason }),
+    imported: (issuer, sequence) => {
+      refreshIssuerStaleness(deps, issuer);
+      deps.changes.emit('feed-imported', { issuer, sequence });
+    },
+    equivocation: (issuer, sequence) => {
+      deps.logger.warn({ issuer, sequence }, 'feed equivocation detected; issuer paused');
+      deps.changes.emit('feed-imported', { issuer, sequence, equivocation: true });
+    },
+  };
+}
+
+/** What an import runs on: the database, the clock, the configuration, who we are, and the effects. */
+export type ImportDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'> & { effects: ImportEffects };
+
+const importDeps = (deps: AppDeps): ImportDeps => ({ db: deps.db, clock: deps.clock, config: deps.config, identity: deps.identity, effects: liveEffects(deps) });
+
 interface IssuerState {
   last_sequence: number;
   last_feed_hash: string | null;
@@ -203,7 +236,7 @@ function feedHashOf(facts: FeedFacts): string | null {
   return facts.feedHash;
 }
 
-function rejectionAudit(sqlite: Sqlite, deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
+function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
   appendAudit(sqlite, deps.clock, {
     eventType: 'sovereign_revocation_feed_rejected',
     actor: ctx.actor,
@@ -222,9 +255,9 @@ function rejectionError(rejection: Rejection): AppError {
 }
 
 /** Audits (in its own transaction), counts and throws a rejection decided before the import transaction. */
-function rejectEarly(deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): never {
+function rejectEarly(deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): never {
   rejectionAudit(deps.db.sqlite, deps, ctx, facts, rejection);
-  deps.metrics.feedImports.inc({ issuer: facts.issuerLabel, outcome: rejection.code });
+  deps.effects.counted(facts.issuerLabel, rejection.code);
   throw rejectionError(rejection);
 }
 
@@ -318,6 +351,11 @@ function canonicalFeedRequest(bytes: Uint8Array, text: string): CanonicalFeed | 
  * step 1 of the checks (422 invalid_revocation_feed, audited like every other rejection).
  */
 export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
+  return importRequestWith(importDeps(deps), body, ctx);
+}
+
+/** importFeedRequest with explicit effects (on a worker thread, recorded for the serving thread). */
+export function importRequestWith(deps: ImportDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
   let text: string | null = null;
   try {
     text = decodeUtf8Strict(body);
@@ -348,7 +386,7 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
       },
     });
   }
-  return importFeed(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
+  return importObjectWith(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
 }
 
 /**
@@ -356,6 +394,10 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
  * log (plus evidence and a pause for equivocation) and throws an AppError with the reason code.
  */
 export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): ImportResult {
+  return importObjectWith(importDeps(deps), input, ctx);
+}
+
+function importObjectWith(deps: ImportDeps, input: unknown, ctx: ImportContext): ImportResult {
   const facts = rawFacts(input);
 
   // 1. Strict schema (and a bounded canonical size).
@@ -388,7 +430,7 @@ export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): I
 }
 
 /** Steps 2 to 10 for a feed that passed step 1. */
-function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
+function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
   const sqlite = deps.db.sqlite;
   const { feed, body, feedHash, payload } = canonical;
   facts.feedHash = feedHash;
@@ -415,7 +457,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   const liveKeys = recognized.keys.filter((k) => findImportedRevocation(sqlite, issuer, 'public_key', k.keyId) === null);
   const check = verifySignedObject(feed, liveKeys, payload);
   if (!check.valid) {
-    deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason: check.reason });
+    deps.effects.signatureFailure(check.reason);
     rejectEarly(deps, ctx, facts, { code: 'invalid_signature', details: { signature_problem: check.reason } });
   }
 
@@ -520,17 +562,11 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   }).immediate();
 
   if ('rejection' in outcome) {
-    deps.metrics.feedImports.inc({ issuer, outcome: outcome.rejection.code });
-    if (outcome.rejection.code === 'equivocation') {
-      deps.logger.warn({ issuer, sequence: feed.sequence }, 'feed equivocation detected; issuer paused');
-      deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence, equivocation: true });
-    }
+    deps.effects.counted(issuer, outcome.rejection.code);
+    if (outcome.rejection.code === 'equivocation') deps.effects.equivocation(issuer, feed.sequence);
     throw rejectionError(outcome.rejection);
   }
-  deps.metrics.feedImports.inc({ issuer, outcome: outcome.result.status });
-  if (outcome.result.status === 'imported') {
-    refreshIssuerStaleness(deps, issuer);
-    deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence });
-  }
+  deps.effects.counted(issuer, outcome.result.status);
+  if (outcome.result.status === 'imported') deps.effects.imported(issuer, feed.sequence);
   return outcome.result;
 }

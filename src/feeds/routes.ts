@@ -7,7 +7,7 @@ import { AppError } from '../authority/errors.ts';
 import { jsonBody, jsonRawBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
-import { importFeedRequest } from './import.ts';
+import { feedImporterFor } from './import-runner.ts';
 import { identifier } from './model.ts';
 import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
 import { WIRE_PROFILES } from '../interop/gm-model.ts';
@@ -118,7 +118,7 @@ export function feedRoutes(deps: AppDeps) {
         return c.json(result);
       })
       .post('/admin/revocation-feeds/import', async (c) => {
-        const result = importFeedRequest(deps, await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+        const result = await feedImporterFor(deps).importRequest(await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
         const { feed_hash: _hash, ...response } = result;
         return c.json(response);
       })
