@@ -1,8 +1,8 @@
 // Assembles one authority's Hono app from explicit dependencies (db, clock, keys, config).
-import { EventEmitter } from 'node:events';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import pino, { type Logger } from 'pino';
+import { ChangeBus } from './changes.ts';
 import type { Database } from '../db/database.ts';
 import { adminAuth, canonicalTargets } from './admin-auth.ts';
 import { AdminFailureGuard } from './admin-failures.ts';
@@ -61,10 +61,9 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     operatorKeys: input.operatorKeys,
     logger: input.logger ?? pino({ level: input.config.logLevel }),
     metrics: input.metrics ?? createMetrics(),
-    changes: new EventEmitter(),
+    changes: new ChangeBus(),
     background: [],
   };
-  deps.changes.setMaxListeners(50);
 
   const adminFailures = new AdminFailureGuard(deps.db.sqlite, deps.clock, deps.config.adminFailureLimit);
   const app = new Hono<AppEnv>();

@@ -1,7 +1,7 @@
 // The one audit writer: an append-only, hash-chained log written in the transaction of the change it records.
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import { hashRef } from './crypto.ts';
@@ -69,23 +69,13 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
-const statements = new WeakMap<Sqlite, { head: BetterStatement; insert: BetterStatement }>();
-type BetterStatement = Statement<unknown[]>;
-
-function prepared(sqlite: Sqlite) {
-  let s = statements.get(sqlite);
-  if (!s) {
-    s = {
-      head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
-      insert: sqlite.prepare(
-        `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    };
-    statements.set(sqlite, s);
-  }
-  return s;
-}
+const prepared = perConnection((sqlite): { head: Statement<unknown[]>; insert: Statement<unknown[]> } => ({
+  head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+  insert: sqlite.prepare(
+    `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+}));
 
 /** Hash of an event: "sha256:" + hex SHA-256 of JCS(event without `hash`). */
 export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {

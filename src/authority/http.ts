@@ -93,6 +93,19 @@ export function validate<S extends ZodType>(schema: S, value: unknown, code = 'v
   return parsed.data;
 }
 
+/** Reads and validates an optional JSON body: an empty body means `{}`. */
+export async function optionalBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code?: string): Promise<z.infer<S>> {
+  if ((await rawBody(c)).length === 0) return validate(schema, {}, code);
+  return validatedBody(c, schema, code);
+}
+
+/** Whether any of the If-None-Match entity tags matches (weak comparison, RFC 9110 §13.1.2). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
+}
+
 /** Reads and validates a JSON body in one step. */
 export async function validatedBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code?: string): Promise<z.infer<S>> {
   return validate(schema, await jsonBody(c), code);

@@ -69,20 +69,30 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
 }
 
 /**
+ * Something made once per connection (prepared statements, usually): `const statements =
+ * perConnection((sqlite) => ({ … }))` at module level, then `statements(sqlite).x.get(…)`.
+ */
+export function perConnection<T>(make: (sqlite: Sqlite) => T): (sqlite: Sqlite) => T {
+  const made = new WeakMap<Sqlite, T>();
+  return (sqlite) => {
+    let value = made.get(sqlite);
+    if (value === undefined) {
+      value = make(sqlite);
+      made.set(sqlite, value);
+    }
+    return value;
+  };
+}
+
+/**
  * A statement prepared once per connection, for lookups on hot paths:
  * `const findX = statementOnce('SELECT …')` at module level, then `findX(sqlite).get(…)`.
  */
 export function statementOnce(sql: string, options: { pluck?: boolean } = {}): (sqlite: Sqlite) => Statement<unknown[]> {
-  const prepared = new WeakMap<Sqlite, Statement<unknown[]>>();
-  return (sqlite) => {
-    let statement = prepared.get(sqlite);
-    if (!statement) {
-      statement = sqlite.prepare(sql);
-      if (options.pluck) statement.pluck();
-      prepared.set(sqlite, statement);
-    }
-    return statement;
-  };
+  return perConnection((sqlite) => {
+    const statement = sqlite.prepare(sql);
+    return options.pluck ? statement.pluck() : statement;
+  });
 }
 
 /** A fresh, migrated in-memory database (tests, benchmarks). */

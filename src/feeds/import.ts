@@ -7,7 +7,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject } from '../authority/crypto.ts';
 import { AppError, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
@@ -136,42 +136,33 @@ interface Statements {
   pause: Statement<unknown[]>;
 }
 
-const cache = new WeakMap<Sqlite, Statements>();
-
-function statements(sqlite: Sqlite): Statements {
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-      storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
-      insertFeed: sqlite.prepare(
-        `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertState: sqlite.prepare(
-        `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
-           last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
-           frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
-      ),
-      insertRevocation: sqlite.prepare(
-        `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertEvidence: sqlite.prepare(
-        `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      ),
-      pause: sqlite.prepare(
-        `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
-         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
-      ),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const statements = perConnection((sqlite): Statements => ({
+  state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+  storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+  insertFeed: sqlite.prepare(
+    `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  upsertState: sqlite.prepare(
+    `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
+       last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
+       frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
+  ),
+  insertRevocation: sqlite.prepare(
+    `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  insertEvidence: sqlite.prepare(
+    `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ),
+  pause: sqlite.prepare(
+    `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
+     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
+  ),
+}));
 
 /** Pauses imports from an issuer (inside the caller's transaction). */
 export function pauseIssuerRow(sqlite: Sqlite, issuer: string, reason: string, at: string): void {

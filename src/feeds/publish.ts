@@ -7,7 +7,7 @@ import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import { frontierAt, readLogHead } from './revocation-log.ts';
@@ -55,26 +55,17 @@ interface Statements {
   latestSequence: Statement<unknown[]>;
 }
 
-const cache = new WeakMap<Sqlite, Statements>();
-
-function statements(sqlite: Sqlite): Statements {
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
-      entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
-      insert: sqlite.prepare(
-        `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
-      since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
-      latestSequence: sqlite.prepare('SELECT COALESCE(MAX(sequence), 0) AS n FROM published_feeds'),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const statements = perConnection((sqlite): Statements => ({
+  last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
+  entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
+  insert: sqlite.prepare(
+    `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
+  since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
+  latestSequence: sqlite.prepare('SELECT COALESCE(MAX(sequence), 0) AS n FROM published_feeds'),
+}));
 
 /** Seconds before next_update at which a scheduled run publishes a heartbeat: half the update interval. */
 export function heartbeatLeadSeconds(nextUpdateSeconds: number): number {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { operatorActor } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
-import { jsonBody, jsonRawBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
+import { etagMatches, jsonBody, jsonRawBody, optionalBody, validatedBody, validatedQuery } from '../authority/http.ts';
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
 import { feedImporterFor } from './import-runner.ts';
@@ -38,14 +38,6 @@ const publishBody = z.strictObject({ heartbeat: z.boolean().optional() });
 const rollbackBody = z.strictObject({ issuer_sovereign_id: identifier, to_sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 const peerBody = z.strictObject({ sovereign_id: identifier, base_url: z.string().min(1).max(2048), profile: z.enum(WIRE_PROFILES).optional() });
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((part) => {
-    const tag = part.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
-}
-
 /** Serves stored feed bytes exactly as signed. */
 function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }, cacheControl: string): Response {
   const etag = `"${feed.feed_hash}"`;
@@ -54,13 +46,6 @@ function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }
   if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304);
   c.header('Content-Type', 'application/json');
   return c.body(feed.body);
-}
-
-/** Optional JSON body: empty means `{}`. */
-async function optionalBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, code: string): Promise<z.infer<S>> {
-  const bytes = await rawBody(c);
-  if (bytes.length === 0) return validate(schema, {}, code);
-  return validate(schema, await jsonBody(c), code);
 }
 
 function peerId(c: Context<AppEnv>): string {

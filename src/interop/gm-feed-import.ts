@@ -6,7 +6,7 @@ import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../feeds/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from './profile.ts';
@@ -72,16 +72,7 @@ function build(sqlite: Sqlite): Record<StatementName, Statement<unknown[]>> {
   };
 }
 
-const statementCache = new WeakMap<Sqlite, ReturnType<typeof build>>();
-
-function prepared(sqlite: Sqlite): ReturnType<typeof build> {
-  let s = statementCache.get(sqlite);
-  if (!s) {
-    s = build(sqlite);
-    statementCache.set(sqlite, s);
-  }
-  return s;
-}
+const prepared = perConnection(build);
 
 /** Best-effort identification of a rejected feed for its audit event. */
 function identify(raw: unknown): { issuer: string | null; sequence: number | null; feedHash: string | null } {

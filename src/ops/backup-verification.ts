@@ -1,5 +1,5 @@
 // Before a restore trusts a backup: its audit chain, and the signatures of everything it would serve, under keys this installation already trusts.
-import { EventEmitter } from 'node:events';
+import { ChangeBus } from '../authority/changes.ts';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import pino from 'pino';
@@ -83,7 +83,7 @@ function verificationDeps(sqlite: Sqlite, dbPath: string, clock: Clock, sovereig
     operatorKeys: OperatorKeyring.fromKeys([]),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),
-    changes: new EventEmitter(),
+    changes: new ChangeBus(),
     background: [],
   };
 }

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { operatorActor } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
-import { jsonBody, rawBody, validate } from '../authority/http.ts';
+import { optionalBody } from '../authority/http.ts';
 import { DEFAULT_OVERLAP_DAYS, MAX_OVERLAP_DAYS, retireDueSigningKeys, rotateSigningKey, ROTATION_REASONS, signingKeyStatus } from './key-rotation.ts';
 
 const rotateBody = z.strictObject({
@@ -11,12 +11,6 @@ const rotateBody = z.strictObject({
   reason: z.enum(ROTATION_REASONS).default('superseded'),
 });
 const retireBody = z.strictObject({});
-
-/** An empty body means `{}`. */
-async function optionalBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, code: string): Promise<z.infer<S>> {
-  if ((await rawBody(c)).length === 0) return validate(schema, {}, code);
-  return validate(schema, await jsonBody(c), code);
-}
 
 export function signingKeyRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { sha256Hex } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { validatedQuery } from '../authority/http.ts';
+import { etagMatches, validatedQuery } from '../authority/http.ts';
 import { identifier } from '../feeds/model.ts';
 import { readCheckpointsSince } from './store.ts';
 import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, latestTiles, logKeys } from './service.ts';
@@ -28,10 +28,6 @@ const listQuery = z.strictObject({
     .refine((n) => n <= 100, 'limit must be a whole number from 1 to 100')
     .default(100),
 });
-
-function etagMatches(header: string | undefined, etag: string): boolean {
-  return header !== undefined && header.split(',').some((part) => part.trim().replace(/^W\//, '') === etag || part.trim() === '*');
-}
 
 /** A note served as exact bytes, with its hash as ETag. */
 function serveNote(c: Context<AppEnv>, note: string, cacheControl: string): Response {

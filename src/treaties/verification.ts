@@ -121,7 +121,7 @@ class IssuerCache {
 
   constructor(private readonly deps: AppDeps) {
     const clear = () => this.entries.clear();
-    for (const event of ['treaties', 'revocation', 'feed-imported', 'peers']) deps.changes.on(event, clear);
+    for (const event of ['treaties', 'revocation', 'feed-imported', 'peers'] as const) deps.changes.on(event, clear);
   }
 
   get(issuer: string, now: Date): IssuerEntry {
