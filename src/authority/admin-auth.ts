@@ -1,6 +1,7 @@
 // Admin request signatures (SPEC §7): signing for clients, verification middleware for the server.
 import { randomBytes } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Actor, RequestOrigin } from './audit.ts';
 import { canonicalBytes } from './canonical-json.ts';
 import { parseTimestamp, toTimestamp } from './clock.ts';
 import type { AppDeps, AppEnv } from './context.ts';
@@ -9,7 +10,7 @@ import { AppError } from './errors.ts';
 import type { AdminFailureGuard } from './admin-failures.ts';
 import { clientAddress, isCanonicalAdminTarget, isCanonicalTarget, NON_CANONICAL_PATH_MESSAGE, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
-import { bindNonce, nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
+import { nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
@@ -246,11 +247,13 @@ export function canonicalTargets(deps: AppDeps, guard: AdminFailureGuard): Middl
   };
 }
 
-/** The audit actor for the operator of the current admin request. */
-export function operatorActor(operator: { label: string; keyId: string; nonce?: RequestNonce } | undefined) {
-  if (!operator) return { type: 'system' as const };
-  const actor = { type: 'operator' as const, key_id: operator.keyId, label: operator.label };
-  // Events this actor appends store the request's nonce in their transaction.
-  bindNonce(actor, operator.nonce);
-  return actor;
+/** The audit actor for the operator of an admin request (the system when there is none). */
+export function operatorActor(operator: { label: string; keyId: string } | undefined): Actor {
+  return operator ? { type: 'operator', key_id: operator.keyId, label: operator.label } : { type: 'system' };
+}
+
+/** Who asked for the change an admin route makes: the operator, the request id and the request's nonce. */
+export function adminOrigin(c: Context<AppEnv>): RequestOrigin {
+  const operator = c.get('operator');
+  return { actor: operatorActor(operator), requestId: c.get('requestId'), nonce: operator?.nonce };
 }

@@ -1,6 +1,6 @@
 // Importing another sovereign's signed revocation feed: the ten ordered checks of SPEC §5, all-or-nothing.
 import type { Statement } from 'better-sqlite3';
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
@@ -18,9 +18,7 @@ import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfRe
 import type { RevocationEntry } from './revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
-export interface ImportContext {
-  actor: Actor;
-  requestId?: string | null;
+export interface ImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
   /** For pulls: the peer the feed was fetched from, and the URL. Recorded in the audit event. */
@@ -230,8 +228,7 @@ function feedHashOf(facts: FeedFacts): string | null {
 function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
   appendAudit(sqlite, deps.clock, {
     eventType: 'sovereign_revocation_feed_rejected',
-    actor: ctx.actor,
-    requestId: ctx.requestId ?? null,
+    ...originOf(ctx),
     details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), ...sourceOf(ctx), ...rejection.details },
   });
 }
@@ -474,8 +471,7 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
       if (stored === feedHash || sameContent) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, ...sourceOf(ctx) },
         });
         return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
@@ -483,8 +479,8 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
       s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
       s.pause.run(issuer, 'equivocation', importedAt);
       const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, ...sourceOf(ctx) } });
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', ...originOf(ctx), details: { ...evidence, ...sourceOf(ctx) } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
       return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
     }
 
@@ -536,8 +532,7 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
     }
     appendAudit(sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_imported',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: {
         issuer,
         sequence: feed.sequence,

@@ -7,6 +7,7 @@ import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
+import type { RequestNonce } from '../authority/request-nonces.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
@@ -19,8 +20,10 @@ export interface PublishOptions {
   trigger: PublishTrigger;
   /** `if_due` (default): a heartbeat only when next_update is near; `force`: a heartbeat even if not due. */
   heartbeat?: 'if_due' | 'force';
+  /** Who asked (the system's scheduler when absent). */
   actor?: Actor;
   requestId?: string | null;
+  nonce?: RequestNonce | undefined;
 }
 
 export interface PublishedFeedSummary {
@@ -179,6 +182,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
         eventType: 'revocation_feed_published',
         actor,
         requestId: options.requestId ?? null,
+        nonce: options.nonce,
         details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
       });
       recordCheckpoint(deps, { sequence, size: frontier.size, rootHash });

@@ -1,5 +1,5 @@
 // Surgical undo of a bad import: drop one issuer's imported feeds above a sequence and pause the issuer.
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, type RequestOrigin } from '../authority/audit.ts';
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
@@ -25,7 +25,7 @@ export interface RollbackResult {
  * (sequence, hash, Merkle frontier, log size, issued_at, next_update) to feed `to_sequence` (or to
  * nothing for 0), and pauses the issuer so the pull job does not simply re-import the same feeds.
  */
-export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor, requestId?: string | null): RollbackResult {
+export function rollbackImport(deps: AppDeps, input: RollbackInput, origin: RequestOrigin): RollbackResult {
   const sqlite = deps.db.sqlite;
   const issuer = input.issuer_sovereign_id;
   const result = sqlite.transaction((): RollbackResult => {
@@ -65,8 +65,8 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor
       // The hashes identify exactly what was undone; bounded so one event stays small.
       removed_feed_hashes: removed.slice(0, 100).map((r) => ({ sequence: r.sequence, feed_hash: r.feed_hash })),
     };
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_import_rolled_back', actor, requestId: requestId ?? null, details });
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor, requestId: requestId ?? null, details: { issuer, reason: 'rollback' } });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_import_rolled_back', ...origin, details });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer, reason: 'rollback' } });
     return {
       issuer_sovereign_id: issuer,
       from_sequence: state.last_sequence,

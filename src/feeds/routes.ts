@@ -1,7 +1,7 @@
 // HTTP surface of the feeds domain: serving published feeds, receipts, and the admin routes for import, peers, rollback.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { operatorActor } from '../authority/admin-auth.ts';
+import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
 import { etagMatches, jsonBody, jsonRawBody, optionalBody, validatedBody, validatedQuery } from '../authority/http.ts';
@@ -97,19 +97,18 @@ export function feedRoutes(deps: AppDeps) {
         const result = publishFeeds(deps, {
           trigger: 'admin',
           heartbeat: body.heartbeat ? 'force' : 'if_due',
-          actor: operatorActor(c.get('operator')),
-          requestId: c.get('requestId'),
+          ...adminOrigin(c),
         });
         return c.json(result);
       })
       .post('/admin/revocation-feeds/import', async (c) => {
-        const result = await feedImporterFor(deps).importRequest(await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+        const result = await feedImporterFor(deps).importRequest(await jsonRawBody(c), { ...adminOrigin(c), via: 'admin' });
         const { feed_hash: _hash, ...response } = result;
         return c.json(response);
       })
       .post('/admin/revocation-feeds/rollback-import', async (c) => {
         const body = await validatedBody(c, rollbackBody, 'invalid_rollback_request');
-        return c.json(rollbackImport(deps, body, operatorActor(c.get('operator')), c.get('requestId')));
+        return c.json(rollbackImport(deps, body, adminOrigin(c)));
       })
       .get('/admin/revocation-feeds/issuers', (c) => {
         refreshIssuerStaleness(deps);
@@ -126,16 +125,16 @@ export function feedRoutes(deps: AppDeps) {
       // ---- Admin: peers.
       .post('/admin/peers', async (c) => {
         const body = await validatedBody(c, peerBody, 'invalid_peer');
-        return c.json(registerPeer(deps, body, operatorActor(c.get('operator')), c.get('requestId')), 201);
+        return c.json(registerPeer(deps, body, adminOrigin(c)), 201);
       })
       .get('/admin/peers', (c) => {
         refreshIssuerStaleness(deps);
         return c.json({ peers: listPeers(deps) });
       })
       .get('/admin/peers/:id', (c) => c.json(getPeer(deps, peerId(c))))
-      .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
-      .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
-      .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
+      .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), adminOrigin(c))))
+      .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), adminOrigin(c))))
+      .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), adminOrigin(c))))
       .post('/admin/peers/:id/pull', async (c) => {
         const id = peerId(c);
         getPeer(deps, id);

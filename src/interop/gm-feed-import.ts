@@ -1,6 +1,6 @@
 // Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
 import type { Statement } from 'better-sqlite3';
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
 import { decodeUtf8Strict, gmDocumentJson, gmJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
@@ -12,9 +12,7 @@ import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from './profile.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
 
-export interface GmImportContext {
-  actor: Actor;
-  requestId?: string | null;
+export interface GmImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
 }
@@ -158,8 +156,7 @@ function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err:
   if (err.code !== 'equivocation') {
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_rejected',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: { issuer, sequence, reason: err.code, feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
     });
   }
@@ -244,8 +241,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
       if (stored && storedStatement(stored.body) === statement) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
         return result('already_imported', feed, 0, feedHash);
@@ -255,15 +251,13 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
         s.pause.run(issuer, toTimestamp(now));
         appendAudit(sqlite, deps.clock, {
           eventType: 'feed_equivocation_detected',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
-        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_rejected',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, reason: 'equivocation', feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
         // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
@@ -299,8 +293,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
     s.insertFeed.run(issuer, feed.sequence, feedHash, body, nowText, feed.issued_at, nextIndex);
     appendAudit(sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_imported',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: {
         issuer,
         sequence: feed.sequence,

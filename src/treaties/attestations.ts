@@ -95,7 +95,7 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'membership_attestation_issued',
       actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
+      nonce: operator?.nonce,      requestId: options.requestId ?? null,
       details: {
         attestation_id: attestation.attestation_id,
         subject_id: attestation.subject_id,
@@ -162,7 +162,7 @@ export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, 
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'membership_attestation_revoked',
       actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
+      nonce: operator?.nonce,      requestId: options.requestId ?? null,
       details: { ...rec!, subject_id: row.subject_id, revoked_by: operator?.keyId ?? null },
     });
     return rec!;
@@ -189,7 +189,7 @@ export function revokeAttestationsByOperator(deps: AppDeps, rawInput: unknown, o
       appendAudit(deps.db.sqlite, deps.clock, {
         eventType: 'membership_attestation_revoked',
         actor: operatorActor(operator),
-        requestId: options.requestId ?? null,
+        nonce: operator?.nonce,        requestId: options.requestId ?? null,
         details: { ...rec, subject_id: open[i]!.subject_id, revoked_by: operator?.keyId ?? null, bulk },
       });
     });

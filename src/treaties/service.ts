@@ -1,6 +1,7 @@
 // Recognition treaties issued by this authority: issue, revoke, supersede, bulk revoke by operator key, read.
 import { randomUUID } from 'node:crypto';
 import { operatorActor } from '../authority/admin-auth.ts';
+import type { RequestNonce } from '../authority/request-nonces.ts';
 import { appendAudit } from '../authority/audit.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
@@ -29,15 +30,12 @@ import { statements, type RevocationRow, type TreatyRow } from './store.ts';
 export interface Operator {
   label: string;
   keyId: string;
+  /** The nonce of the signed request, stored in the transaction of the change it makes. */
+  nonce?: RequestNonce | undefined;
 }
 
 export interface ServiceOptions {
   requestId?: string | null;
-  /**
-   * Runs inside the supersede transaction after the old treaty is revoked and before the new one is
-   * stored. Throwing from it rolls both back (used to prove atomicity).
-   */
-  betweenSupersedeSteps?: () => void;
 }
 
 export interface TreatyRevocation {
@@ -148,7 +146,7 @@ export function issueTreaty(deps: AppDeps, rawInput: unknown, operator?: Operato
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_issued',
       actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
+      nonce: operator?.nonce,      requestId: options.requestId ?? null,
       details: issuedDetails(treaty, operator),
     });
   }).immediate();
@@ -245,7 +243,7 @@ export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, opera
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_revoked',
       actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
+      nonce: operator?.nonce,      requestId: options.requestId ?? null,
       details: { ...record!, subject_sovereign_id: row.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
     });
     return record!;
@@ -280,22 +278,18 @@ export function supersedeTreaty(
     // The subject's wire profile carries over unless the new terms name one.
     const profile = (terms.profile ?? old.subject_profile) as SubjectProfile;
     const { treaty } = buildTreaty(deps, { ...terms, subject_sovereign_id: old.subject_sovereign_id, profile }, now);
-    const actor = operatorActor(operator);
-    const requestId = options.requestId ?? null;
+    const origin = { actor: operatorActor(operator), requestId: options.requestId ?? null, nonce: operator?.nonce };
     const [revocation] = writeRevocations(deps, [{ row: old, reason: 'superseded', incident, replacedBy: treaty.treaty_id }], toTimestamp(now), operator);
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_revoked',
-      actor,
-      requestId,
+      ...origin,
       details: { ...revocation!, subject_sovereign_id: old.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
     });
-    options.betweenSupersedeSteps?.();
     storeTreaty(deps, treaty, profile, operator);
-    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', actor, requestId, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
+    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', ...origin, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_superseded',
-      actor,
-      requestId,
+      ...origin,
       details: { old_treaty_id: old.treaty_id, new_treaty_id: treaty.treaty_id, subject_sovereign_id: old.subject_sovereign_id, log_index: revocation!.log_index },
     });
     return { treaty, revocation: revocation! };
@@ -343,7 +337,7 @@ export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, opera
       appendAudit(deps.db.sqlite, deps.clock, {
         eventType: 'recognition_treaty_revoked',
         actor: operatorActor(operator),
-        requestId: options.requestId ?? null,
+        nonce: operator?.nonce,        requestId: options.requestId ?? null,
         details: { ...record, subject_sovereign_id: open[i]!.subject_sovereign_id, revoked_by: operator?.keyId ?? null, bulk },
       });
     });
