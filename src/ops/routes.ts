@@ -1,5 +1,5 @@
 // Admin routes for the authority's signing keys: list, rotate, retire (the running server swaps keys live).
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';

@@ -10,13 +10,10 @@ import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
 import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../feeds/revocation-log.ts';
-import { checkIssuer, checkReason, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
+import { checkIssuer, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
 import { LIFECYCLE_SQL, lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
 import {
   issueTreatyInputSchema,
-  OPERATOR_REVOCATION_REASONS,
-  revokeByOperatorInputSchema,
-  revokeInputSchema,
   supersedeTreatyInputSchema,
   UUID_V4_PATTERN,
   type IssueTreatyInput,
@@ -25,6 +22,7 @@ import {
   type UnsignedRecognitionTreaty,
 } from './model.ts';
 import { statements, type RevocationRow, type TreatyRow } from './store.ts';
+import { alreadyRevoked, revokeAllByOperator, revokeOne, type BulkRevocationResult, type RevocableKind } from './revocation.ts';
 
 /** The operator behind an admin request (label and key_id); absent for system actions. */
 export interface Operator {
@@ -146,7 +144,8 @@ export function issueTreaty(deps: AppDeps, rawInput: unknown, operator?: Operato
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_issued',
       actor: operatorActor(operator),
-      nonce: operator?.nonce,      requestId: options.requestId ?? null,
+      nonce: operator?.nonce,
+      requestId: options.requestId ?? null,
       details: issuedDetails(treaty, operator),
     });
   }).immediate();
@@ -170,27 +169,6 @@ export function withInvalidSince(deps: AppDeps, row: RevocationRow): RevocationW
 function existingRevocation(deps: AppDeps, id: string): RevocationWithInvalidSince | undefined {
   const row = statements(deps.db.sqlite).treatyRevocation.get(id) as RevocationRow | undefined;
   return row ? withInvalidSince(deps, row) : undefined;
-}
-
-/**
- * `invalid_since` says since when the revoked object must not be relied on. It lies between the
- * object's issuance (nothing relied on it before it existed) and the revocation itself (a future
- * instant would say the object is still good until then, which a revocation cannot say).
- */
-export function checkInvalidSince(invalidSince: string | undefined, issuedAt: string, revokedAt: string): void {
-  if (invalidSince === undefined) return;
-  const at = Date.parse(invalidSince);
-  if (at < Date.parse(issuedAt) || at > Date.parse(revokedAt)) {
-    throw new AppError('invalid_since_out_of_range', 422, 'invalid_since must lie between the issuance of the revoked object and now', {
-      invalid_since: invalidSince,
-      not_before: issuedAt,
-      not_after: revokedAt,
-    });
-  }
-}
-
-function alreadyRevoked(id: string, row: RevocationWithInvalidSince): AppError {
-  return new AppError('already_revoked', 409, 'treaty is already revoked; the first revocation stands', { revocation: revocationRecord(id, row) });
 }
 
 interface RevokeStep {
@@ -229,27 +207,28 @@ function writeRevocations(deps: AppDeps, steps: RevokeStep[], revokedAt: string,
   });
 }
 
+/** Treaties as a kind of revocable object (see revocation.ts). */
+const TREATIES: RevocableKind<Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_id'>, TreatyRevocation, { subject_sovereign_id: string }> = {
+  noun: 'treaty',
+  eventType: 'recognition_treaty_revoked',
+  load: loadTreatyRow,
+  existing: existingRevocation,
+  record: revocationRecord,
+  write: (deps, rows, spec, revokedAt, operator) => writeRevocations(deps, rows.map((row) => ({ row, ...spec })), revokedAt, operator),
+  subject: (row) => ({ subject_sovereign_id: row.subject_sovereign_id }),
+  byOperator: (deps, keyId, since, until) =>
+    (
+      statements(deps.db.sqlite).treatiesByOperator.all(keyId, deps.identity.sovereignId, since, until) as Array<{
+        treaty_id: string;
+        subject_sovereign_id: string;
+        revoked_reason: string | null;
+      }>
+    ).map((r) => ({ ...r, id: r.treaty_id })),
+};
+
 /** Revokes one treaty: a separate record plus a revocation-log entry; the signed treaty is never edited. */
 export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): TreatyRevocation {
-  const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const revocation = deps.db.sqlite.transaction(() => {
-    const row = loadTreatyRow(deps, id);
-    const existing = existingRevocation(deps, id);
-    if (existing) throw alreadyRevoked(id, existing);
-    const revokedAt = toTimestamp(deps.clock());
-    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
-    const [record] = writeRevocations(deps, [{ row, reason, invalidSince: input.invalid_since, incident: input.incident }], revokedAt, operator);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'recognition_treaty_revoked',
-      actor: operatorActor(operator),
-      nonce: operator?.nonce,      requestId: options.requestId ?? null,
-      details: { ...record!, subject_sovereign_id: row.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
-    });
-    return record!;
-  }).immediate();
-  deps.changes.emit('revocation');
-  return revocation;
+  return revokeOne(TREATIES, deps, id, rawInput, operator, options);
 }
 
 /**
@@ -267,7 +246,7 @@ export function supersedeTreaty(
   const result = deps.db.sqlite.transaction(() => {
     const old = loadTreatyRow(deps, id);
     const existing = existingRevocation(deps, id);
-    if (existing) throw alreadyRevoked(id, existing);
+    if (existing) throw alreadyRevoked(TREATIES, id, existing);
     if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
       throw new AppError('subject_mismatch', 422, 'a superseding treaty keeps the subject of the treaty it replaces', {
         subject_sovereign_id: old.subject_sovereign_id,
@@ -299,59 +278,9 @@ export function supersedeTreaty(
   return result;
 }
 
-export interface BulkRevocationResult<R> {
-  key_id: string;
-  since: string | null;
-  until: string;
-  reason: string;
-  revoked: R[];
-  /** Items in the window that were already revoked (their first revocation stands). */
-  already_revoked: string[];
-}
-
-/** Window of a bulk revocation: issued_at in [since, until], both inclusive; until defaults to now. */
-export function bulkWindow(deps: AppDeps, since: string | undefined, until: string | undefined): { since: string; until: string } {
-  const untilTs = until ?? toTimestamp(deps.clock());
-  const sinceTs = since ?? '0000-01-01T00:00:00Z';
-  if (since !== undefined && parseTimestamp(since)!.getTime() > parseTimestamp(untilTs)!.getTime()) {
-    throw new AppError('invalid_time_range', 422, 'since must not be after until', { since, until: untilTs });
-  }
-  return { since: sinceTs, until: untilTs };
-}
-
 /** Revokes every treaty whose issuance this operator key authorized in the window (key compromise response). */
 export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<TreatyRevocation & { subject_sovereign_id: string }> {
-  const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const window = bulkWindow(deps, input.since, input.until);
-  const result = deps.db.sqlite.transaction(() => {
-    const rows = statements(deps.db.sqlite).treatiesByOperator.all(input.key_id, deps.identity.sovereignId, window.since, window.until) as Array<{
-      treaty_id: string;
-      subject_sovereign_id: string;
-      revoked_reason: string | null;
-    }>;
-    const open = rows.filter((r) => r.revoked_reason === null);
-    const records = writeRevocations(deps, open.map((row) => ({ row, reason, incident: input.incident })), toTimestamp(deps.clock()), operator);
-    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
-    records.forEach((record, i) => {
-      appendAudit(deps.db.sqlite, deps.clock, {
-        eventType: 'recognition_treaty_revoked',
-        actor: operatorActor(operator),
-        nonce: operator?.nonce,        requestId: options.requestId ?? null,
-        details: { ...record, subject_sovereign_id: open[i]!.subject_sovereign_id, revoked_by: operator?.keyId ?? null, bulk },
-      });
-    });
-    return {
-      key_id: input.key_id,
-      since: input.since ?? null,
-      until: window.until,
-      reason,
-      revoked: records.map((r, i) => ({ ...r, subject_sovereign_id: open[i]!.subject_sovereign_id })),
-      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.treaty_id),
-    };
-  }).immediate();
-  if (result.revoked.length > 0) deps.changes.emit('revocation');
-  return result;
+  return revokeAllByOperator(TREATIES, deps, rawInput, operator, options);
 }
 
 export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationWithInvalidSince | undefined, at: Date): TreatyView {
