@@ -50,7 +50,7 @@ function record(id: string, row: Pick<RevocationWithInvalidSince, 'reason' | 're
 }
 
 function notFound(id: string): AppError {
-  return new AppError('attestation_not_found', 404, 'no attestation with this id', { attestation_id: id.slice(0, 64) });
+  return new AppError('attestation_not_found', 'no attestation with this id', { attestation_id: id.slice(0, 64) });
 }
 
 /** Issues and stores a signed attestation, audited with the authorizing operator key, in one transaction. */
@@ -62,7 +62,7 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
   const now = deps.clock();
   const window = resolveWindow(deps, input, now);
   const signing = deps.identity.signingKeys;
-  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  if (signing.length === 0) throw new AppError('no_signing_key', 'the authority has no signing key loaded');
   const unsigned: UnsignedMembershipAttestation = {
     attestation_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
@@ -155,7 +155,7 @@ export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, 
   const result = deps.db.sqlite.transaction(() => {
     const row = loadRow(deps, id);
     const existing = revocationRow(deps, id);
-    if (existing) throw new AppError('already_revoked', 409, 'attestation is already revoked; the first revocation stands', { revocation: record(id, withInvalidSince(deps, existing)) });
+    if (existing) throw new AppError('already_revoked', 'attestation is already revoked; the first revocation stands', { revocation: record(id, withInvalidSince(deps, existing)) });
     const revokedAt = toTimestamp(deps.clock());
     checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
     const [rec] = writeRevocations(deps, [row], reason, input.incident, operator, revokedAt, input.invalid_since);
