@@ -176,7 +176,7 @@ export const ERROR_CODES = {
   checkpoint_malformed: cli(422, 'the `--checkpoint` file is not a valid export checkpoint, or the `--checkpoint-note` file is too large'),
   invalid_public_key: cli(422, '`--public-key` is neither a key_id (`sha256:…`) nor a valid base64 Ed25519 public key'),
   invalid_note_key: cli(422, '`--note-key` is not an Ed25519 note verifier key (`<name>+<hex id>+<base64 key>`)'),
-  restore_refused: cli(409, 'restore refused: the backup is missing, damaged, of another authority or of a newer schema, or its history forks from the published one'),
+  restore_refused: cli(409, 'restore refused: the backup cannot replace this database (missing, damaged, not accord, of a newer schema, of another authority, or its history forks from the published one); the message says which'),
   database_locked: cli(409, 'restore refused: a running accord server holds the database; stop it first'),
   database_not_private: cli(409, 'restore refused: the database or its directory is open to other users, or the database has a second name (a hard link)'),
   backup_unverified: cli(409, 'restore refused: the audit chain or a signature in the backup does not verify (`--accept-unverified` restores it anyway)'),
