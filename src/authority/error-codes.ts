@@ -1,10 +1,9 @@
 // The closed table of error codes: every code an HTTP error envelope carries and every code a local `accord` command fails with.
 
 /**
- * Where a code is seen. `api`: in the error envelope of an HTTP response, with the table's status.
- * `cli`: when a command that works on files and the database directly (audit-export, audit-verify,
- * backup, restore) refuses; the command prints the envelope on stdout, the message on stderr, and
- * exits with the table's exit code.
+ * Where a code belongs. `api`: the error envelope of an HTTP response, with the table's status.
+ * `cli`: the refusal of a command that works on files and the database directly (audit-export,
+ * audit-verify, backup, restore), which prints its message on stderr and exits with the table's exit code.
  */
 export type ErrorSurface = 'api' | 'cli';
 
@@ -61,7 +60,7 @@ export const ERROR_CODES = {
   ),
   metrics_auth_required: api(401, '`/metrics` without the configured bearer token'),
   internal_error: api(500, 'an unexpected failure; details are only in the server log'),
-  service_stopping: api(503, 'the authority is shutting down; work handed to a worker thread (a connectome read, a feed import) was not done'),
+  service_stopping: api(503, 'the authority is shutting down; work handed to a worker thread was not done'),
   http_error: { surface: 'api', status: 400, statusFromHttpLayer: true, meaning: 'a request the HTTP layer itself refused (rare; the status says why)' },
 
   // Treaties and attestations
