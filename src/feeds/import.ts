@@ -5,7 +5,7 @@ import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } fro
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject } from '../authority/crypto.ts';
-import { AppError, type ErrorDetails } from '../authority/errors.ts';
+import { AppError, type ErrorCode, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
@@ -42,23 +42,23 @@ export interface ImportResult {
   feed_hash: string;
 }
 
-/** Stable reason codes of rejected imports, in check order, with their HTTP statuses. */
-export const IMPORT_REJECTIONS = {
-  body_too_large: 413,
-  invalid_revocation_feed: 422,
-  foreign_issuer: 422,
-  issuer_not_recognized: 403,
-  wire_profile_mismatch: 422,
-  invalid_signature: 422,
-  issuer_paused: 423,
-  equivocation: 409,
-  sequence_gap: 409,
-  chain_mismatch: 409,
-  log_root_mismatch: 422,
-  consistency_proof_invalid: 409,
-  invalid_timestamps: 422,
-} as const;
-export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
+/** Stable reason codes of rejected imports, in check order (their HTTP statuses are in the error code table). */
+export const IMPORT_REJECTIONS = [
+  'body_too_large',
+  'invalid_revocation_feed',
+  'foreign_issuer',
+  'issuer_not_recognized',
+  'wire_profile_mismatch',
+  'invalid_signature',
+  'issuer_paused',
+  'equivocation',
+  'sequence_gap',
+  'chain_mismatch',
+  'log_root_mismatch',
+  'consistency_proof_invalid',
+  'invalid_timestamps',
+] as const satisfies readonly ErrorCode[];
+export type ImportRejectionCode = (typeof IMPORT_REJECTIONS)[number];
 
 const MESSAGES: Record<ImportRejectionCode, string> = {
   body_too_large: 'the feed is larger than 8 MiB',
@@ -239,7 +239,7 @@ function sourceOf(ctx: ImportContext): { via: 'admin' | 'pull'; source?: { peer:
 }
 
 function rejectionError(rejection: Rejection): AppError {
-  return new AppError(rejection.code, IMPORT_REJECTIONS[rejection.code], MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
+  return new AppError(rejection.code, MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
 }
 
 /** Audits (in its own transaction), counts and throws a rejection decided before the import transaction. */

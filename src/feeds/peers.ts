@@ -38,11 +38,11 @@ export function normalizeBaseUrl(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new AppError('invalid_peer', 422, 'base_url is not a URL', { field: 'base_url' });
+    throw new AppError('invalid_peer', 'base_url is not a URL', { field: 'base_url' });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 422, 'base_url must be http or https', { field: 'base_url' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 'base_url must be http or https', { field: 'base_url' });
   if (url.username || url.password || url.search || url.hash) {
-    throw new AppError('invalid_peer', 422, 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
+    throw new AppError('invalid_peer', 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
@@ -53,16 +53,16 @@ function peerRow(deps: AppDeps, id: string): PeerRow | undefined {
 
 export function getPeerRow(deps: AppDeps, id: string): PeerRow {
   const row = peerRow(deps, id);
-  if (!row) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+  if (!row) throw new AppError('peer_not_found', 'no peer with this sovereign id', { sovereign_id: id.slice(0, 128) });
   return row;
 }
 
 export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_url: string; profile?: string | undefined }, origin: RequestOrigin): PeerView {
-  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 422, 'an authority is not its own peer', { field: 'sovereign_id' });
+  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 'an authority is not its own peer', { field: 'sovereign_id' });
   const baseUrl = normalizeBaseUrl(input.base_url);
   const sqlite = deps.db.sqlite;
   sqlite.transaction(() => {
-    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 409, 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
+    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
     sqlite.prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)').run(input.sovereign_id, baseUrl, input.profile ?? null, toTimestamp(deps.clock()));
     appendAudit(sqlite, deps.clock, {
       eventType: 'peer_registered',
@@ -129,7 +129,7 @@ export function pauseIssuer(deps: AppDeps, id: string, origin: RequestOrigin, re
   const sqlite = deps.db.sqlite;
   const changed = sqlite.transaction(() => {
     const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
     if (issuer?.paused) return false;
     pauseIssuerRow(sqlite, id, reason, toTimestamp(deps.clock()));
     appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer: id, reason } });
@@ -144,7 +144,7 @@ export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): 
   const sqlite = deps.db.sqlite;
   const changed = sqlite.transaction(() => {
     const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
     if (!issuer?.paused) return false;
     sqlite.prepare('UPDATE feed_issuers SET paused = 0, paused_reason = NULL, paused_at = NULL WHERE issuer_sovereign_id = ?').run(id);
     sqlite.prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?').run(id);

@@ -105,7 +105,7 @@ function lastPublished(sqlite: Sqlite): PublishedRow | undefined {
  * publishes nothing.
  */
 export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishResult {
-  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 503, 'this authority has no signing key loaded');
+  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
   const sqlite = deps.db.sqlite;
   const s = statements(sqlite);
   const actor = options.actor ?? SYSTEM_ACTOR;
@@ -118,7 +118,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
     if (head.size < publishedSize) {
       // The log lost entries that were already published (a restore that did not carry them forward):
       // publishing now would sign a different history under a known tree size.
-      throw new AppError('revocation_log_behind_published', 409, 'the revocation log is shorter than the published feeds; restore the missing entries first', {
+      throw new AppError('revocation_log_behind_published', 'the revocation log is shorter than the published feeds; restore the missing entries first', {
         log_size: head.size,
         published_log_size: publishedSize,
       });
@@ -141,12 +141,12 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
     let from = publishedSize;
     while (from < head.size || (published.length === 0 && heartbeatDue)) {
       const rows = s.entries.all(from, MAX_FEED_ENTRIES) as Array<[number, string, string]>;
-      if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { missing_index: from });
+      if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from });
       const texts: string[] = new Array(rows.length);
       const leaves: string[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const [idx, text, leaf] = rows[i]!;
-        if (idx !== from + i) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { missing_index: from + i });
+        if (idx !== from + i) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from + i });
         texts[i] = text;
         leaves[i] = leaf;
       }
@@ -192,7 +192,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
       from += rows.length;
     }
     if (published.length > 0 && from === head.size && `sha256:${frontierRoot(frontier)}` !== head.rootHash) {
-      throw new AppError('revocation_log_corrupt', 500, 'the published tree head does not match the stored log head');
+      throw new AppError('revocation_log_corrupt', 'the published tree head does not match the stored log head');
     }
     return { published, latest_sequence: sequence - 1 };
   }).immediate();

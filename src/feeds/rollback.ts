@@ -30,9 +30,9 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, origin: Requ
   const issuer = input.issuer_sovereign_id;
   const result = sqlite.transaction((): RollbackResult => {
     const state = sqlite.prepare('SELECT last_sequence FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as { last_sequence: number } | undefined;
-    if (!state) throw new AppError('issuer_not_found', 404, 'nothing has been imported from this issuer', { issuer_sovereign_id: issuer });
+    if (!state) throw new AppError('issuer_not_found', 'nothing has been imported from this issuer', { issuer_sovereign_id: issuer });
     if (input.to_sequence > state.last_sequence) {
-      throw new AppError('rollback_target_ahead', 409, 'to_sequence is beyond the last imported sequence', { last_sequence: state.last_sequence });
+      throw new AppError('rollback_target_ahead', 'to_sequence is beyond the last imported sequence', { last_sequence: state.last_sequence });
     }
     const target =
       input.to_sequence === 0
@@ -41,7 +41,7 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, origin: Requ
             .prepare('SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?')
             .get(issuer, input.to_sequence) as { feed_hash: string; signed_hash: string | null; issued_at: string | null; next_update: string | null; log_size: number | null; frontier: string | null } | undefined);
     if (input.to_sequence > 0 && (!target || target.log_size === null || target.frontier === null)) {
-      throw new AppError('rollback_target_missing', 409, 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
+      throw new AppError('rollback_target_missing', 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
     }
     const removed = sqlite
       .prepare('SELECT sequence, feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ? ORDER BY sequence')

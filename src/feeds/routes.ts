@@ -51,7 +51,7 @@ function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }
 function peerId(c: Context<AppEnv>): string {
   const id = c.req.param('id') ?? '';
   const parsed = identifier.safeParse(id);
-  if (!parsed.success) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id');
+  if (!parsed.success) throw new AppError('peer_not_found', 'no peer with this sovereign id');
   return parsed.data;
 }
 
@@ -65,7 +65,7 @@ export function feedRoutes(deps: AppDeps) {
       // ---- Serving: stored bytes only; never signs, never touches a signing key.
       .get('/revocation-feeds/latest', (c) => {
         const feed = latestPublishedFeed(sqlite);
-        if (!feed) throw new AppError('feed_not_found', 404, 'no feed has been published yet');
+        if (!feed) throw new AppError('feed_not_found', 'no feed has been published yet');
         return serveFeed(c, feed, 'no-cache');
       })
       .get('/revocation-feeds', (c) => {
@@ -77,15 +77,15 @@ export function feedRoutes(deps: AppDeps) {
       })
       .get('/revocation-feeds/:sequence', (c) => {
         const text = c.req.param('sequence');
-        if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 422, 'sequence must be a positive whole number');
+        if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 'sequence must be a positive whole number');
         const feed = publishedFeed(sqlite, Number(text));
-        if (!feed) throw new AppError('feed_not_found', 404, 'no feed with this sequence', { sequence: Number(text) });
+        if (!feed) throw new AppError('feed_not_found', 'no feed with this sequence', { sequence: Number(text) });
         return serveFeed(c, feed, IMMUTABLE);
       })
       .post('/revocation-feeds/receipts', async (c) => {
         const input = await jsonBody(c, { integersOnly: true }).catch((err: unknown) => {
           if (!(err instanceof AppError) || err.code !== 'non_canonical_number') throw err;
-          throw new AppError('invalid_feed_receipt', 422, 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
+          throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
         });
         const outcome = recordReceipt(deps, input, c.get('requestId'));
         return c.json({ accepted: true, ...outcome });

@@ -22,10 +22,10 @@ export function interopRoutes(deps: AppDeps) {
     .get('/sovereign-revocation-feed', (c) => {
       const { issuer_sovereign_id: issuer } = validatedQuery(c, feedQuery);
       if (issuer !== undefined && issuer !== deps.identity.sovereignId) {
-        throw new AppError('issuer_not_served', 404, 'this authority serves only its own revocation feed', { issuer_sovereign_id: issuer });
+        throw new AppError('issuer_not_served', 'this authority serves only its own revocation feed', { issuer_sovereign_id: issuer });
       }
       const snapshot = currentGmSnapshot(deps);
-      if (!snapshot) throw new AppError('feed_not_published', 404, 'no revocation feed has been published yet');
+      if (!snapshot) throw new AppError('feed_not_published', 'no revocation feed has been published yet');
       const headers = { ETag: snapshot.etag, 'Cache-Control': 'no-cache' };
       if (etagMatches(c.req.header('if-none-match'), snapshot.etag)) return c.body(null, 304, headers);
       const bytes = new Uint8Array(snapshot.bytes.buffer as ArrayBuffer, snapshot.bytes.byteOffset, snapshot.bytes.length);

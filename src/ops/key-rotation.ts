@@ -84,7 +84,7 @@ export interface RotationResult {
 export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; reason?: RotationReason } & RequestOrigin): RotationResult {
   const overlapDays = input.overlapDays ?? DEFAULT_OVERLAP_DAYS;
   if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > MAX_OVERLAP_DAYS) {
-    throw new AppError('invalid_overlap', 422, `overlap_days must be a whole number from 0 to ${MAX_OVERLAP_DAYS}`);
+    throw new AppError('invalid_overlap', `overlap_days must be a whole number from 0 to ${MAX_OVERLAP_DAYS}`);
   }
   const reason = input.reason ?? 'superseded';
   const now = deps.clock();
@@ -166,7 +166,7 @@ export function retireDueSigningKeys(deps: KeyDeps, input: Partial<RequestOrigin
       if (due.length === 0) return [];
       const remaining = new Set(rows.filter((k) => !due.includes(k)).map((k) => k.key_id));
       if (!deps.identity.signingKeys.some((k) => remaining.has(k.keyId))) {
-        throw new AppError('no_successor_key', 409, 'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart');
+        throw new AppError('no_successor_key', 'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart');
       }
       const written = retireInTransaction(deps, due, 'superseded', now, { ...input, actor: input.actor ?? SYSTEM_ACTOR });
       return written.map((e, i) => ({ key_id: e.id, not_after: due[i]!.not_after, log_index: e.index }));

@@ -48,7 +48,7 @@ function record(id: string, row: Pick<RevocationWithInvalidSince, 'reason' | 're
 }
 
 function notFound(id: string): AppError {
-  return new AppError('attestation_not_found', 404, 'no attestation with this id', { attestation_id: id.slice(0, 64) });
+  return new AppError('attestation_not_found', 'no attestation with this id', { attestation_id: id.slice(0, 64) });
 }
 
 /** Issues and stores a signed attestation, audited with the authorizing operator key, in one transaction. */
@@ -60,7 +60,7 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
   const now = deps.clock();
   const window = resolveWindow(deps, input, now);
   const signing = deps.identity.signingKeys;
-  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  if (signing.length === 0) throw new AppError('no_signing_key', 'the authority has no signing key loaded');
   const unsigned: UnsignedMembershipAttestation = {
     attestation_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,

@@ -56,7 +56,7 @@ export function checkInvalidSince(invalidSince: string | undefined, issuedAt: st
   if (invalidSince === undefined) return;
   const at = Date.parse(invalidSince);
   if (at < Date.parse(issuedAt) || at > Date.parse(revokedAt)) {
-    throw new AppError('invalid_since_out_of_range', 422, 'invalid_since must lie between the issuance of the revoked object and now', {
+    throw new AppError('invalid_since_out_of_range', 'invalid_since must lie between the issuance of the revoked object and now', {
       invalid_since: invalidSince,
       not_before: issuedAt,
       not_after: revokedAt,
@@ -69,14 +69,14 @@ export function bulkWindow(deps: AppDeps, since: string | undefined, until: stri
   const untilTs = until ?? toTimestamp(deps.clock());
   const sinceTs = since ?? '0000-01-01T00:00:00Z';
   if (since !== undefined && parseTimestamp(since)!.getTime() > parseTimestamp(untilTs)!.getTime()) {
-    throw new AppError('invalid_time_range', 422, 'since must not be after until', { since, until: untilTs });
+    throw new AppError('invalid_time_range', 'since must not be after until', { since, until: untilTs });
   }
   return { since: sinceTs, until: untilTs };
 }
 
 /** The 409 for a second revocation: the first one stands, and is shown. */
 export function alreadyRevoked<Rec>(kind: Pick<RevocableKind<never, Rec>, 'noun' | 'record'>, id: string, existing: RevocationWithInvalidSince): AppError {
-  return new AppError('already_revoked', 409, `${kind.noun} is already revoked; the first revocation stands`, { revocation: kind.record(id, existing) });
+  return new AppError('already_revoked', `${kind.noun} is already revoked; the first revocation stands`, { revocation: kind.record(id, existing) });
 }
 
 const origin = (operator: Operator | undefined, options: ServiceOptions) => ({

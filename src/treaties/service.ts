@@ -68,20 +68,20 @@ export function revocationRecord(treatyId: string, row: RevocationWithInvalidSin
 }
 
 function treatyNotFound(id: string): AppError {
-  return new AppError('treaty_not_found', 404, 'no treaty with this id', { treaty_id: id.slice(0, 64) });
+  return new AppError('treaty_not_found', 'no treaty with this id', { treaty_id: id.slice(0, 64) });
 }
 
 /** Validates issue terms and builds the signed treaty (no storage). */
 function buildTreaty(deps: AppDeps, input: IssueTreatyInput, now: Date): { treaty: RecognitionTreaty; profile: SubjectProfile } {
   checkIssuer(deps, input.issuer_sovereign_id);
   if (input.subject_sovereign_id === deps.identity.sovereignId) {
-    throw new AppError('self_recognition', 422, 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
+    throw new AppError('self_recognition', 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
   }
   const roles = checkRoles(input.scope.allowed_roles, 'scope.allowed_roles');
   const keys = checkSubjectKeys(input.subject_public_keys);
   const window = resolveWindow(deps, input, now);
   const signing = deps.identity.signingKeys;
-  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  if (signing.length === 0) throw new AppError('no_signing_key', 'the authority has no signing key loaded');
   const unsigned: UnsignedRecognitionTreaty = {
     treaty_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
@@ -248,7 +248,7 @@ export function supersedeTreaty(
     const existing = existingRevocation(deps, id);
     if (existing) throw alreadyRevoked(TREATIES, id, existing);
     if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
-      throw new AppError('subject_mismatch', 422, 'a superseding treaty keeps the subject of the treaty it replaces', {
+      throw new AppError('subject_mismatch', 'a superseding treaty keeps the subject of the treaty it replaces', {
         subject_sovereign_id: old.subject_sovereign_id,
       });
     }
@@ -318,7 +318,7 @@ function decodeCursor(cursor: string): [string, string] {
   } catch {
     // fall through
   }
-  throw new AppError('invalid_cursor', 422, 'cursor is not one this server returned');
+  throw new AppError('invalid_cursor', 'cursor is not one this server returned');
 }
 
 // One prepared statement per filter combination (at most 16), per database.
