@@ -13,9 +13,9 @@ import { wireProfileOf } from '../interop/profile.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
-import { appendLeafDigests, frontierRoot, leafDigest } from './merkle.ts';
+import { appendLeafDigests, frontierRoot, leafDigest } from '../log/merkle.ts';
 import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import type { RevocationEntry } from './revocation-log.ts';
+import type { RevocationEntry } from '../log/revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
 export interface ImportContext extends RequestOrigin {

@@ -9,9 +9,9 @@ import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts'
 import { AppError } from '../authority/errors.ts';
 import type { RequestNonce } from '../authority/request-nonces.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
-import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
+import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from '../log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import { frontierAt, readLogHead } from './revocation-log.ts';
+import { frontierAt, readLogHead } from '../log/revocation-log.ts';
 import { recordCheckpoint } from '../transparency/service.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';

@@ -7,7 +7,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
-import { REVOCATION_REASONS, type RevocationReason } from '../feeds/revocation-log.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../log/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from './profile.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';

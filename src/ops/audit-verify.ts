@@ -8,7 +8,7 @@ import { canonicalJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { AppError } from '../authority/errors.ts';
 import { readCheckpoint, verifyCheckpointSignature, type CheckpointSignature, type TrustAnchor } from './checkpoint.ts';
 import { filterMismatch, filtersAllowGaps, JSON_FORMAT_CLOSE, readFirstLine, type ExportFilters, type ExportFormat, type ExportHeader } from './export-format.ts';
-import { logCheckpointCheck, type AuditAnchorReport } from '../transparency/audit-anchor.ts';
+import { logCheckpointCheck, type AuditAnchorReport } from './audit-anchor.ts';
 
 export interface VerifyOptions {
   checkpointFile?: string;

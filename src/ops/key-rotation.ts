@@ -8,7 +8,7 @@ import { generateSeed, signingKeyFromSeed, type SigningKey } from '../authority/
 import { AppError } from '../authority/errors.ts';
 import { listSigningKeyRows, publishedKeysOf, rotatedSigningKeyFile, type SigningKeyRow } from '../authority/identity.ts';
 import { createSigningKeyFile } from '../authority/key-files.ts';
-import { appendRevocations, type RevocationEntry } from '../feeds/revocation-log.ts';
+import { appendRevocations, type RevocationEntry } from '../log/revocation-log.ts';
 
 export type KeyDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'changes' | 'logger'>;
 

@@ -3,7 +3,7 @@ import { parseJsonStrict, type JsonValue } from '../authority/canonical-json.ts'
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
-import { EMPTY_ROOT, frontierRoot } from '../feeds/merkle.ts';
+import { EMPTY_ROOT, frontierRoot } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { verifyConsistency } from './proofs.ts';

@@ -5,7 +5,7 @@ import { AppError } from '../authority/errors.ts';
 import { listSigningKeyRows } from '../authority/identity.ts';
 import { parsePublicKey } from '../authority/crypto.ts';
 import type { Sqlite } from '../db/database.ts';
-import { EMPTY_ROOT } from '../feeds/merkle.ts';
+import { EMPTY_ROOT } from '../log/merkle.ts';
 import { formatCheckpoint } from './checkpoint.ts';
 import { consistencyProof, inclusionProof, rangeHash, type SubtreeHashes } from './proofs.ts';
 import { formatVerifierKey, signNote } from './signed-note.ts';

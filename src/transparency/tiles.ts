@@ -1,7 +1,7 @@
 // The revocation log as C2SP tlog-tiles (height 8): tile paths, building full tiles as the log is published, and reading tiles, entry bundles and subtree hashes.
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
-import { appendLeafDigests, emptyFrontier, nodeDigest } from '../feeds/merkle.ts';
+import { appendLeafDigests, emptyFrontier, nodeDigest } from '../log/merkle.ts';
 import { fullTileCount, insertTile, readEntryTexts, readLeafHashes, readTile, readTileHashes, readTileRoots, type TileRow } from './store.ts';
 
 export const TILE_HEIGHT = 8;

@@ -8,7 +8,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, type NewRevocationEntry } from '../feeds/revocation-log.ts';
+import { appendRevocations, type NewRevocationEntry } from '../log/revocation-log.ts';
 import { checkIssuer, checkPublicKey, checkRoles, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
 import {

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { jsonBody, validatedQuery } from '../authority/http.ts';
-import { publicationOutlook } from '../feeds/scheduler.ts';
+import { publicationOutlook } from '../log/publication.ts';
 import { getAttestation, issueAttestation, revokeAttestation, revokeAttestationsByOperator } from './attestations.ts';
 import { LIFECYCLE_STATES } from './lifecycle.ts';
 import { identifier } from './model.ts';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/feeds/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
 import { formatVerifierKey } from '../../src/transparency/signed-note.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';

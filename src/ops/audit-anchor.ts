@@ -1,10 +1,10 @@
 // Checks an audit export against the audit head a signed log checkpoint commits to, so deleting the newest audit events shows.
 import fs from 'node:fs';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
-import type { TrustAnchor } from '../ops/checkpoint.ts';
+import type { TrustAnchor } from './checkpoint.ts';
 import { AppError } from '../authority/errors.ts';
-import { parseCheckpoint, type AuditHead } from './checkpoint.ts';
-import { openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from './signed-note.ts';
+import { parseCheckpoint, type AuditHead } from '../transparency/checkpoint.ts';
+import { openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../transparency/signed-note.ts';
 
 /** Keys an auditor trusts for the checkpoint: vkeys, or raw authority keys (paired with the note's key names). */
 export interface NoteTrust {

@@ -1,10 +1,10 @@
 // Liveness, readiness, metrics and the well-known declaration: the unauthenticated operational surface.
 import { Hono } from 'hono';
 import { migrationStatus } from '../db/database.ts';
-import type { AppDeps, AppEnv } from './context.ts';
-import { constantTimeEqual } from './crypto.ts';
-import { buildDeclaration, type Declaration } from './declaration.ts';
-import { AppError } from './errors.ts';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { constantTimeEqual } from '../authority/crypto.ts';
+import { buildDeclaration, type Declaration } from '../authority/declaration.ts';
+import { AppError } from '../authority/errors.ts';
 
 export function healthRoutes(deps: AppDeps) {
   // Signed once and reused: serving never signs per request.

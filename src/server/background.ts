@@ -1,7 +1,7 @@
 // Background jobs of a serving authority (cron schedules and timers); each registers a stop handle.
 import { startFeedJobs } from '../feeds/scheduler.ts';
 import { startKeyRetirement } from '../ops/key-rotation.ts';
-import type { AppDeps } from './context.ts';
+import type { AppDeps } from '../authority/context.ts';
 
 export type BackgroundJobStarter = (deps: AppDeps) => void;
 
