@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { IDENTIFIER_PATTERN, identifier } from './identifiers.ts';
 import { parseOperatorPublicKeysJson } from './operator-keys.ts';
 
-const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 const intFrom = (min: number, max: number) =>
   z
@@ -29,7 +29,7 @@ const envSchema = z.object({
     .regex(/^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*)$/, 'must be a host name or an IP address (no scheme, no port)')
     .default('127.0.0.1'),
   ACCORD_PORT: intFrom(0, 65535).default(8443),
-  ACCORD_SOVEREIGN_ID: z.string().regex(IDENTIFIER, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$').optional(),
+  ACCORD_SOVEREIGN_ID: identifier.optional(),
   ACCORD_SIGNING_KEY_FILE: z.string().min(1).optional(),
   OPERATOR_PUBLIC_KEYS_JSON: z.string().min(1).optional(),
   ACCORD_OPERATOR_KEYS_FILE: z.string().min(1).optional(),
@@ -139,4 +139,4 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({ ACCORD_DATA_DIR: overrides.dataDir ?? './data' }), ...overrides };
 }
 
-export const SOVEREIGN_ID_PATTERN = IDENTIFIER;
+export const SOVEREIGN_ID_PATTERN = IDENTIFIER_PATTERN;

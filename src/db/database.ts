@@ -5,10 +5,9 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.ts';
 import { SERVING_WAL_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.ts';
 
-export type Orm = BetterSQLite3Database<typeof schema>;
+export type Orm = BetterSQLite3Database;
 export type Sqlite = BetterSqlite3.Database;
 
 export interface Database {
@@ -52,7 +51,7 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
   }
   const sqlite = new BetterSqlite3(dbPath, { readonly, fileMustExist: readonly });
   applyPragmas(sqlite, readonly);
-  const orm = drizzle(sqlite, { schema });
+  const orm = drizzle(sqlite);
   if (!readonly && (options.migrate ?? true)) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
   if (!options.backgroundCheckpoints || readonly || dbPath === ':memory:') return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
   sqlite.pragma(`wal_autocheckpoint = ${SERVING_WAL_AUTOCHECKPOINT_PAGES}`);

@@ -6,7 +6,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
 import type { PullFailureReason } from '../authority/error-codes.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
-import { gmSnapshotUnchanged, importGmFeed } from '../interop/gm-feed-import.ts';
+import { gmSnapshotUnchanged, importGmFeed } from './gm-import.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognitionTreatySchema } from '../treaties/model.ts';

@@ -8,7 +8,7 @@ import { etagMatches, jsonBody, jsonRawBody, optionalBody, validatedBody, valida
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
 import { feedImporterFor } from './import-runner.ts';
-import { identifier } from './model.ts';
+import { identifier } from '../authority/identifiers.ts';
 import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
 import { WIRE_PROFILES } from '../interop/gm-model.ts';
 import { latestPublishedFeed, latestPublishedSequence, publishedFeed, publishedFeedsSince, publishFeeds } from './publish.ts';

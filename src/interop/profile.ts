@@ -1,5 +1,5 @@
 // Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
-import type { GmObjectType } from '../authority/canonical-json.ts';
+import type { GmObjectType } from './gm-canonical.ts';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
 import { statementOnce, type Sqlite } from '../db/database.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';

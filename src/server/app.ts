@@ -18,7 +18,8 @@ import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from '../aut
 import { createMetrics, type Metrics } from '../authority/metrics.ts';
 import type { OperatorKeyring } from '../authority/operator-keys.ts';
 import { treatyRoutes } from '../treaties/routes.ts';
-import { interopRoutes } from '../interop/routes.ts';
+import { verificationRoutes } from '../verification/routes.ts';
+import { gmFeedRoutes } from '../feeds/gm-routes.ts';
 import { connectomeRoutes } from '../connectome/routes.ts';
 import { transparencyRoutes } from '../transparency/routes.ts';
 
@@ -108,8 +109,9 @@ export function createApp(input: CreateAppInput): AuthorityApp {
   app.route('/', healthRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', signingKeyRoutes(deps));
+  app.route('/', verificationRoutes(deps));
   app.route('/', treatyRoutes(deps));
-  app.route('/', interopRoutes(deps));
+  app.route('/', gmFeedRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/', connectomeRoutes(deps));
   app.route('/', transparencyRoutes(deps));

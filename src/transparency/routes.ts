@@ -5,7 +5,7 @@ import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { sha256Hex } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { etagMatches, validatedQuery } from '../authority/http.ts';
-import { identifier } from '../feeds/model.ts';
+import { identifier } from '../authority/identifiers.ts';
 import { readCheckpointsSince } from './store.ts';
 import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, latestTiles, logKeys } from './service.ts';
 import { entryBundle, parseTilePath, tileExists, TILE_WIDTH } from './tiles.ts';

@@ -170,7 +170,7 @@ describe('the table against src', () => {
 
   it('finds the code sites (the scan itself works)', () => {
     expect(literals.length).toBeGreaterThan(150);
-    expect(literals).toContainEqual({ code: 'not_found', where: expect.stringMatching(/^src\/authority\/app\.ts:/) });
+    expect(literals).toContainEqual({ code: 'not_found', where: expect.stringMatching(/^src\/server\/app\.ts:/) });
     expect(literals).toContainEqual({ code: 'sequence_gap', where: expect.stringMatching(/^src\/feeds\/import\.ts:/) });
     expect(literals).toContainEqual({ code: 'insufficient_scope', where: expect.stringMatching(/^src\/authority\/admin-auth\.ts:/) });
   });

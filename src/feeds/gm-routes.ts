@@ -5,12 +5,12 @@ import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
 import { etagMatches, jsonRawBody, validatedQuery } from '../authority/http.ts';
-import { importGmFeedRequest } from './gm-feed-import.ts';
-import { currentGmSnapshot } from './gm-feed-publish.ts';
+import { importGmFeedRequest } from './gm-import.ts';
+import { currentGmSnapshot } from './gm-publish.ts';
 
 const feedQuery = z.strictObject({ issuer_sovereign_id: z.string().max(128).optional() });
 
-export function interopRoutes(deps: AppDeps) {
+export function gmFeedRoutes(deps: AppDeps) {
   // The snapshot is signed lazily, once per native publication, by the first request that needs it:
   // building it reads every revoked attestation, which must not lengthen publishing itself. Every
   // other request is served the stored bytes.

@@ -1,7 +1,8 @@
 // Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
 import type { Statement } from 'better-sqlite3';
 import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
-import { decodeUtf8Strict, gmDocumentJson, gmJson, parseJsonStrict } from '../authority/canonical-json.ts';
+import { decodeUtf8Strict, parseJsonStrict } from '../authority/canonical-json.ts';
+import { gmDocumentJson, gmJson } from '../interop/gm-canonical.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
@@ -9,8 +10,8 @@ import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../log/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
-import { wireProfileOf } from './profile.ts';
-import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
+import { wireProfileOf } from '../interop/profile.ts';
+import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from '../interop/gm-model.ts';
 
 export interface GmImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */

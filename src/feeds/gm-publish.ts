@@ -1,9 +1,9 @@
 // This authority's revocations as a Genesis Mesh snapshot feed, signed once per native feed publication and served as stored bytes.
-import { gmDocumentJson, gmCanonicalJson } from '../authority/canonical-json.ts';
+import { gmCanonicalJson, gmDocumentJson } from '../interop/gm-canonical.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';
 import { statementOnce, type Sqlite } from '../db/database.ts';
-import { latestPublishedFeed, latestPublishedSequence } from '../feeds/publish.ts';
+import { latestPublishedFeed, latestPublishedSequence } from './publish.ts';
 
 /** A GM snapshot feed as served: the exact bytes, their hash and the entity tag derived from it. */
 export interface GmSnapshot {
