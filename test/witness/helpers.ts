@@ -82,7 +82,7 @@ export function specVerify(line: string, name: string, rawKey: Buffer, text: str
 
 export interface Restartable extends Node {
   dir: string;
-  /** Stops the server and closes the database file, then opens it again behind a new app and server. */
+  /** Stops the server and closes the database file (if running), then opens it again behind a new app and server. */
   restart(): Promise<void>;
 }
 
@@ -92,10 +92,13 @@ export async function startFileNode(sovereignId: string, config: Parameters<type
   const dbPath = path.join(dir, 'accord.db');
   const a = createTestAuthority({ sovereignId, ...config, dbPath, config: { dataDir: dir, dbPath, ...config.config } });
   let http = await listen(a.app.fetch);
+  let running = true;
   const node = Object.assign(a, {
     dir,
     url: http.url,
     stop: async () => {
+      if (!running) return;
+      running = false;
       await http.stop();
       await node.close();
       if (node.db.sqlite.open) node.db.close();
@@ -112,6 +115,7 @@ export async function startFileNode(sovereignId: string, config: Parameters<type
         logger: pino({ level: 'silent' }),
       });
       http = await listen(app.app.fetch);
+      running = true;
       Object.assign(node, { app: app.app, deps: app.deps, close: app.close, db, url: http.url });
     },
   }) as Restartable;
