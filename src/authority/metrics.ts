@@ -66,6 +66,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['log'] as const,
       registers,
     }),
+    witnessConflicts: new Counter({
+      name: 'accord_witness_conflicts_total',
+      help: 'Conflicting checkpoints (kept as evidence) this authority saw as a witness, by witnessed sovereign',
+      labelNames: ['log'] as const,
+      registers,
+    }),
     logWitnessUp: new Gauge({
       name: 'accord_log_witness_up',
       help: '1 when the last submission of this log to the witness succeeded, 0 while it fails',

@@ -222,11 +222,15 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
   const signingKeys = deps.identity.signingKeys;
   if (signingKeys.length === 0) throw new AppError('no_signing_key', 503, 'this authority has no signing key loaded');
 
-  type Decision = { kind: 'cosigned'; body: string } | { kind: 'old_mismatch'; size: number } | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> };
+  type Decision = ({ kind: 'cosigned'; body: string } | { kind: 'old_mismatch'; size: number } | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }) & {
+    /** New conflict evidence was stored. */
+    conflict?: boolean;
+  };
   const decision = sqlite
     .transaction((): Decision => {
       const state = readWitnessCheckpoint(sqlite, checkpoint.origin);
       const cosignedSize = state?.size ?? 0;
+      let conflict = false;
       const evidence = (problem: WitnessConflictRow['problem']) => {
         const proofText = JSON.stringify(proof.map((h) => h.toString('base64')));
         const row: WitnessConflictRow = {
@@ -245,6 +249,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
           detected_at: at,
         };
         if (insertWitnessConflict(sqlite, row)) {
+          conflict = true;
           appendAudit(sqlite, deps.clock, {
             eventType: 'witness_conflict_detected',
             actor,
@@ -255,8 +260,8 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
       };
       if (state && checkpoint.size === state.size && checkpoint.rootHash !== state.root_hash) {
         evidence('root_mismatch');
-        if (old !== cosignedSize) return { kind: 'old_mismatch', size: cosignedSize };
-        return { kind: 'rejected', problem: 'root_mismatch', message: 'the checkpoint has another root hash than the one cosigned at this size', details: { cosigned_size: cosignedSize } };
+        if (old !== cosignedSize) return { kind: 'old_mismatch', size: cosignedSize, conflict };
+        return { kind: 'rejected', problem: 'root_mismatch', message: 'the checkpoint has another root hash than the one cosigned at this size', details: { cosigned_size: cosignedSize }, conflict };
       }
       if (old !== cosignedSize) return { kind: 'old_mismatch', size: cosignedSize };
       if (checkpoint.size === 0 && rootHex !== EMPTY_ROOT) return { kind: 'rejected', problem: 'empty_tree_root', message: 'a checkpoint of size 0 must have the root hash of the empty tree', details: {} };
@@ -265,7 +270,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
       }
       if (old > 0 && old < checkpoint.size && !verifyConsistency(old, checkpoint.size, state!.root_hash.slice('sha256:'.length), rootHex, proofHex)) {
         evidence('inconsistent');
-        return { kind: 'rejected', problem: 'inconsistent', message: 'the consistency proof does not show the checkpoint extends the one cosigned', details: { cosigned_size: cosignedSize } };
+        return { kind: 'rejected', problem: 'inconsistent', message: 'the consistency proof does not show the checkpoint extends the one cosigned', details: { cosigned_size: cosignedSize }, conflict };
       }
       const timestamp = Math.floor(now.getTime() / 1000);
       const lines = signingKeys.map((key) => cosignatureLine(opened.text, name, key, timestamp));
@@ -288,6 +293,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
     })
     .immediate();
 
+  if (decision.conflict) deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
   if (decision.kind === 'old_mismatch') return { status: 409, size: decision.size };
   if (decision.kind === 'rejected') throw new AppError('witness_proof_invalid', 422, decision.message, { problem: decision.problem, ...decision.details });
   deps.metrics.witnessCosignedSize.set({ log: log.sovereign_id }, checkpoint.size);

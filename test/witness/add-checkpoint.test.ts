@@ -198,6 +198,7 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     );
     expect(conflicts(w)).toHaveLength(3);
     expect(auditCount(w.db, 'witness_conflict_detected')).toBe(3);
+    expect(await (await fetch(`${w.url}/metrics`)).text()).toContain(`accord_witness_conflicts_total{log="${LOG}"} 3`);
     // The evidence is listed for the operator, with the note that was cosigned.
     const listed = (await (await w.admin('GET', '/admin/witness/conflicts')).json()) as { conflicts: Array<{ cosigned_note: string; proof: string[] }> };
     expect(listed.conflicts).toHaveLength(3);
