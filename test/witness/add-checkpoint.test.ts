@@ -111,6 +111,9 @@ describe('POST /witness/add-checkpoint: every answer', () => {
       expect(dbDigest(w.db), name).toBe(before);
     }
 
+    // 413: more than a witness request ever needs, refused before it is read.
+    await refused(w, `old 0\n\n${'x'.repeat(70 * 1024)}`, 413, 'body_too_large');
+
     // 403: the log's origin, but no valid signature by its key.
     await refused(w, body(0, [], forgedNote(l, 3, rootOf(3, l), testKey('mallory'))), 403, 'witness_signature_invalid', 'no_known_signature');
     const tampered = note3.replace(/^(.*\n)3\n/, (_, origin: string) => `${origin}4\n`);
@@ -254,6 +257,28 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     res = await w.admin('POST', `/admin/recognition-treaties/${treaty}/revoke`, { reason: 'key_compromise' });
     expect(res.status).toBe(200);
     await refused(w, body(3, [], note3), 404, 'witness_log_unknown');
+  });
+});
+
+describe('racing requests', () => {
+  it('two checkpoints sent at once from the same old size: one is cosigned, the other gets 409 with the new size', async () => {
+    const { w, l } = await pair();
+    const note3 = await latestNote(l);
+    await cosigned(w, body(0, [], note3), note3);
+    publishAtSizes(l, [5]);
+    const note5 = await latestNote(l);
+    const proof5 = await proofLines(l, 3, 5);
+    publishAtSizes(l, [8]);
+    const note8 = await latestNote(l);
+    const proof8 = await proofLines(l, 3, 8);
+    const answers = await Promise.all([addCheckpoint(w.url, body(3, proof5, note5)), addCheckpoint(w.url, body(3, proof8, note8))]);
+    const won = answers.findIndex((a) => a.status === 200);
+    expect(won).toBeGreaterThanOrEqual(0);
+    const lost = answers[1 - won]!;
+    const size = won === 0 ? 5 : 8;
+    expect(lost).toMatchObject({ status: 409, text: `${size}\n` });
+    expect(state(w)).toMatchObject([{ size }]);
+    expect(auditCount(w.db, 'witness_checkpoint_cosigned')).toBe(2);
   });
 });
 
