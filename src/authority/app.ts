@@ -86,7 +86,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
       l = bodyLimit({
         maxSize: size,
         onError: () => {
-          throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: size });
+          throw new AppError('body_too_large', 'request body is too large', { max_bytes: size });
         },
       });
       limiters.set(size, l);
@@ -101,7 +101,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     // socket; a body without one (chunked) is counted as it arrives and cut off at the limit.
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number.parseInt(length, 10) > limit) throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: limit });
+      if (Number.parseInt(length, 10) > limit) throw new AppError('body_too_large', 'request body is too large', { max_bytes: limit });
       return next();
     }
     return limiterFor(limit)(c, next);
@@ -128,9 +128,9 @@ export function createApp(input: CreateAppInput): AuthorityApp {
       ),
     ];
     if (allowed.length > 0) {
-      return errorResponse(c, new AppError('method_not_allowed', 405, `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
+      return errorResponse(c, new AppError('method_not_allowed', `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
     }
-    return errorResponse(c, new AppError('not_found', 404, 'no such route'));
+    return errorResponse(c, new AppError('not_found', 'no such route'));
   });
   app.onError((err, c) => {
     const appError = toAppError(err);

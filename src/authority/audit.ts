@@ -5,7 +5,7 @@ import { perConnection, type Sqlite } from '../db/database.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import { hashRef } from './crypto.ts';
-import { storeNonceOfActor } from './request-nonces.ts';
+import { storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export type ActorType = 'operator' | 'system' | 'peer' | 'anonymous';
 
@@ -68,10 +68,23 @@ export const AUDIT_EVENT_TYPES = [
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-export interface AuditInput {
-  eventType: AuditEventType;
+/**
+ * Who asked for a change: the actor, the request's id and, for a signed admin request, its nonce
+ * (stored in the transaction of the change, so a request that changed something can never be replayed).
+ */
+export interface RequestOrigin {
   actor: Actor;
   requestId?: string | null;
+  nonce?: RequestNonce | undefined;
+}
+
+/** The origin fields of a context that carries more (an import's source, say). */
+export function originOf(context: RequestOrigin): RequestOrigin {
+  return { actor: context.actor, requestId: context.requestId ?? null, nonce: context.nonce };
+}
+
+export interface AuditInput extends RequestOrigin {
+  eventType: AuditEventType;
   details?: Record<string, unknown>;
 }
 
@@ -119,7 +132,7 @@ export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): Au
       canonicalJson(full),
       full.hash,
     );
-    storeNonceOfActor(sqlite, input.actor);
+    if (input.nonce) storeNonce(sqlite, input.nonce);
     return full;
   };
   return sqlite.inTransaction ? write() : sqlite.transaction(write).immediate();

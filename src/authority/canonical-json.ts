@@ -91,7 +91,7 @@ export function canonicalJson(value: unknown): string {
   } catch (err) {
     if (err !== NOT_CANONICAL) throw err;
     const problem = signableProblem(value) ?? 'value is outside the JSON data model';
-    throw new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
+    throw new AppError('non_canonical_value', 'value cannot be canonicalized', { problem });
   }
 }
 
@@ -112,7 +112,7 @@ export function decodeUtf8Strict(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new AppError('malformed_json', 400, 'request body is not valid UTF-8');
+    throw new AppError('malformed_json', 'request body is not valid UTF-8');
   }
 }
 
@@ -141,7 +141,7 @@ export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): 
   try {
     value = JSON.parse(text) as JsonValue;
   } catch {
-    throw new AppError('malformed_json', 400, 'request body is not valid JSON');
+    throw new AppError('malformed_json', 'request body is not valid JSON');
   }
   // JSON.parse silently keeps the last duplicate key and forgets how numbers were written; a second,
   // structural pass over the (now known valid) text finds both.
@@ -153,7 +153,7 @@ export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): 
 }
 
 function nonIntegerNumber(token: string): AppError {
-  return new AppError('non_canonical_number', 422, 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
+  return new AppError('non_canonical_number', 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
 }
 
 /** Number lexemes whose value alone gives back the same text (and the same text in Python's dump). */
@@ -233,7 +233,7 @@ function scanStructure(text: string, maxDepth: number, integersOnly: boolean): A
         const raw = text.slice(start, i);
         const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (top.keys.has(key)) {
-          throw new AppError('malformed_json', 400, 'JSON object has a duplicate key', { key });
+          throw new AppError('malformed_json', 'JSON object has a duplicate key', { key });
         }
         top.keys.add(key);
         top.at = key;
@@ -255,11 +255,11 @@ function scanStructure(text: string, maxDepth: number, integersOnly: boolean): A
     }
     if (ch === 0x7b /* { */) {
       stack.push({ keys: new Set(), at: '' });
-      if (stack.length > maxDepth) throw new AppError('malformed_json', 400, 'JSON nesting is too deep', { max_depth: maxDepth });
+      if (stack.length > maxDepth) throw new AppError('malformed_json', 'JSON nesting is too deep', { max_depth: maxDepth });
       expectKey = true;
     } else if (ch === 0x5b /* [ */) {
       stack.push({ keys: null, at: 0 });
-      if (stack.length > maxDepth) throw new AppError('malformed_json', 400, 'JSON nesting is too deep', { max_depth: maxDepth });
+      if (stack.length > maxDepth) throw new AppError('malformed_json', 'JSON nesting is too deep', { max_depth: maxDepth });
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
       stack.pop();
     } else if (ch === 0x2c /* , */) {
@@ -310,7 +310,7 @@ const GM_SHAPES: Record<GmObjectType, { timestamps: string[]; sortedIdLists: str
 const GM_SCOPE_DEFAULTS = () => ({ allowed_roles: [], accepted_statuses: ['active'], claims: {} });
 
 function notCanonical(problem: string): AppError {
-  return new AppError('non_canonical_value', 422, 'value cannot be canonicalized', { problem });
+  return new AppError('non_canonical_value', 'value cannot be canonicalized', { problem });
 }
 
 function gmNormalizeTimestamp(value: unknown, field: string): string {

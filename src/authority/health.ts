@@ -31,7 +31,7 @@ export function healthRoutes(deps: AppDeps) {
     .get('/metrics', async (c) => {
       const token = deps.config.metricsToken;
       if (token && !constantTimeEqual(c.req.header('authorization') ?? '', `Bearer ${token}`)) {
-        throw new AppError('metrics_auth_required', 401, 'metrics require the configured bearer token', {}, { 'WWW-Authenticate': 'Bearer' });
+        throw new AppError('metrics_auth_required', 'metrics require the configured bearer token', {}, { 'WWW-Authenticate': 'Bearer' });
       }
       c.header('Content-Type', deps.metrics.registry.contentType);
       return c.body(await deps.metrics.registry.metrics());

@@ -1,8 +1,6 @@
 // Where feed imports run: on a worker thread with its own connection for a database file, so a large
 // feed or a page of them never stalls the serving thread; on the calling thread for `:memory:`.
-import type { Actor } from '../authority/audit.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { bindNonce, nonceOfActor, type RequestNonce } from '../authority/request-nonces.ts';
 import { fromThreadError, ThreadClient, type ThreadError } from '../authority/worker-thread.ts';
 import { ReceivedPages, type LatestReading, type PageReading } from './feed-page.ts';
 import { importFeedRequest, liveEffects, type ImportContext, type ImportEffects, type ImportResult } from './import.ts';
@@ -52,13 +50,10 @@ function replay(effects: ImportEffects, recorded: readonly RecordedEffect[]): vo
   }
 }
 
-/**
- * Messages to the import worker. The actor's request nonce travels beside it (a copied actor loses its
- * binding). Chunks and discards are notifications; the others are answered.
- */
+/** Messages to the import worker. Chunks and discards are notifications; the others are answered. */
 export type ImportRequest =
-  | { op: 'import'; body: Uint8Array; ctx: ImportContext; nonce: RequestNonce | null; now: number }
-  | { op: 'import-feed'; page: number; index: number; ctx: ImportContext; nonce: RequestNonce | null; now: number }
+  | { op: 'import'; body: Uint8Array; ctx: ImportContext; now: number }
+  | { op: 'import-feed'; page: number; index: number; ctx: ImportContext; now: number }
   | { op: 'chunk'; page: number; bytes: Uint8Array }
   | { op: 'page' | 'latest' | 'discard'; page: number };
 
@@ -73,11 +68,6 @@ export interface ImportWorkerData {
   dbPath: string;
   config: AppDeps['config'];
   sovereignId: string;
-}
-
-/** The worker's side of an import: the same call, the nonce bound again to the copied actor. */
-export function rebindNonce(actor: Actor, nonce: RequestNonce | null): void {
-  if (nonce) bindNonce(actor, nonce);
 }
 
 class InProcessImporter implements FeedImporter {
@@ -121,7 +111,7 @@ class WorkerImporter implements FeedImporter {
   async importRequest(body: Uint8Array, ctx: ImportContext): Promise<ImportResult> {
     // A copy that can be transferred: the caller's buffer may be a slice of a shared pool.
     const copy = new Uint8Array(body);
-    const request: ImportRequest = { op: 'import', body: copy, ctx, nonce: nonceOfActor(ctx.actor) ?? null, now: this.deps.clock().getTime() };
+    const request: ImportRequest = { op: 'import', body: copy, ctx, now: this.deps.clock().getTime() };
     return this.imported(await this.thread.request(request, [copy.buffer]));
   }
 
@@ -144,7 +134,7 @@ class WorkerImporter implements FeedImporter {
         return answer.reading;
       },
       importFeed: async (index, ctx) => {
-        const request: ImportRequest = { op: 'import-feed', page, index, ctx, nonce: nonceOfActor(ctx.actor) ?? null, now: this.deps.clock().getTime() };
+        const request: ImportRequest = { op: 'import-feed', page, index, ctx, now: this.deps.clock().getTime() };
         return this.imported(await thread.request(request));
       },
       discard: () => thread.notify({ op: 'discard', page }),

@@ -3,10 +3,9 @@
 import { workerData } from 'node:worker_threads';
 import { toThreadError, serveThreadRequests } from '../authority/worker-thread.ts';
 import { openDatabase } from '../db/database.ts';
-import type { RequestNonce } from '../authority/request-nonces.ts';
 import { ReceivedPages } from './feed-page.ts';
 import { importRequestWith, type ImportContext } from './import.ts';
-import { rebindNonce, recordingEffects, type ImportAnswer, type ImportRequest, type ImportWorkerData, type RecordedEffect } from './import-runner.ts';
+import { recordingEffects, type ImportAnswer, type ImportRequest, type ImportWorkerData, type RecordedEffect } from './import-runner.ts';
 
 const data = workerData as ImportWorkerData;
 const db = openDatabase(data.dbPath, { migrate: false });
@@ -15,11 +14,10 @@ const core = { db, clock: () => new Date(now), config: data.config, identity: { 
 
 const pages = new ReceivedPages();
 
-/** One import: the clock frozen at the caller's now, the nonce bound to the copied actor, effects recorded. */
-function runImport(request: { body: Uint8Array; ctx: ImportContext; nonce: RequestNonce | null; now: number }): ImportAnswer {
+/** One import: the clock frozen at the caller's now, effects recorded (the request's nonce travels in its context). */
+function runImport(request: { body: Uint8Array; ctx: ImportContext; now: number }): ImportAnswer {
   now = request.now;
   const effects: RecordedEffect[] = [];
-  rebindNonce(request.ctx.actor, request.nonce);
   try {
     const result = importRequestWith({ ...core, effects: recordingEffects(effects) }, request.body, request.ctx);
     return { op: 'import', outcome: { ok: true, result }, effects };

@@ -1,11 +1,11 @@
 // Importing another sovereign's signed revocation feed: the ten ordered checks of SPEC §5, all-or-nothing.
 import type { Statement } from 'better-sqlite3';
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject } from '../authority/crypto.ts';
-import { AppError, type ErrorDetails } from '../authority/errors.ts';
+import { AppError, type ErrorCode, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
 import { perConnection, type Sqlite } from '../db/database.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
@@ -18,9 +18,7 @@ import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfRe
 import type { RevocationEntry } from './revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
-export interface ImportContext {
-  actor: Actor;
-  requestId?: string | null;
+export interface ImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
   /** For pulls: the peer the feed was fetched from, and the URL. Recorded in the audit event. */
@@ -44,23 +42,23 @@ export interface ImportResult {
   feed_hash: string;
 }
 
-/** Stable reason codes of rejected imports, in check order, with their HTTP statuses. */
-export const IMPORT_REJECTIONS = {
-  body_too_large: 413,
-  invalid_revocation_feed: 422,
-  foreign_issuer: 422,
-  issuer_not_recognized: 403,
-  wire_profile_mismatch: 422,
-  invalid_signature: 422,
-  issuer_paused: 423,
-  equivocation: 409,
-  sequence_gap: 409,
-  chain_mismatch: 409,
-  log_root_mismatch: 422,
-  consistency_proof_invalid: 409,
-  invalid_timestamps: 422,
-} as const;
-export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
+/** Stable reason codes of rejected imports, in check order (their HTTP statuses are in the error code table). */
+export const IMPORT_REJECTIONS = [
+  'body_too_large',
+  'invalid_revocation_feed',
+  'foreign_issuer',
+  'issuer_not_recognized',
+  'wire_profile_mismatch',
+  'invalid_signature',
+  'issuer_paused',
+  'equivocation',
+  'sequence_gap',
+  'chain_mismatch',
+  'log_root_mismatch',
+  'consistency_proof_invalid',
+  'invalid_timestamps',
+] as const satisfies readonly ErrorCode[];
+export type ImportRejectionCode = (typeof IMPORT_REJECTIONS)[number];
 
 const MESSAGES: Record<ImportRejectionCode, string> = {
   body_too_large: 'the feed is larger than 8 MiB',
@@ -230,8 +228,7 @@ function feedHashOf(facts: FeedFacts): string | null {
 function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
   appendAudit(sqlite, deps.clock, {
     eventType: 'sovereign_revocation_feed_rejected',
-    actor: ctx.actor,
-    requestId: ctx.requestId ?? null,
+    ...originOf(ctx),
     details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), ...sourceOf(ctx), ...rejection.details },
   });
 }
@@ -242,7 +239,7 @@ function sourceOf(ctx: ImportContext): { via: 'admin' | 'pull'; source?: { peer:
 }
 
 function rejectionError(rejection: Rejection): AppError {
-  return new AppError(rejection.code, IMPORT_REJECTIONS[rejection.code], MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
+  return new AppError(rejection.code, MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
 }
 
 /** Audits (in its own transaction), counts and throws a rejection decided before the import transaction. */
@@ -474,8 +471,7 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
       if (stored === feedHash || sameContent) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, ...sourceOf(ctx) },
         });
         return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
@@ -483,8 +479,8 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
       s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
       s.pause.run(issuer, 'equivocation', importedAt);
       const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, ...sourceOf(ctx) } });
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', ...originOf(ctx), details: { ...evidence, ...sourceOf(ctx) } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
       return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
     }
 
@@ -536,8 +532,7 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
     }
     appendAudit(sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_imported',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: {
         issuer,
         sequence: feed.sequence,

@@ -4,7 +4,8 @@ import { canonicalJson, decodeUtf8Strict, parseJsonStrict, type JsonValue } from
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
-import { AppError } from '../authority/errors.ts';
+import type { PullFailureReason } from '../authority/error-codes.ts';
+import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { gmSnapshotUnchanged, importGmFeed } from '../interop/gm-feed-import.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
@@ -43,7 +44,7 @@ export function backoffSeconds(consecutiveFailures: number): number {
 /** Why one pull of one peer failed: a stable code (transport problem or import rejection reason). */
 export class PullFailure extends Error {
   constructor(
-    readonly reason: string,
+    readonly reason: PullFailureReason | ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {

@@ -1,5 +1,4 @@
 // This authority's revocations as a Genesis Mesh snapshot feed, signed once per native feed publication and served as stored bytes.
-import type { Statement } from 'better-sqlite3';
 import { gmDocumentJson, gmCanonicalJson } from '../authority/canonical-json.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';

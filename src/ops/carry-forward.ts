@@ -118,7 +118,7 @@ export function carryForward(sqlite: Sqlite, source: string): Record<string, num
     try {
       rebuildLogState(sqlite);
     } catch (err) {
-      throw new AppError('restore_refused', 409, `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`);
+      throw new AppError('restore_refused', `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`);
     }
   }
   return counts;

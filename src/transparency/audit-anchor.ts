@@ -30,9 +30,9 @@ export function readCheckpointNote(file: string): string {
   try {
     bytes = fs.readFileSync(file);
   } catch {
-    throw new AppError('checkpoint_unreadable', 422, `cannot read checkpoint note ${file}`);
+    throw new AppError('checkpoint_unreadable', `cannot read checkpoint note ${file}`);
   }
-  if (bytes.length > MAX_NOTE_BYTES) throw new AppError('checkpoint_malformed', 422, `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
+  if (bytes.length > MAX_NOTE_BYTES) throw new AppError('checkpoint_malformed', `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
   return bytes.toString('utf8');
 }
 
@@ -40,7 +40,7 @@ export function readCheckpointNote(file: string): string {
 export function parseNoteKeys(vkeys: string[]): NoteVerifier[] {
   return vkeys.map((vkey) => {
     const verifier = parseVerifierKey(vkey);
-    if (!verifier) throw new AppError('invalid_note_key', 422, `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`);
+    if (!verifier) throw new AppError('invalid_note_key', `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`);
     return verifier;
   });
 }

@@ -59,15 +59,15 @@ export function transparencyRoutes(deps: AppDeps) {
     })
     .get('/log/checkpoints/:sequence', (c) => {
       const text = c.req.param('sequence');
-      if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 422, 'sequence must be a positive whole number');
+      if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 'sequence must be a positive whole number');
       return serveNote(c, checkpointBySequence(sqlite, Number(text)).note, IMMUTABLE);
     })
     .get('/log/keys', (c) => c.json(logKeys(deps)))
     .get('/log/tile/*', (c) => {
       const tile = parseTilePath(c.req.path.slice('/log/tile/'.length));
-      if (!tile) throw new AppError('invalid_tile_path', 400, 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in x-prefixed 3-digit groups');
+      if (!tile) throw new AppError('invalid_tile_path', 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in x-prefixed 3-digit groups');
       const { tiles } = latestTiles(sqlite);
-      if (!tileExists(tile, tiles.size)) throw new AppError('tile_not_found', 404, 'no such tile in the latest checkpoint', { latest_size: tiles.size });
+      if (!tileExists(tile, tiles.size)) throw new AppError('tile_not_found', 'no such tile in the latest checkpoint', { latest_size: tiles.size });
       const bytes = tile.level === 'entries' ? entryBundle(sqlite, tile) : tiles.tileData({ ...tile, level: tile.level });
       c.header('Content-Type', 'application/octet-stream');
       c.header('Cache-Control', tile.width === TILE_WIDTH ? IMMUTABLE : PARTIAL);
@@ -83,7 +83,7 @@ export function transparencyRoutes(deps: AppDeps) {
     })
     .get('/log/entries/:id', (c) => {
       const parsed = identifier.safeParse(c.req.param('id'));
-      if (!parsed.success) throw new AppError('log_entry_not_found', 404, 'no published log entry revokes this id');
+      if (!parsed.success) throw new AppError('log_entry_not_found', 'no published log entry revokes this id');
       return c.json(entriesWithProof(sqlite, parsed.data));
     });
 }

@@ -1,7 +1,7 @@
 // HTTP surface of witnessing: the C2SP tlog-witness endpoints, the witness's keys, and the admin routes of both sides.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { operatorActor } from '../authority/admin-auth.ts';
+import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
 import { rawBody, validatedBody } from '../authority/http.ts';
@@ -14,7 +14,7 @@ const ORIGIN_HASH = /^[0-9a-f]{64}$/;
 
 function sovereignParam(id: string | undefined): string {
   const parsed = identifier.safeParse(id ?? '');
-  if (!parsed.success) throw new AppError('witness_log_not_found', 404, 'this authority has never witnessed this sovereign');
+  if (!parsed.success) throw new AppError('witness_log_not_found', 'this authority has never witnessed this sovereign');
   return parsed.data;
 }
 
@@ -44,7 +44,7 @@ export function witnessRoutes(deps: AppDeps) {
       // The monitoring view: the latest checkpoint cosigned for a log, by the SHA-256 (hex) of its origin.
       .get('/witness/:originHash/checkpoint', (c) => {
         const hash = c.req.param('originHash');
-        if (!ORIGIN_HASH.test(hash)) throw new AppError('witness_checkpoint_not_found', 404, 'this authority has cosigned no checkpoint of a log with this origin hash');
+        if (!ORIGIN_HASH.test(hash)) throw new AppError('witness_checkpoint_not_found', 'this authority has cosigned no checkpoint of a log with this origin hash');
         c.header('Cache-Control', 'no-cache');
         c.header('Content-Type', 'text/plain; charset=utf-8');
         return c.body(cosignedCheckpointByOriginHash(deps, hash));
@@ -55,9 +55,9 @@ export function witnessRoutes(deps: AppDeps) {
       .get('/admin/witness/logs', (c) => c.json({ logs: listWitnessedLogs(deps) }))
       .post('/admin/witness/logs', async (c) => {
         const body = await validatedBody(c, enableBody, 'invalid_witness_log');
-        return c.json(enableWitnessing(deps, body, operatorActor(c.get('operator')), c.get('requestId')));
+        return c.json(enableWitnessing(deps, body, adminOrigin(c)));
       })
-      .post('/admin/witness/logs/:id/disable', (c) => c.json(disableWitnessing(deps, sovereignParam(c.req.param('id')), operatorActor(c.get('operator')), c.get('requestId'))))
+      .post('/admin/witness/logs/:id/disable', (c) => c.json(disableWitnessing(deps, sovereignParam(c.req.param('id')), adminOrigin(c))))
       .get('/admin/witness/conflicts', (c) => c.json({ conflicts: listWitnessConflicts(deps) }))
 
       // ---- Admin: the witnesses of this authority's log.

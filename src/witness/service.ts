@@ -1,5 +1,5 @@
 // Accord as a C2SP tlog-witness: which logs it witnesses (opt-in per recognized sovereign), and the add-checkpoint decision.
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, type Actor, type RequestOrigin } from '../authority/audit.ts';
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, keyIdOf, sha256Hex } from '../authority/crypto.ts';
@@ -98,13 +98,13 @@ export function listWitnessedLogs(deps: WitnessDeps): WitnessedLogView[] {
  * the one given; the two must agree, as must a log witnessed before. An origin belongs to one
  * sovereign. Enabling an enabled log changes nothing.
  */
-export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: string; origin?: string | undefined }, actor: Actor, requestId?: string | null): WitnessedLogView & { changed: boolean } {
+export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: string; origin?: string | undefined }, request: RequestOrigin): WitnessedLogView & { changed: boolean } {
   const sqlite = deps.db.sqlite;
   const id = input.sovereign_id;
-  if (id === deps.identity.sovereignId) throw new AppError('invalid_witness_log', 422, 'an authority does not witness its own log', { field: 'sovereign_id' });
-  if (input.origin !== undefined && !ORIGIN.test(input.origin)) throw new AppError('invalid_witness_log', 422, 'origin must be 1 to 255 printable ASCII characters without spaces', { field: 'origin' });
+  if (id === deps.identity.sovereignId) throw new AppError('invalid_witness_log', 'an authority does not witness its own log', { field: 'sovereign_id' });
+  if (input.origin !== undefined && !ORIGIN.test(input.origin)) throw new AppError('invalid_witness_log', 'origin must be 1 to 255 printable ASCII characters without spaces', { field: 'origin' });
   const now = deps.clock();
-  if (recognizedIssuer(sqlite, id, now).keys.length === 0) throw new AppError('issuer_not_recognized', 403, 'no in-force treaty of this authority recognizes this sovereign', { sovereign_id: id });
+  if (recognizedIssuer(sqlite, id, now).keys.length === 0) throw new AppError('issuer_not_recognized', 'no in-force treaty of this authority recognizes this sovereign', { sovereign_id: id });
   const verified = originOf(readIssuerLastCheckpoint(sqlite, id));
   const at = toTimestamp(now);
   const changed = sqlite
@@ -112,21 +112,20 @@ export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: strin
       const row = readWitnessLog(sqlite, id);
       const origin = input.origin ?? row?.origin ?? verified;
       if (origin === null) {
-        throw new AppError('witness_origin_unknown', 409, "this authority has not verified a checkpoint of the sovereign's log yet: pull its feed first, or give the origin", { sovereign_id: id });
+        throw new AppError('witness_origin_unknown', "this authority has not verified a checkpoint of the sovereign's log yet: pull its feed first, or give the origin", { sovereign_id: id });
       }
       if (verified !== null && origin !== verified) {
-        throw new AppError('witness_origin_mismatch', 409, "the origin differs from the one of the sovereign's checkpoints this authority verified", { origin, verified_origin: verified });
+        throw new AppError('witness_origin_mismatch', "the origin differs from the one of the sovereign's checkpoints this authority verified", { origin, verified_origin: verified });
       }
-      if (row && row.origin !== origin) throw new AppError('witness_origin_mismatch', 409, 'the sovereign was witnessed under another origin', { origin, witnessed_origin: row.origin });
+      if (row && row.origin !== origin) throw new AppError('witness_origin_mismatch', 'the sovereign was witnessed under another origin', { origin, witnessed_origin: row.origin });
       const other = readWitnessLogByOrigin(sqlite, origin);
-      if (other && other.sovereign_id !== id) throw new AppError('witness_origin_taken', 409, "another sovereign's log is witnessed under this origin", { origin, sovereign_id: other.sovereign_id });
+      if (other && other.sovereign_id !== id) throw new AppError('witness_origin_taken', "another sovereign's log is witnessed under this origin", { origin, sovereign_id: other.sovereign_id });
       if (row?.enabled) return false;
       if (row) setWitnessLogEnabled(sqlite, id, true, at);
       else insertWitnessLog(sqlite, id, origin, at);
       appendAudit(sqlite, deps.clock, {
         eventType: 'witness_log_enabled',
-        actor,
-        requestId: requestId ?? null,
+        ...request,
         details: { sovereign_id: id, origin, origin_source: input.origin !== undefined ? 'operator' : row ? 'previous' : 'verified_checkpoint' },
       });
       return true;
@@ -136,15 +135,15 @@ export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: strin
 }
 
 /** Stops witnessing a sovereign's log; its cosigned state stays (re-enabling continues from it). */
-export function disableWitnessing(deps: WitnessDeps, id: string, actor: Actor, requestId?: string | null): WitnessedLogView & { changed: boolean } {
+export function disableWitnessing(deps: WitnessDeps, id: string, request: RequestOrigin): WitnessedLogView & { changed: boolean } {
   const sqlite = deps.db.sqlite;
   const changed = sqlite
     .transaction(() => {
       const row = readWitnessLog(sqlite, id);
-      if (!row) throw new AppError('witness_log_not_found', 404, 'this authority has never witnessed this sovereign', { sovereign_id: id.slice(0, 128) });
+      if (!row) throw new AppError('witness_log_not_found', 'this authority has never witnessed this sovereign', { sovereign_id: id.slice(0, 128) });
       if (!row.enabled) return false;
       setWitnessLogEnabled(sqlite, id, false, toTimestamp(deps.clock()));
-      appendAudit(sqlite, deps.clock, { eventType: 'witness_log_disabled', actor, requestId: requestId ?? null, details: { sovereign_id: id, origin: row.origin } });
+      appendAudit(sqlite, deps.clock, { eventType: 'witness_log_disabled', ...request, details: { sovereign_id: id, origin: row.origin } });
       return true;
     })
     .immediate();
@@ -158,7 +157,7 @@ export function listWitnessConflicts(deps: WitnessDeps, limit = 100) {
 /** The latest checkpoint cosigned for the log whose origin hashes (SHA-256, lowercase hex) to `originHash`: the monitoring view. */
 export function cosignedCheckpointByOriginHash(deps: WitnessDeps, originHash: string): string {
   const row = readWitnessCheckpoints(deps.db.sqlite).find((r) => sha256Hex(r.origin) === originHash);
-  if (!row) throw new AppError('witness_checkpoint_not_found', 404, 'this authority has cosigned no checkpoint of a log with this origin hash');
+  if (!row) throw new AppError('witness_checkpoint_not_found', 'this authority has cosigned no checkpoint of a log with this origin hash');
   return row.note;
 }
 
@@ -196,21 +195,21 @@ function signatureLine(sig: NoteSignature): string {
  */
 export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: string | null): AddCheckpointAnswer {
   const request = parseAddCheckpointBody(bytes);
-  if ('problem' in request) throw new AppError('invalid_witness_request', 400, BODY_PROBLEMS[request.problem], { problem: request.problem });
+  if ('problem' in request) throw new AppError('invalid_witness_request', BODY_PROBLEMS[request.problem], { problem: request.problem });
   const { old, proof, note, parsed, checkpoint } = request;
   const sqlite = deps.db.sqlite;
   const now = deps.clock();
   const log = readWitnessLogByOrigin(sqlite, checkpoint.origin);
   const keys = log?.enabled ? recognizedIssuer(sqlite, log.sovereign_id, now).keys : [];
-  if (!log || keys.length === 0) throw new AppError('witness_log_unknown', 404, 'this authority witnesses no log with this origin');
+  if (!log || keys.length === 0) throw new AppError('witness_log_unknown', 'this authority witnesses no log with this origin');
   // The note's key names with every key recognized for the sovereign, as the importer pairs them.
   const names = [...new Set(parsed.signatures.map((sig) => sig.name))];
   const opened = openNote(note, keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))));
   if (!opened.ok) {
     if (opened.problem === 'invalid_signature') deps.metrics.signatureVerificationFailures.inc({ surface: 'witness_checkpoint', reason: 'invalid_signature' });
-    throw new AppError('witness_signature_invalid', 403, `the checkpoint is not signed by a key this authority recognizes for ${log.sovereign_id}`, { problem: opened.problem });
+    throw new AppError('witness_signature_invalid', `the checkpoint is not signed by a key this authority recognizes for ${log.sovereign_id}`, { problem: opened.problem });
   }
-  if (old > checkpoint.size) throw new AppError('invalid_witness_request', 400, BODY_PROBLEMS.old_beyond_size, { problem: 'old_beyond_size' });
+  if (old > checkpoint.size) throw new AppError('invalid_witness_request', BODY_PROBLEMS.old_beyond_size, { problem: 'old_beyond_size' });
 
   const logSignatures = parsed.signatures.filter((sig) => opened.verifiedBy.some((v) => v.name === sig.name && v.keyId === sig.keyId)).map(signatureLine);
   const signer = opened.verifiedBy[0]!;
@@ -220,7 +219,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
   const at = toTimestamp(now);
   const name = witnessName(deps);
   const signingKeys = deps.identity.signingKeys;
-  if (signingKeys.length === 0) throw new AppError('no_signing_key', 503, 'this authority has no signing key loaded');
+  if (signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
 
   type Decision = ({ kind: 'cosigned'; body: string } | { kind: 'old_mismatch'; size: number } | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }) & {
     /** New conflict evidence was stored. */
@@ -295,7 +294,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
 
   if (decision.conflict) deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
   if (decision.kind === 'old_mismatch') return { status: 409, size: decision.size };
-  if (decision.kind === 'rejected') throw new AppError('witness_proof_invalid', 422, decision.message, { problem: decision.problem, ...decision.details });
+  if (decision.kind === 'rejected') throw new AppError('witness_proof_invalid', decision.message, { problem: decision.problem, ...decision.details });
   deps.metrics.witnessCosignedSize.set({ log: log.sovereign_id }, checkpoint.size);
   return { status: 200, body: decision.body };
 }

@@ -203,7 +203,7 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
           expect(code, `${what}: equivocation without a second signed feed`).not.toBe('equivocation');
           expect(dbDigest(p.a.db), `${what} ${code}: database changed on a rejection`).toBe(before);
           const importRoute = route === 'POST /admin/revocation-feeds/import' || route === 'POST /admin/sovereign-revocation-feeds/import';
-          if (importRoute && code in IMPORT_REJECTIONS && code !== 'body_too_large') {
+          if (importRoute && (IMPORT_REJECTIONS as readonly string[]).includes(code) && code !== 'body_too_large') {
             expect(auditCount(p.a.db, 'sovereign_revocation_feed_rejected'), `${what}: import rejection not audited`).toBe(rejectedBefore + 1);
           }
           return;
