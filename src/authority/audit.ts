@@ -59,6 +59,12 @@ export const AUDIT_EVENT_TYPES = [
   'database_restored',
   'signing_key_rotated',
   'signing_key_retired',
+  'witness_log_enabled',
+  'witness_log_disabled',
+  'witness_checkpoint_cosigned',
+  'witness_conflict_detected',
+  'witness_cosigning_failing',
+  'witness_cosigning_recovered',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

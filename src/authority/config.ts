@@ -5,6 +5,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN, identifier } from './identifiers.ts';
 import { parseOperatorPublicKeysJson } from './operator-keys.ts';
+import { parseWitnessesJson, type ConfiguredWitness } from '../witness/witness-config.ts';
 
 
 const intFrom = (min: number, max: number) =>
@@ -48,6 +49,8 @@ const envSchema = z.object({
     .optional(),
   ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
   ACCORD_LOG_ORIGIN: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
+  ACCORD_WITNESS_NAME: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
+  ACCORD_WITNESSES_JSON: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -76,6 +79,10 @@ export interface Config {
   adminFailureLimit: number;
   /** Origin line of the revocation log's checkpoints; undefined: derived from the sovereign id. */
   logOrigin: string | undefined;
+  /** Key name of this authority's cosignatures as a witness; undefined: `<sovereign id>/witness`. */
+  witnessName: string | undefined;
+  /** Witnesses this authority submits its log's checkpoints to. */
+  witnesses: ConfiguredWitness[];
   logLevel: string;
 }
 
@@ -109,6 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ACCORD_OPERATOR_KEYS_FILE && !fs.existsSync(e.ACCORD_OPERATOR_KEYS_FILE)) {
     throw new ConfigError(`invalid configuration: ACCORD_OPERATOR_KEYS_FILE names a file that does not exist (${e.ACCORD_OPERATOR_KEYS_FILE})`);
   }
+  let witnesses: ConfiguredWitness[] = [];
+  if (e.ACCORD_WITNESSES_JSON) {
+    try {
+      witnesses = parseWitnessesJson(e.ACCORD_WITNESSES_JSON);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ACCORD_WITNESSES_JSON ${(err as Error).message}`);
+    }
+  }
   const dataDir = path.resolve(e.ACCORD_DATA_DIR);
   return {
     dataDir,
@@ -130,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: e.ACCORD_METRICS_TOKEN,
     adminFailureLimit: e.ACCORD_ADMIN_FAILURE_LIMIT,
     logOrigin: e.ACCORD_LOG_ORIGIN,
+    witnessName: e.ACCORD_WITNESS_NAME,
+    witnesses,
     logLevel: e.LOG_LEVEL,
   };
 }

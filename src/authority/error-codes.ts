@@ -160,6 +160,21 @@ export const ERROR_CODES = {
   revoked_item_not_found: api(404, '`/connectome/blast-radius`: no revoked item has this id (with the given issuer/type)'),
   ambiguous_revoked_item: api(409, '`/connectome/blast-radius`: several revoked items have this id; `details.candidates` lists them'),
 
+  // Witnessing (docs/transparency.md#witnessing)
+  invalid_witness_request: api(400, "an add-checkpoint body that does not follow the C2SP tlog-witness grammar, or whose old size is beyond the checkpoint's (`details.problem`)"),
+  witness_log_unknown: api(404, 'add-checkpoint for an origin this authority does not witness (not enabled, disabled, or its sovereign not recognized)'),
+  witness_signature_invalid: api(403, "the checkpoint has no valid signature by a key recognized for the log's sovereign (`details.problem`)"),
+  witness_proof_invalid: api(
+    422,
+    'the checkpoint cannot be shown consistent with the one cosigned: empty-tree root, unexpected proof, other root at the same size, failed proof (`details.problem`)',
+  ),
+  witness_checkpoint_not_found: api(404, 'no checkpoint cosigned for a log with this origin hash'),
+  invalid_witness_log: api(422, 'enable-witnessing body fails its schema, names this authority, or has a malformed origin'),
+  witness_origin_unknown: api(409, "no checkpoint of the sovereign's log verified yet, and no origin given"),
+  witness_origin_mismatch: api(409, 'the origin differs from the verified one or from the one the sovereign was witnessed under'),
+  witness_origin_taken: api(409, "another sovereign's log is witnessed under this origin"),
+  witness_log_not_found: api(404, "this authority never witnessed this sovereign's log"),
+
   // Local commands: audit-export, audit-verify, backup, restore
   database_not_found: cli(404, '`--db` (or the configured database) does not exist'),
   database_unreadable: cli(422, 'the database file cannot be opened, or is not an SQLite database'),

@@ -7,6 +7,7 @@ import { registerFeedCommands } from './feed-commands.ts';
 import { registerOpsCommands } from './ops-commands.ts';
 import { EXIT } from './output.ts';
 import { registerTreatyCommands } from './treaty-commands.ts';
+import { registerWitnessCommands } from './witness-commands.ts';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerTreatyCommands(program);
 registerOpsCommands(program);
 registerFeedCommands(program);
 registerConnectomeCommands(program);
+registerWitnessCommands(program);
 
 try {
   await program.parseAsync(process.argv);

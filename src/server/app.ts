@@ -22,6 +22,8 @@ import { verificationRoutes } from '../verification/routes.ts';
 import { gmFeedRoutes } from '../feeds/gm-routes.ts';
 import { connectomeRoutes } from '../connectome/routes.ts';
 import { transparencyRoutes } from '../transparency/routes.ts';
+import { witnessRoutes } from '../witness/routes.ts';
+import { MAX_ADD_CHECKPOINT_BYTES } from '../witness/request-body.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -40,9 +42,10 @@ export interface AuthorityApp {
   close(): Promise<void>;
 }
 
-/** Larger body limits for routes that take large signed documents. */
+/** Body limits of routes that take larger signed documents (feed imports) or only small ones (witness requests). */
 const BODY_LIMITS: Array<[RegExp, number]> = [
   [/^\/admin\/(?:sovereign-)?revocation-feeds\/import$/, 8 * 1024 * 1024],
+  [/^\/witness\/add-checkpoint$/, MAX_ADD_CHECKPOINT_BYTES],
 ];
 
 function routePatternRegex(pattern: string): RegExp {
@@ -115,6 +118,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
   app.route('/', feedRoutes(deps));
   app.route('/', connectomeRoutes(deps));
   app.route('/', transparencyRoutes(deps));
+  app.route('/', witnessRoutes(deps));
 
   app.notFound((c) => {
     const path = c.req.path;

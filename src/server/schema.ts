@@ -3,3 +3,4 @@ export * from '../authority/schema.ts';
 export * from '../treaties/schema.ts';
 export * from '../feeds/schema.ts';
 export * from '../transparency/schema.ts';
+export * from '../witness/schema.ts';

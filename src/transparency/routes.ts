@@ -9,6 +9,7 @@ import { identifier } from '../authority/identifiers.ts';
 import { readCheckpointsSince } from './store.ts';
 import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, latestTiles, logKeys } from './service.ts';
 import { entryBundle, parseTilePath, tileExists, TILE_WIDTH } from './tiles.ts';
+import { cosignedNote } from '../witness/cosigned-note.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A partial tile's bytes never change, but it is superseded by the full tile and may go away. */
@@ -44,7 +45,8 @@ export function transparencyRoutes(deps: AppDeps) {
   catchUpLog(deps);
 
   return new Hono<AppEnv>()
-    .get('/log/checkpoint', (c) => serveNote(c, latestCheckpoint(sqlite).note, 'no-cache'))
+    // With the cosignatures its witnesses returned appended (the stored, log-signed bytes stay at /log/checkpoints/{sequence}).
+    .get('/log/checkpoint', (c) => serveNote(c, cosignedNote(sqlite, latestCheckpoint(sqlite)), 'no-cache'))
     .get('/log/checkpoints', (c) => {
       const query = validatedQuery(c, listQuery);
       const rows = readCheckpointsSince(sqlite, query.since, query.limit + 1);

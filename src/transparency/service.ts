@@ -23,6 +23,7 @@ import {
   type CheckpointRow,
 } from './store.ts';
 import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
+import { cosignedNote } from '../witness/cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
 
@@ -232,7 +233,7 @@ export function entriesWithProof(sqlite: Sqlite, id: string) {
   const hashes = logHashes(tiles);
   return {
     id,
-    checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: checkpoint.note },
+    checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: cosignedNote(sqlite, checkpoint) },
     entries: rows.map((row) => ({
       index: row.idx,
       entry: JSON.parse(row.entry) as Record<string, unknown>,

@@ -222,3 +222,8 @@ export function insertConsistencyFailure(sqlite: Sqlite, row: ConsistencyFailure
     row.at,
   );
 }
+
+/** The issuer's latest checkpoint note this authority verified after a pull (null before the first). */
+export function readIssuerLastCheckpoint(sqlite: Sqlite, issuer: string): string | null {
+  return (sqlite.prepare('SELECT last_checkpoint FROM issuer_log_proofs WHERE issuer_sovereign_id = ?').pluck().get(issuer) as string | null | undefined) ?? null;
+}

@@ -78,6 +78,21 @@ const cases: Case[] = [
     },
   },
   { name: 'rotate the signing key', setup: async () => ({ method: 'POST', path: '/admin/signing-keys/rotate', body: {} }) },
+  {
+    name: "enable witnessing a sovereign's log",
+    setup: async (a) => {
+      recognize(a, 'log-x', [testKey('log-x')]);
+      return { method: 'POST', path: '/admin/witness/logs', body: { sovereign_id: 'log-x', origin: 'log-x/log' } };
+    },
+  },
+  {
+    name: "disable witnessing a sovereign's log",
+    setup: async (a) => {
+      recognize(a, 'log-x', [testKey('log-x')]);
+      await a.admin('POST', '/admin/witness/logs', { sovereign_id: 'log-x', origin: 'log-x/log' });
+      return { method: 'POST', path: '/admin/witness/logs/log-x/disable' };
+    },
+  },
   ...[false, true].map(
     (onFile): Case => ({
       name: `import a feed (${onFile ? 'database file: on the import thread' : 'in memory'})`,
