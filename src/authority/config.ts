@@ -5,7 +5,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { IDENTIFIER_PATTERN, identifier } from './identifiers.ts';
 import { parseOperatorPublicKeysJson } from './operator-keys.ts';
-import { parseWitnessesJson, type ConfiguredWitness } from '../witness/witness-config.ts';
+import { parseWitnessesJson, type ConfiguredWitness } from './witness-config.ts';
 
 
 const intFrom = (min: number, max: number) =>

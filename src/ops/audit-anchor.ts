@@ -4,7 +4,7 @@ import type { PublicKeyInfo } from '../authority/crypto.ts';
 import type { TrustAnchor } from './checkpoint.ts';
 import { AppError } from '../authority/errors.ts';
 import { parseCheckpoint, type AuditHead } from '../transparency/checkpoint.ts';
-import { openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../transparency/signed-note.ts';
+import { openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../authority/signed-note.ts';
 
 /** Keys an auditor trusts for the checkpoint: vkeys, or raw authority keys (paired with the note's key names). */
 export interface NoteTrust {

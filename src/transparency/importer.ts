@@ -7,7 +7,7 @@ import { EMPTY_ROOT, frontierRoot } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { verifyConsistency } from './proofs.ts';
-import { openNote, parseNote, verifierFor } from './signed-note.ts';
+import { openNote, parseNote, verifierFor } from '../authority/signed-note.ts';
 import { insertConsistencyFailure, issuerRequiresProofs, readImportedHead, readIssuerLogState, recordCheckpointVerified, recordProofVerified, type ConsistencyFailureRow } from './store.ts';
 
 /** More hashes than a consistency proof of any safe-integer tree size can have (2 per level). */

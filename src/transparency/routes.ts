@@ -9,7 +9,7 @@ import { identifier } from '../authority/identifiers.ts';
 import { readCheckpointsSince } from './store.ts';
 import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, latestTiles, logKeys } from './service.ts';
 import { entryBundle, parseTilePath, tileExists, TILE_WIDTH } from './tiles.ts';
-import { cosignedNote } from '../witness/cosigned-note.ts';
+import { cosignedNote } from './cosigned-note.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A partial tile's bytes never change, but it is superseded by the full tile and may go away. */

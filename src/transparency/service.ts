@@ -8,7 +8,7 @@ import type { Sqlite } from '../db/database.ts';
 import { EMPTY_ROOT } from '../log/merkle.ts';
 import { formatCheckpoint } from './checkpoint.ts';
 import { consistencyProof, inclusionProof, rangeHash, type SubtreeHashes } from './proofs.ts';
-import { formatVerifierKey, signNote } from './signed-note.ts';
+import { formatVerifierKey, signNote } from '../authority/signed-note.ts';
 import {
   insertCheckpoint,
   insertMetaValue,
@@ -23,7 +23,7 @@ import {
   type CheckpointRow,
 } from './store.ts';
 import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
-import { cosignedNote } from '../witness/cosigned-note.ts';
+import { cosignedNote } from './cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
 

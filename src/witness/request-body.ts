@@ -1,7 +1,7 @@
 // The add-checkpoint request body of C2SP tlog-witness: `old N`, consistency proof lines, a blank line, the checkpoint note.
 import { decodeBase64Strict } from '../authority/crypto.ts';
 import { parseCheckpoint, type CheckpointBody } from '../transparency/checkpoint.ts';
-import { parseNote, type ParsedNote } from '../transparency/signed-note.ts';
+import { parseNote, type ParsedNote } from '../authority/signed-note.ts';
 
 /** The spec's limit on consistency proof lines (a proof of any 64-bit tree size fits in 63). */
 export const MAX_PROOF_LINES = 63;

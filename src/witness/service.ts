@@ -7,9 +7,9 @@ import { AppError } from '../authority/errors.ts';
 import { EMPTY_ROOT } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { verifyConsistency } from '../transparency/proofs.ts';
-import { openNote, parseNote, verifierFor, type NoteSignature } from '../transparency/signed-note.ts';
+import { openNote, parseNote, verifierFor, type NoteSignature } from '../authority/signed-note.ts';
 import { readIssuerLastCheckpoint } from '../transparency/store.ts';
-import { cosignatureLine, formatCosignerKey } from './cosignature.ts';
+import { cosignatureLine, formatCosignerKey } from '../authority/cosignature.ts';
 import { parseAddCheckpointBody, type BodyProblem } from './request-body.ts';
 import {
   countWitnessConflicts,

@@ -74,7 +74,6 @@ interface Statements {
   witnessFailure: Statement<unknown[]>;
   witnessKnownSize: Statement<unknown[]>;
   insertCosignature: Statement<unknown[]>;
-  cosignatures: Statement<unknown[]>;
   hasCosignature: Statement<unknown[]>;
   lastCosigned: Statement<unknown[]>;
 }
@@ -106,7 +105,6 @@ const statements = perConnection((sqlite): Statements => ({
   witnessFailure: sqlite.prepare('UPDATE log_witnesses SET last_attempt_at = ?, last_reason = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE name = ?'),
   witnessKnownSize: sqlite.prepare('UPDATE log_witnesses SET known_size = ? WHERE name = ?'),
   insertCosignature: sqlite.prepare('INSERT OR IGNORE INTO log_cosignatures (sequence, witness, key_id, timestamp, line, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
-  cosignatures: sqlite.prepare('SELECT line FROM log_cosignatures WHERE sequence = ? ORDER BY witness, key_id').pluck(),
   hasCosignature: sqlite.prepare('SELECT 1 FROM log_cosignatures WHERE sequence = ? AND witness = ? LIMIT 1').pluck(),
   lastCosigned: sqlite.prepare('SELECT sequence, timestamp FROM log_cosignatures WHERE witness = ? ORDER BY sequence DESC, timestamp DESC LIMIT 1'),
 }));
@@ -206,11 +204,6 @@ export function recordWitnessKnownSize(sqlite: Sqlite, name: string, size: numbe
 
 export function insertLogCosignature(sqlite: Sqlite, row: LogCosignatureRow): void {
   statements(sqlite).insertCosignature.run(row.sequence, row.witness, row.key_id, row.timestamp, row.line, row.received_at);
-}
-
-/** The cosignature lines (without newlines) received for checkpoint `sequence`, in witness and key order. */
-export function readCosignatureLines(sqlite: Sqlite, sequence: number): string[] {
-  return statements(sqlite).cosignatures.all(sequence) as string[];
 }
 
 export function hasLogCosignature(sqlite: Sqlite, sequence: number, witness: string): boolean {

@@ -6,7 +6,7 @@ import { consistencyProofFor } from '../transparency/service.ts';
 import type { CheckpointRow } from '../transparency/store.ts';
 import { readLatestCheckpoint } from '../transparency/store.ts';
 import type { Sqlite } from '../db/database.ts';
-import { parseCosignatureLine, verifyCosignature } from './cosignature.ts';
+import { parseCosignatureLine, verifyCosignature } from '../authority/cosignature.ts';
 import { formatAddCheckpointBody } from './request-body.ts';
 import {
   hasLogCosignature,
@@ -18,7 +18,7 @@ import {
   recordWitnessSuccess,
   type LogWitnessRow,
 } from './store.ts';
-import type { ConfiguredWitness } from './witness-config.ts';
+import type { ConfiguredWitness } from '../authority/witness-config.ts';
 
 type SubmitDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'metrics' | 'logger' | 'changes' | 'background'>;
 

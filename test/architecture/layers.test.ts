@@ -18,6 +18,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   // Domains, each using only the ones below it.
   ['treaties'],
   ['transparency'],
+  ['witness'],
   ['feeds'],
   ['verification'],
   ['connectome'],

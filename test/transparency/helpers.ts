@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
-import { formatVerifierKey } from '../../src/transparency/signed-note.ts';
+import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import type { TestAuthority } from '../helpers/authority.ts';

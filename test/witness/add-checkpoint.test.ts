@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { signNote } from '../../src/transparency/signed-note.ts';
+import { signNote } from '../../src/authority/signed-note.ts';
 import { auditCount, dbDigest, lastAudit, testKey } from '../helpers/authority.ts';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { recognizeAndPeer, type Node } from '../feeds/network.ts';

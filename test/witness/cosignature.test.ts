@@ -4,9 +4,9 @@ import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/authority/config.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
-import { COSIGNATURE_V1_TYPE, cosignatureLine, cosignedMessage, cosignerFor, cosignerKeyId, formatCosignerKey, parseCosignatureLine, parseCosignerKey, verifyCosignature } from '../../src/witness/cosignature.ts';
-import { parseWitnessesJson } from '../../src/witness/witness-config.ts';
-import { formatVerifierKey } from '../../src/transparency/signed-note.ts';
+import { COSIGNATURE_V1_TYPE, cosignatureLine, cosignedMessage, cosignerFor, cosignerKeyId, formatCosignerKey, parseCosignatureLine, parseCosignerKey, verifyCosignature } from '../../src/authority/cosignature.ts';
+import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
+import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
 import { specKeyId, specVerify } from './helpers.ts';
 

@@ -9,7 +9,7 @@ import { openDatabase } from '../../src/db/database.ts';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
-import { signNote } from '../../src/transparency/signed-note.ts';
+import { signNote } from '../../src/authority/signed-note.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { listen, recognizeAndPeer, startNode, type Node } from '../feeds/network.ts';

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { signNote } from '../../src/transparency/signed-note.ts';
+import { signNote } from '../../src/authority/signed-note.ts';
 import { formatAddCheckpointBody, MAX_PROOF_LINES, parseAddCheckpointBody } from '../../src/witness/request-body.ts';
 import { seedFor } from '../helpers/authority.ts';
 

@@ -1,6 +1,6 @@
 // C2SP tlog-cosignature, Ed25519 (cosignature/v1): cosigner key ids and vkeys, the signed message, signature lines.
-import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from '../authority/crypto.ts';
-import { isValidKeyName } from '../transparency/signed-note.ts';
+import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from './crypto.ts';
+import { isValidKeyName } from './signed-note.ts';
 
 /** Signature type byte of timestamped Ed25519 checkpoint cosignatures (c2sp.org/signed-note). */
 export const COSIGNATURE_V1_TYPE = 0x04;
