@@ -1,5 +1,7 @@
 // Request/reply over a worker thread: work that would stall the event loop (connectome builds, feed
 // imports) runs on a thread of its own and answers by message. Both sides of the protocol live here.
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, Worker } from 'node:worker_threads';
 import { isErrorCode } from './error-codes.ts';
 import { AppError, type ErrorDetails } from './errors.ts';
@@ -125,6 +127,23 @@ export function toThreadError(err: unknown): ThreadError {
   return err instanceof AppError
     ? { code: err.code, status: err.status, message: err.message, details: err.details }
     : { internal: err instanceof Error ? err.message : String(err) };
+}
+
+/** Nice value of worker threads: when the serving thread and a worker both want a core, the serving thread gets it. */
+export const WORKER_NICE = 10;
+
+/**
+ * Lowers the calling thread's scheduling priority (Linux, where a thread has its own nice value; elsewhere
+ * nothing happens). Called by workers that do heavy work (feed imports, connectome builds), so that on a
+ * busy machine they wait for the CPU rather than the serving thread.
+ */
+export function lowerThreadPriority(nice = WORKER_NICE): void {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isSafeInteger(tid) && tid > 0) os.setPriority(tid, Math.max(os.getPriority(tid), nice));
+  } catch {
+    // No /proc/thread-self, or not permitted: the thread keeps the process's priority.
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // The connectome's worker thread: its own read-only connection, the same service, answers by message.
 import { ChangeBus } from '../authority/changes.ts';
 import { workerData } from 'node:worker_threads';
-import { serveThreadRequests } from '../authority/worker-thread.ts';
+import { lowerThreadPriority, serveThreadRequests } from '../authority/worker-thread.ts';
 import { openDatabase } from '../db/database.ts';
 import { Connectome } from './connectome.ts';
 import { answer, type BuildWorkerData, type WorkerAnswer, type WorkerRequest } from './reader.ts';
@@ -19,6 +19,7 @@ const service = new ConnectomeService({
   background: [],
 });
 
+lowerThreadPriority();
 serveThreadRequests<WorkerRequest, WorkerAnswer>((request) => {
   if (request.op === 'stale') {
     service.markStale();

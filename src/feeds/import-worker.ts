@@ -1,7 +1,7 @@
 // The feed import worker: its own connection to the database file, the same import code; effects are
 // recorded and sent back with each answer, for the serving thread to apply.
 import { workerData } from 'node:worker_threads';
-import { toThreadError, serveThreadRequests } from '../authority/worker-thread.ts';
+import { lowerThreadPriority, serveThreadRequests, toThreadError } from '../authority/worker-thread.ts';
 import { openDatabase } from '../db/database.ts';
 import { ReceivedPages } from './feed-page.ts';
 import { importRequestWith, type ImportContext } from './import.ts';
@@ -26,6 +26,7 @@ function runImport(request: { body: Uint8Array; ctx: ImportContext; now: number 
   }
 }
 
+lowerThreadPriority();
 serveThreadRequests<ImportRequest, ImportAnswer>((request) => {
   switch (request.op) {
     case 'import':
