@@ -74,7 +74,7 @@ export function syntheticNetwork(size: SyntheticNetworkSize, now = new Date('202
       issuer_sovereign_id: ids[from],
       metadata: {},
       scope: { accepted_statuses: ['active'], allowed_roles: ['role:anchor'], claims: {} },
-      signatures: [{ key_id: `sha256:${hex(from, 64)}`, sig: 'A'.repeat(86) + '==' }],
+      signatures: [{ key_id: `sha256:${hex(from, 64)}`, sig: `${'A'.repeat(86)}==` }],
       status: 'active',
       subject_public_keys: ['A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg='],
       subject_sovereign_id: ids[to],

@@ -67,11 +67,11 @@ function textTable(rows: ResultRow[]): string {
 }
 
 function markdownTable(rows: ResultRow[]): string {
-  const escape = (s: string) => s.replace(/\|/g, '\\|');
+  const escapeCell = (s: string) => s.replace(/\|/g, '\\|');
   return [
     `| ${COLUMNS.map(([h]) => h).join(' | ')} |`,
     `|${COLUMNS.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${COLUMNS.map(([, f]) => escape(f(r))).join(' | ')} |`),
+    ...rows.map((r) => `| ${COLUMNS.map(([, f]) => escapeCell(f(r))).join(' | ')} |`),
   ].join('\n');
 }
 

@@ -56,7 +56,7 @@ export type PublicKeyProblem = 'malformed_base64' | 'wrong_length' | 'non_canoni
 /** Why raw key bytes are unacceptable as an Ed25519 public key, or null when they are fine. */
 export function publicKeyProblem(raw: Uint8Array): PublicKeyProblem | null {
   if (raw.length !== 32) return 'wrong_length';
-  let point;
+  let point: ReturnType<typeof ed25519.Point.fromBytes>;
   try {
     point = ed25519.Point.fromBytes(raw, false);
   } catch {

@@ -105,8 +105,14 @@ export class ThreadClient<R, T> {
         (waiting) =>
           new Promise<void>((done) => {
             const { resolve, reject } = waiting;
-            waiting.resolve = (value) => (resolve(value), done());
-            waiting.reject = (err) => (reject(err), done());
+            waiting.resolve = (value) => {
+              resolve(value);
+              done();
+            };
+            waiting.reject = (err) => {
+              reject(err);
+              done();
+            };
           }),
       );
       await Promise.race([Promise.all(settled), new Promise((done) => setTimeout(done, graceMs).unref())]);

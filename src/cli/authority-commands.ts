@@ -47,7 +47,7 @@ function shellQuote(text: string): string {
  */
 function selfCommand(): string {
   const script = process.argv[1];
-  if (!script || !script.endsWith('.mjs')) return 'accord';
+  if (!script?.endsWith('.mjs')) return 'accord';
   const absolute = path.resolve(script);
   const relative = path.relative(process.cwd(), absolute);
   return `node ${shellQuote(relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : absolute)}`;

@@ -245,7 +245,7 @@ const MARKERS: Array<[string, string]> = [
   ['path', '#58a6ff'],
 ];
 
-function Graph(props: { graph: Graph; layout: GraphLayout; highlight: Highlight; revokedItemOfEdge: Map<number, number> }): Child {
+function GraphPicture(props: { graph: Graph; layout: GraphLayout; highlight: Highlight; revokedItemOfEdge: Map<number, number> }): Child {
   const { graph, layout, highlight, revokedItemOfEdge } = props;
   const selfNode = graph.nodeOf.get(graph.selfId)!;
   const labelled = (node: number) =>
@@ -690,7 +690,7 @@ export function renderDashboard(connectome: Connectome, options: DashboardOption
                 <p class="notice">{`${quantity(layout.omitted, 'more distant sovereign is', 'more distant sovereigns are')} not drawn; the tables and the JSON include them.`}</p>
               ) : null}
               <div class="graph-wrap">
-                <Graph graph={graph} layout={layout} highlight={highlight} revokedItemOfEdge={data.revokedItemOfEdge} />
+                <GraphPicture graph={graph} layout={layout} highlight={highlight} revokedItemOfEdge={data.revokedItemOfEdge} />
               </div>
               <Legend />
             </section>

@@ -101,7 +101,7 @@ function itemKeys(graph: Graph, item: RevokedItem): [string, string] {
   return [
     (record.feed_sequence !== undefined ? `"feed_sequence":${record.feed_sequence},` : '') +
       `"id":${q(record.id)},"issuer_sovereign_id":${q(record.issuer_sovereign_id)},`,
-    `"reason":${q(record.reason)},"revoked_at":${q(record.revoked_at)},` + (subject !== undefined ? `"subject_sovereign_id":${q(subject)},` : '') + `"type":"${record.kind}"}`,
+    `"reason":${q(record.reason)},"revoked_at":${q(record.revoked_at)},${subject !== undefined ? `"subject_sovereign_id":${q(subject)},` : ''}"type":"${record.kind}"}`,
   ];
 }
 

@@ -155,7 +155,9 @@ export function buildGraph(input: ConnectomeInput): Graph {
   for (const a of input.acknowledgements) idSet.add(a.sovereign_id);
   const ids = [...idSet].sort(compareText);
   const nodeOf = new Map<string, number>();
-  ids.forEach((id, i) => nodeOf.set(id, i));
+  ids.forEach((id, i) => {
+    nodeOf.set(id, i);
+  });
   const n = ids.length;
 
   // Edges ordered by (from, to, treaty_id): counting sort by source, then sort each (small) bucket.
@@ -244,7 +246,9 @@ export function buildGraph(input: ConnectomeInput): Graph {
       }
     }
     const run = items.slice(start).sort((a, b) => compareText(a.record.id, b.record.id) || compareText(a.record.issuer_sovereign_id, b.record.issuer_sovereign_id));
-    run.forEach((item, i) => (items[start + i] = item));
+    run.forEach((item, i) => {
+      items[start + i] = item;
+    });
   }
 
   const feeds = new Map<string, FeedView>();

@@ -8,7 +8,7 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
 import { toTimestamp, type Clock } from '../authority/clock.ts';
 import type { SigningKey } from '../authority/crypto.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
-import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, DatabasePathError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
+import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, type DatabaseLock, DatabasePathError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
 import { snapshotInto, type BackupProgress } from './backup.ts';
 import { verifyBackupContent, type BackupVerification } from './backup-verification.ts';
 import { carryForward, findFork } from './carry-forward.ts';
@@ -135,7 +135,7 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
   const now = input.clock();
   const warnings: string[] = [];
 
-  let lock;
+  let lock: DatabaseLock;
   try {
     lock = acquireDatabaseLock(input.dbPath);
   } catch (err) {

@@ -46,7 +46,7 @@ export function parseTilePath(path: string): TileAddress | null {
   let width = TILE_WIDTH;
   let groups = parts.slice(1);
   const last = groups[groups.length - 2];
-  if (last !== undefined && last.endsWith('.p')) {
+  if (last?.endsWith('.p')) {
     const w = groups[groups.length - 1]!;
     if (!/^[1-9][0-9]{0,2}$/.test(w) || Number(w) >= TILE_WIDTH) return null;
     width = Number(w);

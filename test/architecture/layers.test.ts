@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const SRC = path.resolve(import.meta.dirname, '../../src');
 
 /** Lowest first. Folders on one floor may import each other. */
-export const FLOORS: readonly (readonly string[])[] = [
+const FLOORS: readonly (readonly string[])[] = [
   // Ground floor: crypto, canonical JSON, clock, errors, the audit writer, HTTP helpers, the database.
   ['authority', 'db'],
   // The authority's own revocation log (entries, Merkle tree, when it is published).
@@ -28,14 +28,14 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['cli'],
 ];
 
-export interface Import {
+interface Import {
   file: string;
   from: string;
   to: string;
 }
 
 /** Every import (static, dynamic, or a worker's `new URL`) from one top-level folder of src/ into another. */
-export function crossFolderImports(root: string): Import[] {
+function crossFolderImports(root: string): Import[] {
   const found: Import[] = [];
   const specifier = /(?:from\s+|import\s*\(\s*|new URL\(\s*)['"](\.\.?\/[^'"]+)['"]/g;
   for (const entry of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
@@ -52,9 +52,9 @@ export function crossFolderImports(root: string): Import[] {
 }
 
 /** The imports that run back up (to a higher floor), and folders without a floor. */
-export function layeringProblems(imports: readonly Import[], folders: readonly string[], floors = FLOORS): string[] {
+function layeringProblems(imports: readonly Import[], folders: readonly string[], floors = FLOORS): string[] {
   const floorOf = new Map<string, number>();
-  floors.forEach((names, level) => names.forEach((name) => floorOf.set(name, level)));
+  for (const [level, names] of floors.entries()) for (const name of names) floorOf.set(name, level);
   const problems = folders.filter((f) => !floorOf.has(f)).map((f) => `src/${f}/ has no floor in test/architecture/layers.test.ts`);
   for (const i of imports) {
     const from = floorOf.get(i.from);

@@ -215,7 +215,7 @@ describe('admin request authentication', () => {
     const a = createTestAuthority();
     const headers = headersFor(a);
     const sig = headers['X-Admin-Signature']!;
-    for (const bad of [sig.replace(/=+$/, ''), sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '') + 'A', Buffer.alloc(63).toString('base64'), 'x']) {
+    for (const bad of [sig.replace(/=+$/, ''), `${sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}A`, Buffer.alloc(63).toString('base64'), 'x']) {
       if (bad === sig) continue;
       await expectRefused(a, () => send(a, '/admin/audit', { headers: { ...headers, 'X-Admin-Signature': bad } }), 'malformed_signature');
     }

@@ -202,7 +202,7 @@ describe('parseJsonStrict keeps the text of numbers its value would not reproduc
   it('follows escaped keys and array positions after nested values', () => {
     const value = parseJsonStrict('{"x\\"y":[{"q":[1,2]},"s,]",[],2.50],"\u00e9":{"a":{}, "b":1.10}}') as Record<string, any>;
     expect(numberSourceText(value['x"y'], 3)).toBe('2.50');
-    expect(numberSourceText(value['é'], 'b')).toBe('1.10');
+    expect(numberSourceText(value.é, 'b')).toBe('1.10');
   });
 
   it('drops the text once the value is replaced', () => {

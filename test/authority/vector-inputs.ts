@@ -33,7 +33,7 @@ export const CANONICAL_CASES: Array<{ name: string; input: string; canonical: st
     // Short escapes for \b \t \n \f \r, \u00xx (lowercase) for other controls, nothing else escaped.
     name: 'escapes-and-controls',
     input: String.raw`{"quote":"\"","backslash":"\\","slash":"\/","newline":"\n","tab":"\t","bs":"\b","ff":"\f","cr":"\r","nul":"\u0000","unit":"\u001F","del":"\u007f","ls":"\u2028"}`,
-    canonical: String.raw`{"backslash":"\\","bs":"\b","cr":"\r","del":"` + '\u007f' + String.raw`","ff":"\f","ls":"` + '\u2028' + String.raw`","newline":"\n","nul":"\u0000","quote":"\"","slash":"/","tab":"\t","unit":"\u001f"}`,
+    canonical: `${String.raw`{"backslash":"\\","bs":"\b","cr":"\r","del":"`}\u007f${String.raw`","ff":"\f","ls":"`}\u2028${String.raw`","newline":"\n","nul":"\u0000","quote":"\"","slash":"/","tab":"\t","unit":"\u001f"}`}`,
   },
   {
     name: 'nested',

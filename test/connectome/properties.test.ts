@@ -94,7 +94,9 @@ describe('blast radius matches a brute-force model', () => {
           expect(result).toMatchObject({ trusted: true, reason: 'active_treaty_path', hop_count: d });
           expect(result.path[0]!.from).toBe(from);
           expect(result.path.at(-1)!.to).toBe(to);
-          result.path.slice(1).forEach((edge, i) => expect(edge.from).toBe(result.path[i]!.to));
+          result.path.slice(1).forEach((edge, i) => {
+            expect(edge.from).toBe(result.path[i]!.to);
+          });
         } else {
           expect(result.trusted).toBe(false);
           const directRevoked = edges.some(([f, t], i) => revokedMask[i] && f === from && t === to);

@@ -183,13 +183,29 @@ describe('the serving lock is on the database file, whatever name it is reached 
 
 describe('a database open to other users is refused, not quietly narrowed', () => {
   const cases: Array<{ name: string; prepare: (dir: string, file: string) => string; expected: (dir: string, file: string) => string }> = [
-    { name: 'directory 0755', prepare: (dir) => (fs.chmodSync(dir, 0o755), dir), expected: (dir) => `the database directory ${dir} is mode 0755, open to other users; run: chmod 700 ${dir}` },
-    { name: 'directory 0750', prepare: (dir) => (fs.chmodSync(dir, 0o750), dir), expected: (dir) => `the database directory ${dir} is mode 0750, open to other users; run: chmod 700 ${dir}` },
-    { name: 'database 0644', prepare: (_dir, file) => (fs.chmodSync(file, 0o644), file), expected: (_dir, file) => `the database ${file} is mode 0644, open to other users; run: chmod 600 ${file}` },
-    { name: 'database 0640', prepare: (_dir, file) => (fs.chmodSync(file, 0o640), file), expected: (_dir, file) => `the database ${file} is mode 0640, open to other users; run: chmod 600 ${file}` },
+    { name: 'directory 0755', prepare: (dir) => {
+        fs.chmodSync(dir, 0o755);
+        return dir;
+      }, expected: (dir) => `the database directory ${dir} is mode 0755, open to other users; run: chmod 700 ${dir}` },
+    { name: 'directory 0750', prepare: (dir) => {
+        fs.chmodSync(dir, 0o750);
+        return dir;
+      }, expected: (dir) => `the database directory ${dir} is mode 0750, open to other users; run: chmod 700 ${dir}` },
+    { name: 'database 0644', prepare: (_dir, file) => {
+        fs.chmodSync(file, 0o644);
+        return file;
+      }, expected: (_dir, file) => `the database ${file} is mode 0644, open to other users; run: chmod 600 ${file}` },
+    { name: 'database 0640', prepare: (_dir, file) => {
+        fs.chmodSync(file, 0o640);
+        return file;
+      }, expected: (_dir, file) => `the database ${file} is mode 0640, open to other users; run: chmod 600 ${file}` },
     {
       name: '-wal 0644',
-      prepare: (_dir, file) => (fs.writeFileSync(`${file}-wal`, ''), fs.chmodSync(`${file}-wal`, 0o644), `${file}-wal`),
+      prepare: (_dir, file) => {
+        fs.writeFileSync(`${file}-wal`, '');
+        fs.chmodSync(`${file}-wal`, 0o644);
+        return `${file}-wal`;
+      },
       expected: (_dir, file) => `the database's -wal file ${file}-wal is mode 0644, open to other users; run: chmod 600 ${file}-wal`,
     },
   ];

@@ -82,7 +82,7 @@ function feedFor(sim: SimulatedIssuer, s: Step, other: SimulatedIssuer): Feed {
       return sim.next({ entries: 1, dryRun: true, mutate: (f) => (f.sequence = (f.sequence as number) + 1) });
     case 'resigned':
       // An already imported sequence with different content: equivocation.
-      return sim.feeds.length === 0 ? sim.next({ entries: 1, dryRun: true }) : sim.next({ entries: 1, dryRun: true, mutate: (f) => ((f.sequence = 1), (f.previous_feed_hash = null)) });
+      return sim.feeds.length === 0 ? sim.next({ entries: 1, dryRun: true }) : sim.next({ entries: 1, dryRun: true, mutate: (f) => Object.assign(f, { sequence: 1, previous_feed_hash: null }) });
   }
 }
 

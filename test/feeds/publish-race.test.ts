@@ -87,7 +87,9 @@ describe('publishing races', () => {
     const feeds = rows.map((r) => JSON.parse(r.body) as { previous_feed_hash: string | null; entries: Array<{ index: number }>; signatures: unknown });
     // Version 2 chains over the previous feed without its signature list.
     const signedPart = ({ signatures: _signatures, ...signed }: { signatures?: unknown }) => canonicalHash(signed);
-    feeds.forEach((f, i) => expect(f.previous_feed_hash).toBe(i === 0 ? null : signedPart(feeds[i - 1]!)));
+    feeds.forEach((f, i) => {
+      expect(f.previous_feed_hash).toBe(i === 0 ? null : signedPart(feeds[i - 1]!));
+    });
     const indexes = feeds.flatMap((f) => f.entries.map((e) => e.index));
     expect(indexes).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(readLogHead(writer.sqlite).size).toBe(200);

@@ -40,7 +40,6 @@ export class SimulatedIssuer {
   previousHash: string | null = null;
   frontier: Frontier = emptyFrontier();
   readonly feeds: Feed[] = [];
-  private counter = 0;
 
   constructor(
     readonly sovereignId: string,
@@ -50,7 +49,6 @@ export class SimulatedIssuer {
 
   /** A fresh attestation revocation entry (without index). */
   revocation(overrides: Partial<NewRevocationEntry> = {}): NewRevocationEntry {
-    this.counter++;
     return {
       kind: 'membership_attestation',
       id: randomUUID(),

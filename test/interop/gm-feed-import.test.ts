@@ -97,7 +97,7 @@ describe('GM snapshot import: accepted feeds', () => {
 
   it.each([
     ['a configured label', 'north-na-2026a'],
-    ['an Accord key_id', 'sha256:' + 'ab'.repeat(32)],
+    ['an Accord key_id', `sha256:${'ab'.repeat(32)}`],
     ['another sovereign\'s public key (it selects nothing)', keyB.publicKey],
   ])('issued_by is a key label, never used to pick the key: %s is accepted', async (_name, label) => {
     const res = await importRequest(acc, feed({ label }));

@@ -15,9 +15,9 @@ export function pythonJsonDumps(value: unknown): string {
   }
   if (typeof value === 'string') {
     // JSON.stringify escapes quotes, backslashes and C0 controls as Python does; ensure_ascii then escapes the rest.
-    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
+    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
   }
-  if (Array.isArray(value)) return '[' + value.map(pythonJsonDumps).join(',') + ']';
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(',')}]`;
   const codePoints = (s: string) => Array.from(s, (c) => c.codePointAt(0)!);
   const keys = Object.keys(value as object).sort((x, y) => {
     const a = codePoints(x);
@@ -25,7 +25,7 @@ export function pythonJsonDumps(value: unknown): string {
     for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
     return a.length - b.length;
   });
-  return '{' + keys.map((k) => pythonJsonDumps(k) + ':' + pythonJsonDumps((value as Record<string, unknown>)[k])).join(',') + '}';
+  return `{${keys.map((k) => `${pythonJsonDumps(k)}:${pythonJsonDumps((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
 export interface GmKey {

@@ -66,7 +66,7 @@ describe('every GM response body, with Accord’s parser and GM canonical form',
     for (const entry of manifest.files) {
       const text = raw(entry.file);
       // Flask writes sorted, compact, ASCII-escaped JSON plus a newline; number texts (1.0, -0.0, 1e-07, 2^53+1) included.
-      expect(gmJson(parseJsonStrict(text)) + '\n', entry.file).toBe(text);
+      expect(`${gmJson(parseJsonStrict(text))}\n`, entry.file).toBe(text);
     }
   });
 

@@ -159,15 +159,20 @@ describe('runbooks', () => {
     commands.forEach((c, i) => {
       const { code, out } = results[i]!;
       const where = `${c.file}: ${c.line}`;
-      if (code !== 0) return problems.push(`${where}\n  exit ${code}: ${out.trim().split('\n')[0]}`);
+      if (code !== 0) {
+        problems.push(`${where}\n  exit ${code}: ${out.trim().split('\n')[0]}`);
+        return;
+      }
       const usage = /^Usage: accord ?(.*)$/m.exec(out)?.[1] ?? '';
       // A line that stops at a command group (or misspells a subcommand) gets the group's help.
-      if (/\n(Commands):\n/.test(out)) return problems.push(`${where}\n  is not a complete command (help shows a command group: ${usage})`);
+      if (/\n(Commands):\n/.test(out)) {
+        problems.push(`${where}\n  is not a complete command (help shows a command group: ${usage})`);
+        return;
+      }
       const options = out.slice(out.indexOf('Options:'));
       for (const flag of argvs[i]!.filter((w) => w.startsWith('--')).map((w) => w.split('=')[0]!)) {
         if (!new RegExp(`(^|[\\s,])${flag}(?=[\\s,]|$)`, 'm').test(options)) problems.push(`${where}\n  unknown option ${flag} (usage: ${usage})`);
       }
-      return undefined;
     });
     expect(problems).toEqual([]);
   }, 120_000);

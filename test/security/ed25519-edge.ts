@@ -17,7 +17,11 @@ export function refusedPublicKeys(): Array<{ name: string; base64: string; probl
   const fromVectors = cases.filter((c) => c.key_problem !== null).map((c) => ({ name: c.name, base64: Buffer.from(c.public_key, 'hex').toString('base64'), problem: c.key_problem! }));
   const torsion = ED25519_TORSION_SUBGROUP.map((hex, i) => ({ name: `torsion-${i}`, base64: Buffer.from(hex, 'hex').toString('base64'), problem: 'small_order' }));
   const seen = new Set<string>();
-  return [...fromVectors, ...torsion].filter((k) => (seen.has(k.base64) ? false : (seen.add(k.base64), true)));
+  return [...fromVectors, ...torsion].filter((k) => {
+    if (seen.has(k.base64)) return false;
+    seen.add(k.base64);
+    return true;
+  });
 }
 
 function sha512(...parts: Uint8Array[]): Buffer {

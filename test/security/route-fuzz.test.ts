@@ -290,7 +290,7 @@ describe('route fuzz: dot-segment and encoded paths into every admin area → 40
     (from: string, to: string) => `/admin/${from}/./../${to}`,
     (from: string, to: string) => `/admin/${from}%2f..%2f${to}`,
     (from: string, to: string) => `/admin/${from}%5c..%5c${to}`,
-    (from: string, to: string) => `/admin//${to}`,
+    (_from: string, to: string) => `/admin//${to}`,
     (_from: string, to: string) => `/admin/${to.replace(/^./, (c) => `%${c.charCodeAt(0).toString(16)}`)}`,
   ];
 

@@ -13,7 +13,11 @@ type Path = Array<string | number>;
 
 function allPaths(value: Json, prefix: Path = []): Path[] {
   const out: Path[] = [];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push([...prefix, i], ...allPaths(v, [...prefix, i])));
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      out.push([...prefix, i], ...allPaths(v, [...prefix, i]));
+    });
+  }
   else if (value && typeof value === 'object') for (const k of Object.keys(value)) out.push([...prefix, k], ...allPaths(value[k], [...prefix, k]));
   return out;
 }

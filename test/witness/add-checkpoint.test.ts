@@ -94,7 +94,7 @@ describe('POST /witness/add-checkpoint: every answer', () => {
       ['CRLF', body(0, [], note3).replace(/\n/g, '\r\n'), 'old_line'],
       ['a byte-order mark', `\ufeff${body(0, [], note3)}`, 'old_line'],
       ['a short proof line', body(3, [randomBytes(31).toString('base64')], note3), 'proof_line'],
-      ['URL-safe base64', body(3, [Buffer.alloc(32, 0xfb).toString('base64url') + '='], note3), 'proof_line'],
+      ['URL-safe base64', body(3, [`${Buffer.alloc(32, 0xfb).toString('base64url')}=`], note3), 'proof_line'],
       ['64 proof lines', body(3, Array.from({ length: 64 }, randomHash), note3), 'too_many_proof_lines'],
       ['no blank line', `old 0\n`, 'no_blank_line'],
       ['no note', `old 0\n\n`, 'malformed_note'],

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
+import { startCliAuthority, type CliAuthority, type CliResult } from '../helpers/cli-authority.ts';
 import { startNode, type Node } from '../feeds/network.ts';
 import { publishAtSizes } from '../transparency/helpers.ts';
 
@@ -38,7 +38,7 @@ describe('accord witness', () => {
 
     const terms = path.join(na.dir, 'terms.json');
     fs.writeFileSync(terms, JSON.stringify({ subject_sovereign_id: 'cli-log', subject_public_keys: [log.signingKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 720 }));
-    let r;
+    let r: CliResult | undefined;
     for (const args of [['treaty', 'issue', terms], ['feed', 'peer-add', 'cli-log', log.url], ['feed', 'pull', 'cli-log']]) {
       r = await na.accord(...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
