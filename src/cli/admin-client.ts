@@ -1,5 +1,6 @@
 // Client side of the admin API for the CLI: resolves the operator key and URL, signs, sends, reads JSON.
 import fs from 'node:fs';
+import type { Command } from 'commander';
 import path from 'node:path';
 import { signAdminRequest } from '../authority/admin-auth.ts';
 import { toTimestamp } from '../authority/clock.ts';
@@ -12,6 +13,24 @@ import { CliError } from './output.ts';
 export interface ClientOptions {
   url?: string;
   key?: string;
+}
+
+/** The --url and --key options every admin command takes. */
+export interface CommonOptions {
+  url?: string;
+  key?: string;
+}
+
+/** The client options given on the command line (unset ones fall back to the environment). */
+export function client(opts: CommonOptions): ClientOptions {
+  return { ...(opts.url ? { url: opts.url } : {}), ...(opts.key ? { key: opts.key } : {}) };
+}
+
+/** Adds --url and --key to an admin command. */
+export function withClientOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)')
+    .option('--key <file>', 'operator key file (default: $ACCORD_ADMIN_KEY_FILE or <data dir>/operator-dev.key)');
 }
 
 export function resolveClient(options: ClientOptions): { url: string; keyFile: string } {

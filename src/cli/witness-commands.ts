@@ -1,22 +1,7 @@
 // `accord witness enable | disable | logs | conflicts | status | submit`: thin admin-API wrappers for witnessing.
 import type { Command } from 'commander';
-import { adminCall, type ClientOptions } from './admin-client.ts';
+import { adminCall, client, withClientOptions, type CommonOptions } from './admin-client.ts';
 import { action, CliError } from './output.ts';
-
-interface CommonOptions {
-  url?: string;
-  key?: string;
-}
-
-function client(opts: CommonOptions): ClientOptions {
-  return { ...(opts.url ? { url: opts.url } : {}), ...(opts.key ? { key: opts.key } : {}) };
-}
-
-function withClientOptions(command: Command): Command {
-  return command
-    .option('--url <url>', 'authority base URL (default: $ACCORD_URL or http://ACCORD_HOST:ACCORD_PORT)')
-    .option('--key <file>', 'operator key file (default: $ACCORD_ADMIN_KEY_FILE or <data dir>/operator-dev.key)');
-}
 
 function sovereignId(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value)) throw new CliError('SOVEREIGN_ID must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
