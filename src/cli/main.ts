@@ -4,6 +4,7 @@ import { ConfigError } from '../authority/config.ts';
 import { registerAuthorityCommands } from './authority-commands.ts';
 import { registerConnectomeCommands } from './connectome-commands.ts';
 import { registerFeedCommands } from './feed-commands.ts';
+import { registerLogCommands } from './log-commands.ts';
 import { registerOpsCommands } from './ops-commands.ts';
 import { EXIT } from './output.ts';
 import { registerTreatyCommands } from './treaty-commands.ts';
@@ -22,6 +23,7 @@ registerTreatyCommands(program);
 registerOpsCommands(program);
 registerFeedCommands(program);
 registerConnectomeCommands(program);
+registerLogCommands(program);
 
 try {
   await program.parseAsync(process.argv);

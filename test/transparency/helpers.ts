@@ -11,7 +11,7 @@ import { formatVerifierKey } from '../../src/transparency/signed-note.ts';
 import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tiles.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
-import type { TestAuthority } from '../helpers/authority.ts';
+import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 
 /** A varied revocation entry: every kind and reason, optional fields, and non-ASCII incident labels. */
 export function revocationEntry(i: number): NewRevocationEntry {
@@ -173,4 +173,15 @@ export async function serveDirectory(root: string): Promise<{ url: string; reque
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Another authority under the same sovereign id — the same signing key and log origin — whose entry 1
+ * differs: a second history of the same log, published at `size`.
+ */
+export function forkedAuthority(sovereignId: string, size: number): TestAuthority {
+  const b = createTestAuthority({ sovereignId });
+  b.db.sqlite.transaction(() => appendRevocations(b.db.sqlite, [revocationEntry(0), { ...revocationEntry(1), reason: 'policy_violation', incident: 'rewritten' }]))();
+  publishAtSizes(b, [size]);
+  return b;
 }

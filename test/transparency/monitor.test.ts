@@ -3,14 +3,13 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
-import { appendRevocations } from '../../src/feeds/revocation-log.ts';
 import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/feeds/merkle.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
 import { MonitorFailure, monitorState, parseMonitorState, parseTrustedKey, verifyLog, type LogSource, type MonitorOptions, type VerifiedHead } from '../../src/transparency/monitor.ts';
 import { parseVerifierKey, signNote } from '../../src/transparency/signed-note.ts';
 import { bundleLeafDigests, entryBundle } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
-import { growLog, logFilePaths, logFiles, publishAtSizes, revocationEntry, vkeyOf } from './helpers.ts';
+import { forkedAuthority, logFilePaths, logFiles, publishAtSizes, revocationEntry, vkeyOf } from './helpers.ts';
 
 /** The log's files as a source: answers like a static server (404, the byte bound), and records what was asked. */
 function mapSource(files: Map<string, Buffer>): LogSource & { asked: string[] } {
@@ -175,14 +174,7 @@ describe('a misbehaving log: each attack has its code', () => {
     files = await logFiles(a);
   });
 
-  /** Another log under the same origin and key whose entry 1 differs: a second history. */
-  async function forkedFiles(size: number): Promise<Map<string, Buffer>> {
-    const b = createTestAuthority({ sovereignId: 'attacked.example' });
-    b.db.sqlite.transaction(() => appendRevocations(b.db.sqlite, [revocationEntry(0), { ...revocationEntry(1), reason: 'policy_violation', incident: 'rewritten' }]))();
-    growLog(b, size);
-    publishAtSizes(b, [size]);
-    return logFiles(b);
-  }
+  const forkedFiles = (size: number) => logFiles(forkedAuthority('attacked.example', size));
 
   /** Entry `index` now revokes another id: the same length, still a valid entry, not the one logged. */
   const retarget = (f: Map<string, Buffer>, bundle: string, index: number) => {
