@@ -15,6 +15,7 @@ interface VerifyOptions {
   concurrency: string;
   timeout: string;
   progress?: boolean;
+  checkEntries?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -71,20 +72,21 @@ export function registerLogCommands(program: Command): void {
     .option('--key <key>', "a trusted checkpoint key, confirmed out of band: a note verifier key (GET /log/keys) or the authority's base64 public key (repeatable)", collect, [])
     .option('--origin <origin>', 'the origin the checkpoint must carry (e.g. na.example.org/log)')
     .option('--state <file>', 'the head verified last: only what is new is fetched, and it must extend it; written after a successful check')
-    .option('--concurrency <n>', 'requests in flight (1–64)', '8')
+    .option('--concurrency <n>', 'requests in flight, pipelined over up to 4 connections (1–256)', '32')
     .option('--timeout <ms>', 'deadline of each request in milliseconds', '30000')
+    .option('--check-entries', 'also check every entry is the canonical JSON of a revocation entry carrying its own index')
     .option('--progress', 'progress lines on stderr')
     .action(
       action(async (url: string, opts: VerifyOptions) => {
         const keys = trustedKeys(opts.key);
-        const concurrency = boundedNumber('--concurrency', opts.concurrency, 1, 64);
+        const concurrency = boundedNumber('--concurrency', opts.concurrency, 1, 256);
         const timeoutMs = boundedNumber('--timeout', opts.timeout, 100, 3_600_000);
         if (opts.origin !== undefined && opts.origin.length === 0) throw new CliError('--origin must not be empty');
         const stateFile = opts.state === undefined ? null : path.resolve(opts.state);
         const previous = stateFile ? readState(stateFile) : null;
         let source: HttpLogSource;
         try {
-          source = new HttpLogSource(url, { timeoutMs, connections: concurrency });
+          source = new HttpLogSource(url, { timeoutMs, concurrency });
         } catch (err) {
           throw new CliError(`${url}: ${(err as Error).message}`);
         }
@@ -97,6 +99,7 @@ export function registerLogCommands(program: Command): void {
             ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
             previous,
             concurrency,
+            checkEntries: opts.checkEntries === true,
             ...(opts.progress ? { onProgress: progressPrinter(started) } : {}),
           });
           const { checkpoint: _note, ...summary } = report;

@@ -1,13 +1,11 @@
 // An outside monitor of a revocation log served as C2SP tlog-tiles: the signed checkpoint, its consistency with the head seen before, and the tree rebuilt from the entry bundles against the tiles and the checkpoint root.
-import { z } from 'zod';
 import { decodeUtf8Strict } from '../authority/canonical-json.ts';
 import { parsePublicKey } from '../authority/crypto.ts';
 import { appendLeafDigests, EMPTY_ROOT, emptyFrontier, frontierRoot } from '../feeds/merkle.ts';
-import { readCanonicalEntry } from '../feeds/model.ts';
 import { parseCheckpoint, type CheckpointBody } from './checkpoint.ts';
 import { consistencyProof, verifyConsistency, type SubtreeHashes } from './proofs.ts';
 import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from './signed-note.ts';
-import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, tileInterior, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
+import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
 
 /** Failures that mean the log misbehaved: it served something its signed checkpoint does not vouch for. */
 export const LOG_FAILURE_CODES = [
@@ -94,6 +92,8 @@ export interface MonitorOptions {
   previous?: VerifiedHead | null;
   /** Requests in flight at once. */
   concurrency: number;
+  /** Also check that every entry is the canonical JSON of a revocation entry carrying its own index. */
+  checkEntries?: boolean;
   onProgress?: (progress: MonitorProgress) => void;
 }
 
@@ -108,6 +108,8 @@ export interface MonitorReport {
   new_entries: number;
   /** Entries read from bundles, hashed and checked (a run after a partial bundle re-reads that bundle's first entries). */
   entries_checked: number;
+  /** Whether each entry's content was checked too (a revocation entry at its index), not only its hash. */
+  entry_contents_checked: boolean;
   tiles_fetched: number;
   bundles_fetched: number;
   bytes_fetched: number;
@@ -257,22 +259,43 @@ function firstDifference(computed: string, served: string): number {
   return -1;
 }
 
-/** Why an entry is not a revocation entry of this log at `index` (its canonical JSON), or null when it is. */
-function entryProblem(bundle: Buffer, start: number, end: number, index: number): string | null {
-  const length = end - start;
-  if (length > MAX_ENTRY_BYTES) return `is longer than ${MAX_ENTRY_BYTES} bytes`;
-  let text = bundle.toString('latin1', start, end);
-  // ASCII reads the same in latin1 and UTF-8; anything else is decoded strictly.
-  if (/[^\u0000-\u007f]/.test(text)) {
-    try {
-      text = decodeUtf8Strict(bundle.subarray(start, end));
-    } catch {
-      return 'is not UTF-8';
-    }
-  }
-  const read = readCanonicalEntry(text, 0);
-  if (!read || read.end !== text.length) return 'is not the canonical JSON of a revocation entry';
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+type EntryReader = typeof import('../feeds/model.ts').readCanonicalEntry;
+
+/** Why one entry is not a revocation entry of this log at `index` (its canonical JSON), or null; `text` holds its characters from `at`. */
+function entryProblem(readCanonicalEntry: EntryReader, text: string, at: number, stop: number, index: number): string | null {
+  const read = readCanonicalEntry(text, at);
+  if (!read || read.end !== stop) return 'is not the canonical JSON of a revocation entry';
   if (read.entry.index !== index) return `carries "index": ${read.entry.index}`;
+  return null;
+}
+
+/**
+ * The first entry of a bundle that is not a revocation entry at its index, or null. The bundle is
+ * read once as latin1: after hashing, every length prefix's low byte is 0x00 and (entries being
+ * short) its high byte is ASCII, so when the whole text is ASCII every entry reads the same as UTF-8;
+ * otherwise each entry with other bytes is decoded strictly on its own.
+ */
+function invalidEntry(read: EntryReader, bundle: Buffer, spans: Uint32Array, firstIndex: number): { index: number; problem: string } | null {
+  const text = bundle.toString('latin1');
+  const ascii = !NON_ASCII.test(text);
+  for (let e = 0; e < spans.length / 2; e++) {
+    const [start, end] = [spans[2 * e]!, spans[2 * e + 1]!];
+    let problem: string | null;
+    if (end - start > MAX_ENTRY_BYTES) problem = `is longer than ${MAX_ENTRY_BYTES} bytes`;
+    else if (ascii || !NON_ASCII.test(text.slice(start, end))) problem = entryProblem(read, text, start, end, firstIndex + e);
+    else {
+      let utf8: string | null;
+      try {
+        utf8 = decodeUtf8Strict(bundle.subarray(start, end));
+      } catch {
+        utf8 = null;
+      }
+      problem = utf8 === null ? 'is not UTF-8' : entryProblem(read, utf8, 0, utf8.length, firstIndex + e);
+    }
+    if (problem) return { index: firstIndex + e, problem };
+  }
   return null;
 }
 
@@ -321,7 +344,7 @@ class TreeBuilder {
     if (differs >= 0 && !this.tileMismatch) this.tileMismatch = { tile: tilePath(0, index, digests.length), hash: differs };
     if (digests.length === TILE_WIDTH) {
       this.index[0] = index + 1;
-      this.push(1, tileRoot(differs < 0 ? served : Buffer.from(computed, 'latin1')));
+      this.push(1, tileRoot(digests));
     } else this.pending[0] = digests;
     return differs;
   }
@@ -333,11 +356,10 @@ class TreeBuilder {
     const index = this.index[level]!;
     const computed = pending.join('');
     const served = this.tiles.get(`${level}/${index}`)!;
-    const matches = computed === served.toString('latin1');
-    if (!matches) this.noteMismatch(level, index, computed, served);
+    if (computed !== served.toString('latin1')) this.noteMismatch(level, index, computed, served);
     this.pending[level] = [];
     this.index[level] = index + 1;
-    this.push(level + 1, tileRoot(matches ? served : Buffer.from(computed, 'latin1')));
+    this.push(level + 1, tileRoot(pending));
   }
 
   /** Compares the partial tiles left at the right edge and returns the root (hex) of the whole tree. */
@@ -357,9 +379,9 @@ class TreeBuilder {
   }
 }
 
-/** Root (binary digest) of a full tile: the last of its interior hashes. */
-function tileRoot(hashes: Buffer): string {
-  return tileInterior(hashes).toString('latin1', (TILE_WIDTH - 2) * HASH_SIZE);
+/** Root (binary digest) of a full tile from its 256 binary digests. */
+function tileRoot(digests: readonly string[]): string {
+  return Buffer.from(appendLeafDigests(emptyFrontier(), digests).hashes[0]!, 'hex').toString('latin1');
 }
 
 /**
@@ -389,6 +411,7 @@ export async function verifyLog(source: LogSource, options: MonitorOptions): Pro
     consistency,
     new_entries: size - (previous?.size ?? 0),
     entries_checked: entriesChecked,
+    entry_contents_checked: options.checkEntries === true,
     tiles_fetched: fetch.tiles,
     bundles_fetched: fetch.bundles,
     bytes_fetched: fetch.bytes,
@@ -430,12 +453,14 @@ export async function verifyLog(source: LogSource, options: MonitorOptions): Pro
   }
 
   // Then every bundle from the one the previous head ends in, each after its level-0 tile, in order.
+  // (The feeds' entry reader, and the configuration it pulls in, load only when asked for.)
+  const readEntry = options.checkEntries ? (await import('../feeds/model.ts')).readCanonicalEntry : null;
   const builder = new TreeBuilder(plan, tiles);
   const first = plan.firstTile(0);
   const bundles = plan.endTile(0) - first;
   const entriesToCheck = size - first * TILE_WIDTH;
   let entriesChecked = 0;
-  let invalidEntry: { index: number; problem: string } | null = null;
+  let invalid: { index: number; problem: string } | null = null;
   let leafMismatch: { index: number; bundle: string } | null = null;
   const request = (k: number): Promise<Buffer> => {
     const n = first + (k >> 1);
@@ -457,15 +482,7 @@ export async function verifyLog(source: LogSource, options: MonitorOptions): Pro
     const path = tilePath('entries', n, width);
     const leaves = bundleLeafDigests(body, width);
     if (!leaves.ok) throw new MonitorFailure('bundle_malformed', `${path}: ${leaves.problem}`, { bundle: path, entry_index: start + leaves.entry });
-    if (!invalidEntry) {
-      for (let e = 0; e < width; e++) {
-        const problem = entryProblem(body, leaves.spans[2 * e]!, leaves.spans[2 * e + 1]!, start + e);
-        if (problem) {
-          invalidEntry = { index: start + e, problem };
-          break;
-        }
-      }
-    }
+    if (readEntry) invalid ??= invalidEntry(readEntry, body, leaves.spans, start);
     const differs = builder.addLeaves(n, leaves.digests, tile!);
     if (differs >= 0 && !leafMismatch) leafMismatch = { index: start + differs, bundle: path };
     entriesChecked += width;
@@ -486,7 +503,7 @@ export async function verifyLog(source: LogSource, options: MonitorOptions): Pro
     const { tile: path, hash } = builder.tileMismatch;
     throw new MonitorFailure('tile_mismatch', `${path} (hash ${hash}) is not the tree the entries and the checkpoint's root make`, { tile: path, hash_index: hash });
   }
-  if (invalidEntry) throw new MonitorFailure('entry_invalid', `the log's entry ${invalidEntry.index} ${invalidEntry.problem}`, { entry_index: invalidEntry.index });
+  if (invalid) throw new MonitorFailure('entry_invalid', `the log's entry ${invalid.index} ${invalid.problem}`, { entry_index: invalid.index });
   return report(previous ? 'proved' : 'first_check', entriesChecked);
 }
 
@@ -494,20 +511,28 @@ export async function verifyLog(source: LogSource, options: MonitorOptions): Pro
 
 export const STATE_TYPE = 'accord_log_monitor_state';
 
-const stateSchema = z.strictObject({
-  type: z.literal(STATE_TYPE),
-  version: z.literal(1),
-  origin: z.string().min(1),
-  size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  root_hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  checkpoint: z.string(),
-  url: z.string(),
-  verified_at: z.string(),
-});
+export interface MonitorState {
+  type: typeof STATE_TYPE;
+  version: 1;
+  origin: string;
+  size: number;
+  /** "sha256:" + hex. */
+  root_hash: string;
+  /** The verified checkpoint note, kept as evidence. */
+  checkpoint: string;
+  /** Where the log was read from. */
+  url: string;
+  verified_at: string;
+}
 
-export type MonitorState = z.infer<typeof stateSchema>;
+const STATE_FIELDS: ReadonlySet<string> = new Set(['type', 'version', 'origin', 'size', 'root_hash', 'checkpoint', 'url', 'verified_at']);
+const HASH_REF = /^sha256:[0-9a-f]{64}$/;
 
-/** Reads a state file's text; the reason instead when it is not one. */
+/**
+ * Reads a state file's text strictly (every field, no other); the reason instead when it is not one.
+ * Checked by hand rather than with zod: a monitor run from cron on an unchanged log is mostly
+ * start-up, and this is the only schema on its path.
+ */
 export function parseMonitorState(text: string): { ok: true; state: MonitorState; head: VerifiedHead } | { ok: false; problem: string } {
   let value: unknown;
   try {
@@ -515,12 +540,18 @@ export function parseMonitorState(text: string): { ok: true; state: MonitorState
   } catch {
     return { ok: false, problem: 'not JSON' };
   }
-  const parsed = stateSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return { ok: false, problem: `${issue.path.join('.') || '(root)'}: ${issue.message}` };
-  }
-  const state = parsed.data;
+  const bad = (problem: string) => ({ ok: false as const, problem });
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('(root): not an object');
+  const o = value as Record<string, unknown>;
+  const unknown = Object.keys(o).find((key) => !STATE_FIELDS.has(key));
+  if (unknown !== undefined) return bad(`${unknown}: not a field of the state`);
+  if (o.type !== STATE_TYPE) return bad(`type: must be "${STATE_TYPE}"`);
+  if (o.version !== 1) return bad('version: must be 1');
+  if (typeof o.origin !== 'string' || o.origin.length === 0) return bad('origin: must be a non-empty string');
+  if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) return bad('size: must be a whole number');
+  if (typeof o.root_hash !== 'string' || !HASH_REF.test(o.root_hash)) return bad('root_hash: must be "sha256:" and 64 lowercase hex digits');
+  for (const key of ['checkpoint', 'url', 'verified_at']) if (typeof o[key] !== 'string') return bad(`${key}: must be a string`);
+  const state = o as unknown as MonitorState;
   return { ok: true, state, head: { origin: state.origin, size: state.size, rootHash: state.root_hash } };
 }
 

@@ -279,18 +279,24 @@ export function entryBundle(sqlite: Sqlite, tile: TileAddress): Buffer {
   const from = tile.index * TILE_WIDTH;
   const texts = readEntryTexts(sqlite, from, from + tile.width);
   if (texts.length !== tile.width) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { from, to: from + tile.width });
-  // One allocation for the whole bundle: entries are written straight into it after their lengths.
-  let total = 0;
-  const lengths = new Array<number>(texts.length);
-  for (let i = 0; i < texts.length; i++) {
-    const length = Buffer.byteLength(texts[i]!, 'utf8');
+  // Entries are mostly ASCII, whose UTF-8 bytes are their latin1 bytes: then the bundle is one
+  // string — each length as two characters, then the entry — encoded in one go.
+  const parts = new Array<string>(2 * texts.length);
+  let ascii = true;
+  for (let i = 0; i < texts.length && ascii; i++) {
+    const text = texts[i]!;
+    const length = Buffer.byteLength(text, 'utf8');
     if (length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
-    lengths[i] = length;
-    total += 2 + length;
+    if (length !== text.length) ascii = false;
+    parts[2 * i] = String.fromCharCode(length >> 8, length & 0xff);
+    parts[2 * i + 1] = text;
   }
-  const out = Buffer.allocUnsafe(total);
+  if (ascii) return Buffer.from(parts.join(''), 'latin1');
+  const lengths = texts.map((text) => Buffer.byteLength(text, 'utf8'));
+  const out = Buffer.allocUnsafe(lengths.reduce((sum, length) => sum + 2 + length, 0));
   let at = 0;
   for (let i = 0; i < texts.length; i++) {
+    if (lengths[i]! > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
     out[at] = lengths[i]! >> 8;
     out[at + 1] = lengths[i]! & 0xff;
     at += 2 + out.write(texts[i]!, at + 2, 'utf8');

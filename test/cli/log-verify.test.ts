@@ -1,4 +1,5 @@
 // `accord log verify` as a subprocess over real HTTP: a running authority, an incremental run with --state, a static copy on a plain node:http server, every attack (exit 2, state unchanged) and every could-not-check (exit 1).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -120,6 +121,25 @@ describe('a static copy of the log on a plain node:http file server', () => {
     // An authority-style base URL works against the copy too: <url>/log is tried when <url> has no checkpoint.
     const base = await verify(`${server.url}/mirror`, '--key', vkeyOf(n));
     expect(summary(base)).toMatchObject({ ok: true, url: `${server.url}/mirror/log`, size: 1300, entries_checked: 1300 });
+  }, 60_000);
+});
+
+describe('a static copy over https', () => {
+  it('verifies when the certificate is trusted, and is unreachable when it is not', async () => {
+    const n = await node('tls.example');
+    publishAtSizes(n, [40]);
+    const root = tempDir('accord-tls-');
+    // A certificate for 127.0.0.1 made now, so it is valid whatever the date.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-days', '2', '-nodes', '-subj', '/CN=accord test mirror', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(root, 'key.pem'), '-out', path.join(root, 'cert.pem')], { stdio: 'ignore' });
+    writeLogDirectory(path.join(root, 'www', 'log'), await logFiles(n));
+    const server = await serveDirectory(path.join(root, 'www'), { key: fs.readFileSync(path.join(root, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(root, 'cert.pem'), 'utf8') });
+    stops.push(server.stop);
+    const trusted = await accord(['log', 'verify', `${server.url}/log`, '--key', vkeyOf(n)], { env: { NODE_EXTRA_CA_CERTS: path.join(root, 'cert.pem') } });
+    expect(trusted.code, trusted.stderr).toBe(0);
+    expect(summary(trusted)).toMatchObject({ url: `${server.url}/log`, size: 40, entries_checked: 40 });
+    const untrusted = await verify(`${server.url}/log`, '--key', vkeyOf(n));
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(/^accord: could not check the log: unreachable: GET https:\/\/127\.0\.0\.1:\d+\/log\/checkpoint: .*certificate/);
   }, 60_000);
 });
 
@@ -261,7 +281,7 @@ describe('could not check: exit 1, the state file unchanged', () => {
       [[n.url, '--state', state], /^accord: --key is required: /],
       [[n.url, '--key', 'not-a-key', '--state', state], /^accord: --key "not-a-key" is neither a note verifier key/],
       [['ftp://example.org/log', '--key', vkeyOf(n), '--state', state], /^accord: ftp:\/\/example.org\/log: the log URL must be http:\/\/ or https:\/\/\n$/],
-      [[n.url, '--key', vkeyOf(n), '--concurrency', '0'], /^accord: --concurrency must be a whole number from 1 to 64\n$/],
+      [[n.url, '--key', vkeyOf(n), '--concurrency', '0'], /^accord: --concurrency must be a whole number from 1 to 256\n$/],
       [[n.url, '--key', vkeyOf(n), '--timeout', 'soon'], /^accord: --timeout must be a whole number from 100 to 3600000\n$/],
     ] as const) {
       const res = await verify(...(args as unknown as [string, ...string[]]));

@@ -2,6 +2,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -147,10 +148,10 @@ export function writeLogDirectory(dir: string, files: Map<string, Buffer>): void
   }
 }
 
-/** A plain node:http file server over `root` (GET only, 404 for anything that is not a file under it). */
-export async function serveDirectory(root: string): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
+/** A plain node:http (or, given a key and certificate, node:https) file server over `root`: GET only, 404 for anything that is not a file under it. */
+export async function serveDirectory(root: string, tls?: { key: string; cert: string }): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
   const requests: string[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(url.pathname);
     const file = path.join(root, decodeURIComponent(url.pathname));
@@ -162,10 +163,11 @@ export async function serveDirectory(root: string): Promise<{ url: string; reque
     }
     res.writeHead(body ? 200 : 404, { 'content-type': 'application/octet-stream', 'content-length': String(body?.length ?? 0) });
     res.end(body);
-  });
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
+import { appendRevocations } from '../../src/feeds/revocation-log.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/feeds/merkle.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
@@ -76,8 +77,9 @@ describe('a whole log, first check', () => {
   it.each([1, 2, 255, 256, 257, 511, 512, 513, 700])('size %i: every entry and tile rebuilt into the checkpoint root', async (size) => {
     publishAtSizes(a, [size]);
     const source = mapSource(await logFiles(a));
-    const report = await verifyLog(source, { keys: keysOf(a), concurrency: 4 });
+    const report = await verifyLog(source, { keys: keysOf(a), concurrency: 4, checkEntries: true });
     expect(report).toMatchObject({
+      entry_contents_checked: true,
       origin: 'whole.example/log',
       size,
       root_hash: headAt(a, size).rootHash,
@@ -267,12 +269,12 @@ function bundleWithout(bundle: Buffer, width: number, drop: number): Buffer {
   return bundle.subarray(0, leaves.spans[2 * (width - drop) - 1]);
 }
 
-describe('entries the log committed to must be revocation entries at their index', () => {
+describe('with the content check, entries must be revocation entries at their index', () => {
   const key = testKey('handmade');
   const keys = { vkeys: [], publicKeys: [Buffer.from(key.raw)] };
 
-  it('a well-formed handmade log verifies', async () => {
-    await expect(verifyLog(mapSource(handmadeLog([0, 1, 2].map((i) => entryBytes(i)), key)), { keys, concurrency: 1 })).resolves.toMatchObject({ size: 3 });
+  it('a well-formed handmade log verifies (non-ASCII incident labels included)', async () => {
+    await expect(verifyLog(mapSource(handmadeLog([0, 1, 2].map((i) => entryBytes(i)), key)), { keys, concurrency: 1, checkEntries: true })).resolves.toMatchObject({ size: 3, entry_contents_checked: true });
   });
 
   it.each([
@@ -282,19 +284,27 @@ describe('entries the log committed to must be revocation entries at their index
     ['bytes that are not UTF-8', [Buffer.concat([entryBytes(0, { incident: 'x' }).subarray(0, -3), Buffer.from([0xc3, 0x22, 0x7d])])], /entry 0 is not UTF-8/],
     ['an entry longer than any revocation entry', [entryBytes(0), Buffer.from(`{"id":"${'a'.repeat(5000)}"}`), entryBytes(2)], /entry 1 is longer than 4096 bytes/],
   ] as const)('%s: entry_invalid', async (_name, entries, message) => {
-    const err = await failure(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1 }));
+    const err = await failure(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1, checkEntries: true }));
     expect(err.code).toBe('entry_invalid');
     expect(err.message).toMatch(message);
+    // Without the content check only the hashes are checked, and they are right.
+    await expect(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1 })).resolves.toMatchObject({ entry_contents_checked: false });
   });
 });
 
 describe('entry bundles: the server writes them, the monitor reads them', () => {
-  it('entryBundle writes each JCS entry behind its uint16 length; bundleLeafDigests hashes each into its leaf', () => {
+  const reference = (texts: string[]) => Buffer.concat(texts.flatMap((t) => [Buffer.from([Buffer.byteLength(t) >> 8, Buffer.byteLength(t) & 0xff]), Buffer.from(t)]));
+
+  it.each([
+    ['with non-ASCII incident labels', (i: number) => revocationEntry(i)],
+    ['all ASCII', (i: number) => ({ ...revocationEntry(i), incident: `incident ${i}` })],
+  ])('entryBundle writes each JCS entry behind its uint16 length (%s); bundleLeafDigests hashes each into its leaf', (_name, entry) => {
     const a = createTestAuthority({ sovereignId: 'bundle.example' });
+    a.db.sqlite.transaction(() => appendRevocations(a.db.sqlite, Array.from({ length: 300 }, (_, i) => entry(i))))();
     publishAtSizes(a, [300]);
     const bundle = entryBundle(a.db.sqlite, { level: 'entries', index: 1, width: 44 });
     const texts = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= 256 ORDER BY idx').pluck().all() as string[];
-    expect(bundle).toEqual(Buffer.concat(texts.flatMap((t) => [Buffer.from([Buffer.byteLength(t) >> 8, Buffer.byteLength(t) & 0xff]), Buffer.from(t)])));
+    expect(bundle).toEqual(reference(texts));
     const leaves = bundleLeafDigests(Buffer.from(bundle), 44);
     expect(leaves.ok && leaves.digests.map((d) => Buffer.from(d, 'latin1').toString('hex'))).toEqual(texts.map((t) => leafHash(t)));
     expect(bundleLeafDigests(Buffer.from(bundle), 45)).toMatchObject({ ok: false, entry: 44 });
@@ -313,5 +323,10 @@ describe('the state file', () => {
     expect(parseMonitorState(JSON.stringify({ ...state, size: -1 }))).toMatchObject({ ok: false, problem: expect.stringMatching(/^size: /) });
     expect(parseMonitorState(JSON.stringify({ ...state, extra: 1 }))).toMatchObject({ ok: false });
     expect(parseMonitorState(JSON.stringify({ ...state, root_hash: 'sha256:ab' }))).toMatchObject({ ok: false, problem: expect.stringMatching(/^root_hash: /) });
+    expect(parseMonitorState(JSON.stringify({ ...state, extra: 1 }))).toEqual({ ok: false, problem: 'extra: not a field of the state' });
+    expect(parseMonitorState(JSON.stringify({ ...state, version: 2 }))).toEqual({ ok: false, problem: 'version: must be 1' });
+    expect(parseMonitorState(JSON.stringify([state]))).toEqual({ ok: false, problem: '(root): not an object' });
+    const { checkpoint: _note, ...withoutNote } = state;
+    expect(parseMonitorState(JSON.stringify(withoutNote))).toEqual({ ok: false, problem: 'checkpoint: must be a string' });
   });
 });
