@@ -391,9 +391,20 @@ function tileRoot(digests: readonly string[]): string {
  */
 export async function verifyLog(source: LogSource, options: MonitorOptions): Promise<MonitorReport> {
   const fetch = new Fetcher(source);
-  const concurrency = Math.max(1, options.concurrency);
   const note = await fetch.checkpoint();
   const checkpoint = openCheckpoint(note, options.keys);
+  try {
+    return await checkSignedLog(fetch, note, checkpoint, options);
+  } catch (err) {
+    // The checkpoint a trusted key signed is the log's own word: it goes with any failure as evidence.
+    if (err instanceof MonitorFailure && err.logMisbehaved) err.details.checkpoint = note;
+    throw err;
+  }
+}
+
+/** Everything after the checkpoint's signature: origin, the previous head, then the tree. */
+async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: CheckpointBody, options: MonitorOptions): Promise<MonitorReport> {
+  const concurrency = Math.max(1, options.concurrency);
   const { origin, size, rootHash } = checkpoint;
   if (options.origin !== undefined && origin !== options.origin) {
     throw new MonitorFailure('origin_mismatch', `the checkpoint's origin is ${JSON.stringify(origin)}, not ${JSON.stringify(options.origin)}`, { origin, expected: options.origin });

@@ -242,6 +242,9 @@ describe('a misbehaving log: each attack has its code', () => {
     const err = await failure(verifyLog(mapSource(copy), { keys: keysOf(a), concurrency: 4, ...(opts.previous ? { previous: opts.previous() } : {}), ...(opts.origin ? { origin: opts.origin } : {}) }));
     expect(err.code, err.message).toBe(code);
     expect(err.logMisbehaved).toBe(true);
+    // A checkpoint the trusted key signed goes with the failure as evidence; any other does not.
+    const signed = !['checkpoint_signature', 'checkpoint_malformed'].includes(code);
+    expect(err.details.checkpoint).toEqual(signed ? copy.get('checkpoint')!.toString('utf8') : undefined);
   });
 
   it('the tampered entry is named: its index and bundle', async () => {
