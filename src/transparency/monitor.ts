@@ -62,12 +62,9 @@ export interface TrustedKeys {
 
 /** A `--key`: a vkey (`<name>+<hex id>+<base64>`) or a standard base64 Ed25519 public key; null when it is neither. */
 export function parseTrustedKey(text: string): { vkey: NoteVerifier } | { publicKey: Buffer } | null {
-  if (text.includes('+') && !/^[A-Za-z0-9+/]{43}=$/.test(text)) {
-    const vkey = parseVerifierKey(text);
-    return vkey ? { vkey } : null;
-  }
-  const parsed = parsePublicKey(text);
-  if (parsed.ok) return { publicKey: Buffer.from(parsed.key.raw) };
+  // 32 bytes in base64 are 44 characters; a vkey is longer (a name, a key id, 33 bytes).
+  const publicKey = /^[A-Za-z0-9+/]{43}=$/.test(text) ? parsePublicKey(text) : null;
+  if (publicKey?.ok) return { publicKey: Buffer.from(publicKey.key.raw) };
   const vkey = parseVerifierKey(text);
   return vkey ? { vkey } : null;
 }
@@ -230,7 +227,10 @@ class TreePlan {
   }
 }
 
-/** Subtree hashes (hex) of the tree of `plan.size`, read from fetched tiles; records each tile it needs. */
+/**
+ * Subtree hashes (hex) of the tree of `plan.size`, read from fetched tiles. With `needed`, a dry run:
+ * it records which tiles (`level/index`) a computation reads and answers placeholders.
+ */
 function tileSubtrees(plan: TreePlan, tiles: Map<string, Buffer>, needed?: Set<string>): SubtreeHashes {
   return (height, index) => {
     const level = Math.floor(height / TILE_HEIGHT);
