@@ -96,7 +96,7 @@ class Connection {
   }
 
   /** Fails every request in flight here with `err` and drops the connection. */
-  private abort(err: Error): void {
+  abort(err: Error): void {
     this.close();
     for (const request of this.inFlight.splice(0)) this.source.settle(request, err);
     this.source.dropped(this);
@@ -366,11 +366,12 @@ export class HttpLogSource implements LogSource {
     return answer.body;
   }
 
-  /** Closes every connection; requests not answered yet fail. */
+  /** Closes every connection; requests not answered yet fail, and no new one is sent. */
   close(): void {
-    this.failure = new MonitorFailure('unreachable', 'the log source was closed');
-    for (const connection of this.connections.splice(0)) connection.close();
-    for (const request of this.waiting.splice(0)) this.settle(request, this.failure);
+    const failure = new MonitorFailure('unreachable', 'the log source was closed');
+    this.failure = failure;
+    for (const connection of this.connections.splice(0)) connection.abort(failure);
+    for (const request of this.waiting.splice(0)) this.settle(request, failure);
   }
 
   private request(path: string, maxBytes: number): Promise<Answer> {
@@ -395,7 +396,8 @@ export class HttpLogSource implements LogSource {
   retry(requests: Request[]): void {
     for (const request of requests.reverse()) {
       clearTimeout(request.timer);
-      this.waiting.unshift(request);
+      if (this.failure) this.settle(request, this.failure);
+      else this.waiting.unshift(request);
     }
     this.schedulePump();
   }
@@ -423,7 +425,7 @@ export class HttpLogSource implements LogSource {
 
   /** Hands waiting requests to connections with room, several per write. */
   private pump(): void {
-    while (this.waiting.length > 0) {
+    while (this.waiting.length > 0 && !this.failure) {
       let connection = this.connections.find((c) => !c.closed && c.inFlight.length <= this.depth / 2);
       if (!connection) {
         if (this.connections.length >= this.maxConnections) return;

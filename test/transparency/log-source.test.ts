@@ -225,6 +225,30 @@ describe('bounds, deadlines and failures', () => {
     FILES.delete('checkpoint');
   });
 
+  it('closing the source fails what is in flight or waiting, and opens no connection after', async () => {
+    const server = await httpServer({
+      answer: (res, body) =>
+        void setTimeout(() => {
+          res.writeHead(200, { 'content-length': String(body.length) });
+          res.end(body);
+        }, 20),
+    });
+    const source = new HttpLogSource(server.url, { timeoutMs: 5000, concurrency: 4 });
+    let answeredBeforeClose = 0;
+    let closed = false;
+    const pending = [...FILES.keys()].slice(0, 20).map((name) => source.get(name, 10_000).then(() => void (closed || answeredBeforeClose++)));
+    await pending[0];
+    source.close();
+    closed = true;
+    const connections = server.connections();
+    const settled = await Promise.allSettled(pending);
+    expect(settled.filter((r) => r.status === 'fulfilled').length).toBe(answeredBeforeClose);
+    for (const r of settled.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'unreachable' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(server.connections()).toBe(connections);
+    await expect(source.get('file-1', 10_000)).rejects.toMatchObject({ code: 'unreachable' });
+  });
+
   it('refuses URLs that are not http(s), or carry a query, fragment or credentials', () => {
     for (const url of ['ftp://example.org/log', 'http://example.org/log?x=1', 'http://example.org/log#top', 'http://user:pw@example.org/log', 'not a url']) {
       expect(() => new HttpLogSource(url, { timeoutMs: 1000, concurrency: 1 }), url).toThrow();
