@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createApp } from '../src/authority/app.ts';
+import { createApp } from '../src/server/app.ts';
 import { fixedClock } from '../src/authority/clock.ts';
 import { defaultConfig } from '../src/authority/config.ts';
 import { OperatorKeyring } from '../src/authority/operator-keys.ts';

@@ -14,7 +14,7 @@ const [dir, sovereign, operatorKeysJson, now] = process.argv.slice(2);
 if (!dir || !sovereign || !operatorKeysJson || !now) throw new Error('usage: authority-process.mjs DATA_DIR SOVEREIGN_ID OPERATOR_KEYS_JSON NOW');
 const { importProduct, compiledIsCurrent } = await import(pathToFileURL(path.join(REPO_DIR, 'bin', 'accord.mjs')).href);
 const form = compiledIsCurrent() ? 'compiled' : 'source';
-const { startAuthority } = await importProduct('authority/server');
+const { startAuthority } = await importProduct('server/server');
 const { defaultConfig } = await importProduct('authority/config');
 const { fixedClock } = await importProduct('authority/clock');
 

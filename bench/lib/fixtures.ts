@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { createApp, type AuthorityApp } from '../../src/authority/app.ts';
+import { createApp, type AuthorityApp } from '../../src/server/app.ts';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { fixedClock } from '../../src/authority/clock.ts';
 import { defaultConfig, type Config } from '../../src/authority/config.ts';
@@ -11,10 +11,10 @@ import { signingKeyFromSeed, signObject, type SigningKey } from '../../src/autho
 import { initAuthority, loadIdentity, operatorKeysFor } from '../../src/authority/identity.ts';
 import { createSigningKeyFile } from '../../src/authority/key-files.ts';
 import { openDatabase, type Database } from '../../src/db/database.ts';
-import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../src/feeds/merkle.ts';
+import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../src/log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, signedPartHash } from '../../src/feeds/model.ts';
 import { signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
-import type { NewRevocationEntry, RevocationEntry } from '../../src/feeds/revocation-log.ts';
+import type { NewRevocationEntry, RevocationEntry } from '../../src/log/revocation-log.ts';
 import type { MembershipAttestation } from '../../src/treaties/model.ts';
 
 /** Every benchmark authority runs at this instant (an injected clock), so every run sees the same data. */

@@ -1,6 +1,6 @@
 // Serving a benchmark authority on loopback and driving it with the load generator process.
 import type { AddressInfo } from 'node:net';
-import { serveHttp } from '../../src/authority/http-server.ts';
+import { serveHttp } from '../../src/server/http-server.ts';
 import type { BenchAuthority } from './fixtures.ts';
 import type { GetLoadSpec } from './get-load.ts';
 import { runJsonScript } from './harness.ts';

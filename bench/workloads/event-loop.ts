@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     const setup = openBenchAuthority(dataDir, SOVEREIGN);
     await recognize(setup, [...base, importer, peer]);
     const revoked = importAll(setup, baseFeeds.map(requestBody));
-    registerPeer(setup.deps, { sovereign_id: peer.id, base_url: peerUrl }, operatorActor(setup.operator));
+    registerPeer(setup.deps, { sovereign_id: peer.id, base_url: peerUrl }, { actor: operatorActor(setup.operator) });
     await setup.close();
     log(`event-loop: ${count(revoked)} revocations imported; starting the server and the prober`);
 

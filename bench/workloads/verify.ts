@@ -4,7 +4,7 @@ import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:cryp
 import path from 'node:path';
 import { signingPayload } from '../../src/authority/crypto.ts';
 import type { MembershipAttestation } from '../../src/treaties/model.ts';
-import { verifyAttestation } from '../../src/treaties/verification.ts';
+import { verifyAttestation } from '../../src/verification/verification.ts';
 import type { BenchAuthority } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, now, perSecond, round } from '../lib/harness.ts';
 import { IMPORTED_REVOCATIONS, openVerifyFixture, TREATIES } from '../lib/verify-fixture.ts';

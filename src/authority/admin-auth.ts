@@ -1,15 +1,16 @@
 // Admin request signatures (SPEC §7): signing for clients, verification middleware for the server.
 import { randomBytes } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { Actor, RequestOrigin } from './audit.ts';
 import { canonicalBytes } from './canonical-json.ts';
 import { parseTimestamp, toTimestamp } from './clock.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { decodeBase64Strict, sha256Hex, signBytes, verifyWithKeyAsync, type SigningKey } from './crypto.ts';
-import { AppError } from './errors.ts';
+import { AppError, type ErrorCode } from './errors.ts';
 import type { AdminFailureGuard } from './admin-failures.ts';
 import { clientAddress, isCanonicalAdminTarget, isCanonicalTarget, NON_CANONICAL_PATH_MESSAGE, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
-import { bindNonce, nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
+import { nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
@@ -101,8 +102,8 @@ export type AdminAuthFailure =
   | 'non_canonical_path'
   | 'insufficient_scope';
 
-const STATUS_FOR: Partial<Record<AdminAuthFailure, number>> = { insufficient_scope: 403, non_canonical_path: 400 };
-const CODE_FOR: Partial<Record<AdminAuthFailure, string>> = { insufficient_scope: 'insufficient_scope', non_canonical_path: 'non_canonical_path' };
+/** Failures with a code of their own (and so their own status); every other one is `admin_auth_failed`. */
+const CODE_FOR: Partial<Record<AdminAuthFailure, ErrorCode>> = { insufficient_scope: 'insufficient_scope', non_canonical_path: 'non_canonical_path' };
 const MESSAGE_FOR: Partial<Record<AdminAuthFailure, string>> = {
   insufficient_scope: 'operator key lacks the scope for this route',
   non_canonical_path: NON_CANONICAL_PATH_MESSAGE,
@@ -137,7 +138,7 @@ export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHa
     const admission = guard.admission(client, configured ? label! : null, nowMs);
     if (!admission.allowed) {
       deps.metrics.adminAuthFailures.inc({ reason: 'rate_limited' });
-      throw new AppError('too_many_auth_failures', 429, 'too many failed admin authentications; try again later', { retry_after_seconds: admission.retryAfter }, { 'Retry-After': String(admission.retryAfter) });
+      throw new AppError('too_many_auth_failures', 'too many failed admin authentications; try again later', { retry_after_seconds: admission.retryAfter }, { 'Retry-After': String(admission.retryAfter) });
     }
 
     const fail = (reason: AdminAuthFailure, keyId?: string): never => {
@@ -154,8 +155,7 @@ export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHa
         },
         nowMs,
       );
-      const status = STATUS_FOR[reason] ?? 401;
-      throw new AppError(CODE_FOR[reason] ?? 'admin_auth_failed', status, MESSAGE_FOR[reason] ?? 'admin request authentication failed', { reason });
+      throw new AppError(CODE_FOR[reason] ?? 'admin_auth_failed', MESSAGE_FOR[reason] ?? 'admin request authentication failed', { reason });
     };
 
     // The signed path must be the routed path: nothing that URL parsing or routing would rewrite.
@@ -242,15 +242,17 @@ export function canonicalTargets(deps: AppDeps, guard: AdminFailureGuard): Middl
         deps.clock().getTime(),
       );
     }
-    throw new AppError('non_canonical_path', 400, NON_CANONICAL_PATH_MESSAGE);
+    throw new AppError('non_canonical_path', NON_CANONICAL_PATH_MESSAGE);
   };
 }
 
-/** The audit actor for the operator of the current admin request. */
-export function operatorActor(operator: { label: string; keyId: string; nonce?: RequestNonce } | undefined) {
-  if (!operator) return { type: 'system' as const };
-  const actor = { type: 'operator' as const, key_id: operator.keyId, label: operator.label };
-  // Events this actor appends store the request's nonce in their transaction.
-  bindNonce(actor, operator.nonce);
-  return actor;
+/** The audit actor for the operator of an admin request (the system when there is none). */
+export function operatorActor(operator: { label: string; keyId: string } | undefined): Actor {
+  return operator ? { type: 'operator', key_id: operator.keyId, label: operator.label } : { type: 'system' };
+}
+
+/** Who asked for the change an admin route makes: the operator, the request id and the request's nonce. */
+export function adminOrigin(c: Context<AppEnv>): RequestOrigin {
+  const operator = c.get('operator');
+  return { actor: operatorActor(operator), requestId: c.get('requestId'), nonce: operator?.nonce };
 }

@@ -1,11 +1,11 @@
 // The one audit writer: an append-only, hash-chained log written in the transaction of the change it records.
 import { randomUUID } from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import { hashRef } from './crypto.ts';
-import { storeNonceOfActor } from './request-nonces.ts';
+import { storeNonce, type RequestNonce } from './request-nonces.ts';
 
 export type ActorType = 'operator' | 'system' | 'peer' | 'anonymous';
 
@@ -59,33 +59,42 @@ export const AUDIT_EVENT_TYPES = [
   'database_restored',
   'signing_key_rotated',
   'signing_key_retired',
+  'witness_log_enabled',
+  'witness_log_disabled',
+  'witness_checkpoint_cosigned',
+  'witness_conflict_detected',
+  'witness_cosigning_failing',
+  'witness_cosigning_recovered',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-export interface AuditInput {
-  eventType: AuditEventType;
+/**
+ * Who asked for a change: the actor, the request's id and, for a signed admin request, its nonce
+ * (stored in the transaction of the change, so a request that changed something can never be replayed).
+ */
+export interface RequestOrigin {
   actor: Actor;
   requestId?: string | null;
+  nonce?: RequestNonce | undefined;
+}
+
+/** The origin fields of a context that carries more (an import's source, say). */
+export function originOf(context: RequestOrigin): RequestOrigin {
+  return { actor: context.actor, requestId: context.requestId ?? null, nonce: context.nonce };
+}
+
+export interface AuditInput extends RequestOrigin {
+  eventType: AuditEventType;
   details?: Record<string, unknown>;
 }
 
-const statements = new WeakMap<Sqlite, { head: BetterStatement; insert: BetterStatement }>();
-type BetterStatement = Statement<unknown[]>;
-
-function prepared(sqlite: Sqlite) {
-  let s = statements.get(sqlite);
-  if (!s) {
-    s = {
-      head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
-      insert: sqlite.prepare(
-        `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    };
-    statements.set(sqlite, s);
-  }
-  return s;
-}
+const prepared = perConnection((sqlite): { head: Statement<unknown[]>; insert: Statement<unknown[]> } => ({
+  head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
+  insert: sqlite.prepare(
+    `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+}));
 
 /** Hash of an event: "sha256:" + hex SHA-256 of JCS(event without `hash`). */
 export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
@@ -123,7 +132,7 @@ export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): Au
       canonicalJson(full),
       full.hash,
     );
-    storeNonceOfActor(sqlite, input.actor);
+    if (input.nonce) storeNonce(sqlite, input.nonce);
     return full;
   };
   return sqlite.inTransaction ? write() : sqlite.transaction(write).immediate();

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { IDENTIFIER_PATTERN, identifier } from './identifiers.ts';
 import { parseOperatorPublicKeysJson } from './operator-keys.ts';
+import { parseWitnessesJson, type ConfiguredWitness } from './witness-config.ts';
 
-const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 const intFrom = (min: number, max: number) =>
   z
@@ -29,7 +30,7 @@ const envSchema = z.object({
     .regex(/^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*)$/, 'must be a host name or an IP address (no scheme, no port)')
     .default('127.0.0.1'),
   ACCORD_PORT: intFrom(0, 65535).default(8443),
-  ACCORD_SOVEREIGN_ID: z.string().regex(IDENTIFIER, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$').optional(),
+  ACCORD_SOVEREIGN_ID: identifier.optional(),
   ACCORD_SIGNING_KEY_FILE: z.string().min(1).optional(),
   OPERATOR_PUBLIC_KEYS_JSON: z.string().min(1).optional(),
   ACCORD_OPERATOR_KEYS_FILE: z.string().min(1).optional(),
@@ -48,6 +49,8 @@ const envSchema = z.object({
     .optional(),
   ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
   ACCORD_LOG_ORIGIN: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
+  ACCORD_WITNESS_NAME: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
+  ACCORD_WITNESSES_JSON: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -76,6 +79,10 @@ export interface Config {
   adminFailureLimit: number;
   /** Origin line of the revocation log's checkpoints; undefined: derived from the sovereign id. */
   logOrigin: string | undefined;
+  /** Key name of this authority's cosignatures as a witness; undefined: `<sovereign id>/witness`. */
+  witnessName: string | undefined;
+  /** Witnesses this authority submits its log's checkpoints to. */
+  witnesses: ConfiguredWitness[];
   logLevel: string;
 }
 
@@ -109,6 +116,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.ACCORD_OPERATOR_KEYS_FILE && !fs.existsSync(e.ACCORD_OPERATOR_KEYS_FILE)) {
     throw new ConfigError(`invalid configuration: ACCORD_OPERATOR_KEYS_FILE names a file that does not exist (${e.ACCORD_OPERATOR_KEYS_FILE})`);
   }
+  let witnesses: ConfiguredWitness[] = [];
+  if (e.ACCORD_WITNESSES_JSON) {
+    try {
+      witnesses = parseWitnessesJson(e.ACCORD_WITNESSES_JSON);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ACCORD_WITNESSES_JSON ${(err as Error).message}`);
+    }
+  }
   const dataDir = path.resolve(e.ACCORD_DATA_DIR);
   return {
     dataDir,
@@ -130,6 +145,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsToken: e.ACCORD_METRICS_TOKEN,
     adminFailureLimit: e.ACCORD_ADMIN_FAILURE_LIMIT,
     logOrigin: e.ACCORD_LOG_ORIGIN,
+    witnessName: e.ACCORD_WITNESS_NAME,
+    witnesses,
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -139,4 +156,4 @@ export function defaultConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({ ACCORD_DATA_DIR: overrides.dataDir ?? './data' }), ...overrides };
 }
 
-export const SOVEREIGN_ID_PATTERN = IDENTIFIER;
+export const SOVEREIGN_ID_PATTERN = IDENTIFIER_PATTERN;

@@ -1,9 +1,9 @@
 // The explicit dependencies an authority runs on, and the Hono environment its routes share.
-import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import type { Clock } from './clock.ts';
+import type { ChangeBus } from './changes.ts';
 import type { Config } from './config.ts';
 import type { SigningKey } from './crypto.ts';
 import type { Metrics } from './metrics.ts';
@@ -24,8 +24,8 @@ export interface AuthorityIdentity {
   publishedKeys: PublishedKey[];
 }
 
-/** Change notifications between domains: 'treaties', 'revocation', 'feed-imported', 'feed-published', 'peers'. */
-export type ChangeBus = EventEmitter;
+
+export type { ChangeBus } from './changes.ts';
 
 export interface Stoppable {
   stop(): void | Promise<void>;

@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodType, z } from 'zod';
 import { decodeUtf8Strict, parseJsonStrict, type JsonValue, type StrictJsonOptions } from './canonical-json.ts';
 import type { AppEnv } from './context.ts';
-import { AppError, errorEnvelope } from './errors.ts';
+import { AppError, errorEnvelope, type ErrorCode } from './errors.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -36,13 +36,13 @@ export function errorResponse(c: Context<AppEnv>, err: AppError): Response {
 export function requestErrorResponse(err: unknown): Response {
   const message = err instanceof Error ? err.message : '';
   const error = /backslash/i.test(message)
-    ? new AppError('non_canonical_path', 400, NON_CANONICAL_PATH_MESSAGE)
+    ? new AppError('non_canonical_path', NON_CANONICAL_PATH_MESSAGE)
     : /host/i.test(message)
-      ? new AppError('invalid_host', 400, 'the Host header is missing or does not match the request')
-      : new AppError('malformed_request', 400, 'the request target or Host header could not be parsed');
+      ? new AppError('invalid_host', 'the Host header is missing or does not match the request')
+      : new AppError('malformed_request', 'the request target or Host header could not be parsed');
   const id = randomUUID();
   return new Response(JSON.stringify(errorEnvelope(error, id)), {
-    status: 400,
+    status: error.status,
     headers: { 'Content-Type': 'application/json', 'X-Request-ID': id, 'Cache-Control': 'no-store' },
   });
 }
@@ -51,10 +51,10 @@ export function requestErrorResponse(err: unknown): Response {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof HTTPException) {
-    if (err.status === 413) return new AppError('body_too_large', 413, 'request body is too large');
-    return new AppError('http_error', err.status, err.message || 'request failed');
+    if (err.status === 413) return new AppError('body_too_large', 'request body is too large');
+    return AppError.httpLayer(err.status, err.message || 'request failed');
   }
-  return new AppError('internal_error', 500, 'internal error');
+  return new AppError('internal_error', 'internal error');
 }
 
 /** Raw request body bytes (read once; Hono caches them). */
@@ -69,7 +69,7 @@ export async function rawBody(c: Context<AppEnv>): Promise<Uint8Array> {
 export async function jsonRawBody(c: Context<AppEnv>): Promise<Uint8Array> {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-    throw new AppError('unsupported_media_type', 415, 'request body must be application/json');
+    throw new AppError('unsupported_media_type', 'request body must be application/json');
   }
   return rawBody(c);
 }
@@ -77,7 +77,7 @@ export async function jsonRawBody(c: Context<AppEnv>): Promise<Uint8Array> {
 /** Parses the request body as strict JSON (UTF-8, no duplicate keys); 400 `malformed_json` otherwise. */
 export async function jsonBody(c: Context<AppEnv>, options: StrictJsonOptions = {}): Promise<JsonValue> {
   const bytes = await jsonRawBody(c);
-  if (bytes.length === 0) throw new AppError('malformed_json', 400, 'request body is empty');
+  if (bytes.length === 0) throw new AppError('malformed_json', 'request body is empty');
   return parseJsonStrict(decodeUtf8Strict(bytes), options);
 }
 
@@ -86,15 +86,28 @@ export function issueList(error: z.ZodError): Array<{ path: string; message: str
   return error.issues.slice(0, 20).map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message }));
 }
 
-/** Validates with a zod schema; 422 with the given code on failure. */
-export function validate<S extends ZodType>(schema: S, value: unknown, code = 'validation_failed', message = 'request failed validation'): z.infer<S> {
+/** Validates with a zod schema; 422 with the route's validation code on failure. */
+export function validate<S extends ZodType>(schema: S, value: unknown, code: ErrorCode, message = 'request failed validation'): z.infer<S> {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new AppError(code, 422, message, { issues: issueList(parsed.error) });
+  if (!parsed.success) throw new AppError(code, message, { issues: issueList(parsed.error) });
   return parsed.data;
 }
 
+/** Reads and validates an optional JSON body: an empty body means `{}`. */
+export async function optionalBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code: ErrorCode): Promise<z.infer<S>> {
+  if ((await rawBody(c)).length === 0) return validate(schema, {}, code);
+  return validatedBody(c, schema, code);
+}
+
+/** Whether any of the If-None-Match entity tags matches (weak comparison, RFC 9110 §13.1.2). */
+export function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
+}
+
 /** Reads and validates a JSON body in one step. */
-export async function validatedBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code?: string): Promise<z.infer<S>> {
+export async function validatedBody<S extends ZodType>(c: Context<AppEnv>, schema: S, code: ErrorCode): Promise<z.infer<S>> {
   return validate(schema, await jsonBody(c), code);
 }
 

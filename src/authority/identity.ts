@@ -83,7 +83,7 @@ export function initAuthority(config: Config, db: Database, clock: Clock, option
         actor: SYSTEM_ACTOR,
         details: { sovereign_id: sovereignId, signing_key_id: signingKey.keyId, protocol_version: 1 },
       });
-    })();
+    }).immediate();
     created = true;
   }
   const identity = loadIdentity(config, db);

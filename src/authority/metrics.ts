@@ -54,6 +54,48 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Seconds until the soonest expiry among active treaties',
       registers,
     }),
+    witnessRequests: new Counter({
+      name: 'accord_witness_add_checkpoint_requests_total',
+      help: 'add-checkpoint requests this authority answered as a witness, by HTTP status',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    witnessCosignedSize: new Gauge({
+      name: 'accord_witness_cosigned_size',
+      help: 'Tree size of the latest checkpoint this authority cosigned, by witnessed sovereign',
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    witnessConflicts: new Counter({
+      name: 'accord_witness_conflicts_total',
+      help: 'Conflicting checkpoints (kept as evidence) this authority saw as a witness, by witnessed sovereign',
+      labelNames: ['log'] as const,
+      registers,
+    }),
+    logWitnessUp: new Gauge({
+      name: 'accord_log_witness_up',
+      help: '1 when the last submission of this log to the witness succeeded, 0 while it fails',
+      labelNames: ['witness'] as const,
+      registers,
+    }),
+    logWitnessCosignedSize: new Gauge({
+      name: 'accord_log_witness_cosigned_size',
+      help: 'Tree size of the latest checkpoint of this log the witness cosigned',
+      labelNames: ['witness'] as const,
+      registers,
+    }),
+    logWitnessLastCosignature: new Gauge({
+      name: 'accord_log_witness_last_cosignature_timestamp_seconds',
+      help: 'Timestamp of the latest cosignature of this log by the witness',
+      labelNames: ['witness'] as const,
+      registers,
+    }),
+    logWitnessSubmissions: new Counter({
+      name: 'accord_log_witness_submissions_total',
+      help: 'Submissions of this log\'s checkpoints to witnesses, by witness and outcome',
+      labelNames: ['witness', 'outcome'] as const,
+      registers,
+    }),
   };
 }
 

@@ -8,14 +8,8 @@ export interface RequestNonce {
   seenAt: string;
 }
 
-/** Audit actors of admin requests, mapped to their request's nonce (see `operatorActor`). */
-const nonceOfActor = new WeakMap<object, RequestNonce>();
 const nonceInsert = statementOnce('INSERT INTO admin_nonces (key_id, nonce, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
 const nonceLookup = statementOnce('SELECT 1 FROM admin_nonces WHERE key_id = ? AND nonce = ?', { pluck: true });
-
-export function bindNonce(actor: object, nonce: RequestNonce | undefined): void {
-  if (nonce) nonceOfActor.set(actor, nonce);
-}
 
 export function storeNonce(sqlite: Sqlite, nonce: RequestNonce): void {
   nonceInsert(sqlite).run(nonce.keyId, nonce.nonce, nonce.seenAt);
@@ -23,10 +17,4 @@ export function storeNonce(sqlite: Sqlite, nonce: RequestNonce): void {
 
 export function nonceSeen(sqlite: Sqlite, keyId: string, nonce: string): boolean {
   return nonceLookup(sqlite).get(keyId, nonce) !== undefined;
-}
-
-/** Called by `appendAudit` inside the change's transaction: stores the acting request's nonce with it. */
-export function storeNonceOfActor(sqlite: Sqlite, actor: object): void {
-  const nonce = nonceOfActor.get(actor);
-  if (nonce) storeNonce(sqlite, nonce);
 }

@@ -1,6 +1,7 @@
 // Request/reply over a worker thread: work that would stall the event loop (connectome builds, feed
 // imports) runs on a thread of its own and answers by message. Both sides of the protocol live here.
 import { parentPort, Worker } from 'node:worker_threads';
+import { isErrorCode } from './error-codes.ts';
 import { AppError, type ErrorDetails } from './errors.ts';
 
 /** A failure as it crosses threads: an AppError keeps its code, status and details; anything else is internal. */
@@ -15,7 +16,7 @@ export interface ThreadRequest<R> {
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 
-const stopping = () => new AppError('service_stopping', 503, 'the authority is shutting down');
+const stopping = () => new AppError('service_stopping', 'the authority is shutting down');
 
 /**
  * The serving side. The worker is started on the first request and again after a crash (the requests
@@ -79,6 +80,11 @@ export class ThreadClient<R, T> {
     });
   }
 
+  /** A message without a reply, started the worker if need be (it is ordered with the requests after it). */
+  post(request: R, transfer: ArrayBuffer[] = []): void {
+    this.start().postMessage({ id: 0, request } satisfies ThreadRequest<R>, transfer);
+  }
+
   /** A message without a reply (a notification), to a worker that is running; none is started for it. */
   notify(request: R): void {
     this.worker?.postMessage({ id: 0, request } satisfies ThreadRequest<R>);
@@ -110,9 +116,9 @@ export class ThreadClient<R, T> {
   }
 }
 
-function fromThreadError(name: string, error: ThreadError): Error {
+export function fromThreadError(name: string, error: ThreadError): Error {
   if ('internal' in error) return new Error(`${name} worker: ${error.internal}`);
-  return new AppError(error.code, error.status, error.message, error.details);
+  return isErrorCode(error.code) ? new AppError(error.code, error.message, error.details) : new Error(`${name} worker: unknown error code ${JSON.stringify(error.code)}`);
 }
 
 export function toThreadError(err: unknown): ThreadError {

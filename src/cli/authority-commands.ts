@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../authority/config.ts';
-import type { RunningAuthority } from '../authority/server.ts';
+import type { RunningAuthority } from '../server/server.ts';
 import { action, CliError, printJson } from './output.ts';
 
 // Modules are loaded inside each action, so `--help` and the thin client commands start quickly.
@@ -16,7 +16,7 @@ const load = {
   database: () => import('../db/database.ts'),
   identity: () => import('../authority/identity.ts'),
   keyFiles: () => import('../authority/key-files.ts'),
-  server: () => import('../authority/server.ts'),
+  server: () => import('../server/server.ts'),
 };
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];

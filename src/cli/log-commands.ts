@@ -99,7 +99,8 @@ export function registerLogCommands(program: Command): void {
             ...(opts.origin !== undefined ? { origin: opts.origin } : {}),
             previous,
             concurrency,
-            checkEntries: opts.checkEntries === true,
+            // The feeds' entry reader (and the configuration it pulls in) loads only when asked for.
+            ...(opts.checkEntries ? { entryReader: (await import('../feeds/model.ts')).readCanonicalEntry } : {}),
             ...(opts.progress ? { onProgress: progressPrinter(started) } : {}),
           });
           const { checkpoint: _note, ...summary } = report;
@@ -107,14 +108,14 @@ export function registerLogCommands(program: Command): void {
             try {
               writeFileDurably(stateFile, `${JSON.stringify(monitorState(report, source.location, toTimestamp(new Date())), null, 2)}\n`, 0o644);
             } catch (err) {
-              printJson({ ok: false, url: source.location, error: { code: 'state_write_failed', message: (err as Error).message, details: {} }, ...summary, duration_ms: elapsed() });
+              printJson({ ok: false, url: source.location, failure: { code: 'state_write_failed', message: (err as Error).message, details: {} }, ...summary, duration_ms: elapsed() });
               throw new CliError(`the log verified, but the state file ${stateFile} could not be written: ${(err as Error).message}`);
             }
           }
           printJson({ ok: true, url: source.location, ...summary, state_file: stateFile, duration_ms: elapsed() });
         } catch (err) {
           if (!(err instanceof MonitorFailure)) throw err;
-          printJson({ ok: false, url: source.location, error: { code: err.code, message: err.message, details: err.details }, previous_size: previous?.size ?? null, state_file: stateFile, duration_ms: elapsed() });
+          printJson({ ok: false, url: source.location, failure: { code: err.code, message: err.message, details: err.details }, previous_size: previous?.size ?? null, state_file: stateFile, duration_ms: elapsed() });
           if (err.logMisbehaved) throw new CliError(`log verification failed: ${err.code}: ${err.message}`, EXIT.notAccepted);
           throw new CliError(`could not check the log: ${err.code}: ${err.message}`);
         } finally {

@@ -11,15 +11,24 @@ type Register = (program: Command) => void;
  */
 async function commandGroups(first: string | undefined): Promise<Register[]> {
   if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
-  const [authority, treaty, ops, feed, connectome, log] = await Promise.all([
+  const [authority, treaty, ops, feed, connectome, witness, log] = await Promise.all([
     import('./authority-commands.ts'),
     import('./treaty-commands.ts'),
     import('./ops-commands.ts'),
     import('./feed-commands.ts'),
     import('./connectome-commands.ts'),
+    import('./witness-commands.ts'),
     import('./log-commands.ts'),
   ]);
-  return [authority.registerAuthorityCommands, treaty.registerTreatyCommands, ops.registerOpsCommands, feed.registerFeedCommands, connectome.registerConnectomeCommands, log.registerLogCommands];
+  return [
+    authority.registerAuthorityCommands,
+    treaty.registerTreatyCommands,
+    ops.registerOpsCommands,
+    feed.registerFeedCommands,
+    connectome.registerConnectomeCommands,
+    witness.registerWitnessCommands,
+    log.registerLogCommands,
+  ];
 }
 
 const program = new Command();

@@ -1,5 +1,5 @@
 // The connectome's worker thread: its own read-only connection, the same service, answers by message.
-import { EventEmitter } from 'node:events';
+import { ChangeBus } from '../authority/changes.ts';
 import { workerData } from 'node:worker_threads';
 import { serveThreadRequests } from '../authority/worker-thread.ts';
 import { openDatabase } from '../db/database.ts';
@@ -15,7 +15,7 @@ const service = new ConnectomeService({
   identity: { sovereignId: data.sovereignId },
   clock: () => new Date(now),
   config: { maxPathLength: data.maxPathLength },
-  changes: new EventEmitter(),
+  changes: new ChangeBus(),
   background: [],
 });
 

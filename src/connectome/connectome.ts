@@ -1,7 +1,7 @@
 // One built connectome: the served document (JCS bytes, digest, gzip) plus the indexes behind the lookup routes.
 import { createGzip } from 'node:zlib';
 import { AppError } from '../authority/errors.ts';
-import type { RevocationKind } from '../feeds/revocation-log.ts';
+import type { RevocationKind } from '../log/revocation-log.ts';
 import { ImpactIndex } from './blast-radius.ts';
 import { blastRadiusJson, edgeJson, serializeConnectome, SovereignText } from './document.ts';
 import { buildGraph, type Graph } from './graph.ts';
@@ -89,10 +89,10 @@ export class Connectome {
       const { record } = this.graph.items[i]!;
       return (query.issuer === undefined || record.issuer_sovereign_id === query.issuer) && (query.type === undefined || record.kind === query.type);
     });
-    if (matches.length === 0) throw new AppError('revoked_item_not_found', 404, 'no revoked item with this id', { id: query.id });
+    if (matches.length === 0) throw new AppError('revoked_item_not_found', 'no revoked item with this id', { id: query.id });
     if (matches.length > 1) {
       const candidates = matches.map((i) => ({ type: this.graph.items[i]!.record.kind, issuer_sovereign_id: this.graph.items[i]!.record.issuer_sovereign_id }));
-      throw new AppError('ambiguous_revoked_item', 409, 'several revoked items have this id; add issuer or type', { id: query.id, candidates });
+      throw new AppError('ambiguous_revoked_item', 'several revoked items have this id; add issuer or type', { id: query.id, candidates });
     }
     return matches[0]!;
   }

@@ -4,7 +4,7 @@ import type { Sqlite } from '../db/database.ts';
 import { listImportedRevocations, listIssuerFeedStatuses } from '../feeds/imported-revocations.ts';
 import { listPeerIds } from '../feeds/peers.ts';
 import { receiptsByImporter } from '../feeds/receipts.ts';
-import type { RevocationKind } from '../feeds/revocation-log.ts';
+import type { RevocationKind } from '../log/revocation-log.ts';
 import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
 
 /*

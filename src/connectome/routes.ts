@@ -2,8 +2,8 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
-import { validatedQuery } from '../authority/http.ts';
-import { REVOCATION_KINDS } from '../feeds/revocation-log.ts';
+import { etagMatches, validatedQuery } from '../authority/http.ts';
+import { REVOCATION_KINDS } from '../log/revocation-log.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
 import { DASHBOARD_SECURITY_HEADERS } from './dashboard.tsx';
 import { createConnectomeReader } from './reader.ts';
@@ -13,13 +13,6 @@ const itemId = z.string().min(1).max(256);
 
 const blastRadiusQuery = z.strictObject({ id: itemId, issuer: sovereignId.optional(), type: z.enum(REVOCATION_KINDS).optional() });
 const trustPathQuery = z.strictObject({ from: sovereignId, to: sovereignId });
-
-/** Whether any of the If-None-Match entity tags matches (weak comparison, RFC 9110 §13.1.2). */
-export function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
-  return header.split(',').some((tag) => tag.trim() === '*' || bare(tag) === bare(etag));
-}
 
 /** Whether the client accepts gzip (a `gzip` or `*` coding with a non-zero q-value). */
 export function acceptsGzip(header: string | undefined): boolean {

@@ -1,4 +1,5 @@
 // The connectome of one authority: built once per change, rebuilt lazily when data or the clock moves on.
+import type { ChangeEvent } from '../authority/changes.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { buildConnectome, type Connectome } from './connectome.ts';
 import { loadConnectomeInput, type ConnectomeSourceDeps } from './loader.ts';
@@ -7,7 +8,7 @@ import { loadConnectomeInput, type ConnectomeSourceDeps } from './loader.ts';
 export type ConnectomeServiceDeps = ConnectomeSourceDeps & Pick<AppDeps, 'changes' | 'background'>;
 
 /** Change events (deps.changes) after which the connectome is out of date. */
-export const CONNECTOME_EVENTS = ['treaties', 'revocation', 'feed-imported', 'feed-published', 'peers', 'receipt', 'feed-receipt'] as const;
+export const CONNECTOME_EVENTS: readonly ChangeEvent[] = ['treaties', 'revocation', 'feed-imported', 'feed-published', 'peers', 'feed-receipt'];
 
 export class ConnectomeService {
   private current: Connectome | undefined;

@@ -5,10 +5,9 @@ import { fileURLToPath } from 'node:url';
 import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.ts';
 import { SERVING_WAL_AUTOCHECKPOINT_PAGES, startCheckpointer } from './checkpointer.ts';
 
-export type Orm = BetterSQLite3Database<typeof schema>;
+export type Orm = BetterSQLite3Database;
 export type Sqlite = BetterSqlite3.Database;
 
 export interface Database {
@@ -52,7 +51,7 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
   }
   const sqlite = new BetterSqlite3(dbPath, { readonly, fileMustExist: readonly });
   applyPragmas(sqlite, readonly);
-  const orm = drizzle(sqlite, { schema });
+  const orm = drizzle(sqlite);
   if (!readonly && (options.migrate ?? true)) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
   if (!options.backgroundCheckpoints || readonly || dbPath === ':memory:') return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
   sqlite.pragma(`wal_autocheckpoint = ${SERVING_WAL_AUTOCHECKPOINT_PAGES}`);
@@ -69,20 +68,30 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
 }
 
 /**
+ * Something made once per connection (prepared statements, usually): `const statements =
+ * perConnection((sqlite) => ({ … }))` at module level, then `statements(sqlite).x.get(…)`.
+ */
+export function perConnection<T>(make: (sqlite: Sqlite) => T): (sqlite: Sqlite) => T {
+  const made = new WeakMap<Sqlite, T>();
+  return (sqlite) => {
+    let value = made.get(sqlite);
+    if (value === undefined) {
+      value = make(sqlite);
+      made.set(sqlite, value);
+    }
+    return value;
+  };
+}
+
+/**
  * A statement prepared once per connection, for lookups on hot paths:
  * `const findX = statementOnce('SELECT …')` at module level, then `findX(sqlite).get(…)`.
  */
 export function statementOnce(sql: string, options: { pluck?: boolean } = {}): (sqlite: Sqlite) => Statement<unknown[]> {
-  const prepared = new WeakMap<Sqlite, Statement<unknown[]>>();
-  return (sqlite) => {
-    let statement = prepared.get(sqlite);
-    if (!statement) {
-      statement = sqlite.prepare(sql);
-      if (options.pluck) statement.pluck();
-      prepared.set(sqlite, statement);
-    }
-    return statement;
-  };
+  return perConnection((sqlite) => {
+    const statement = sqlite.prepare(sql);
+    return options.pluck ? statement.pluck() : statement;
+  });
 }
 
 /** A fresh, migrated in-memory database (tests, benchmarks). */

@@ -1,26 +1,24 @@
 // Importing another sovereign's signed revocation feed: the ten ordered checks of SPEC §5, all-or-nothing.
 import type { Statement } from 'better-sqlite3';
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject } from '../authority/crypto.ts';
-import { AppError, type ErrorDetails } from '../authority/errors.ts';
+import { AppError, type ErrorCode, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
-import { appendLeafDigests, frontierRoot, leafDigest } from './merkle.ts';
+import { appendLeafDigests, frontierRoot, leafDigest } from '../log/merkle.ts';
 import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import type { RevocationEntry } from './revocation-log.ts';
+import type { RevocationEntry } from '../log/revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
-export interface ImportContext {
-  actor: Actor;
-  requestId?: string | null;
+export interface ImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
   /** For pulls: the peer the feed was fetched from, and the URL. Recorded in the audit event. */
@@ -44,23 +42,23 @@ export interface ImportResult {
   feed_hash: string;
 }
 
-/** Stable reason codes of rejected imports, in check order, with their HTTP statuses. */
-export const IMPORT_REJECTIONS = {
-  body_too_large: 413,
-  invalid_revocation_feed: 422,
-  foreign_issuer: 422,
-  issuer_not_recognized: 403,
-  wire_profile_mismatch: 422,
-  invalid_signature: 422,
-  issuer_paused: 423,
-  equivocation: 409,
-  sequence_gap: 409,
-  chain_mismatch: 409,
-  log_root_mismatch: 422,
-  consistency_proof_invalid: 409,
-  invalid_timestamps: 422,
-} as const;
-export type ImportRejectionCode = keyof typeof IMPORT_REJECTIONS;
+/** Stable reason codes of rejected imports, in check order (their HTTP statuses are in the error code table). */
+export const IMPORT_REJECTIONS = [
+  'body_too_large',
+  'invalid_revocation_feed',
+  'foreign_issuer',
+  'issuer_not_recognized',
+  'wire_profile_mismatch',
+  'invalid_signature',
+  'issuer_paused',
+  'equivocation',
+  'sequence_gap',
+  'chain_mismatch',
+  'log_root_mismatch',
+  'consistency_proof_invalid',
+  'invalid_timestamps',
+] as const satisfies readonly ErrorCode[];
+export type ImportRejectionCode = (typeof IMPORT_REJECTIONS)[number];
 
 const MESSAGES: Record<ImportRejectionCode, string> = {
   body_too_large: 'the feed is larger than 8 MiB',
@@ -77,6 +75,39 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
   consistency_proof_invalid: "the issuer's consistency proof from the last imported log head to this feed's head is missing or does not verify",
   invalid_timestamps: 'the feed timestamps are not acceptable',
 };
+
+/**
+ * What an import does besides writing the database: metrics, the change bus and the log. On a worker
+ * thread these are recorded and replayed by the serving thread (see import-runner.ts).
+ */
+export interface ImportEffects {
+  /** One import attempt ended with this outcome (a status or a rejection code). */
+  counted(issuerLabel: string, outcome: string): void;
+  signatureFailure(reason: string): void;
+  imported(issuer: string, sequence: number): void;
+  equivocation(issuer: string, sequence: number): void;
+}
+
+/** The effects applied at once to an authority's metrics, change bus and log. */
+export function liveEffects(deps: Pick<AppDeps, 'db' | 'clock' | 'metrics' | 'logger' | 'changes'>): ImportEffects {
+  return {
+    counted: (issuer, outcome) => deps.metrics.feedImports.inc({ issuer, outcome }),
+    signatureFailure: (reason) => deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason }),
+    imported: (issuer, sequence) => {
+      refreshIssuerStaleness(deps, issuer);
+      deps.changes.emit('feed-imported', { issuer, sequence });
+    },
+    equivocation: (issuer, sequence) => {
+      deps.logger.warn({ issuer, sequence }, 'feed equivocation detected; issuer paused');
+      deps.changes.emit('feed-imported', { issuer, sequence, equivocation: true });
+    },
+  };
+}
+
+/** What an import runs on: the database, the clock, the configuration, who we are, and the effects. */
+export type ImportDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'> & { effects: ImportEffects };
+
+const importDeps = (deps: AppDeps): ImportDeps => ({ db: deps.db, clock: deps.clock, config: deps.config, identity: deps.identity, effects: liveEffects(deps) });
 
 interface IssuerState {
   last_sequence: number;
@@ -103,42 +134,33 @@ interface Statements {
   pause: Statement<unknown[]>;
 }
 
-const cache = new WeakMap<Sqlite, Statements>();
-
-function statements(sqlite: Sqlite): Statements {
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-      storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
-      insertFeed: sqlite.prepare(
-        `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertState: sqlite.prepare(
-        `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
-           last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
-           frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
-      ),
-      insertRevocation: sqlite.prepare(
-        `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      insertEvidence: sqlite.prepare(
-        `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      ),
-      pause: sqlite.prepare(
-        `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
-         ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
-      ),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const statements = perConnection((sqlite): Statements => ({
+  state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+  storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+  insertFeed: sqlite.prepare(
+    `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  upsertState: sqlite.prepare(
+    `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
+       last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
+       frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
+  ),
+  insertRevocation: sqlite.prepare(
+    `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  insertEvidence: sqlite.prepare(
+    `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  ),
+  pause: sqlite.prepare(
+    `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
+     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
+  ),
+}));
 
 /** Pauses imports from an issuer (inside the caller's transaction). */
 export function pauseIssuerRow(sqlite: Sqlite, issuer: string, reason: string, at: string): void {
@@ -203,11 +225,10 @@ function feedHashOf(facts: FeedFacts): string | null {
   return facts.feedHash;
 }
 
-function rejectionAudit(sqlite: Sqlite, deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
+function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
   appendAudit(sqlite, deps.clock, {
     eventType: 'sovereign_revocation_feed_rejected',
-    actor: ctx.actor,
-    requestId: ctx.requestId ?? null,
+    ...originOf(ctx),
     details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), ...sourceOf(ctx), ...rejection.details },
   });
 }
@@ -218,13 +239,13 @@ function sourceOf(ctx: ImportContext): { via: 'admin' | 'pull'; source?: { peer:
 }
 
 function rejectionError(rejection: Rejection): AppError {
-  return new AppError(rejection.code, IMPORT_REJECTIONS[rejection.code], MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
+  return new AppError(rejection.code, MESSAGES[rejection.code], { reason: rejection.code, ...rejection.details });
 }
 
 /** Audits (in its own transaction), counts and throws a rejection decided before the import transaction. */
-function rejectEarly(deps: AppDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): never {
+function rejectEarly(deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): never {
   rejectionAudit(deps.db.sqlite, deps, ctx, facts, rejection);
-  deps.metrics.feedImports.inc({ issuer: facts.issuerLabel, outcome: rejection.code });
+  deps.effects.counted(facts.issuerLabel, rejection.code);
   throw rejectionError(rejection);
 }
 
@@ -318,6 +339,11 @@ function canonicalFeedRequest(bytes: Uint8Array, text: string): CanonicalFeed | 
  * step 1 of the checks (422 invalid_revocation_feed, audited like every other rejection).
  */
 export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
+  return importRequestWith(importDeps(deps), body, ctx);
+}
+
+/** importFeedRequest with explicit effects (on a worker thread, recorded for the serving thread). */
+export function importRequestWith(deps: ImportDeps, body: Uint8Array, ctx: ImportContext): ImportResult {
   let text: string | null = null;
   try {
     text = decodeUtf8Strict(body);
@@ -348,7 +374,7 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
       },
     });
   }
-  return importFeed(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
+  return importObjectWith(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
 }
 
 /**
@@ -356,6 +382,10 @@ export function importFeedRequest(deps: AppDeps, body: Uint8Array, ctx: ImportCo
  * log (plus evidence and a pause for equivocation) and throws an AppError with the reason code.
  */
 export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): ImportResult {
+  return importObjectWith(importDeps(deps), input, ctx);
+}
+
+function importObjectWith(deps: ImportDeps, input: unknown, ctx: ImportContext): ImportResult {
   const facts = rawFacts(input);
 
   // 1. Strict schema (and a bounded canonical size).
@@ -388,7 +418,7 @@ export function importFeed(deps: AppDeps, input: unknown, ctx: ImportContext): I
 }
 
 /** Steps 2 to 10 for a feed that passed step 1. */
-function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
+function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
   const sqlite = deps.db.sqlite;
   const { feed, body, feedHash, payload } = canonical;
   facts.feedHash = feedHash;
@@ -415,7 +445,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   const liveKeys = recognized.keys.filter((k) => findImportedRevocation(sqlite, issuer, 'public_key', k.keyId) === null);
   const check = verifySignedObject(feed, liveKeys, payload);
   if (!check.valid) {
-    deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason: check.reason });
+    deps.effects.signatureFailure(check.reason);
     rejectEarly(deps, ctx, facts, { code: 'invalid_signature', details: { signature_problem: check.reason } });
   }
 
@@ -441,8 +471,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
       if (stored === feedHash || sameContent) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, ...sourceOf(ctx) },
         });
         return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
@@ -450,8 +479,8 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
       s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
       s.pause.run(issuer, 'equivocation', importedAt);
       const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { ...evidence, ...sourceOf(ctx) } });
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', ...originOf(ctx), details: { ...evidence, ...sourceOf(ctx) } });
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
       return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
     }
 
@@ -503,8 +532,7 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
     }
     appendAudit(sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_imported',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: {
         issuer,
         sequence: feed.sequence,
@@ -520,17 +548,11 @@ function importCanonicalFeed(deps: AppDeps, canonical: CanonicalFeed, ctx: Impor
   }).immediate();
 
   if ('rejection' in outcome) {
-    deps.metrics.feedImports.inc({ issuer, outcome: outcome.rejection.code });
-    if (outcome.rejection.code === 'equivocation') {
-      deps.logger.warn({ issuer, sequence: feed.sequence }, 'feed equivocation detected; issuer paused');
-      deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence, equivocation: true });
-    }
+    deps.effects.counted(issuer, outcome.rejection.code);
+    if (outcome.rejection.code === 'equivocation') deps.effects.equivocation(issuer, feed.sequence);
     throw rejectionError(outcome.rejection);
   }
-  deps.metrics.feedImports.inc({ issuer, outcome: outcome.result.status });
-  if (outcome.result.status === 'imported') {
-    refreshIssuerStaleness(deps, issuer);
-    deps.changes.emit('feed-imported', { issuer, sequence: feed.sequence });
-  }
+  deps.effects.counted(issuer, outcome.result.status);
+  if (outcome.result.status === 'imported') deps.effects.imported(issuer, feed.sequence);
   return outcome.result;
 }

@@ -1,6 +1,6 @@
 // Read side of imported feeds: "did this issuer revoke that?" and "is this issuer's feed fresh?".
 import { statementOnce, type Sqlite } from '../db/database.ts';
-import type { RevocationKind } from './revocation-log.ts';
+import type { RevocationKind } from '../log/revocation-log.ts';
 
 export interface ImportedRevocation {
   issuer_sovereign_id: string;

@@ -1,9 +1,9 @@
 // Wire shapes of the feeds domain (SPEC §5): revocation entries, signed feeds and feed receipts, as strict zod schemas.
 import { z } from 'zod';
 import { isTimestamp } from '../authority/clock.ts';
-import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
+import { IDENTIFIER_PATTERN, identifier } from '../authority/identifiers.ts';
 import { hashRef, type SignatureEntry } from '../authority/crypto.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from './revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from '../log/revocation-log.ts';
 
 /** At most this many entries in one feed; a larger backlog is published as several feeds. */
 export const MAX_FEED_ENTRIES = 10_000;
@@ -26,7 +26,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Incident labels are short operator-chosen tags; no control characters. */
 const INCIDENT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
-export const identifier = z.string().regex(SOVEREIGN_ID_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
 export const hashRefSchema = z.string().regex(HASH_REF, 'must be "sha256:" followed by 64 lowercase hex digits');
 export const timestamp = z.string().refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
 const safeIndex = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -99,11 +98,11 @@ export function isRevocationEntry(v: unknown): v is RevocationEntry {
     index >= 0 &&
     KINDS.has(kind) &&
     typeof id === 'string' &&
-    SOVEREIGN_ID_PATTERN.test(id) &&
+    IDENTIFIER_PATTERN.test(id) &&
     REASONS.has(reason) &&
     typeof revoked_at === 'string' &&
     isTimestamp(revoked_at) &&
-    (subject_sovereign_id === undefined || (typeof subject_sovereign_id === 'string' && SOVEREIGN_ID_PATTERN.test(subject_sovereign_id))) &&
+    (subject_sovereign_id === undefined || (typeof subject_sovereign_id === 'string' && IDENTIFIER_PATTERN.test(subject_sovereign_id))) &&
     (invalid_since === undefined || (typeof invalid_since === 'string' && isTimestamp(invalid_since))) &&
     (incident === undefined || (typeof incident === 'string' && INCIDENT.test(incident)))
   );
@@ -207,7 +206,7 @@ export function readCanonicalEntry(text: string, at: number): { entry: Revocatio
   let q = text.indexOf('"', p);
   const id = text.slice(p, q);
   // Identifiers, timestamps, kinds and reasons have no characters JSON escapes, so their text is their value.
-  if (q < 0 || !SOVEREIGN_ID_PATTERN.test(id)) return null;
+  if (q < 0 || !IDENTIFIER_PATTERN.test(id)) return null;
   p = q + 1;
   let incident: string | undefined;
   if (hasToken(text, p, ENTRY_INCIDENT)) {
@@ -262,7 +261,7 @@ export function readCanonicalEntry(text: string, at: number): { entry: Revocatio
     p += ENTRY_SUBJECT.length;
     q = text.indexOf('"', p);
     subject = text.slice(p, q);
-    if (q < 0 || !SOVEREIGN_ID_PATTERN.test(subject)) return null;
+    if (q < 0 || !IDENTIFIER_PATTERN.test(subject)) return null;
     p = q + 1;
   }
   if (text.charCodeAt(p) !== 0x7d) return null;

@@ -1,5 +1,5 @@
 // Peers: the sovereigns whose feeds this authority pulls, their pull health, and pausing an issuer's imports.
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, type RequestOrigin } from '../authority/audit.ts';
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
@@ -38,11 +38,11 @@ export function normalizeBaseUrl(text: string): string {
   try {
     url = new URL(text);
   } catch {
-    throw new AppError('invalid_peer', 422, 'base_url is not a URL', { field: 'base_url' });
+    throw new AppError('invalid_peer', 'base_url is not a URL', { field: 'base_url' });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 422, 'base_url must be http or https', { field: 'base_url' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 'base_url must be http or https', { field: 'base_url' });
   if (url.username || url.password || url.search || url.hash) {
-    throw new AppError('invalid_peer', 422, 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
+    throw new AppError('invalid_peer', 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
@@ -53,21 +53,20 @@ function peerRow(deps: AppDeps, id: string): PeerRow | undefined {
 
 export function getPeerRow(deps: AppDeps, id: string): PeerRow {
   const row = peerRow(deps, id);
-  if (!row) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+  if (!row) throw new AppError('peer_not_found', 'no peer with this sovereign id', { sovereign_id: id.slice(0, 128) });
   return row;
 }
 
-export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_url: string; profile?: string | undefined }, actor: Actor, requestId?: string | null): PeerView {
-  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 422, 'an authority is not its own peer', { field: 'sovereign_id' });
+export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_url: string; profile?: string | undefined }, origin: RequestOrigin): PeerView {
+  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 'an authority is not its own peer', { field: 'sovereign_id' });
   const baseUrl = normalizeBaseUrl(input.base_url);
   const sqlite = deps.db.sqlite;
   sqlite.transaction(() => {
-    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 409, 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
+    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
     sqlite.prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)').run(input.sovereign_id, baseUrl, input.profile ?? null, toTimestamp(deps.clock()));
     appendAudit(sqlite, deps.clock, {
       eventType: 'peer_registered',
-      actor,
-      requestId: requestId ?? null,
+      ...origin,
       details: { sovereign_id: input.sovereign_id, base_url: baseUrl, ...(input.profile ? { profile: input.profile } : {}) },
     });
   }).immediate();
@@ -75,13 +74,13 @@ export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_
   return peerView(deps, getPeerRow(deps, input.sovereign_id));
 }
 
-export function removePeer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null): { removed: true; sovereign_id: string } {
+export function removePeer(deps: AppDeps, id: string, origin: RequestOrigin): { removed: true; sovereign_id: string } {
   const sqlite = deps.db.sqlite;
   sqlite.transaction(() => {
     const row = getPeerRow(deps, id);
     sqlite.prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?').run(id);
     sqlite.prepare('DELETE FROM peers WHERE sovereign_id = ?').run(id);
-    appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', actor, requestId: requestId ?? null, details: { sovereign_id: id, base_url: row.base_url } });
+    appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', ...origin, details: { sovereign_id: id, base_url: row.base_url } });
   }).immediate();
   deps.changes.emit('peers');
   return { removed: true, sovereign_id: id };
@@ -126,14 +125,14 @@ function knownIssuer(deps: AppDeps, id: string): { paused: number } | undefined 
  * Pauses imports from a sovereign (pull skips it, imports answer 423). Works for a registered peer
  * or any issuer with import state; pausing an already paused issuer changes nothing.
  */
-export function pauseIssuer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null, reason = 'operator'): { sovereign_id: string; paused: true; changed: boolean } {
+export function pauseIssuer(deps: AppDeps, id: string, origin: RequestOrigin, reason = 'operator'): { sovereign_id: string; paused: true; changed: boolean } {
   const sqlite = deps.db.sqlite;
   const changed = sqlite.transaction(() => {
     const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
     if (issuer?.paused) return false;
     pauseIssuerRow(sqlite, id, reason, toTimestamp(deps.clock()));
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor, requestId: requestId ?? null, details: { issuer: id, reason } });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer: id, reason } });
     return true;
   }).immediate();
   if (changed) deps.changes.emit('peers');
@@ -141,15 +140,15 @@ export function pauseIssuer(deps: AppDeps, id: string, actor: Actor, requestId?:
 }
 
 /** Resumes imports from a sovereign and clears its pull backoff so the next pull runs at once. */
-export function resumeIssuer(deps: AppDeps, id: string, actor: Actor, requestId?: string | null): { sovereign_id: string; paused: false; changed: boolean } {
+export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): { sovereign_id: string; paused: false; changed: boolean } {
   const sqlite = deps.db.sqlite;
   const changed = sqlite.transaction(() => {
     const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 404, 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
     if (!issuer?.paused) return false;
     sqlite.prepare('UPDATE feed_issuers SET paused = 0, paused_reason = NULL, paused_at = NULL WHERE issuer_sovereign_id = ?').run(id);
     sqlite.prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?').run(id);
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', actor, requestId: requestId ?? null, details: { issuer: id } });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', ...origin, details: { issuer: id } });
     return true;
   }).immediate();
   if (changed) deps.changes.emit('peers');

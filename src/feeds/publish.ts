@@ -7,10 +7,11 @@ import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import type { Sqlite } from '../db/database.ts';
-import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from './merkle.ts';
+import type { RequestNonce } from '../authority/request-nonces.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
+import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from '../log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import { frontierAt, readLogHead } from './revocation-log.ts';
+import { frontierAt, readLogHead } from '../log/revocation-log.ts';
 import { recordCheckpoint } from '../transparency/service.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
@@ -19,8 +20,10 @@ export interface PublishOptions {
   trigger: PublishTrigger;
   /** `if_due` (default): a heartbeat only when next_update is near; `force`: a heartbeat even if not due. */
   heartbeat?: 'if_due' | 'force';
+  /** Who asked (the system's scheduler when absent). */
   actor?: Actor;
   requestId?: string | null;
+  nonce?: RequestNonce | undefined;
 }
 
 export interface PublishedFeedSummary {
@@ -55,26 +58,17 @@ interface Statements {
   latestSequence: Statement<unknown[]>;
 }
 
-const cache = new WeakMap<Sqlite, Statements>();
-
-function statements(sqlite: Sqlite): Statements {
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = {
-      last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
-      entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
-      insert: sqlite.prepare(
-        `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
-      since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
-      latestSequence: sqlite.prepare('SELECT COALESCE(MAX(sequence), 0) AS n FROM published_feeds'),
-    };
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+const statements = perConnection((sqlite): Statements => ({
+  last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
+  entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
+  insert: sqlite.prepare(
+    `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ),
+  bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
+  since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
+  latestSequence: sqlite.prepare('SELECT COALESCE(MAX(sequence), 0) AS n FROM published_feeds'),
+}));
 
 /** Seconds before next_update at which a scheduled run publishes a heartbeat: half the update interval. */
 export function heartbeatLeadSeconds(nextUpdateSeconds: number): number {
@@ -111,7 +105,7 @@ function lastPublished(sqlite: Sqlite): PublishedRow | undefined {
  * publishes nothing.
  */
 export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishResult {
-  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 503, 'this authority has no signing key loaded');
+  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
   const sqlite = deps.db.sqlite;
   const s = statements(sqlite);
   const actor = options.actor ?? SYSTEM_ACTOR;
@@ -124,7 +118,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
     if (head.size < publishedSize) {
       // The log lost entries that were already published (a restore that did not carry them forward):
       // publishing now would sign a different history under a known tree size.
-      throw new AppError('revocation_log_behind_published', 409, 'the revocation log is shorter than the published feeds; restore the missing entries first', {
+      throw new AppError('revocation_log_behind_published', 'the revocation log is shorter than the published feeds; restore the missing entries first', {
         log_size: head.size,
         published_log_size: publishedSize,
       });
@@ -147,12 +141,12 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
     let from = publishedSize;
     while (from < head.size || (published.length === 0 && heartbeatDue)) {
       const rows = s.entries.all(from, MAX_FEED_ENTRIES) as Array<[number, string, string]>;
-      if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { missing_index: from });
+      if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from });
       const texts: string[] = new Array(rows.length);
       const leaves: string[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const [idx, text, leaf] = rows[i]!;
-        if (idx !== from + i) throw new AppError('revocation_log_corrupt', 500, 'the revocation log has a gap', { missing_index: from + i });
+        if (idx !== from + i) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from + i });
         texts[i] = text;
         leaves[i] = leaf;
       }
@@ -188,6 +182,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
         eventType: 'revocation_feed_published',
         actor,
         requestId: options.requestId ?? null,
+        nonce: options.nonce,
         details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
       });
       recordCheckpoint(deps, { sequence, size: frontier.size, rootHash });
@@ -197,7 +192,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
       from += rows.length;
     }
     if (published.length > 0 && from === head.size && `sha256:${frontierRoot(frontier)}` !== head.rootHash) {
-      throw new AppError('revocation_log_corrupt', 500, 'the published tree head does not match the stored log head');
+      throw new AppError('revocation_log_corrupt', 'the published tree head does not match the stored log head');
     }
     return { published, latest_sequence: sequence - 1 };
   }).immediate();

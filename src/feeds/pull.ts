@@ -3,14 +3,16 @@ import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, type JsonValue } from '../authority/canonical-json.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { hashRef, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
-import { AppError } from '../authority/errors.ts';
-import { gmSnapshotUnchanged, importGmFeed } from '../interop/gm-feed-import.ts';
+import { verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
+import type { PullFailureReason } from '../authority/error-codes.ts';
+import { AppError, type ErrorCode } from '../authority/errors.ts';
+import { gmSnapshotUnchanged, importGmFeed } from './gm-import.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognitionTreatySchema } from '../treaties/model.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
-import { importFeed } from './import.ts';
+import type { PageProblem } from './feed-page.ts';
+import { feedImporterFor, type IncomingPage } from './import-runner.ts';
 import { MAX_FEED_BYTES } from './model.ts';
 import { getPeerRow, type PeerRow } from './peers.ts';
 import { buildReceipt } from './receipts.ts';
@@ -42,7 +44,7 @@ export function backoffSeconds(consecutiveFailures: number): number {
 /** Why one pull of one peer failed: a stable code (transport problem or import rejection reason). */
 export class PullFailure extends Error {
   constructor(
-    readonly reason: string,
+    readonly reason: PullFailureReason | ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
@@ -63,8 +65,28 @@ interface FetchedBody {
   text: string;
 }
 
-/** One HTTP exchange with a peer: 5 s timeout, a byte cap on the response, strict UTF-8. */
+/** One HTTP exchange with a peer, the answer as text: strict UTF-8. */
 async function exchange(net: PullOptions, url: string, init: { method?: string; body?: string }, maxBytes: number): Promise<FetchedBody> {
+  const chunks: Uint8Array[] = [];
+  const { status } = await exchangeInto(net, url, init, maxBytes, (chunk) => chunks.push(chunk));
+  try {
+    return { status, text: decodeUtf8Strict(Buffer.concat(chunks)) };
+  } catch {
+    throw new PullFailure('malformed_response', `response from ${url} is not UTF-8`);
+  }
+}
+
+/**
+ * One HTTP exchange with a peer: 5 s timeout, a byte cap on the response. The body goes to `sink`
+ * chunk by chunk as it arrives (a feed page is passed on to the import worker without ever being whole here).
+ */
+async function exchangeInto(
+  net: PullOptions,
+  url: string,
+  init: { method?: string; body?: string },
+  maxBytes: number,
+  sink: (chunk: Uint8Array) => void,
+): Promise<{ status: number; size: number }> {
   let response: Response;
   const timeoutMs = net.timeoutMs ?? PULL_TIMEOUT_MS;
   const signal = AbortSignal.timeout(timeoutMs);
@@ -85,7 +107,6 @@ async function exchange(net: PullOptions, url: string, init: { method?: string; 
     void response.body?.cancel().catch(() => {});
     throw new PullFailure('response_too_large', `response from ${url} is larger than ${maxBytes} bytes`, { max_bytes: maxBytes });
   }
-  const chunks: Uint8Array[] = [];
   let size = 0;
   try {
     if (response.body) {
@@ -112,7 +133,7 @@ async function exchange(net: PullOptions, url: string, init: { method?: string; 
           void reader.cancel().catch(() => {});
           throw new PullFailure('response_too_large', `response from ${url} is larger than ${maxBytes} bytes`, { max_bytes: maxBytes });
         }
-        chunks.push(value);
+        sink(value);
       }
     }
   } catch (err) {
@@ -120,13 +141,7 @@ async function exchange(net: PullOptions, url: string, init: { method?: string; 
     if (signal.aborted) throw new PullFailure('timeout', `no complete answer from ${url} within ${timeoutMs} ms`);
     throw new PullFailure('unreachable', `reading ${url} failed: ${(err as Error).message}`);
   }
-  let text: string;
-  try {
-    text = decodeUtf8Strict(Buffer.concat(chunks));
-  } catch {
-    throw new PullFailure('malformed_response', `response from ${url} is not UTF-8`);
-  }
-  return { status: response.status, text };
+  return { status: response.status, size };
 }
 
 /** Native feed pages hold integers only; a Genesis Mesh snapshot or treaty list may carry other numbers. */
@@ -142,19 +157,11 @@ function parseJson(url: string, text: string, numbers: NumberForm): JsonValue {
 }
 
 async function getJson(net: PullOptions, url: string, maxBytes: number, numbers: NumberForm, allowNotFound = false): Promise<JsonValue | null> {
-  return (await getJsonSized(net, url, maxBytes, numbers, allowNotFound)).value;
-}
-
-/** getJson, also telling how many characters the response had. */
-async function getJsonSized(net: PullOptions, url: string, maxBytes: number, numbers: NumberForm, allowNotFound = false): Promise<{ value: JsonValue | null; size: number }> {
   const res = await exchange(net, url, {}, maxBytes);
-  if (res.status === 404 && allowNotFound) return { value: null, size: 0 };
+  if (res.status === 404 && allowNotFound) return null;
   if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
-  return { value: parseJson(url, res.text, numbers), size: res.text.length };
+  return parseJson(url, res.text, numbers);
 }
-
-/** Lets other requests run between two imports: each import is synchronous and may take tens of milliseconds. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function asObject(value: JsonValue | null): Record<string, JsonValue> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : null;
@@ -172,23 +179,45 @@ function storedHash(deps: AppDeps, issuer: string, sequence: number): string | n
   return row?.feed_hash ?? null;
 }
 
-/** Whether a fetched feed is byte-identical (canonically) to the one imported at that sequence. */
-function sameAsStored(deps: AppDeps, issuer: string, sequence: number, feed: JsonValue): boolean {
-  const stored = storedHash(deps, issuer, sequence);
-  if (stored === null) return false;
+/** Imports feed `index` of a received page; a rejection becomes the pull's failure. */
+async function importOne(page: IncomingPage, index: number, peer: PeerRow, url: string, consistencyProof?: string[]): Promise<'imported' | 'already_imported'> {
   try {
-    return hashRef(canonicalJson(feed)) === stored;
-  } catch {
-    return false;
+    const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
+    return (await page.importFeed(index, consistencyProof ? { ...ctx, consistencyProof } : ctx)).status;
+  } catch (err) {
+    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    throw err;
   }
 }
 
-function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string, consistencyProof?: string[]): 'imported' | 'already_imported' {
+function pageFailure(url: string, problem: PageProblem): PullFailure {
+  switch (problem) {
+    case 'not_a_feed_page':
+      return new PullFailure('malformed_response', `${url} is not a feed page`);
+    case 'no_valid_sequence':
+      return new PullFailure('malformed_response', 'latest feed has no valid sequence');
+    case 'not_utf8':
+      return new PullFailure('malformed_response', `response from ${url} is not UTF-8`);
+    case 'non_canonical_number':
+      return new PullFailure('malformed_response', `response from ${url} has a number with a fraction or exponent`);
+    case 'not_strict_json':
+      return new PullFailure('malformed_response', `response from ${url} is not strict JSON`);
+  }
+}
+
+/** GETs `url` into a page received by the importer (discarded unless the answer is 200); null for an allowed 404. */
+async function receivePage(deps: AppDeps, net: PullOptions, url: string, maxBytes: number, allowNotFound: boolean): Promise<{ page: IncomingPage; size: number } | null> {
+  const page = feedImporterFor(deps).receive();
   try {
-    const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
-    return importFeed(deps, feed, consistencyProof ? { ...ctx, consistencyProof } : ctx).status;
+    const { status, size } = await exchangeInto(net, url, {}, maxBytes, (chunk) => page.write(chunk));
+    if (status === 200) return { page, size };
+    if (status === 404 && allowNotFound) {
+      page.discard();
+      return null;
+    }
+    throw new PullFailure('http_error', `${url} answered HTTP ${status}`, { status });
   } catch (err) {
-    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    page.discard();
     throw err;
   }
 }
@@ -197,35 +226,45 @@ function importOne(deps: AppDeps, feed: JsonValue, peer: PeerRow, url: string, c
 async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
   const base = peer.base_url;
   const latestUrl = `${base}/revocation-feeds/latest`;
-  const latest = asObject(await getJson(net, latestUrl, MAX_LATEST_BYTES, 'integers', true));
-  if (latest === null) return 0; // the peer has published nothing yet
-  const latestSequence = typeof latest.sequence === 'number' ? latest.sequence : null;
-  if (latestSequence === null || !Number.isSafeInteger(latestSequence) || latestSequence < 1) {
-    throw new PullFailure('malformed_response', 'latest feed has no valid sequence');
-  }
-  let state = importedState(deps, peer.sovereign_id);
-  if (latestSequence <= state.last_sequence) {
-    // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
-    if (!sameAsStored(deps, peer.sovereign_id, latestSequence, latest)) importOne(deps, latest, peer, latestUrl);
-    return 0;
+  const answer = await receivePage(deps, net, latestUrl, MAX_LATEST_BYTES, true);
+  if (answer === null) return 0; // the peer has published nothing yet
+  let state: ReturnType<typeof importedState>;
+  try {
+    const latest = await answer.page.readLatest();
+    if (!latest.ok) throw pageFailure(latestUrl, latest.problem);
+    state = importedState(deps, peer.sovereign_id);
+    if (latest.sequence <= state.last_sequence) {
+      // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
+      if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence)) await importOne(answer.page, 0, peer, latestUrl);
+      return 0;
+    }
+  } finally {
+    answer.page.discard();
   }
   let imported = 0;
   let fetched = 0;
-  for (let page = 0; page < MAX_PAGES_PER_PULL && fetched < (net.maxBytesPerRun ?? MAX_PULL_BYTES_PER_RUN); page++) {
+  for (let n = 0; n < MAX_PAGES_PER_PULL && fetched < (net.maxBytesPerRun ?? MAX_PULL_BYTES_PER_RUN); n++) {
     const since = state.last_sequence;
     const url = `${base}/revocation-feeds?since=${since}&limit=${PULL_PAGE_LIMIT}`;
-    const response = await getJsonSized(net, url, MAX_PAGE_BYTES, 'integers');
-    fetched += response.size;
-    const body = asObject(response.value);
-    const feeds = body?.feeds;
-    if (!body || !Array.isArray(feeds) || typeof body.more !== 'boolean') throw new PullFailure('malformed_response', `${url} is not a feed page`);
-    for (const feed of feeds) {
-      await nextTurn();
-      const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed, (path) => getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true));
-      if (importOne(deps, feed, peer, url, proof) === 'imported') imported++;
+    // Received, read and imported off the serving thread when there is an import worker: a page may hold megabytes of feeds.
+    const { page, size } = (await receivePage(deps, net, url, MAX_PAGE_BYTES, false))!;
+    fetched += size;
+    let more: boolean;
+    let count: number;
+    try {
+      const reading = await page.readPage();
+      if (!reading.ok) throw pageFailure(url, reading.problem);
+      for (const [index, feed] of reading.feeds.entries()) {
+        const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed.logSize, (path) => getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true));
+        if ((await importOne(page, index, peer, url, proof)) === 'imported') imported++;
+      }
+      more = reading.more;
+      count = reading.feeds.length;
+    } finally {
+      page.discard();
     }
     state = importedState(deps, peer.sovereign_id);
-    if (!body.more || feeds.length === 0 || state.last_sequence === since) break;
+    if (!more || count === 0 || state.last_sequence === since) break;
   }
   return imported;
 }

@@ -44,28 +44,28 @@ export interface ReceiptOutcome {
  */
 export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string | null): ReceiptOutcome {
   const sqlite = deps.db.sqlite;
-  if (signableProblem(input) !== null) throw new AppError('invalid_feed_receipt', 422, 'the receipt does not match the feed receipt schema');
+  if (signableProblem(input) !== null) throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema');
   const parsed = feedReceiptSchema.safeParse(input);
-  if (!parsed.success) throw new AppError('invalid_feed_receipt', 422, 'the receipt does not match the feed receipt schema', { issues: issueList(parsed.error) });
+  if (!parsed.success) throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: issueList(parsed.error) });
   const receipt = parsed.data;
   if (receipt.issuer_sovereign_id !== deps.identity.sovereignId) {
-    throw new AppError('receipt_wrong_issuer', 422, 'the receipt is for another issuer', { issuer_sovereign_id: deps.identity.sovereignId });
+    throw new AppError('receipt_wrong_issuer', 'the receipt is for another issuer', { issuer_sovereign_id: deps.identity.sovereignId });
   }
   const now = deps.clock();
   const keys = receipt.importer_sovereign_id === deps.identity.sovereignId ? [] : recognizedIssuer(sqlite, receipt.importer_sovereign_id, now).keys;
-  if (keys.length === 0) throw new AppError('importer_not_recognized', 403, 'this authority does not recognize the importer');
+  if (keys.length === 0) throw new AppError('importer_not_recognized', 'this authority does not recognize the importer');
   const check = verifySignedObject(receipt, keys);
   if (!check.valid) {
     deps.metrics.signatureVerificationFailures.inc({ surface: 'feed_receipt', reason: check.reason });
-    throw new AppError('invalid_signature', 422, 'the receipt is not signed by a key recognized for the importer', { reason: check.reason });
+    throw new AppError('invalid_signature', 'the receipt is not signed by a key recognized for the importer', { reason: check.reason });
   }
   const receivedAt = parseTimestamp(receipt.received_at)!;
   if (receivedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
-    throw new AppError('invalid_timestamps', 422, 'received_at is in the future', { problem: 'received_at_in_future' });
+    throw new AppError('invalid_timestamps', 'received_at is in the future', { problem: 'received_at_in_future' });
   }
   const feed = publishedFeed(sqlite, receipt.sequence);
   if (!feed || feed.feed_hash !== receipt.feed_hash) {
-    throw new AppError('receipt_feed_mismatch', 409, 'the receipt names a feed this authority did not publish', {
+    throw new AppError('receipt_feed_mismatch', 'the receipt names a feed this authority did not publish', {
       sequence: receipt.sequence,
       published_feed_hash: feed?.feed_hash ?? null,
     });

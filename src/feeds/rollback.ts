@@ -1,5 +1,5 @@
 // Surgical undo of a bad import: drop one issuer's imported feeds above a sequence and pause the issuer.
-import { appendAudit, type Actor } from '../authority/audit.ts';
+import { appendAudit, type RequestOrigin } from '../authority/audit.ts';
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
@@ -25,14 +25,14 @@ export interface RollbackResult {
  * (sequence, hash, Merkle frontier, log size, issued_at, next_update) to feed `to_sequence` (or to
  * nothing for 0), and pauses the issuer so the pull job does not simply re-import the same feeds.
  */
-export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor, requestId?: string | null): RollbackResult {
+export function rollbackImport(deps: AppDeps, input: RollbackInput, origin: RequestOrigin): RollbackResult {
   const sqlite = deps.db.sqlite;
   const issuer = input.issuer_sovereign_id;
   const result = sqlite.transaction((): RollbackResult => {
     const state = sqlite.prepare('SELECT last_sequence FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as { last_sequence: number } | undefined;
-    if (!state) throw new AppError('issuer_not_found', 404, 'nothing has been imported from this issuer', { issuer_sovereign_id: issuer });
+    if (!state) throw new AppError('issuer_not_found', 'nothing has been imported from this issuer', { issuer_sovereign_id: issuer });
     if (input.to_sequence > state.last_sequence) {
-      throw new AppError('rollback_target_ahead', 409, 'to_sequence is beyond the last imported sequence', { last_sequence: state.last_sequence });
+      throw new AppError('rollback_target_ahead', 'to_sequence is beyond the last imported sequence', { last_sequence: state.last_sequence });
     }
     const target =
       input.to_sequence === 0
@@ -41,7 +41,7 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor
             .prepare('SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?')
             .get(issuer, input.to_sequence) as { feed_hash: string; signed_hash: string | null; issued_at: string | null; next_update: string | null; log_size: number | null; frontier: string | null } | undefined);
     if (input.to_sequence > 0 && (!target || target.log_size === null || target.frontier === null)) {
-      throw new AppError('rollback_target_missing', 409, 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
+      throw new AppError('rollback_target_missing', 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
     }
     const removed = sqlite
       .prepare('SELECT sequence, feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ? ORDER BY sequence')
@@ -65,8 +65,8 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, actor: Actor
       // The hashes identify exactly what was undone; bounded so one event stays small.
       removed_feed_hashes: removed.slice(0, 100).map((r) => ({ sequence: r.sequence, feed_hash: r.feed_hash })),
     };
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_import_rolled_back', actor, requestId: requestId ?? null, details });
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor, requestId: requestId ?? null, details: { issuer, reason: 'rollback' } });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_import_rolled_back', ...origin, details });
+    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer, reason: 'rollback' } });
     return {
       issuer_sovereign_id: issuer,
       from_sequence: state.last_sequence,

@@ -1,14 +1,14 @@
 // HTTP surface of the feeds domain: serving published feeds, receipts, and the admin routes for import, peers, rollback.
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
-import { operatorActor } from '../authority/admin-auth.ts';
+import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
-import { jsonBody, jsonRawBody, rawBody, validate, validatedBody, validatedQuery } from '../authority/http.ts';
+import { etagMatches, jsonBody, jsonRawBody, optionalBody, validatedBody, validatedQuery } from '../authority/http.ts';
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
-import { importFeedRequest } from './import.ts';
-import { identifier } from './model.ts';
+import { feedImporterFor } from './import-runner.ts';
+import { identifier } from '../authority/identifiers.ts';
 import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
 import { WIRE_PROFILES } from '../interop/gm-model.ts';
 import { latestPublishedFeed, latestPublishedSequence, publishedFeed, publishedFeedsSince, publishFeeds } from './publish.ts';
@@ -38,14 +38,6 @@ const publishBody = z.strictObject({ heartbeat: z.boolean().optional() });
 const rollbackBody = z.strictObject({ issuer_sovereign_id: identifier, to_sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 const peerBody = z.strictObject({ sovereign_id: identifier, base_url: z.string().min(1).max(2048), profile: z.enum(WIRE_PROFILES).optional() });
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((part) => {
-    const tag = part.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
-}
-
 /** Serves stored feed bytes exactly as signed. */
 function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }, cacheControl: string): Response {
   const etag = `"${feed.feed_hash}"`;
@@ -56,17 +48,10 @@ function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }
   return c.body(feed.body);
 }
 
-/** Optional JSON body: empty means `{}`. */
-async function optionalBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, code: string): Promise<z.infer<S>> {
-  const bytes = await rawBody(c);
-  if (bytes.length === 0) return validate(schema, {}, code);
-  return validate(schema, await jsonBody(c), code);
-}
-
 function peerId(c: Context<AppEnv>): string {
   const id = c.req.param('id') ?? '';
   const parsed = identifier.safeParse(id);
-  if (!parsed.success) throw new AppError('peer_not_found', 404, 'no peer with this sovereign id');
+  if (!parsed.success) throw new AppError('peer_not_found', 'no peer with this sovereign id');
   return parsed.data;
 }
 
@@ -80,7 +65,7 @@ export function feedRoutes(deps: AppDeps) {
       // ---- Serving: stored bytes only; never signs, never touches a signing key.
       .get('/revocation-feeds/latest', (c) => {
         const feed = latestPublishedFeed(sqlite);
-        if (!feed) throw new AppError('feed_not_found', 404, 'no feed has been published yet');
+        if (!feed) throw new AppError('feed_not_found', 'no feed has been published yet');
         return serveFeed(c, feed, 'no-cache');
       })
       .get('/revocation-feeds', (c) => {
@@ -92,15 +77,15 @@ export function feedRoutes(deps: AppDeps) {
       })
       .get('/revocation-feeds/:sequence', (c) => {
         const text = c.req.param('sequence');
-        if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 422, 'sequence must be a positive whole number');
+        if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 'sequence must be a positive whole number');
         const feed = publishedFeed(sqlite, Number(text));
-        if (!feed) throw new AppError('feed_not_found', 404, 'no feed with this sequence', { sequence: Number(text) });
+        if (!feed) throw new AppError('feed_not_found', 'no feed with this sequence', { sequence: Number(text) });
         return serveFeed(c, feed, IMMUTABLE);
       })
       .post('/revocation-feeds/receipts', async (c) => {
         const input = await jsonBody(c, { integersOnly: true }).catch((err: unknown) => {
           if (!(err instanceof AppError) || err.code !== 'non_canonical_number') throw err;
-          throw new AppError('invalid_feed_receipt', 422, 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
+          throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
         });
         const outcome = recordReceipt(deps, input, c.get('requestId'));
         return c.json({ accepted: true, ...outcome });
@@ -112,19 +97,18 @@ export function feedRoutes(deps: AppDeps) {
         const result = publishFeeds(deps, {
           trigger: 'admin',
           heartbeat: body.heartbeat ? 'force' : 'if_due',
-          actor: operatorActor(c.get('operator')),
-          requestId: c.get('requestId'),
+          ...adminOrigin(c),
         });
         return c.json(result);
       })
       .post('/admin/revocation-feeds/import', async (c) => {
-        const result = importFeedRequest(deps, await jsonRawBody(c), { actor: operatorActor(c.get('operator')), requestId: c.get('requestId'), via: 'admin' });
+        const result = await feedImporterFor(deps).importRequest(await jsonRawBody(c), { ...adminOrigin(c), via: 'admin' });
         const { feed_hash: _hash, ...response } = result;
         return c.json(response);
       })
       .post('/admin/revocation-feeds/rollback-import', async (c) => {
         const body = await validatedBody(c, rollbackBody, 'invalid_rollback_request');
-        return c.json(rollbackImport(deps, body, operatorActor(c.get('operator')), c.get('requestId')));
+        return c.json(rollbackImport(deps, body, adminOrigin(c)));
       })
       .get('/admin/revocation-feeds/issuers', (c) => {
         refreshIssuerStaleness(deps);
@@ -141,16 +125,16 @@ export function feedRoutes(deps: AppDeps) {
       // ---- Admin: peers.
       .post('/admin/peers', async (c) => {
         const body = await validatedBody(c, peerBody, 'invalid_peer');
-        return c.json(registerPeer(deps, body, operatorActor(c.get('operator')), c.get('requestId')), 201);
+        return c.json(registerPeer(deps, body, adminOrigin(c)), 201);
       })
       .get('/admin/peers', (c) => {
         refreshIssuerStaleness(deps);
         return c.json({ peers: listPeers(deps) });
       })
       .get('/admin/peers/:id', (c) => c.json(getPeer(deps, peerId(c))))
-      .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
-      .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
-      .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), operatorActor(c.get('operator')), c.get('requestId'))))
+      .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), adminOrigin(c))))
+      .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), adminOrigin(c))))
+      .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), adminOrigin(c))))
       .post('/admin/peers/:id/pull', async (c) => {
         const id = peerId(c);
         getPeer(deps, id);

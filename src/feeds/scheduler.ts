@@ -1,7 +1,7 @@
 // Background work of the feeds domain: debounced publish after revocations, publish and pull schedules, freshness.
-import cron, { type ScheduledTask } from 'node-cron';
-import { toTimestamp } from '../authority/clock.ts';
+import cron from 'node-cron';
 import type { AppDeps } from '../authority/context.ts';
+import { setPublishTimers, type PublishTimers } from '../log/publication.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { publishFeeds, type PublishTrigger } from './publish.ts';
 import { runPullJob } from './pull.ts';
@@ -9,30 +9,6 @@ import { runPullJob } from './pull.ts';
 /** Revocations arriving within this window are published together. */
 export const PUBLISH_DEBOUNCE_MS = 2_000;
 const FRESHNESS_INTERVAL_MS = 30_000;
-
-/**
- * When a revocation made now will be published: `scheduled` when the debounced publish after a
- * revocation is due (its expected time, on the authority's clock), else `pending` until the next run
- * of the publish schedule (null when this process runs no schedule: only `accord feed publish` will).
- */
-export type PublicationOutlook = { publish: 'scheduled'; expected_publication: string } | { publish: 'pending'; next_scheduled_run: string | null };
-
-interface PublishTimers {
-  /** Wall-clock time (ms) the debounced publish fires, while one is set. */
-  debounceDueMs: number | null;
-  publishTask: ScheduledTask;
-}
-
-const timers = new WeakMap<AppDeps, PublishTimers>();
-
-export function publicationOutlook(deps: AppDeps): PublicationOutlook {
-  const t = timers.get(deps);
-  // The timers run on wall-clock time; the answer is stated on the authority's clock.
-  const onClock = (wallMs: number) => toTimestamp(new Date(deps.clock().getTime() + Math.max(0, wallMs - Date.now()) + 999));
-  if (t?.debounceDueMs != null) return { publish: 'scheduled', expected_publication: onClock(t.debounceDueMs) };
-  const next = t?.publishTask.getNextRun() ?? null;
-  return { publish: 'pending', next_scheduled_run: next ? onClock(next.getTime()) : null };
-}
 
 function publishSafely(deps: AppDeps, trigger: PublishTrigger): void {
   try {
@@ -47,7 +23,7 @@ export function startFeedJobs(deps: AppDeps): void {
   let debounce: NodeJS.Timeout | undefined;
   const publishTask = cron.createTask(deps.config.feedPublishCron, () => publishSafely(deps, 'schedule'), { name: 'feed-publish', noOverlap: true });
   const outlook: PublishTimers = { debounceDueMs: null, publishTask };
-  timers.set(deps, outlook);
+  setPublishTimers(deps, outlook);
   const onRevocation = () => {
     if (debounce) clearTimeout(debounce);
     outlook.debounceDueMs = Date.now() + PUBLISH_DEBOUNCE_MS;
@@ -63,7 +39,7 @@ export function startFeedJobs(deps: AppDeps): void {
     stop: () => {
       deps.changes.off('revocation', onRevocation);
       if (debounce) clearTimeout(debounce);
-      timers.delete(deps);
+      setPublishTimers(deps, null);
     },
   });
 

@@ -1,6 +1,7 @@
 // Genesis Mesh (wire profile `genesis-mesh`) signed objects: strict zod schemas, timestamps, validity windows, signature check.
 import { z } from 'zod';
-import { gmCanonicalJson, numberSourceText, type GmObjectType } from '../authority/canonical-json.ts';
+import { numberSourceText } from '../authority/canonical-json.ts';
+import { gmCanonicalJson, type GmObjectType } from './gm-canonical.ts';
 import { issueList } from '../authority/http.ts';
 import { decodeBase64Strict, parsePublicKey, verifyWithKey, type PublicKeyInfo, type SignatureCheck } from '../authority/crypto.ts';
 

@@ -1,8 +1,8 @@
 // Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
-import type { GmObjectType } from '../authority/canonical-json.ts';
+import type { GmObjectType } from './gm-canonical.ts';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
 import { statementOnce, type Sqlite } from '../db/database.ts';
-import { AppError } from '../authority/errors.ts';
+import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
 
 /**
@@ -41,9 +41,9 @@ export function claimedIssuer(raw: unknown): string | null {
   return typeof issuer === 'string' ? issuer : null;
 }
 
-function parseStrict<T extends 'recognition_treaty' | 'membership_attestation'>(type: T, raw: unknown, code: string, message: string) {
+function parseStrict<T extends 'recognition_treaty' | 'membership_attestation'>(type: T, raw: unknown, code: ErrorCode, message: string) {
   const parsed = parseGmObject(type, raw);
-  if (!parsed.ok) throw new AppError(code, 422, message, { profile: GENESIS_MESH_PROFILE, reason: parsed.reason, issues: parsed.issues });
+  if (!parsed.ok) throw new AppError(code, message, { profile: GENESIS_MESH_PROFILE, reason: parsed.reason, issues: parsed.issues });
   return parsed.value;
 }
 

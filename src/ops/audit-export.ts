@@ -36,7 +36,7 @@ export function normalizeFilters(input: ExportFilterInput): ExportFilters {
   const filters: ExportFilters = {};
   if (input.eventTypes && input.eventTypes.length > 0) {
     const unknown = input.eventTypes.filter((t) => !(AUDIT_EVENT_TYPES as readonly string[]).includes(t));
-    if (unknown.length > 0) throw new AppError('invalid_filter', 422, `unknown event type ${unknown[0]} (see docs/audit-events.md)`);
+    if (unknown.length > 0) throw new AppError('invalid_filter', `unknown event type ${unknown[0]} (see docs/audit-events.md)`);
     filters.event_types = [...new Set(input.eventTypes)].sort();
   }
   for (const [name, value] of [
@@ -44,16 +44,16 @@ export function normalizeFilters(input: ExportFilterInput): ExportFilters {
     ['until', input.until],
   ] as const) {
     if (value === undefined) continue;
-    if (!parseTimestamp(value)) throw new AppError('invalid_filter', 422, `--${name} must be an RFC 3339 UTC timestamp like 2026-01-01T00:00:00Z`);
+    if (!parseTimestamp(value)) throw new AppError('invalid_filter', `--${name} must be an RFC 3339 UTC timestamp like 2026-01-01T00:00:00Z`);
     filters[name] = value;
   }
-  if (filters.since && filters.until && filters.since >= filters.until) throw new AppError('invalid_filter', 422, '--since must be before --until');
+  if (filters.since && filters.until && filters.since >= filters.until) throw new AppError('invalid_filter', '--since must be before --until');
   if (input.actorKey !== undefined) {
-    if (input.actorKey.length === 0 || input.actorKey.length > 200) throw new AppError('invalid_filter', 422, '--actor-key must be an operator key_id (sha256:…) or label');
+    if (input.actorKey.length === 0 || input.actorKey.length > 200) throw new AppError('invalid_filter', '--actor-key must be an operator key_id (sha256:…) or label');
     filters.actor_key = input.actorKey;
   }
   if (input.afterSeq !== undefined) {
-    if (!Number.isSafeInteger(input.afterSeq) || input.afterSeq < 0) throw new AppError('invalid_filter', 422, '--after-seq must be a whole number ≥ 0');
+    if (!Number.isSafeInteger(input.afterSeq) || input.afterSeq < 0) throw new AppError('invalid_filter', '--after-seq must be a whole number ≥ 0');
     filters.after_seq = input.afterSeq;
   }
   return filters;
@@ -89,22 +89,22 @@ export function exportQuery(filters: ExportFilters): { sql: string; params: Arra
 
 /** Opens a database read-only and checks it is an accord database (the export never writes). */
 export function openAccordReadOnly(dbPath: string): { db: Database; sovereignId: string } {
-  if (!fs.existsSync(dbPath)) throw new AppError('database_not_found', 404, `database ${dbPath} does not exist`);
+  if (!fs.existsSync(dbPath)) throw new AppError('database_not_found', `database ${dbPath} does not exist`);
   let db: Database;
   try {
     db = openDatabase(dbPath, { readonly: true });
   } catch (err) {
-    throw new AppError('database_unreadable', 422, `cannot open ${dbPath}: ${(err as Error).message}`);
+    throw new AppError('database_unreadable', `cannot open ${dbPath}: ${(err as Error).message}`);
   }
   try {
     const app = readMetaValue(db, 'application');
     const sovereignId = readMetaValue(db, 'sovereign_id');
-    if (app !== 'accord' || !sovereignId) throw new AppError('not_accord_database', 422, `${dbPath} is not an accord database`);
+    if (app !== 'accord' || !sovereignId) throw new AppError('not_accord_database', `${dbPath} is not an accord database`);
     return { db, sovereignId };
   } catch (err) {
     db.close();
     if (err instanceof AppError) throw err;
-    throw new AppError('not_accord_database', 422, `${dbPath} is not an accord database (${(err as Error).message})`);
+    throw new AppError('not_accord_database', `${dbPath} is not an accord database (${(err as Error).message})`);
   }
 }
 
@@ -194,7 +194,7 @@ export async function exportAudit(input: {
   force?: boolean;
 }): Promise<AuditExportSummary> {
   const format = input.format ?? 'jsonl';
-  if (!EXPORT_FORMATS.includes(format)) throw new AppError('invalid_filter', 422, '--format must be jsonl or json');
+  if (!EXPORT_FORMATS.includes(format)) throw new AppError('invalid_filter', '--format must be jsonl or json');
   const filters = normalizeFilters(input.filters ?? {});
   const output = path.resolve(input.output);
   refuseOverwrite(output, input.force);
@@ -235,7 +235,7 @@ export async function exportAudit(input: {
     await handle.sync();
     await handle.close();
     handle = null;
-    if (!input.force && fs.existsSync(output)) throw new AppError('output_exists', 409, `refusing to overwrite ${output} (use --force)`);
+    if (!input.force && fs.existsSync(output)) throw new AppError('output_exists', `refusing to overwrite ${output} (use --force)`);
     fs.renameSync(tmp, output);
     fsyncDirectory(path.dirname(output));
   } catch (err) {

@@ -8,7 +8,7 @@ import { canonicalJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { AppError } from '../authority/errors.ts';
 import { readCheckpoint, verifyCheckpointSignature, type CheckpointSignature, type TrustAnchor } from './checkpoint.ts';
 import { filterMismatch, filtersAllowGaps, JSON_FORMAT_CLOSE, readFirstLine, type ExportFilters, type ExportFormat, type ExportHeader } from './export-format.ts';
-import { logCheckpointCheck, type AuditAnchorReport } from '../transparency/audit-anchor.ts';
+import { logCheckpointCheck, type AuditAnchorReport } from './audit-anchor.ts';
 
 export interface VerifyOptions {
   checkpointFile?: string;
@@ -81,7 +81,7 @@ async function* exportLines(file: string, hash: ReturnType<typeof createHash>): 
     }
     if (format === 'json') {
       if (closed) {
-        if (line.trim() !== '') throw new AppError('export_malformed', 422, `line ${lineNo}: text after the end of the json export`);
+        if (line.trim() !== '') throw new AppError('export_malformed', `line ${lineNo}: text after the end of the json export`);
         continue;
       }
       if (line === JSON_FORMAT_CLOSE) {
@@ -94,7 +94,7 @@ async function* exportLines(file: string, hash: ReturnType<typeof createHash>): 
     }
   }
   if (format === null) yield { kind: 'first', format: 'jsonl', header: null };
-  if (format === 'json' && !closed) throw new AppError('export_malformed', 422, 'the json export is truncated (no closing "]}" line)');
+  if (format === 'json' && !closed) throw new AppError('export_malformed', 'the json export is truncated (no closing "]}" line)');
 }
 
 function parseLine(line: string): unknown {
@@ -142,7 +142,7 @@ function gapPolicy(filters: ExportFilters | null, options: VerifyOptions): GapPo
  * file (checkpoint failures are listed first: with the wrong checkpoint, that is the news).
  */
 export async function verifyAuditExport(file: string, options: VerifyOptions = {}): Promise<AuditVerifyReport> {
-  if (!fs.existsSync(file)) throw new AppError('export_not_found', 404, `export file ${file} does not exist`);
+  if (!fs.existsSync(file)) throw new AppError('export_not_found', `export file ${file} does not exist`);
   const checkpoint = options.checkpointFile ? readCheckpoint(options.checkpointFile) : null;
   const hash = createHash('sha256');
   let format: ExportFormat = 'jsonl';

@@ -1,5 +1,5 @@
 // Before a restore trusts a backup: its audit chain, and the signatures of everything it would serve, under keys this installation already trusts.
-import { EventEmitter } from 'node:events';
+import { ChangeBus } from '../authority/changes.ts';
 import path from 'node:path';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import pino from 'pino';
@@ -11,9 +11,8 @@ import { hashRef, parsePublicKey, verifySignedObject, type PublicKeyInfo } from 
 import { createMetrics } from '../authority/metrics.ts';
 import { OperatorKeyring } from '../authority/operator-keys.ts';
 import type { Sqlite } from '../db/database.ts';
-import * as schema from '../db/schema.ts';
 import { safeParseRevocationFeed, signedPartHash } from '../feeds/model.ts';
-import { verifyAttestation, verifyTreaty } from '../treaties/verification.ts';
+import { verifyAttestation, verifyTreaty } from '../verification/verification.ts';
 import type { TrustAnchor } from './checkpoint.ts';
 
 /** Problems listed one by one in the report (the rest are counted). */
@@ -76,14 +75,14 @@ function trustedKeys(sqlite: Sqlite, trust: TrustInput): Map<string, { key: Publ
  */
 function verificationDeps(sqlite: Sqlite, dbPath: string, clock: Clock, sovereignId: string, keys: PublicKeyInfo[]): AppDeps {
   return {
-    db: { sqlite, orm: drizzle(sqlite, { schema }), path: dbPath, close: () => {} },
+    db: { sqlite, orm: drizzle(sqlite), path: dbPath, close: () => {} },
     clock,
     config: defaultConfig({ dataDir: path.dirname(dbPath), dbPath, sovereignId, logLevel: 'silent' }),
     identity: { sovereignId, signingKeys: [], publishedKeys: keys.map((k) => ({ key_id: k.keyId, public_key: k.base64 })) },
     operatorKeys: OperatorKeyring.fromKeys([]),
     logger: pino({ level: 'silent' }),
     metrics: createMetrics(),
-    changes: new EventEmitter(),
+    changes: new ChangeBus(),
     background: [],
   };
 }

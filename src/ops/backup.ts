@@ -67,7 +67,7 @@ export async function snapshotInto(
     copy.pragma(`mmap_size = ${fs.statSync(dest).size}`);
     // quick_check catches a torn or corrupt copy at a fraction of integrity_check's cost; restore runs the full check.
     const integrity = copy.pragma('quick_check', { simple: true });
-    if (integrity !== 'ok') throw new AppError('backup_failed', 500, `the backup copy fails quick_check: ${String(integrity)}`);
+    if (integrity !== 'ok') throw new AppError('backup_failed', `the backup copy fails quick_check: ${String(integrity)}`);
     pages ||= (copy.pragma('page_count', { simple: true }) as number) ?? 0;
   } catch (err) {
     // Let the worker finish with the file before the caller removes it.
@@ -88,9 +88,9 @@ export async function backupDatabase(input: { dbPath: string; output: string; fo
   const started = Date.now();
   const dbPath = path.resolve(input.dbPath);
   const output = path.resolve(input.output);
-  if (output === dbPath) throw new AppError('invalid_output', 422, '--output must not be the database itself');
-  if (!fs.existsSync(dbPath)) throw new AppError('database_not_found', 404, `database ${dbPath} does not exist`);
-  if (!hasSqliteHeader(dbPath)) throw new AppError('database_unreadable', 422, `${dbPath} is not an SQLite database`);
+  if (output === dbPath) throw new AppError('invalid_output', '--output must not be the database itself');
+  if (!fs.existsSync(dbPath)) throw new AppError('database_not_found', `database ${dbPath} does not exist`);
+  if (!hasSqliteHeader(dbPath)) throw new AppError('database_unreadable', `${dbPath} is not an SQLite database`);
   refuseOverwrite(output, input.force);
   refuseOverwrite(sidecarPath(output), input.force);
   fs.mkdirSync(path.dirname(output), { recursive: true, mode: 0o700 });
@@ -103,7 +103,7 @@ export async function backupDatabase(input: { dbPath: string; output: string; fo
     // Safe for the live database: it never shrinks (no VACUUM, no auto_vacuum), so the map stays valid.
     source.pragma(`mmap_size = ${fs.statSync(dbPath).size}`);
   } catch (err) {
-    throw new AppError('database_unreadable', 422, `cannot open ${dbPath}: ${(err as Error).message}`);
+    throw new AppError('database_unreadable', `cannot open ${dbPath}: ${(err as Error).message}`);
   }
   const tmp = temporaryPath(output);
   try {
@@ -117,7 +117,7 @@ export async function backupDatabase(input: { dbPath: string; output: string; fo
   } catch (err) {
     removeSqliteFiles(tmp);
     if (err instanceof AppError) throw err;
-    throw new AppError('backup_failed', 500, `backup failed: ${(err as Error).message}`);
+    throw new AppError('backup_failed', `backup failed: ${(err as Error).message}`);
   } finally {
     source.close();
   }

@@ -1,7 +1,7 @@
 // What a restore carries forward from the replaced database: everything this authority has already published or signed.
 import type { Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
-import { rebuildLogState } from '../feeds/revocation-log.ts';
+import { rebuildLogState } from '../log/revocation-log.ts';
 
 /**
  * One table whose newer rows survive a restore. Rows of the replaced database whose key is missing
@@ -25,8 +25,9 @@ export interface CarryRule {
  * those log entries, and the treaties and attestations they revoke (this authority signed and
  * handed them out), come along so local state agrees with the published log. Signing keys keep
  * rotation and retirement. Admin nonces keep replay protection across the restore. Receipts keep
- * the blast radius of carried-forward feeds accurate. Imported feeds, peers and issuer state are
- * not carried: undoing them is what a restore is for.
+ * the blast radius of carried-forward feeds accurate. What this authority cosigned as a witness (and
+ * the evidence of conflicts) is a statement made with its key, like a published feed. Imported feeds,
+ * peers, issuer state and which logs are witnessed are not carried: undoing them is what a restore is for.
  */
 export const CARRY_RULES: CarryRule[] = [
   { table: 'authority_signing_keys', key: ['key_id'], refresh: ['not_after', 'retired_at'], why: 'keys rotated or retired after the backup stay so' },
@@ -39,6 +40,9 @@ export const CARRY_RULES: CarryRule[] = [
   { table: 'attestation_revocations', key: ['attestation_id'], why: 'the revocations behind carried-forward log entries' },
   { table: 'feed_receipts', key: ['importer_sovereign_id'], newerBy: 'sequence', why: 'who acknowledged the carried-forward feeds' },
   { table: 'admin_nonces', key: ['key_id', 'nonce'], why: 'a signed admin request cannot be replayed after a restore' },
+  { table: 'witness_checkpoints', key: ['origin'], newerBy: 'size', why: 'a witness never cosigns below what it already cosigned, not even after a restore' },
+  { table: 'witness_conflicts', key: ['evidence_hash'], why: 'evidence of a log showing two histories is never lost' },
+  { table: 'log_cosignatures', key: ['sequence', 'witness', 'key_id'], why: 'carried-forward checkpoints keep their cosignatures' },
 ];
 
 function columns(sqlite: Sqlite, schema: string, table: string): string[] {
@@ -114,7 +118,7 @@ export function carryForward(sqlite: Sqlite, source: string): Record<string, num
     try {
       rebuildLogState(sqlite);
     } catch (err) {
-      throw new AppError('restore_refused', 409, `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`);
+      throw new AppError('restore_refused', `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`);
     }
   }
   return counts;

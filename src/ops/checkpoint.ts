@@ -71,18 +71,18 @@ export function readCheckpoint(file: string): Checkpoint {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
-    throw new AppError('checkpoint_unreadable', 422, `cannot read checkpoint ${file}`);
+    throw new AppError('checkpoint_unreadable', `cannot read checkpoint ${file}`);
   }
   let value: unknown;
   try {
     value = parseJsonStrict(text);
   } catch {
-    throw new AppError('checkpoint_malformed', 422, `checkpoint ${file} is not valid JSON`);
+    throw new AppError('checkpoint_malformed', `checkpoint ${file} is not valid JSON`);
   }
   const parsed = checkpointSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new AppError('checkpoint_malformed', 422, `checkpoint ${file} is malformed: ${issue.path.join('.') || 'root'} ${issue.message}`);
+    throw new AppError('checkpoint_malformed', `checkpoint ${file} is malformed: ${issue.path.join('.') || 'root'} ${issue.message}`);
   }
   return parsed.data;
 }
@@ -104,7 +104,7 @@ export interface TrustAnchor {
 export function parseTrustAnchor(value: string): TrustAnchor {
   if (/^sha256:[0-9a-f]{64}$/.test(value)) return { source: 'key_id', keyId: value };
   const parsed = parsePublicKey(value);
-  if (!parsed.ok) throw new AppError('invalid_public_key', 422, `--public-key is neither a key_id (sha256:…) nor a valid base64 Ed25519 public key (${parsed.reason})`);
+  if (!parsed.ok) throw new AppError('invalid_public_key', `--public-key is neither a key_id (sha256:…) nor a valid base64 Ed25519 public key (${parsed.reason})`);
   return { source: 'public_key', keyId: parsed.key.keyId, key: parsed.key };
 }
 

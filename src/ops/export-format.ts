@@ -60,12 +60,12 @@ function parseHeader(text: string): ExportHeader {
   try {
     value = parseJsonStrict(text);
   } catch {
-    throw new AppError('export_malformed', 422, 'line 1: the export header is not valid JSON');
+    throw new AppError('export_malformed', 'line 1: the export header is not valid JSON');
   }
   const parsed = exportHeaderSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new AppError('export_malformed', 422, `line 1: the export header is malformed: ${issue.path.join('.') || 'root'} ${issue.message}`);
+    throw new AppError('export_malformed', `line 1: the export header is malformed: ${issue.path.join('.') || 'root'} ${issue.message}`);
   }
   return parsed.data;
 }

@@ -74,7 +74,7 @@ export function readSha256Sidecar(file: string): string | null {
     return null;
   }
   const match = /^([0-9a-f]{64})[ \t]+\*?(.+)$/m.exec(text.trim());
-  if (!match) throw new AppError('invalid_sidecar', 422, `${sidecarPath(file)} is not in sha256sum format`);
+  if (!match) throw new AppError('invalid_sidecar', `${sidecarPath(file)} is not in sha256sum format`);
   return match[1]!;
 }
 
@@ -126,7 +126,7 @@ export function temporaryPath(file: string, tag = 'partial'): string {
 
 /** Refuses to overwrite an existing file unless forced. */
 export function refuseOverwrite(file: string, force: boolean | undefined, flag = '--force'): void {
-  if (!force && fs.existsSync(file)) throw new AppError('output_exists', 409, `refusing to overwrite ${file} (use ${flag})`);
+  if (!force && fs.existsSync(file)) throw new AppError('output_exists', `refusing to overwrite ${file} (use ${flag})`);
 }
 
 /** Removes a file and the -wal/-shm/-journal files SQLite may have left beside it. */

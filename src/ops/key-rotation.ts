@@ -1,14 +1,14 @@
 // Rotation and retirement of the authority's signing keys: overlap, declaration, public_key revocation.
 import fs from 'node:fs';
 import cron from 'node-cron';
-import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
+import { appendAudit, originOf, SYSTEM_ACTOR, type RequestOrigin } from '../authority/audit.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { generateSeed, signingKeyFromSeed, type SigningKey } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { listSigningKeyRows, publishedKeysOf, rotatedSigningKeyFile, type SigningKeyRow } from '../authority/identity.ts';
 import { createSigningKeyFile } from '../authority/key-files.ts';
-import { appendRevocations, type RevocationEntry } from '../feeds/revocation-log.ts';
+import { appendRevocations, type RevocationEntry } from '../log/revocation-log.ts';
 
 export type KeyDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'changes' | 'logger'>;
 
@@ -47,7 +47,7 @@ function refreshIdentity(deps: KeyDeps, added: AppDeps['identity']['signingKeys'
 }
 
 /** Inside a transaction: marks keys retired and publishes each retirement as a public_key revocation. */
-function retireInTransaction(deps: KeyDeps, keys: SigningKeyRow[], reason: RotationReason, at: string, actor: Actor, requestId: string | null | undefined): RevocationEntry[] {
+function retireInTransaction(deps: KeyDeps, keys: SigningKeyRow[], reason: RotationReason, at: string, origin: RequestOrigin): RevocationEntry[] {
   const sqlite = deps.db.sqlite;
   const mark = sqlite.prepare('UPDATE authority_signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL');
   for (const key of keys) mark.run(at, key.key_id);
@@ -58,8 +58,7 @@ function retireInTransaction(deps: KeyDeps, keys: SigningKeyRow[], reason: Rotat
   entries.forEach((entry, i) => {
     appendAudit(sqlite, deps.clock, {
       eventType: 'signing_key_retired',
-      actor,
-      requestId: requestId ?? null,
+      ...origin,
       details: { key_id: keys[i]!.key_id, reason, not_after: keys[i]!.not_after, log_index: entry.index },
     });
   });
@@ -82,10 +81,10 @@ export interface RotationResult {
  * is retired (start-up, the hourly job, or `accord keys retire`). An overlap of 0 days retires the
  * old keys at once, in the same transaction (a compromised key).
  */
-export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; reason?: RotationReason; actor: Actor; requestId?: string | null }): RotationResult {
+export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; reason?: RotationReason } & RequestOrigin): RotationResult {
   const overlapDays = input.overlapDays ?? DEFAULT_OVERLAP_DAYS;
   if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > MAX_OVERLAP_DAYS) {
-    throw new AppError('invalid_overlap', 422, `overlap_days must be a whole number from 0 to ${MAX_OVERLAP_DAYS}`);
+    throw new AppError('invalid_overlap', `overlap_days must be a whole number from 0 to ${MAX_OVERLAP_DAYS}`);
   }
   const reason = input.reason ?? 'superseded';
   const now = deps.clock();
@@ -106,8 +105,7 @@ export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; r
     });
     appendAudit(sqlite, deps.clock, {
       eventType: 'signing_key_rotated',
-      actor: input.actor,
-      requestId: input.requestId ?? null,
+      ...originOf(input),
       details: {
         new_key_id: created.key.keyId,
         new_public_key: created.key.publicKey,
@@ -118,7 +116,7 @@ export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; r
       },
     });
     const due = overlapping.filter((k) => k.not_after <= at);
-    const entries = due.length > 0 ? retireInTransaction(deps, due, reason, at, input.actor, input.requestId) : [];
+    const entries = due.length > 0 ? retireInTransaction(deps, due, reason, at, originOf(input)) : [];
     return {
       new_key: { key_id: created.key.keyId, public_key: created.key.publicKey, file: created.file, created_at: at },
       overlapping_keys: overlapping.filter((k) => k.not_after > at).map((k) => ({ key_id: k.key_id, not_after: k.not_after })),
@@ -158,7 +156,7 @@ export interface RetireResult {
  * revocation entry (published in the next feed), and audits `signing_key_retired`, all in one
  * transaction. Refuses when no loaded key would remain to sign.
  */
-export function retireDueSigningKeys(deps: KeyDeps, input: { actor?: Actor; requestId?: string | null } = {}): RetireResult {
+export function retireDueSigningKeys(deps: KeyDeps, input: Partial<RequestOrigin> = {}): RetireResult {
   const now = toTimestamp(deps.clock());
   const sqlite = deps.db.sqlite;
   const entries = sqlite
@@ -168,9 +166,9 @@ export function retireDueSigningKeys(deps: KeyDeps, input: { actor?: Actor; requ
       if (due.length === 0) return [];
       const remaining = new Set(rows.filter((k) => !due.includes(k)).map((k) => k.key_id));
       if (!deps.identity.signingKeys.some((k) => remaining.has(k.keyId))) {
-        throw new AppError('no_successor_key', 409, 'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart');
+        throw new AppError('no_successor_key', 'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart');
       }
-      const written = retireInTransaction(deps, due, 'superseded', now, input.actor ?? SYSTEM_ACTOR, input.requestId);
+      const written = retireInTransaction(deps, due, 'superseded', now, { ...input, actor: input.actor ?? SYSTEM_ACTOR });
       return written.map((e, i) => ({ key_id: e.id, not_after: due[i]!.not_after, log_index: e.index }));
     })
     .immediate();

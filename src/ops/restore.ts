@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
 import { toTimestamp, type Clock } from '../authority/clock.ts';
 import type { SigningKey } from '../authority/crypto.ts';
-import { AppError } from '../authority/errors.ts';
+import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, DatabasePathError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
 import { snapshotInto, type BackupProgress } from './backup.ts';
 import { verifyBackupContent, type BackupVerification } from './backup-verification.ts';
@@ -59,7 +59,7 @@ export interface RestoreSummary {
 const AUDITED_PROBLEM_CHARS = 200;
 const AUDITED_PROBLEMS = 5;
 
-const refuse = (message: string, code = 'restore_refused') => new AppError(code, 409, `refusing to restore: ${message}`);
+const refuse = (message: string, code: ErrorCode = 'restore_refused') => new AppError(code, `refusing to restore: ${message}`);
 
 interface Identity {
   sovereignId: string;

@@ -1,9 +1,9 @@
 // Admin routes for the authority's signing keys: list, rotate, retire (the running server swaps keys live).
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
-import { operatorActor } from '../authority/admin-auth.ts';
+import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
-import { jsonBody, rawBody, validate } from '../authority/http.ts';
+import { optionalBody } from '../authority/http.ts';
 import { DEFAULT_OVERLAP_DAYS, MAX_OVERLAP_DAYS, retireDueSigningKeys, rotateSigningKey, ROTATION_REASONS, signingKeyStatus } from './key-rotation.ts';
 
 const rotateBody = z.strictObject({
@@ -12,22 +12,16 @@ const rotateBody = z.strictObject({
 });
 const retireBody = z.strictObject({});
 
-/** An empty body means `{}`. */
-async function optionalBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, code: string): Promise<z.infer<S>> {
-  if ((await rawBody(c)).length === 0) return validate(schema, {}, code);
-  return validate(schema, await jsonBody(c), code);
-}
-
 export function signingKeyRoutes(deps: AppDeps) {
   return new Hono<AppEnv>()
     .get('/admin/signing-keys', (c) => c.json(signingKeyStatus(deps)))
     .post('/admin/signing-keys/rotate', async (c) => {
       const body = await optionalBody(c, rotateBody, 'invalid_rotation_request');
-      const result = rotateSigningKey(deps, { overlapDays: body.overlap_days, reason: body.reason, actor: operatorActor(c.get('operator')), requestId: c.get('requestId') });
+      const result = rotateSigningKey(deps, { overlapDays: body.overlap_days, reason: body.reason, ...adminOrigin(c) });
       return c.json(result, 201);
     })
     .post('/admin/signing-keys/retire', async (c) => {
       await optionalBody(c, retireBody, 'invalid_retire_request');
-      return c.json(retireDueSigningKeys(deps, { actor: operatorActor(c.get('operator')), requestId: c.get('requestId') }));
+      return c.json(retireDueSigningKeys(deps, adminOrigin(c)));
     });
 }

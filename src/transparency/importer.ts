@@ -3,11 +3,11 @@ import { parseJsonStrict, type JsonValue } from '../authority/canonical-json.ts'
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
-import { EMPTY_ROOT, frontierRoot } from '../feeds/merkle.ts';
+import { EMPTY_ROOT, frontierRoot } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { verifyConsistency } from './proofs.ts';
-import { openNote, parseNote, verifierFor } from './signed-note.ts';
+import { openNote, parseNote, verifierFor } from '../authority/signed-note.ts';
 import { insertConsistencyFailure, issuerRequiresProofs, readImportedHead, readIssuerLogState, recordCheckpointVerified, recordProofVerified, type ConsistencyFailureRow } from './store.ts';
 
 /** More hashes than a consistency proof of any safe-integer tree size can have (2 per level). */
@@ -74,9 +74,7 @@ export function checkFeedConsistency(
  * issuer's base URL; null for a 404). Undefined when there is nothing to prove or the issuer serves
  * no proof; a malformed answer comes back as a proof that will not verify.
  */
-export async function fetchFeedConsistencyProof(sqlite: Sqlite, issuer: string, feed: JsonValue, get: (path: string) => Promise<JsonValue | null>): Promise<string[] | undefined> {
-  const log = typeof feed === 'object' && feed !== null && !Array.isArray(feed) ? feed.log : undefined;
-  const to = typeof log === 'object' && log !== null && !Array.isArray(log) ? log.size : undefined;
+export async function fetchFeedConsistencyProof(sqlite: Sqlite, issuer: string, to: number | null, get: (path: string) => Promise<JsonValue | null>): Promise<string[] | undefined> {
   const from = readImportedHead(sqlite, issuer).log_size;
   if (typeof to !== 'number' || !Number.isSafeInteger(to) || from === 0 || to <= from) return undefined;
   const answer = await get(`/log/proof/consistency?from=${from}&to=${to}`);
@@ -135,7 +133,7 @@ export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>,
         problem,
         at,
       }),
-    )();
+    ).immediate();
 
   // The note's key names, paired with every key recognized for the issuer: a vkey needs both.
   const names = 'signatures' in parsed ? [...new Set(parsed.signatures.map((sig) => sig.name))] : [];
@@ -179,6 +177,6 @@ export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>,
       details: { checkpoint_size: body.size, imported_size: head.log_size },
     };
   }
-  sqlite.transaction(() => recordCheckpointVerified(sqlite, issuer, body.size, note, at))();
+  sqlite.transaction(() => recordCheckpointVerified(sqlite, issuer, body.size, note, at)).immediate();
   return { ok: true, checked: true, size: body.size };
 }

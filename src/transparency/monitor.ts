@@ -1,10 +1,10 @@
 // An outside monitor of a revocation log served as C2SP tlog-tiles: the signed checkpoint, its consistency with the head seen before, and the tree rebuilt from the entry bundles against the tiles and the checkpoint root.
 import { decodeUtf8Strict } from '../authority/canonical-json.ts';
 import { parsePublicKey } from '../authority/crypto.ts';
-import { appendLeafDigests, EMPTY_ROOT, emptyFrontier, frontierRoot } from '../feeds/merkle.ts';
+import { appendLeafDigests, EMPTY_ROOT, emptyFrontier, frontierRoot } from '../log/merkle.ts';
 import { parseCheckpoint, type CheckpointBody } from './checkpoint.ts';
 import { consistencyProof, verifyConsistency, type SubtreeHashes } from './proofs.ts';
-import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from './signed-note.ts';
+import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteSignature, type NoteVerifier } from '../authority/signed-note.ts';
 import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
 
 /** Failures that mean the log misbehaved: it served something its signed checkpoint does not vouch for. */
@@ -89,8 +89,11 @@ export interface MonitorOptions {
   previous?: VerifiedHead | null;
   /** Requests in flight at once. */
   concurrency: number;
-  /** Also check that every entry is the canonical JSON of a revocation entry carrying its own index. */
-  checkEntries?: boolean;
+  /**
+   * Also check every entry's content: the reader of canonical revocation entries (the feeds' reader,
+   * given by the caller since feeds sit above this floor); each entry must read whole, at its index.
+   */
+  entryReader?: EntryReader;
   onProgress?: (progress: MonitorProgress) => void;
 }
 
@@ -185,7 +188,7 @@ export function openCheckpoint(note: string, keys: TrustedKeys): CheckpointBody 
   const verifiers = [...keys.vkeys, ...keys.publicKeys.map((key) => verifierFor(claimed.origin, key))];
   const opened = openNote(note, verifiers);
   if (!opened.ok) {
-    const signers = parsed.signatures.map((s) => `${s.name}+${hex8(s.keyId)}`);
+    const signers = parsed.signatures.map((sig: NoteSignature) => `${sig.name}+${hex8(sig.keyId)}`);
     throw new MonitorFailure(
       'checkpoint_signature',
       opened.problem === 'invalid_signature' ? `the checkpoint's ${opened.detail}` : 'the checkpoint is not signed by a trusted key',
@@ -261,7 +264,8 @@ function firstDifference(computed: string, served: string): number {
 
 const NON_ASCII = /[^\u0000-\u007f]/;
 
-type EntryReader = typeof import('../feeds/model.ts').readCanonicalEntry;
+/** Reads the canonical JSON of one revocation entry at `at` of `text`: its index and where it ends, or null. */
+export type EntryReader = (text: string, at: number) => { entry: { index: number }; end: number } | null;
 
 /** Why one entry is not a revocation entry of this log at `index` (its canonical JSON), or null; `text` holds its characters from `at`. */
 function entryProblem(readCanonicalEntry: EntryReader, text: string, at: number, stop: number, index: number): string | null {
@@ -422,7 +426,7 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
     consistency,
     new_entries: size - (previous?.size ?? 0),
     entries_checked: entriesChecked,
-    entry_contents_checked: options.checkEntries === true,
+    entry_contents_checked: options.entryReader !== undefined,
     tiles_fetched: fetch.tiles,
     bundles_fetched: fetch.bundles,
     bytes_fetched: fetch.bytes,
@@ -464,8 +468,7 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
   }
 
   // Then every bundle from the one the previous head ends in, each after its level-0 tile, in order.
-  // (The feeds' entry reader, and the configuration it pulls in, load only when asked for.)
-  const readEntry = options.checkEntries ? (await import('../feeds/model.ts')).readCanonicalEntry : null;
+  const readEntry = options.entryReader ?? null;
   const builder = new TreeBuilder(plan, tiles);
   const first = plan.firstTile(0);
   const bundles = plan.endTile(0) - first;

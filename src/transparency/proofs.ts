@@ -1,5 +1,5 @@
 // RFC 9162 §2.1.3–2.1.4 inclusion and consistency proofs: built from subtree hashes, and verified.
-import { EMPTY_ROOT, nodeHash } from '../feeds/merkle.ts';
+import { EMPTY_ROOT, nodeHash } from '../log/merkle.ts';
 
 /** Hex hash of the perfect subtree of height `height` at position `index` of the tree being proved. */
 export type SubtreeHashes = (height: number, index: number) => string;

@@ -4,11 +4,12 @@ import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { sha256Hex } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
-import { validatedQuery } from '../authority/http.ts';
-import { identifier } from '../feeds/model.ts';
+import { etagMatches, validatedQuery } from '../authority/http.ts';
+import { identifier } from '../authority/identifiers.ts';
 import { readCheckpointsSince } from './store.ts';
 import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, logKeys, tilesServing } from './service.ts';
 import { entryBundle, parseTilePath, TILE_WIDTH } from './tiles.ts';
+import { cosignedNote } from './cosigned-note.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** A partial tile's bytes never change, but it is superseded by the full tile and may go away. */
@@ -29,10 +30,6 @@ const listQuery = z.strictObject({
     .default(100),
 });
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  return header !== undefined && header.split(',').some((part) => part.trim().replace(/^W\//, '') === etag || part.trim() === '*');
-}
-
 /** A note served as exact bytes, with its hash as ETag. */
 function serveNote(c: Context<AppEnv>, note: string, cacheControl: string): Response {
   const etag = `"sha256:${sha256Hex(note)}"`;
@@ -48,7 +45,8 @@ export function transparencyRoutes(deps: AppDeps) {
   catchUpLog(deps);
 
   return new Hono<AppEnv>()
-    .get('/log/checkpoint', (c) => serveNote(c, latestCheckpoint(sqlite).note, 'no-cache'))
+    // With the cosignatures its witnesses returned appended (the stored, log-signed bytes stay at /log/checkpoints/{sequence}).
+    .get('/log/checkpoint', (c) => serveNote(c, cosignedNote(sqlite, latestCheckpoint(sqlite)), 'no-cache'))
     .get('/log/checkpoints', (c) => {
       const query = validatedQuery(c, listQuery);
       const rows = readCheckpointsSince(sqlite, query.since, query.limit + 1);
@@ -61,15 +59,15 @@ export function transparencyRoutes(deps: AppDeps) {
     })
     .get('/log/checkpoints/:sequence', (c) => {
       const text = c.req.param('sequence');
-      if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 422, 'sequence must be a positive whole number');
+      if (!SEQUENCE.test(text)) throw new AppError('invalid_sequence', 'sequence must be a positive whole number');
       return serveNote(c, checkpointBySequence(sqlite, Number(text)).note, IMMUTABLE);
     })
     .get('/log/keys', (c) => c.json(logKeys(deps)))
     .get('/log/tile/*', (c) => {
       const tile = parseTilePath(c.req.path.slice('/log/tile/'.length));
-      if (!tile) throw new AppError('invalid_tile_path', 400, 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in x-prefixed 3-digit groups');
+      if (!tile) throw new AppError('invalid_tile_path', 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in x-prefixed 3-digit groups');
       const tiles = tilesServing(sqlite, tile);
-      if (!tiles) throw new AppError('tile_not_found', 404, 'no such tile in the latest checkpoint', { latest_size: latestCheckpoint(sqlite).tree_size });
+      if (!tiles) throw new AppError('tile_not_found', 'no such tile in the latest checkpoint', { latest_size: latestCheckpoint(sqlite).tree_size });
       const bytes = tile.level === 'entries' ? entryBundle(sqlite, tile) : tiles.tileData({ ...tile, level: tile.level });
       c.header('Content-Type', 'application/octet-stream');
       c.header('Cache-Control', tile.width === TILE_WIDTH ? IMMUTABLE : PARTIAL);
@@ -85,7 +83,7 @@ export function transparencyRoutes(deps: AppDeps) {
     })
     .get('/log/entries/:id', (c) => {
       const parsed = identifier.safeParse(c.req.param('id'));
-      if (!parsed.success) throw new AppError('log_entry_not_found', 404, 'no published log entry revokes this id');
+      if (!parsed.success) throw new AppError('log_entry_not_found', 'no published log entry revokes this id');
       return c.json(entriesWithProof(sqlite, parsed.data));
     });
 }

@@ -5,10 +5,10 @@ import { AppError } from '../authority/errors.ts';
 import { listSigningKeyRows } from '../authority/identity.ts';
 import { parsePublicKey } from '../authority/crypto.ts';
 import type { Sqlite } from '../db/database.ts';
-import { EMPTY_ROOT } from '../feeds/merkle.ts';
+import { EMPTY_ROOT } from '../log/merkle.ts';
 import { formatCheckpoint } from './checkpoint.ts';
 import { consistencyProof, inclusionProof, rangeHash, type SubtreeHashes } from './proofs.ts';
-import { formatVerifierKey, signNote } from './signed-note.ts';
+import { formatVerifierKey, signNote } from '../authority/signed-note.ts';
 import {
   insertCheckpoint,
   insertMetaValue,
@@ -23,6 +23,7 @@ import {
   type CheckpointRow,
 } from './store.ts';
 import { buildTiles, forgetTileReads, freshReadCache, TileReader, tileExists, type TileAddress } from './tiles.ts';
+import { cosignedNote } from './cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
 
@@ -96,17 +97,17 @@ export function tilesServing(sqlite: Sqlite, tile: TileAddress): TileReader | nu
 export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: number; rootHash: string }): CheckpointRow {
   const sqlite = deps.db.sqlite;
   if (!sqlite.inTransaction) throw new Error('recordCheckpoint must run inside a transaction');
-  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 503, 'this authority has no signing key loaded');
+  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
   if (readCheckpoint(sqlite, feed.sequence)) {
     // The feed sequence was published before (its feed row lost, e.g. by a restore that did not carry it):
     // a second checkpoint under the same sequence would be a second history.
-    throw new AppError('log_checkpoint_exists', 409, 'a checkpoint for this feed sequence was already signed; restore the published feeds first', { sequence: feed.sequence });
+    throw new AppError('log_checkpoint_exists', 'a checkpoint for this feed sequence was already signed; restore the published feeds first', { sequence: feed.sequence });
   }
   forgetTileReads(sqlite);
   latestSeen.delete(sqlite);
   buildTiles(sqlite, feed.size);
   if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
-    throw new AppError('revocation_log_corrupt', 500, 'the log tiles do not hash to the published tree head', { sequence: feed.sequence, log_size: feed.size });
+    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', { sequence: feed.sequence, log_size: feed.size });
   }
   const origin = logOrigin(deps);
   if (readMetaValue(sqlite, ORIGIN_META) === undefined) insertMetaValue(sqlite, ORIGIN_META, origin);
@@ -151,14 +152,14 @@ export function latestCheckpoint(sqlite: Sqlite): CheckpointRow {
   const seen = latestSeen.get(sqlite);
   if (seen && seen.version === version) return seen.row;
   const row = readLatestCheckpoint(sqlite);
-  if (!row) throw new AppError('checkpoint_not_found', 404, 'no checkpoint has been published yet');
+  if (!row) throw new AppError('checkpoint_not_found', 'no checkpoint has been published yet');
   latestSeen.set(sqlite, { version, row });
   return row;
 }
 
 export function checkpointBySequence(sqlite: Sqlite, sequence: number): CheckpointRow {
   const row = readCheckpoint(sqlite, sequence);
-  if (!row) throw new AppError('checkpoint_not_found', 404, 'no checkpoint with this sequence', { sequence });
+  if (!row) throw new AppError('checkpoint_not_found', 'no checkpoint with this sequence', { sequence });
   return row;
 }
 
@@ -182,7 +183,7 @@ export function logKeys(deps: LogDeps): { origin: string; keys: LogKey[] } {
 const ref = (hex: string) => `sha256:${hex}`;
 
 function proofRangeError(message: string, latestSize: number): AppError {
-  return new AppError('proof_range_invalid', 422, message, { latest_size: latestSize });
+  return new AppError('proof_range_invalid', message, { latest_size: latestSize });
 }
 
 export interface InclusionProofResponse {
@@ -241,11 +242,11 @@ export const MAX_ENTRIES_PER_ID = 16;
 export function entriesWithProof(sqlite: Sqlite, id: string) {
   const { checkpoint, tiles } = latestTiles(sqlite);
   const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
-  if (rows.length === 0) throw new AppError('log_entry_not_found', 404, 'no published log entry revokes this id', { id });
+  if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
   const hashes = logHashes(tiles);
   return {
     id,
-    checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: checkpoint.note },
+    checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: cosignedNote(sqlite, checkpoint) },
     entries: rows.map((row) => ({
       index: row.idx,
       entry: JSON.parse(row.entry) as Record<string, unknown>,

@@ -8,19 +8,17 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, type NewRevocationEntry } from '../feeds/revocation-log.ts';
-import { checkIssuer, checkPublicKey, checkReason, checkRoles, resolveWindow } from './issuance-checks.ts';
+import { appendRevocations, type NewRevocationEntry } from '../log/revocation-log.ts';
+import { checkIssuer, checkPublicKey, checkRoles, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
 import {
   issueAttestationInputSchema,
-  OPERATOR_REVOCATION_REASONS,
-  revokeByOperatorInputSchema,
-  revokeInputSchema,
   UUID_V4_PATTERN,
   type MembershipAttestation,
   type UnsignedMembershipAttestation,
 } from './model.ts';
-import { bulkWindow, checkInvalidSince, withInvalidSince, type BulkRevocationResult, type Operator, type RevocationWithInvalidSince, type ServiceOptions } from './service.ts';
+import { withInvalidSince, type Operator, type RevocationWithInvalidSince, type ServiceOptions } from './service.ts';
+import { revokeAllByOperator, revokeOne, type BulkRevocationResult, type RevocableKind } from './revocation.ts';
 import { statements, type AttestationRow, type RevocationRow } from './store.ts';
 
 export interface AttestationRevocation {
@@ -50,7 +48,7 @@ function record(id: string, row: Pick<RevocationWithInvalidSince, 'reason' | 're
 }
 
 function notFound(id: string): AppError {
-  return new AppError('attestation_not_found', 404, 'no attestation with this id', { attestation_id: id.slice(0, 64) });
+  return new AppError('attestation_not_found', 'no attestation with this id', { attestation_id: id.slice(0, 64) });
 }
 
 /** Issues and stores a signed attestation, audited with the authorizing operator key, in one transaction. */
@@ -62,7 +60,7 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
   const now = deps.clock();
   const window = resolveWindow(deps, input, now);
   const signing = deps.identity.signingKeys;
-  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  if (signing.length === 0) throw new AppError('no_signing_key', 'the authority has no signing key loaded');
   const unsigned: UnsignedMembershipAttestation = {
     attestation_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
@@ -95,6 +93,7 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'membership_attestation_issued',
       actor: operatorActor(operator),
+      nonce: operator?.nonce,
       requestId: options.requestId ?? null,
       details: {
         attestation_id: attestation.attestation_id,
@@ -148,62 +147,36 @@ function writeRevocations(
   });
 }
 
+/** Attestations as a kind of revocable object (see revocation.ts). */
+const ATTESTATIONS: RevocableKind<Pick<AttestationRow, 'attestation_id' | 'subject_id'>, AttestationRevocation, { subject_id: string }> = {
+  noun: 'attestation',
+  eventType: 'membership_attestation_revoked',
+  load: loadRow,
+  existing: (deps, id) => {
+    const row = revocationRow(deps, id);
+    return row ? withInvalidSince(deps, row) : undefined;
+  },
+  record,
+  write: (deps, rows, spec, revokedAt, operator) => writeRevocations(deps, rows, spec.reason, spec.incident, operator, revokedAt, spec.invalidSince),
+  subject: (row) => ({ subject_id: row.subject_id }),
+  byOperator: (deps, keyId, since, until) =>
+    (
+      statements(deps.db.sqlite).attestationsByOperator.all(keyId, deps.identity.sovereignId, since, until) as Array<{
+        attestation_id: string;
+        subject_id: string;
+        revoked_reason: string | null;
+      }>
+    ).map((r) => ({ ...r, id: r.attestation_id })),
+};
+
 /** Revokes one attestation: its own record plus a revocation-log entry, in one transaction. */
 export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): AttestationRevocation {
-  const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const result = deps.db.sqlite.transaction(() => {
-    const row = loadRow(deps, id);
-    const existing = revocationRow(deps, id);
-    if (existing) throw new AppError('already_revoked', 409, 'attestation is already revoked; the first revocation stands', { revocation: record(id, withInvalidSince(deps, existing)) });
-    const revokedAt = toTimestamp(deps.clock());
-    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
-    const [rec] = writeRevocations(deps, [row], reason, input.incident, operator, revokedAt, input.invalid_since);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'membership_attestation_revoked',
-      actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
-      details: { ...rec!, subject_id: row.subject_id, revoked_by: operator?.keyId ?? null },
-    });
-    return rec!;
-  }).immediate();
-  deps.changes.emit('revocation');
-  return result;
+  return revokeOne(ATTESTATIONS, deps, id, rawInput, operator, options);
 }
 
 /** Revokes every attestation whose issuance this operator key authorized in the window. */
 export function revokeAttestationsByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<AttestationRevocation & { subject_id: string }> {
-  const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const window = bulkWindow(deps, input.since, input.until);
-  const result = deps.db.sqlite.transaction(() => {
-    const rows = statements(deps.db.sqlite).attestationsByOperator.all(input.key_id, deps.identity.sovereignId, window.since, window.until) as Array<{
-      attestation_id: string;
-      subject_id: string;
-      revoked_reason: string | null;
-    }>;
-    const open = rows.filter((r) => r.revoked_reason === null);
-    const records = writeRevocations(deps, open, reason, input.incident, operator);
-    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
-    records.forEach((rec, i) => {
-      appendAudit(deps.db.sqlite, deps.clock, {
-        eventType: 'membership_attestation_revoked',
-        actor: operatorActor(operator),
-        requestId: options.requestId ?? null,
-        details: { ...rec, subject_id: open[i]!.subject_id, revoked_by: operator?.keyId ?? null, bulk },
-      });
-    });
-    return {
-      key_id: input.key_id,
-      since: input.since ?? null,
-      until: window.until,
-      reason,
-      revoked: records.map((r, i) => ({ ...r, subject_id: open[i]!.subject_id })),
-      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.attestation_id),
-    };
-  }).immediate();
-  if (result.revoked.length > 0) deps.changes.emit('revocation');
-  return result;
+  return revokeAllByOperator(ATTESTATIONS, deps, rawInput, operator, options);
 }
 
 export function getAttestation(deps: AppDeps, id: string): AttestationView {

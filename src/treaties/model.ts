@@ -1,9 +1,9 @@
 // Wire model of the treaties domain: strict zod schemas and types of RecognitionTreaty and MembershipAttestation (SPEC §4).
 import { z } from 'zod';
+import { IDENTIFIER_PATTERN, identifier } from '../authority/identifiers.ts';
 import { signableProblem } from '../authority/canonical-json.ts';
 import { isTimestamp } from '../authority/clock.ts';
 
-export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 /** Treaty and attestation ids: lowercase UUID v4. */
 export const UUID_V4_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 export const KEY_ID_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -18,7 +18,6 @@ export const MAX_STATUSES = 16;
 export const MAX_METADATA_ENTRIES = 64;
 export const MAX_SIGNATURES = 16;
 
-export const identifier = z.string().regex(IDENTIFIER_PATTERN, 'must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
 export const uuidV4 = z.string().regex(UUID_V4_PATTERN, 'must be a lowercase UUID v4');
 export const keyId = z.string().regex(KEY_ID_PATTERN, 'must be sha256: followed by 64 lowercase hex digits');
 export const role = z.string().regex(ROLE_PATTERN, 'must be role:anchor|bridge|client|operator or role:service:<name>');

@@ -1,15 +1,14 @@
-// HTTP routes of the treaties domain: admin issue/revoke/supersede (saying when the revocation is published), public reads and verification.
+// HTTP routes of the treaties domain: admin issue/revoke/supersede (saying when the revocation is published) and public reads.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { jsonBody, validatedQuery } from '../authority/http.ts';
-import { publicationOutlook } from '../feeds/scheduler.ts';
+import { publicationOutlook } from '../log/publication.ts';
 import { getAttestation, issueAttestation, revokeAttestation, revokeAttestationsByOperator } from './attestations.ts';
 import { LIFECYCLE_STATES } from './lifecycle.ts';
-import { identifier } from './model.ts';
+import { identifier } from '../authority/identifiers.ts';
 import { getTreaty, issueTreaty, listTreaties, revokeTreatiesByOperator, revokeTreaty, supersedeTreaty } from './service.ts';
 import { installTreatyMetrics } from './treaty-metrics.ts';
-import { verifyAttestationAsync, verifyTreaty } from './verification.ts';
 
 const listQuery = z.strictObject({
   issuer: identifier.optional(),
@@ -74,10 +73,8 @@ export function treatyRoutes(deps: AppDeps) {
       c.header('Cache-Control', 'no-cache');
       return c.json(listTreaties(deps, query), 200);
     })
-    .post('/recognition-treaties/verify', async (c) => c.json(verifyTreaty(deps, await jsonBody(c)), 200))
     .get('/recognition-treaties/:id', (c) => {
       c.header('Cache-Control', 'no-cache');
       return c.json(getTreaty(deps, c.req.param('id')), 200);
-    })
-    .post('/attestations/verify', async (c) => c.json(await verifyAttestationAsync(deps, await jsonBody(c)), 200));
+    });
 }

@@ -1,6 +1,7 @@
 // Recognition treaties issued by this authority: issue, revoke, supersede, bulk revoke by operator key, read.
 import { randomUUID } from 'node:crypto';
 import { operatorActor } from '../authority/admin-auth.ts';
+import type { RequestNonce } from '../authority/request-nonces.ts';
 import { appendAudit } from '../authority/audit.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
@@ -8,14 +9,11 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../feeds/revocation-log.ts';
-import { checkIssuer, checkReason, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
+import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../log/revocation-log.ts';
+import { checkIssuer, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
 import { LIFECYCLE_SQL, lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
 import {
   issueTreatyInputSchema,
-  OPERATOR_REVOCATION_REASONS,
-  revokeByOperatorInputSchema,
-  revokeInputSchema,
   supersedeTreatyInputSchema,
   UUID_V4_PATTERN,
   type IssueTreatyInput,
@@ -24,20 +22,18 @@ import {
   type UnsignedRecognitionTreaty,
 } from './model.ts';
 import { statements, type RevocationRow, type TreatyRow } from './store.ts';
+import { alreadyRevoked, revokeAllByOperator, revokeOne, type BulkRevocationResult, type RevocableKind } from './revocation.ts';
 
 /** The operator behind an admin request (label and key_id); absent for system actions. */
 export interface Operator {
   label: string;
   keyId: string;
+  /** The nonce of the signed request, stored in the transaction of the change it makes. */
+  nonce?: RequestNonce | undefined;
 }
 
 export interface ServiceOptions {
   requestId?: string | null;
-  /**
-   * Runs inside the supersede transaction after the old treaty is revoked and before the new one is
-   * stored. Throwing from it rolls both back (used to prove atomicity).
-   */
-  betweenSupersedeSteps?: () => void;
 }
 
 export interface TreatyRevocation {
@@ -72,20 +68,20 @@ export function revocationRecord(treatyId: string, row: RevocationWithInvalidSin
 }
 
 function treatyNotFound(id: string): AppError {
-  return new AppError('treaty_not_found', 404, 'no treaty with this id', { treaty_id: id.slice(0, 64) });
+  return new AppError('treaty_not_found', 'no treaty with this id', { treaty_id: id.slice(0, 64) });
 }
 
 /** Validates issue terms and builds the signed treaty (no storage). */
 function buildTreaty(deps: AppDeps, input: IssueTreatyInput, now: Date): { treaty: RecognitionTreaty; profile: SubjectProfile } {
   checkIssuer(deps, input.issuer_sovereign_id);
   if (input.subject_sovereign_id === deps.identity.sovereignId) {
-    throw new AppError('self_recognition', 422, 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
+    throw new AppError('self_recognition', 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
   }
   const roles = checkRoles(input.scope.allowed_roles, 'scope.allowed_roles');
   const keys = checkSubjectKeys(input.subject_public_keys);
   const window = resolveWindow(deps, input, now);
   const signing = deps.identity.signingKeys;
-  if (signing.length === 0) throw new AppError('no_signing_key', 503, 'the authority has no signing key loaded');
+  if (signing.length === 0) throw new AppError('no_signing_key', 'the authority has no signing key loaded');
   const unsigned: UnsignedRecognitionTreaty = {
     treaty_id: randomUUID(),
     issuer_sovereign_id: deps.identity.sovereignId,
@@ -148,6 +144,7 @@ export function issueTreaty(deps: AppDeps, rawInput: unknown, operator?: Operato
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_issued',
       actor: operatorActor(operator),
+      nonce: operator?.nonce,
       requestId: options.requestId ?? null,
       details: issuedDetails(treaty, operator),
     });
@@ -172,27 +169,6 @@ export function withInvalidSince(deps: AppDeps, row: RevocationRow): RevocationW
 function existingRevocation(deps: AppDeps, id: string): RevocationWithInvalidSince | undefined {
   const row = statements(deps.db.sqlite).treatyRevocation.get(id) as RevocationRow | undefined;
   return row ? withInvalidSince(deps, row) : undefined;
-}
-
-/**
- * `invalid_since` says since when the revoked object must not be relied on. It lies between the
- * object's issuance (nothing relied on it before it existed) and the revocation itself (a future
- * instant would say the object is still good until then, which a revocation cannot say).
- */
-export function checkInvalidSince(invalidSince: string | undefined, issuedAt: string, revokedAt: string): void {
-  if (invalidSince === undefined) return;
-  const at = Date.parse(invalidSince);
-  if (at < Date.parse(issuedAt) || at > Date.parse(revokedAt)) {
-    throw new AppError('invalid_since_out_of_range', 422, 'invalid_since must lie between the issuance of the revoked object and now', {
-      invalid_since: invalidSince,
-      not_before: issuedAt,
-      not_after: revokedAt,
-    });
-  }
-}
-
-function alreadyRevoked(id: string, row: RevocationWithInvalidSince): AppError {
-  return new AppError('already_revoked', 409, 'treaty is already revoked; the first revocation stands', { revocation: revocationRecord(id, row) });
 }
 
 interface RevokeStep {
@@ -231,27 +207,28 @@ function writeRevocations(deps: AppDeps, steps: RevokeStep[], revokedAt: string,
   });
 }
 
+/** Treaties as a kind of revocable object (see revocation.ts). */
+const TREATIES: RevocableKind<Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_id'>, TreatyRevocation, { subject_sovereign_id: string }> = {
+  noun: 'treaty',
+  eventType: 'recognition_treaty_revoked',
+  load: loadTreatyRow,
+  existing: existingRevocation,
+  record: revocationRecord,
+  write: (deps, rows, spec, revokedAt, operator) => writeRevocations(deps, rows.map((row) => ({ row, ...spec })), revokedAt, operator),
+  subject: (row) => ({ subject_sovereign_id: row.subject_sovereign_id }),
+  byOperator: (deps, keyId, since, until) =>
+    (
+      statements(deps.db.sqlite).treatiesByOperator.all(keyId, deps.identity.sovereignId, since, until) as Array<{
+        treaty_id: string;
+        subject_sovereign_id: string;
+        revoked_reason: string | null;
+      }>
+    ).map((r) => ({ ...r, id: r.treaty_id })),
+};
+
 /** Revokes one treaty: a separate record plus a revocation-log entry; the signed treaty is never edited. */
 export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): TreatyRevocation {
-  const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const revocation = deps.db.sqlite.transaction(() => {
-    const row = loadTreatyRow(deps, id);
-    const existing = existingRevocation(deps, id);
-    if (existing) throw alreadyRevoked(id, existing);
-    const revokedAt = toTimestamp(deps.clock());
-    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
-    const [record] = writeRevocations(deps, [{ row, reason, invalidSince: input.invalid_since, incident: input.incident }], revokedAt, operator);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'recognition_treaty_revoked',
-      actor: operatorActor(operator),
-      requestId: options.requestId ?? null,
-      details: { ...record!, subject_sovereign_id: row.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
-    });
-    return record!;
-  }).immediate();
-  deps.changes.emit('revocation');
-  return revocation;
+  return revokeOne(TREATIES, deps, id, rawInput, operator, options);
 }
 
 /**
@@ -269,9 +246,9 @@ export function supersedeTreaty(
   const result = deps.db.sqlite.transaction(() => {
     const old = loadTreatyRow(deps, id);
     const existing = existingRevocation(deps, id);
-    if (existing) throw alreadyRevoked(id, existing);
+    if (existing) throw alreadyRevoked(TREATIES, id, existing);
     if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
-      throw new AppError('subject_mismatch', 422, 'a superseding treaty keeps the subject of the treaty it replaces', {
+      throw new AppError('subject_mismatch', 'a superseding treaty keeps the subject of the treaty it replaces', {
         subject_sovereign_id: old.subject_sovereign_id,
       });
     }
@@ -280,22 +257,18 @@ export function supersedeTreaty(
     // The subject's wire profile carries over unless the new terms name one.
     const profile = (terms.profile ?? old.subject_profile) as SubjectProfile;
     const { treaty } = buildTreaty(deps, { ...terms, subject_sovereign_id: old.subject_sovereign_id, profile }, now);
-    const actor = operatorActor(operator);
-    const requestId = options.requestId ?? null;
+    const origin = { actor: operatorActor(operator), requestId: options.requestId ?? null, nonce: operator?.nonce };
     const [revocation] = writeRevocations(deps, [{ row: old, reason: 'superseded', incident, replacedBy: treaty.treaty_id }], toTimestamp(now), operator);
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_revoked',
-      actor,
-      requestId,
+      ...origin,
       details: { ...revocation!, subject_sovereign_id: old.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
     });
-    options.betweenSupersedeSteps?.();
     storeTreaty(deps, treaty, profile, operator);
-    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', actor, requestId, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
+    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', ...origin, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'recognition_treaty_superseded',
-      actor,
-      requestId,
+      ...origin,
       details: { old_treaty_id: old.treaty_id, new_treaty_id: treaty.treaty_id, subject_sovereign_id: old.subject_sovereign_id, log_index: revocation!.log_index },
     });
     return { treaty, revocation: revocation! };
@@ -305,59 +278,9 @@ export function supersedeTreaty(
   return result;
 }
 
-export interface BulkRevocationResult<R> {
-  key_id: string;
-  since: string | null;
-  until: string;
-  reason: string;
-  revoked: R[];
-  /** Items in the window that were already revoked (their first revocation stands). */
-  already_revoked: string[];
-}
-
-/** Window of a bulk revocation: issued_at in [since, until], both inclusive; until defaults to now. */
-export function bulkWindow(deps: AppDeps, since: string | undefined, until: string | undefined): { since: string; until: string } {
-  const untilTs = until ?? toTimestamp(deps.clock());
-  const sinceTs = since ?? '0000-01-01T00:00:00Z';
-  if (since !== undefined && parseTimestamp(since)!.getTime() > parseTimestamp(untilTs)!.getTime()) {
-    throw new AppError('invalid_time_range', 422, 'since must not be after until', { since, until: untilTs });
-  }
-  return { since: sinceTs, until: untilTs };
-}
-
 /** Revokes every treaty whose issuance this operator key authorized in the window (key compromise response). */
 export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<TreatyRevocation & { subject_sovereign_id: string }> {
-  const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
-  const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const window = bulkWindow(deps, input.since, input.until);
-  const result = deps.db.sqlite.transaction(() => {
-    const rows = statements(deps.db.sqlite).treatiesByOperator.all(input.key_id, deps.identity.sovereignId, window.since, window.until) as Array<{
-      treaty_id: string;
-      subject_sovereign_id: string;
-      revoked_reason: string | null;
-    }>;
-    const open = rows.filter((r) => r.revoked_reason === null);
-    const records = writeRevocations(deps, open.map((row) => ({ row, reason, incident: input.incident })), toTimestamp(deps.clock()), operator);
-    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
-    records.forEach((record, i) => {
-      appendAudit(deps.db.sqlite, deps.clock, {
-        eventType: 'recognition_treaty_revoked',
-        actor: operatorActor(operator),
-        requestId: options.requestId ?? null,
-        details: { ...record, subject_sovereign_id: open[i]!.subject_sovereign_id, revoked_by: operator?.keyId ?? null, bulk },
-      });
-    });
-    return {
-      key_id: input.key_id,
-      since: input.since ?? null,
-      until: window.until,
-      reason,
-      revoked: records.map((r, i) => ({ ...r, subject_sovereign_id: open[i]!.subject_sovereign_id })),
-      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.treaty_id),
-    };
-  }).immediate();
-  if (result.revoked.length > 0) deps.changes.emit('revocation');
-  return result;
+  return revokeAllByOperator(TREATIES, deps, rawInput, operator, options);
 }
 
 export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationWithInvalidSince | undefined, at: Date): TreatyView {
@@ -395,7 +318,7 @@ function decodeCursor(cursor: string): [string, string] {
   } catch {
     // fall through
   }
-  throw new AppError('invalid_cursor', 422, 'cursor is not one this server returned');
+  throw new AppError('invalid_cursor', 'cursor is not one this server returned');
 }
 
 // One prepared statement per filter combination (at most 16), per database.

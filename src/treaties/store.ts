@@ -1,6 +1,6 @@
 // Row access for the treaties domain: prepared statements over treaties, attestations and their revocations.
 import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 
 type Stmt = Statement<unknown[]>;
 
@@ -86,17 +86,8 @@ function build(sqlite: Sqlite) {
 
 export type TreatyStatements = ReturnType<typeof build>;
 
-const cache = new WeakMap<Sqlite, TreatyStatements>();
-
 /** Prepared statements of one database, prepared once. */
-export function statements(sqlite: Sqlite): TreatyStatements {
-  let s = cache.get(sqlite);
-  if (!s) {
-    s = build(sqlite);
-    cache.set(sqlite, s);
-  }
-  return s;
-}
+export const statements = perConnection(build);
 
 /** This database's sovereign id (from its identity rows). */
 export function selfSovereignId(sqlite: Sqlite): string | undefined {

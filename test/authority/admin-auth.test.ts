@@ -3,11 +3,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { signAdminRequest } from '../../src/authority/admin-auth.ts';
-import { createApp } from '../../src/authority/app.ts';
+import { createApp } from '../../src/server/app.ts';
 import { addSeconds, toTimestamp } from '../../src/authority/clock.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { OperatorKeyring } from '../../src/authority/operator-keys.ts';
-import { reloadOperatorKeys } from '../../src/authority/server.ts';
+import { reloadOperatorKeys } from '../../src/server/server.ts';
 import { auditCount, createTestAuthority, dbDigest, lastAudit, testKey, testOperator, type TestAuthority } from '../helpers/authority.ts';
 
 interface SignOptions {

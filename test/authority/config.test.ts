@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       maxTreatyValidityDays: 398,
       metricsToken: undefined,
       adminFailureLimit: 20,
+      witnesses: [],
       logLevel: 'info',
     });
   });

@@ -14,7 +14,7 @@ function withEchoRoutes(): TestAuthority {
   const a = createTestAuthority();
   const item = z.strictObject({ name: z.string().min(1), count: z.number().int().min(0) });
   a.app.post('/test/echo', async (c) => c.json({ received: await jsonBody(c) }));
-  a.app.post('/test/items', async (c) => c.json(await validatedBody(c, item, 'invalid_item'), 201));
+  a.app.post('/test/items', async (c) => c.json(await validatedBody(c, item, 'invalid_treaty_request'), 201));
   a.app.get('/test/query', (c) => c.json(validatedQuery(c, z.strictObject({ n: z.string().regex(/^\d+$/) }))));
   a.app.get('/test/crash', () => {
     throw new Error('database at /var/lib/accord/secret.db exploded');
@@ -117,12 +117,12 @@ describe('validation errors', () => {
     const wrongType = await post(a, '/test/items', '{"name":"x","count":"1"}');
     expect(wrongType.status).toBe(422);
     const body = await envelope(wrongType);
-    expect(body.error.code).toBe('invalid_item');
+    expect(body.error.code).toBe('invalid_treaty_request');
     expect(body.error.details.issues).toEqual([expect.objectContaining({ path: 'count' })]);
 
     const extra = await post(a, '/test/items', '{"name":"x","count":1,"admin":true}');
     expect(extra.status).toBe(422);
-    expect((await envelope(extra)).error.code).toBe('invalid_item');
+    expect((await envelope(extra)).error.code).toBe('invalid_treaty_request');
 
     const notObject = await post(a, '/test/items', '[]');
     expect(notObject.status).toBe(422);

@@ -9,7 +9,7 @@ import { toTimestamp } from '../../src/authority/clock.ts';
 import { loadConfig, type Config } from '../../src/authority/config.ts';
 import { devOperatorKeyPath, IdentityError, loadIdentity } from '../../src/authority/identity.ts';
 import { createOperatorKeyFile, createSigningKeyFile, fileMode, readOperatorKeyFile, readSigningKeyFile } from '../../src/authority/key-files.ts';
-import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import { startAuthority, type RunningAuthority } from '../../src/server/server.ts';
 import { DatabaseLockedError, openDatabase } from '../../src/db/database.ts';
 import { auditCount } from '../helpers/authority.ts';
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signNote } from '../../src/transparency/signed-note.ts';
+import { signNote } from '../../src/authority/signed-note.ts';
 import { testKey } from '../helpers/authority.ts';
 import { startNode, type Node } from '../feeds/network.ts';
 import { accord, removeTempDirs, tempDir, type CliResult } from '../ops/helpers.ts';
@@ -30,7 +30,7 @@ async function staticServer(root: string) {
 }
 
 const oneLine = (text: string) => text.endsWith('\n') && text.trim().split('\n').length === 1;
-const summary = (res: CliResult) => JSON.parse(res.stdout) as Record<string, unknown> & { error?: { code: string; message: string; details: Record<string, unknown> } };
+const summary = (res: CliResult) => JSON.parse(res.stdout) as Record<string, unknown> & { failure?: { code: string; message: string; details: Record<string, unknown> } };
 const verify = (url: string, ...args: string[]) => accord(['log', 'verify', url, ...args]);
 const feedRoot = (n: Node) => (JSON.parse(n.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck().get() as string) as { log: { root_hash: string } }).log.root_hash;
 
@@ -72,7 +72,7 @@ describe('against a running authority', () => {
     const other = await verify(n.url, '--key', vkeyOf(n), '--origin', 'other.example/log');
     expect(other.code).toBe(2);
     expect(other.stderr).toBe('accord: log verification failed: origin_mismatch: the checkpoint\'s origin is "monitor.example/log", not "other.example/log"\n');
-    expect(summary(other)).toMatchObject({ ok: false, error: { code: 'origin_mismatch' } });
+    expect(summary(other)).toMatchObject({ ok: false, failure: { code: 'origin_mismatch' } });
   }, 60_000);
 
   it('with --state: the first run writes the head, the next reads only what is new, an unchanged log costs one request', async () => {
@@ -217,7 +217,7 @@ describe('a misbehaving log: exit 2, one error line, the state file unchanged', 
     expect(res.code, res.stderr).toBe(2);
     expect(oneLine(res.stderr), res.stderr).toBe(true);
     expect(res.stderr).toMatch(new RegExp(`^accord: log verification failed: ${code}: `));
-    expect(summary(res)).toMatchObject({ ok: false, error: { code }, state_file: state });
+    expect(summary(res)).toMatchObject({ ok: false, failure: { code }, state_file: state });
     if (before === null) expect(fs.existsSync(state)).toBe(false);
     else expect(fs.readFileSync(state, 'utf8')).toBe(before);
     expect(fs.readdirSync(dir).filter((f) => f.includes('state')), 'no temporary state file left behind').toEqual(before === null ? [] : ['state.json']);
@@ -243,7 +243,7 @@ describe('could not check: exit 1, the state file unchanged', () => {
     expect(res.code, res.stderr).toBe(1);
     expect(oneLine(res.stderr), res.stderr).toBe(true);
     expect(res.stderr).toMatch(new RegExp(`^accord: could not check the log: ${code}: `));
-    expect(summary(res)).toMatchObject({ ok: false, error: { code } });
+    expect(summary(res)).toMatchObject({ ok: false, failure: { code } });
     expect(fs.readFileSync(state, 'utf8')).toBe(stateText);
     return res;
   }
@@ -260,7 +260,7 @@ describe('could not check: exit 1, the state file unchanged', () => {
     writeLogDirectory(dir, files);
     const server = await staticServer(root);
     const res = await unchecked(`${server.url}/copy`, 'http_error');
-    expect(summary(res).error!.details).toMatchObject({ status: 404 });
+    expect(summary(res).failure!.details).toMatchObject({ status: 404 });
   }, 60_000);
 
   it('a server that never answers: timeout after --timeout', async () => {
@@ -272,7 +272,7 @@ describe('could not check: exit 1, the state file unchanged', () => {
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     });
     const res = await unchecked(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'timeout', '--timeout', '300');
-    expect(summary(res).error!.details).toMatchObject({ timeout_ms: 300 });
+    expect(summary(res).failure!.details).toMatchObject({ timeout_ms: 300 });
   }, 60_000);
 
   it('usage errors: one line, exit 1, no request made and the state untouched', async () => {

@@ -3,7 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { sha256Hex } from '../../src/authority/crypto.ts';
-import { acceptsGzip, etagMatches } from '../../src/connectome/routes.ts';
+import { etagMatches } from '../../src/authority/http.ts';
+import { acceptsGzip } from '../../src/connectome/routes.ts';
 import { ConnectomeService } from '../../src/connectome/service.ts';
 import { issueAttestation, revokeAttestation } from '../../src/treaties/attestations.ts';
 import { createTestAuthority, dbDigest, testKey, type TestAuthority } from '../helpers/authority.ts';
@@ -126,15 +127,23 @@ describe('caching', () => {
     expect(service.buildCount).toBe(2);
     expect(second.graph.items).toHaveLength(first.graph.items.length + 1);
     expect(second.etag).not.toBe(first.etag);
-    for (const event of ['treaties', 'revocation', 'feed-imported', 'feed-published', 'peers', 'receipt', 'feed-receipt']) {
-      a.deps.changes.emit(event);
+    const changes = a.deps.changes;
+    for (const emit of [
+      () => changes.emit('treaties'),
+      () => changes.emit('revocation'),
+      () => changes.emit('feed-imported', { issuer: 'peer-b', sequence: 1 }),
+      () => changes.emit('feed-published', { latest_sequence: 1 }),
+      () => changes.emit('peers'),
+      () => changes.emit('feed-receipt', { importer: 'peer-b', sequence: 1 }),
+    ]) {
+      emit();
       service.get();
     }
-    expect(service.buildCount).toBe(9);
+    expect(service.buildCount).toBe(8);
     service.close();
     a.deps.changes.emit('treaties');
     service.get();
-    expect(service.buildCount).toBe(9);
+    expect(service.buildCount).toBe(8);
   });
 
   it('same state → byte-identical JSON apart from generated_at, same ETag; 304 on If-None-Match', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/authority/config.ts';
-import { startAuthority } from '../../src/authority/server.ts';
+import { startAuthority } from '../../src/server/server.ts';
 import { accord, removeTempDirs, tempDir } from '../ops/helpers.ts';
 
 afterAll(removeTempDirs);

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalBytes } from '../../src/authority/canonical-json.ts';
 import { addSeconds, toTimestamp } from '../../src/authority/clock.ts';
 import { canonicalHash, signObject } from '../../src/authority/crypto.ts';
-import { appendLeaves, emptyFrontier, frontierRoot, leafHash } from '../../src/feeds/merkle.ts';
+import { appendLeaves, emptyFrontier, frontierRoot, leafHash } from '../../src/log/merkle.ts';
 import { DrillAuthority, jsonLines, removeDrillDirs } from './harness.ts';
 
 const RARELY = '0 0 1 1 *';

@@ -11,7 +11,7 @@ import { toTimestamp } from '../../src/authority/clock.ts';
 import { loadConfig } from '../../src/authority/config.ts';
 import { signObject, type SigningKey } from '../../src/authority/crypto.ts';
 import { readSigningKeyFile } from '../../src/authority/key-files.ts';
-import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import { startAuthority, type RunningAuthority } from '../../src/server/server.ts';
 import { freePort } from '../cli/run.ts';
 import { testKey } from '../helpers/authority.ts';
 

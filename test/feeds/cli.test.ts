@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAuthority } from '../../src/authority/server.ts';
+import type { RunningAuthority } from '../../src/server/server.ts';
 import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { importFeed } from '../../src/feeds/import.ts';

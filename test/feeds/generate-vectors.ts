@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { canonicalHash, signingKeyFromSeed, signObject, type SigningKey } from '../../src/authority/crypto.ts';
-import { leafHash, merkleTreeHash } from '../../src/feeds/merkle.ts';
+import { leafHash, merkleTreeHash } from '../../src/log/merkle.ts';
 
 const FILE = path.join(import.meta.dirname, '..', 'vectors', 'feed.json');
 const FILE_V2 = path.join(import.meta.dirname, '..', 'vectors', 'feed-v2.json');

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { appendLeafDigests, appendLeaves, EMPTY_ROOT, emptyFrontier, frontierRoot, leafDigest, leafHash, merkleTreeHash, nodeHash } from '../../src/feeds/merkle.ts';
+import { appendLeafDigests, appendLeaves, EMPTY_ROOT, emptyFrontier, frontierRoot, leafDigest, leafHash, merkleTreeHash, nodeHash } from '../../src/log/merkle.ts';
 
 /** Independent RFC 6962 computation: bottom-up pairing, an unpaired last node is promoted unchanged. */
 function bottomUpRoot(leafData: Buffer[]): string {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
 import { issueList } from '../../src/authority/http.ts';
 import { isRevocationEntry, readCanonicalEntry, revocationEntrySchema, revocationFeedSchema, safeParseRevocationFeed, signedPartOf } from '../../src/feeds/model.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/feeds/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/log/revocation-log.ts';
 
 describe('feed model', () => {
   it('entries are strict: unknown fields, nulls for optional fields and unknown kinds or reasons are refused', () => {

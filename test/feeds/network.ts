@@ -1,8 +1,7 @@
 // Real authorities on 127.0.0.1 for multi-authority feed tests: each a test authority behind @hono/node-server on port 0.
 import type { AddressInfo } from 'node:net';
 import type { ServerType } from '@hono/node-server';
-import type { Hono } from 'hono';
-import { serveHttp } from '../../src/authority/http-server.ts';
+import { serveHttp } from '../../src/server/http-server.ts';
 import { createTestAuthority, type TestAuthority, type TestAuthorityOptions } from '../helpers/authority.ts';
 import { recognize } from './simulated-issuer.ts';
 

@@ -1,7 +1,7 @@
 // Worker for the publishing race test: a second process-like publisher on the same database file.
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
-import { EventEmitter } from 'node:events';
+import { ChangeBus } from '../../src/authority/changes.ts';
 import { defaultConfig } from '../../src/authority/config.ts';
 import type { AppDeps } from '../../src/authority/context.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
@@ -23,7 +23,7 @@ const deps: AppDeps = {
   operatorKeys: new OperatorKeyring(() => []),
   logger: pino({ level: 'silent' }),
   metrics: createMetrics(),
-  changes: new EventEmitter(),
+  changes: new ChangeBus(),
   background: [],
 };
 // Start together: report ready, wait for the go signal.

@@ -5,14 +5,14 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/authority/app.ts';
+import { createApp } from '../../src/server/app.ts';
 import { defaultConfig } from '../../src/authority/config.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { OperatorKeyring } from '../../src/authority/operator-keys.ts';
 import { canonicalHash } from '../../src/authority/crypto.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, readLogHead } from '../../src/feeds/revocation-log.ts';
+import { appendRevocations, readLogHead } from '../../src/log/revocation-log.ts';
 import { createTestAuthority, seedFor, T0 } from '../helpers/authority.ts';
 
 const dirs: string[] = [];

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { canonicalHash, signingKeyFromSeed, signObject, verifyBytesNoble, type SigningKey } from '../../src/authority/crypto.ts';
-import { appendLeaves, emptyFrontier, frontierRoot, leafHash, merkleTreeHash } from '../../src/feeds/merkle.ts';
+import { appendLeaves, emptyFrontier, frontierRoot, leafHash, merkleTreeHash } from '../../src/log/merkle.ts';
 import { feedReceiptSchema, revocationFeedSchema, signedPartHash } from '../../src/feeds/model.ts';
 import { signFeed, signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
 import { createTestAuthority } from '../helpers/authority.ts';

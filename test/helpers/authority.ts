@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { signAdminRequest } from '../../src/authority/admin-auth.ts';
-import { createApp, type AuthorityApp } from '../../src/authority/app.ts';
+import { createApp, type AuthorityApp } from '../../src/server/app.ts';
 import { fixedClock, toTimestamp } from '../../src/authority/clock.ts';
 import { defaultConfig, type Config } from '../../src/authority/config.ts';
 import { signingKeyFromSeed, type SigningKey } from '../../src/authority/crypto.ts';

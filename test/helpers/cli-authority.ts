@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultConfig } from '../../src/authority/config.ts';
-import { startAuthority, type RunningAuthority } from '../../src/authority/server.ts';
+import { startAuthority, type RunningAuthority } from '../../src/server/server.ts';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'bin', 'accord.mjs');
 

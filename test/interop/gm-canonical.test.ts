@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { canonicalJson, gmCanonicalJson, gmJson, parseJsonStrict, pythonFloatRepr } from '../../src/authority/canonical-json.ts';
+import { canonicalJson, parseJsonStrict } from '../../src/authority/canonical-json.ts';
+import { gmCanonicalJson, gmJson, pythonFloatRepr } from '../../src/interop/gm-canonical.ts';
 import { decodeBase64Strict, parsePublicKey, signBytes, signingKeyFromSeed, verifyBytesNoble } from '../../src/authority/crypto.ts';
 import { verifyGmSignature } from '../../src/interop/gm-model.ts';
 

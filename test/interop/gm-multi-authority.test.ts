@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPullJob } from '../../src/feeds/pull.ts';
-import { currentGmSnapshot } from '../../src/interop/gm-feed-publish.ts';
+import { currentGmSnapshot } from '../../src/feeds/gm-publish.ts';
 import { createTestAuthority, lastAudit, type TestAuthority } from '../helpers/authority.ts';
 import { GM_SEED_A, gmFeed, gmKeyFromSeed, gmSign, gmVerify, pythonJsonDumps, startGmServer, type GmServer } from './gm-reference.ts';
 import { ok } from '../helpers/http.ts';

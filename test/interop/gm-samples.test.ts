@@ -1,7 +1,8 @@
 // Real Genesis Mesh v0.52.1 wire objects (test/vectors/gm): every file parses, re-serializes, verifies and imports as its manifest says.
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { canonicalJson, gmCanonicalJson, gmJson, parseJsonStrict, type JsonValue } from '../../src/authority/canonical-json.ts';
+import { canonicalJson, parseJsonStrict, type JsonValue } from '../../src/authority/canonical-json.ts';
+import { gmCanonicalJson, gmJson } from '../../src/interop/gm-canonical.ts';
 import { parsePublicKey, verifyWithKey, type PublicKeyInfo } from '../../src/authority/crypto.ts';
 import { parseGmObject, verifyGmSignature } from '../../src/interop/gm-model.ts';
 import { auditCount, createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';

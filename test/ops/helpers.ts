@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createApp, type AuthorityApp } from '../../src/authority/app.ts';
+import { createApp, type AuthorityApp } from '../../src/server/app.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { createTestAuthority, type TestAuthority, type TestAuthorityOptions } from '../helpers/authority.ts';
 

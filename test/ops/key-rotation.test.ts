@@ -7,7 +7,7 @@ import { defaultConfig } from '../../src/authority/config.ts';
 import { parsePublicKey, verifySignedObject, type PublicKeyInfo } from '../../src/authority/crypto.ts';
 import { loadIdentity, rotatedSigningKeyFile } from '../../src/authority/identity.ts';
 import { createSigningKeyFile, fileMode } from '../../src/authority/key-files.ts';
-import { startAuthority } from '../../src/authority/server.ts';
+import { startAuthority } from '../../src/server/server.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { retireDueSigningKeys, rotateSigningKey } from '../../src/ops/key-rotation.ts';

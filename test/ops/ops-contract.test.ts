@@ -96,9 +96,20 @@ describe('alert rules', () => {
 
   it('cover the required conditions, each with a severity and a runbook that exists', () => {
     expect(rules.map((r) => r.name).sort()).toEqual(
-      ['AdminAuthFailuresSpike', 'FeedEquivocationDetected', 'FeedImportRejectionsSpike', 'FeedIssuerStale', 'FeedPublishOverdue', 'SignatureVerificationFailuresSpike', 'TreatyExpiringSoon'].sort(),
+      [
+        'AdminAuthFailuresSpike',
+        'FeedEquivocationDetected',
+        'FeedImportRejectionsSpike',
+        'FeedIssuerStale',
+        'FeedPublishOverdue',
+        'SignatureVerificationFailuresSpike',
+        'TreatyExpiringSoon',
+        'WitnessConflictDetected',
+        'LogWitnessFailing',
+      ].sort(),
     );
     expect(rules.find((r) => r.name === 'FeedEquivocationDetected')!.severity).toBe('critical');
+    expect(rules.find((r) => r.name === 'WitnessConflictDetected')!.severity).toBe('critical');
     for (const rule of rules) {
       expect(rule.expr, rule.name).not.toBe('');
       expect(['warning', 'critical'], rule.name).toContain(rule.severity);

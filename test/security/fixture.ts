@@ -99,7 +99,7 @@ export function populatedAuthority(options: { config?: Partial<Config> } = {}): 
   issueTreaty(a.deps, { subject_sovereign_id: GM_ID, subject_public_keys: [gmKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 90, profile: 'genesis-mesh' }, operator);
   const gmSample = gmFeed(gmKey, { issuer: GM_ID, sequence: 1, issuedAt: toTimestamp(new Date(a.clock().getTime() - 3600_000)), revoked: { '11111111-1111-4111-8111-111111111111': 'key_compromise' } }) as unknown as Record<string, unknown>;
 
-  registerPeer(a.deps, { sovereign_id: ISSUER_ID, base_url: 'http://127.0.0.1:9' }, { type: 'system' });
+  registerPeer(a.deps, { sovereign_id: ISSUER_ID, base_url: 'http://127.0.0.1:9' }, { actor: { type: 'system' } });
 
   return {
     a,

@@ -87,6 +87,16 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /log/proof/inclusion': { kind: 'read', queries: ['?index=0', '?index=0&size=1'] },
   'GET /log/proof/consistency': { kind: 'read', queries: ['?from=1', '?from=1&to=1'] },
   'GET /log/entries/:id': { kind: 'read', params: (p) => ({ id: [p.attestationId, p.treatyId] }) },
+  // Witnessing (test/witness/request-body.test.ts fuzzes the add-checkpoint body grammar itself).
+  'POST /witness/add-checkpoint': { kind: 'write', bodies: () => [{}] },
+  'GET /witness/:originHash/checkpoint': { kind: 'read', params: () => ({ originHash: ['0'.repeat(64)] }) },
+  'GET /witness': { kind: 'read' },
+  'GET /admin/witness/logs': { kind: 'read' },
+  'POST /admin/witness/logs': { kind: 'write', bodies: () => [{ sovereign_id: ISSUER_ID }, { sovereign_id: ISSUER_ID, origin: 'issuer.example/log' }] },
+  'POST /admin/witness/logs/:id/disable': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
+  'GET /admin/witness/conflicts': { kind: 'read' },
+  'GET /admin/log/witnesses': { kind: 'read' },
+  'POST /admin/log/witnesses/submit': { kind: 'write', bodiless: true },
 };
 
 const RUNS_PER_ROUTE = Number(process.env.ACCORD_FUZZ_RUNS ?? 60);
@@ -193,7 +203,7 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
           expect(code, `${what}: equivocation without a second signed feed`).not.toBe('equivocation');
           expect(dbDigest(p.a.db), `${what} ${code}: database changed on a rejection`).toBe(before);
           const importRoute = route === 'POST /admin/revocation-feeds/import' || route === 'POST /admin/sovereign-revocation-feeds/import';
-          if (importRoute && code in IMPORT_REJECTIONS && code !== 'body_too_large') {
+          if (importRoute && (IMPORT_REJECTIONS as readonly string[]).includes(code) && code !== 'body_too_large') {
             expect(auditCount(p.a.db, 'sovereign_revocation_feed_rejected'), `${what}: import rejection not audited`).toBe(rejectedBefore + 1);
           }
           return;

@@ -6,7 +6,7 @@ import { appendAudit, auditEventHash, SYSTEM_ACTOR, type AuditEvent } from '../.
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { formatVerifierKey, parseNote, signNote } from '../../src/transparency/signed-note.ts';
+import { formatVerifierKey, parseNote, signNote } from '../../src/authority/signed-note.ts';
 import { seedFor, type TestAuthority } from '../helpers/authority.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { exportAudit } from '../../src/ops/audit-export.ts';

@@ -10,7 +10,7 @@ import { restoreDatabase } from '../../src/ops/restore.ts';
 import { rotateSigningKey } from '../../src/ops/key-rotation.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
 import { LogOriginMismatchError } from '../../src/transparency/service.ts';
-import { openNote, parseNote, parseVerifierKey } from '../../src/transparency/signed-note.ts';
+import { openNote, parseNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
 import { createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';
 import { fileAuthority, removeTempDirs, reopen, tempDir } from '../ops/helpers.ts';
 import { growLog, publishAtSizes, vkeyOf } from './helpers.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vit
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { rotateSigningKey } from '../../src/ops/key-rotation.ts';
-import { signNote } from '../../src/transparency/signed-note.ts';
+import { signNote } from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { tempDir, removeTempDirs } from '../ops/helpers.ts';

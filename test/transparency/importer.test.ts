@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { parseNote, signNote } from '../../src/transparency/signed-note.ts';
+import { parseNote, signNote } from '../../src/authority/signed-note.ts';
 import { auditCount, dbDigest, lastAudit, testKey } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { recognize } from '../feeds/simulated-issuer.ts';

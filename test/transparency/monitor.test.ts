@@ -2,12 +2,13 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
-import { appendRevocations } from '../../src/feeds/revocation-log.ts';
+import { readCanonicalEntry } from '../../src/feeds/model.ts';
+import { appendRevocations } from '../../src/log/revocation-log.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
-import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/feeds/merkle.ts';
+import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/log/merkle.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
 import { MonitorFailure, monitorState, parseMonitorState, parseTrustedKey, verifyLog, type LogSource, type MonitorOptions, type VerifiedHead } from '../../src/transparency/monitor.ts';
-import { parseVerifierKey, signNote } from '../../src/transparency/signed-note.ts';
+import { parseVerifierKey, signNote } from '../../src/authority/signed-note.ts';
 import { bundleLeafDigests, entryBundle } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { forkedAuthority, logFilePaths, logFiles, publishAtSizes, revocationEntry, vkeyOf } from './helpers.ts';
@@ -77,7 +78,7 @@ describe('a whole log, first check', () => {
   it.each([1, 2, 255, 256, 257, 511, 512, 513, 700])('size %i: every entry and tile rebuilt into the checkpoint root', async (size) => {
     publishAtSizes(a, [size]);
     const source = mapSource(await logFiles(a));
-    const report = await verifyLog(source, { keys: keysOf(a), concurrency: 4, checkEntries: true });
+    const report = await verifyLog(source, { keys: keysOf(a), concurrency: 4, entryReader: readCanonicalEntry });
     expect(report).toMatchObject({
       entry_contents_checked: true,
       origin: 'whole.example/log',
@@ -277,7 +278,7 @@ describe('with the content check, entries must be revocation entries at their in
   const keys = { vkeys: [], publicKeys: [Buffer.from(key.raw)] };
 
   it('a well-formed handmade log verifies (non-ASCII incident labels included)', async () => {
-    await expect(verifyLog(mapSource(handmadeLog([0, 1, 2].map((i) => entryBytes(i)), key)), { keys, concurrency: 1, checkEntries: true })).resolves.toMatchObject({ size: 3, entry_contents_checked: true });
+    await expect(verifyLog(mapSource(handmadeLog([0, 1, 2].map((i) => entryBytes(i)), key)), { keys, concurrency: 1, entryReader: readCanonicalEntry })).resolves.toMatchObject({ size: 3, entry_contents_checked: true });
   });
 
   it.each([
@@ -287,7 +288,7 @@ describe('with the content check, entries must be revocation entries at their in
     ['bytes that are not UTF-8', [Buffer.concat([entryBytes(0, { incident: 'x' }).subarray(0, -3), Buffer.from([0xc3, 0x22, 0x7d])])], /entry 0 is not UTF-8/],
     ['an entry longer than any revocation entry', [entryBytes(0), Buffer.from(`{"id":"${'a'.repeat(5000)}"}`), entryBytes(2)], /entry 1 is longer than 4096 bytes/],
   ] as const)('%s: entry_invalid', async (_name, entries, message) => {
-    const err = await failure(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1, checkEntries: true }));
+    const err = await failure(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1, entryReader: readCanonicalEntry }));
     expect(err.code).toBe('entry_invalid');
     expect(err.message).toMatch(message);
     // Without the content check only the hashes are checked, and they are right.

@@ -1,7 +1,7 @@
 // RFC 9162 inclusion and consistency proofs: built from subtree hashes, checked against the RFC 6962 reference tree hash.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { leafHash, merkleTreeHash } from '../../src/feeds/merkle.ts';
+import { leafHash, merkleTreeHash } from '../../src/log/merkle.ts';
 import { consistencyProof, inclusionProof, rangeHash, verifyConsistency, verifyInclusion, type SubtreeHashes } from '../../src/transparency/proofs.ts';
 
 const LEAVES = Array.from({ length: 140 }, (_, i) => leafHash(`entry ${i}`));

@@ -2,10 +2,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
-import { leafHash } from '../../src/feeds/merkle.ts';
+import { leafHash } from '../../src/log/merkle.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
 import { verifyConsistency, verifyInclusion } from '../../src/transparency/proofs.ts';
-import { openNote, parseVerifierKey } from '../../src/transparency/signed-note.ts';
+import { openNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
 import { createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';
 import { errorCode, growLog, publishAtSizes, text, vkeyOf } from './helpers.ts';
 

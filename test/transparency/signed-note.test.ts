@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { AUDIT_HEAD_EXTENSION, formatCheckpoint, parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { formatVerifierKey, noteKeyId, openNote, parseNote, parseVerifierKey, signNote, verifierFor } from '../../src/transparency/signed-note.ts';
+import { formatVerifierKey, noteKeyId, openNote, parseNote, parseVerifierKey, signNote, verifierFor } from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
 
 // c2sp.org/signed-note, "Verifier keys" → "Example".

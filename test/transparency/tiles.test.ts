@@ -1,8 +1,8 @@
 // Tiles of height 8: canonical paths, tile contents by the C2SP formula, immutability, and subtree hashes read from them.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { merkleTreeHash } from '../../src/feeds/merkle.ts';
-import { readLogHead } from '../../src/feeds/revocation-log.ts';
+import { merkleTreeHash } from '../../src/log/merkle.ts';
+import { readLogHead } from '../../src/log/revocation-log.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
 import { formatTilePath, parseTilePath, TileReader, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';

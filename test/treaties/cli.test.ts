@@ -2,12 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningAuthority } from '../../src/authority/server.ts';
 import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { subjectKey, subjectKey2 } from './fixtures.ts';
 
 let dir: string;
-let running: RunningAuthority;
 let cli: CliAuthority;
 
 const accord = (...args: string[]) => cli.accord(...args);
@@ -21,7 +19,6 @@ function writeJson(name: string, value: unknown): string {
 beforeAll(async () => {
   cli = await startCliAuthority('accord-treaty-cli-');
   dir = cli.dir;
-  running = cli.running;
 });
 
 afterAll(async () => {

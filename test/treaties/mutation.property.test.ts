@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/authority/errors.ts';
 import { issueAttestation } from '../../src/treaties/attestations.ts';
 import { issueTreaty } from '../../src/treaties/service.ts';
-import { verifyAttestation, verifyTreaty } from '../../src/treaties/verification.ts';
+import { verifyAttestation, verifyTreaty } from '../../src/verification/verification.ts';
 import { createTestAuthority } from '../helpers/authority.ts';
 import { attestationInput, subjectKey, subjectKey2, treatyInput } from './fixtures.ts';
 

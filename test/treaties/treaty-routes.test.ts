@@ -222,20 +222,17 @@ describe('supersede (POST /admin/recognition-treaties/{id}/supersede)', () => {
     expect(dbDigest(a.db)).toBe(before);
   });
 
-  it('is atomic: a fault between revoking the old and storing the new leaves neither (service hook)', async () => {
+  it('is atomic: a fault between revoking the old and storing the new leaves neither (service call)', async () => {
     const a = createTestAuthority();
     const old = await issue(a);
+    // The fault fires only once the old treaty's revocation and its log entry are written, inside the
+    // supersede transaction, as the new treaty is stored.
+    a.db.sqlite.exec(`CREATE TRIGGER fault_after_revocation BEFORE INSERT ON treaties
+      WHEN (SELECT count(*) FROM treaty_revocations) = 1 AND (SELECT count(*) FROM revocation_log) = 1
+      BEGIN SELECT RAISE(ABORT, 'injected fault'); END`);
     const before = dbDigest(a.db);
     const audits = auditCount(a.db);
-    expect(() =>
-      supersedeTreaty(a.deps, old.treaty_id, treatyInput(), undefined, {
-        betweenSupersedeSteps: () => {
-          // The revocation and its log entry are written at this point, inside the transaction.
-          expect(a.db.sqlite.prepare('SELECT count(*) AS n FROM treaty_revocations').get()).toEqual({ n: 1 });
-          throw new Error('injected fault');
-        },
-      }),
-    ).toThrow('injected fault');
+    expect(() => supersedeTreaty(a.deps, old.treaty_id, treatyInput(), undefined)).toThrow('injected fault');
     expect(dbDigest(a.db)).toBe(before);
     expect(auditCount(a.db)).toBe(audits);
   });

@@ -4,7 +4,7 @@ import { publishFeeds, latestPublishedFeed } from '../../src/feeds/publish.ts';
 import { importFeed } from '../../src/feeds/import.ts';
 import { issueAttestation, revokeAttestation } from '../../src/treaties/attestations.ts';
 import { issueTreaty, revokeTreaty } from '../../src/treaties/service.ts';
-import { verifyAttestation } from '../../src/treaties/verification.ts';
+import { verifyAttestation } from '../../src/verification/verification.ts';
 import { createTestAuthority, dbDigest, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { attestationInput, subjectKey, treatyInput } from './fixtures.ts';
 

@@ -1,6 +1,6 @@
 // This authority's revocation log: entries appended in the transaction of the revocation they record.
 import type { Statement } from 'better-sqlite3';
-import type { Sqlite } from '../db/database.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from './merkle.ts';
 
@@ -45,24 +45,15 @@ interface LogStatements {
   saveHead: Statement<unknown[]>;
 }
 
-const statements = new WeakMap<Sqlite, LogStatements>();
-
-function prepared(sqlite: Sqlite): LogStatements {
-  let s = statements.get(sqlite);
-  if (!s) {
-    s = {
-      entry: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = ?'),
-      head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
-      insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      saveHead: sqlite.prepare(
-        `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
-      ),
-    };
-    statements.set(sqlite, s);
-  }
-  return s;
-}
+const prepared = perConnection((sqlite): LogStatements => ({
+  entry: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = ?'),
+  head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
+  insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+  saveHead: sqlite.prepare(
+    `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
+  ),
+}));
 
 export function readLogHead(sqlite: Sqlite): LogHead {
   const row = prepared(sqlite).head.get() as { size: number; frontier: string; root_hash: string } | undefined;

@@ -1,5 +1,5 @@
 // C2SP signed notes (c2sp.org/signed-note) with Ed25519 signatures: key ids, verifier keys (vkeys), signing and opening.
-import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from '../authority/crypto.ts';
+import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from './crypto.ts';
 
 /** Signature type byte of plain Ed25519 note signatures. */
 export const ED25519_NOTE_TYPE = 0x01;

@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { acquireDatabaseLock, openDatabase, type Database, type DatabaseLock } from '../db/database.ts';
 import { createApp, type AuthorityApp } from './app.ts';
-import { appendAudit, SYSTEM_ACTOR } from './audit.ts';
-import { systemClock, type Clock } from './clock.ts';
-import type { Config } from './config.ts';
-import type { AppDeps } from './context.ts';
-import { initAuthority, loadIdentity, operatorKeysFor, type InitResult } from './identity.ts';
+import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { systemClock, type Clock } from '../authority/clock.ts';
+import type { Config } from '../authority/config.ts';
+import type { AppDeps } from '../authority/context.ts';
+import { initAuthority, loadIdentity, operatorKeysFor, type InitResult } from '../authority/identity.ts';
 import { startBackgroundJobs } from './background.ts';
 import { serveHttp } from './http-server.ts';
 

@@ -3,23 +3,23 @@ import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
 import { parsePublicKey, signatureCandidates, signingPayload, verifySignedObject, verifyWithKey, verifyWithKeyAsync, type PublicKeyInfo, type SignatureCandidates } from '../authority/crypto.ts';
 import { validate } from '../authority/http.ts';
 import { feedStatusAt, findImportedRevocation, hasImportedRevocations, importedRevokedIds, issuerFeedRow, type IssuerFeedRow } from '../feeds/imported-revocations.ts';
-import { ownAttestationRevocation } from './attestations.ts';
-import { checkPublicKey } from './issuance-checks.ts';
+import { ownAttestationRevocation } from '../treaties/attestations.ts';
+import { IDENTIFIER_PATTERN } from '../authority/identifiers.ts';
+import { checkPublicKey } from '../treaties/issuance-checks.ts';
 import {
   acceptsMembershipAttestation,
   acceptsVerifyAttestationInput,
-  IDENTIFIER_PATTERN,
   membershipAttestationSchema,
   recognitionTreatySchema,
   verifyAttestationInputSchema,
   verifyTreatyInputSchema,
   type MembershipAttestation,
   type RecognitionTreaty,
-} from './model.ts';
+} from '../treaties/model.ts';
 import { GENESIS_MESH_PROFILE, gmWindowAt, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from '../interop/gm-model.ts';
 import { claimedIssuer, gmValidSigners, parseGmAttestation, parseGmTreaty, profileOfTreaties, wireProfileOf } from '../interop/profile.ts';
-import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from './recognition.ts';
-import { statements, type RevocationRow } from './store.ts';
+import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from '../treaties/recognition.ts';
+import { statements, type RevocationRow } from '../treaties/store.ts';
 
 export type TreatyVerifyReason =
   | 'accepted'
@@ -121,7 +121,7 @@ class IssuerCache {
 
   constructor(private readonly deps: AppDeps) {
     const clear = () => this.entries.clear();
-    for (const event of ['treaties', 'revocation', 'feed-imported', 'peers']) deps.changes.on(event, clear);
+    for (const event of ['treaties', 'revocation', 'feed-imported', 'peers'] as const) deps.changes.on(event, clear);
   }
 
   get(issuer: string, now: Date): IssuerEntry {

@@ -2,7 +2,7 @@
 // server refuses before routing (see requestErrorResponse).
 import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { requestErrorResponse } from './http.ts';
+import { requestErrorResponse } from '../authority/http.ts';
 
 type FetchCallback = Parameters<typeof getRequestListener>[0];
 

@@ -1,9 +1,9 @@
 // Admin audit log reading: operators page through events by sequence, in their stored form.
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { AUDIT_EVENT_TYPES, listAuditCanonical } from './audit.ts';
-import type { AppDeps, AppEnv } from './context.ts';
-import { validate } from './http.ts';
+import { AUDIT_EVENT_TYPES, listAuditCanonical } from '../authority/audit.ts';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { validate } from '../authority/http.ts';
 
 const MAX_PAGE = 1000;
 

@@ -1,20 +1,19 @@
 // Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
 import type { Statement } from 'better-sqlite3';
-import { appendAudit, type Actor } from '../authority/audit.ts';
-import { decodeUtf8Strict, gmDocumentJson, gmJson, parseJsonStrict } from '../authority/canonical-json.ts';
+import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
+import { decodeUtf8Strict, parseJsonStrict } from '../authority/canonical-json.ts';
+import { gmDocumentJson, gmJson } from '../interop/gm-canonical.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
-import { AppError } from '../authority/errors.ts';
-import type { Sqlite } from '../db/database.ts';
-import { REVOCATION_REASONS, type RevocationReason } from '../feeds/revocation-log.ts';
+import { AppError, type ErrorCode } from '../authority/errors.ts';
+import { perConnection, type Sqlite } from '../db/database.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../log/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
-import { wireProfileOf } from './profile.ts';
-import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from './gm-model.ts';
+import { wireProfileOf } from '../interop/profile.ts';
+import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from '../interop/gm-model.ts';
 
-export interface GmImportContext {
-  actor: Actor;
-  requestId?: string | null;
+export interface GmImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
   via: 'admin' | 'pull';
 }
@@ -72,16 +71,7 @@ function build(sqlite: Sqlite): Record<StatementName, Statement<unknown[]>> {
   };
 }
 
-const statementCache = new WeakMap<Sqlite, ReturnType<typeof build>>();
-
-function prepared(sqlite: Sqlite): ReturnType<typeof build> {
-  let s = statementCache.get(sqlite);
-  if (!s) {
-    s = build(sqlite);
-    statementCache.set(sqlite, s);
-  }
-  return s;
-}
+const prepared = perConnection(build);
 
 /** Best-effort identification of a rejected feed for its audit event. */
 function identify(raw: unknown): { issuer: string | null; sequence: number | null; feedHash: string | null } {
@@ -101,12 +91,12 @@ function identify(raw: unknown): { issuer: string | null; sequence: number | nul
 
 function issuerKeysFor(deps: AppDeps, issuer: string, now: Date): PublicKeyInfo[] {
   const recognized = recognizedIssuer(deps.db.sqlite, issuer, now);
-  if (recognized.keys.length === 0) throw new AppError('issuer_not_recognized', 403, 'no treaty in force recognizes this issuer', { issuer_sovereign_id: issuer });
+  if (recognized.keys.length === 0) throw new AppError('issuer_not_recognized', 'no treaty in force recognizes this issuer', { issuer_sovereign_id: issuer });
   // The profile is the operator's choice when recognizing the issuer; a snapshot feed is never
   // accepted from an issuer recognized under another profile.
   const profile = wireProfileOf(deps.db.sqlite, issuer, recognized.profile);
   if (profile !== GENESIS_MESH_PROFILE) {
-    throw new AppError('wire_profile_mismatch', 422, 'this issuer is recognized under another wire profile', {
+    throw new AppError('wire_profile_mismatch', 'this issuer is recognized under another wire profile', {
       issuer_sovereign_id: issuer,
       profile,
       expected_profile: GENESIS_MESH_PROFILE,
@@ -142,7 +132,7 @@ export function importGmFeedRequest(deps: AppDeps, body: Uint8Array, ctx: GmImpo
     envelope = parseJsonStrict(decodeUtf8Strict(body));
   } catch (err) {
     const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
-    throw recordRejection(deps, undefined, ctx, new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: 'malformed_json', issues: [{ path: '(root)', message }] }));
+    throw recordRejection(deps, undefined, ctx, new AppError('invalid_revocation_feed', 'revocation feed failed validation', { reason: 'malformed_json', issues: [{ path: '(root)', message }] }));
   }
   const o = envelope as Record<string, unknown> | null;
   if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== 1) {
@@ -150,7 +140,7 @@ export function importGmFeedRequest(deps: AppDeps, body: Uint8Array, ctx: GmImpo
       deps,
       o && typeof o === 'object' ? (o as Record<string, unknown>).feed : undefined,
       ctx,
-      new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', {
+      new AppError('invalid_revocation_feed', 'revocation feed failed validation', {
         reason: 'unknown_field',
         issues: [{ path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' }],
       }),
@@ -159,7 +149,7 @@ export function importGmFeedRequest(deps: AppDeps, body: Uint8Array, ctx: GmImpo
   return importGmFeed(deps, o.feed, ctx);
 }
 
-const BEFORE_RECOGNITION = new Set(['invalid_revocation_feed', 'issuer_not_recognized']);
+const BEFORE_RECOGNITION = new Set<ErrorCode>(['invalid_revocation_feed', 'issuer_not_recognized']);
 
 function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err: AppError): AppError {
   const { issuer, sequence, feedHash } = identify(raw);
@@ -167,8 +157,7 @@ function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err:
   if (err.code !== 'equivocation') {
     appendAudit(deps.db.sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_rejected',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: { issuer, sequence, reason: err.code, feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
     });
   }
@@ -218,7 +207,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
 
   // 1. strict schema, and a faithful canonical form
   const parsed = parseGmObject('revocation_feed', raw);
-  if (!parsed.ok) throw new AppError('invalid_revocation_feed', 422, 'revocation feed failed validation', { reason: parsed.reason, issues: parsed.issues });
+  if (!parsed.ok) throw new AppError('invalid_revocation_feed', 'revocation feed failed validation', { reason: parsed.reason, issues: parsed.issues });
   const feed: GmFeed = parsed.value;
   const rawFeed = raw as Record<string, unknown>;
   const issuer = feed.issuer_sovereign_id;
@@ -230,7 +219,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
   const check = verifyGmSignature(rawFeed, 'revocation_feed', keys);
   if (!check.valid) {
     deps.metrics.signatureVerificationFailures.inc({ surface: 'gm_feed_import', reason: check.reason });
-    throw new AppError('invalid_signature', 422, 'feed signature does not verify under the issuer keys', { reason: check.reason });
+    throw new AppError('invalid_signature', 'feed signature does not verify under the issuer keys', { reason: check.reason });
   }
 
   const body = gmDocumentJson(rawFeed, 'revocation_feed');
@@ -242,7 +231,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
   const outcome = sqlite.transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
     const state = s.issuer.get(issuer) as IssuerRow | undefined;
     // 4. paused issuer
-    if (state?.paused) throw new AppError('issuer_paused', 423, 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
+    if (state?.paused) throw new AppError('issuer_paused', 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
 
     // 5. a sequence at or below the last imported one: the same statement re-signed is already
     // imported; a different one at a sequence held here is equivocation; one never held is stale.
@@ -253,8 +242,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
       if (stored && storedStatement(stored.body) === statement) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_imported',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
         return result('already_imported', feed, 0, feedHash);
@@ -264,21 +252,19 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
         s.pause.run(issuer, toTimestamp(now));
         appendAudit(sqlite, deps.clock, {
           eventType: 'feed_equivocation_detected',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
-        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', actor: ctx.actor, requestId: ctx.requestId ?? null, details: { issuer, reason: 'equivocation' } });
+        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
         appendAudit(sqlite, deps.clock, {
           eventType: 'sovereign_revocation_feed_rejected',
-          actor: ctx.actor,
-          requestId: ctx.requestId ?? null,
+          ...originOf(ctx),
           details: { issuer, sequence: feed.sequence, reason: 'equivocation', feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
         });
         // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
         return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
       }
-      throw new AppError('sequence_not_increasing', 409, 'a snapshot feed must have a higher sequence than the last one imported', {
+      throw new AppError('sequence_not_increasing', 'a snapshot feed must have a higher sequence than the last one imported', {
         last_sequence: state.last_sequence,
         sequence: feed.sequence,
       });
@@ -288,7 +274,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
     const skewLimit = addSeconds(now, deps.config.clockSkewSeconds);
     const previous = state?.last_issued_at ? new Date(state.last_issued_at) : null;
     if (issuedAt.getTime() > skewLimit.getTime() || (previous && issuedAt.getTime() < previous.getTime())) {
-      throw new AppError('invalid_timestamps', 422, 'feed issued_at is in the future or older than the last imported feed', {
+      throw new AppError('invalid_timestamps', 'feed issued_at is in the future or older than the last imported feed', {
         issued_at: feed.issued_at,
         ...(state?.last_issued_at ? { previous_issued_at: state.last_issued_at } : {}),
       });
@@ -308,8 +294,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
     s.insertFeed.run(issuer, feed.sequence, feedHash, body, nowText, feed.issued_at, nextIndex);
     appendAudit(sqlite, deps.clock, {
       eventType: 'sovereign_revocation_feed_imported',
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
+      ...originOf(ctx),
       details: {
         issuer,
         sequence: feed.sequence,
@@ -325,7 +310,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
   }).immediate();
 
   if ('equivocation' in outcome) {
-    throw new AppError('equivocation', 409, 'the issuer signed two different feeds with the same sequence; imports are paused', {
+    throw new AppError('equivocation', 'the issuer signed two different feeds with the same sequence; imports are paused', {
       issuer_sovereign_id: issuer,
       ...outcome.equivocation,
     });

@@ -1,10 +1,10 @@
 // Checks an audit export against the audit head a signed log checkpoint commits to, so deleting the newest audit events shows.
 import fs from 'node:fs';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
-import type { TrustAnchor } from '../ops/checkpoint.ts';
+import type { TrustAnchor } from './checkpoint.ts';
 import { AppError } from '../authority/errors.ts';
-import { parseCheckpoint, type AuditHead } from './checkpoint.ts';
-import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from './signed-note.ts';
+import { parseCheckpoint, type AuditHead } from '../transparency/checkpoint.ts';
+import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../authority/signed-note.ts';
 
 /** Keys an auditor trusts for the checkpoint: vkeys, or raw authority keys (paired with the note's key names). */
 export interface NoteTrust {
@@ -28,9 +28,9 @@ export function readCheckpointNote(file: string): string {
   try {
     bytes = fs.readFileSync(file);
   } catch {
-    throw new AppError('checkpoint_unreadable', 422, `cannot read checkpoint note ${file}`);
+    throw new AppError('checkpoint_unreadable', `cannot read checkpoint note ${file}`);
   }
-  if (bytes.length > MAX_NOTE_BYTES) throw new AppError('checkpoint_malformed', 422, `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
+  if (bytes.length > MAX_NOTE_BYTES) throw new AppError('checkpoint_malformed', `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
   return bytes.toString('utf8');
 }
 
@@ -38,7 +38,7 @@ export function readCheckpointNote(file: string): string {
 export function parseNoteKeys(vkeys: string[]): NoteVerifier[] {
   return vkeys.map((vkey) => {
     const verifier = parseVerifierKey(vkey);
-    if (!verifier) throw new AppError('invalid_note_key', 422, `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`);
+    if (!verifier) throw new AppError('invalid_note_key', `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`);
     return verifier;
   });
 }

@@ -1,26 +1,29 @@
 // Assembles one authority's Hono app from explicit dependencies (db, clock, keys, config).
-import { EventEmitter } from 'node:events';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import pino, { type Logger } from 'pino';
+import { ChangeBus } from '../authority/changes.ts';
 import type { Database } from '../db/database.ts';
-import { adminAuth, canonicalTargets } from './admin-auth.ts';
-import { AdminFailureGuard } from './admin-failures.ts';
+import { adminAuth, canonicalTargets } from '../authority/admin-auth.ts';
+import { AdminFailureGuard } from '../authority/admin-failures.ts';
 import { auditRoutes } from './audit-routes.ts';
-import type { Clock } from './clock.ts';
-import type { Config } from './config.ts';
-import type { AppDeps, AppEnv, AuthorityIdentity } from './context.ts';
-import { AppError } from './errors.ts';
+import type { Clock } from '../authority/clock.ts';
+import type { Config } from '../authority/config.ts';
+import type { AppDeps, AppEnv, AuthorityIdentity } from '../authority/context.ts';
+import { AppError } from '../authority/errors.ts';
 import { feedRoutes } from '../feeds/routes.ts';
 import { healthRoutes } from './health.ts';
 import { signingKeyRoutes } from '../ops/routes.ts';
-import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from './http.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
-import type { OperatorKeyring } from './operator-keys.ts';
+import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from '../authority/http.ts';
+import { createMetrics, type Metrics } from '../authority/metrics.ts';
+import type { OperatorKeyring } from '../authority/operator-keys.ts';
 import { treatyRoutes } from '../treaties/routes.ts';
-import { interopRoutes } from '../interop/routes.ts';
+import { verificationRoutes } from '../verification/routes.ts';
+import { gmFeedRoutes } from '../feeds/gm-routes.ts';
 import { connectomeRoutes } from '../connectome/routes.ts';
 import { transparencyRoutes } from '../transparency/routes.ts';
+import { witnessRoutes } from '../witness/routes.ts';
+import { MAX_ADD_CHECKPOINT_BYTES } from '../witness/request-body.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -39,9 +42,10 @@ export interface AuthorityApp {
   close(): Promise<void>;
 }
 
-/** Larger body limits for routes that take large signed documents. */
+/** Body limits of routes that take larger signed documents (feed imports) or only small ones (witness requests). */
 const BODY_LIMITS: Array<[RegExp, number]> = [
   [/^\/admin\/(?:sovereign-)?revocation-feeds\/import$/, 8 * 1024 * 1024],
+  [/^\/witness\/add-checkpoint$/, MAX_ADD_CHECKPOINT_BYTES],
 ];
 
 function routePatternRegex(pattern: string): RegExp {
@@ -61,10 +65,9 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     operatorKeys: input.operatorKeys,
     logger: input.logger ?? pino({ level: input.config.logLevel }),
     metrics: input.metrics ?? createMetrics(),
-    changes: new EventEmitter(),
+    changes: new ChangeBus(),
     background: [],
   };
-  deps.changes.setMaxListeners(50);
 
   const adminFailures = new AdminFailureGuard(deps.db.sqlite, deps.clock, deps.config.adminFailureLimit);
   const app = new Hono<AppEnv>();
@@ -84,7 +87,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
       l = bodyLimit({
         maxSize: size,
         onError: () => {
-          throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: size });
+          throw new AppError('body_too_large', 'request body is too large', { max_bytes: size });
         },
       });
       limiters.set(size, l);
@@ -99,7 +102,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     // socket; a body without one (chunked) is counted as it arrives and cut off at the limit.
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number.parseInt(length, 10) > limit) throw new AppError('body_too_large', 413, 'request body is too large', { max_bytes: limit });
+      if (Number.parseInt(length, 10) > limit) throw new AppError('body_too_large', 'request body is too large', { max_bytes: limit });
       return next();
     }
     return limiterFor(limit)(c, next);
@@ -109,11 +112,13 @@ export function createApp(input: CreateAppInput): AuthorityApp {
   app.route('/', healthRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', signingKeyRoutes(deps));
+  app.route('/', verificationRoutes(deps));
   app.route('/', treatyRoutes(deps));
-  app.route('/', interopRoutes(deps));
+  app.route('/', gmFeedRoutes(deps));
   app.route('/', feedRoutes(deps));
   app.route('/', connectomeRoutes(deps));
   app.route('/', transparencyRoutes(deps));
+  app.route('/', witnessRoutes(deps));
 
   app.notFound((c) => {
     const path = c.req.path;
@@ -125,9 +130,9 @@ export function createApp(input: CreateAppInput): AuthorityApp {
       ),
     ];
     if (allowed.length > 0) {
-      return errorResponse(c, new AppError('method_not_allowed', 405, `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
+      return errorResponse(c, new AppError('method_not_allowed', `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
     }
-    return errorResponse(c, new AppError('not_found', 404, 'no such route'));
+    return errorResponse(c, new AppError('not_found', 'no such route'));
   });
   app.onError((err, c) => {
     const appError = toAppError(err);

@@ -1,10 +1,10 @@
 // Liveness, readiness, metrics and the well-known declaration: the unauthenticated operational surface.
 import { Hono } from 'hono';
 import { migrationStatus } from '../db/database.ts';
-import type { AppDeps, AppEnv } from './context.ts';
-import { constantTimeEqual } from './crypto.ts';
-import { buildDeclaration, type Declaration } from './declaration.ts';
-import { AppError } from './errors.ts';
+import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { constantTimeEqual } from '../authority/crypto.ts';
+import { buildDeclaration, type Declaration } from '../authority/declaration.ts';
+import { AppError } from '../authority/errors.ts';
 
 export function healthRoutes(deps: AppDeps) {
   // Signed once and reused: serving never signs per request.
@@ -31,7 +31,7 @@ export function healthRoutes(deps: AppDeps) {
     .get('/metrics', async (c) => {
       const token = deps.config.metricsToken;
       if (token && !constantTimeEqual(c.req.header('authorization') ?? '', `Bearer ${token}`)) {
-        throw new AppError('metrics_auth_required', 401, 'metrics require the configured bearer token', {}, { 'WWW-Authenticate': 'Bearer' });
+        throw new AppError('metrics_auth_required', 'metrics require the configured bearer token', {}, { 'WWW-Authenticate': 'Bearer' });
       }
       c.header('Content-Type', deps.metrics.registry.contentType);
       return c.body(await deps.metrics.registry.metrics());

@@ -1,12 +1,13 @@
 // Background jobs of a serving authority (cron schedules and timers); each registers a stop handle.
 import { startFeedJobs } from '../feeds/scheduler.ts';
 import { startKeyRetirement } from '../ops/key-rotation.ts';
-import type { AppDeps } from './context.ts';
+import { startWitnessSubmissions } from '../witness/submission.ts';
+import type { AppDeps } from '../authority/context.ts';
 
 export type BackgroundJobStarter = (deps: AppDeps) => void;
 
 /** Jobs every serving authority runs. Domain folders add their starters here. */
-const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement];
+const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement, startWitnessSubmissions];
 
 export function startBackgroundJobs(deps: AppDeps): void {
   for (const start of STARTERS) start(deps);

@@ -1,10 +1,9 @@
 // This authority's revocations as a Genesis Mesh snapshot feed, signed once per native feed publication and served as stored bytes.
-import type { Statement } from 'better-sqlite3';
-import { gmDocumentJson, gmCanonicalJson } from '../authority/canonical-json.ts';
+import { gmCanonicalJson, gmDocumentJson } from '../interop/gm-canonical.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';
-import type { Sqlite } from '../db/database.ts';
-import { latestPublishedFeed, latestPublishedSequence } from '../feeds/publish.ts';
+import { statementOnce, type Sqlite } from '../db/database.ts';
+import { latestPublishedFeed, latestPublishedSequence } from './publish.ts';
 
 /** A GM snapshot feed as served: the exact bytes, their hash and the entity tag derived from it. */
 export interface GmSnapshot {
@@ -23,15 +22,10 @@ interface NativeFeedHead {
 }
 
 const snapshots = new WeakMap<Sqlite, GmSnapshot>();
-const revokedStatements = new WeakMap<Sqlite, Statement<unknown[]>>();
+const revokedStatement = statementOnce("SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx");
 
 function revokedAttestations(sqlite: Sqlite, logSize: number): Array<{ id: string; reason: string }> {
-  let stmt = revokedStatements.get(sqlite);
-  if (!stmt) {
-    stmt = sqlite.prepare("SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx");
-    revokedStatements.set(sqlite, stmt);
-  }
-  return stmt.all(logSize) as Array<{ id: string; reason: string }>;
+  return revokedStatement(sqlite).all(logSize) as Array<{ id: string; reason: string }>;
 }
 
 /**
