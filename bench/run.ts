@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BENCH_DIR, parseRows, REPO_DIR, runScript, type ResultRow } from './lib/harness.ts';
 
 /** Every workload, in run order (the 1M-revocation database of import-1m is reused by backup and startup). */
-export const WORKLOADS = ['import', 'import-1m', 'publish', 'verify', 'http-verify', 'connectome', 'event-loop', 'audit-export', 'admin-write', 'backup', 'startup', 'transparency'] as const;
+export const WORKLOADS = ['import', 'import-1m', 'publish', 'verify', 'http-verify', 'connectome', 'event-loop', 'audit-export', 'admin-write', 'backup', 'startup', 'transparency', 'monitor'] as const;
 
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');
 const BENCHMARKS_FILE = path.join(REPO_DIR, 'BENCHMARKS.md');

@@ -4,6 +4,9 @@ import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, t
 /** Signature type byte of plain Ed25519 note signatures. */
 export const ED25519_NOTE_TYPE = 0x01;
 
+/** Larger than any checkpoint note a reader should accept (text and signature lines). */
+export const MAX_NOTE_BYTES = 64 * 1024;
+
 /** More signatures than any honest note carries (the spec asks verifiers to accept at least 16). */
 export const MAX_NOTE_SIGNATURES = 64;
 

@@ -1,13 +1,35 @@
 // The `accord` command: every operator and auditor action of the product.
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../authority/config.ts';
-import { registerAuthorityCommands } from './authority-commands.ts';
-import { registerConnectomeCommands } from './connectome-commands.ts';
-import { registerFeedCommands } from './feed-commands.ts';
-import { registerOpsCommands } from './ops-commands.ts';
 import { EXIT } from './output.ts';
-import { registerTreatyCommands } from './treaty-commands.ts';
-import { registerWitnessCommands } from './witness-commands.ts';
+
+type Register = (program: Command) => void;
+
+/**
+ * The command groups in help order. `accord log …` loads only its own modules: monitors run it from
+ * cron on machines with no authority, where loading the whole product would cost more than a quick
+ * check of an unchanged log.
+ */
+async function commandGroups(first: string | undefined): Promise<Register[]> {
+  if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
+  const [authority, treaty, ops, feed, connectome, witness, log] = await Promise.all([
+    import('./authority-commands.ts'),
+    import('./treaty-commands.ts'),
+    import('./ops-commands.ts'),
+    import('./feed-commands.ts'),
+    import('./connectome-commands.ts'),
+    import('./witness-commands.ts'),
+    import('./log-commands.ts'),
+  ]);
+  return [
+    authority.registerAuthorityCommands,
+    treaty.registerTreatyCommands,
+    ops.registerOpsCommands,
+    feed.registerFeedCommands,
+    connectome.registerConnectomeCommands,
+    witness.registerWitnessCommands,
+    log.registerLogCommands,
+  ];
+}
 
 const program = new Command();
 program
@@ -18,12 +40,7 @@ program
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`accord: ${text.replace(/^error: /, '').trim()}\n`) });
 
-registerAuthorityCommands(program);
-registerTreatyCommands(program);
-registerOpsCommands(program);
-registerFeedCommands(program);
-registerConnectomeCommands(program);
-registerWitnessCommands(program);
+for (const register of await commandGroups(process.argv[2])) register(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -31,7 +48,7 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(`accord: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    process.stderr.write(`accord: ${(err as Error).message}\n`);
     process.exitCode = EXIT.failed;
   }
 }

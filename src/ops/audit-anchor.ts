@@ -4,7 +4,7 @@ import type { PublicKeyInfo } from '../authority/crypto.ts';
 import type { TrustAnchor } from './checkpoint.ts';
 import { AppError } from '../authority/errors.ts';
 import { parseCheckpoint, type AuditHead } from '../transparency/checkpoint.ts';
-import { openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../authority/signed-note.ts';
+import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteVerifier } from '../authority/signed-note.ts';
 
 /** Keys an auditor trusts for the checkpoint: vkeys, or raw authority keys (paired with the note's key names). */
 export interface NoteTrust {
@@ -22,8 +22,6 @@ export interface AuditAnchorReport {
   /** The export holds the event at the audit head's seq, with the committed hash. */
   audit_head_matches: boolean;
 }
-
-const MAX_NOTE_BYTES = 64 * 1024;
 
 export function readCheckpointNote(file: string): string {
   let bytes: Buffer;

@@ -7,8 +7,8 @@ import { AppError } from '../authority/errors.ts';
 import { etagMatches, validatedQuery } from '../authority/http.ts';
 import { identifier } from '../authority/identifiers.ts';
 import { readCheckpointsSince } from './store.ts';
-import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, latestTiles, logKeys } from './service.ts';
-import { entryBundle, parseTilePath, tileExists, TILE_WIDTH } from './tiles.ts';
+import { catchUpLog, checkpointBySequence, consistencyProofFor, entriesWithProof, inclusionProofFor, latestCheckpoint, logKeys, tilesServing } from './service.ts';
+import { entryBundle, parseTilePath, TILE_WIDTH } from './tiles.ts';
 import { cosignedNote } from './cosigned-note.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -66,8 +66,8 @@ export function transparencyRoutes(deps: AppDeps) {
     .get('/log/tile/*', (c) => {
       const tile = parseTilePath(c.req.path.slice('/log/tile/'.length));
       if (!tile) throw new AppError('invalid_tile_path', 'not a tile path: tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>], N in x-prefixed 3-digit groups');
-      const { tiles } = latestTiles(sqlite);
-      if (!tileExists(tile, tiles.size)) throw new AppError('tile_not_found', 'no such tile in the latest checkpoint', { latest_size: tiles.size });
+      const tiles = tilesServing(sqlite, tile);
+      if (!tiles) throw new AppError('tile_not_found', 'no such tile in the latest checkpoint', { latest_size: latestCheckpoint(sqlite).tree_size });
       const bytes = tile.level === 'entries' ? entryBundle(sqlite, tile) : tiles.tileData({ ...tile, level: tile.level });
       c.header('Content-Type', 'application/octet-stream');
       c.header('Cache-Control', tile.width === TILE_WIDTH ? IMMUTABLE : PARTIAL);

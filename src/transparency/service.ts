@@ -22,7 +22,7 @@ import {
   readUncheckpointedFeeds,
   type CheckpointRow,
 } from './store.ts';
-import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
+import { buildTiles, forgetTileReads, freshReadCache, TileReader, tileExists, type TileAddress } from './tiles.ts';
 import { cosignedNote } from './cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
@@ -74,6 +74,19 @@ export function treeRoot(reader: TileReader, size: number = reader.size): string
 export function latestTiles(sqlite: Sqlite): { checkpoint: CheckpointRow; tiles: TileReader } {
   const checkpoint = latestCheckpoint(sqlite);
   return { checkpoint, tiles: new TileReader(sqlite, checkpoint.tree_size) };
+}
+
+/**
+ * A reader for serving `tile`, or null when the tile is not inside the latest checkpoint. A tile
+ * inside a published tree stays inside every later one, so a tile inside the checkpoint this
+ * connection remembers is served without asking the database whether anything was published since
+ * (a monitor reads thousands of tiles in a row); only a tile beyond it needs the fresh look.
+ */
+export function tilesServing(sqlite: Sqlite, tile: TileAddress): TileReader | null {
+  const seen = latestSeen.get(sqlite);
+  if (seen && tileExists(tile, seen.row.tree_size)) return new TileReader(sqlite, seen.row.tree_size);
+  const { tiles } = latestTiles(sqlite);
+  return tileExists(tile, tiles.size) ? tiles : null;
 }
 
 /**

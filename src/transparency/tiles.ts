@@ -1,4 +1,5 @@
 // The revocation log as C2SP tlog-tiles (height 8): tile paths, building full tiles as the log is published, and reading tiles, entry bundles and subtree hashes.
+import { hash } from 'node:crypto';
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeafDigests, emptyFrontier, nodeDigest } from '../log/merkle.ts';
@@ -271,20 +272,69 @@ export function tileExists(tile: TileAddress, size: number): boolean {
 }
 
 /** Entries longer than this cannot be length-prefixed in a bundle (uint16). */
-const MAX_BUNDLED_ENTRY = 0xffff;
+export const MAX_BUNDLED_ENTRY = 0xffff;
 
 /** An entry bundle: each entry's JCS bytes behind a big-endian uint16 length, in index order. */
 export function entryBundle(sqlite: Sqlite, tile: TileAddress): Buffer {
   const from = tile.index * TILE_WIDTH;
   const texts = readEntryTexts(sqlite, from, from + tile.width);
   if (texts.length !== tile.width) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from, to: from + tile.width });
-  const parts: Buffer[] = [];
-  for (const text of texts) {
-    const bytes = Buffer.from(text, 'utf8');
-    if (bytes.length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
-    const length = Buffer.allocUnsafe(2);
-    length.writeUInt16BE(bytes.length);
-    parts.push(length, bytes);
+  // Entries are mostly ASCII, whose UTF-8 bytes are their latin1 bytes: then the bundle is one
+  // string — each length as two characters, then the entry — encoded in one go.
+  const parts = new Array<string>(2 * texts.length);
+  let ascii = true;
+  for (let i = 0; i < texts.length && ascii; i++) {
+    const text = texts[i]!;
+    const length = Buffer.byteLength(text, 'utf8');
+    if (length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
+    if (length !== text.length) ascii = false;
+    parts[2 * i] = String.fromCharCode(length >> 8, length & 0xff);
+    parts[2 * i + 1] = text;
   }
-  return Buffer.concat(parts);
+  if (ascii) return Buffer.from(parts.join(''), 'latin1');
+  const lengths = texts.map((text) => Buffer.byteLength(text, 'utf8'));
+  const out = Buffer.allocUnsafe(lengths.reduce((sum, length) => sum + 2 + length, 0));
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) {
+    if (lengths[i]! > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
+    out[at] = lengths[i]! >> 8;
+    out[at + 1] = lengths[i]! & 0xff;
+    at += 2 + out.write(texts[i]!, at + 2, 'utf8');
+  }
+  return out;
+}
+
+/** The entries of a bundle and their leaf hashes, or why the bundle is not `width` well-framed entries. */
+export type BundleLeaves =
+  | {
+      ok: true;
+      /** SHA-256(0x00 ‖ entry) of each entry, as `leafDigest` binary strings. */
+      digests: string[];
+      /** Entry i is `bundle[spans[2i] … spans[2i+1])`. */
+      spans: Uint32Array;
+    }
+  | { ok: false; problem: string; entry: number };
+
+/**
+ * Splits an entry bundle that must hold exactly `width` entries and hashes each one (the RFC 6962
+ * leaf hash). Hashes in place: the 0x00 leaf prefix is written over the low byte of each entry's
+ * length once that length is read, so no entry is copied — the bundle's bytes change.
+ */
+export function bundleLeafDigests(bundle: Buffer, width: number): BundleLeaves {
+  const digests = new Array<string>(width);
+  const spans = new Uint32Array(2 * width);
+  let at = 0;
+  for (let i = 0; i < width; i++) {
+    if (at + 2 > bundle.length) return { ok: false, problem: at === bundle.length ? `the bundle ends after ${i} of ${width} entries` : 'the bundle ends inside a length prefix', entry: i };
+    const start = at + 2;
+    const end = start + ((bundle[at]! << 8) | bundle[at + 1]!);
+    if (end > bundle.length) return { ok: false, problem: `entry ${i} runs past the end of the bundle`, entry: i };
+    bundle[start - 1] = 0x00;
+    digests[i] = hash('sha256', bundle.subarray(start - 1, end), 'binary');
+    spans[2 * i] = start;
+    spans[2 * i + 1] = end;
+    at = end;
+  }
+  if (at !== bundle.length) return { ok: false, problem: `${bundle.length - at} bytes follow the bundle's ${width} entries`, entry: width };
+  return { ok: true, digests, spans };
 }

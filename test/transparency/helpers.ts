@@ -1,14 +1,18 @@
-// Helpers for transparency-log tests: filling and publishing a revocation log, reading notes, the Go checker.
+// Helpers for transparency-log tests: filling and publishing a revocation log, reading notes, the Go checker, static copies of the log.
 import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
+import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tiles.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
-import type { TestAuthority } from '../helpers/authority.ts';
+import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 
 /** A varied revocation entry: every kind and reason, optional fields, and non-ASCII incident labels. */
 export function revocationEntry(i: number): NewRevocationEntry {
@@ -104,4 +108,82 @@ export function runGoChecker(binary: string, args: { url: string; vkeys: string[
       }
     });
   });
+}
+
+// ---- The log's files: every path of the latest tree, copied out and served as a static directory.
+
+/** The checkpoint and every tile and entry bundle of a tree of `size` leaves, as paths under the log's prefix. */
+export function logFilePaths(size: number): string[] {
+  const paths = ['checkpoint'];
+  for (let level = 0, span = 1; Math.floor(size / span) >= 1; level++, span *= TILE_WIDTH) {
+    const hashes = Math.floor(size / span);
+    for (let n = 0; n * TILE_WIDTH < hashes; n++) {
+      const width = Math.min(TILE_WIDTH, hashes - n * TILE_WIDTH);
+      paths.push(`tile/${formatTilePath({ level, index: n, width })}`);
+      if (level === 0) paths.push(`tile/${formatTilePath({ level: 'entries', index: n, width })}`);
+    }
+  }
+  return paths;
+}
+
+/** Every file of the authority's latest published tree, as it serves them. */
+export async function logFiles(a: TestAuthority): Promise<Map<string, Buffer>> {
+  const checkpoint = Buffer.from(await (await a.app.request('/log/checkpoint')).arrayBuffer());
+  const size = Number(checkpoint.toString('utf8').split('\n')[1]);
+  const files = new Map<string, Buffer>([['checkpoint', checkpoint]]);
+  for (const path of logFilePaths(size).slice(1)) {
+    const res = await a.app.request(`/log/${path}`);
+    if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+    files.set(path, Buffer.from(await res.arrayBuffer()));
+  }
+  return files;
+}
+
+/** Writes the files under `dir` as a static copy of the log (tile/0/001 and tile/0/001.p/7 side by side, as C2SP intends). */
+export function writeLogDirectory(dir: string, files: Map<string, Buffer>): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const [file, bytes] of files) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), bytes);
+  }
+}
+
+/** A plain node:http (or, given a key and certificate, node:https) file server over `root`: GET only, 404 for anything that is not a file under it. */
+export async function serveDirectory(root: string, tls?: { key: string; cert: string }): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
+  const requests: string[] = [];
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    requests.push(url.pathname);
+    const file = path.join(root, decodeURIComponent(url.pathname));
+    let body: Buffer | null = null;
+    try {
+      if (file.startsWith(`${root}${path.sep}`) && fs.statSync(file).isFile()) body = fs.readFileSync(file);
+    } catch {
+      body = null;
+    }
+    res.writeHead(body ? 200 : 404, { 'content-type': 'application/octet-stream', 'content-length': String(body?.length ?? 0) });
+    res.end(body);
+  };
+  const server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Another authority under the same sovereign id — the same signing key and log origin — whose entry 1
+ * differs: a second history of the same log, published at `size`.
+ */
+export function forkedAuthority(sovereignId: string, size: number): TestAuthority {
+  const b = createTestAuthority({ sovereignId });
+  b.db.sqlite.transaction(() => appendRevocations(b.db.sqlite, [revocationEntry(0), { ...revocationEntry(1), reason: 'policy_violation', incident: 'rewritten' }]))();
+  publishAtSizes(b, [size]);
+  return b;
 }
