@@ -234,7 +234,7 @@ class TreePlan {
  * Subtree hashes (hex) of the tree of `plan.size`, read from fetched tiles. With `needed`, a dry run:
  * it records which tiles (`level/index`) a computation reads and answers placeholders.
  */
-function tileSubtrees(plan: TreePlan, tiles: Map<string, Buffer>, needed?: Set<string>): SubtreeHashes {
+function tileSubtrees(tiles: Map<string, Buffer>, needed?: Set<string>): SubtreeHashes {
   return (height, index) => {
     const level = Math.floor(height / TILE_HEIGHT);
     const above = height % TILE_HEIGHT;
@@ -453,7 +453,7 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
   // Every tile above level 0 and, after a previous head, the level-0 tiles its consistency proof reads.
   const wanted = new Set<string>();
   for (let level = 1; level < plan.levels; level++) for (let n = plan.firstTile(level); n < plan.endTile(level); n++) wanted.add(`${level}/${n}`);
-  if (from > 0) consistencyProof(tileSubtrees(plan, tiles, wanted), from, size);
+  if (from > 0) consistencyProof(tileSubtrees(tiles, wanted), from, size);
   const list = [...wanted].map((key) => key.split('/').map(Number) as [number, number]);
   let i = 0;
   for await (const body of inOrder(list.length, (k) => fetch.tile(list[k]![0], list[k]![1], plan.width(list[k]![0], list[k]![1])), concurrency)) {
@@ -461,7 +461,7 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
     tiles.set(`${level}/${n}`, body);
   }
   if (from > 0) {
-    const proof = consistencyProof(tileSubtrees(plan, tiles), from, size);
+    const proof = consistencyProof(tileSubtrees(tiles), from, size);
     if (!verifyConsistency(from, size, previous!.rootHash.slice(7), rootHash.slice(7), proof)) {
       throw new MonitorFailure('checkpoint_inconsistent', `the log's tiles do not prove the checkpoint (size ${size}) extends the tree verified before (size ${from}): the log forked, or serves tiles its checkpoint does not vouch for`, heads);
     }
