@@ -2,42 +2,30 @@
 import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
 import { listImportedRevocations, listIssuerFeedStatuses } from '../feeds/imported-revocations.ts';
+import { readMirroredTreaties } from '../feeds/peer-store.ts';
 import { listPeerIds } from '../feeds/peers.ts';
+import { readPublishedSpans } from '../feeds/published-store.ts';
 import { receiptsByImporter } from '../feeds/receipts.ts';
-import type { RevocationKind } from '../log/revocation-log.ts';
+import { readLogSummaries } from '../log/revocation-log.ts';
+import { readTreatySummaries } from '../treaties/store.ts';
 import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
 
 /*
- * Read-only. Where the owning domain offers a read function it is used; the bulk reads below
- * (every treaty, every own log entry, the mirrored peer treaties) have no such function yet, so
- * they are plain SELECTs over the treaties and feeds tables, never writes.
+ * Read-only, and only through the owning domains' read functions (their stores): the connectome
+ * never touches another domain's tables itself.
  */
 
 type TreatyRow = [treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string];
 
 /** This authority's treaties with the replacement of any superseded one. */
 function ownTreaties(sqlite: Sqlite): TreatyRecord[] {
-  const rows = sqlite
-    .prepare(
-      `SELECT t.treaty_id, t.issuer_sovereign_id, t.subject_sovereign_id, t.valid_from, t.expires_at,
-              json_extract(t.body, '$.scope.allowed_roles'), r.replaced_by, t.body
-       FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id`,
-    )
-    .raw(true)
-    .all() as TreatyRow[];
+  const rows = readTreatySummaries(sqlite);
   return rows.map(toTreaty);
 }
 
 /** Treaties that recognized peers published, as mirrored by the pull job (issuer = the peer). */
 function mirroredTreaties(sqlite: Sqlite): TreatyRecord[] {
-  const rows = sqlite
-    .prepare(
-      `SELECT treaty_id, peer_sovereign_id, subject_sovereign_id, valid_from, expires_at,
-              json_extract(body, '$.scope.allowed_roles'), NULL, body
-       FROM peer_treaties`,
-    )
-    .raw(true)
-    .all() as TreatyRow[];
+  const rows = readMirroredTreaties(sqlite);
   return rows.map(toTreaty);
 }
 
@@ -49,13 +37,8 @@ function toTreaty([treaty_id, issuer_sovereign_id, subject_sovereign_id, valid_f
 
 /** Every entry of this authority's revocation log, with the sequence of the published feed that carried it. */
 function ownRevocations(sqlite: Sqlite, selfId: string): RevocationRecord[] {
-  const feeds = sqlite.prepare('SELECT sequence, first_index, entry_count FROM published_feeds WHERE entry_count > 0 ORDER BY first_index').raw(true).all() as Array<
-    [sequence: number, firstIndex: number, entryCount: number]
-  >;
-  const rows = sqlite
-    .prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`)
-    .raw(true)
-    .all() as Array<[idx: number, kind: RevocationKind, id: string, reason: string, revokedAt: string, subject: string | null]>;
+  const feeds = readPublishedSpans(sqlite);
+  const rows = readLogSummaries(sqlite);
   // Both lists are ordered by log index: walk them together.
   let f = 0;
   return rows.map(([idx, kind, id, reason, revoked_at, subject]) => {

@@ -1,17 +1,17 @@
 // Import of Genesis Mesh snapshot revocation feeds from sovereigns recognized under the genesis-mesh profile.
-import type { Statement } from 'better-sqlite3';
-import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
+import type { RequestOrigin } from '../authority/audit.ts';
 import { decodeUtf8Strict, parseJsonStrict } from '../authority/canonical-json.ts';
 import { gmDocumentJson, gmJson } from '../interop/gm-canonical.ts';
 import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
-import { perConnection, type Sqlite } from '../db/database.ts';
 import { REVOCATION_REASONS, type RevocationReason } from '../log/revocation-log.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from '../interop/gm-model.ts';
+import { auditImported, auditRejection, recordAcceptedFeed, recordEquivocation } from './import-record.ts';
+import { maxImportedLogIndex, readImportedFeed, readImportedRevocation, readIssuerHead, type ImportedEntry } from './imported-store.ts';
 
 export interface GmImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
@@ -31,47 +31,7 @@ export interface GmImportResult {
   feed_hash: string;
 }
 
-const KIND = 'membership_attestation';
-
-interface IssuerRow {
-  last_sequence: number;
-  last_feed_hash: string | null;
-  last_issued_at: string | null;
-  paused: number;
-}
-
-type StatementName = 'issuer' | 'importedAt' | 'known' | 'maxIndex' | 'insertRevocation' | 'upsertIssuer' | 'insertFeed' | 'insertEquivocation' | 'pause';
-
-function build(sqlite: Sqlite): Record<StatementName, Statement<unknown[]>> {
-  return {
-    issuer: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_issued_at, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-    importedAt: sqlite.prepare('SELECT feed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
-    known: sqlite.prepare('SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ? AND id = ? LIMIT 1'),
-    maxIndex: sqlite.prepare('SELECT COALESCE(MAX(log_index), -1) AS n FROM imported_revocations WHERE issuer_sovereign_id = ?'),
-    insertRevocation: sqlite.prepare(
-      `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    upsertIssuer: sqlite.prepare(
-      `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
-       VALUES (@issuer, @sequence, @hash, @issued_at, NULL, @size, '[]', @now)
-       ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
-         last_issued_at = excluded.last_issued_at, log_size = excluded.log_size, last_import_at = excluded.last_import_at`,
-    ),
-    insertFeed: sqlite.prepare(
-      `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
-       VALUES (?, ?, ?, ?, ?, ?, NULL, ?, '[]')`,
-    ),
-    insertEquivocation: sqlite.prepare(
-      `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    pause: sqlite.prepare(
-      `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, 'equivocation', ?)
-       ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = 'equivocation', paused_at = excluded.paused_at`,
-    ),
-  };
-}
-
-const prepared = perConnection(build);
+const KIND = 'membership_attestation' as const;
 
 /** Best-effort identification of a rejected feed for its audit event. */
 function identify(raw: unknown): { issuer: string | null; sequence: number | null; feedHash: string | null } {
@@ -155,11 +115,7 @@ function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err:
   const { issuer, sequence, feedHash } = identify(raw);
   // An equivocation was audited in the transaction that stored its evidence.
   if (err.code !== 'equivocation') {
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'sovereign_revocation_feed_rejected',
-      ...originOf(ctx),
-      details: { issuer, sequence, reason: err.code, feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
-    });
+    auditRejection(deps.db.sqlite, deps.clock, ctx, { issuer, sequence, feedHash }, err.code, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
   }
   // Metric labels only name recognized issuers, so arbitrary request content cannot grow the label set.
   const label = issuer === null || BEFORE_RECOGNITION.has(err.code) ? 'unrecognized' : issuer;
@@ -192,9 +148,9 @@ function storedStatement(body: string): string {
 export function gmSnapshotUnchanged(deps: AppDeps, issuer: string, raw: unknown): boolean {
   const parsed = parseGmObject('revocation_feed', raw);
   if (!parsed.ok || parsed.value.issuer_sovereign_id !== issuer) return false;
-  const state = prepared(deps.db.sqlite).issuer.get(issuer) as IssuerRow | undefined;
+  const state = readIssuerHead(deps.db.sqlite, issuer);
   if (!state || state.last_feed_hash === null || state.paused || state.last_sequence !== parsed.value.sequence) return false;
-  const stored = prepared(deps.db.sqlite).importedAt.get(issuer, state.last_sequence) as { body: string } | undefined;
+  const stored = readImportedFeed(deps.db.sqlite, issuer, state.last_sequence);
   if (!stored || storedStatement(stored.body) !== statementOf(parsed.value)) return false;
   const recognized = recognizedIssuer(deps.db.sqlite, issuer, deps.clock());
   return verifyGmSignature(raw as Record<string, unknown>, 'revocation_feed', recognized.keys).valid;
@@ -202,7 +158,6 @@ export function gmSnapshotUnchanged(deps: AppDeps, issuer: string, raw: unknown)
 
 function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImportResult {
   const sqlite = deps.db.sqlite;
-  const s = prepared(sqlite);
   const now = deps.clock();
 
   // 1. strict schema, and a faithful canonical form
@@ -229,7 +184,7 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
   const { ids, reasons } = revocationsOf(feed);
 
   const outcome = sqlite.transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
-    const state = s.issuer.get(issuer) as IssuerRow | undefined;
+    const state = readIssuerHead(sqlite, issuer);
     // 4. paused issuer
     if (state?.paused) throw new AppError('issuer_paused', 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
 
@@ -238,29 +193,16 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
     // (A pause alone leaves a row without a feed, so "imported before" is a stored feed hash.)
     const importedBefore = state !== undefined && state.last_feed_hash !== null;
     if (importedBefore && feed.sequence <= state.last_sequence) {
-      const stored = s.importedAt.get(issuer, feed.sequence) as { feed_hash: string; body: string } | undefined;
+      const stored = readImportedFeed(sqlite, issuer, feed.sequence);
       if (stored && storedStatement(stored.body) === statement) {
-        appendAudit(sqlite, deps.clock, {
-          eventType: 'sovereign_revocation_feed_imported',
-          ...originOf(ctx),
-          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, via: ctx.via, profile: GENESIS_MESH_PROFILE },
-        });
+        auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
         return result('already_imported', feed, 0, feedHash);
       }
       if (stored) {
-        s.insertEquivocation.run(issuer, feed.sequence, stored.feed_hash, feedHash, body, toTimestamp(now));
-        s.pause.run(issuer, toTimestamp(now));
-        appendAudit(sqlite, deps.clock, {
-          eventType: 'feed_equivocation_detected',
-          ...originOf(ctx),
-          details: { issuer, sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
-        });
-        appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
-        appendAudit(sqlite, deps.clock, {
-          eventType: 'sovereign_revocation_feed_rejected',
-          ...originOf(ctx),
-          details: { issuer, sequence: feed.sequence, reason: 'equivocation', feed_hash: feedHash, via: ctx.via, profile: GENESIS_MESH_PROFILE },
-        });
+        const nowText = toTimestamp(now);
+        const evidence = { issuer, sequence: feed.sequence, knownFeedHash: stored.feed_hash, conflictingFeedHash: feedHash, conflictingBody: body, detectedAt: nowText };
+        recordEquivocation(sqlite, deps.clock, ctx, evidence, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
+        auditRejection(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'equivocation', { via: ctx.via, profile: GENESIS_MESH_PROFILE });
         // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
         return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
       }
@@ -281,32 +223,32 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
     }
 
     // 7. apply: only additions; ids missing from this snapshot stay revoked
-    let nextIndex = (s.maxIndex.get(issuer) as { n: number }).n + 1;
-    let added = 0;
+    let nextIndex = maxImportedLogIndex(sqlite, issuer) + 1;
     const revokedAt = toTimestamp(issuedAt);
+    const added: ImportedEntry[] = [];
+    const adding = new Set<string>();
     for (const id of ids) {
-      if (s.known.get(issuer, KIND, id)) continue;
-      s.insertRevocation.run(issuer, nextIndex++, KIND, id, knownReason(reasons[id] ?? 'unspecified'), revokedAt, feed.sequence);
-      added++;
+      if (adding.has(id) || readImportedRevocation(sqlite, issuer, KIND, id)) continue;
+      adding.add(id);
+      added.push({ index: nextIndex++, kind: KIND, id, reason: knownReason(reasons[id] ?? 'unspecified'), revoked_at: revokedAt });
     }
     const nowText = toTimestamp(now);
-    s.upsertIssuer.run({ issuer, sequence: feed.sequence, hash: feedHash, issued_at: toTimestamp(issuedAt), size: nextIndex, now: nowText });
-    s.insertFeed.run(issuer, feed.sequence, feedHash, body, nowText, feed.issued_at, nextIndex);
-    appendAudit(sqlite, deps.clock, {
-      eventType: 'sovereign_revocation_feed_imported',
-      ...originOf(ctx),
-      details: {
-        issuer,
-        sequence: feed.sequence,
-        feed_hash: feedHash,
-        status: 'imported',
-        revoked_count: added,
-        snapshot_count: ids.length,
-        via: ctx.via,
-        profile: GENESIS_MESH_PROFILE,
-      },
-    });
-    return result('imported', feed, added, feedHash);
+    const record = {
+      issuer,
+      sequence: feed.sequence,
+      feedHash,
+      signedHash: null,
+      body,
+      importedAt: nowText,
+      issuedAt: feed.issued_at,
+      headIssuedAt: toTimestamp(issuedAt),
+      nextUpdate: null,
+      logSize: nextIndex,
+      frontier: null,
+      revocations: added,
+    };
+    recordAcceptedFeed(sqlite, deps.clock, ctx, record, added.length, { snapshot_count: ids.length, via: ctx.via, profile: GENESIS_MESH_PROFILE });
+    return result('imported', feed, added.length, feedHash);
   }).immediate();
 
   if ('equivocation' in outcome) {

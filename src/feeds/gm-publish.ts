@@ -2,7 +2,8 @@
 import { gmCanonicalJson, gmDocumentJson } from '../interop/gm-canonical.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';
-import { statementOnce, type Sqlite } from '../db/database.ts';
+import type { Sqlite } from '../db/database.ts';
+import { readRevokedAttestations } from '../log/revocation-log.ts';
 import { latestPublishedFeed, latestPublishedSequence } from './publish.ts';
 
 /** A GM snapshot feed as served: the exact bytes, their hash and the entity tag derived from it. */
@@ -22,10 +23,9 @@ interface NativeFeedHead {
 }
 
 const snapshots = new WeakMap<Sqlite, GmSnapshot>();
-const revokedStatement = statementOnce("SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx");
 
 function revokedAttestations(sqlite: Sqlite, logSize: number): Array<{ id: string; reason: string }> {
-  return revokedStatement(sqlite).all(logSize) as Array<{ id: string; reason: string }>;
+  return readRevokedAttestations(sqlite, logSize);
 }
 
 /**

@@ -1,18 +1,19 @@
 // Importing another sovereign's signed revocation feed: the ten ordered checks of SPEC §5, all-or-nothing.
-import type { Statement } from 'better-sqlite3';
-import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
+import type { RequestOrigin } from '../authority/audit.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, signableProblem } from '../authority/canonical-json.ts';
 import { parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject } from '../authority/crypto.ts';
 import { AppError, type ErrorCode, type ErrorDetails } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
-import { perConnection, type Sqlite } from '../db/database.ts';
+import type { Sqlite } from '../db/database.ts';
 import { GENESIS_MESH_PROFILE } from '../interop/gm-model.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
+import { auditImported, auditRejection, recordAcceptedFeed, recordEquivocation } from './import-record.ts';
+import { readImportedFeed, readIssuerHead, type IssuerHead } from './imported-store.ts';
 import { appendLeafDigests, frontierRoot, leafDigest } from '../log/merkle.ts';
 import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import type { RevocationEntry } from '../log/revocation-log.ts';
@@ -109,75 +110,22 @@ export type ImportDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'> &
 
 const importDeps = (deps: AppDeps): ImportDeps => ({ db: deps.db, clock: deps.clock, config: deps.config, identity: deps.identity, effects: liveEffects(deps) });
 
-interface IssuerState {
-  last_sequence: number;
-  last_feed_hash: string | null;
-  last_signed_hash: string | null;
-  last_issued_at: string | null;
-  log_size: number;
-  frontier: string;
-  paused: number;
-}
-
 interface Rejection {
   code: ImportRejectionCode;
   details: ErrorDetails;
 }
 
-interface Statements {
-  state: Statement<unknown[]>;
-  storedFeed: Statement<unknown[]>;
-  insertFeed: Statement<unknown[]>;
-  upsertState: Statement<unknown[]>;
-  insertRevocation: Statement<unknown[]>;
-  insertEvidence: Statement<unknown[]>;
-  pause: Statement<unknown[]>;
-}
-
-const statements = perConnection((sqlite): Statements => ({
-  state: sqlite.prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-  storedFeed: sqlite.prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
-  insertFeed: sqlite.prepare(
-    `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-  upsertState: sqlite.prepare(
-    `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size, frontier, last_import_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
-       last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update, log_size = excluded.log_size,
-       frontier = excluded.frontier, last_import_at = excluded.last_import_at`,
-  ),
-  insertRevocation: sqlite.prepare(
-    `INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, invalid_since, incident, feed_sequence)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-  insertEvidence: sqlite.prepare(
-    `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
-     VALUES (?, ?, ?, ?, ?, ?)`,
-  ),
-  pause: sqlite.prepare(
-    `INSERT INTO feed_issuers (issuer_sovereign_id, paused, paused_reason, paused_at) VALUES (?, 1, ?, ?)
-     ON CONFLICT (issuer_sovereign_id) DO UPDATE SET paused = 1, paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
-  ),
-}));
-
-/** Pauses imports from an issuer (inside the caller's transaction). */
-export function pauseIssuerRow(sqlite: Sqlite, issuer: string, reason: string, at: string): void {
-  statements(sqlite).pause.run(issuer, reason, at);
-}
-
 /** Hash of the signed part of the issuer's last imported feed (derived from its stored bytes on rows imported before it was kept). */
-function previousSignedHash(sqlite: Sqlite, issuer: string, state: IssuerState): string | null {
+function previousSignedHash(sqlite: Sqlite, issuer: string, state: IssuerHead): string | null {
   if (state.last_sequence === 0) return null;
   if (state.last_signed_hash !== null) return state.last_signed_hash;
-  const row = statements(sqlite).storedFeed.get(issuer, state.last_sequence) as { signed_hash: string | null; body: string } | undefined;
+  const row = readImportedFeed(sqlite, issuer, state.last_sequence);
   return row ? (row.signed_hash ?? signedPartHash(row.body)) : null;
 }
 
-function readState(sqlite: Sqlite, issuer: string): IssuerState {
+function readState(sqlite: Sqlite, issuer: string): IssuerHead {
   return (
-    (statements(sqlite).state.get(issuer) as IssuerState | undefined) ?? {
+    readIssuerHead(sqlite, issuer) ?? {
       last_sequence: 0,
       last_feed_hash: null,
       last_signed_hash: null,
@@ -226,11 +174,7 @@ function feedHashOf(facts: FeedFacts): string | null {
 }
 
 function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
-  appendAudit(sqlite, deps.clock, {
-    eventType: 'sovereign_revocation_feed_rejected',
-    ...originOf(ctx),
-    details: { issuer: facts.issuer, sequence: facts.sequence, reason: rejection.code, feed_hash: feedHashOf(facts), ...sourceOf(ctx), ...rejection.details },
-  });
+  auditRejection(sqlite, deps.clock, ctx, { issuer: facts.issuer, sequence: facts.sequence, feedHash: feedHashOf(facts) }, rejection.code, { ...sourceOf(ctx), ...rejection.details });
 }
 
 /** The audit fields that say where an imported or rejected feed came from. */
@@ -449,7 +393,6 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
     rejectEarly(deps, ctx, facts, { code: 'invalid_signature', details: { signature_problem: check.reason } });
   }
 
-  const s = statements(sqlite);
   const importedAt = toTimestamp(now);
   const outcome = sqlite.transaction((): { result: ImportResult } | { rejection: Rejection } => {
     const state = readState(sqlite, issuer);
@@ -463,24 +406,17 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
 
     // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
     if (feed.sequence <= state.last_sequence) {
-      const storedRow = s.storedFeed.get(issuer, feed.sequence) as { feed_hash: string; signed_hash: string | null; body: string } | undefined;
+      const storedRow = readImportedFeed(sqlite, issuer, feed.sequence);
       const stored = storedRow?.feed_hash ?? null;
       // The same signed content with a different signature list (an added or dropped entry) is not a
       // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
       const sameContent = storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
       if (stored === feedHash || sameContent) {
-        appendAudit(sqlite, deps.clock, {
-          eventType: 'sovereign_revocation_feed_imported',
-          ...originOf(ctx),
-          details: { issuer, sequence: feed.sequence, feed_hash: feedHash, status: 'already_imported', revoked_count: 0, ...sourceOf(ctx) },
-        });
+        auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, sourceOf(ctx));
         return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
       }
-      s.insertEvidence.run(issuer, feed.sequence, stored, feedHash, body, importedAt);
-      s.pause.run(issuer, 'equivocation', importedAt);
-      const evidence = { issuer, sequence: feed.sequence, known_feed_hash: stored, conflicting_feed_hash: feedHash };
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_equivocation_detected', ...originOf(ctx), details: { ...evidence, ...sourceOf(ctx) } });
-      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...originOf(ctx), details: { issuer, reason: 'equivocation' } });
+      const evidence = { issuer, sequence: feed.sequence, knownFeedHash: stored, conflictingFeedHash: feedHash, conflictingBody: body, detectedAt: importedAt };
+      recordEquivocation(sqlite, deps.clock, ctx, evidence, sourceOf(ctx));
       return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
     }
 
@@ -524,26 +460,21 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
     if (nextUpdate.getTime() <= issuedAt.getTime()) return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
 
     // 10. Apply.
-    const frontierJson = JSON.stringify(frontier.hashes);
-    s.insertFeed.run(issuer, feed.sequence, feedHash, signedHash, body, importedAt, feed.issued_at, feed.next_update, frontier.size, frontierJson);
-    s.upsertState.run(issuer, feed.sequence, feedHash, signedHash, feed.issued_at, feed.next_update, frontier.size, frontierJson, importedAt);
-    for (const e of entries) {
-      s.insertRevocation.run(issuer, e.index, e.kind, e.id, e.reason, e.revoked_at, e.subject_sovereign_id ?? null, e.invalid_since ?? null, e.incident ?? null, feed.sequence);
-    }
-    appendAudit(sqlite, deps.clock, {
-      eventType: 'sovereign_revocation_feed_imported',
-      ...originOf(ctx),
-      details: {
-        issuer,
-        sequence: feed.sequence,
-        feed_hash: feedHash,
-        status: 'imported',
-        revoked_count: entries.length,
-        log_size: frontier.size,
-        root_hash: root,
-        ...sourceOf(ctx),
-      },
-    });
+    const record = {
+      issuer,
+      sequence: feed.sequence,
+      feedHash,
+      signedHash,
+      body,
+      importedAt,
+      issuedAt: feed.issued_at,
+      headIssuedAt: feed.issued_at,
+      nextUpdate: feed.next_update,
+      logSize: frontier.size,
+      frontier: JSON.stringify(frontier.hashes),
+      revocations: entries,
+    };
+    recordAcceptedFeed(sqlite, deps.clock, ctx, record, entries.length, { log_size: frontier.size, root_hash: root, ...sourceOf(ctx) });
     return { result: { accepted: true, status: 'imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: entries.length, feed_hash: feedHash } };
   }).immediate();
 

@@ -5,21 +5,10 @@ import type { AppDeps } from '../authority/context.ts';
 import type { Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
-import { pauseIssuerRow } from './import.ts';
+import { pauseIssuerRow, readIssuerFeedRow, readIssuerHead, resumeIssuerRow } from './imported-store.ts';
+import { clearPeerBackoff, deletePeer, insertPeer, readPeer, readPeerIds, readPeers, type PeerRow } from './peer-store.ts';
 
-export interface PeerRow {
-  sovereign_id: string;
-  base_url: string;
-  profile: string | null;
-  created_at: string;
-  last_attempt_at: string | null;
-  last_success_at: string | null;
-  last_error: string | null;
-  consecutive_failures: number;
-  next_attempt_at: string | null;
-  receipt_sequence: number;
-  treaties_synced_at: string | null;
-}
+export type { PeerRow };
 
 export interface PeerView extends PeerRow {
   /** This authority has an active, in-window treaty for the peer (only then is it pulled). */
@@ -48,7 +37,7 @@ export function normalizeBaseUrl(text: string): string {
 }
 
 function peerRow(deps: AppDeps, id: string): PeerRow | undefined {
-  return deps.db.sqlite.prepare('SELECT * FROM peers WHERE sovereign_id = ?').get(id) as PeerRow | undefined;
+  return readPeer(deps.db.sqlite, id);
 }
 
 export function getPeerRow(deps: AppDeps, id: string): PeerRow {
@@ -63,7 +52,7 @@ export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_
   const sqlite = deps.db.sqlite;
   sqlite.transaction(() => {
     if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
-    sqlite.prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)').run(input.sovereign_id, baseUrl, input.profile ?? null, toTimestamp(deps.clock()));
+    insertPeer(sqlite, { sovereign_id: input.sovereign_id, base_url: baseUrl, profile: input.profile ?? null, created_at: toTimestamp(deps.clock()) });
     appendAudit(sqlite, deps.clock, {
       eventType: 'peer_registered',
       ...origin,
@@ -78,8 +67,7 @@ export function removePeer(deps: AppDeps, id: string, origin: RequestOrigin): { 
   const sqlite = deps.db.sqlite;
   sqlite.transaction(() => {
     const row = getPeerRow(deps, id);
-    sqlite.prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?').run(id);
-    sqlite.prepare('DELETE FROM peers WHERE sovereign_id = ?').run(id);
+    deletePeer(sqlite, id);
     appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', ...origin, details: { sovereign_id: id, base_url: row.base_url } });
   }).immediate();
   deps.changes.emit('peers');
@@ -88,9 +76,7 @@ export function removePeer(deps: AppDeps, id: string, origin: RequestOrigin): { 
 
 function peerView(deps: AppDeps, row: PeerRow): PeerView {
   const now = deps.clock();
-  const issuer = deps.db.sqlite
-    .prepare('SELECT last_sequence, last_import_at, next_update, paused, paused_reason FROM feed_issuers WHERE issuer_sovereign_id = ?')
-    .get(row.sovereign_id) as { last_sequence: number; last_import_at: string | null; next_update: string | null; paused: number; paused_reason: string | null } | undefined;
+  const issuer = readIssuerFeedRow(deps.db.sqlite, row.sovereign_id);
   return {
     ...row,
     recognized: recognizedIssuer(deps.db.sqlite, row.sovereign_id, now).keys.length > 0,
@@ -109,16 +95,15 @@ export function getPeer(deps: AppDeps, id: string): PeerView {
 
 /** Sovereign ids of the configured peers, in order. */
 export function listPeerIds(sqlite: Sqlite): string[] {
-  return (sqlite.prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').all() as Array<{ sovereign_id: string }>).map((r) => r.sovereign_id);
+  return readPeerIds(sqlite);
 }
 
 export function listPeers(deps: AppDeps): PeerView[] {
-  const rows = deps.db.sqlite.prepare('SELECT * FROM peers ORDER BY sovereign_id').all() as PeerRow[];
-  return rows.map((row) => peerView(deps, row));
+  return readPeers(deps.db.sqlite).map((row) => peerView(deps, row));
 }
 
 function knownIssuer(deps: AppDeps, id: string): { paused: number } | undefined {
-  return deps.db.sqlite.prepare('SELECT paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(id) as { paused: number } | undefined;
+  return readIssuerHead(deps.db.sqlite, id);
 }
 
 /**
@@ -146,8 +131,8 @@ export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): 
     const issuer = knownIssuer(deps, id);
     if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
     if (!issuer?.paused) return false;
-    sqlite.prepare('UPDATE feed_issuers SET paused = 0, paused_reason = NULL, paused_at = NULL WHERE issuer_sovereign_id = ?').run(id);
-    sqlite.prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?').run(id);
+    resumeIssuerRow(sqlite, id);
+    clearPeerBackoff(sqlite, id);
     appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', ...origin, details: { issuer: id } });
     return true;
   }).immediate();

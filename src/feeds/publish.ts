@@ -1,6 +1,5 @@
 // Publishing this authority's revocation log as sequence-numbered, hash-chained, signed feeds (SPEC §5).
 import { randomUUID } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
 import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
@@ -8,10 +7,11 @@ import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes, type SignatureEntry } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import type { RequestNonce } from '../authority/request-nonces.ts';
-import { perConnection, type Sqlite } from '../db/database.ts';
+import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from '../log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import { frontierAt, readLogHead } from '../log/revocation-log.ts';
+import { frontierAt, readLogEntryTexts, readLogHead } from '../log/revocation-log.ts';
+import { insertPublishedFeed, readLastPublished, readLatestPublishedSequence, readPublishedFeed, readPublishedFeedsSince, type PublishedRow, type StoredFeed } from './published-store.ts';
 import { recordCheckpoint } from '../transparency/service.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
@@ -43,33 +43,6 @@ export interface PublishResult {
   latest_sequence: number;
 }
 
-interface PublishedRow extends PublishedFeedSummary {
-  body: string;
-  signed_hash: string | null;
-  frontier: string | null;
-}
-
-interface Statements {
-  last: Statement<unknown[]>;
-  entries: Statement<unknown[]>;
-  insert: Statement<unknown[]>;
-  bySequence: Statement<unknown[]>;
-  since: Statement<unknown[]>;
-  latestSequence: Statement<unknown[]>;
-}
-
-const statements = perConnection((sqlite): Statements => ({
-  last: sqlite.prepare('SELECT * FROM published_feeds ORDER BY sequence DESC LIMIT 1'),
-  entries: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
-  insert: sqlite.prepare(
-    `INSERT INTO published_feeds (sequence, feed_id, feed_hash, signed_hash, issued_at, next_update, first_index, entry_count, log_size, root_hash, body, frontier)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-  bySequence: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
-  since: sqlite.prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
-  latestSequence: sqlite.prepare('SELECT COALESCE(MAX(sequence), 0) AS n FROM published_feeds'),
-}));
-
 /** Seconds before next_update at which a scheduled run publishes a heartbeat: half the update interval. */
 export function heartbeatLeadSeconds(nextUpdateSeconds: number): number {
   return Math.floor(nextUpdateSeconds / 2);
@@ -95,7 +68,7 @@ export function signFeedText(header: FeedHeader, entryTexts: readonly string[], 
 }
 
 function lastPublished(sqlite: Sqlite): PublishedRow | undefined {
-  return statements(sqlite).last.get() as PublishedRow | undefined;
+  return readLastPublished(sqlite);
 }
 
 /**
@@ -107,7 +80,6 @@ function lastPublished(sqlite: Sqlite): PublishedRow | undefined {
 export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishResult {
   if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
   const sqlite = deps.db.sqlite;
-  const s = statements(sqlite);
   const actor = options.actor ?? SYSTEM_ACTOR;
 
   const result = sqlite.transaction((): PublishResult => {
@@ -140,7 +112,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
     const published: PublishedFeedSummary[] = [];
     let from = publishedSize;
     while (from < head.size || (published.length === 0 && heartbeatDue)) {
-      const rows = s.entries.all(from, MAX_FEED_ENTRIES) as Array<[number, string, string]>;
+      const rows = readLogEntryTexts(sqlite, from, MAX_FEED_ENTRIES);
       if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from });
       const texts: string[] = new Array(rows.length);
       const leaves: string[] = new Array(rows.length);
@@ -166,7 +138,20 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
       };
       const { body, signedHash } = signFeed(header, texts, deps.identity.signingKeys);
       const feedHash = hashRef(body);
-      s.insert.run(sequence, header.feed_id, feedHash, signedHash, issuedAt, nextUpdate, from, rows.length, frontier.size, rootHash, body, JSON.stringify(frontier.hashes));
+      insertPublishedFeed(sqlite, {
+        sequence,
+        feed_id: header.feed_id,
+        feed_hash: feedHash,
+        signed_hash: signedHash,
+        issued_at: issuedAt,
+        next_update: nextUpdate,
+        first_index: from,
+        entry_count: rows.length,
+        log_size: frontier.size,
+        root_hash: rootHash,
+        body,
+        frontier: JSON.stringify(frontier.hashes),
+      });
       const summary: PublishedFeedSummary = {
         sequence,
         feed_id: header.feed_id,
@@ -208,11 +193,7 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
   return result;
 }
 
-export interface StoredFeed {
-  sequence: number;
-  feed_hash: string;
-  body: string;
-}
+export type { StoredFeed };
 
 export function latestPublishedFeed(sqlite: Sqlite): StoredFeed | null {
   const row = lastPublished(sqlite);
@@ -220,16 +201,16 @@ export function latestPublishedFeed(sqlite: Sqlite): StoredFeed | null {
 }
 
 export function latestPublishedSequence(sqlite: Sqlite): number {
-  return (statements(sqlite).latestSequence.get() as { n: number }).n;
+  return readLatestPublishedSequence(sqlite);
 }
 
 export function publishedFeed(sqlite: Sqlite, sequence: number): StoredFeed | null {
-  return (statements(sqlite).bySequence.get(sequence) as StoredFeed | undefined) ?? null;
+  return readPublishedFeed(sqlite, sequence) ?? null;
 }
 
 /** Feeds after `since`, at most `limit` of them and about `byteBudget` bytes (always at least one). */
 export function publishedFeedsSince(sqlite: Sqlite, since: number, limit: number, byteBudget: number): { feeds: StoredFeed[]; more: boolean } {
-  const rows = statements(sqlite).since.all(since, limit + 1) as StoredFeed[];
+  const rows = readPublishedFeedsSince(sqlite, since, limit + 1);
   const feeds: StoredFeed[] = [];
   let bytes = 0;
   for (const row of rows.slice(0, limit)) {

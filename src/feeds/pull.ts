@@ -14,7 +14,9 @@ import { recognizedIssuer } from '../treaties/recognition.ts';
 import type { PageProblem } from './feed-page.ts';
 import { feedImporterFor, type IncomingPage } from './import-runner.ts';
 import { MAX_FEED_BYTES } from './model.ts';
-import { getPeerRow, type PeerRow } from './peers.ts';
+import { getPeerRow, listPeerIds, type PeerRow } from './peers.ts';
+import { readImportedFeedHead, readIssuerHead } from './imported-store.ts';
+import { readPeerFailures, recordPullFailure, recordPullSuccess, recordReceiptSent, replacePeerTreaties } from './peer-store.ts';
 import { buildReceipt } from './receipts.ts';
 import { checkIssuerCheckpoint, fetchFeedConsistencyProof } from '../transparency/importer.ts';
 
@@ -168,15 +170,12 @@ function asObject(value: JsonValue | null): Record<string, JsonValue> | null {
 }
 
 function importedState(deps: AppDeps, issuer: string): { last_sequence: number; last_feed_hash: string | null; paused: boolean } {
-  const row = deps.db.sqlite.prepare('SELECT last_sequence, last_feed_hash, paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as
-    | { last_sequence: number; last_feed_hash: string | null; paused: number }
-    | undefined;
+  const row = readIssuerHead(deps.db.sqlite, issuer);
   return { last_sequence: row?.last_sequence ?? 0, last_feed_hash: row?.last_feed_hash ?? null, paused: row?.paused === 1 };
 }
 
 function storedHash(deps: AppDeps, issuer: string, sequence: number): string | null {
-  const row = deps.db.sqlite.prepare('SELECT feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?').get(issuer, sequence) as { feed_hash: string } | undefined;
-  return row?.feed_hash ?? null;
+  return readImportedFeedHead(deps.db.sqlite, issuer, sequence)?.feed_hash ?? null;
 }
 
 /** Imports feed `index` of a received page; a rejection becomes the pull's failure. */
@@ -324,14 +323,7 @@ async function mirrorTreaties(deps: AppDeps, net: PullOptions, peer: PeerRow, ke
   }
   const sqlite = deps.db.sqlite;
   const at = toTimestamp(deps.clock());
-  sqlite.transaction(() => {
-    sqlite.prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?').run(peer.sovereign_id);
-    const insert = sqlite.prepare(
-      'INSERT OR REPLACE INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    );
-    for (const t of treaties) insert.run(peer.sovereign_id, t.treaty_id, t.subject, t.valid_from, t.expires_at, t.body, at);
-    sqlite.prepare('UPDATE peers SET treaties_synced_at = ? WHERE sovereign_id = ?').run(at, peer.sovereign_id);
-  }).immediate();
+  sqlite.transaction(() => replacePeerTreaties(sqlite, peer.sovereign_id, treaties, at)).immediate();
   return treaties.length;
 }
 
@@ -343,7 +335,7 @@ async function sendReceipt(deps: AppDeps, net: PullOptions, peer: PeerRow): Prom
   const url = `${peer.base_url}/revocation-feeds/receipts`;
   const res = await exchange(net, url, { method: 'POST', body: canonicalJson(receipt) }, MAX_SMALL_BYTES);
   if (res.status !== 200) throw new PullFailure('receipt_refused', `${url} answered HTTP ${res.status}`, { status: res.status });
-  deps.db.sqlite.prepare('UPDATE peers SET receipt_sequence = ? WHERE sovereign_id = ? AND receipt_sequence < ?').run(state.last_sequence, peer.sovereign_id, state.last_sequence);
+  recordReceiptSent(deps.db.sqlite, peer.sovereign_id, state.last_sequence);
   return 'sent';
 }
 
@@ -371,26 +363,22 @@ function recordOutcome(deps: AppDeps, peer: PeerRow, failure: PullFailure | null
   const now = deps.clock();
   const at = toTimestamp(now);
   sqlite.transaction(() => {
-    const current = sqlite.prepare('SELECT consecutive_failures FROM peers WHERE sovereign_id = ?').get(peer.sovereign_id) as { consecutive_failures: number } | undefined;
-    if (!current) return; // removed while the pull ran
+    const current = readPeerFailures(sqlite, peer.sovereign_id);
+    if (current === undefined) return; // removed while the pull ran
     if (failure === null) {
-      sqlite
-        .prepare('UPDATE peers SET last_attempt_at = ?, last_success_at = ?, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE sovereign_id = ?')
-        .run(at, at, peer.sovereign_id);
-      if (current.consecutive_failures > 0) {
+      recordPullSuccess(sqlite, peer.sovereign_id, at);
+      if (current > 0) {
         appendAudit(sqlite, deps.clock, {
           eventType: 'feed_pull_recovered',
           actor: SYSTEM_ACTOR,
-          details: { peer: peer.sovereign_id, failures: current.consecutive_failures },
+          details: { peer: peer.sovereign_id, failures: current },
         });
       }
     } else {
-      const failures = current.consecutive_failures + 1;
+      const failures = current + 1;
       const lastError = `${failure.reason}: ${failure.message}`.slice(0, 500);
-      sqlite
-        .prepare('UPDATE peers SET last_attempt_at = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE sovereign_id = ?')
-        .run(at, lastError, failures, toTimestamp(addSeconds(now, backoffSeconds(failures))), peer.sovereign_id);
-      if (current.consecutive_failures === 0) {
+      recordPullFailure(sqlite, peer.sovereign_id, { at, error: lastError, failures, nextAttemptAt: toTimestamp(addSeconds(now, backoffSeconds(failures))) });
+      if (current === 0) {
         appendAudit(sqlite, deps.clock, { eventType: 'feed_pull_failing', actor: SYSTEM_ACTOR, details: { peer: peer.sovereign_id, reason: failure.reason } });
       }
     }
@@ -472,7 +460,7 @@ export async function runPullJob(deps: AppDeps, options: PullOptions = {}): Prom
   const startedAt = toTimestamp(deps.clock());
   let ids: string[];
   try {
-    ids = (deps.db.sqlite.prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').all() as Array<{ sovereign_id: string }>).map((r) => r.sovereign_id);
+    ids = listPeerIds(deps.db.sqlite);
   } catch (err) {
     deps.logger.error({ err }, 'pull job cannot read peers');
     return { started_at: startedAt, peers: [] };

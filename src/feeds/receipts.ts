@@ -9,7 +9,10 @@ import { issueList } from '../authority/http.ts';
 import type { Sqlite } from '../db/database.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { feedReceiptSchema, RECEIPT_TYPE, RECEIPT_VERSION, type FeedReceipt } from './model.ts';
+import { readReceipts, readReceiptSequence, storeReceipt, type StoredReceipt } from './peer-store.ts';
 import { publishedFeed } from './publish.ts';
+
+export type { StoredReceipt };
 
 /** A receipt this authority (the importer) signs for a feed it imported from `issuer`. */
 export function buildReceipt(deps: Pick<AppDeps, 'identity' | 'clock'>, issuer: string, sequence: number, feedHash: string): FeedReceipt {
@@ -71,16 +74,17 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
     });
   }
   const outcome = sqlite.transaction((): ReceiptOutcome => {
-    const stored = sqlite.prepare('SELECT sequence FROM feed_receipts WHERE importer_sovereign_id = ?').get(receipt.importer_sovereign_id) as { sequence: number } | undefined;
+    const stored = readReceiptSequence(sqlite, receipt.importer_sovereign_id);
     const base = { importer_sovereign_id: receipt.importer_sovereign_id, sequence: receipt.sequence };
-    if (stored && stored.sequence >= receipt.sequence) return { recorded: false, status: 'not_newer', ...base };
-    sqlite
-      .prepare(
-        `INSERT INTO feed_receipts (importer_sovereign_id, sequence, feed_hash, received_at, recorded_at, body) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (importer_sovereign_id) DO UPDATE SET sequence = excluded.sequence, feed_hash = excluded.feed_hash,
-           received_at = excluded.received_at, recorded_at = excluded.recorded_at, body = excluded.body`,
-      )
-      .run(receipt.importer_sovereign_id, receipt.sequence, receipt.feed_hash, receipt.received_at, toTimestamp(now), canonicalJson(receipt));
+    if (stored !== undefined && stored >= receipt.sequence) return { recorded: false, status: 'not_newer', ...base };
+    storeReceipt(sqlite, {
+      importer_sovereign_id: receipt.importer_sovereign_id,
+      sequence: receipt.sequence,
+      feed_hash: receipt.feed_hash,
+      received_at: receipt.received_at,
+      recorded_at: toTimestamp(now),
+      body: canonicalJson(receipt),
+    });
     appendAudit(sqlite, deps.clock, {
       eventType: 'feed_receipt_recorded',
       actor: { type: 'peer', sovereign_id: receipt.importer_sovereign_id, key_id: check.keyId },
@@ -93,17 +97,7 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
   return outcome;
 }
 
-export interface StoredReceipt {
-  importer_sovereign_id: string;
-  sequence: number;
-  feed_hash: string;
-  received_at: string;
-  recorded_at: string;
-}
-
 /** The latest receipt of each importer, ordered by importer id (the connectome's "who has caught up"). */
 export function receiptsByImporter(sqlite: Sqlite): StoredReceipt[] {
-  return sqlite
-    .prepare('SELECT importer_sovereign_id, sequence, feed_hash, received_at, recorded_at FROM feed_receipts ORDER BY importer_sovereign_id')
-    .all() as StoredReceipt[];
+  return readReceipts(sqlite);
 }

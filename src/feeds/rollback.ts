@@ -4,7 +4,7 @@ import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
-import { pauseIssuerRow } from './import.ts';
+import { pauseIssuerRow, readImportedFeedHead, readIssuerHead, rollbackImportedFeeds } from './imported-store.ts';
 
 export interface RollbackInput {
   issuer_sovereign_id: string;
@@ -29,31 +29,16 @@ export function rollbackImport(deps: AppDeps, input: RollbackInput, origin: Requ
   const sqlite = deps.db.sqlite;
   const issuer = input.issuer_sovereign_id;
   const result = sqlite.transaction((): RollbackResult => {
-    const state = sqlite.prepare('SELECT last_sequence FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as { last_sequence: number } | undefined;
+    const state = readIssuerHead(sqlite, issuer);
     if (!state) throw new AppError('issuer_not_found', 'nothing has been imported from this issuer', { issuer_sovereign_id: issuer });
     if (input.to_sequence > state.last_sequence) {
       throw new AppError('rollback_target_ahead', 'to_sequence is beyond the last imported sequence', { last_sequence: state.last_sequence });
     }
-    const target =
-      input.to_sequence === 0
-        ? null
-        : (sqlite
-            .prepare('SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?')
-            .get(issuer, input.to_sequence) as { feed_hash: string; signed_hash: string | null; issued_at: string | null; next_update: string | null; log_size: number | null; frontier: string | null } | undefined);
+    const target = input.to_sequence === 0 ? null : readImportedFeedHead(sqlite, issuer, input.to_sequence);
     if (input.to_sequence > 0 && (!target || target.log_size === null || target.frontier === null)) {
       throw new AppError('rollback_target_missing', 'the feed at to_sequence is not stored; roll back further', { to_sequence: input.to_sequence });
     }
-    const removed = sqlite
-      .prepare('SELECT sequence, feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ? ORDER BY sequence')
-      .all(issuer, input.to_sequence) as Array<{ sequence: number; feed_hash: string }>;
-    const removedRevocations = sqlite.prepare('DELETE FROM imported_revocations WHERE issuer_sovereign_id = ? AND feed_sequence > ?').run(issuer, input.to_sequence).changes;
-    sqlite.prepare('DELETE FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ?').run(issuer, input.to_sequence);
-    sqlite
-      .prepare(
-        `UPDATE feed_issuers SET last_sequence = ?, last_feed_hash = ?, last_signed_hash = ?, last_issued_at = ?, next_update = ?, log_size = ?, frontier = ?
-         WHERE issuer_sovereign_id = ?`,
-      )
-      .run(input.to_sequence, target?.feed_hash ?? null, target?.signed_hash ?? null, target?.issued_at ?? null, target?.next_update ?? null, target?.log_size ?? 0, target?.frontier ?? '[]', issuer);
+    const { feeds: removed, revocations: removedRevocations } = rollbackImportedFeeds(sqlite, issuer, input.to_sequence, target ?? null);
     const at = toTimestamp(deps.clock());
     pauseIssuerRow(sqlite, issuer, 'rollback', at);
     const details = {

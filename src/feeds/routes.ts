@@ -7,6 +7,7 @@ import { AppError } from '../authority/errors.ts';
 import { etagMatches, jsonBody, jsonRawBody, optionalBody, validatedBody, validatedQuery } from '../authority/http.ts';
 import { refreshIssuerStaleness, refreshStalenessOnScrape } from './freshness.ts';
 import { listIssuerFeedStatuses } from './imported-revocations.ts';
+import { readEquivocations } from './imported-store.ts';
 import { feedImporterFor } from './import-runner.ts';
 import { identifier } from '../authority/identifiers.ts';
 import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
@@ -116,9 +117,7 @@ export function feedRoutes(deps: AppDeps) {
       })
       .get('/admin/revocation-feeds/receipts', (c) => c.json({ receipts: receiptsByImporter(sqlite), latest_sequence: latestPublishedSequence(sqlite) }))
       .get('/admin/revocation-feeds/equivocations', (c) => {
-        const rows = sqlite
-          .prepare('SELECT id, issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at FROM feed_equivocations ORDER BY id')
-          .all() as Array<{ conflicting_body: string } & Record<string, unknown>>;
+        const rows = readEquivocations(sqlite);
         return c.json({ equivocations: rows.map(({ conflicting_body, ...rest }) => ({ ...rest, conflicting_feed: JSON.parse(conflicting_body) as unknown })) });
       })
 

@@ -43,6 +43,9 @@ interface LogStatements {
   head: Statement<unknown[]>;
   insert: Statement<unknown[]>;
   saveHead: Statement<unknown[]>;
+  entriesFrom: Statement<unknown[]>;
+  revokedAttestations: Statement<unknown[]>;
+  summaries: Statement<unknown[]>;
 }
 
 const prepared = perConnection((sqlite): LogStatements => ({
@@ -53,7 +56,25 @@ const prepared = perConnection((sqlite): LogStatements => ({
     `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
   ),
+  entriesFrom: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
+  revokedAttestations: sqlite.prepare("SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx"),
+  summaries: sqlite.prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`).raw(true),
 }));
+
+/** Up to `limit` stored entries from index `from` on, in order, as [index, canonical entry text, leaf hash]. */
+export function readLogEntryTexts(sqlite: Sqlite, from: number, limit: number): Array<[index: number, text: string, leafHash: string]> {
+  return prepared(sqlite).entriesFrom.all(from, limit) as Array<[number, string, string]>;
+}
+
+/** The membership attestations revoked in the first `size` entries (in log order, with repeats). */
+export function readRevokedAttestations(sqlite: Sqlite, size: number): Array<{ id: string; reason: string }> {
+  return prepared(sqlite).revokedAttestations.all(size) as Array<{ id: string; reason: string }>;
+}
+
+/** Every entry's index, kind, id, reason, revoked_at and subject (null when absent), in log order. */
+export function readLogSummaries(sqlite: Sqlite): Array<[index: number, kind: RevocationKind, id: string, reason: string, revokedAt: string, subject: string | null]> {
+  return prepared(sqlite).summaries.all() as Array<[number, RevocationKind, string, string, string, string | null]>;
+}
 
 export function readLogHead(sqlite: Sqlite): LogHead {
   const row = prepared(sqlite).head.get() as { size: number; frontier: string; root_hash: string } | undefined;

@@ -93,3 +93,20 @@ export const statements = perConnection(build);
 export function selfSovereignId(sqlite: Sqlite): string | undefined {
   return (statements(sqlite).selfId.get() as { value: string } | undefined)?.value;
 }
+
+const everyTreaty = perConnection((sqlite) =>
+  sqlite
+    .prepare(
+      `SELECT t.treaty_id, t.issuer_sovereign_id, t.subject_sovereign_id, t.valid_from, t.expires_at,
+              json_extract(t.body, '$.scope.allowed_roles'), r.replaced_by, t.body
+       FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id`,
+    )
+    .raw(true),
+);
+
+/** Every treaty this authority issued, with its roles (JSON text) and the replacement of a superseded one. */
+export function readTreatySummaries(
+  sqlite: Sqlite,
+): Array<[treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string]> {
+  return everyTreaty(sqlite).all() as ReturnType<typeof readTreatySummaries>;
+}
