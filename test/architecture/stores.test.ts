@@ -11,7 +11,7 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
 const SQL_CALLS: readonly RegExp[] = [/\.prepare\(/, /\bstatementOnce\(/, /\.exec\(\s*['"`]/, /\.pragma\(/];
 
 /** Where SQL belongs: the stores, the log's store, the database package, and backup/restore (about the file itself). */
-export function mayHoldSql(file: string): boolean {
+function mayHoldSql(file: string): boolean {
   const posix = file.split(path.sep).join('/');
   return posix.endsWith('store.ts') || posix === 'log/revocation-log.ts' || posix.startsWith('db/') || posix.startsWith('ops/');
 }
@@ -20,7 +20,7 @@ export function mayHoldSql(file: string): boolean {
  * Files that still hold SQL outside a store, until their domain gets one. Remove a line when its
  * file is converted (the test fails while a listed file has no SQL left, so the list only shrinks).
  */
-export const NOT_YET_IN_STORES: readonly string[] = [
+const NOT_YET_IN_STORES: readonly string[] = [
   // Ground floor: the audit writer, identity and signing keys, admin request nonces.
   'authority/admin-auth.ts',
   'authority/audit.ts',
@@ -40,7 +40,7 @@ export const NOT_YET_IN_STORES: readonly string[] = [
 ];
 
 /** Files (relative to `root`, with / separators) whose text holds SQL. */
-export function filesWithSql(root: string): string[] {
+function filesWithSql(root: string): string[] {
   const found: string[] = [];
   for (const entry of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !/\.tsx?$/.test(entry.name)) continue;
@@ -52,7 +52,7 @@ export function filesWithSql(root: string): string[] {
 }
 
 /** SQL where it does not belong (and not listed), and listed files that no longer hold SQL. */
-export function storeProblems(withSql: readonly string[], allowlist: readonly string[]): string[] {
+function storeProblems(withSql: readonly string[], allowlist: readonly string[]): string[] {
   const problems: string[] = [];
   for (const file of withSql) {
     if (!mayHoldSql(file) && !allowlist.includes(file)) problems.push(`src/${file} holds SQL outside a store: move it into its domain's *store.ts`);
