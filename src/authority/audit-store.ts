@@ -9,8 +9,11 @@
 //   of the change the event records), and no other writer may append between them. With PostgreSQL:
 //   SERIALIZABLE, or lock the head (`SELECT … FOR UPDATE` of the newest row, or an advisory lock).
 // - `seq` is unique and the chain has no head of its own: the newest row is the head.
-// - The reads (`listAuditPage`, `iterateAuditRows`) need one consistent snapshot each; they take no
-//   lock and may run outside a transaction.
+// - The reads (`listAuditPage`, `iterateAuditRows`, `iterateAuditExport`) need one consistent
+//   snapshot each; they take no lock and may run outside a transaction (the export reads a
+//   read-only connection).
+// - `iterateAuditExport`'s actor filter by label reads the label inside the stored canonical JSON
+//   (`json_extract`); another backend needs a JSON path query or an indexed label column.
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
 
@@ -61,4 +64,39 @@ export function listAuditPage(sqlite: Sqlite, afterSeq: number, eventTypes: read
 /** Every event in seq order, streamed (constant memory); a statement of its own, so two walks may overlap. */
 export function iterateAuditRows(sqlite: Sqlite): Iterable<{ seq: number; event_type: string; hash: string; canonical: string }> {
   return sqlite.prepare('SELECT seq, event_type, hash, canonical FROM audit_events ORDER BY seq').iterate() as Iterable<{ seq: number; event_type: string; hash: string; canonical: string }>;
+}
+
+/** Filters of an audit export: `since` inclusive, `until` exclusive (on occurred_at). */
+export interface AuditExportFilter {
+  afterSeq?: number | undefined;
+  eventTypes?: readonly string[] | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+  /** An operator key_id (`sha256:…`), else the key label recorded in the event's actor. */
+  actorKey?: string | undefined;
+}
+
+/** The events an export selects, in seq order, streamed as [seq, hash, canonical] (constant memory). */
+export function iterateAuditExport(sqlite: Sqlite, filter: AuditExportFilter): IterableIterator<[number, string, string]> {
+  const where: string[] = ['seq > ?'];
+  const params: Array<string | number> = [filter.afterSeq ?? 0];
+  if (filter.eventTypes) {
+    where.push(`event_type IN (${filter.eventTypes.map(() => '?').join(',')})`);
+    params.push(...filter.eventTypes);
+  }
+  if (filter.since) {
+    where.push('occurred_at >= ?');
+    params.push(filter.since);
+  }
+  if (filter.until) {
+    where.push('occurred_at < ?');
+    params.push(filter.until);
+  }
+  if (filter.actorKey) {
+    if (filter.actorKey.startsWith('sha256:')) where.push('actor_key_id = ?');
+    else where.push("json_extract(canonical, '$.actor.label') = ?");
+    params.push(filter.actorKey);
+  }
+  const sql = `SELECT seq, hash, canonical FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq`;
+  return sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
 }

@@ -27,9 +27,16 @@ const signingKeyInsert = statementOnce('INSERT INTO authority_signing_keys (key_
 const signingKeyNotAfter = statementOnce('UPDATE authority_signing_keys SET not_after = ? WHERE key_id = ?');
 const signingKeyRetired = statementOnce('UPDATE authority_signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL');
 const ping = statementOnce('SELECT 1');
+const metaTable = statementOnce("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'authority_meta'");
 
 export function readAuthorityMeta(sqlite: Sqlite, key: string): string | undefined {
   return metaValue(sqlite).get(key) as string | undefined;
+}
+
+/** As `readAuthorityMeta`, on a database that may not be an accord database at all (no meta table: undefined). */
+export function readAuthorityMetaIfPresent(sqlite: Sqlite, key: string): string | undefined {
+  if (!metaTable(sqlite).get()) return undefined;
+  return readAuthorityMeta(sqlite, key);
 }
 
 export function insertAuthorityMeta(sqlite: Sqlite, key: string, value: string): void {
