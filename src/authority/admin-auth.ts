@@ -10,7 +10,8 @@ import { AppError, type ErrorCode } from './errors.ts';
 import type { AdminFailureGuard } from './admin-failures.ts';
 import { clientAddress, isCanonicalAdminTarget, isCanonicalTarget, NON_CANONICAL_PATH_MESSAGE, pathAndQuery, rawBody } from './http.ts';
 import { scopeAllows } from './operator-keys.ts';
-import { nonceSeen, storeNonce, type RequestNonce } from './request-nonces.ts';
+import { nonceSeen, pruneNonces, storeNonce } from './nonce-store.ts';
+import type { RequestNonce } from './request-nonces.ts';
 
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
@@ -122,7 +123,6 @@ function adminArea(routedPath: string): string {
  */
 export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHandler<AppEnv> {
   const inFlight = new Set<string>();
-  const pruneNonces = deps.db.sqlite.prepare('DELETE FROM admin_nonces WHERE seen_at < ?');
   let lastPrune = 0;
 
   return async (c, next) => {
@@ -200,7 +200,7 @@ export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHa
     if (nowMs - lastPrune > 60_000) {
       lastPrune = nowMs;
       // Nonces older than twice the window can never be replayed: their timestamps are out of window.
-      pruneNonces.run(toTimestamp(new Date(nowMs - 2 * deps.config.adminWindowSeconds * 1000)));
+      pruneNonces(deps.db.sqlite, toTimestamp(new Date(nowMs - 2 * deps.config.adminWindowSeconds * 1000)));
     }
 
     const requestNonce: RequestNonce = { keyId, nonce, seenAt: toTimestamp(now) };

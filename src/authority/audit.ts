@@ -1,11 +1,12 @@
 // The one audit writer: an append-only, hash-chained log written in the transaction of the change it records.
 import { randomUUID } from 'node:crypto';
-import type { Statement } from 'better-sqlite3';
-import { perConnection, type Sqlite } from '../db/database.ts';
+import type { Sqlite } from '../db/database.ts';
+import { insertAuditEvent, iterateAuditRows, listAuditPage, readAuditHead } from './audit-store.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import { hashRef } from './crypto.ts';
-import { storeNonce, type RequestNonce } from './request-nonces.ts';
+import { storeNonce } from './nonce-store.ts';
+import type { RequestNonce } from './request-nonces.ts';
 
 export type ActorType = 'operator' | 'system' | 'peer' | 'anonymous';
 
@@ -88,14 +89,6 @@ export interface AuditInput extends RequestOrigin {
   details?: Record<string, unknown>;
 }
 
-const prepared = perConnection((sqlite): { head: Statement<unknown[]>; insert: Statement<unknown[]> } => ({
-  head: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
-  insert: sqlite.prepare(
-    `INSERT INTO audit_events (seq, event_id, event_type, occurred_at, actor_type, actor_key_id, request_id, canonical, hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-}));
-
 /** Hash of an event: "sha256:" + hex SHA-256 of JCS(event without `hash`). */
 export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string }): string {
   const { hash: _hash, ...rest } = event;
@@ -107,9 +100,9 @@ export function auditEventHash(event: Omit<AuditEvent, 'hash'> & { hash?: string
  * neither does; outside a transaction it commits on its own.
  */
 export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): AuditEvent {
-  const s = prepared(sqlite);
+  // The head read and the insert that extends it share one write transaction (the store's contract).
   const write = () => {
-    const head = s.head.get() as { seq: number; hash: string } | undefined;
+    const head = readAuditHead(sqlite);
     const event: Omit<AuditEvent, 'hash'> = {
       seq: head ? head.seq + 1 : 1,
       event_id: randomUUID(),
@@ -121,17 +114,17 @@ export function appendAudit(sqlite: Sqlite, clock: Clock, input: AuditInput): Au
       prev_hash: head ? head.hash : null,
     };
     const full: AuditEvent = { ...event, hash: auditEventHash(event) };
-    s.insert.run(
-      full.seq,
-      full.event_id,
-      full.event_type,
-      full.occurred_at,
-      full.actor.type,
-      full.actor.key_id ?? null,
-      full.request_id ?? null,
-      canonicalJson(full),
-      full.hash,
-    );
+    insertAuditEvent(sqlite, {
+      seq: full.seq,
+      event_id: full.event_id,
+      event_type: full.event_type,
+      occurred_at: full.occurred_at,
+      actor_type: full.actor.type,
+      actor_key_id: full.actor.key_id ?? null,
+      request_id: full.request_id ?? null,
+      canonical: canonicalJson(full),
+      hash: full.hash,
+    });
     if (input.nonce) storeNonce(sqlite, input.nonce);
     return full;
   };
@@ -149,10 +142,7 @@ export function listAuditCanonical(sqlite: Sqlite, query: AuditQuery): { rows: s
   const afterSeq = query.afterSeq ?? 0;
   const limit = query.limit ?? 100;
   const types = query.eventTypes ?? [];
-  const where = types.length > 0 ? `AND event_type IN (${types.map(() => '?').join(',')})` : '';
-  const rows = sqlite
-    .prepare(`SELECT seq, canonical FROM audit_events WHERE seq > ? ${where} ORDER BY seq LIMIT ?`)
-    .all(afterSeq, ...types, limit) as Array<{ seq: number; canonical: string }>;
+  const rows = listAuditPage(sqlite, afterSeq, types, limit);
   return { rows: rows.map((r) => r.canonical), lastSeq: rows.length > 0 ? rows[rows.length - 1]!.seq : null };
 }
 
@@ -270,8 +260,7 @@ export function verifyAuditChain(events: Iterable<unknown>, options: ChainOption
 export function verifyStoredAuditChain(sqlite: Sqlite): ChainReport {
   const verifier = new AuditChainVerifier({ complete: true });
   const columnBreaks: ChainBreak[] = [];
-  const rows = sqlite.prepare('SELECT seq, event_type, hash, canonical FROM audit_events ORDER BY seq').iterate() as Iterable<{ seq: number; event_type: string; hash: string; canonical: string }>;
-  for (const row of rows) {
+  for (const row of iterateAuditRows(sqlite)) {
     let event: Partial<AuditEvent> | null = null;
     try {
       event = JSON.parse(row.canonical) as Partial<AuditEvent>;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Database } from '../db/database.ts';
 import { appendAudit, SYSTEM_ACTOR } from './audit.ts';
+import { insertAuthorityMeta, insertSigningKey, listSigningKeys, readAuthorityMeta, type SigningKeyRow } from './identity-store.ts';
 import { toTimestamp, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { AuthorityIdentity, PublishedKey } from './context.ts';
@@ -35,8 +36,7 @@ function existing(file: string): string | undefined {
 }
 
 export function readMeta(db: Database, key: string): string | undefined {
-  const row = db.sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').get(key) as { value: string } | undefined;
-  return row?.value;
+  return readAuthorityMeta(db.sqlite, key);
 }
 
 export interface InitResult {
@@ -71,13 +71,10 @@ export function initAuthority(config: Config, db: Database, clock: Clock, option
   if (storedId === undefined) {
     const sovereignId = config.sovereignId ?? DEFAULT_SOVEREIGN_ID;
     db.sqlite.transaction(() => {
-      const meta = db.sqlite.prepare('INSERT INTO authority_meta (key, value) VALUES (?, ?)');
-      meta.run('application', 'accord');
-      meta.run('sovereign_id', sovereignId);
-      meta.run('created_at', now);
-      db.sqlite
-        .prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)')
-        .run(signingKey.keyId, signingKey.publicKey, now);
+      insertAuthorityMeta(db.sqlite, 'application', 'accord');
+      insertAuthorityMeta(db.sqlite, 'sovereign_id', sovereignId);
+      insertAuthorityMeta(db.sqlite, 'created_at', now);
+      insertSigningKey(db.sqlite, { keyId: signingKey.keyId, publicKey: signingKey.publicKey, createdAt: now });
       appendAudit(db.sqlite, clock, {
         eventType: 'authority_initialized',
         actor: SYSTEM_ACTOR,
@@ -117,19 +114,11 @@ export function rotatedSigningKeyFile(config: Config, keyId: string): string {
   return path.join(signingKeysDir(config), `${keyId.replace(/^sha256:/, '')}.json`);
 }
 
-export interface SigningKeyRow {
-  key_id: string;
-  public_key: string;
-  created_at: string;
-  not_after: string | null;
-  retired_at: string | null;
-}
+export type { SigningKeyRow };
 
 /** The authority's signing keys as recorded in the database, oldest first. */
 export function listSigningKeyRows(db: Database): SigningKeyRow[] {
-  return db.sqlite
-    .prepare('SELECT key_id, public_key, created_at, not_after, retired_at FROM authority_signing_keys ORDER BY created_at, rowid')
-    .all() as SigningKeyRow[];
+  return listSigningKeys(db.sqlite);
 }
 
 /** Keys the well-known declaration announces: every key not yet retired (with not_after when set). */

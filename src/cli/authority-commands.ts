@@ -218,7 +218,7 @@ export function registerAuthorityCommands(program: Command): void {
     .description('check configuration, keys, file permissions, database, migrations and clock')
     .action(
       action(async () => {
-        const [{ loadConfig }, { isDatabaseLocked, migrationStatus, openDatabase }, { devOperatorKeyPath, loadIdentity, operatorKeysFor, readMeta }, { fileMode }, { verifyStoredAuditChain }, { toTimestamp }] =
+        const [{ loadConfig }, { isDatabaseLocked, migrationStatus, openDatabase, quickCheck }, { devOperatorKeyPath, loadIdentity, operatorKeysFor, readMeta }, { fileMode }, { verifyStoredAuditChain }, { toTimestamp }] =
           await Promise.all([load.config(), load.database(), load.identity(), load.keyFiles(), load.audit(), load.clock()]);
         const checks: Array<{ check: string; ok: boolean; detail: string }> = [];
         const add = (check: string, ok: boolean, detail: string) => checks.push({ check, ok, detail });
@@ -249,8 +249,8 @@ export function registerAuthorityCommands(program: Command): void {
           try {
             const db = openDatabase(config.dbPath, { readonly: true });
             try {
-              const integrity = db.sqlite.pragma('quick_check', { simple: true });
-              add('database', integrity === 'ok', `quick_check: ${String(integrity)}`);
+              const integrity = quickCheck(db.sqlite);
+              add('database', integrity === 'ok', `quick_check: ${integrity}`);
               const status = migrationStatus(db.sqlite);
               add('migrations', status.atHead, `${status.applied} of ${status.head} applied${status.ahead ? ' (database is newer than this build)' : ''}`);
               const sovereign = readMeta(db, 'sovereign_id');

@@ -115,6 +115,11 @@ export interface MigrationStatus {
   ahead: boolean;
 }
 
+/** SQLite's quick integrity check of the database: 'ok', or the first problem it found. */
+export function quickCheck(sqlite: Sqlite): string {
+  return String(sqlite.pragma('quick_check', { simple: true }));
+}
+
 /** Compares the migrations recorded in the database with the journal shipped in this build. */
 export function migrationStatus(sqlite: Sqlite): MigrationStatus {
   const journal = migrationJournal();

@@ -1,9 +1,10 @@
 // Wire profile dispatch for verifying foreign objects: the issuer's profile, chosen by the operator, picks schema and canonical form.
 import type { GmObjectType } from './gm-canonical.ts';
 import type { PublicKeyInfo } from '../authority/crypto.ts';
-import { statementOnce, type Sqlite } from '../db/database.ts';
+import type { Sqlite } from '../db/database.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from './gm-model.ts';
+import { lastTreatyProfile, peerProfile } from './profile-store.ts';
 
 /**
  * The profile stored on the treaties recognizing an issuer (the most recently issued one decides, as
@@ -14,13 +15,6 @@ export function profileOfTreaties(treaties: ReadonlyArray<{ issuedAt: string; pr
   return latest?.profile ?? null;
 }
 
-const peerProfile = statementOnce('SELECT profile FROM peers WHERE sovereign_id = ?');
-const lastTreatyProfile = statementOnce(
-  `SELECT subject_profile FROM treaties WHERE subject_sovereign_id = ? AND issuer_sovereign_id = (SELECT value FROM authority_meta WHERE key = 'sovereign_id')
-   ORDER BY issued_at DESC, treaty_id DESC LIMIT 1`,
-  { pluck: true },
-);
-
 /**
  * An issuer's wire profile: the one the operator chose when registering it as a peer, else the one
  * of the treaty recognizing it (`treatyProfile`, from the treaties in force), else — when no treaty is
@@ -29,8 +23,7 @@ const lastTreatyProfile = statementOnce(
  * the answer of a recognized-then-revoked issuer, not accord/1 schema errors. Else accord/1.
  */
 export function wireProfileOf(sqlite: Sqlite, issuer: string, treatyProfile: string | null | undefined): WireProfile {
-  const peer = (peerProfile(sqlite).get(issuer) as { profile: string | null } | undefined)?.profile ?? null;
-  const chosen = peer ?? treatyProfile ?? ((lastTreatyProfile(sqlite).get(issuer) as string | undefined) ?? null);
+  const chosen = peerProfile(sqlite, issuer) ?? treatyProfile ?? lastTreatyProfile(sqlite, issuer);
   return chosen === GENESIS_MESH_PROFILE ? GENESIS_MESH_PROFILE : 'accord/1';
 }
 

@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AUDIT_EVENT_TYPES } from '../authority/audit.ts';
+import { iterateAuditExport, type AuditExportFilter } from '../authority/audit-store.ts';
 import { parseTimestamp } from '../authority/clock.ts';
+import { readAuthorityMetaIfPresent } from '../authority/identity-store.ts';
 import { AppError } from '../authority/errors.ts';
 import { openDatabase, type Database } from '../db/database.ts';
 import { EXPORT_FORMATS, exportHeaderLine, JSON_FORMAT_CLOSE, type ExportFilters, type ExportFormat } from './export-format.ts';
@@ -59,32 +61,9 @@ export function normalizeFilters(input: ExportFilterInput): ExportFilters {
   return filters;
 }
 
-/**
- * The query of an export. `since` is inclusive and `until` exclusive (occurred_at ∈ [since, until)).
- * `actor_key` matches the operator key_id when it looks like one (`sha256:…`), else the key label
- * recorded in the event's actor.
- */
-export function exportQuery(filters: ExportFilters): { sql: string; params: Array<string | number> } {
-  const where: string[] = ['seq > ?'];
-  const params: Array<string | number> = [filters.after_seq ?? 0];
-  if (filters.event_types) {
-    where.push(`event_type IN (${filters.event_types.map(() => '?').join(',')})`);
-    params.push(...filters.event_types);
-  }
-  if (filters.since) {
-    where.push('occurred_at >= ?');
-    params.push(filters.since);
-  }
-  if (filters.until) {
-    where.push('occurred_at < ?');
-    params.push(filters.until);
-  }
-  if (filters.actor_key) {
-    if (filters.actor_key.startsWith('sha256:')) where.push('actor_key_id = ?');
-    else where.push("json_extract(canonical, '$.actor.label') = ?");
-    params.push(filters.actor_key);
-  }
-  return { sql: `SELECT seq, hash, canonical FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq`, params };
+/** The store's filter for an export's filters. */
+function exportFilter(filters: ExportFilters): AuditExportFilter {
+  return { afterSeq: filters.after_seq, eventTypes: filters.event_types, since: filters.since, until: filters.until, actorKey: filters.actor_key };
 }
 
 /** Opens a database read-only and checks it is an accord database (the export never writes). */
@@ -97,8 +76,8 @@ export function openAccordReadOnly(dbPath: string): { db: Database; sovereignId:
     throw new AppError('database_unreadable', `cannot open ${dbPath}: ${(err as Error).message}`);
   }
   try {
-    const app = readMetaValue(db, 'application');
-    const sovereignId = readMetaValue(db, 'sovereign_id');
+    const app = readAuthorityMetaIfPresent(db.sqlite, 'application');
+    const sovereignId = readAuthorityMetaIfPresent(db.sqlite, 'sovereign_id');
     if (app !== 'accord' || !sovereignId) throw new AppError('not_accord_database', `${dbPath} is not an accord database`);
     return { db, sovereignId };
   } catch (err) {
@@ -106,12 +85,6 @@ export function openAccordReadOnly(dbPath: string): { db: Database; sovereignId:
     if (err instanceof AppError) throw err;
     throw new AppError('not_accord_database', `${dbPath} is not an accord database (${(err as Error).message})`);
   }
-}
-
-function readMetaValue(db: Database, key: string): string | undefined {
-  const table = db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'authority_meta'").get();
-  if (!table) return undefined;
-  return (db.sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
 }
 
 /** Size of each of the two output buffers: one is filled while the other is being written. */
@@ -209,8 +182,7 @@ export async function exportAudit(input: {
   try {
     handle = await fs.promises.open(tmp, 'wx', 0o600);
     writer = new ChunkedFileWriter(handle);
-    const { sql, params } = exportQuery(filters);
-    const rows = db.sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
+    const rows = iterateAuditExport(db.sqlite, exportFilter(filters));
     const json = format === 'json';
     // The header records the filters, so a verifier can tell a gap a filter explains from a deleted event.
     await writer.append(`${exportHeaderLine(format, { sovereign_id: sovereignId, filters })}\n`);

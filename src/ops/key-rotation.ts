@@ -6,6 +6,7 @@ import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { generateSeed, signingKeyFromSeed, type SigningKey } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
+import { insertSigningKey, markSigningKeyRetired, setSigningKeyNotAfter } from '../authority/identity-store.ts';
 import { listSigningKeyRows, publishedKeysOf, rotatedSigningKeyFile, type SigningKeyRow } from '../authority/identity.ts';
 import { createSigningKeyFile } from '../authority/key-files.ts';
 import { appendRevocations, type RevocationEntry } from '../log/revocation-log.ts';
@@ -49,8 +50,7 @@ function refreshIdentity(deps: KeyDeps, added: AppDeps['identity']['signingKeys'
 /** Inside a transaction: marks keys retired and publishes each retirement as a public_key revocation. */
 function retireInTransaction(deps: KeyDeps, keys: SigningKeyRow[], reason: RotationReason, at: string, origin: RequestOrigin): RevocationEntry[] {
   const sqlite = deps.db.sqlite;
-  const mark = sqlite.prepare('UPDATE authority_signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL');
-  for (const key of keys) mark.run(at, key.key_id);
+  for (const key of keys) markSigningKeyRetired(sqlite, key.key_id, at);
   const entries = appendRevocations(
     sqlite,
     keys.map((k) => ({ kind: 'public_key' as const, id: k.key_id, reason, revoked_at: at, subject_sovereign_id: deps.identity.sovereignId })),
@@ -96,11 +96,10 @@ export function rotateSigningKey(deps: KeyDeps, input: { overlapDays?: number; r
 
   const rotate = sqlite.transaction((): RotationResult => {
     const previous = listSigningKeyRows(deps.db).filter((k) => !k.retired_at);
-    sqlite.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(created.key.keyId, created.key.publicKey, at);
-    const setNotAfter = sqlite.prepare('UPDATE authority_signing_keys SET not_after = ? WHERE key_id = ?');
+    insertSigningKey(sqlite, { keyId: created.key.keyId, publicKey: created.key.publicKey, createdAt: at });
     const overlapping = previous.map((k) => {
       const effective = k.not_after && k.not_after < notAfter ? k.not_after : notAfter;
-      setNotAfter.run(effective, k.key_id);
+      setSigningKeyNotAfter(sqlite, k.key_id, effective);
       return { ...k, not_after: effective };
     });
     appendAudit(sqlite, deps.clock, {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { migrationStatus } from '../db/database.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
+import { probeDatabase } from '../authority/identity-store.ts';
 import { constantTimeEqual } from '../authority/crypto.ts';
 import { buildDeclaration, type Declaration } from '../authority/declaration.ts';
 import { AppError } from '../authority/errors.ts';
@@ -18,7 +19,7 @@ export function healthRoutes(deps: AppDeps) {
     .get('/readyz', (c) => {
       const checks: Record<string, 'ok' | 'failing'> = { database: 'ok', migrations: 'ok', keys: 'ok' };
       try {
-        deps.db.sqlite.prepare('SELECT 1').get();
+        probeDatabase(deps.db.sqlite);
         if (!migrationStatus(deps.db.sqlite).atHead) checks.migrations = 'failing';
       } catch {
         checks.database = 'failing';

@@ -1,12 +1,6 @@
 // A checkpoint of this authority's log as served: the log-signed note with its witnesses' cosignature lines appended.
-import { statementOnce, type Sqlite } from '../db/database.ts';
-
-const cosignatureLines = statementOnce('SELECT line FROM log_cosignatures WHERE sequence = ? ORDER BY witness, key_id', { pluck: true });
-
-/** The cosignature lines (without newlines) received for checkpoint `sequence`, in witness and key order. */
-export function readCosignatureLines(sqlite: Sqlite, sequence: number): string[] {
-  return cosignatureLines(sqlite).all(sequence) as string[];
-}
+import type { Sqlite } from '../db/database.ts';
+import { readCosignatureLines } from './store.ts';
 
 /**
  * The note with every stored cosignature line appended after the log's own signature lines: the

@@ -1,6 +1,23 @@
-// All SQL of the transparency domain: tiles, checkpoints, and the reads it makes of the revocation log, feeds and audit head.
+// All SQL of the transparency domain: tiles, checkpoints, cosignature lines, and the reads it makes of the revocation log, feeds and issuer log proofs.
+//
+// What a second backend must guarantee to implement this store:
+// - One writer at a time (serving lock, BEGIN IMMEDIATE). Tiles and a checkpoint are written inside
+//   the caller's transaction, the one that publishes the feed: `insertTile`, `insertCheckpoint` and
+//   the log origin (`insertMetaValue`) must not commit on their own.
+// - The log index is read then extended serializably: the checkpoint of a feed reads the log
+//   entries, the full tile count and the audit head (`readAuditHead`, from the audit store) in the
+//   transaction that writes the checkpoint, so it commits to exactly the log and audit chain that
+//   transaction sees.
+// - Full tiles are immutable once written; (level, idx) and a checkpoint's sequence are unique.
+// - `readDataVersion` changes whenever another connection commits (SQLite's PRAGMA data_version);
+//   another backend needs an equivalent change counter, or the latest checkpoint is not cached.
+// - Reads outside a transaction need one consistent snapshot each and take no lock.
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
+import { readAuditHead } from '../authority/audit-store.ts';
+import { insertAuthorityMeta, readAuthorityMeta } from '../authority/identity-store.ts';
+
+export { readAuditHead };
 
 export interface CheckpointRow {
   sequence: number;
@@ -33,14 +50,12 @@ interface Statements {
   checkpointsSince: Statement<unknown[]>;
   uncheckpointedFeeds: Statement<unknown[]>;
   latestPublishedSize: Statement<unknown[]>;
-  auditHead: Statement<unknown[]>;
-  meta: Statement<unknown[]>;
-  insertMeta: Statement<unknown[]>;
   importedHead: Statement<unknown[]>;
   proofsRequired: Statement<unknown[]>;
   proofVerified: Statement<unknown[]>;
   checkpointVerified: Statement<unknown[]>;
   insertFailure: Statement<unknown[]>;
+  cosignatureLines: Statement<unknown[]>;
 }
 
 const statements = perConnection((sqlite): Statements => ({
@@ -64,10 +79,6 @@ const statements = perConnection((sqlite): Statements => ({
     'SELECT p.sequence, p.log_size, p.root_hash FROM published_feeds p WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints c WHERE c.sequence = p.sequence) ORDER BY p.sequence',
   ),
   latestPublishedSize: sqlite.prepare('SELECT log_size FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck(),
-  // The audit writer keeps no head of its own: the newest row is the head.
-  auditHead: sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1'),
-  meta: sqlite.prepare('SELECT value FROM authority_meta WHERE key = ?').pluck(),
-  insertMeta: sqlite.prepare('INSERT INTO authority_meta (key, value) VALUES (?, ?)'),
   // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
   importedHead: sqlite.prepare('SELECT last_sequence, log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
   proofsRequired: sqlite.prepare('SELECT last_checkpoint_size FROM issuer_log_proofs WHERE issuer_sovereign_id = ?'),
@@ -84,6 +95,8 @@ const statements = perConnection((sqlite): Statements => ({
     `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, checkpoint, problem, detected_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
+  // Written by the witness submission (witness/store.ts); read here to serve the cosigned checkpoint.
+  cosignatureLines: sqlite.prepare('SELECT line FROM log_cosignatures WHERE sequence = ? ORDER BY witness, key_id').pluck(),
 }));
 
 /** Number of full tiles stored at a level (they are built in order, so also the next index to build). */
@@ -160,16 +173,13 @@ export function readPublishedSize(sqlite: Sqlite): number {
   return (statements(sqlite).latestPublishedSize.get() as number | undefined) ?? 0;
 }
 
-export function readAuditHead(sqlite: Sqlite): { seq: number; hash: string } | undefined {
-  return statements(sqlite).auditHead.get() as { seq: number; hash: string } | undefined;
-}
-
+/** A meta row of the authority (the log origin is one), kept by the identity store. */
 export function readMetaValue(sqlite: Sqlite, key: string): string | undefined {
-  return statements(sqlite).meta.get(key) as string | undefined;
+  return readAuthorityMeta(sqlite, key);
 }
 
 export function insertMetaValue(sqlite: Sqlite, key: string, value: string): void {
-  statements(sqlite).insertMeta.run(key, value);
+  insertAuthorityMeta(sqlite, key, value);
 }
 
 /** The last sequence, size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
@@ -221,6 +231,11 @@ export function insertConsistencyFailure(sqlite: Sqlite, row: ConsistencyFailure
     row.problem,
     row.at,
   );
+}
+
+/** The witnesses' cosignature lines on a checkpoint, in a stable order (witness name, then key id). */
+export function readCosignatureLines(sqlite: Sqlite, sequence: number): string[] {
+  return statements(sqlite).cosignatureLines.all(sequence) as string[];
 }
 
 /** The issuer's latest checkpoint note this authority verified after a pull (null before the first). */

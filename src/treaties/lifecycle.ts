@@ -55,16 +55,3 @@ export function lifecycleAt(input: LifecycleInput, at: Date): Lifecycle {
 export function isInForce(state: LifecycleState): boolean {
   return state === 'active' || state === 'expiring_soon';
 }
-
-/**
- * The same classification as a SQL CASE over columns of treaties `t` and revocations `r`, for
- * filtering and counting without parsing bodies. Timestamps compare as text: they share one
- * fixed-width UTC form. Parameters: now, now + 72 h (both as timestamps).
- */
-export const LIFECYCLE_SQL = `CASE
-  WHEN r.replaced_by IS NOT NULL THEN 'replaced'
-  WHEN r.reason IS NOT NULL THEN 'revoked'
-  WHEN t.expires_at <= :now THEN 'expired'
-  WHEN t.valid_from > :now THEN 'not_yet_valid'
-  WHEN t.expires_at <= :soon THEN 'expiring_soon'
-  ELSE 'active' END`;

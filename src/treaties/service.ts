@@ -11,7 +11,7 @@ import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
 import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../log/revocation-log.ts';
 import { checkIssuer, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
-import { LIFECYCLE_SQL, lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
+import { lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
 import {
   issueTreatyInputSchema,
   supersedeTreatyInputSchema,
@@ -21,7 +21,7 @@ import {
   type SubjectProfile,
   type UnsignedRecognitionTreaty,
 } from './model.ts';
-import { statements, type RevocationRow, type TreatyRow } from './store.ts';
+import { listTreatyRows, statements, type RevocationRow, type TreatyRow } from './store.ts';
 import { alreadyRevoked, revokeAllByOperator, revokeOne, type BulkRevocationResult, type RevocableKind } from './revocation.ts';
 
 /** The operator behind an admin request (label and key_id); absent for system actions. */
@@ -321,52 +321,15 @@ function decodeCursor(cursor: string): [string, string] {
   throw new AppError('invalid_cursor', 'cursor is not one this server returned');
 }
 
-// One prepared statement per filter combination (at most 16), per database.
-const listStatements = new WeakMap<object, Map<string, ReturnType<AppDeps['db']['sqlite']['prepare']>>>();
-function listStatement(deps: AppDeps, sql: string) {
-  let bySql = listStatements.get(deps.db.sqlite);
-  if (!bySql) {
-    bySql = new Map();
-    listStatements.set(deps.db.sqlite, bySql);
-  }
-  let stmt = bySql.get(sql);
-  if (!stmt) {
-    stmt = deps.db.sqlite.prepare(sql);
-    bySql.set(sql, stmt);
-  }
-  return stmt;
-}
-
 /**
  * Pages through treaties oldest first by (issued_at, treaty_id): a cursor names the last item seen,
  * so pages stay stable while new treaties are issued.
  */
 export function listTreaties(deps: AppDeps, query: ListTreatiesQuery): { treaties: TreatyView[]; next_cursor: string | null } {
   const now = deps.clock();
-  const where: string[] = [];
-  const params: Record<string, unknown> = { now: toTimestamp(now), soon: toTimestamp(new Date(now.getTime() + 72 * 3600 * 1000)), limit: query.limit + 1 };
-  if (query.issuer !== undefined) {
-    where.push('t.issuer_sovereign_id = :issuer');
-    params.issuer = query.issuer;
-  }
-  if (query.subject !== undefined) {
-    where.push('t.subject_sovereign_id = :subject');
-    params.subject = query.subject;
-  }
-  if (query.state !== undefined) {
-    where.push(`(${LIFECYCLE_SQL}) = :state`);
-    params.state = query.state;
-  }
-  if (query.cursor !== undefined) {
-    const [issuedAt, id] = decodeCursor(query.cursor);
-    where.push('(t.issued_at > :c_at OR (t.issued_at = :c_at AND t.treaty_id > :c_id))');
-    params.c_at = issuedAt;
-    params.c_id = id;
-  }
-  const sql = `SELECT t.treaty_id, t.issued_at, t.body, r.reason, r.revoked_at, r.incident, r.replaced_by, r.revoked_by_key_id, r.log_index
-    FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id
-    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.issued_at, t.treaty_id LIMIT :limit`;
-  const rows = listStatement(deps, sql).all(params) as Array<{ treaty_id: string; issued_at: string; body: string } & { [K in keyof RevocationRow]: RevocationRow[K] | null }>;
+  const at = { now: toTimestamp(now), soon: toTimestamp(new Date(now.getTime() + 72 * 3600 * 1000)) };
+  const after = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined;
+  const rows = listTreatyRows(deps.db.sqlite, { issuer: query.issuer, subject: query.subject, state: query.state, after }, at, query.limit + 1);
   const page = rows.slice(0, query.limit);
   const treaties = page.map((r) => treatyView(r, r.reason === null ? undefined : withInvalidSince(deps, r as unknown as RevocationRow), now));
   const last = page[page.length - 1];

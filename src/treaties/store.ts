@@ -1,6 +1,17 @@
-// Row access for the treaties domain: prepared statements over treaties, attestations and their revocations.
+// All SQL of the treaties domain: prepared statements over treaties, attestations and their revocations, the treaty list and its counts by lifecycle.
+//
+// What a second backend must guarantee to implement this store:
+// - One writer at a time (serving lock, BEGIN IMMEDIATE). Every insert runs inside the caller's
+//   transaction, with the audit event and, for a revocation, the revocation log entry it records
+//   (`log_index` comes from the log append in that transaction).
+// - Issuance checks read then write in one serializable transaction: the checks (`unexpiredUnrevoked`,
+//   `anyTreatyFor`, an existing revocation) see every earlier commit and no concurrent one, so two
+//   revocations of one object or two overlapping treaties cannot both commit.
+// - Timestamps are fixed-width UTC text and compare as text (`LIFECYCLE_SQL`, the list cursor).
+// - Reads (`listTreatyRows`, `treatyLifecycleCounts`) need one consistent snapshot and no lock.
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
+import type { LifecycleState } from './lifecycle.ts';
 
 type Stmt = Statement<unknown[]>;
 
@@ -109,4 +120,78 @@ export function readTreatySummaries(
   sqlite: Sqlite,
 ): Array<[treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string]> {
   return everyTreaty(sqlite).all() as ReturnType<typeof readTreatySummaries>;
+}
+
+/**
+ * The classification of `lifecycleAt` (lifecycle.ts) as a SQL CASE over columns of treaties `t` and
+ * revocations `r`, for filtering and counting without parsing bodies. Timestamps compare as text:
+ * they share one fixed-width UTC form. Parameters: now, now + 72 h (both as timestamps).
+ */
+const LIFECYCLE_SQL = `CASE
+  WHEN r.replaced_by IS NOT NULL THEN 'replaced'
+  WHEN r.reason IS NOT NULL THEN 'revoked'
+  WHEN t.expires_at <= :now THEN 'expired'
+  WHEN t.valid_from > :now THEN 'not_yet_valid'
+  WHEN t.expires_at <= :soon THEN 'expiring_soon'
+  ELSE 'active' END`;
+
+export interface TreatyListFilter {
+  issuer?: string | undefined;
+  subject?: string | undefined;
+  state?: LifecycleState | undefined;
+  /** The last item of the previous page (issued_at, treaty_id). */
+  after?: readonly [string, string] | undefined;
+}
+
+/** A treaty of the list with its revocation columns (all null when it is not revoked). */
+export type TreatyListRow = { treaty_id: string; issued_at: string; body: string } & { [K in keyof RevocationRow]: RevocationRow[K] | null };
+
+// One prepared statement per filter combination (at most 16), per database.
+const listStatements = perConnection(() => new Map<string, Stmt>());
+
+/**
+ * Treaties oldest first by (issued_at, treaty_id), at most `limit`; `now` and `soon` (now + 72 h)
+ * are the timestamps the lifecycle filter classifies at.
+ */
+export function listTreatyRows(sqlite: Sqlite, filter: TreatyListFilter, at: { now: string; soon: string }, limit: number): TreatyListRow[] {
+  const where: string[] = [];
+  const params: Record<string, unknown> = { now: at.now, soon: at.soon, limit };
+  if (filter.issuer !== undefined) {
+    where.push('t.issuer_sovereign_id = :issuer');
+    params.issuer = filter.issuer;
+  }
+  if (filter.subject !== undefined) {
+    where.push('t.subject_sovereign_id = :subject');
+    params.subject = filter.subject;
+  }
+  if (filter.state !== undefined) {
+    where.push(`(${LIFECYCLE_SQL}) = :state`);
+    params.state = filter.state;
+  }
+  if (filter.after !== undefined) {
+    where.push('(t.issued_at > :c_at OR (t.issued_at = :c_at AND t.treaty_id > :c_id))');
+    params.c_at = filter.after[0];
+    params.c_id = filter.after[1];
+  }
+  const sql = `SELECT t.treaty_id, t.issued_at, t.body, r.reason, r.revoked_at, r.incident, r.replaced_by, r.revoked_by_key_id, r.log_index
+    FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id
+    ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.issued_at, t.treaty_id LIMIT :limit`;
+  const bySql = listStatements(sqlite);
+  let stmt = bySql.get(sql);
+  if (!stmt) {
+    stmt = sqlite.prepare(sql);
+    bySql.set(sql, stmt);
+  }
+  return stmt.all(params) as TreatyListRow[];
+}
+
+/** The treaties issued by `self`, counted by lifecycle state at `now`, with each state's soonest expiry. */
+export function treatyLifecycleCounts(sqlite: Sqlite, self: string, at: { now: string; soon: string }): Array<{ state: LifecycleState; n: number; soonest: string }> {
+  return sqlite
+    .prepare(
+      `SELECT state, count(*) AS n, min(expires_at) AS soonest FROM (
+         SELECT ${LIFECYCLE_SQL} AS state, t.expires_at FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id
+         WHERE t.issuer_sovereign_id = :self) GROUP BY state`,
+    )
+    .all({ now: at.now, soon: at.soon, self }) as Array<{ state: LifecycleState; n: number; soonest: string }>;
 }

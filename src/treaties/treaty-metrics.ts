@@ -1,21 +1,18 @@
 // Treaty gauges computed at scrape time: lifecycle depends on the clock, so counting on change would go stale.
 import { toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { EXPIRING_SOON_SECONDS, LIFECYCLE_SQL, LIFECYCLE_STATES, type LifecycleState } from './lifecycle.ts';
+import { EXPIRING_SOON_SECONDS, LIFECYCLE_STATES, type LifecycleState } from './lifecycle.ts';
+import { treatyLifecycleCounts } from './store.ts';
 
 type Collectable = { collect?: () => void };
 
 /** Counts this authority's treaties by lifecycle state at `deps.clock()`, and the soonest expiry in force. */
 export function treatyGaugeValues(deps: AppDeps): { counts: Record<LifecycleState, number>; minSecondsToExpiry: number } {
   const now = deps.clock();
-  const params = { now: toTimestamp(now), soon: toTimestamp(new Date(now.getTime() + EXPIRING_SOON_SECONDS * 1000)), self: deps.identity.sovereignId };
-  const rows = deps.db.sqlite
-    .prepare(
-      `SELECT state, count(*) AS n, min(expires_at) AS soonest FROM (
-         SELECT ${LIFECYCLE_SQL} AS state, t.expires_at FROM treaties t LEFT JOIN treaty_revocations r ON r.treaty_id = t.treaty_id
-         WHERE t.issuer_sovereign_id = :self) GROUP BY state`,
-    )
-    .all(params) as Array<{ state: LifecycleState; n: number; soonest: string }>;
+  const rows = treatyLifecycleCounts(deps.db.sqlite, deps.identity.sovereignId, {
+    now: toTimestamp(now),
+    soon: toTimestamp(new Date(now.getTime() + EXPIRING_SOON_SECONDS * 1000)),
+  });
   const counts = Object.fromEntries(LIFECYCLE_STATES.map((s) => [s, 0])) as Record<LifecycleState, number>;
   let soonest: number | null = null;
   for (const row of rows) {

@@ -1,4 +1,16 @@
 // All SQL of witnessing: witnessed logs, their cosigned state and conflict evidence; this log's witnesses and cosignatures.
+//
+// What a second backend must guarantee to implement this store:
+// - One writer at a time (serving lock, BEGIN IMMEDIATE). Every write runs inside the caller's
+//   transaction, with the audit event that records it.
+// - Cosigning is a serializable read-then-write: the stored checkpoint of a log
+//   (`readWitnessCheckpoint`) is compared with the submitted one and replaced
+//   (`writeWitnessCheckpoint`) in one transaction, so two submissions of one log cannot both advance
+//   from the same old size, and a conflict is recorded against the state the decision read.
+// - A witness's failure count is read and updated in one transaction (`readLogWitness`, then
+//   `recordWitnessFailure` / `recordWitnessSuccess`).
+// - Inserting evidence or a cosignature already stored is not an error and changes nothing
+//   (INSERT OR IGNORE); `insertWitnessConflict` reports whether it stored a row.
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
 
