@@ -66,7 +66,9 @@ export function syntheticNetwork(size: SyntheticNetworkSize, now = new Date('202
     const current = generation === 0;
     const validFrom = nowMs - (generation + 1) * 200 * 24 * HOUR - pick(1000) * HOUR;
     const roll = random();
-    const expires = current ? nowMs + (roll < 0.05 ? pick(70) + 1 : roll < 0.08 ? -pick(100) - 1 : 100 * 24 + pick(5000)) * HOUR : validFrom + 398 * 24 * HOUR;
+    const expires = current
+      ? nowMs + (roll < 0.05 ? pick(70) + 1 : roll < 0.08 ? -pick(100) - 1 : 100 * 24 + pick(5000)) * HOUR
+      : validFrom + 398 * 24 * HOUR;
     const body = JSON.stringify({
       expires_at: ts(expires),
       issued_at: ts(validFrom),
@@ -81,9 +83,24 @@ export function syntheticNetwork(size: SyntheticNetworkSize, now = new Date('202
       treaty_id: id,
       valid_from: ts(validFrom),
     });
-    treaties.push({ treaty_id: id, issuer_sovereign_id: ids[from]!, subject_sovereign_id: ids[to]!, valid_from: ts(validFrom), expires_at: ts(expires), roles: ['role:anchor'], body });
+    treaties.push({
+      treaty_id: id,
+      issuer_sovereign_id: ids[from]!,
+      subject_sovereign_id: ids[to]!,
+      valid_from: ts(validFrom),
+      expires_at: ts(expires),
+      roles: ['role:anchor'],
+      body,
+    });
     if (!current && revocations.length < size.revocations / 2 && roll < 0.7) {
-      revocations.push({ issuer_sovereign_id: ids[from]!, kind: 'recognition_treaty', id, reason: 'superseded', revoked_at: ts(validFrom + 300 * 24 * HOUR), feed_sequence: 1 + pick(50) });
+      revocations.push({
+        issuer_sovereign_id: ids[from]!,
+        kind: 'recognition_treaty',
+        id,
+        reason: 'superseded',
+        revoked_at: ts(validFrom + 300 * 24 * HOUR),
+        feed_sequence: 1 + pick(50),
+      });
     }
     t++;
   }
@@ -107,7 +124,11 @@ export function syntheticNetwork(size: SyntheticNetworkSize, now = new Date('202
     paused: i % 97 === 0,
   }));
   const acknowledgements = ids.slice(0, Math.min(500, size.sovereigns)).flatMap((importer) =>
-    Array.from({ length: 3 }, () => ({ issuer_sovereign_id: ids[pick(size.sovereigns)]!, sovereign_id: importer, sequence: 1 + pick(50) })),
+    Array.from({ length: 3 }, () => ({
+      issuer_sovereign_id: ids[pick(size.sovereigns)]!,
+      sovereign_id: importer,
+      sequence: 1 + pick(50),
+    })),
   );
   return { selfId: ids[0]!, now, maxPathLength: 3, treaties, revocations, feeds, acknowledgements, knownSovereigns: [] };
 }
@@ -140,7 +161,10 @@ export interface ConnectomeBenchResult {
   load_and_build_ms?: number;
 }
 
-export function runConnectomeBench(size: SyntheticNetworkSize = { sovereigns: 10_000, treaties: 100_000, revocations: 100_000 }, runs = 3): ConnectomeBenchResult {
+export function runConnectomeBench(
+  size: SyntheticNetworkSize = { sovereigns: 10_000, treaties: 100_000, revocations: 100_000 },
+  runs = 3,
+): ConnectomeBenchResult {
   const input = syntheticNetwork(size);
   // The first build sizes its buffer by estimate; later ones (a rebuild after a change) by the previous build.
   let started = performance.now();
@@ -200,22 +224,42 @@ export function runLoaderBench(size: SyntheticNetworkSize): { load_ms: number; l
   const db = openMemoryDatabase();
   const sqlite = db.sqlite;
   sqlite.transaction(() => {
-    const own = sqlite.prepare('INSERT INTO treaties (treaty_id, issuer_sovereign_id, subject_sovereign_id, issued_at, valid_from, expires_at, issued_by, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-    const peer = sqlite.prepare('INSERT INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const own = sqlite.prepare(
+      'INSERT INTO treaties (treaty_id, issuer_sovereign_id, subject_sovereign_id, issued_at, valid_from, expires_at, issued_by, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    const peer = sqlite.prepare(
+      'INSERT INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     for (const t of input.treaties) {
-      if (t.issuer_sovereign_id === input.selfId) own.run(t.treaty_id, t.issuer_sovereign_id, t.subject_sovereign_id, t.valid_from, t.valid_from, t.expires_at, 'sha256:00', t.body);
+      if (t.issuer_sovereign_id === input.selfId)
+        own.run(t.treaty_id, t.issuer_sovereign_id, t.subject_sovereign_id, t.valid_from, t.valid_from, t.expires_at, 'sha256:00', t.body);
       else peer.run(t.issuer_sovereign_id, t.treaty_id, t.subject_sovereign_id, t.valid_from, t.expires_at, t.body, t.valid_from);
     }
-    const log = sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const imported = sqlite.prepare('INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const log = sqlite.prepare(
+      'INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const imported = sqlite.prepare(
+      'INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
     const nextIndex = new Map<string, number>();
     for (const r of input.revocations) {
       const index = nextIndex.get(r.issuer_sovereign_id) ?? 0;
       nextIndex.set(r.issuer_sovereign_id, index + 1);
-      if (r.issuer_sovereign_id === input.selfId) log.run(index, r.kind, r.id, r.reason, r.revoked_at, JSON.stringify({ id: r.id, index, kind: r.kind, reason: r.reason, revoked_at: r.revoked_at }), '00');
+      if (r.issuer_sovereign_id === input.selfId)
+        log.run(
+          index,
+          r.kind,
+          r.id,
+          r.reason,
+          r.revoked_at,
+          JSON.stringify({ id: r.id, index, kind: r.kind, reason: r.reason, revoked_at: r.revoked_at }),
+          '00',
+        );
       else imported.run(r.issuer_sovereign_id, index, r.kind, r.id, r.reason, r.revoked_at, r.feed_sequence ?? 1);
     }
-    const issuer = sqlite.prepare('INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_import_at, next_update, paused) VALUES (?, ?, ?, ?, ?)');
+    const issuer = sqlite.prepare(
+      'INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_import_at, next_update, paused) VALUES (?, ?, ?, ?, ?)',
+    );
     for (const f of input.feeds) issuer.run(f.issuer_sovereign_id, f.imported_sequence, f.last_import_at, f.next_update, f.paused ? 1 : 0);
   })();
   const { deps } = createApp({

@@ -6,7 +6,21 @@ import path from 'node:path';
 import { BENCH_DIR, parseRows, REPO_DIR, runScript, type ResultRow } from './lib/harness.ts';
 
 /** Every workload, in run order (the 1M-revocation database of import-1m is reused by backup and startup). */
-export const WORKLOADS = ['import', 'import-1m', 'publish', 'verify', 'http-verify', 'connectome', 'event-loop', 'audit-export', 'admin-write', 'backup', 'startup', 'transparency', 'monitor'] as const;
+export const WORKLOADS = [
+  'import',
+  'import-1m',
+  'publish',
+  'verify',
+  'http-verify',
+  'connectome',
+  'event-loop',
+  'audit-export',
+  'admin-write',
+  'backup',
+  'startup',
+  'transparency',
+  'monitor',
+] as const;
 
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');
 const BENCHMARKS_FILE = path.join(REPO_DIR, 'BENCHMARKS.md');
@@ -62,7 +76,11 @@ const COLUMNS: Array<[string, (r: ResultRow) => string]> = [
 function textTable(rows: ResultRow[]): string {
   const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))];
   const widths = COLUMNS.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (row: string[]) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
@@ -85,7 +103,10 @@ function updateBenchmarksMd(results: Results): void {
   const dates = Object.values(results.workloads)
     .map((w) => w.measured_at)
     .sort();
-  const when = dates.length > 0 && dates[0]!.slice(0, 16) !== dates.at(-1)!.slice(0, 16) ? `between ${dates[0]} and ${dates.at(-1)}` : `on ${results.generated_at}`;
+  const when =
+    dates.length > 0 && dates[0]!.slice(0, 16) !== dates.at(-1)!.slice(0, 16)
+      ? `between ${dates[0]} and ${dates.at(-1)}`
+      : `on ${results.generated_at}`;
   const block = [
     TABLE_START,
     `Measured ${when} (each workload's date is in \`bench/results.json\`) on ${m.cores} cores (${m.cpu}), ${m.memory_gib} GiB memory, Node ${m.node}, ${m.platform}; load average at the start of the last run ${m.load_average_at_start.join(' / ')}.`,
@@ -98,7 +119,10 @@ function updateBenchmarksMd(results: Results): void {
   const current = fs.existsSync(BENCHMARKS_FILE) ? fs.readFileSync(BENCHMARKS_FILE, 'utf8') : '';
   const start = current.indexOf(TABLE_START);
   const end = current.indexOf(TABLE_END);
-  const next = start >= 0 && end > start ? `${current.slice(0, start)}${block}${current.slice(end + TABLE_END.length)}` : `${current.trimEnd()}\n\n## Latest results\n\n${block}\n`;
+  const next =
+    start >= 0 && end > start
+      ? `${current.slice(0, start)}${block}${current.slice(end + TABLE_END.length)}`
+      : `${current.trimEnd()}\n\n## Latest results\n\n${block}\n`;
   fs.writeFileSync(BENCHMARKS_FILE, next);
 }
 
@@ -136,15 +160,28 @@ async function main(): Promise<void> {
         {
           workload: name,
           size: '—',
-          figure: `error: exited with ${child.code}: ${child.stderr.trim().split('\n').filter((l) => !/^\s+at /.test(l)).slice(-3).join(' ')}`.slice(0, 300),
+          figure: `error: exited with ${child.code}: ${child.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => !/^\s+at /.test(l))
+            .slice(-3)
+            .join(' ')}`.slice(0, 300),
           limit: '—',
           ratio: null,
           target: '—',
           pass: false,
         },
       ];
-      results.workloads[name] = { measured_at: new Date().toISOString(), load_average_at_start: load, seconds: Math.round((Date.now() - started) / 1000), rows };
-      for (const row of rows) process.stderr.write(`  ${row.pass ? 'pass' : 'FAIL'}  ${row.workload}: ${row.figure} (limit ${row.limit}, ratio ${row.ratio ?? '—'}, target ${row.target})\n`);
+      results.workloads[name] = {
+        measured_at: new Date().toISOString(),
+        load_average_at_start: load,
+        seconds: Math.round((Date.now() - started) / 1000),
+        rows,
+      };
+      for (const row of rows)
+        process.stderr.write(
+          `  ${row.pass ? 'pass' : 'FAIL'}  ${row.workload}: ${row.figure} (limit ${row.limit}, ratio ${row.ratio ?? '—'}, target ${row.target})\n`,
+        );
     }
   } finally {
     if (process.env.BENCH_KEEP !== '1') fs.rmSync(workDir, { recursive: true, force: true });

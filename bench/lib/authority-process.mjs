@@ -11,7 +11,8 @@ import pino from 'pino';
 
 const REPO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [dir, sovereign, operatorKeysJson, now] = process.argv.slice(2);
-if (!dir || !sovereign || !operatorKeysJson || !now) throw new Error('usage: authority-process.mjs DATA_DIR SOVEREIGN_ID OPERATOR_KEYS_JSON NOW');
+if (!dir || !sovereign || !operatorKeysJson || !now)
+  throw new Error('usage: authority-process.mjs DATA_DIR SOVEREIGN_ID OPERATOR_KEYS_JSON NOW');
 const { importProduct, compiledIsCurrent } = await import(pathToFileURL(path.join(REPO_DIR, 'bin', 'accord.mjs')).href);
 const form = compiledIsCurrent() ? 'compiled' : 'source';
 const { startAuthority } = await importProduct('server/server');
@@ -46,7 +47,14 @@ process.stdin.setEncoding('utf8').on('data', async (d) => {
       delay.reset();
       answer('ok');
     } else if (command === 'delay') {
-      answer(JSON.stringify({ p50_ms: toMs(delay.percentile(50)), p99_ms: toMs(delay.percentile(99)), max_ms: toMs(delay.max), mean_ms: toMs(delay.mean) }));
+      answer(
+        JSON.stringify({
+          p50_ms: toMs(delay.percentile(50)),
+          p99_ms: toMs(delay.percentile(99)),
+          max_ms: toMs(delay.max),
+          mean_ms: toMs(delay.mean),
+        }),
+      );
     } else if (command === 'stop') {
       delay.disable();
       await running.close();

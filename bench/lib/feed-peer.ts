@@ -27,7 +27,11 @@ function page(since: number, limit: number): Buffer {
     size += feeds[i]!.length + 1;
   }
   const more = since + parts.length < feeds.length;
-  return Buffer.concat([Buffer.from('{"feeds":['), ...parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from(','), p])), Buffer.from(`],"latest_sequence":${latest},"more":${more}}`)]);
+  return Buffer.concat([
+    Buffer.from('{"feeds":['),
+    ...parts.flatMap((p, i) => (i === 0 ? [p] : [Buffer.from(','), p])),
+    Buffer.from(`],"latest_sequence":${latest},"more":${more}}`),
+  ]);
 }
 
 const served: number[] = [];

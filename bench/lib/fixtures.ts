@@ -148,7 +148,14 @@ export function issuer(i: number): Issuer {
   return who;
 }
 
-const REASONS: NewRevocationEntry['reason'][] = ['key_compromise', 'affiliation_changed', 'privilege_withdrawn', 'cessation_of_operation', 'policy_violation', 'unspecified'];
+const REASONS: NewRevocationEntry['reason'][] = [
+  'key_compromise',
+  'affiliation_changed',
+  'privilege_withdrawn',
+  'cessation_of_operation',
+  'policy_violation',
+  'unspecified',
+];
 
 /** A revocation entry as an issuer would log it: mostly attestations, some treaties and keys. */
 export function revocationEntry(random: () => number, index: number, extraIds?: () => string | undefined): RevocationEntry {
@@ -159,10 +166,25 @@ export function revocationEntry(random: () => number, index: number, extraIds?: 
   if (forced) return { index, kind: 'membership_attestation', id: forced, reason, revoked_at: revokedAt };
   if (roll < 0.9) return { index, kind: 'membership_attestation', id: uuidFrom(random), reason, revoked_at: revokedAt };
   if (roll < 0.98) {
-    return { index, kind: 'recognition_treaty', id: uuidFrom(random), reason, revoked_at: revokedAt, subject_sovereign_id: `sovereign-${String(Math.floor(random() * 100000)).padStart(5, '0')}` };
+    return {
+      index,
+      kind: 'recognition_treaty',
+      id: uuidFrom(random),
+      reason,
+      revoked_at: revokedAt,
+      subject_sovereign_id: `sovereign-${String(Math.floor(random() * 100000)).padStart(5, '0')}`,
+    };
   }
   const keyId = `sha256:${createHash('sha256').update(String(random())).digest('hex')}`;
-  return { index, kind: 'public_key', id: keyId, reason: 'key_compromise', revoked_at: revokedAt, invalid_since: revokedAt, incident: `incident-${index}` };
+  return {
+    index,
+    kind: 'public_key',
+    id: keyId,
+    reason: 'key_compromise',
+    revoked_at: revokedAt,
+    invalid_since: revokedAt,
+    incident: `incident-${index}`,
+  };
 }
 
 /**
@@ -170,7 +192,13 @@ export function revocationEntry(random: () => number, index: number, extraIds?: 
  * Merkle head recomputed with the product's merkle module and signed by the product's feed signer.
  * Yields each feed's canonical signed text. Deterministic for a given issuer and seed.
  */
-export function* issuerFeeds(who: Issuer, feeds: number, entriesPerFeed: number, seed: number, extraIds?: () => string | undefined): Generator<string> {
+export function* issuerFeeds(
+  who: Issuer,
+  feeds: number,
+  entriesPerFeed: number,
+  seed: number,
+  extraIds?: () => string | undefined,
+): Generator<string> {
   const random = prng(seed);
   let frontier: Frontier = emptyFrontier();
   let previous: string | null = null;
@@ -205,7 +233,11 @@ export function* issuerFeeds(who: Issuer, feeds: number, entriesPerFeed: number,
 }
 
 /** Issues (through the treaty service) one treaty recognizing each issuer, as an operator would. */
-export async function recognize(authority: BenchAuthority, issuers: Issuer[], roles = ['role:client', 'role:service:payments']): Promise<void> {
+export async function recognize(
+  authority: BenchAuthority,
+  issuers: Issuer[],
+  roles = ['role:client', 'role:service:payments'],
+): Promise<void> {
   const { issueTreaty } = await import('../../src/treaties/service.ts');
   for (const who of issuers) {
     issueTreaty(

@@ -15,7 +15,12 @@ export interface GetLoadSpec {
 }
 
 /** One GET: status, bytes received, and whether the body had its declared length. */
-function get(agent: http.Agent, url: URL, path: string, headers: Record<string, string>): Promise<{ status: number; bytes: number; complete: boolean }> {
+function get(
+  agent: http.Agent,
+  url: URL,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; bytes: number; complete: boolean }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: url.hostname, port: url.port, path, headers, agent }, (res) => {
       let bytes = 0;
@@ -67,7 +72,13 @@ async function main(): Promise<void> {
     requests: latencies.length,
     duration_s: round(duration, 3),
     rps: latencies.length / duration,
-    latency_ms: { p50: stat(0.5), p90: stat(0.9), p99: stat(0.99), max: stat(1), mean: latencies.length === 0 ? 0 : round(latencies.reduce((a, b) => a + b, 0) / latencies.length) },
+    latency_ms: {
+      p50: stat(0.5),
+      p90: stat(0.9),
+      p99: stat(0.99),
+      max: stat(1),
+      mean: latencies.length === 0 ? 0 : round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+    },
     status,
     errors,
     timeouts: 0,

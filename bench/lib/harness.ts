@@ -27,7 +27,10 @@ export function emit(rows: ResultRow[]): void {
 }
 
 export function parseRows(stdout: string): ResultRow[] | null {
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith(RESULT_PREFIX));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith(RESULT_PREFIX));
   return line ? (JSON.parse(line.slice(RESULT_PREFIX.length)) as ResultRow[]) : null;
 }
 
@@ -38,7 +41,12 @@ export interface ChildResult {
 }
 
 /** Runs a TypeScript script in its own node process (so its peak RSS is its own), echoing stderr. */
-export function runScript(script: string, args: string[] = [], env: Record<string, string> = {}, options: { quiet?: boolean; nodeArgs?: string[] } = {}): Promise<ChildResult> {
+export function runScript(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  options: { quiet?: boolean; nodeArgs?: string[] } = {},
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', path.resolve(BENCH_DIR, script), ...args], {
       cwd: REPO_DIR,
@@ -60,7 +68,12 @@ export function runScript(script: string, args: string[] = [], env: Record<strin
 }
 
 /** Runs a child that prints one JSON object as its last stdout line, and returns that object. */
-export async function runJsonScript<T>(script: string, args: string[] = [], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<T> {
+export async function runJsonScript<T>(
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<T> {
   const result = await runScript(script, args, env, { nodeArgs });
   const last = result.stdout.trim().split('\n').pop() ?? '';
   if (result.code !== 0) throw new Error(`${script} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);

@@ -32,7 +32,18 @@ export const IMPORTED_REVOCATION_INSERT = `INSERT INTO imported_revocations (iss
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function importedRevocationRow(issuer: string, sequence: number, e: RevocationEntry): Row {
-  return [issuer, e.index, e.kind, e.id, e.reason, e.revoked_at, e.subject_sovereign_id ?? null, e.invalid_since ?? null, e.incident ?? null, sequence];
+  return [
+    issuer,
+    e.index,
+    e.kind,
+    e.id,
+    e.reason,
+    e.revoked_at,
+    e.subject_sovereign_id ?? null,
+    e.invalid_since ?? null,
+    e.incident ?? null,
+    sequence,
+  ];
 }
 
 /** The imported-revocation rows a feed text carries. */

@@ -19,7 +19,11 @@ export class LineChild {
     env: Record<string, string> = {},
   ) {
     const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
-    this.child = spawn(process.execPath, [...loader, path.resolve(BENCH_DIR, script), ...args], { cwd: REPO_DIR, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [...loader, path.resolve(BENCH_DIR, script), ...args], {
+      cwd: REPO_DIR,
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let partial = '';
     this.child.stdout.setEncoding('utf8').on('data', (d: string) => {
       partial += d;

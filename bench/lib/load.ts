@@ -93,7 +93,15 @@ function requestsFor(spec: LoadSpec): AutocannonRequest[] {
       validity_hours: 24 * 90,
       metadata: { ticket: `CHG-${i}` },
     });
-    const headers = signAdminRequest({ authority: spec.authority ?? 'bench-authority', method: 'POST', path: spec.path, body, label: OPERATOR_LABEL, key, timestamp: BENCH_NOW });
+    const headers = signAdminRequest({
+      authority: spec.authority ?? 'bench-authority',
+      method: 'POST',
+      path: spec.path,
+      body,
+      label: OPERATOR_LABEL,
+      key,
+      timestamp: BENCH_NOW,
+    });
     return { headers: { ...headers, 'content-type': 'application/json' }, body };
   });
   let n = 0;
@@ -105,14 +113,22 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as LoadSpec;
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
-    autocannon({ url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) }, (err, res) => (err ? reject(err) : resolve(res)));
+    autocannon({ url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
   });
   const status = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
   const out: LoadResult = {
     requests: result.requests.total,
     duration_s: result.duration,
     rps: result.requests.total / result.duration,
-    latency_ms: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+    latency_ms: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+      mean: result.latency.mean,
+    },
     status,
     errors: result.errors,
     timeouts: result.timeouts,

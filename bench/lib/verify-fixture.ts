@@ -5,7 +5,17 @@ import path from 'node:path';
 import { importFeed } from '../../src/feeds/import.ts';
 import type { MembershipAttestation } from '../../src/treaties/model.ts';
 import { operatorActor } from '../../src/authority/admin-auth.ts';
-import { foreignAttestation, issuer, issuerFeeds, openBenchAuthority, prng, recognize, scaled, workDir, type BenchAuthority } from './fixtures.ts';
+import {
+  foreignAttestation,
+  issuer,
+  issuerFeeds,
+  openBenchAuthority,
+  prng,
+  recognize,
+  scaled,
+  workDir,
+  type BenchAuthority,
+} from './fixtures.ts';
 import { count, log } from './harness.ts';
 
 export const TREATIES = scaled(1000, 10);
@@ -25,7 +35,9 @@ async function build(dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
   const authority = openBenchAuthority(dir);
   const issuers = Array.from({ length: TREATIES }, (_, i) => issuer(i + 1));
-  log(`verify fixture: ${count(TREATIES)} treaties, ${count(TREATIES * ATTESTATIONS_PER_ISSUER)} attestations, ${count(IMPORTED_REVOCATIONS)} imported revocations`);
+  log(
+    `verify fixture: ${count(TREATIES)} treaties, ${count(TREATIES * ATTESTATIONS_PER_ISSUER)} attestations, ${count(IMPORTED_REVOCATIONS)} imported revocations`,
+  );
   await recognize(authority, issuers);
   const random = prng(4000);
   const attestations: MembershipAttestation[] = [];
@@ -34,7 +46,9 @@ async function build(dir: string): Promise<void> {
   const perFeed = Math.ceil(IMPORTED_REVOCATIONS / FEED_ISSUERS);
   const ctx = { actor: operatorActor(authority.operator), requestId: null, via: 'admin' as const };
   issuers.slice(0, FEED_ISSUERS).forEach((who, i) => {
-    const mine = attestations.filter((a) => a.issuer_sovereign_id === who.id && Number(a.subject_id.split('-').pop()) % 5 === 0).map((a) => a.attestation_id);
+    const mine = attestations
+      .filter((a) => a.issuer_sovereign_id === who.id && Number(a.subject_id.split('-').pop()) % 5 === 0)
+      .map((a) => a.attestation_id);
     let k = 0;
     const forced = () => (k < mine.length ? mine[k++] : undefined);
     for (const feed of issuerFeeds(who, 1, perFeed, 5000 + i, forced)) importFeed(authority.deps, JSON.parse(feed), ctx);

@@ -13,7 +13,12 @@ const TARGET = 1000;
 async function main(): Promise<void> {
   const dir = path.join(workDir(), 'admin-write');
   fs.rmSync(dir, { recursive: true, force: true });
-  const spec = { path: '/admin/recognition-treaties', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'admin-treaty' as const };
+  const spec = {
+    path: '/admin/recognition-treaties',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'admin-treaty' as const,
+  };
   const ceiling = await generatorCeiling(spec, 201);
   log(`admin-write: load generator ceiling ${Math.round(ceiling)} req/s`);
   const authority = openBenchAuthority(dir);
@@ -22,13 +27,18 @@ async function main(): Promise<void> {
   const load = await runLoad({ ...spec, url: served.url });
   await served.close();
   const stored = (authority.db.sqlite.prepare('SELECT count(*) AS n FROM treaties').get() as { n: number }).n;
-  const audited = (authority.db.sqlite.prepare("SELECT count(*) AS n FROM audit_events WHERE event_type = 'recognition_treaty_issued'").get() as { n: number }).n;
+  const audited = (
+    authority.db.sqlite.prepare("SELECT count(*) AS n FROM audit_events WHERE event_type = 'recognition_treaty_issued'").get() as {
+      n: number;
+    }
+  ).n;
   await authority.close();
   fs.rmSync(dir, { recursive: true, force: true });
   const issued = load.status['201'] ?? 0;
   const rate = issued / load.duration_s;
   // Requests still in flight when the load stops are stored but not counted by the client.
-  const allIssued = issued === load.requests && stored >= issued && stored - issued <= CONNECTIONS && audited === stored && load.errors === 0;
+  const allIssued =
+    issued === load.requests && stored >= issued && stored - issued <= CONNECTIONS && audited === stored && load.errors === 0;
   emit([
     {
       workload: 'admin-write',

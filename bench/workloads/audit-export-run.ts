@@ -36,7 +36,11 @@ process.stdout.write(JSON.stringify({ rows: summary.count, ms, bytes: summary.by
 
 function exportRun(dbPath: string, output: string): ExportRun {
   const bin = pathToFileURL(path.join(REPO_DIR, 'bin', 'accord.mjs')).href;
-  const child = spawnSync(process.execPath, ['--input-type=module', '--eval', EXPORT_PROCESS, bin, dbPath, output], { cwd: REPO_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawnSync(process.execPath, ['--input-type=module', '--eval', EXPORT_PROCESS, bin, dbPath, output], {
+    cwd: REPO_DIR,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (child.status !== 0) throw new Error(`the export process exited with ${child.status}`);
   return JSON.parse(child.stdout.trim().split('\\n').pop()!) as ExportRun;
 }
@@ -47,7 +51,10 @@ async function rawRun(dbPath: string, output: string): Promise<ExportRun> {
   const baseline = peakRssBytes();
   const started = now();
   const db = openDatabase(dbPath, { readonly: true });
-  const rows = db.sqlite.prepare('SELECT seq, hash, canonical FROM audit_events WHERE seq > ? ORDER BY seq').raw(true).iterate(0) as IterableIterator<[number, string, string]>;
+  const rows = db.sqlite
+    .prepare('SELECT seq, hash, canonical FROM audit_events WHERE seq > ? ORDER BY seq')
+    .raw(true)
+    .iterate(0) as IterableIterator<[number, string, string]>;
   const fd = fs.openSync(output, 'w');
   let pending = '';
   let n = 0;

@@ -10,7 +10,6 @@ import type { ExportRun } from './audit-export-run.ts';
 const EVENTS = scaled(1_000_000, 1000);
 const RSS_LIMIT = 150e6;
 
-
 /** A realistic mix of events: issuance, revocation, imports, publications, failed admin requests. */
 function eventFor(random: () => number, i: number, operatorKeyId: string): AuditInput {
   const operator = { type: 'operator' as const, key_id: operatorKeyId, label: 'bench' };
@@ -21,19 +20,58 @@ function eventFor(random: () => number, i: number, operatorKeyId: string): Audit
       eventType: 'recognition_treaty_issued',
       actor: operator,
       requestId: uuidFrom(random),
-      details: { treaty_id: uuidFrom(random), issuer_sovereign_id: 'bench-authority', subject_sovereign_id: who, allowed_roles: ['role:client'], valid_from: '2026-01-01T00:00:00Z', expires_at: '2027-01-01T00:00:00Z', authorized_by: operatorKeyId },
+      details: {
+        treaty_id: uuidFrom(random),
+        issuer_sovereign_id: 'bench-authority',
+        subject_sovereign_id: who,
+        allowed_roles: ['role:client'],
+        valid_from: '2026-01-01T00:00:00Z',
+        expires_at: '2027-01-01T00:00:00Z',
+        authorized_by: operatorKeyId,
+      },
     };
   }
   if (roll < 0.6) {
-    return { eventType: 'membership_attestation_revoked', actor: operator, requestId: uuidFrom(random), details: { attestation_id: uuidFrom(random), reason: 'affiliation_changed', revoked_at: '2026-02-01T00:00:00Z', log_index: i, subject_id: `member-${i}` } };
+    return {
+      eventType: 'membership_attestation_revoked',
+      actor: operator,
+      requestId: uuidFrom(random),
+      details: {
+        attestation_id: uuidFrom(random),
+        reason: 'affiliation_changed',
+        revoked_at: '2026-02-01T00:00:00Z',
+        log_index: i,
+        subject_id: `member-${i}`,
+      },
+    };
   }
   if (roll < 0.85) {
-    return { eventType: 'sovereign_revocation_feed_imported', actor: { type: 'system' }, details: { issuer: who, sequence: 1 + (i % 500), feed_hash: `sha256:${'ab'.repeat(32)}`, status: 'imported', revoked_count: Math.floor(random() * 100), via: 'pull' } };
+    return {
+      eventType: 'sovereign_revocation_feed_imported',
+      actor: { type: 'system' },
+      details: {
+        issuer: who,
+        sequence: 1 + (i % 500),
+        feed_hash: `sha256:${'ab'.repeat(32)}`,
+        status: 'imported',
+        revoked_count: Math.floor(random() * 100),
+        via: 'pull',
+      },
+    };
   }
   if (roll < 0.95) {
-    return { eventType: 'revocation_feed_published', actor: { type: 'system' }, details: { sequence: i, entry_count: Math.floor(random() * 50), trigger: 'schedule', heartbeat: false } };
+    return {
+      eventType: 'revocation_feed_published',
+      actor: { type: 'system' },
+      details: { sequence: i, entry_count: Math.floor(random() * 50), trigger: 'schedule', heartbeat: false },
+    };
   }
-  return { eventType: 'admin_auth_failed', actor: { type: 'anonymous' }, requestId: uuidFrom(random), details: { reason: 'bad_signature', method: 'POST', path: '/admin/recognition-treaties', client: '192.0.2.10' } };
+  return {
+    eventType: 'admin_auth_failed',
+    actor: { type: 'anonymous' },
+    requestId: uuidFrom(random),
+    details: { reason: 'bad_signature', method: 'POST', path: '/admin/recognition-treaties', client: '192.0.2.10' },
+  };
 }
 
 /** Builds the 1M-event database in its own process. */
@@ -74,7 +112,8 @@ async function main(): Promise<void> {
   const ex = best(exports);
   const raw = best(raws);
   // The events written here plus the authority_initialized event of the database.
-  if (ex.rows !== EVENTS + 1 || raw.rows !== ex.rows || ex.bytes !== raw.bytes) throw new Error(`export wrote ${ex.rows} rows / ${ex.bytes} bytes, raw ${raw.rows} / ${raw.bytes}`);
+  if (ex.rows !== EVENTS + 1 || raw.rows !== ex.rows || ex.bytes !== raw.bytes)
+    throw new Error(`export wrote ${ex.rows} rows / ${ex.bytes} bytes, raw ${raw.rows} / ${raw.bytes}`);
   const figure = ex.rows / (ex.ms / 1000);
   const limit = raw.rows / (raw.ms / 1000);
   const ratio = figure / limit;
@@ -88,7 +127,13 @@ async function main(): Promise<void> {
       ratio: round(ratio),
       target: '≥ 0.6; peak RSS ≤ 150 MB',
       pass: ratio >= 0.6 && peak <= RSS_LIMIT,
-      details: { export_ms: exports.map((e) => Math.round(e.ms)), raw_ms: raws.map((e) => Math.round(e.ms)), export_peak_rss_bytes: peak, runtime_baseline_rss_bytes: ex.baseline_rss_bytes, raw_peak_rss_bytes: raw.peak_rss_bytes },
+      details: {
+        export_ms: exports.map((e) => Math.round(e.ms)),
+        raw_ms: raws.map((e) => Math.round(e.ms)),
+        export_peak_rss_bytes: peak,
+        runtime_baseline_rss_bytes: ex.baseline_rss_bytes,
+        raw_peak_rss_bytes: raw.peak_rss_bytes,
+      },
     },
   ]);
 }

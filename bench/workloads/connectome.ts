@@ -21,7 +21,10 @@ const REVALIDATE_P99_MS = 20;
  * The raw bytes of a GET (node:http does not decode Content-Encoding), on a connection of its own: a
  * kept-alive one can be closed by the server while a slow client still reads the previous answer.
  */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
+function rawGet(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: Buffer; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { headers, agent: false }, (res) => {
@@ -55,7 +58,14 @@ async function bareServing(body: Buffer, headers: http.OutgoingHttpHeaders): Pro
 }
 
 /** Full-document GETs with gzip from 20 node:http connections in the generator process. */
-const fullGets = (url: string): Promise<LoadResult> => runGetLoad({ url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, headers: { 'accept-encoding': 'gzip' } });
+const fullGets = (url: string): Promise<LoadResult> =>
+  runGetLoad({
+    url,
+    path: '/connectome.json',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    headers: { 'accept-encoding': 'gzip' },
+  });
 
 const best = (runs: LoadResult[]): LoadResult => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
 
@@ -64,15 +74,20 @@ const best = (runs: LoadResult[]): LoadResult => runs.reduce((a, b) => (b.rps > 
  * treaties, revocations as imported revocations, feed states as import states. Then the served app
  * builds it once (the first GET) and serves it to 20 connections, full and revalidated.
  */
-async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetMs: number; full: LoadResult[]; bare: LoadResult[]; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
+async function servedConnectome(
+  size: SyntheticNetworkSize,
+): Promise<{ firstGetMs: number; full: LoadResult[]; bare: LoadResult[]; revalidate: LoadResult; bytes: number; gzipBytes: number }> {
   const network = syntheticNetwork(size, new Date(BENCH_NOW));
   const dir = path.join(workDir(), 'connectome');
   fs.rmSync(dir, { recursive: true, force: true });
   const authority = openBenchAuthority(dir, network.selfId);
   const sqlite = authority.db.sqlite;
   sqlite.transaction(() => {
-    const treaty = sqlite.prepare('INSERT INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    for (const t of network.treaties) treaty.run(t.issuer_sovereign_id, t.treaty_id, t.subject_sovereign_id, t.valid_from, t.expires_at, t.body, BENCH_NOW);
+    const treaty = sqlite.prepare(
+      'INSERT INTO peer_treaties (peer_sovereign_id, treaty_id, subject_sovereign_id, valid_from, expires_at, body, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const t of network.treaties)
+      treaty.run(t.issuer_sovereign_id, t.treaty_id, t.subject_sovereign_id, t.valid_from, t.expires_at, t.body, BENCH_NOW);
     const revocation = sqlite.prepare(
       'INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, subject_sovereign_id, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -80,9 +95,20 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
     for (const r of network.revocations) {
       const index = nextIndex.get(r.issuer_sovereign_id) ?? 0;
       nextIndex.set(r.issuer_sovereign_id, index + 1);
-      revocation.run(r.issuer_sovereign_id, index, r.kind, r.id, r.reason, r.revoked_at, r.subject_sovereign_id ?? null, r.feed_sequence ?? 1);
+      revocation.run(
+        r.issuer_sovereign_id,
+        index,
+        r.kind,
+        r.id,
+        r.reason,
+        r.revoked_at,
+        r.subject_sovereign_id ?? null,
+        r.feed_sequence ?? 1,
+      );
     }
-    const feed = sqlite.prepare('INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, next_update, last_import_at, paused) VALUES (?, ?, ?, ?, ?)');
+    const feed = sqlite.prepare(
+      'INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, next_update, last_import_at, paused) VALUES (?, ?, ?, ?, ?)',
+    );
     for (const f of network.feeds) feed.run(f.issuer_sovereign_id, f.imported_sequence, f.next_update, f.last_import_at, f.paused ? 1 : 0);
   })();
   const served = await serveAuthority(authority);
@@ -95,8 +121,12 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
     const etag = String(raw.headers.etag);
     const plain = await rawGet(`${served.url}/connectome.json`, { 'accept-encoding': 'identity' });
     const bytes = plain.body.length;
-    log(`connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`);
-    const wireHeaders = Object.fromEntries(['content-type', 'content-encoding', 'content-length', 'etag', 'cache-control', 'vary'].map((h) => [h, raw.headers[h]!]));
+    log(
+      `connectome GET: first (build) ${Math.round(firstGetMs)} ms; ${count(bytes)} bytes, ${count(gzipBytes)} gzipped; ${CONNECTIONS} connections for ${DURATION_S} s`,
+    );
+    const wireHeaders = Object.fromEntries(
+      ['content-type', 'content-encoding', 'content-length', 'etag', 'cache-control', 'vary'].map((h) => [h, raw.headers[h]!]),
+    );
     const full: LoadResult[] = [];
     const bare: LoadResult[] = [];
     for (let round_ = 0; round_ < GET_ROUNDS; round_++) {
@@ -111,7 +141,14 @@ async function servedConnectome(size: SyntheticNetworkSize): Promise<{ firstGetM
       log(`connectome GET round ${round_ + 1}: ${round(full.at(-1)!.rps, 1)} req/s; bare node:http ${round(bare.at(-1)!.rps, 1)} req/s`);
     }
     // autocannon for the small 304 answers: it offers more load than node:http connections can.
-    const revalidate = await runLoad({ url: served.url, path: '/connectome.json', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get', headers: { 'accept-encoding': 'gzip', 'if-none-match': etag } });
+    const revalidate = await runLoad({
+      url: served.url,
+      path: '/connectome.json',
+      connections: CONNECTIONS,
+      durationSeconds: DURATION_S,
+      mode: 'get',
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': etag },
+    });
     return { firstGetMs, full, bare, revalidate, bytes, gzipBytes };
   } finally {
     await served.close();
@@ -161,7 +198,13 @@ async function main(): Promise<void> {
     limit: `bare node:http, same bytes: ${round(bare.rps, 1)} req/s (p99 ${ms(bare.latency_ms.p99)})`,
     ratio: round(getRatio),
     target: `≥ 1.0× the limit's req/s; 304 p99 ≤ ${REVALIDATE_P99_MS} ms`,
-    pass: full.requests > 0 && getRatio >= 1 && fullOk && get.revalidate.requests > 0 && get.revalidate.latency_ms.p99 <= REVALIDATE_P99_MS && revalidateOk,
+    pass:
+      full.requests > 0 &&
+      getRatio >= 1 &&
+      fullOk &&
+      get.revalidate.requests > 0 &&
+      get.revalidate.latency_ms.p99 <= REVALIDATE_P99_MS &&
+      revalidateOk,
     details: {
       first_get_build_ms: Math.round(get.firstGetMs),
       document_bytes: get.bytes,

@@ -6,7 +6,17 @@ import http from 'node:http';
 import path from 'node:path';
 import { operatorActor, signAdminRequest } from '../../src/authority/admin-auth.ts';
 import { registerPeer } from '../../src/feeds/peers.ts';
-import { BENCH_NOW, issuer, issuerFeeds, OPERATOR_LABEL, openBenchAuthority, operatorKey, recognize, SCALE, workDir } from '../lib/fixtures.ts';
+import {
+  BENCH_NOW,
+  issuer,
+  issuerFeeds,
+  OPERATOR_LABEL,
+  openBenchAuthority,
+  operatorKey,
+  recognize,
+  SCALE,
+  workDir,
+} from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, mib, ms, now, type ResultRow } from '../lib/harness.ts';
 import { LineChild } from '../lib/line-child.ts';
 import { ENTRIES_PER_FEED, FEEDS_PER_ISSUER, feedSet, importAll, ISSUERS, requestBody } from './import.ts';
@@ -61,7 +71,15 @@ function send(base: string, method: string, target: string, headers: Record<stri
 
 /** A signed admin request, as the CLI sends it. */
 function sendAdmin(base: string, method: string, target: string, body: string): Promise<Reply> {
-  const headers = signAdminRequest({ authority: SOVEREIGN, method, path: target, body, label: OPERATOR_LABEL, key: operatorKey(), timestamp: BENCH_NOW });
+  const headers = signAdminRequest({
+    authority: SOVEREIGN,
+    method,
+    path: target,
+    body,
+    label: OPERATOR_LABEL,
+    key: operatorKey(),
+    timestamp: BENCH_NOW,
+  });
   return send(base, method, target, { ...headers, ...(body.length > 0 ? { 'content-type': 'application/json' } : {}) }, body);
 }
 
@@ -110,7 +128,12 @@ async function main(): Promise<void> {
     await setup.close();
     log(`event-loop: ${count(revoked)} revocations imported; starting the server and the prober`);
 
-    const server = new LineChild('authority', 'lib/authority-process.mjs', [dataDir, SOVEREIGN, JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }), BENCH_NOW]);
+    const server = new LineChild('authority', 'lib/authority-process.mjs', [
+      dataDir,
+      SOVEREIGN,
+      JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }),
+      BENCH_NOW,
+    ]);
     children.push(server);
     const { url, form } = listening(await server.nextLine(), 'authority');
     log(`event-loop: server at ${url} runs the ${form} build`);
@@ -143,7 +166,14 @@ async function main(): Promise<void> {
     const pages = JSON.parse(await peerProcess.ask('pages')) as number[];
     await server.stop();
     await peerProcess.stop();
-    for (const [name, s] of [['idle', idle], ['connectome', connectome], ['pull', pull], ['import', imported], ['idle-after', idleAfter]] as const) s.window = probes.windows[name];
+    for (const [name, s] of [
+      ['idle', idle],
+      ['connectome', connectome],
+      ['pull', pull],
+      ['import', imported],
+      ['idle-after', idleAfter],
+    ] as const)
+      s.window = probes.windows[name];
 
     const pullResult = JSON.parse(pull.value.body.toString('utf8')) as { outcome?: string; imported?: number; reason?: string };
     const importResult = JSON.parse(imported.value.body.toString('utf8')) as { status?: string; revoked_count?: number; code?: string };
@@ -170,7 +200,11 @@ async function main(): Promise<void> {
           healthz_per_get_sent: w.sent,
           server_event_loop_delay: s.serverDelay,
           idle: { healthz_from_due: idle.window!.due, healthz_per_get_sent: idle.window!.sent, server_event_loop_delay: idle.serverDelay },
-          idle_after: { healthz_from_due: idleAfter.window!.due, healthz_per_get_sent: idleAfter.window!.sent, server_event_loop_delay: idleAfter.serverDelay },
+          idle_after: {
+            healthz_from_due: idleAfter.window!.due,
+            healthz_per_get_sent: idleAfter.window!.sent,
+            server_event_loop_delay: idleAfter.serverDelay,
+          },
           healthz_failures: probes.failures,
           healthz_failure_sample: probes.failure_sample,
         },

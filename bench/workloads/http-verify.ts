@@ -17,7 +17,13 @@ async function main(): Promise<void> {
   const inProcess = measureVerify(authority, attestations, 2);
   const bodiesFile = path.join(workDir(), 'verify-bodies.json');
   fs.writeFileSync(bodiesFile, JSON.stringify(attestations.map((attestation) => ({ attestation }))));
-  const spec = { path: '/attestations/verify', connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'post-bodies' as const, bodiesFile };
+  const spec = {
+    path: '/attestations/verify',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'post-bodies' as const,
+    bodiesFile,
+  };
   const ceiling = await generatorCeiling(spec);
   const served = await serveAuthority(authority);
   log(`http-verify: ${CONNECTIONS} connections for ${DURATION_S} s`);
@@ -41,7 +47,13 @@ async function main(): Promise<void> {
       ratio: round(ratio),
       target: '≥ 0.5; report p50/p99',
       pass: ratio >= 0.5 && allOk,
-      details: { load, in_process_before: round(inProcess.figure), in_process_after: round(after.figure), all_200: allOk, load_generator_ceiling_rps: round(ceiling) },
+      details: {
+        load,
+        in_process_before: round(inProcess.figure),
+        in_process_after: round(after.figure),
+        all_200: allOk,
+        load_generator_ceiling_rps: round(ceiling),
+      },
     },
   ]);
 }

@@ -47,7 +47,10 @@ function generate(feedDir: string): void {
 async function importFiles(feedDir: string, dataDir: string): Promise<void> {
   fs.rmSync(dataDir, { recursive: true, force: true });
   const authority = openBenchAuthority(dataDir, MILLION_SOVEREIGN);
-  await recognize(authority, Array.from({ length: ISSUERS }, (_, i) => issuer(i + 1)));
+  await recognize(
+    authority,
+    Array.from({ length: ISSUERS }, (_, i) => issuer(i + 1)),
+  );
   const names = JSON.parse(fs.readFileSync(path.join(feedDir, 'order.json'), 'utf8')) as string[];
   const started = now();
   const revoked = importAll(
@@ -59,7 +62,13 @@ async function importFiles(feedDir: string, dataDir: string): Promise<void> {
   const elapsed = elapsedMs(started);
   authority.db.sqlite.pragma('wal_checkpoint(TRUNCATE)');
   await authority.close();
-  const run: ImportRun = { entries: revoked, feeds: names.length, ms: elapsed, peak_rss_bytes: peakRssBytes(), db_bytes: fs.statSync(path.join(dataDir, 'accord.db')).size };
+  const run: ImportRun = {
+    entries: revoked,
+    feeds: names.length,
+    ms: elapsed,
+    peak_rss_bytes: peakRssBytes(),
+    db_bytes: fs.statSync(path.join(dataDir, 'accord.db')).size,
+  };
   fs.writeFileSync(doneMarker(dataDir), JSON.stringify(run));
   printJson(run);
 }

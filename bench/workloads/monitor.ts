@@ -88,7 +88,10 @@ interface VerifyRun {
 function runVerify(url: string, vkey: string): Promise<VerifyRun> {
   return new Promise((resolve, reject) => {
     const started = now();
-    const child = spawn(process.execPath, ['bin/accord.mjs', 'log', 'verify', url, '--key', vkey], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/accord.mjs', 'log', 'verify', url, '--key', vkey], {
+      cwd: REPO_DIR,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -96,9 +99,24 @@ function runVerify(url: string, vkey: string): Promise<VerifyRun> {
     child.once('close', (code) => {
       const wall = elapsedMs(started);
       if (code !== 0) return reject(new Error(`accord log verify exited with ${code}: ${stderr.trim()}`));
-      const out = JSON.parse(stdout) as { duration_ms: number; entries_checked: number; tiles_fetched: number; bundles_fetched: number; bytes_fetched: number; size: number };
-      if (out.size !== LOG_SIZE || out.entries_checked !== LOG_SIZE) return reject(new Error(`accord log verify checked ${out.entries_checked} of ${LOG_SIZE}`));
-      resolve({ wall_ms: round(wall), reported_ms: out.duration_ms, entries_checked: out.entries_checked, tiles_fetched: out.tiles_fetched, bundles_fetched: out.bundles_fetched, bytes_fetched: out.bytes_fetched });
+      const out = JSON.parse(stdout) as {
+        duration_ms: number;
+        entries_checked: number;
+        tiles_fetched: number;
+        bundles_fetched: number;
+        bytes_fetched: number;
+        size: number;
+      };
+      if (out.size !== LOG_SIZE || out.entries_checked !== LOG_SIZE)
+        return reject(new Error(`accord log verify checked ${out.entries_checked} of ${LOG_SIZE}`));
+      resolve({
+        wall_ms: round(wall),
+        reported_ms: out.duration_ms,
+        entries_checked: out.entries_checked,
+        tiles_fetched: out.tiles_fetched,
+        bundles_fetched: out.bundles_fetched,
+        bytes_fetched: out.bytes_fetched,
+      });
     });
   });
 }
@@ -115,7 +133,7 @@ async function main(): Promise<void> {
   fill(sqlite, LOG_SIZE);
   publishFeeds(authority.deps, { trigger: 'admin' });
   const vkey = formatVerifierKey(logOrigin(authority.deps), authority.deps.identity.signingKeys[0]!.raw);
-  const checkpoint = (await (await authority.app.request('/log/checkpoint')).text());
+  const checkpoint = await (await authority.app.request('/log/checkpoint')).text();
   const bundles: Buffer[] = [];
   const reader = new TileReader(sqlite, LOG_SIZE);
   const write = (file: string, bytes: Buffer | string) => {
@@ -141,7 +159,12 @@ async function main(): Promise<void> {
   await authority.close();
 
   // The limit and the two runs take turns, round by round, so all three meet the same load on the machine.
-  const server = new LineChild('authority', 'lib/authority-process.mjs', [dataDir, SOVEREIGN, JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }), BENCH_NOW]);
+  const server = new LineChild('authority', 'lib/authority-process.mjs', [
+    dataDir,
+    SOVEREIGN,
+    JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }),
+    BENCH_NOW,
+  ]);
   const files = await fileServer(staticDir);
   const hashRuns: number[] = [];
   const runs: VerifyRun[] = [];
@@ -152,7 +175,9 @@ async function main(): Promise<void> {
     if (!match) throw new Error('the authority did not start');
     form = match[2] ?? '';
     for (let r = 0; r < ROUNDS; r++) {
-      log(`monitor: round ${r + 1} of ${ROUNDS}: hashing the ${count(bundles.length)} bundles (${mib(bundleBytes)}) in memory, then accord log verify against the authority (${form} build) and the static copy`);
+      log(
+        `monitor: round ${r + 1} of ${ROUNDS}: hashing the ${count(bundles.length)} bundles (${mib(bundleBytes)}) in memory, then accord log verify against the authority (${form} build) and the static copy`,
+      );
       hashRuns.push(hashBundles(bundles.map((b) => Buffer.from(b))).ms);
       runs.push(await runVerify(match[1]!, vkey));
       staticRuns.push(await runVerify(files.url, vkey));

@@ -30,9 +30,13 @@ async function main(): Promise<void> {
   for (let r = 0; r < 2; r++) {
     const authority = openBenchAuthority(path.join(dir, `authority-${r}`));
     const sqlite = authority.db.sqlite;
-    for (let i = 0; i < entries.length; i += LOG_BATCH) sqlite.transaction(() => appendRevocations(sqlite, entries.slice(i, i + LOG_BATCH)))();
+    for (let i = 0; i < entries.length; i += LOG_BATCH)
+      sqlite.transaction(() => appendRevocations(sqlite, entries.slice(i, i + LOG_BATCH)))();
     // The limit writes exactly the log rows the revocations produced.
-    const rows = sqlite.prepare('SELECT idx, kind, id, reason, revoked_at, entry, leaf_hash FROM revocation_log ORDER BY idx').raw(true).all() as Row[];
+    const rows = sqlite
+      .prepare('SELECT idx, kind, id, reason, revoked_at, entry, leaf_hash FROM revocation_log ORDER BY idx')
+      .raw(true)
+      .all() as Row[];
     limitRuns.push(rawInsertMs(dir, LOG_INSERT, rows));
     const started = now();
     const result = publishFeeds(authority.deps, { trigger: 'admin' });
@@ -44,7 +48,9 @@ async function main(): Promise<void> {
     if (published !== REVOCATIONS) throw new Error(`published ${published} entries, expected ${REVOCATIONS}`);
     feeds = result.published.length;
     await authority.close();
-    log(`publish round ${r + 1}: publish ${Math.round(publishRuns.at(-1)!)} ms (the call ${Math.round(callRuns.at(-1)!)} ms; ${feeds} feeds), raw insert ${Math.round(limitRuns.at(-1)!)} ms`);
+    log(
+      `publish round ${r + 1}: publish ${Math.round(publishRuns.at(-1)!)} ms (the call ${Math.round(callRuns.at(-1)!)} ms; ${feeds} feeds), raw insert ${Math.round(limitRuns.at(-1)!)} ms`,
+    );
   }
   const figure = REVOCATIONS / (Math.min(...publishRuns) / 1000);
   const limit = REVOCATIONS / (Math.min(...limitRuns) / 1000);
@@ -58,7 +64,11 @@ async function main(): Promise<void> {
       ratio: round(ratio),
       target: '≥ 0.5',
       pass: ratio >= 0.5,
-      details: { publish_ms: publishRuns.map(Math.round), publish_call_only_ms: callRuns.map(Math.round), raw_insert_ms: limitRuns.map(Math.round) },
+      details: {
+        publish_ms: publishRuns.map(Math.round),
+        publish_call_only_ms: callRuns.map(Math.round),
+        raw_insert_ms: limitRuns.map(Math.round),
+      },
     },
   ]);
   fs.rmSync(dir, { recursive: true, force: true });

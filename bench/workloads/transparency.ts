@@ -115,12 +115,28 @@ async function main(): Promise<void> {
   const proofFile = path.join(dir, 'proof-paths.json');
   fs.writeFileSync(proofFile, JSON.stringify(proofPaths));
   log(`transparency: inclusion proofs, ${CONNECTIONS} connections for ${DURATION_S} s`);
-  const proofs = await runLoad({ url: served.url, path: proofPaths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get-paths', pathsFile: proofFile });
+  const proofs = await runLoad({
+    url: served.url,
+    path: proofPaths[0]!,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'get-paths',
+    pathsFile: proofFile,
+  });
   const proofsOk = (proofs.status['200'] ?? 0) === proofs.requests && proofs.errors === 0 && proofs.timeouts === 0;
   // The same answers from a bare node:http server: what this machine and load generator allow at all.
-  const proofBodies = new Map(proofPaths.map((p) => [p, Buffer.from(JSON.stringify(inclusionProofFor(authority.db.sqlite, Number(p.split('=')[1]))))]));
+  const proofBodies = new Map(
+    proofPaths.map((p) => [p, Buffer.from(JSON.stringify(inclusionProofFor(authority.db.sqlite, Number(p.split('=')[1]))))]),
+  );
   const bareProofs = await bareServer(proofBodies);
-  const proofLimit = await runLoad({ url: bareProofs.url, path: proofPaths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get-paths', pathsFile: proofFile });
+  const proofLimit = await runLoad({
+    url: bareProofs.url,
+    path: proofPaths[0]!,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'get-paths',
+    pathsFile: proofFile,
+  });
   await bareProofs.close();
   rows.push({
     workload: 'tlog-proof',
@@ -136,14 +152,33 @@ async function main(): Promise<void> {
   const fullTiles = Math.floor(LOG_SIZE / 256);
   const tileIndexes = Array.from({ length: 20_000 }, () => Math.floor(random() * fullTiles));
   const tilePaths = tileIndexes.map((index) => `/log/tile/${formatTilePath({ level: 0, index, width: 256 })}`);
-  const bodies = new Map(tileIndexes.map((index, i) => [tilePaths[i]!, Buffer.from(new TileReader(authority.db.sqlite, LOG_SIZE).tileData({ level: 0, index, width: 256 }))]));
+  const bodies = new Map(
+    tileIndexes.map((index, i) => [
+      tilePaths[i]!,
+      Buffer.from(new TileReader(authority.db.sqlite, LOG_SIZE).tileData({ level: 0, index, width: 256 })),
+    ]),
+  );
   const tileFile = path.join(dir, 'tile-paths.json');
   fs.writeFileSync(tileFile, JSON.stringify(tilePaths));
   log(`transparency: tile GETs, ${CONNECTIONS} connections for ${DURATION_S} s, then a bare node:http server`);
-  const tiles = await runLoad({ url: served.url, path: tilePaths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get-paths', pathsFile: tileFile });
+  const tiles = await runLoad({
+    url: served.url,
+    path: tilePaths[0]!,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'get-paths',
+    pathsFile: tileFile,
+  });
   await served.close();
   const bare = await bareServer(bodies);
-  const limit = await runLoad({ url: bare.url, path: tilePaths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get-paths', pathsFile: tileFile });
+  const limit = await runLoad({
+    url: bare.url,
+    path: tilePaths[0]!,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'get-paths',
+    pathsFile: tileFile,
+  });
   await bare.close();
   const tilesOk = (tiles.status['200'] ?? 0) === tiles.requests && tiles.errors === 0;
   const ratio = tiles.rps / limit.rps;

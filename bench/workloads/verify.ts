@@ -33,7 +33,10 @@ export function bareVerifyPass(inputs: Array<[Buffer, KeyObject, Buffer]>): numb
 }
 
 /** One pass of the verify service over every attestation; returns ms and the reasons seen. */
-export function servicePass(authority: BenchAuthority, inputs: Array<{ attestation: MembershipAttestation }>): { ms: number; reasons: Record<string, number> } {
+export function servicePass(
+  authority: BenchAuthority,
+  inputs: Array<{ attestation: MembershipAttestation }>,
+): { ms: number; reasons: Record<string, number> } {
   const reasons: Record<string, number> = {};
   const started = now();
   for (const input of inputs) {
@@ -45,8 +48,13 @@ export function servicePass(authority: BenchAuthority, inputs: Array<{ attestati
 
 /** Subject keys of every treaty, by subject (the issuer of the attestations). */
 export function issuerKeys(authority: BenchAuthority): Map<string, string> {
-  const rows = authority.db.sqlite.prepare('SELECT subject_sovereign_id, body FROM treaties').all() as Array<{ subject_sovereign_id: string; body: string }>;
-  return new Map(rows.map((r) => [r.subject_sovereign_id, (JSON.parse(r.body) as { subject_public_keys: string[] }).subject_public_keys[0]!]));
+  const rows = authority.db.sqlite.prepare('SELECT subject_sovereign_id, body FROM treaties').all() as Array<{
+    subject_sovereign_id: string;
+    body: string;
+  }>;
+  return new Map(
+    rows.map((r) => [r.subject_sovereign_id, (JSON.parse(r.body) as { subject_public_keys: string[] }).subject_public_keys[0]!]),
+  );
 }
 
 const CHUNK = 100;
@@ -73,7 +81,13 @@ export function measureVerify(authority: BenchAuthority, attestations: Membershi
     service.push(serviceMs);
   }
   const n = attestations.length;
-  return { figure: n / (Math.min(...service) / 1000), limit: n / (Math.min(...limit) / 1000), reasons: warm.reasons, service_ms: service.map(Math.round), bare_ms: limit.map(Math.round) };
+  return {
+    figure: n / (Math.min(...service) / 1000),
+    limit: n / (Math.min(...limit) / 1000),
+    reasons: warm.reasons,
+    service_ms: service.map(Math.round),
+    bare_ms: limit.map(Math.round),
+  };
 }
 
 async function main(): Promise<void> {

@@ -104,7 +104,10 @@ export type AdminAuthFailure =
   | 'insufficient_scope';
 
 /** Failures with a code of their own (and so their own status); every other one is `admin_auth_failed`. */
-const CODE_FOR: Partial<Record<AdminAuthFailure, ErrorCode>> = { insufficient_scope: 'insufficient_scope', non_canonical_path: 'non_canonical_path' };
+const CODE_FOR: Partial<Record<AdminAuthFailure, ErrorCode>> = {
+  insufficient_scope: 'insufficient_scope',
+  non_canonical_path: 'non_canonical_path',
+};
 const MESSAGE_FOR: Partial<Record<AdminAuthFailure, string>> = {
   insufficient_scope: 'operator key lacks the scope for this route',
   non_canonical_path: NON_CANONICAL_PATH_MESSAGE,
@@ -138,7 +141,12 @@ export function adminAuth(deps: AppDeps, guard: AdminFailureGuard): MiddlewareHa
     const admission = guard.admission(client, configured ? label! : null, nowMs);
     if (!admission.allowed) {
       deps.metrics.adminAuthFailures.inc({ reason: 'rate_limited' });
-      throw new AppError('too_many_auth_failures', 'too many failed admin authentications; try again later', { retry_after_seconds: admission.retryAfter }, { 'Retry-After': String(admission.retryAfter) });
+      throw new AppError(
+        'too_many_auth_failures',
+        'too many failed admin authentications; try again later',
+        { retry_after_seconds: admission.retryAfter },
+        { 'Retry-After': String(admission.retryAfter) },
+      );
     }
 
     const fail = (reason: AdminAuthFailure, keyId?: string): never => {

@@ -163,7 +163,8 @@ export class AdminFailureGuard {
     const key = `${failure.client}\u0000${failure.reason}`;
     const entry = this.counted.get(key);
     if (entry) entry.count++;
-    else if (this.counted.size < MAX_TRACKED) this.counted.set(key, { client: truncateText(failure.client), reason: failure.reason, count: 1 });
+    else if (this.counted.size < MAX_TRACKED)
+      this.counted.set(key, { client: truncateText(failure.client), reason: failure.reason, count: 1 });
     else {
       const other = this.counted.get('\u0000other') ?? { client: '(other)', reason: '(other)', count: 0 };
       other.count++;

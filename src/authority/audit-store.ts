@@ -50,11 +50,26 @@ export function readAuditHead(sqlite: Sqlite): AuditHeadRow | undefined {
 
 /** Stores one event after the head read in the same transaction. */
 export function insertAuditEvent(sqlite: Sqlite, row: AuditEventRow): void {
-  statements(sqlite).insert.run(row.seq, row.event_id, row.event_type, row.occurred_at, row.actor_type, row.actor_key_id, row.request_id, row.canonical, row.hash);
+  statements(sqlite).insert.run(
+    row.seq,
+    row.event_id,
+    row.event_type,
+    row.occurred_at,
+    row.actor_type,
+    row.actor_key_id,
+    row.request_id,
+    row.canonical,
+    row.hash,
+  );
 }
 
 /** Events after `afterSeq` (of the given types, when any), in seq order, at most `limit`. */
-export function listAuditPage(sqlite: Sqlite, afterSeq: number, eventTypes: readonly string[], limit: number): Array<{ seq: number; canonical: string }> {
+export function listAuditPage(
+  sqlite: Sqlite,
+  afterSeq: number,
+  eventTypes: readonly string[],
+  limit: number,
+): Array<{ seq: number; canonical: string }> {
   const where = eventTypes.length > 0 ? `AND event_type IN (${eventTypes.map(() => '?').join(',')})` : '';
   return sqlite
     .prepare(`SELECT seq, canonical FROM audit_events WHERE seq > ? ${where} ORDER BY seq LIMIT ?`)
@@ -63,7 +78,12 @@ export function listAuditPage(sqlite: Sqlite, afterSeq: number, eventTypes: read
 
 /** Every event in seq order, streamed (constant memory); a statement of its own, so two walks may overlap. */
 export function iterateAuditRows(sqlite: Sqlite): Iterable<{ seq: number; event_type: string; hash: string; canonical: string }> {
-  return sqlite.prepare('SELECT seq, event_type, hash, canonical FROM audit_events ORDER BY seq').iterate() as Iterable<{ seq: number; event_type: string; hash: string; canonical: string }>;
+  return sqlite.prepare('SELECT seq, event_type, hash, canonical FROM audit_events ORDER BY seq').iterate() as Iterable<{
+    seq: number;
+    event_type: string;
+    hash: string;
+    canonical: string;
+  }>;
 }
 
 /** Filters of an audit export: `since` inclusive, `until` exclusive (on occurred_at). */
@@ -98,5 +118,8 @@ export function iterateAuditExport(sqlite: Sqlite, filter: AuditExportFilter): I
     params.push(filter.actorKey);
   }
   const sql = `SELECT seq, hash, canonical FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq`;
-  return sqlite.prepare(sql).raw(true).iterate(...params) as IterableIterator<[number, string, string]>;
+  return sqlite
+    .prepare(sql)
+    .raw(true)
+    .iterate(...params) as IterableIterator<[number, string, string]>;
 }

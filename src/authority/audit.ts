@@ -149,7 +149,14 @@ export function listAuditCanonical(sqlite: Sqlite, query: AuditQuery): { rows: s
 export interface ChainBreak {
   seq: number | null;
   line?: number;
-  reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_not_increasing' | 'malformed_event' | 'first_event_has_prev_hash' | 'missing_events' | 'stored_columns_mismatch';
+  reason:
+    | 'hash_mismatch'
+    | 'prev_hash_mismatch'
+    | 'seq_not_increasing'
+    | 'malformed_event'
+    | 'first_event_has_prev_hash'
+    | 'missing_events'
+    | 'stored_columns_mismatch';
 }
 
 export interface ChainReport {
@@ -241,7 +248,12 @@ export class AuditChainVerifier {
   }
 
   result(): ChainReport {
-    return { ...this.report, gaps: [...this.report.gaps], breaks: [...this.report.breaks], ...(this.omittedGaps > 0 ? { omittedGaps: this.omittedGaps } : {}) };
+    return {
+      ...this.report,
+      gaps: [...this.report.gaps],
+      breaks: [...this.report.breaks],
+      ...(this.omittedGaps > 0 ? { omittedGaps: this.omittedGaps } : {}),
+    };
   }
 }
 

@@ -154,7 +154,9 @@ export function parseJsonStrict(text: string, options: StrictJsonOptions = {}): 
 }
 
 function nonIntegerNumber(token: string): AppError {
-  return new AppError('non_canonical_number', 'numbers must be written as integers (no fraction or exponent)', { number: token.slice(0, 40) });
+  return new AppError('non_canonical_number', 'numbers must be written as integers (no fraction or exponent)', {
+    number: token.slice(0, 40),
+  });
 }
 
 /** Number lexemes whose value alone gives back the same text (and the same text in Python's dump). */

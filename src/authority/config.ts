@@ -7,7 +7,6 @@ import { IDENTIFIER_PATTERN, identifier } from './identifiers.ts';
 import { parseOperatorPublicKeysJson } from './operator-keys.ts';
 import { parseWitnessesJson, type ConfiguredWitness } from './witness-config.ts';
 
-
 const intFrom = (min: number, max: number) =>
   z
     .string()
@@ -27,7 +26,10 @@ const envSchema = z.object({
   ACCORD_DB_PATH: z.string().min(1).optional(),
   ACCORD_HOST: z
     .string()
-    .regex(/^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*)$/, 'must be a host name or an IP address (no scheme, no port)')
+    .regex(
+      /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*)$/,
+      'must be a host name or an IP address (no scheme, no port)',
+    )
     .default('127.0.0.1'),
   ACCORD_PORT: intFrom(0, 65535).default(8443),
   ACCORD_SOVEREIGN_ID: identifier.optional(),
@@ -48,8 +50,14 @@ const envSchema = z.object({
     .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
     .optional(),
   ACCORD_ADMIN_FAILURE_LIMIT: intFrom(1, 10_000).default(20),
-  ACCORD_LOG_ORIGIN: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
-  ACCORD_WITNESS_NAME: z.string().regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"').optional(),
+  ACCORD_LOG_ORIGIN: z
+    .string()
+    .regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"')
+    .optional(),
+  ACCORD_WITNESS_NAME: z
+    .string()
+    .regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"')
+    .optional(),
   ACCORD_WITNESSES_JSON: z.string().optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
@@ -102,7 +110,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
     const got = env[name];
-    const shown = got !== undefined && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(got.length > 80 ? `${got.slice(0, 80)}…` : got)})` : '';
+    const shown =
+      got !== undefined && !SECRET_VARIABLES.has(name) ? ` (got ${JSON.stringify(got.length > 80 ? `${got.slice(0, 80)}…` : got)})` : '';
     throw new ConfigError(`invalid configuration: ${name} ${issue.message}${shown}`);
   }
   const e = parsed.data;
@@ -114,7 +123,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   if (e.ACCORD_OPERATOR_KEYS_FILE && !fs.existsSync(e.ACCORD_OPERATOR_KEYS_FILE)) {
-    throw new ConfigError(`invalid configuration: ACCORD_OPERATOR_KEYS_FILE names a file that does not exist (${e.ACCORD_OPERATOR_KEYS_FILE})`);
+    throw new ConfigError(
+      `invalid configuration: ACCORD_OPERATOR_KEYS_FILE names a file that does not exist (${e.ACCORD_OPERATOR_KEYS_FILE})`,
+    );
   }
   let witnesses: ConfiguredWitness[] = [];
   if (e.ACCORD_WITNESSES_JSON) {

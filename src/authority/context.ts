@@ -24,7 +24,6 @@ export interface AuthorityIdentity {
   publishedKeys: PublishedKey[];
 }
 
-
 export type { ChangeBus } from './changes.ts';
 
 export interface Stoppable {

@@ -57,7 +57,8 @@ export function parseCosignerKey(vkey: string): Cosigner | null {
 /** The bytes a cosignature/v1 signs: the header line, `time <t>`, then the checkpoint note text (final newline included). */
 export function cosignedMessage(noteText: string, timestamp: number): Buffer {
   if (!noteText.endsWith('\n')) throw new Error('note text must end with a newline');
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new Error('a cosignature timestamp is a non-negative whole number of seconds');
+  if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+    throw new Error('a cosignature timestamp is a non-negative whole number of seconds');
   return Buffer.from(`${COSIGNATURE_V1_HEADER}\ntime ${timestamp}\n${noteText}`, 'utf8');
 }
 

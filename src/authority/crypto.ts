@@ -1,7 +1,16 @@
 // The one crypto module: Ed25519 keys and signatures, key ids, strict base64, hashes, signed objects.
 // node:crypto (OpenSSL, strict RFC 8032) verifies and signs on the hot path; @noble/curves derives
 // keys from seeds and validates points. Nothing else in the product touches either library.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, timingSafeEqual, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign as nodeSign,
+  timingSafeEqual,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { canonicalBytes } from './canonical-json.ts';

@@ -61,7 +61,12 @@ export const ERROR_CODES = {
   metrics_auth_required: api(401, '`/metrics` without the configured bearer token'),
   internal_error: api(500, 'an unexpected failure; details are only in the server log'),
   service_stopping: api(503, 'the authority is shutting down; work handed to a worker thread was not done'),
-  http_error: { surface: 'api', status: 400, statusFromHttpLayer: true, meaning: 'a request the HTTP layer itself refused (rare; the status says why)' },
+  http_error: {
+    surface: 'api',
+    status: 400,
+    statusFromHttpLayer: true,
+    meaning: 'a request the HTTP layer itself refused (rare; the status says why)',
+  },
 
   // Treaties and attestations
   invalid_treaty_request: api(422, 'treaty issue/supersede body fails its schema'),
@@ -82,7 +87,10 @@ export const ERROR_CODES = {
   already_revoked: api(409, 'treaty or attestation already revoked; the first revocation stands'),
   invalid_reason: api(422, 'revocation reason not allowed'),
   invalid_revocation_request: api(422, 'revoke or revoke-by-operator body fails its schema'),
-  invalid_since_out_of_range: api(422, "a revocation's `invalid_since` before the revoked object's issuance or after now (`details.not_before`, `details.not_after`)"),
+  invalid_since_out_of_range: api(
+    422,
+    "a revocation's `invalid_since` before the revoked object's issuance or after now (`details.not_before`, `details.not_after`)",
+  ),
   subject_mismatch: api(422, 'supersede names a different subject'),
   invalid_time_range: api(422, 'revoke-by-operator `since` after `until`'),
   invalid_cursor: api(422, 'list cursor not one the server returned'),
@@ -92,7 +100,10 @@ export const ERROR_CODES = {
     422,
     'treaty verify request or treaty is malformed (for a `genesis-mesh` issuer with `details.profile` and `details.reason`, see [interop.md](interop.md))',
   ),
-  invalid_attestation: api(422, 'attestation verify request or attestation is malformed (for a `genesis-mesh` issuer with `details.profile` and `details.reason`)'),
+  invalid_attestation: api(
+    422,
+    'attestation verify request or attestation is malformed (for a `genesis-mesh` issuer with `details.profile` and `details.reason`)',
+  ),
 
   // Genesis Mesh interoperability
   wire_profile_mismatch: api(
@@ -106,7 +117,10 @@ export const ERROR_CODES = {
   // Signing keys
   no_signing_key: api(503, 'no authority signing key is loaded'),
   invalid_rotation_request: api(422, '`POST /admin/signing-keys/rotate` body fails its schema'),
-  invalid_overlap: api(422, 'a key rotation with an overlap outside 0 to 365 days (the rotate route refuses such a body first, as `invalid_rotation_request`)'),
+  invalid_overlap: api(
+    422,
+    'a key rotation with an overlap outside 0 to 365 days (the rotate route refuses such a body first, as `invalid_rotation_request`)',
+  ),
   invalid_retire_request: api(422, '`POST /admin/signing-keys/retire` body is not empty or `{}`'),
   no_successor_key: api(409, 'retiring would leave no loaded signing key'),
 
@@ -140,7 +154,10 @@ export const ERROR_CODES = {
   checkpoint_not_found: api(404, 'no checkpoint published yet, or none with that sequence'),
   invalid_tile_path: api(400, 'a `/log/tile/…` path not in the canonical tile form'),
   tile_not_found: api(404, 'the tile or entry bundle lies outside the latest checkpoint (`details.latest_size`)'),
-  proof_range_invalid: api(422, 'a proof asked for an index or size outside the latest checkpoint, or `from` outside 1…`to` (`details.latest_size`)'),
+  proof_range_invalid: api(
+    422,
+    'a proof asked for an index or size outside the latest checkpoint, or `from` outside 1…`to` (`details.latest_size`)',
+  ),
   log_entry_not_found: api(404, '`/log/entries/{id}`: no published log entry revokes this id'),
 
   // Rollback, peers and receipts
@@ -161,9 +178,18 @@ export const ERROR_CODES = {
   ambiguous_revoked_item: api(409, '`/connectome/blast-radius`: several revoked items have this id; `details.candidates` lists them'),
 
   // Witnessing (docs/transparency.md#witnessing)
-  invalid_witness_request: api(400, "an add-checkpoint body that does not follow the C2SP tlog-witness grammar, or whose old size is beyond the checkpoint's (`details.problem`)"),
-  witness_log_unknown: api(404, 'add-checkpoint for an origin this authority does not witness (not enabled, disabled, or its sovereign not recognized)'),
-  witness_signature_invalid: api(403, "the checkpoint has no valid signature by a key recognized for the log's sovereign (`details.problem`)"),
+  invalid_witness_request: api(
+    400,
+    "an add-checkpoint body that does not follow the C2SP tlog-witness grammar, or whose old size is beyond the checkpoint's (`details.problem`)",
+  ),
+  witness_log_unknown: api(
+    404,
+    'add-checkpoint for an origin this authority does not witness (not enabled, disabled, or its sovereign not recognized)',
+  ),
+  witness_signature_invalid: api(
+    403,
+    "the checkpoint has no valid signature by a key recognized for the log's sovereign (`details.problem`)",
+  ),
   witness_proof_invalid: api(
     422,
     'the checkpoint cannot be shown consistent with the one cosigned: empty-tree root, unexpected proof, other root at the same size, failed proof (`details.problem`)',
@@ -179,7 +205,10 @@ export const ERROR_CODES = {
   database_not_found: cli(404, '`--db` (or the configured database) does not exist'),
   database_unreadable: cli(422, 'the database file cannot be opened, or is not an SQLite database'),
   not_accord_database: cli(422, 'the database is SQLite but not an accord database (no `authority_meta` naming accord and a sovereign)'),
-  invalid_filter: cli(422, 'an audit-export filter or `--format` is not valid (unknown event type, bad timestamp, `--since` not before `--until`, …)'),
+  invalid_filter: cli(
+    422,
+    'an audit-export filter or `--format` is not valid (unknown event type, bad timestamp, `--since` not before `--until`, …)',
+  ),
   output_exists: cli(409, 'the output file (or its checkpoint or `.sha256` file) exists and `--force` was not given'),
   invalid_output: cli(422, 'backup `--output` is the database itself'),
   backup_failed: cli(500, 'the SQLite backup failed, or the copy fails `quick_check`; nothing is left under the output name'),
@@ -190,10 +219,19 @@ export const ERROR_CODES = {
   checkpoint_malformed: cli(422, 'the `--checkpoint` file is not a valid export checkpoint, or the `--checkpoint-note` file is too large'),
   invalid_public_key: cli(422, '`--public-key` is neither a key_id (`sha256:…`) nor a valid base64 Ed25519 public key'),
   invalid_note_key: cli(422, '`--note-key` is not an Ed25519 note verifier key (`<name>+<hex id>+<base64 key>`)'),
-  restore_refused: cli(409, 'restore refused: the backup cannot replace this database (missing, damaged, not accord, of a newer schema, of another authority, or its history forks from the published one); the message says which'),
+  restore_refused: cli(
+    409,
+    'restore refused: the backup cannot replace this database (missing, damaged, not accord, of a newer schema, of another authority, or its history forks from the published one); the message says which',
+  ),
   database_locked: cli(409, 'restore refused: a running accord server holds the database; stop it first'),
-  database_not_private: cli(409, 'restore refused: the database or its directory is open to other users, or the database has a second name (a hard link)'),
-  backup_unverified: cli(409, 'restore refused: the audit chain or a signature in the backup does not verify (`--accept-unverified` restores it anyway)'),
+  database_not_private: cli(
+    409,
+    'restore refused: the database or its directory is open to other users, or the database has a second name (a hard link)',
+  ),
+  backup_unverified: cli(
+    409,
+    'restore refused: the audit chain or a signature in the backup does not verify (`--accept-unverified` restores it anyway)',
+  ),
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -230,7 +268,8 @@ export function errorCodesMarkdown(surface: ErrorSurface = 'api'): string {
   const rows = Object.entries(ERROR_CODES as Record<ErrorCode, ErrorEntry>).filter(([, entry]) => entry.surface === surface);
   if (surface === 'api') {
     const lines = ['| code | status | meaning |', '|---|---|---|'];
-    for (const [code, e] of rows) lines.push(`| \`${code}\` | ${e.surface === 'api' && e.statusFromHttpLayer ? '4xx' : e.status} | ${cell(e.meaning)} |`);
+    for (const [code, e] of rows)
+      lines.push(`| \`${code}\` | ${e.surface === 'api' && e.statusFromHttpLayer ? '4xx' : e.status} | ${cell(e.meaning)} |`);
     return `${lines.join('\n')}\n`;
   }
   const lines = ['| code | exit | meaning |', '|---|---|---|'];

@@ -22,7 +22,9 @@ export interface SigningKeyRow {
 
 const metaValue = statementOnce('SELECT value FROM authority_meta WHERE key = ?', { pluck: true });
 const metaInsert = statementOnce('INSERT INTO authority_meta (key, value) VALUES (?, ?)');
-const signingKeys = statementOnce('SELECT key_id, public_key, created_at, not_after, retired_at FROM authority_signing_keys ORDER BY created_at, rowid');
+const signingKeys = statementOnce(
+  'SELECT key_id, public_key, created_at, not_after, retired_at FROM authority_signing_keys ORDER BY created_at, rowid',
+);
 const signingKeyInsert = statementOnce('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)');
 const signingKeyNotAfter = statementOnce('UPDATE authority_signing_keys SET not_after = ? WHERE key_id = ?');
 const signingKeyRetired = statementOnce('UPDATE authority_signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL');

@@ -63,24 +63,28 @@ export function initAuthority(config: Config, db: Database, clock: Clock, option
   // has gone must not silently get a different key.
   const signingKeyCreated = !fs.existsSync(config.signingKeyFile);
   if (signingKeyCreated && storedId !== undefined) {
-    throw new IdentityError(`the signing key file ${config.signingKeyFile} of sovereign "${storedId}" is missing; restore it or set ACCORD_SIGNING_KEY_FILE`);
+    throw new IdentityError(
+      `the signing key file ${config.signingKeyFile} of sovereign "${storedId}" is missing; restore it or set ACCORD_SIGNING_KEY_FILE`,
+    );
   }
   const signingKey = signingKeyCreated ? createSigningKeyFile(config.signingKeyFile, now) : readSigningKeyFile(config.signingKeyFile);
 
   let created = false;
   if (storedId === undefined) {
     const sovereignId = config.sovereignId ?? DEFAULT_SOVEREIGN_ID;
-    db.sqlite.transaction(() => {
-      insertAuthorityMeta(db.sqlite, 'application', 'accord');
-      insertAuthorityMeta(db.sqlite, 'sovereign_id', sovereignId);
-      insertAuthorityMeta(db.sqlite, 'created_at', now);
-      insertSigningKey(db.sqlite, { keyId: signingKey.keyId, publicKey: signingKey.publicKey, createdAt: now });
-      appendAudit(db.sqlite, clock, {
-        eventType: 'authority_initialized',
-        actor: SYSTEM_ACTOR,
-        details: { sovereign_id: sovereignId, signing_key_id: signingKey.keyId, protocol_version: 1 },
-      });
-    }).immediate();
+    db.sqlite
+      .transaction(() => {
+        insertAuthorityMeta(db.sqlite, 'application', 'accord');
+        insertAuthorityMeta(db.sqlite, 'sovereign_id', sovereignId);
+        insertAuthorityMeta(db.sqlite, 'created_at', now);
+        insertSigningKey(db.sqlite, { keyId: signingKey.keyId, publicKey: signingKey.publicKey, createdAt: now });
+        appendAudit(db.sqlite, clock, {
+          eventType: 'authority_initialized',
+          actor: SYSTEM_ACTOR,
+          details: { sovereign_id: sovereignId, signing_key_id: signingKey.keyId, protocol_version: 1 },
+        });
+      })
+      .immediate();
     created = true;
   }
   const identity = loadIdentity(config, db);
@@ -92,7 +96,11 @@ export function initAuthority(config: Config, db: Database, clock: Clock, option
     // A dev key left behind by an earlier run (its keys file deleted) is allowed again, not replaced.
     const material = fs.existsSync(file) ? readOperatorKeyFile(file) : createOperatorKeyFile(file, 'dev');
     const keysFile = defaultOperatorKeysFile(config);
-    fs.writeFileSync(keysFile, `${JSON.stringify({ keys: { [material.label]: { public_key: material.key.publicKey, scopes: ['*'] } } }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    fs.writeFileSync(
+      keysFile,
+      `${JSON.stringify({ keys: { [material.label]: { public_key: material.key.publicKey, scopes: ['*'] } } }, null, 2)}\n`,
+      { mode: 0o600, flag: 'wx' },
+    );
     devOperatorKey = { file, label: material.label, keyId: material.key.keyId, keysFile };
   }
   return {
@@ -177,7 +185,9 @@ export function loadIdentity(config: Config, db: Database): AuthorityIdentity {
   const current = rows.find((k) => k.key_id === configured.keyId);
   const signingKeys = activeSigningKeys(rows, available);
   if (!current || signingKeys.length === 0) {
-    throw new IdentityError(`signing key ${configured.keyId} in ${config.signingKeyFile} is not an active key of sovereign "${sovereignId}"`);
+    throw new IdentityError(
+      `signing key ${configured.keyId} in ${config.signingKeyFile} is not an active key of sovereign "${sovereignId}"`,
+    );
   }
   return { sovereignId, signingKeys, publishedKeys: publishedKeysOf(rows) };
 }

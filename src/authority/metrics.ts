@@ -92,7 +92,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     logWitnessSubmissions: new Counter({
       name: 'accord_log_witness_submissions_total',
-      help: 'Submissions of this log\'s checkpoints to witnesses, by witness and outcome',
+      help: "Submissions of this log's checkpoints to witnesses, by witness and outcome",
       labelNames: ['witness', 'outcome'] as const,
       registers,
     }),

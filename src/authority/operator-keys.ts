@@ -38,7 +38,8 @@ function buildKey(where: string, label: string, publicKey: string, scopes: strin
   let notAfterDate: Date | null = null;
   if (notAfter) {
     notAfterDate = parseTimestamp(notAfter);
-    if (!notAfterDate) throw new OperatorKeysError(`${where}: operator key "${label}": not_after must be RFC 3339 UTC like 2026-01-01T00:00:00Z`);
+    if (!notAfterDate)
+      throw new OperatorKeysError(`${where}: operator key "${label}": not_after must be RFC 3339 UTC like 2026-01-01T00:00:00Z`);
   }
   return { label, key: parsed.key, scopes, notAfter: notAfterDate };
 }
@@ -52,7 +53,10 @@ export function parseOperatorPublicKeysJson(text: string): OperatorKey[] {
     throw new OperatorKeysError('OPERATOR_PUBLIC_KEYS_JSON is not valid JSON');
   }
   const parsed = publicKeysJsonSchema.safeParse(raw);
-  if (!parsed.success) throw new OperatorKeysError('OPERATOR_PUBLIC_KEYS_JSON must be an object of label → base64 public key (labels match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)');
+  if (!parsed.success)
+    throw new OperatorKeysError(
+      'OPERATOR_PUBLIC_KEYS_JSON must be an object of label → base64 public key (labels match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$)',
+    );
   return Object.entries(parsed.data).map(([label, pk]) => buildKey('OPERATOR_PUBLIC_KEYS_JSON', label, pk, ['*'], null));
 }
 
@@ -69,7 +73,9 @@ export function parseOperatorKeysFile(text: string, file: string): OperatorKey[]
     const issue = parsed.error.issues[0]!;
     throw new OperatorKeysError(`operator keys file ${file}: ${issue.path.join('.') || 'root'} ${issue.message}`);
   }
-  return Object.entries(parsed.data.keys).map(([label, k]) => buildKey(`operator keys file ${file}`, label, k.public_key, k.scopes, k.not_after));
+  return Object.entries(parsed.data.keys).map(([label, k]) =>
+    buildKey(`operator keys file ${file}`, label, k.public_key, k.scopes, k.not_after),
+  );
 }
 
 export type OperatorKeySource = () => OperatorKey[];
@@ -134,7 +140,12 @@ export class OperatorKeyring {
     const changed = [...next.keys()].filter((l) => {
       const before = this.byLabel.get(l);
       const after = next.get(l)!;
-      return before !== undefined && (before.key.keyId !== after.key.keyId || before.scopes.join() !== after.scopes.join() || before.notAfter?.getTime() !== after.notAfter?.getTime());
+      return (
+        before !== undefined &&
+        (before.key.keyId !== after.key.keyId ||
+          before.scopes.join() !== after.scopes.join() ||
+          before.notAfter?.getTime() !== after.notAfter?.getTime())
+      );
     });
     this.byLabel = next;
     return { added, removed, changed, count: next.size };

@@ -126,7 +126,13 @@ export type OpenedNote =
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
   const parsed = parseNote(note);
-  if ('problem' in parsed) return { ok: false, problem: parsed.problem, detail: parsed.problem === 'too_many_signatures' ? `more than ${MAX_NOTE_SIGNATURES} signature lines` : 'not a well-formed signed note' };
+  if ('problem' in parsed)
+    return {
+      ok: false,
+      problem: parsed.problem,
+      detail:
+        parsed.problem === 'too_many_signatures' ? `more than ${MAX_NOTE_SIGNATURES} signature lines` : 'not a well-formed signed note',
+    };
   const message = Buffer.from(parsed.text, 'utf8');
   const verifiedBy: NoteVerifier[] = [];
   for (const sig of parsed.signatures) {

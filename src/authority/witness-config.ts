@@ -35,9 +35,11 @@ export function parseWitnessesJson(text: string): ConfiguredWitness[] {
     const unknown = keys.filter((k) => !['name', 'url', 'vkey'].includes(k));
     if (unknown.length > 0) throw new Error(`${where} has unknown field ${JSON.stringify(unknown[0])}`);
     const { name, url, vkey } = item as Record<string, unknown>;
-    if (typeof name !== 'string' || typeof url !== 'string' || typeof vkey !== 'string') throw new Error(`${where} needs string fields name, url and vkey`);
+    if (typeof name !== 'string' || typeof url !== 'string' || typeof vkey !== 'string')
+      throw new Error(`${where} needs string fields name, url and vkey`);
     const cosigner = parseCosignerKey(vkey);
-    if (!cosigner) throw new Error(`${where}: vkey is not a cosignature/v1 Ed25519 verifier key (<name>+<key id>+<base64 of 0x04 and the public key>)`);
+    if (!cosigner)
+      throw new Error(`${where}: vkey is not a cosignature/v1 Ed25519 verifier key (<name>+<key id>+<base64 of 0x04 and the public key>)`);
     if (cosigner.name !== name) throw new Error(`${where}: vkey is for ${JSON.stringify(cosigner.name)}, not ${JSON.stringify(name)}`);
     let parsed: URL;
     try {
@@ -46,7 +48,8 @@ export function parseWitnessesJson(text: string): ConfiguredWitness[] {
       throw new Error(`${where}: url is not a URL`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`${where}: url must be http or https`);
-    if (parsed.username || parsed.password || parsed.search || parsed.hash) throw new Error(`${where}: url must not contain credentials, a query or a fragment`);
+    if (parsed.username || parsed.password || parsed.search || parsed.hash)
+      throw new Error(`${where}: url must not contain credentials, a query or a fragment`);
     if (witnesses.some((w) => w.name === name)) throw new Error(`${where}: witness ${JSON.stringify(name)} is listed twice`);
     witnesses.push({ name, url: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`, vkey, cosigner });
   });

@@ -48,10 +48,13 @@ export class ThreadClient<R, T> {
     const entry = fromSource ? this.entry : new URL(this.entry.href.replace(/\.ts$/, '.js'));
     // Workers load plain JavaScript; from the TypeScript sources a one-line bootstrap registers tsx first.
     const worker = fromSource
-      ? new Worker(`const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(entry.href)});`, {
-          eval: true,
-          workerData: this.workerData,
-        })
+      ? new Worker(
+          `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(entry.href)});`,
+          {
+            eval: true,
+            workerData: this.workerData,
+          },
+        )
       : new Worker(entry, { workerData: this.workerData });
     worker.unref();
     worker.on('message', (reply: ThreadReply<T>) => {
@@ -126,7 +129,9 @@ export class ThreadClient<R, T> {
 
 export function fromThreadError(name: string, error: ThreadError): Error {
   if ('internal' in error) return new Error(`${name} worker: ${error.internal}`);
-  return isErrorCode(error.code) ? new AppError(error.code, error.message, error.details) : new Error(`${name} worker: unknown error code ${JSON.stringify(error.code)}`);
+  return isErrorCode(error.code)
+    ? new AppError(error.code, error.message, error.details)
+    : new Error(`${name} worker: unknown error code ${JSON.stringify(error.code)}`);
 }
 
 export function toThreadError(err: unknown): ThreadError {

@@ -87,7 +87,9 @@ async function send(url: string, path: string, init: RequestInit, timeoutMs = 30
   try {
     response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    throw new CliError(`cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+    throw new CliError(
+      `cannot reach ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+    );
   }
   const text = await response.text();
   let parsed: unknown = text;
@@ -121,11 +123,23 @@ export async function adminRequest(options: ClientOptions & { method: string; pa
 }
 
 /** An unsigned request to a public route. */
-export async function publicRequest(options: { url?: string; method?: string; path: string; body?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResponse> {
+export async function publicRequest(options: {
+  url?: string;
+  method?: string;
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}): Promise<HttpResponse> {
   const { url } = resolveClient(options.url ? { url: options.url } : {});
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  return send(url, options.path, { method: options.method ?? 'GET', headers, ...(options.body !== undefined ? { body: options.body } : {}) }, options.timeoutMs);
+  return send(
+    url,
+    options.path,
+    { method: options.method ?? 'GET', headers, ...(options.body !== undefined ? { body: options.body } : {}) },
+    options.timeoutMs,
+  );
 }
 
 /** The one-line error for an HTTP error response (details included, see http-error.ts). */
@@ -138,7 +152,9 @@ function printBody(res: HttpResponse): void {
 }
 
 /** Sends an admin request, prints the JSON response, and fails with the error envelope's one-line form on HTTP errors. */
-export async function adminCall(options: ClientOptions & { method: string; path: string; body?: string; quiet?: boolean }): Promise<unknown> {
+export async function adminCall(
+  options: ClientOptions & { method: string; path: string; body?: string; quiet?: boolean },
+): Promise<unknown> {
   const res = await adminRequest(options);
   if (!options.quiet || res.status >= 400) printBody(res);
   if (res.status >= 400) throw httpError(res);

@@ -71,7 +71,11 @@ export function registerAuthorityCommands(program: Command): void {
     .option('--no-dev-operator-key', 'do not create a dev operator key when none is configured')
     .action(
       action(async (opts: { devOperatorKey: boolean }) => {
-        const [{ loadConfig }, { acquireDatabaseLock, openDatabase }, { initAuthority }] = await Promise.all([load.config(), load.database(), load.identity()]);
+        const [{ loadConfig }, { acquireDatabaseLock, openDatabase }, { initAuthority }] = await Promise.all([
+          load.config(),
+          load.database(),
+          load.identity(),
+        ]);
         const config = loadConfig();
         const lock = acquireDatabaseLock(config.dbPath);
         try {
@@ -85,7 +89,12 @@ export function registerAuthorityCommands(program: Command): void {
               signing_key_file: result.signingKeyFile,
               database: config.dbPath,
               dev_operator_key: result.devOperatorKey
-                ? { file: result.devOperatorKey.file, label: result.devOperatorKey.label, key_id: result.devOperatorKey.keyId, keys_file: result.devOperatorKey.keysFile }
+                ? {
+                    file: result.devOperatorKey.file,
+                    label: result.devOperatorKey.label,
+                    key_id: result.devOperatorKey.keyId,
+                    keys_file: result.devOperatorKey.keysFile,
+                  }
                 : null,
             });
           } finally {
@@ -145,7 +154,8 @@ export function registerAuthorityCommands(program: Command): void {
     .action(
       action(async (opts: { label: string; output: string }) => {
         const { createOperatorKeyFile } = await load.keyFiles();
-        if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(opts.label)) throw new CliError('--label must match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$');
+        if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(opts.label))
+          throw new CliError('--label must match ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$');
         const file = path.resolve(opts.output);
         if (fs.existsSync(file)) throw new CliError(`refusing to overwrite ${file}`);
         const material = createOperatorKeyFile(file, opts.label);
@@ -170,7 +180,13 @@ export function registerAuthorityCommands(program: Command): void {
     .action(
       action(async (m: string, p: string, opts: { data?: string; key?: string; url?: string }) => {
         const { adminCall, readData } = await load.adminClient();
-        await adminCall({ method: method(m), path: p, body: readData(opts.data), ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
+        await adminCall({
+          method: method(m),
+          path: p,
+          body: readData(opts.data),
+          ...(opts.key ? { key: opts.key } : {}),
+          ...(opts.url ? { url: opts.url } : {}),
+        });
       }),
     );
 
@@ -181,36 +197,55 @@ export function registerAuthorityCommands(program: Command): void {
     .argument('<path>', 'path and query exactly as it will be sent')
     .option('--data <json>', 'the exact request body: JSON text, @file, or @- for stdin')
     .option('--key <file>', 'operator key file')
-    .option('--authority <id>', 'sovereign id of the authority the request is for (default: $ACCORD_ADMIN_AUTHORITY, ACCORD_SOVEREIGN_ID, or its declaration)')
+    .option(
+      '--authority <id>',
+      'sovereign id of the authority the request is for (default: $ACCORD_ADMIN_AUTHORITY, ACCORD_SOVEREIGN_ID, or its declaration)',
+    )
     .option('--url <url>', 'authority base URL, to read its declared sovereign id when no id is configured')
     .option('--timestamp <ts>', 'RFC 3339 UTC timestamp (default: now)')
     .option('--format <format>', 'headers | curl | json', 'headers')
     .action(
-      action(async (m: string, p: string, opts: { data?: string; key?: string; url?: string; authority?: string; timestamp?: string; format: string }) => {
-        const [{ readData, resolveClient, resolveAuthority }, { readOperatorKeyFile }, { parseTimestamp, toTimestamp }, { signAdminRequest }] = await Promise.all([
-          load.adminClient(),
-          load.keyFiles(),
-          load.clock(),
-          load.adminAuth(),
-        ]);
-        const verb = method(m);
-        if (!['headers', 'curl', 'json'].includes(opts.format)) throw new CliError('--format must be headers, curl or json');
-        const { keyFile, url } = resolveClient({ ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
-        const operator = readOperatorKeyFile(keyFile);
-        if (opts.timestamp && !parseTimestamp(opts.timestamp)) throw new CliError('--timestamp must look like 2026-01-01T00:00:00Z');
-        const headers = signAdminRequest({
-          authority: await resolveAuthority(url, opts.authority),
-          method: verb,
-          path: p,
-          body: readData(opts.data),
-          label: operator.label,
-          key: operator.key,
-          timestamp: opts.timestamp ?? toTimestamp(new Date()),
-        });
-        if (opts.format === 'json') printJson(headers);
-        else if (opts.format === 'curl') process.stdout.write(`${Object.entries(headers).map(([k, v]) => `-H '${k}: ${v}'`).join(' ')}\n`);
-        else process.stdout.write(`${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
-      }),
+      action(
+        async (
+          m: string,
+          p: string,
+          opts: { data?: string; key?: string; url?: string; authority?: string; timestamp?: string; format: string },
+        ) => {
+          const [
+            { readData, resolveClient, resolveAuthority },
+            { readOperatorKeyFile },
+            { parseTimestamp, toTimestamp },
+            { signAdminRequest },
+          ] = await Promise.all([load.adminClient(), load.keyFiles(), load.clock(), load.adminAuth()]);
+          const verb = method(m);
+          if (!['headers', 'curl', 'json'].includes(opts.format)) throw new CliError('--format must be headers, curl or json');
+          const { keyFile, url } = resolveClient({ ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
+          const operator = readOperatorKeyFile(keyFile);
+          if (opts.timestamp && !parseTimestamp(opts.timestamp)) throw new CliError('--timestamp must look like 2026-01-01T00:00:00Z');
+          const headers = signAdminRequest({
+            authority: await resolveAuthority(url, opts.authority),
+            method: verb,
+            path: p,
+            body: readData(opts.data),
+            label: operator.label,
+            key: operator.key,
+            timestamp: opts.timestamp ?? toTimestamp(new Date()),
+          });
+          if (opts.format === 'json') printJson(headers);
+          else if (opts.format === 'curl')
+            process.stdout.write(
+              `${Object.entries(headers)
+                .map(([k, v]) => `-H '${k}: ${v}'`)
+                .join(' ')}\n`,
+            );
+          else
+            process.stdout.write(
+              `${Object.entries(headers)
+                .map(([k, v]) => `${k}: ${v}`)
+                .join('\n')}\n`,
+            );
+        },
+      ),
     );
 
   program
@@ -218,8 +253,14 @@ export function registerAuthorityCommands(program: Command): void {
     .description('check configuration, keys, file permissions, database, migrations and clock')
     .action(
       action(async () => {
-        const [{ loadConfig }, { isDatabaseLocked, migrationStatus, openDatabase, quickCheck }, { devOperatorKeyPath, loadIdentity, operatorKeysFor, readMeta }, { fileMode }, { verifyStoredAuditChain }, { toTimestamp }] =
-          await Promise.all([load.config(), load.database(), load.identity(), load.keyFiles(), load.audit(), load.clock()]);
+        const [
+          { loadConfig },
+          { isDatabaseLocked, migrationStatus, openDatabase, quickCheck },
+          { devOperatorKeyPath, loadIdentity, operatorKeysFor, readMeta },
+          { fileMode },
+          { verifyStoredAuditChain },
+          { toTimestamp },
+        ] = await Promise.all([load.config(), load.database(), load.identity(), load.keyFiles(), load.audit(), load.clock()]);
         const checks: Array<{ check: string; ok: boolean; detail: string }> = [];
         const add = (check: string, ok: boolean, detail: string) => checks.push({ check, ok, detail });
         let config: Config;
@@ -232,9 +273,19 @@ export function registerAuthorityCommands(program: Command): void {
           throw new CliError('doctor found problems');
         }
         const dataMode = fileMode(config.dataDir);
-        add('data_dir', dataMode !== null && (dataMode & 0o077) === 0, dataMode === null ? `${config.dataDir} does not exist (run accord init)` : `${config.dataDir} mode ${dataMode.toString(8)}`);
+        add(
+          'data_dir',
+          dataMode !== null && (dataMode & 0o077) === 0,
+          dataMode === null ? `${config.dataDir} does not exist (run accord init)` : `${config.dataDir} mode ${dataMode.toString(8)}`,
+        );
         const keyMode = fileMode(config.signingKeyFile);
-        add('signing_key_file', keyMode === 0o600, keyMode === null ? `${config.signingKeyFile} is missing` : `mode ${keyMode.toString(8)}${keyMode === 0o600 ? '' : ' (should be 600)'}`);
+        add(
+          'signing_key_file',
+          keyMode === 0o600,
+          keyMode === null
+            ? `${config.signingKeyFile} is missing`
+            : `mode ${keyMode.toString(8)}${keyMode === 0o600 ? '' : ' (should be 600)'}`,
+        );
         const devKey = devOperatorKeyPath(config);
         const devMode = fileMode(devKey);
         if (devMode !== null) add('dev_operator_key_file', devMode === 0o600, `${devKey} mode ${devMode.toString(8)}`);
@@ -252,7 +303,11 @@ export function registerAuthorityCommands(program: Command): void {
               const integrity = quickCheck(db.sqlite);
               add('database', integrity === 'ok', `quick_check: ${integrity}`);
               const status = migrationStatus(db.sqlite);
-              add('migrations', status.atHead, `${status.applied} of ${status.head} applied${status.ahead ? ' (database is newer than this build)' : ''}`);
+              add(
+                'migrations',
+                status.atHead,
+                `${status.applied} of ${status.head} applied${status.ahead ? ' (database is newer than this build)' : ''}`,
+              );
               const sovereign = readMeta(db, 'sovereign_id');
               try {
                 loadIdentity(config, db);
@@ -263,7 +318,13 @@ export function registerAuthorityCommands(program: Command): void {
               if (status.applied > 0) {
                 const chain = verifyStoredAuditChain(db.sqlite);
                 const first = chain.breaks[0];
-                add('audit_chain', chain.ok, chain.ok ? `${chain.count} event(s), hashes and links verified` : `broken at seq ${first?.seq ?? '?'} (${first?.reason ?? 'unknown'})`);
+                add(
+                  'audit_chain',
+                  chain.ok,
+                  chain.ok
+                    ? `${chain.count} event(s), hashes and links verified`
+                    : `broken at seq ${first?.seq ?? '?'} (${first?.reason ?? 'unknown'})`,
+                );
               }
             } finally {
               db.close();

@@ -14,7 +14,8 @@ interface ConnectomeOptions {
 const SOVEREIGN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 function pathFor(opts: ConnectomeOptions): { path: string; whole: boolean } {
-  if (opts.blastRadius !== undefined && opts.trustPath !== undefined) throw new CliError('use either --blast-radius or --trust-path, not both');
+  if (opts.blastRadius !== undefined && opts.trustPath !== undefined)
+    throw new CliError('use either --blast-radius or --trust-path, not both');
   if (opts.trustPath !== undefined) {
     if (opts.trustPath.length !== 2) throw new CliError('--trust-path takes two sovereign ids: FROM TO');
     const [from, to] = opts.trustPath as [string, string];
@@ -34,7 +35,7 @@ function pathFor(opts: ConnectomeOptions): { path: string; whole: boolean } {
 export function registerConnectomeCommands(program: Command): void {
   program
     .command('connectome')
-    .description('print the trust graph (/connectome.json), one revoked item\'s blast radius, or a trust path')
+    .description("print the trust graph (/connectome.json), one revoked item's blast radius, or a trust path")
     .option('--blast-radius <id>', 'the blast radius of one revoked item (attestation, treaty or key id)')
     .option('--issuer <sovereign>', 'with --blast-radius: the revoking sovereign, when several revoked the same id')
     .option('--type <kind>', 'with --blast-radius: membership_attestation | recognition_treaty | public_key')

@@ -34,7 +34,12 @@ export function registerFeedCommands(program: Command): void {
     .option('--heartbeat', 'publish a heartbeat feed even when none is due')
     .action(
       action(async (opts: CommonOptions & { heartbeat?: boolean }) => {
-        await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/publish', body: JSON.stringify(opts.heartbeat ? { heartbeat: true } : {}) });
+        await adminCall({
+          ...client(opts),
+          method: 'POST',
+          path: '/admin/revocation-feeds/publish',
+          body: JSON.stringify(opts.heartbeat ? { heartbeat: true } : {}),
+        });
       }),
     );
 
@@ -53,28 +58,32 @@ export function registerFeedCommands(program: Command): void {
       }),
     );
 
-  withClientOptions(feed.command('import').description("import another sovereign's signed feed from a JSON file").argument('<file>', 'the feed JSON'))
-    .action(
-      action(async (file: string, opts: CommonOptions) => {
-        let text: string;
-        try {
-          text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-        } catch {
-          throw new CliError(`cannot read ${file}`);
-        }
-        // The file's bytes travel as they are: the server parses strictly and checks the signature.
-        await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/import', body: `{"feed":${text.trim()}}` });
-      }),
-    );
+  withClientOptions(
+    feed.command('import').description("import another sovereign's signed feed from a JSON file").argument('<file>', 'the feed JSON'),
+  ).action(
+    action(async (file: string, opts: CommonOptions) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+      } catch {
+        throw new CliError(`cannot read ${file}`);
+      }
+      // The file's bytes travel as they are: the server parses strictly and checks the signature.
+      await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/import', body: `{"feed":${text.trim()}}` });
+    }),
+  );
 
-  withClientOptions(feed.command('pull').description('pull one peer now (ignores backoff)').argument('<peer>', 'peer sovereign id'))
-    .action(
-      action(async (peer: string, opts: CommonOptions) => {
-        const result = (await adminCall({ ...client(opts), method: 'POST', path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/pull` })) as PullAnswer;
-        // The request worked but nothing was pulled: a script must see that as a failure.
-        if (result?.outcome !== 'ok') throw new CliError(pullFailure(peer, result));
-      }),
-    );
+  withClientOptions(feed.command('pull').description('pull one peer now (ignores backoff)').argument('<peer>', 'peer sovereign id')).action(
+    action(async (peer: string, opts: CommonOptions) => {
+      const result = (await adminCall({
+        ...client(opts),
+        method: 'POST',
+        path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/pull`,
+      })) as PullAnswer;
+      // The request worked but nothing was pulled: a script must see that as a failure.
+      if (result?.outcome !== 'ok') throw new CliError(pullFailure(peer, result));
+    }),
+  );
 
   withClientOptions(feed.command('peers').description('list peers with import state, pull health, staleness and pauses')).action(
     action(async (opts: CommonOptions) => {
@@ -82,20 +91,27 @@ export function registerFeedCommands(program: Command): void {
     }),
   );
 
-  withClientOptions(feed.command('peer-add').description('register a peer to pull feeds from').argument('<sovereign-id>').argument('<base-url>'))
-    .action(
-      action(async (id: string, baseUrl: string, opts: CommonOptions) => {
-        await adminCall({ ...client(opts), method: 'POST', path: '/admin/peers', body: JSON.stringify({ sovereign_id: sovereignId(id, 'SOVEREIGN_ID'), base_url: baseUrl }) });
-      }),
-    );
+  withClientOptions(
+    feed.command('peer-add').description('register a peer to pull feeds from').argument('<sovereign-id>').argument('<base-url>'),
+  ).action(
+    action(async (id: string, baseUrl: string, opts: CommonOptions) => {
+      await adminCall({
+        ...client(opts),
+        method: 'POST',
+        path: '/admin/peers',
+        body: JSON.stringify({ sovereign_id: sovereignId(id, 'SOVEREIGN_ID'), base_url: baseUrl }),
+      });
+    }),
+  );
 
   for (const verb of ['pause', 'resume'] as const) {
-    withClientOptions(feed.command(verb).description(`${verb} imports from an issuer`).argument('<peer>', 'peer or issuer sovereign id'))
-      .action(
-        action(async (peer: string, opts: CommonOptions) => {
-          await adminCall({ ...client(opts), method: 'POST', path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/${verb}` });
-        }),
-      );
+    withClientOptions(
+      feed.command(verb).description(`${verb} imports from an issuer`).argument('<peer>', 'peer or issuer sovereign id'),
+    ).action(
+      action(async (peer: string, opts: CommonOptions) => {
+        await adminCall({ ...client(opts), method: 'POST', path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/${verb}` });
+      }),
+    );
   }
 
   withClientOptions(
@@ -106,7 +122,10 @@ export function registerFeedCommands(program: Command): void {
       .requiredOption('--to-sequence <n>', 'keep feeds up to and including this sequence (0 removes all)'),
   ).action(
     action(async (opts: CommonOptions & { issuer: string; toSequence: string }) => {
-      const body = { issuer_sovereign_id: sovereignId(opts.issuer, '--issuer'), to_sequence: wholeNumber(opts.toSequence, '--to-sequence', 0) };
+      const body = {
+        issuer_sovereign_id: sovereignId(opts.issuer, '--issuer'),
+        to_sequence: wholeNumber(opts.toSequence, '--to-sequence', 0),
+      };
       await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/rollback-import', body: JSON.stringify(body) });
     }),
   );

@@ -23,7 +23,8 @@ export interface CarryingFeed {
 export function waitSeconds(value: string | boolean | undefined): number | null {
   if (value === undefined || value === false) return null;
   if (value === true) return DEFAULT_WAIT_SECONDS;
-  if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > MAX_WAIT_SECONDS) throw new CliError(`--wait takes a whole number of seconds from 1 to ${MAX_WAIT_SECONDS}`);
+  if (!/^[1-9][0-9]{0,3}$/.test(value) || Number(value) > MAX_WAIT_SECONDS)
+    throw new CliError(`--wait takes a whole number of seconds from 1 to ${MAX_WAIT_SECONDS}`);
   return Number(value);
 }
 
@@ -69,7 +70,10 @@ export async function waitForCarryingFeed(url: string | undefined, index: number
     }
     if (page?.more) continue;
     if (Date.now() >= deadline) {
-      throw new CliError(`revocation recorded (log index ${index}) but no published feed carried it within ${seconds} s (${pending}); it stands: run accord feed publish`, EXIT.notConfirmed);
+      throw new CliError(
+        `revocation recorded (log index ${index}) but no published feed carried it within ${seconds} s (${pending}); it stands: run accord feed publish`,
+        EXIT.notConfirmed,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
   }

@@ -23,7 +23,8 @@ function detailParts(details: Record<string, unknown>, retryAfterHeader: string 
   if (scalar(details.reason)) parts.push(String(details.reason));
   if (Array.isArray(details.issues)) {
     const issues = details.issues as Array<{ path?: unknown; message?: unknown }>;
-    for (const issue of issues.slice(0, MAX_ISSUES)) parts.push(`${String(issue?.path ?? '(root)')}: ${oneLine(String(issue?.message ?? 'invalid'))}`);
+    for (const issue of issues.slice(0, MAX_ISSUES))
+      parts.push(`${String(issue?.path ?? '(root)')}: ${oneLine(String(issue?.message ?? 'invalid'))}`);
     if (issues.length > MAX_ISSUES) parts.push(`${issues.length - MAX_ISSUES} more issue(s)`);
   }
   const retryAfter = scalar(details.retry_after_seconds) ? String(details.retry_after_seconds) : retryAfterHeader;
@@ -31,7 +32,8 @@ function detailParts(details: Record<string, unknown>, retryAfterHeader: string 
   for (const [key, value] of Object.entries(details)) {
     if (key === 'reason' || key === 'issues' || key === 'retry_after_seconds') continue;
     if (scalar(value)) parts.push(`${key}: ${oneLine(String(value))}`);
-    else if (Array.isArray(value) && value.length > 0 && value.length <= 10 && value.every(scalar)) parts.push(`${key}: ${value.join(', ')}`);
+    else if (Array.isArray(value) && value.length > 0 && value.length <= 10 && value.every(scalar))
+      parts.push(`${key}: ${value.join(', ')}`);
   }
   return parts;
 }
@@ -47,7 +49,10 @@ export function httpErrorLine(status: number, body: unknown, retryAfterHeader: s
     if (typeof error.code === 'string') line += ` ${error.code}`;
     if (typeof error.message === 'string') line += `: ${oneLine(error.message)}`;
   }
-  const details = error && typeof error.details === 'object' && error.details !== null && !Array.isArray(error.details) ? (error.details as Record<string, unknown>) : {};
+  const details =
+    error && typeof error.details === 'object' && error.details !== null && !Array.isArray(error.details)
+      ? (error.details as Record<string, unknown>)
+      : {};
   const parts = detailParts(details, retryAfterHeader);
   return parts.length > 0 ? `${line} (${parts.join('; ')})` : line;
 }

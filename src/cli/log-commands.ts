@@ -5,7 +5,16 @@ import type { Command } from 'commander';
 import { toTimestamp } from '../authority/clock.ts';
 import { writeFileDurably } from '../ops/files.ts';
 import { HttpLogSource } from '../transparency/log-source.ts';
-import { monitorState, MonitorFailure, parseMonitorState, parseTrustedKey, verifyLog, type MonitorProgress, type TrustedKeys, type VerifiedHead } from '../transparency/monitor.ts';
+import {
+  monitorState,
+  MonitorFailure,
+  parseMonitorState,
+  parseTrustedKey,
+  verifyLog,
+  type MonitorProgress,
+  type TrustedKeys,
+  type VerifiedHead,
+} from '../transparency/monitor.ts';
 import { action, CliError, EXIT, printJson } from './output.ts';
 
 interface VerifyOptions {
@@ -21,16 +30,23 @@ interface VerifyOptions {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 function boundedNumber(name: string, value: string, min: number, max: number): number {
-  if (!/^[0-9]{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new CliError(`${name} must be a whole number from ${min} to ${max}`);
+  if (!/^[0-9]{1,9}$/.test(value) || Number(value) < min || Number(value) > max)
+    throw new CliError(`${name} must be a whole number from ${min} to ${max}`);
   return Number(value);
 }
 
 function trustedKeys(values: string[]): TrustedKeys {
-  if (values.length === 0) throw new CliError("--key is required: the log's note verifier key (GET /log/keys) or the authority's public key, confirmed out of band");
+  if (values.length === 0)
+    throw new CliError(
+      "--key is required: the log's note verifier key (GET /log/keys) or the authority's public key, confirmed out of band",
+    );
   const keys: TrustedKeys = { vkeys: [], publicKeys: [] };
   for (const value of values) {
     const key = parseTrustedKey(value);
-    if (!key) throw new CliError(`--key ${JSON.stringify(value)} is neither a note verifier key (<origin>+<hex key id>+<base64>) nor a base64 Ed25519 public key`);
+    if (!key)
+      throw new CliError(
+        `--key ${JSON.stringify(value)} is neither a note verifier key (<origin>+<hex key id>+<base64>) nor a base64 Ed25519 public key`,
+      );
     if ('vkey' in key) keys.vkeys.push(key.vkey);
     else keys.publicKeys.push(key.publicKey);
   }
@@ -59,19 +75,36 @@ function progressPrinter(started: number): (p: MonitorProgress) => void {
     if (entriesChecked < entriesToCheck && now - last < 1000) return;
     last = now;
     const pct = entriesToCheck === 0 ? 100 : Math.floor((entriesChecked * 100) / entriesToCheck);
-    process.stderr.write(`accord: log verify: ${pct}% (${entriesChecked.toLocaleString('en-US')} of ${entriesToCheck.toLocaleString('en-US')} entries, ${((now - started) / 1000).toFixed(1)} s)\n`);
+    process.stderr.write(
+      `accord: log verify: ${pct}% (${entriesChecked.toLocaleString('en-US')} of ${entriesToCheck.toLocaleString('en-US')} entries, ${((now - started) / 1000).toFixed(1)} s)\n`,
+    );
   };
 }
 
 export function registerLogCommands(program: Command): void {
-  const log = program.command('log').description("an authority's revocation log as a transparency log (C2SP checkpoint, tiles, entry bundles)");
+  const log = program
+    .command('log')
+    .description("an authority's revocation log as a transparency log (C2SP checkpoint, tiles, entry bundles)");
   log
     .command('verify')
-    .description('check a revocation log from outside: the signed checkpoint, consistency with the last run (--state), and every entry against the tiles and the root')
-    .argument('<url>', "an authority's base URL (its log is under /log), or the URL prefix of any copy of the log's checkpoint and tile/ files")
-    .option('--key <key>', "a trusted checkpoint key, confirmed out of band: a note verifier key (GET /log/keys) or the authority's base64 public key (repeatable)", collect, [])
+    .description(
+      'check a revocation log from outside: the signed checkpoint, consistency with the last run (--state), and every entry against the tiles and the root',
+    )
+    .argument(
+      '<url>',
+      "an authority's base URL (its log is under /log), or the URL prefix of any copy of the log's checkpoint and tile/ files",
+    )
+    .option(
+      '--key <key>',
+      "a trusted checkpoint key, confirmed out of band: a note verifier key (GET /log/keys) or the authority's base64 public key (repeatable)",
+      collect,
+      [],
+    )
     .option('--origin <origin>', 'the origin the checkpoint must carry (e.g. na.example.org/log)')
-    .option('--state <file>', 'the head verified last: only what is new is fetched, and it must extend it; written after a successful check')
+    .option(
+      '--state <file>',
+      'the head verified last: only what is new is fetched, and it must extend it; written after a successful check',
+    )
     .option('--concurrency <n>', 'requests in flight, pipelined over up to 4 connections (1–256)', '32')
     .option('--timeout <ms>', 'deadline of each request in milliseconds', '30000')
     .option('--check-entries', 'also check every entry is the canonical JSON of a revocation entry carrying its own index')
@@ -106,16 +139,33 @@ export function registerLogCommands(program: Command): void {
           const { checkpoint: _note, ...summary } = report;
           if (stateFile) {
             try {
-              writeFileDurably(stateFile, `${JSON.stringify(monitorState(report, source.location, toTimestamp(new Date())), null, 2)}\n`, 0o644);
+              writeFileDurably(
+                stateFile,
+                `${JSON.stringify(monitorState(report, source.location, toTimestamp(new Date())), null, 2)}\n`,
+                0o644,
+              );
             } catch (err) {
-              printJson({ ok: false, url: source.location, failure: { code: 'state_write_failed', message: (err as Error).message, details: {} }, ...summary, duration_ms: elapsed() });
+              printJson({
+                ok: false,
+                url: source.location,
+                failure: { code: 'state_write_failed', message: (err as Error).message, details: {} },
+                ...summary,
+                duration_ms: elapsed(),
+              });
               throw new CliError(`the log verified, but the state file ${stateFile} could not be written: ${(err as Error).message}`);
             }
           }
           printJson({ ok: true, url: source.location, ...summary, state_file: stateFile, duration_ms: elapsed() });
         } catch (err) {
           if (!(err instanceof MonitorFailure)) throw err;
-          printJson({ ok: false, url: source.location, failure: { code: err.code, message: err.message, details: err.details }, previous_size: previous?.size ?? null, state_file: stateFile, duration_ms: elapsed() });
+          printJson({
+            ok: false,
+            url: source.location,
+            failure: { code: err.code, message: err.message, details: err.details },
+            previous_size: previous?.size ?? null,
+            state_file: stateFile,
+            duration_ms: elapsed(),
+          });
           if (err.logMisbehaved) throw new CliError(`log verification failed: ${err.code}: ${err.message}`, EXIT.notAccepted);
           throw new CliError(`could not check the log: ${err.code}: ${err.message}`);
         } finally {

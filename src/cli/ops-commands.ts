@@ -48,9 +48,13 @@ function checkpointKey(dbPath: string, signingKeyFile: string | undefined): Sign
       return key;
     }
     const config = configOrNull();
-    if (!config) throw new CliError('--signed needs the authority signing key: set ACCORD_SIGNING_KEY_FILE / ACCORD_DATA_DIR or pass --signing-key FILE');
+    if (!config)
+      throw new CliError(
+        '--signed needs the authority signing key: set ACCORD_SIGNING_KEY_FILE / ACCORD_DATA_DIR or pass --signing-key FILE',
+      );
     const [key] = activeSigningKeys(rows, availableSigningKeys(config));
-    if (!key) throw new CliError(`no active signing key of sovereign "${sovereignId}" found (${config.signingKeyFile}); pass --signing-key FILE`);
+    if (!key)
+      throw new CliError(`no active signing key of sovereign "${sovereignId}" found (${config.signingKeyFile}); pass --signing-key FILE`);
     return key;
   } finally {
     db.close();
@@ -69,7 +73,8 @@ async function wellKnownAnchors(url: string): Promise<TrustAnchor[]> {
     throw new CliError(`cannot fetch ${target}: ${(err as Error).message}`);
   }
   const decl = body as { sovereign_id?: unknown; public_keys?: unknown; signatures?: unknown };
-  if (typeof decl?.sovereign_id !== 'string' || !Array.isArray(decl.public_keys)) throw new CliError(`${target} is not a network authority declaration`);
+  if (typeof decl?.sovereign_id !== 'string' || !Array.isArray(decl.public_keys))
+    throw new CliError(`${target} is not a network authority declaration`);
   const keys: PublicKeyInfo[] = [];
   for (const entry of decl.public_keys as Array<{ public_key?: unknown }>) {
     const parsed = typeof entry?.public_key === 'string' ? parsePublicKey(entry.public_key) : null;
@@ -77,7 +82,8 @@ async function wellKnownAnchors(url: string): Promise<TrustAnchor[]> {
   }
   // The declaration is signed by its own keys: this proves it arrived intact, not who owns the keys.
   // The trust comes from the channel the operator chose (HTTPS to the authority's known address).
-  if (keys.length === 0 || !verifySignedObject(decl as { signatures?: unknown }, keys).valid) throw new CliError(`${target}: the declaration's signature does not verify`);
+  if (keys.length === 0 || !verifySignedObject(decl as { signatures?: unknown }, keys).valid)
+    throw new CliError(`${target}: the declaration's signature does not verify`);
   return keys.map((key) => ({ source: 'well_known' as const, keyId: key.keyId, key, sovereignId: decl.sovereign_id as string }));
 }
 
@@ -112,7 +118,7 @@ export function registerOpsCommands(program: Command): void {
     .option('--event-type <type>', 'only this event type (repeatable)', collect, [])
     .option('--since <ts>', 'only events at or after this time (RFC 3339 UTC)')
     .option('--until <ts>', 'only events before this time (RFC 3339 UTC)')
-    .option('--actor-key <key>', "only events by this operator key: its key_id (sha256:…) or its label")
+    .option('--actor-key <key>', 'only events by this operator key: its key_id (sha256:…) or its label')
     .option('--after-seq <n>', 'only events with seq greater than N')
     .option('--format <format>', 'jsonl (one event per line) or json', 'jsonl')
     .option('--signed', 'also write FILE.checkpoint.json signed by the authority signing key')
@@ -142,7 +148,13 @@ export function registerOpsCommands(program: Command): void {
             output: opts.output,
             format: opts.format as ExportFormat,
             force: opts.force,
-            filters: { eventTypes: opts.eventType, since: opts.since, until: opts.until, actorKey: opts.actorKey, afterSeq: wholeNumber('--after-seq', opts.afterSeq) },
+            filters: {
+              eventTypes: opts.eventType,
+              since: opts.since,
+              until: opts.until,
+              actorKey: opts.actorKey,
+              afterSeq: wholeNumber('--after-seq', opts.afterSeq),
+            },
           });
           const checkpoint = key ? writeCheckpoint(summary.output, buildCheckpoint(summary, key, new Date()), opts.force) : null;
           printJson({ ...summary, checkpoint, signed_by: key?.keyId ?? null });
@@ -152,30 +164,56 @@ export function registerOpsCommands(program: Command): void {
 
   program
     .command('audit-verify')
-    .description("verify an audit export: every hash, every chain link, gaps against the export's filters, and the signed checkpoint (exit 0 only if all hold)")
+    .description(
+      "verify an audit export: every hash, every chain link, gaps against the export's filters, and the signed checkpoint (exit 0 only if all hold)",
+    )
     .argument('<file>', 'the export (jsonl or json)')
     .option('--checkpoint <file>', 'the signed checkpoint (FILE.checkpoint.json)')
     .option('--public-key <key>', 'a trusted authority key, confirmed out of band: base64 public key or key_id (repeatable)', collect, [])
     .option('--authority-url <url>', "trust the keys of the authority's well-known declaration at this URL")
     .option('--complete', 'the export is unfiltered from seq 1: treat any gap as a deletion')
     .option('--allow-gaps', 'for an export without a header line (older versions) and without a checkpoint: report gaps instead of failing')
-    .option('--checkpoint-note <file>', "a signed revocation-log checkpoint (GET /log/checkpoint) kept outside the authority: the export must reach its audit head")
-    .option('--note-key <vkey>', 'a trusted note verifier key for --checkpoint-note (GET /log/keys, confirmed out of band; repeatable)', collect, [])
+    .option(
+      '--checkpoint-note <file>',
+      'a signed revocation-log checkpoint (GET /log/checkpoint) kept outside the authority: the export must reach its audit head',
+    )
+    .option(
+      '--note-key <vkey>',
+      'a trusted note verifier key for --checkpoint-note (GET /log/keys, confirmed out of band; repeatable)',
+      collect,
+      [],
+    )
     .action(
-      action(async (file: string, opts: { checkpoint?: string; publicKey: string[]; authorityUrl?: string; complete?: boolean; allowGaps?: boolean; checkpointNote?: string; noteKey: string[] }) => {
-        if (opts.noteKey.length > 0 && !opts.checkpointNote) throw new CliError('--note-key only applies with --checkpoint-note');
-        const anchors = opts.publicKey.map(parseTrustAnchor);
-        if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
-        const report = await verifyAuditExport(path.resolve(file), {
-          ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}),
-          anchors,
-          complete: opts.complete,
-          allowGaps: opts.allowGaps,
-          ...(opts.checkpointNote ? { checkpointNote: { file: path.resolve(opts.checkpointNote), noteKeys: opts.noteKey } } : {}),
-        });
-        printJson(report);
-        if (!report.ok) throw new CliError(`audit verification failed: ${report.failures.length} problem(s); first: ${report.failures[0] ?? 'chain break'}`);
-      }),
+      action(
+        async (
+          file: string,
+          opts: {
+            checkpoint?: string;
+            publicKey: string[];
+            authorityUrl?: string;
+            complete?: boolean;
+            allowGaps?: boolean;
+            checkpointNote?: string;
+            noteKey: string[];
+          },
+        ) => {
+          if (opts.noteKey.length > 0 && !opts.checkpointNote) throw new CliError('--note-key only applies with --checkpoint-note');
+          const anchors = opts.publicKey.map(parseTrustAnchor);
+          if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
+          const report = await verifyAuditExport(path.resolve(file), {
+            ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}),
+            anchors,
+            complete: opts.complete,
+            allowGaps: opts.allowGaps,
+            ...(opts.checkpointNote ? { checkpointNote: { file: path.resolve(opts.checkpointNote), noteKeys: opts.noteKey } } : {}),
+          });
+          printJson(report);
+          if (!report.ok)
+            throw new CliError(
+              `audit verification failed: ${report.failures.length} problem(s); first: ${report.failures[0] ?? 'chain break'}`,
+            );
+        },
+      ),
     );
 
   program
@@ -188,7 +226,12 @@ export function registerOpsCommands(program: Command): void {
     .action(
       action(async (opts: { db?: string; output: string; force?: boolean; progress?: boolean }) => {
         const progress = progressPrinter(opts.progress === true);
-        const summary = await backupDatabase({ dbPath: dbPathFrom(opts.db), output: opts.output, force: opts.force, onProgress: progress.onProgress });
+        const summary = await backupDatabase({
+          dbPath: dbPathFrom(opts.db),
+          output: opts.output,
+          force: opts.force,
+          onProgress: progress.onProgress,
+        });
         progress.finish();
         printJson(summary);
       }),
@@ -201,33 +244,52 @@ export function registerOpsCommands(program: Command): void {
     .requiredOption('--backup <file>', 'the backup to restore')
     .option('--pre-restore-backup <file>', 'where to keep a copy of the database being replaced (default: DB.pre-restore-<time>)')
     .option('--signing-key <file>', 'signing key file that confirms the identity when no database exists (default: the configured key)')
-    .option('--public-key <key>', "a key of this authority confirmed out of band, trusted to verify the backup's signatures: base64 public key or key_id (repeatable)", collect, [])
-    .option('--accept-unverified', 'restore even if the audit chain or a signature in the backup does not verify (forensic use; recorded in the audit log)')
+    .option(
+      '--public-key <key>',
+      "a key of this authority confirmed out of band, trusted to verify the backup's signatures: base64 public key or key_id (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      '--accept-unverified',
+      'restore even if the audit chain or a signature in the backup does not verify (forensic use; recorded in the audit log)',
+    )
     .option('--yes', 'confirm: the database will be replaced')
     .action(
-      action(async (opts: { db?: string; backup: string; preRestoreBackup?: string; signingKey?: string; publicKey: string[]; acceptUnverified?: boolean; yes?: boolean }) => {
-        if (!opts.yes) throw new CliError('refusing to restore without --yes (the database will be replaced; a pre-restore backup is kept)');
-        const config = configOrNull();
-        let signingKeys: SigningKey[] = [];
-        try {
-          if (opts.signingKey) signingKeys = [readSigningKeyFile(path.resolve(opts.signingKey))];
-          else if (config) signingKeys = [...availableSigningKeys(config).values()];
-        } catch (err) {
-          if (opts.signingKey) throw err;
-        }
-        const summary = await restoreDatabase({
-          dbPath: dbPathFrom(opts.db),
-          backupFile: opts.backup,
-          ...(opts.preRestoreBackup ? { preRestoreBackup: opts.preRestoreBackup } : {}),
-          clock: () => new Date(),
-          signingKeys,
-          anchors: opts.publicKey.map(parseTrustAnchor),
-          acceptUnverified: opts.acceptUnverified === true,
-          ...(config?.sovereignId ? { sovereignId: config.sovereignId } : {}),
-        });
-        printJson(summary);
-        for (const warning of summary.warnings) process.stderr.write(`accord: warning: ${warning}\n`);
-      }),
+      action(
+        async (opts: {
+          db?: string;
+          backup: string;
+          preRestoreBackup?: string;
+          signingKey?: string;
+          publicKey: string[];
+          acceptUnverified?: boolean;
+          yes?: boolean;
+        }) => {
+          if (!opts.yes)
+            throw new CliError('refusing to restore without --yes (the database will be replaced; a pre-restore backup is kept)');
+          const config = configOrNull();
+          let signingKeys: SigningKey[] = [];
+          try {
+            if (opts.signingKey) signingKeys = [readSigningKeyFile(path.resolve(opts.signingKey))];
+            else if (config) signingKeys = [...availableSigningKeys(config).values()];
+          } catch (err) {
+            if (opts.signingKey) throw err;
+          }
+          const summary = await restoreDatabase({
+            dbPath: dbPathFrom(opts.db),
+            backupFile: opts.backup,
+            ...(opts.preRestoreBackup ? { preRestoreBackup: opts.preRestoreBackup } : {}),
+            clock: () => new Date(),
+            signingKeys,
+            anchors: opts.publicKey.map(parseTrustAnchor),
+            acceptUnverified: opts.acceptUnverified === true,
+            ...(config?.sovereignId ? { sovereignId: config.sovereignId } : {}),
+          });
+          printJson(summary);
+          for (const warning of summary.warnings) process.stderr.write(`accord: warning: ${warning}\n`);
+        },
+      ),
     );
 
   const keys = program.command('keys').description("the authority's signing keys (through the running server's admin API)");
@@ -237,22 +299,44 @@ export function registerOpsCommands(program: Command): void {
       .command('rotate')
       .description('create a new signing key; old keys keep co-signing feeds until the overlap ends, then are retired')
       .option('--overlap-days <n>', 'days the old key stays valid and co-signs (0 retires it now)', String(DEFAULT_OVERLAP_DAYS))
-      .option('--reason <reason>', `why: ${ROTATION_REASONS.join(' | ')} (key_compromise with --overlap-days 0 for a compromised key)`, 'superseded'),
+      .option(
+        '--reason <reason>',
+        `why: ${ROTATION_REASONS.join(' | ')} (key_compromise with --overlap-days 0 for a compromised key)`,
+        'superseded',
+      ),
   ).action(
     action(async (opts: { overlapDays: string; reason: string; key?: string; url?: string }) => {
-      if (!(ROTATION_REASONS as readonly string[]).includes(opts.reason)) throw new CliError(`--reason must be one of ${ROTATION_REASONS.join(', ')}`);
+      if (!(ROTATION_REASONS as readonly string[]).includes(opts.reason))
+        throw new CliError(`--reason must be one of ${ROTATION_REASONS.join(', ')}`);
       const body = JSON.stringify({ overlap_days: wholeNumber('--overlap-days', opts.overlapDays), reason: opts.reason });
-      await adminCall({ method: 'POST', path: '/admin/signing-keys/rotate', body, ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
+      await adminCall({
+        method: 'POST',
+        path: '/admin/signing-keys/rotate',
+        body,
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.url ? { url: opts.url } : {}),
+      });
     }),
   );
   client(keys.command('retire').description('retire keys whose overlap has ended (publishes a public_key revocation for each)')).action(
     action(async (opts: { key?: string; url?: string }) => {
-      await adminCall({ method: 'POST', path: '/admin/signing-keys/retire', body: '{}', ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
+      await adminCall({
+        method: 'POST',
+        path: '/admin/signing-keys/retire',
+        body: '{}',
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.url ? { url: opts.url } : {}),
+      });
     }),
   );
   client(keys.command('list').description('list signing keys with their status (active, retiring, retired)')).action(
     action(async (opts: { key?: string; url?: string }) => {
-      await adminCall({ method: 'GET', path: '/admin/signing-keys', ...(opts.key ? { key: opts.key } : {}), ...(opts.url ? { url: opts.url } : {}) });
+      await adminCall({
+        method: 'GET',
+        path: '/admin/signing-keys',
+        ...(opts.key ? { key: opts.key } : {}),
+        ...(opts.url ? { url: opts.url } : {}),
+      });
     }),
   );
 }

@@ -14,7 +14,10 @@ export const EXIT = {
 
 export class CliError extends Error {
   override name = 'CliError';
-  constructor(message: string, readonly exitCode: number = EXIT.failed) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
     super(message);
   }
 }

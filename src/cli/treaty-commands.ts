@@ -42,7 +42,11 @@ interface RevokeOptions extends ClientOptions {
 }
 
 function revokeBody(opts: RevokeOptions): string {
-  return JSON.stringify({ reason: opts.reason, ...(opts.incident ? { incident: opts.incident } : {}), ...(opts.invalidSince ? { invalid_since: opts.invalidSince } : {}) });
+  return JSON.stringify({
+    reason: opts.reason,
+    ...(opts.incident ? { incident: opts.incident } : {}),
+    ...(opts.invalidSince ? { invalid_since: opts.invalidSince } : {}),
+  });
 }
 
 function byOperatorBody(opts: { keyId: string; since?: string; until?: string; reason: string; incident?: string }): string {
@@ -62,8 +66,14 @@ function revokeOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--reason <reason>', REASON_HELP)
     .option('--incident <label>', 'incident label recorded with the revocation')
-    .option('--invalid-since <ts>', 'since when the revoked object must not be relied on (RFC 3339 UTC, between its issuance and now); carried in the feed entry')
-    .option('--wait [seconds]', `wait until a published feed carries the revocation (default ${DEFAULT_WAIT_SECONDS} s; exit ${EXIT.notConfirmed} on timeout)`);
+    .option(
+      '--invalid-since <ts>',
+      'since when the revoked object must not be relied on (RFC 3339 UTC, between its issuance and now); carried in the feed entry',
+    )
+    .option(
+      '--wait [seconds]',
+      `wait until a published feed carries the revocation (default ${DEFAULT_WAIT_SECONDS} s; exit ${EXIT.notConfirmed} on timeout)`,
+    );
 }
 
 /**
@@ -77,8 +87,13 @@ async function revoke(path: string, opts: RevokeOptions): Promise<void> {
     await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts) });
     return;
   }
-  const answer = (await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts), quiet: true })) as Record<string, unknown> & { log_index: number };
-  const pending = answer.publish === 'scheduled' ? `publication was expected by ${String(answer.expected_publication)}` : `publication pending, next scheduled run ${String(answer.next_scheduled_run ?? 'none')}`;
+  const answer = (await adminCall({ ...client, method: 'POST', path, body: revokeBody(opts), quiet: true })) as Record<string, unknown> & {
+    log_index: number;
+  };
+  const pending =
+    answer.publish === 'scheduled'
+      ? `publication was expected by ${String(answer.expected_publication)}`
+      : `publication pending, next scheduled run ${String(answer.next_scheduled_run ?? 'none')}`;
   try {
     const feed = await waitForCarryingFeed(opts.url, answer.log_index, seconds, pending);
     printJson({ ...answer, published_in: feed });
@@ -98,23 +113,50 @@ export function registerTreatyCommands(program: Command): void {
   const treaty = program.command('treaty').description('recognition treaties: issue, revoke, supersede, list, show, verify');
 
   common(treaty.command('issue').description('issue a treaty from a JSON file of terms (POST /admin/recognition-treaties)'), true)
-    .argument('<file>', 'JSON terms: subject_sovereign_id, subject_public_keys, scope, validity_hours | valid_from+expires_at, metadata ("-" for stdin)')
-    .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/recognition-treaties', body: readJsonFile(file).text })));
+    .argument(
+      '<file>',
+      'JSON terms: subject_sovereign_id, subject_public_keys, scope, validity_hours | valid_from+expires_at, metadata ("-" for stdin)',
+    )
+    .action(
+      action(async (file: string, opts: ClientOptions) =>
+        adminCall({ ...opts, method: 'POST', path: '/admin/recognition-treaties', body: readJsonFile(file).text }),
+      ),
+    );
 
-  revokeOptions(common(treaty.command('revoke').description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'treaty id')).action(
-    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, opts)),
-  );
+  revokeOptions(
+    common(
+      treaty
+        .command('revoke')
+        .description('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke); says when the feed will carry it'),
+      true,
+    ).argument('<id>', 'treaty id'),
+  ).action(action(async (id: string, opts: RevokeOptions) => revoke(`/admin/recognition-treaties/${encodeURIComponent(id)}/revoke`, opts)));
 
-  common(treaty.command('supersede').description('replace a treaty with new terms in one step (POST /admin/recognition-treaties/{id}/supersede)'), true)
+  common(
+    treaty
+      .command('supersede')
+      .description('replace a treaty with new terms in one step (POST /admin/recognition-treaties/{id}/supersede)'),
+    true,
+  )
     .argument('<id>', 'id of the treaty to replace')
     .argument('<file>', 'JSON terms of the new treaty ("-" for stdin)')
     .action(
       action(async (id: string, file: string, opts: ClientOptions) =>
-        adminCall({ ...opts, method: 'POST', path: `/admin/recognition-treaties/${encodeURIComponent(id)}/supersede`, body: readJsonFile(file).text }),
+        adminCall({
+          ...opts,
+          method: 'POST',
+          path: `/admin/recognition-treaties/${encodeURIComponent(id)}/supersede`,
+          body: readJsonFile(file).text,
+        }),
       ),
     );
 
-  common(treaty.command('revoke-by-operator').description('revoke every treaty an operator key authorized (POST /admin/recognition-treaties/revoke-by-operator)'), true)
+  common(
+    treaty
+      .command('revoke-by-operator')
+      .description('revoke every treaty an operator key authorized (POST /admin/recognition-treaties/revoke-by-operator)'),
+    true,
+  )
     .requiredOption('--key-id <key_id>', 'sha256:… key_id of the operator key')
     .requiredOption('--reason <reason>', 'revocation reason, usually key_compromise')
     .option('--since <ts>', 'only treaties issued at or after this time')
@@ -135,7 +177,8 @@ export function registerTreatyCommands(program: Command): void {
     .action(
       action(async (opts: ClientOptions & { issuer?: string; subject?: string; state?: string; cursor?: string; limit?: string }) => {
         const query = new URLSearchParams();
-        for (const name of ['issuer', 'subject', 'state', 'cursor', 'limit'] as const) if (opts[name] !== undefined) query.set(name, opts[name]!);
+        for (const name of ['issuer', 'subject', 'state', 'cursor', 'limit'] as const)
+          if (opts[name] !== undefined) query.set(name, opts[name]!);
         const qs = query.toString();
         await publicCall({ ...opts, method: 'GET', path: `/recognition-treaties${qs ? `?${qs}` : ''}` });
       }),
@@ -143,10 +186,20 @@ export function registerTreatyCommands(program: Command): void {
 
   common(treaty.command('show').description('show a treaty with its revocation and lifecycle (GET /recognition-treaties/{id})'), false)
     .argument('<id>', 'treaty id')
-    .action(action(async (id: string, opts: ClientOptions) => publicCall({ ...opts, method: 'GET', path: `/recognition-treaties/${encodeURIComponent(id)}` })));
+    .action(
+      action(async (id: string, opts: ClientOptions) =>
+        publicCall({ ...opts, method: 'GET', path: `/recognition-treaties/${encodeURIComponent(id)}` }),
+      ),
+    );
 
-  common(treaty.command('verify').description('verify a signed treaty (POST /recognition-treaties/verify); exit status 2 when not accepted'), false)
-    .argument('<file>', 'a signed treaty, or a full verify request {treaty, issuer_public_keys?, expected_issuer?, expected_subject?} ("-" for stdin)')
+  common(
+    treaty.command('verify').description('verify a signed treaty (POST /recognition-treaties/verify); exit status 2 when not accepted'),
+    false,
+  )
+    .argument(
+      '<file>',
+      'a signed treaty, or a full verify request {treaty, issuer_public_keys?, expected_issuer?, expected_subject?} ("-" for stdin)',
+    )
     .option('--expected-issuer <id>', 'the issuer the treaty must name')
     .option('--expected-subject <id>', 'the subject the treaty must name')
     .action(
@@ -162,13 +215,27 @@ export function registerTreatyCommands(program: Command): void {
 
   common(attestation.command('issue').description('issue an attestation from a JSON file (POST /admin/attestations)'), true)
     .argument('<file>', 'JSON: subject_id, subject_public_key?, roles, validity_hours | valid_from+expires_at, claims? ("-" for stdin)')
-    .action(action(async (file: string, opts: ClientOptions) => adminCall({ ...opts, method: 'POST', path: '/admin/attestations', body: readJsonFile(file).text })));
+    .action(
+      action(async (file: string, opts: ClientOptions) =>
+        adminCall({ ...opts, method: 'POST', path: '/admin/attestations', body: readJsonFile(file).text }),
+      ),
+    );
 
-  revokeOptions(common(attestation.command('revoke').description('revoke an attestation (POST /admin/attestations/{id}/revoke); says when the feed will carry it'), true).argument('<id>', 'attestation id')).action(
-    action(async (id: string, opts: RevokeOptions) => revoke(`/admin/attestations/${encodeURIComponent(id)}/revoke`, opts)),
-  );
+  revokeOptions(
+    common(
+      attestation
+        .command('revoke')
+        .description('revoke an attestation (POST /admin/attestations/{id}/revoke); says when the feed will carry it'),
+      true,
+    ).argument('<id>', 'attestation id'),
+  ).action(action(async (id: string, opts: RevokeOptions) => revoke(`/admin/attestations/${encodeURIComponent(id)}/revoke`, opts)));
 
-  common(attestation.command('revoke-by-operator').description('revoke every attestation an operator key authorized (POST /admin/attestations/revoke-by-operator)'), true)
+  common(
+    attestation
+      .command('revoke-by-operator')
+      .description('revoke every attestation an operator key authorized (POST /admin/attestations/revoke-by-operator)'),
+    true,
+  )
     .requiredOption('--key-id <key_id>', 'sha256:… key_id of the operator key')
     .requiredOption('--reason <reason>', 'revocation reason, usually key_compromise')
     .option('--since <ts>', 'only attestations issued at or after this time')
@@ -180,11 +247,25 @@ export function registerTreatyCommands(program: Command): void {
       ),
     );
 
-  common(attestation.command('show').description('show an attestation with its revocation and lifecycle (GET /admin/attestations/{id})'), true)
+  common(
+    attestation.command('show').description('show an attestation with its revocation and lifecycle (GET /admin/attestations/{id})'),
+    true,
+  )
     .argument('<id>', 'attestation id')
-    .action(action(async (id: string, opts: ClientOptions) => adminCall({ ...opts, method: 'GET', path: `/admin/attestations/${encodeURIComponent(id)}` })));
+    .action(
+      action(async (id: string, opts: ClientOptions) =>
+        adminCall({ ...opts, method: 'GET', path: `/admin/attestations/${encodeURIComponent(id)}` }),
+      ),
+    );
 
-  common(attestation.command('verify').description('verify an attestation with this authority\u2019s treaties (POST /attestations/verify); exit status 2 when not accepted'), false)
+  common(
+    attestation
+      .command('verify')
+      .description(
+        'verify an attestation with this authority\u2019s treaties (POST /attestations/verify); exit status 2 when not accepted',
+      ),
+    false,
+  )
     .argument('<file>', 'a signed attestation, or a full verify request {attestation, treaty?} ("-" for stdin)')
     .action(
       action(async (file: string, opts: ClientOptions) => {

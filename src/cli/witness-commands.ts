@@ -13,7 +13,9 @@ interface SubmitAnswer {
 }
 
 export function registerWitnessCommands(program: Command): void {
-  const witness = program.command('witness').description("witnessing: cosign recognized sovereigns' logs, and have this log cosigned by its witnesses");
+  const witness = program
+    .command('witness')
+    .description("witnessing: cosign recognized sovereigns' logs, and have this log cosigned by its witnesses");
 
   withClientOptions(witness.command('enable').description("start witnessing a recognized sovereign's log").argument('<sovereign-id>'))
     .option('--origin <origin>', "the log's origin (default: the one of its checkpoint this authority verified when pulling)")
@@ -24,13 +26,17 @@ export function registerWitnessCommands(program: Command): void {
       }),
     );
 
-  withClientOptions(witness.command('disable').description("stop witnessing a sovereign's log (what was cosigned is kept)").argument('<sovereign-id>')).action(
+  withClientOptions(
+    witness.command('disable').description("stop witnessing a sovereign's log (what was cosigned is kept)").argument('<sovereign-id>'),
+  ).action(
     action(async (id: string, opts: CommonOptions) => {
       await adminCall({ ...client(opts), method: 'POST', path: `/admin/witness/logs/${encodeURIComponent(sovereignId(id))}/disable` });
     }),
   );
 
-  withClientOptions(witness.command('logs').description('list the logs this authority witnesses, with what it last cosigned and conflicts seen')).action(
+  withClientOptions(
+    witness.command('logs').description('list the logs this authority witnesses, with what it last cosigned and conflicts seen'),
+  ).action(
     action(async (opts: CommonOptions) => {
       await adminCall({ ...client(opts), method: 'GET', path: '/admin/witness/logs' });
     }),
@@ -42,13 +48,17 @@ export function registerWitnessCommands(program: Command): void {
     }),
   );
 
-  withClientOptions(witness.command('status').description("the witnesses of this authority's log: what each cosigned, failures, backoff")).action(
+  withClientOptions(
+    witness.command('status').description("the witnesses of this authority's log: what each cosigned, failures, backoff"),
+  ).action(
     action(async (opts: CommonOptions) => {
       await adminCall({ ...client(opts), method: 'GET', path: '/admin/log/witnesses' });
     }),
   );
 
-  withClientOptions(witness.command('submit').description("submit this log's latest checkpoint to every witness now (ignores backoff)")).action(
+  withClientOptions(
+    witness.command('submit').description("submit this log's latest checkpoint to every witness now (ignores backoff)"),
+  ).action(
     action(async (opts: CommonOptions) => {
       const answer = (await adminCall({ ...client(opts), method: 'POST', path: '/admin/log/witnesses/submit' })) as SubmitAnswer;
       // The request worked but a witness did not cosign: a script must see that as a failure.

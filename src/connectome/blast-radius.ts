@@ -98,7 +98,8 @@ export function issuerImpact(graph: Graph, finder: ReachFinder, issuer: number):
 
 function hasActiveEdge(graph: Graph, from: number, to: number): boolean {
   const { activeOut, edgeTo } = graph;
-  for (let k = activeOut.offsets[from]!, end = activeOut.offsets[from + 1]!; k < end; k++) if (edgeTo[activeOut.edges[k]!] === to) return true;
+  for (let k = activeOut.offsets[from]!, end = activeOut.offsets[from + 1]!; k < end; k++)
+    if (edgeTo[activeOut.edges[k]!] === to) return true;
   return false;
 }
 

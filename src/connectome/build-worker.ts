@@ -34,5 +34,8 @@ serveThreadRequests<WorkerRequest, WorkerAnswer>((request) => {
   }
   const body = new Uint8Array(value.length);
   body.set(value.body);
-  return { value: { builds: service.buildCount, value: { etag: value.etag, length: value.length, body } }, transfer: [body.buffer as ArrayBuffer] };
+  return {
+    value: { builds: service.buildCount, value: { etag: value.etag, length: value.length, body } },
+    transfer: [body.buffer as ArrayBuffer],
+  };
 });

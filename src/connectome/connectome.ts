@@ -87,11 +87,17 @@ export class Connectome {
   findItem(query: BlastRadiusQuery): number {
     const matches = (this.itemsById.get(query.id) ?? []).filter((i) => {
       const { record } = this.graph.items[i]!;
-      return (query.issuer === undefined || record.issuer_sovereign_id === query.issuer) && (query.type === undefined || record.kind === query.type);
+      return (
+        (query.issuer === undefined || record.issuer_sovereign_id === query.issuer) &&
+        (query.type === undefined || record.kind === query.type)
+      );
     });
     if (matches.length === 0) throw new AppError('revoked_item_not_found', 'no revoked item with this id', { id: query.id });
     if (matches.length > 1) {
-      const candidates = matches.map((i) => ({ type: this.graph.items[i]!.record.kind, issuer_sovereign_id: this.graph.items[i]!.record.issuer_sovereign_id }));
+      const candidates = matches.map((i) => ({
+        type: this.graph.items[i]!.record.kind,
+        issuer_sovereign_id: this.graph.items[i]!.record.issuer_sovereign_id,
+      }));
       throw new AppError('ambiguous_revoked_item', 'several revoked items have this id; add issuer or type', { id: query.id, candidates });
     }
     return matches[0]!;

@@ -162,7 +162,13 @@ function pageData(connectome: Connectome): PageData {
     if (feed.stale) counts.stale++;
     if (feed.paused) counts.paused++;
   }
-  data = { layout: layoutGraph(graph), recent, edgeOfTreaty: new Map(graph.edges.map((e, i) => [e.treaty_id, i])), revokedItemOfEdge, counts };
+  data = {
+    layout: layoutGraph(graph),
+    recent,
+    edgeOfTreaty: new Map(graph.edges.map((e, i) => [e.treaty_id, i])),
+    revokedItemOfEdge,
+    counts,
+  };
   pages.set(connectome, data);
   return data;
 }
@@ -219,7 +225,15 @@ interface Highlight {
  * Labels sit outside their node, away from the centre (where the edges to inner rings run), and
  * switch sides rather than run off the drawing.
  */
-function labelPlacement(text: string, at: { x: number; y: number }, angle: number, radius: number, self: boolean, fontSize: number, width: number): { x: number; y: number; anchor: string } {
+function labelPlacement(
+  text: string,
+  at: { x: number; y: number },
+  angle: number,
+  radius: number,
+  self: boolean,
+  fontSize: number,
+  width: number,
+): { x: number; y: number; anchor: string } {
   if (self) return { x: at.x, y: Math.round(at.y + radius + fontSize + 2), anchor: 'middle' };
   const cos = Math.cos(angle);
   const sin = Math.sin(angle);
@@ -249,7 +263,11 @@ function GraphPicture(props: { graph: Graph; layout: GraphLayout; highlight: Hig
   const { graph, layout, highlight, revokedItemOfEdge } = props;
   const selfNode = graph.nodeOf.get(graph.selfId)!;
   const labelled = (node: number) =>
-    layout.nodes.length <= 60 || node === selfNode || node === highlight.issuer || highlight.pathNodes.has(node) || (highlight.affected.size <= 40 && highlight.affected.has(node));
+    layout.nodes.length <= 60 ||
+    node === selfNode ||
+    node === highlight.issuer ||
+    highlight.pathNodes.has(node) ||
+    (highlight.affected.size <= 40 && highlight.affected.has(node));
   // Quiet edges first, revoked and highlighted ones last, so they are drawn on top.
   const rank = (e: number) => {
     if (highlight.pathEdges.has(e) || highlight.carrying.has(e)) return 4;
@@ -273,7 +291,16 @@ function GraphPicture(props: { graph: Graph; layout: GraphLayout; highlight: Hig
     >
       <defs>
         {MARKERS.map(([name, color]) => (
-          <marker id={`arrow-${name}`} viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse">
+          <marker
+            id={`arrow-${name}`}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerUnits="userSpaceOnUse"
+            markerWidth="9"
+            markerHeight="9"
+            orient="auto-start-reverse"
+          >
             <path d="M0 0L10 5L0 10z" fill={color} />
           </marker>
         ))}
@@ -292,7 +319,13 @@ function GraphPicture(props: { graph: Graph; layout: GraphLayout; highlight: Hig
             marker = 'path';
           }
           const path = (
-            <path class={classes.join(' ')} d={d} marker-end={`url(#arrow-${marker})`} data-treaty={edge.treaty_id} data-state={edge.lifecycle_state}>
+            <path
+              class={classes.join(' ')}
+              d={d}
+              marker-end={`url(#arrow-${marker})`}
+              data-treaty={edge.treaty_id}
+              data-state={edge.lifecycle_state}
+            >
               <title>{`${edge.from} → ${edge.to} · ${STATE_LABEL[edge.lifecycle_state]} · treaty ${edge.treaty_id}`}</title>
             </path>
           );
@@ -377,7 +410,10 @@ function BlastRadiusPanel(props: { focus: Focus | null; requested: string | unde
         <h2>Blast radius</h2>
         {error ? <p class="notice">{error}</p> : null}
         {requested ? null : (
-          <p class="hint">Select a revoked item in the table below, or a red dashed edge in the graph, to see who accepted it and whether they have caught up.</p>
+          <p class="hint">
+            Select a revoked item in the table below, or a red dashed edge in the graph, to see who accepted it and whether they have caught
+            up.
+          </p>
         )}
       </section>
     );
@@ -388,7 +424,9 @@ function BlastRadiusPanel(props: { focus: Focus | null; requested: string | unde
   const caughtUp = v.propagation.filter((p) => p.caught_up === true).length;
   const behind = v.propagation.filter((p) => p.caught_up === false).length;
   const unknown = v.propagation.length - caughtUp - behind;
-  const rows = [...v.propagation].sort((a, b) => (hops.get(a.sovereign_id) ?? 0) - (hops.get(b.sovereign_id) ?? 0) || (a.sovereign_id < b.sovereign_id ? -1 : 1));
+  const rows = [...v.propagation].sort(
+    (a, b) => (hops.get(a.sovereign_id) ?? 0) - (hops.get(b.sovereign_id) ?? 0) || (a.sovereign_id < b.sovereign_id ? -1 : 1),
+  );
   const carrying = v.carrying_treaty_ids.length;
   return (
     <section id="blast-radius" data-item={v.id}>
@@ -451,7 +489,9 @@ function BlastRadiusPanel(props: { focus: Focus | null; requested: string | unde
           </table>
         </div>
       )}
-      {rows.length > TABLE_LIMIT ? <p class="hint">{`Showing ${TABLE_LIMIT} of ${rows.length}; /connectome/blast-radius?id=… has them all.`}</p> : null}
+      {rows.length > TABLE_LIMIT ? (
+        <p class="hint">{`Showing ${TABLE_LIMIT} of ${rows.length}; /connectome/blast-radius?id=… has them all.`}</p>
+      ) : null}
       {carrying > 0 ? (
         <details class="carrying">
           <summary>{`${quantity(carrying, 'treaty', 'treaties')} carried the trust`}</summary>
@@ -480,7 +520,8 @@ function TrustPathPanel(props: { graph: Graph; from: string; to: string | undefi
       {result ? (
         <div data-reason={result.reason}>
           <p>
-            {result.trusted ? <span class="badge b-ok">trusted</span> : <span class="badge b-bad">not trusted</span>} <code>{result.reason}</code>
+            {result.trusted ? <span class="badge b-ok">trusted</span> : <span class="badge b-bad">not trusted</span>}{' '}
+            <code>{result.reason}</code>
             {result.trusted ? ` · ${result.hop_count} hop${result.hop_count === 1 ? '' : 's'}` : ''}
           </p>
           {result.path.length > 0 ? (
@@ -555,7 +596,9 @@ function RevokedTable(props: { connectome: Connectome; focus: Focus | null }): C
           </table>
         </div>
       )}
-      {graph.items.length > TABLE_LIMIT ? <p class="hint">{`Showing the ${TABLE_LIMIT} most recent of ${graph.items.length}; /connectome.json has them all.`}</p> : null}
+      {graph.items.length > TABLE_LIMIT ? (
+        <p class="hint">{`Showing the ${TABLE_LIMIT} most recent of ${graph.items.length}; /connectome.json has them all.`}</p>
+      ) : null}
     </section>
   );
 }
@@ -563,7 +606,9 @@ function RevokedTable(props: { connectome: Connectome; focus: Focus | null }): C
 function FeedTable(props: { graph: Graph }): Child {
   const { graph } = props;
   const severity: Record<FeedState, number> = { paused: 0, stale: 1, awaiting: 2, fresh: 3 };
-  const feeds = [...graph.feeds.entries()].sort(([a, fa], [b, fb]) => severity[feedState(fa)] - severity[feedState(fb)] || (a < b ? -1 : 1));
+  const feeds = [...graph.feeds.entries()].sort(
+    ([a, fa], [b, fb]) => severity[feedState(fa)] - severity[feedState(fb)] || (a < b ? -1 : 1),
+  );
   return (
     <section id="feeds">
       <h2>{`Feed freshness (${quantity(feeds.length, 'issuer', 'issuers')})`}</h2>
@@ -617,7 +662,8 @@ function resolveFocus(connectome: Connectome, options: DashboardOptions): { focu
     const item = connectome.findItem({ id: options.focus, ...(options.issuer ? { issuer: options.issuer } : {}) });
     return { focus: { item, view: connectome.blastRadiusOf(item) }, error: undefined };
   } catch (err) {
-    if (err instanceof AppError && err.code === 'ambiguous_revoked_item') return { focus: null, error: 'Several revoked items have this id: pick one in the table below.' };
+    if (err instanceof AppError && err.code === 'ambiguous_revoked_item')
+      return { focus: null, error: 'Several revoked items have this id: pick one in the table below.' };
     return { focus: null, error: 'No revoked item has this id.' };
   }
 }
@@ -667,7 +713,10 @@ export function renderDashboard(connectome: Connectome, options: DashboardOption
             generated <span class="mono">{connectome.generatedAt}</span>
           </span>
           <span class="meta">
-            digest <span class="mono" title={connectome.digest}>{connectome.digest.slice(0, 19)}…</span>
+            digest{' '}
+            <span class="mono" title={connectome.digest}>
+              {connectome.digest.slice(0, 19)}…
+            </span>
           </span>
           <span class="meta">{`max path length ${graph.maxPathLength}`}</span>
           <a href="/connectome.json">connectome.json</a>
@@ -702,7 +751,10 @@ export function renderDashboard(connectome: Connectome, options: DashboardOption
           <RevokedTable connectome={connectome} focus={focus} />
           <FeedTable graph={graph} />
         </main>
-        <footer>Public view: sovereign ids, treaty and item ids, issuers, reasons and times only. Feed states: fresh · stale (past next update) · paused (imports stopped).</footer>
+        <footer>
+          Public view: sovereign ids, treaty and item ids, issuers, reasons and times only. Feed states: fresh · stale (past next update) ·
+          paused (imports stopped).
+        </footer>
       </body>
     </html>
   );

@@ -185,7 +185,9 @@ class ByteWriter {
 
   /** All bytes written; a chunk mostly empty is copied out so its spare capacity is not kept alive. */
   finish(): Buffer[] {
-    return this.slices(0, this.pos).map((slice) => (slice.buffer.byteLength > 1024 * 1024 && slice.length < slice.buffer.byteLength * 0.75 ? Buffer.from(slice) : slice));
+    return this.slices(0, this.pos).map((slice) =>
+      slice.buffer.byteLength > 1024 * 1024 && slice.length < slice.buffer.byteLength * 0.75 ? Buffer.from(slice) : slice,
+    );
   }
 
   /** The bytes [start, end) as slices of the chunks, without copying. */
@@ -194,7 +196,8 @@ class ByteWriter {
     let offset = 0;
     for (const chunk of this.chunks) {
       const size = chunk === this.current ? this.used : chunk.length;
-      if (offset + size > start && offset < end) out.push(chunk.subarray(Math.max(start, offset) - offset, Math.min(end, offset + size) - offset));
+      if (offset + size > start && offset < end)
+        out.push(chunk.subarray(Math.max(start, offset) - offset, Math.min(end, offset + size) - offset));
       offset += size;
       if (offset >= end) break;
     }

@@ -178,7 +178,9 @@ export function buildGraph(input: ConnectomeInput): Graph {
     const lo = bucketStart[from]!;
     const hi = bucketStart[from + 1]!;
     if (hi - lo > 1) {
-      const sorted = Array.from(order.subarray(lo, hi)).sort((a, b) => recordTo[a]! - recordTo[b]! || compareText(records[a]!.treaty_id, records[b]!.treaty_id));
+      const sorted = Array.from(order.subarray(lo, hi)).sort(
+        (a, b) => recordTo[a]! - recordTo[b]! || compareText(records[a]!.treaty_id, records[b]!.treaty_id),
+      );
       order.set(sorted, lo);
     }
   }
@@ -195,7 +197,10 @@ export function buildGraph(input: ConnectomeInput): Graph {
     const r = order[e]!;
     const t = records[r]!;
     const isRevoked = revokedTreaties.get(t.issuer_sovereign_id)?.has(t.treaty_id) ?? false;
-    const life = lifecycleAt({ valid_from: t.valid_from, expires_at: t.expires_at, revocation: isRevoked ? { replaced_by: t.replaced_by ?? null } : null }, input.now);
+    const life = lifecycleAt(
+      { valid_from: t.valid_from, expires_at: t.expires_at, revocation: isRevoked ? { replaced_by: t.replaced_by ?? null } : null },
+      input.now,
+    );
     if (!isRevoked) lifecycleBoundaries(timestampMs(t.valid_from), timestampMs(t.expires_at), boundary);
     edges[e] = {
       expires_at: t.expires_at,
@@ -245,7 +250,9 @@ export function buildGraph(input: ConnectomeInput): Graph {
         items.push({ record, edge });
       }
     }
-    const run = items.slice(start).sort((a, b) => compareText(a.record.id, b.record.id) || compareText(a.record.issuer_sovereign_id, b.record.issuer_sovereign_id));
+    const run = items
+      .slice(start)
+      .sort((a, b) => compareText(a.record.id, b.record.id) || compareText(a.record.issuer_sovereign_id, b.record.issuer_sovereign_id));
     run.forEach((item, i) => {
       items[start + i] = item;
     });
@@ -266,7 +273,11 @@ export function buildGraph(input: ConnectomeInput): Graph {
 
   const acknowledgements = new Map<string, Map<string, number>>();
   // Importing an issuer's feed is this authority's own acknowledgement of it.
-  const ownImports = input.feeds.map((f) => ({ issuer_sovereign_id: f.issuer_sovereign_id, sovereign_id: input.selfId, sequence: f.imported_sequence }));
+  const ownImports = input.feeds.map((f) => ({
+    issuer_sovereign_id: f.issuer_sovereign_id,
+    sovereign_id: input.selfId,
+    sequence: f.imported_sequence,
+  }));
   for (const a of [...input.acknowledgements, ...ownImports]) {
     let byImporter = acknowledgements.get(a.issuer_sovereign_id);
     if (!byImporter) acknowledgements.set(a.issuer_sovereign_id, (byImporter = new Map()));

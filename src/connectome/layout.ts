@@ -117,7 +117,10 @@ export function layoutGraph(graph: Graph, maxNodes = 500): GraphLayout {
 
   // The drawing is cut to what it holds, so a small graph is not a thin line in a large empty square:
   // the farthest node on each axis plus room for its label, symmetric so this authority stays centred.
-  const offsets = chosen.map((node) => ({ x: Math.round(radius[node]! * Math.cos(angle[node]!)), y: Math.round(radius[node]! * Math.sin(angle[node]!)) }));
+  const offsets = chosen.map((node) => ({
+    x: Math.round(radius[node]! * Math.cos(angle[node]!)),
+    y: Math.round(radius[node]! * Math.sin(angle[node]!)),
+  }));
   let reachX = 0;
   let reachY = 0;
   let longestLabel = 0;
@@ -184,7 +187,10 @@ function edgeShapes(graph: Graph, position: Map<number, Point>, self: number, no
       const tl = Math.hypot(tx, ty) || 1;
       const end = { x: to.x - (tx / tl) * rim, y: to.y - (ty / tl) * rim };
       const r = (v: number) => Math.round(v * 10) / 10;
-      shapes.push({ edge: e, d: bend === 0 ? `M${from.x} ${from.y}L${r(end.x)} ${r(end.y)}` : `M${from.x} ${from.y}Q${r(cx)} ${r(cy)} ${r(end.x)} ${r(end.y)}` });
+      shapes.push({
+        edge: e,
+        d: bend === 0 ? `M${from.x} ${from.y}L${r(end.x)} ${r(end.y)}` : `M${from.x} ${from.y}Q${r(cx)} ${r(cy)} ${r(end.x)} ${r(end.y)}`,
+      });
     });
   }
   return shapes.sort((a, b) => a.edge - b.edge);

@@ -15,7 +15,16 @@ import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts
  * never touches another domain's tables itself.
  */
 
-type TreatyRow = [treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string];
+type TreatyRow = [
+  treatyId: string,
+  issuer: string,
+  subject: string,
+  validFrom: string,
+  expiresAt: string,
+  roles: string | null,
+  replacedBy: string | null,
+  body: string,
+];
 
 /** This authority's treaties with the replacement of any superseded one. */
 function ownTreaties(sqlite: Sqlite): TreatyRecord[] {
@@ -29,8 +38,25 @@ function mirroredTreaties(sqlite: Sqlite): TreatyRecord[] {
   return rows.map(toTreaty);
 }
 
-function toTreaty([treaty_id, issuer_sovereign_id, subject_sovereign_id, valid_from, expires_at, roles, replacedBy, body]: TreatyRow): TreatyRecord {
-  const record: TreatyRecord = { treaty_id, issuer_sovereign_id, subject_sovereign_id, valid_from, expires_at, roles: roles ? (JSON.parse(roles) as string[]) : [], body };
+function toTreaty([
+  treaty_id,
+  issuer_sovereign_id,
+  subject_sovereign_id,
+  valid_from,
+  expires_at,
+  roles,
+  replacedBy,
+  body,
+]: TreatyRow): TreatyRecord {
+  const record: TreatyRecord = {
+    treaty_id,
+    issuer_sovereign_id,
+    subject_sovereign_id,
+    valid_from,
+    expires_at,
+    roles: roles ? (JSON.parse(roles) as string[]) : [],
+    body,
+  };
   if (replacedBy) record.replaced_by = replacedBy;
   return record;
 }
@@ -72,7 +98,14 @@ export function loadConnectomeInput(deps: ConnectomeSourceDeps): ConnectomeInput
     revocations: [
       ...ownRevocations(sqlite, selfId),
       ...listImportedRevocations(sqlite).map((r) => {
-        const record: RevocationRecord = { issuer_sovereign_id: r.issuer_sovereign_id, kind: r.kind, id: r.id, reason: r.reason, revoked_at: r.revoked_at, feed_sequence: r.feed_sequence };
+        const record: RevocationRecord = {
+          issuer_sovereign_id: r.issuer_sovereign_id,
+          kind: r.kind,
+          id: r.id,
+          reason: r.reason,
+          revoked_at: r.revoked_at,
+          feed_sequence: r.feed_sequence,
+        };
         if (r.subject_sovereign_id) record.subject_sovereign_id = r.subject_sovereign_id;
         return record;
       }),
@@ -84,7 +117,11 @@ export function loadConnectomeInput(deps: ConnectomeSourceDeps): ConnectomeInput
       next_update,
       paused,
     })),
-    acknowledgements: receiptsByImporter(sqlite).map((r) => ({ issuer_sovereign_id: selfId, sovereign_id: r.importer_sovereign_id, sequence: r.sequence })),
+    acknowledgements: receiptsByImporter(sqlite).map((r) => ({
+      issuer_sovereign_id: selfId,
+      sovereign_id: r.importer_sovereign_id,
+      sequence: r.sequence,
+    })),
     knownSovereigns: listPeerIds(sqlite),
   }))();
 }

@@ -125,7 +125,11 @@ class WorkerReader implements ConnectomeReader {
   }
 
   async document(): Promise<ConnectomeDocument> {
-    const value = (await this.request({ op: 'document', have: this.last?.etag ?? null })) as { etag: string; length: number; body: Uint8Array | null };
+    const value = (await this.request({ op: 'document', have: this.last?.etag ?? null })) as {
+      etag: string;
+      length: number;
+      body: Uint8Array | null;
+    };
     if (value.body === null && this.last?.etag === value.etag) return this.last;
     if (value.body === null) throw new Error('connectome worker: no document bytes for a new build');
     this.last = documentOf(value.etag, value.length, Buffer.from(value.body.buffer, value.body.byteOffset, value.body.byteLength));

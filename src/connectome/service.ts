@@ -8,7 +8,14 @@ import { loadConnectomeInput, type ConnectomeSourceDeps } from './loader.ts';
 export type ConnectomeServiceDeps = ConnectomeSourceDeps & Pick<AppDeps, 'changes' | 'background'>;
 
 /** Change events (deps.changes) after which the connectome is out of date. */
-export const CONNECTOME_EVENTS: readonly ChangeEvent[] = ['treaties', 'revocation', 'feed-imported', 'feed-published', 'peers', 'feed-receipt'];
+export const CONNECTOME_EVENTS: readonly ChangeEvent[] = [
+  'treaties',
+  'revocation',
+  'feed-imported',
+  'feed-published',
+  'peers',
+  'feed-receipt',
+];
 
 export class ConnectomeService {
   private current: Connectome | undefined;

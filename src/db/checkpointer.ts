@@ -46,7 +46,12 @@ export function startCheckpointer(dbPath: string, options: { intervalMs?: number
   const state = new SharedArrayBuffer(4);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: dbPath, intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS, state },
+    workerData: {
+      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+      path: dbPath,
+      intervalMs: options.intervalMs ?? DEFAULT_INTERVAL_MS,
+      state,
+    },
   });
   worker.unref();
   let failed = false;

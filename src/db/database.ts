@@ -53,7 +53,8 @@ export function openDatabase(dbPath: string, options: OpenOptions = {}): Databas
   applyPragmas(sqlite, readonly);
   const orm = drizzle(sqlite);
   if (!readonly && (options.migrate ?? true)) migrate(orm, { migrationsFolder: MIGRATIONS_DIR });
-  if (!options.backgroundCheckpoints || readonly || dbPath === ':memory:') return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
+  if (!options.backgroundCheckpoints || readonly || dbPath === ':memory:')
+    return { sqlite, orm, path: dbPath, close: () => sqlite.close() };
   sqlite.pragma(`wal_autocheckpoint = ${SERVING_WAL_AUTOCHECKPOINT_PAGES}`);
   const checkpointer = startCheckpointer(dbPath);
   return {
@@ -124,9 +125,7 @@ export function quickCheck(sqlite: Sqlite): string {
 export function migrationStatus(sqlite: Sqlite): MigrationStatus {
   const journal = migrationJournal();
   const head = journal.entries.length;
-  const hasTable = sqlite
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'")
-    .get();
+  const hasTable = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
   if (!hasTable) return { applied: 0, head, atHead: head === 0, ahead: false };
   const rows = sqlite.prepare('SELECT created_at FROM __drizzle_migrations ORDER BY created_at').all() as Array<{ created_at: number }>;
   const known = new Set(journal.entries.map((e) => e.when));
@@ -174,7 +173,8 @@ export function realDatabasePath(dbPath: string): string {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw err;
     // A dangling link would make SQLite create the target elsewhere; only a truly absent name is new.
-    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) throw new DatabasePathError(`${file} is a symbolic link to a missing file`);
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink())
+      throw new DatabasePathError(`${file} is a symbolic link to a missing file`);
     return file;
   }
 }
@@ -194,12 +194,16 @@ function modeProblem(file: string, what: string, limit: number): string | null {
 export function checkPrivateDatabase(realPath: string): void {
   const problem =
     modeProblem(path.dirname(realPath), 'the database directory', 0o700) ??
-    ['', '-wal', '-shm', '.lock'].map((suffix) => modeProblem(`${realPath}${suffix}`, suffix === '' ? 'the database' : `the database's ${suffix} file`, 0o600)).find((p) => p !== null) ??
+    ['', '-wal', '-shm', '.lock']
+      .map((suffix) => modeProblem(`${realPath}${suffix}`, suffix === '' ? 'the database' : `the database's ${suffix} file`, 0o600))
+      .find((p) => p !== null) ??
     null;
   if (problem) throw new DatabasePathError(problem);
   const links = fs.statSync(realPath, { throwIfNoEntry: false })?.nlink ?? 1;
   if (links > 1) {
-    throw new DatabasePathError(`the database ${realPath} has ${links} hard links: a second name would not share its lock or its -wal; remove the other names`);
+    throw new DatabasePathError(
+      `the database ${realPath} has ${links} hard links: a second name would not share its lock or its -wal; remove the other names`,
+    );
   }
 }
 

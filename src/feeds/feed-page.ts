@@ -16,7 +16,8 @@ export type PageReading = { ok: true; more: boolean; feeds: PageFeed[] } | { ok:
 /** A peer's latest feed (GET /revocation-feeds/latest): its sequence and the hash of its canonical form (null if it has none). */
 export type LatestReading = { ok: true; sequence: number; feedHash: string | null } | { ok: false; problem: PageProblem };
 
-const isObject = (value: JsonValue | undefined): value is Record<string, JsonValue> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: JsonValue | undefined): value is Record<string, JsonValue> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Peer responses held where they are imported: received in chunks, read whole (a page that is not
@@ -97,7 +98,10 @@ export class ReceivedPages {
     try {
       return { ok: true, value: parseJsonStrict(text, { integersOnly: true }) };
     } catch (err) {
-      return { ok: false, problem: err instanceof AppError && err.code === 'non_canonical_number' ? 'non_canonical_number' : 'not_strict_json' };
+      return {
+        ok: false,
+        problem: err instanceof AppError && err.code === 'non_canonical_number' ? 'non_canonical_number' : 'not_strict_json',
+      };
     }
   }
 }

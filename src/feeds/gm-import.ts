@@ -38,7 +38,10 @@ function identify(raw: unknown): { issuer: string | null; sequence: number | nul
   const o = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
   let feedHash: string | null = null;
   try {
-    feedHash = raw && typeof raw === 'object' && !Array.isArray(raw) ? hashRef(gmDocumentJson(raw as Record<string, unknown>, 'revocation_feed')) : null;
+    feedHash =
+      raw && typeof raw === 'object' && !Array.isArray(raw)
+        ? hashRef(gmDocumentJson(raw as Record<string, unknown>, 'revocation_feed'))
+        : null;
   } catch {
     feedHash = null;
   }
@@ -51,7 +54,8 @@ function identify(raw: unknown): { issuer: string | null; sequence: number | nul
 
 function issuerKeysFor(deps: AppDeps, issuer: string, now: Date): PublicKeyInfo[] {
   const recognized = recognizedIssuer(deps.db.sqlite, issuer, now);
-  if (recognized.keys.length === 0) throw new AppError('issuer_not_recognized', 'no treaty in force recognizes this issuer', { issuer_sovereign_id: issuer });
+  if (recognized.keys.length === 0)
+    throw new AppError('issuer_not_recognized', 'no treaty in force recognizes this issuer', { issuer_sovereign_id: issuer });
   // The profile is the operator's choice when recognizing the issuer; a snapshot feed is never
   // accepted from an issuer recognized under another profile.
   const profile = wireProfileOf(deps.db.sqlite, issuer, recognized.profile);
@@ -92,7 +96,15 @@ export function importGmFeedRequest(deps: AppDeps, body: Uint8Array, ctx: GmImpo
     envelope = parseJsonStrict(decodeUtf8Strict(body));
   } catch (err) {
     const message = err instanceof AppError ? err.message : 'request body is not valid JSON';
-    throw recordRejection(deps, undefined, ctx, new AppError('invalid_revocation_feed', 'revocation feed failed validation', { reason: 'malformed_json', issues: [{ path: '(root)', message }] }));
+    throw recordRejection(
+      deps,
+      undefined,
+      ctx,
+      new AppError('invalid_revocation_feed', 'revocation feed failed validation', {
+        reason: 'malformed_json',
+        issues: [{ path: '(root)', message }],
+      }),
+    );
   }
   const o = envelope as Record<string, unknown> | null;
   if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== 1) {
@@ -115,7 +127,10 @@ function recordRejection(deps: AppDeps, raw: unknown, ctx: GmImportContext, err:
   const { issuer, sequence, feedHash } = identify(raw);
   // An equivocation was audited in the transaction that stored its evidence.
   if (err.code !== 'equivocation') {
-    auditRejection(deps.db.sqlite, deps.clock, ctx, { issuer, sequence, feedHash }, err.code, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
+    auditRejection(deps.db.sqlite, deps.clock, ctx, { issuer, sequence, feedHash }, err.code, {
+      via: ctx.via,
+      profile: GENESIS_MESH_PROFILE,
+    });
   }
   // Metric labels only name recognized issuers, so arbitrary request content cannot grow the label set.
   const label = issuer === null || BEFORE_RECOGNITION.has(err.code) ? 'unrecognized' : issuer;
@@ -133,7 +148,12 @@ function revocationsOf(feed: GmFeed): { ids: string[]; reasons: Record<string, s
  * (fresh feed_id, issued_at and signature) on every GET, so two snapshots with the same statement are
  * one statement re-signed, and two with different statements at one sequence are an equivocation.
  */
-function statementOf(feed: { issuer_sovereign_id: string; sequence: number; revoked_attestation_ids?: string[]; revocation_reasons?: Record<string, string> }): string {
+function statementOf(feed: {
+  issuer_sovereign_id: string;
+  sequence: number;
+  revoked_attestation_ids?: string[];
+  revocation_reasons?: Record<string, string>;
+}): string {
   return gmJson([feed.issuer_sovereign_id, feed.sequence, feed.revoked_attestation_ids ?? [], feed.revocation_reasons ?? {}]);
 }
 
@@ -162,7 +182,8 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
 
   // 1. strict schema, and a faithful canonical form
   const parsed = parseGmObject('revocation_feed', raw);
-  if (!parsed.ok) throw new AppError('invalid_revocation_feed', 'revocation feed failed validation', { reason: parsed.reason, issues: parsed.issues });
+  if (!parsed.ok)
+    throw new AppError('invalid_revocation_feed', 'revocation feed failed validation', { reason: parsed.reason, issues: parsed.issues });
   const feed: GmFeed = parsed.value;
   const rawFeed = raw as Record<string, unknown>;
   const issuer = feed.issuer_sovereign_id;
@@ -183,73 +204,92 @@ function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImp
   const issuedAt = parseGmTimestamp(feed.issued_at)!;
   const { ids, reasons } = revocationsOf(feed);
 
-  const outcome = sqlite.transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
-    const state = readIssuerHead(sqlite, issuer);
-    // 4. paused issuer
-    if (state?.paused) throw new AppError('issuer_paused', 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
+  const outcome = sqlite
+    .transaction((): GmImportResult | { equivocation: Record<string, unknown> } => {
+      const state = readIssuerHead(sqlite, issuer);
+      // 4. paused issuer
+      if (state?.paused) throw new AppError('issuer_paused', 'imports from this issuer are paused', { issuer_sovereign_id: issuer });
 
-    // 5. a sequence at or below the last imported one: the same statement re-signed is already
-    // imported; a different one at a sequence held here is equivocation; one never held is stale.
-    // (A pause alone leaves a row without a feed, so "imported before" is a stored feed hash.)
-    const importedBefore = state !== undefined && state.last_feed_hash !== null;
-    if (importedBefore && feed.sequence <= state.last_sequence) {
-      const stored = readImportedFeed(sqlite, issuer, feed.sequence);
-      if (stored && storedStatement(stored.body) === statement) {
-        auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
-        return result('already_imported', feed, 0, feedHash);
+      // 5. a sequence at or below the last imported one: the same statement re-signed is already
+      // imported; a different one at a sequence held here is equivocation; one never held is stale.
+      // (A pause alone leaves a row without a feed, so "imported before" is a stored feed hash.)
+      const importedBefore = state !== undefined && state.last_feed_hash !== null;
+      if (importedBefore && feed.sequence <= state.last_sequence) {
+        const stored = readImportedFeed(sqlite, issuer, feed.sequence);
+        if (stored && storedStatement(stored.body) === statement) {
+          auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, {
+            via: ctx.via,
+            profile: GENESIS_MESH_PROFILE,
+          });
+          return result('already_imported', feed, 0, feedHash);
+        }
+        if (stored) {
+          const nowText = toTimestamp(now);
+          const evidence = {
+            issuer,
+            sequence: feed.sequence,
+            knownFeedHash: stored.feed_hash,
+            conflictingFeedHash: feedHash,
+            conflictingBody: body,
+            detectedAt: nowText,
+          };
+          recordEquivocation(sqlite, deps.clock, ctx, evidence, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
+          auditRejection(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'equivocation', {
+            via: ctx.via,
+            profile: GENESIS_MESH_PROFILE,
+          });
+          // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
+          return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
+        }
+        throw new AppError('sequence_not_increasing', 'a snapshot feed must have a higher sequence than the last one imported', {
+          last_sequence: state.last_sequence,
+          sequence: feed.sequence,
+        });
       }
-      if (stored) {
-        const nowText = toTimestamp(now);
-        const evidence = { issuer, sequence: feed.sequence, knownFeedHash: stored.feed_hash, conflictingFeedHash: feedHash, conflictingBody: body, detectedAt: nowText };
-        recordEquivocation(sqlite, deps.clock, ctx, evidence, { via: ctx.via, profile: GENESIS_MESH_PROFILE });
-        auditRejection(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'equivocation', { via: ctx.via, profile: GENESIS_MESH_PROFILE });
-        // Evidence and the pause must survive the rejection, so they commit here and the error is raised after.
-        return { equivocation: { sequence: feed.sequence, known_feed_hash: stored.feed_hash, conflicting_feed_hash: feedHash } };
+
+      // 6. timestamps: not from the future (beyond skew), never older than the last imported snapshot
+      const skewLimit = addSeconds(now, deps.config.clockSkewSeconds);
+      const previous = state?.last_issued_at ? new Date(state.last_issued_at) : null;
+      if (issuedAt.getTime() > skewLimit.getTime() || (previous && issuedAt.getTime() < previous.getTime())) {
+        throw new AppError('invalid_timestamps', 'feed issued_at is in the future or older than the last imported feed', {
+          issued_at: feed.issued_at,
+          ...(state?.last_issued_at ? { previous_issued_at: state.last_issued_at } : {}),
+        });
       }
-      throw new AppError('sequence_not_increasing', 'a snapshot feed must have a higher sequence than the last one imported', {
-        last_sequence: state.last_sequence,
+
+      // 7. apply: only additions; ids missing from this snapshot stay revoked
+      let nextIndex = maxImportedLogIndex(sqlite, issuer) + 1;
+      const revokedAt = toTimestamp(issuedAt);
+      const added: ImportedEntry[] = [];
+      const adding = new Set<string>();
+      for (const id of ids) {
+        if (adding.has(id) || readImportedRevocation(sqlite, issuer, KIND, id)) continue;
+        adding.add(id);
+        added.push({ index: nextIndex++, kind: KIND, id, reason: knownReason(reasons[id] ?? 'unspecified'), revoked_at: revokedAt });
+      }
+      const nowText = toTimestamp(now);
+      const record = {
+        issuer,
         sequence: feed.sequence,
+        feedHash,
+        signedHash: null,
+        body,
+        importedAt: nowText,
+        issuedAt: feed.issued_at,
+        headIssuedAt: toTimestamp(issuedAt),
+        nextUpdate: null,
+        logSize: nextIndex,
+        frontier: null,
+        revocations: added,
+      };
+      recordAcceptedFeed(sqlite, deps.clock, ctx, record, added.length, {
+        snapshot_count: ids.length,
+        via: ctx.via,
+        profile: GENESIS_MESH_PROFILE,
       });
-    }
-
-    // 6. timestamps: not from the future (beyond skew), never older than the last imported snapshot
-    const skewLimit = addSeconds(now, deps.config.clockSkewSeconds);
-    const previous = state?.last_issued_at ? new Date(state.last_issued_at) : null;
-    if (issuedAt.getTime() > skewLimit.getTime() || (previous && issuedAt.getTime() < previous.getTime())) {
-      throw new AppError('invalid_timestamps', 'feed issued_at is in the future or older than the last imported feed', {
-        issued_at: feed.issued_at,
-        ...(state?.last_issued_at ? { previous_issued_at: state.last_issued_at } : {}),
-      });
-    }
-
-    // 7. apply: only additions; ids missing from this snapshot stay revoked
-    let nextIndex = maxImportedLogIndex(sqlite, issuer) + 1;
-    const revokedAt = toTimestamp(issuedAt);
-    const added: ImportedEntry[] = [];
-    const adding = new Set<string>();
-    for (const id of ids) {
-      if (adding.has(id) || readImportedRevocation(sqlite, issuer, KIND, id)) continue;
-      adding.add(id);
-      added.push({ index: nextIndex++, kind: KIND, id, reason: knownReason(reasons[id] ?? 'unspecified'), revoked_at: revokedAt });
-    }
-    const nowText = toTimestamp(now);
-    const record = {
-      issuer,
-      sequence: feed.sequence,
-      feedHash,
-      signedHash: null,
-      body,
-      importedAt: nowText,
-      issuedAt: feed.issued_at,
-      headIssuedAt: toTimestamp(issuedAt),
-      nextUpdate: null,
-      logSize: nextIndex,
-      frontier: null,
-      revocations: added,
-    };
-    recordAcceptedFeed(sqlite, deps.clock, ctx, record, added.length, { snapshot_count: ids.length, via: ctx.via, profile: GENESIS_MESH_PROFILE });
-    return result('imported', feed, added.length, feedHash);
-  }).immediate();
+      return result('imported', feed, added.length, feedHash);
+    })
+    .immediate();
 
   if ('equivocation' in outcome) {
     throw new AppError('equivocation', 'the issuer signed two different feeds with the same sequence; imports are paused', {

@@ -18,9 +18,24 @@ export interface FeedOutcome {
 }
 
 /** Records an accepted feed and its audit event, in the caller's import transaction. */
-export function recordAcceptedFeed(sqlite: Sqlite, clock: Clock, origin: RequestOrigin, record: ImportedFeedRecord, revokedCount: number, extra: Record<string, unknown>): void {
+export function recordAcceptedFeed(
+  sqlite: Sqlite,
+  clock: Clock,
+  origin: RequestOrigin,
+  record: ImportedFeedRecord,
+  revokedCount: number,
+  extra: Record<string, unknown>,
+): void {
   recordImportedFeed(sqlite, record);
-  auditImported(sqlite, clock, origin, { issuer: record.issuer, sequence: record.sequence, feedHash: record.feedHash }, 'imported', revokedCount, extra);
+  auditImported(
+    sqlite,
+    clock,
+    origin,
+    { issuer: record.issuer, sequence: record.sequence, feedHash: record.feedHash },
+    'imported',
+    revokedCount,
+    extra,
+  );
 }
 
 /** Audits an import that changed nothing because the feed is already held (or an import, with `imported`). */
@@ -41,7 +56,14 @@ export function auditImported(
 }
 
 /** Audits a rejected feed: inside the import transaction, or on its own for a rejection decided before it. */
-export function auditRejection(sqlite: Sqlite, clock: Clock, origin: RequestOrigin, feed: FeedOutcome, reason: string, extra: Record<string, unknown>): void {
+export function auditRejection(
+  sqlite: Sqlite,
+  clock: Clock,
+  origin: RequestOrigin,
+  feed: FeedOutcome,
+  reason: string,
+  extra: Record<string, unknown>,
+): void {
   appendAudit(sqlite, clock, {
     eventType: 'sovereign_revocation_feed_rejected',
     ...originOf(origin),
@@ -57,7 +79,14 @@ export function recordEquivocation(
   sqlite: Sqlite,
   clock: Clock,
   origin: RequestOrigin,
-  evidence: { issuer: string; sequence: number; knownFeedHash: string | null; conflictingFeedHash: string; conflictingBody: string; detectedAt: string },
+  evidence: {
+    issuer: string;
+    sequence: number;
+    knownFeedHash: string | null;
+    conflictingFeedHash: string;
+    conflictingBody: string;
+    detectedAt: string;
+  },
   extra: Record<string, unknown>,
 ): void {
   const { issuer, sequence, knownFeedHash, conflictingFeedHash } = evidence;

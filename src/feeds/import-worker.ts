@@ -10,7 +10,12 @@ import { recordingEffects, type ImportAnswer, type ImportRequest, type ImportWor
 const data = workerData as ImportWorkerData;
 const db = openDatabase(data.dbPath, { migrate: false });
 let now = 0;
-const core = { db, clock: () => new Date(now), config: data.config, identity: { sovereignId: data.sovereignId, signingKeys: [], publishedKeys: [] } };
+const core = {
+  db,
+  clock: () => new Date(now),
+  config: data.config,
+  identity: { sovereignId: data.sovereignId, signingKeys: [], publishedKeys: [] },
+};
 
 const pages = new ReceivedPages();
 

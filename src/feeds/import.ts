@@ -15,7 +15,16 @@ import { findImportedRevocation } from './imported-revocations.ts';
 import { auditImported, auditRejection, recordAcceptedFeed, recordEquivocation } from './import-record.ts';
 import { readImportedFeed, readIssuerHead, type IssuerHead } from './imported-store.ts';
 import { appendLeafDigests, frontierRoot, leafDigest } from '../log/merkle.ts';
-import { MAX_FEED_BYTES, MAX_FEED_ENTRIES, readCanonicalEntry, safeParseFeedOfReadEntries, safeParseRevocationFeed, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
+import {
+  MAX_FEED_BYTES,
+  MAX_FEED_ENTRIES,
+  readCanonicalEntry,
+  safeParseFeedOfReadEntries,
+  safeParseRevocationFeed,
+  signedPartHash,
+  spliceEntries,
+  type RevocationFeed,
+} from './model.ts';
 import type { RevocationEntry } from '../log/revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 
@@ -66,14 +75,16 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
   invalid_revocation_feed: 'the feed does not match the revocation feed schema',
   foreign_issuer: 'a peer may deliver only its own feeds; this feed was issued by another sovereign',
   issuer_not_recognized: 'this authority has no active treaty recognizing the feed issuer',
-  wire_profile_mismatch: 'this issuer is recognized under the genesis-mesh wire profile; its feeds are imported at /admin/sovereign-revocation-feeds/import',
+  wire_profile_mismatch:
+    'this issuer is recognized under the genesis-mesh wire profile; its feeds are imported at /admin/sovereign-revocation-feeds/import',
   invalid_signature: 'the feed is not signed by a key this authority recognizes for its issuer',
   issuer_paused: 'imports from this issuer are paused',
   equivocation: 'the issuer signed a different feed at an already imported sequence',
   sequence_gap: 'the feed does not follow the last imported sequence',
   chain_mismatch: 'previous_feed_hash does not match the last imported feed',
   log_root_mismatch: 'the feed entries do not extend the issuer log to the announced Merkle root',
-  consistency_proof_invalid: "the issuer's consistency proof from the last imported log head to this feed's head is missing or does not verify",
+  consistency_proof_invalid:
+    "the issuer's consistency proof from the last imported log head to this feed's head is missing or does not verify",
   invalid_timestamps: 'the feed timestamps are not acceptable',
 };
 
@@ -108,7 +119,13 @@ export function liveEffects(deps: Pick<AppDeps, 'db' | 'clock' | 'metrics' | 'lo
 /** What an import runs on: the database, the clock, the configuration, who we are, and the effects. */
 export type ImportDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'> & { effects: ImportEffects };
 
-const importDeps = (deps: AppDeps): ImportDeps => ({ db: deps.db, clock: deps.clock, config: deps.config, identity: deps.identity, effects: liveEffects(deps) });
+const importDeps = (deps: AppDeps): ImportDeps => ({
+  db: deps.db,
+  clock: deps.clock,
+  config: deps.config,
+  identity: deps.identity,
+  effects: liveEffects(deps),
+});
 
 interface Rejection {
   code: ImportRejectionCode;
@@ -174,7 +191,10 @@ function feedHashOf(facts: FeedFacts): string | null {
 }
 
 function rejectionAudit(sqlite: Sqlite, deps: ImportDeps, ctx: ImportContext, facts: FeedFacts, rejection: Rejection): void {
-  auditRejection(sqlite, deps.clock, ctx, { issuer: facts.issuer, sequence: facts.sequence, feedHash: feedHashOf(facts) }, rejection.code, { ...sourceOf(ctx), ...rejection.details });
+  auditRejection(sqlite, deps.clock, ctx, { issuer: facts.issuer, sequence: facts.sequence, feedHash: feedHashOf(facts) }, rejection.code, {
+    ...sourceOf(ctx),
+    ...rejection.details,
+  });
 }
 
 /** The audit fields that say where an imported or rejected feed came from. */
@@ -306,7 +326,14 @@ export function importRequestWith(deps: ImportDeps, body: Uint8Array, ctx: Impor
   }
   const o = envelope as Record<string, unknown> | null;
   const proof = o && typeof o === 'object' && 'consistency_proof' in o ? readConsistencyProof(o.consistency_proof) : undefined;
-  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).length !== (proof === undefined ? 1 : 2) || proof === null) {
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    Array.isArray(o) ||
+    !('feed' in o) ||
+    Object.keys(o).length !== (proof === undefined ? 1 : 2) ||
+    proof === null
+  ) {
     rejectEarly(deps, ctx, rawFacts(o && typeof o === 'object' ? o.feed : undefined), {
       code: 'invalid_revocation_feed',
       details: {
@@ -334,7 +361,10 @@ function importObjectWith(deps: ImportDeps, input: unknown, ctx: ImportContext):
 
   // 1. Strict schema (and a bounded canonical size).
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message: 'the feed must be a JSON object' }] } });
+    rejectEarly(deps, ctx, facts, {
+      code: 'invalid_revocation_feed',
+      details: { issues: [{ path: '(root)', message: 'the feed must be a JSON object' }] },
+    });
   }
   const parsed = safeParseRevocationFeed(input);
   if (!parsed.success) rejectEarly(deps, ctx, facts, { code: 'invalid_revocation_feed', details: { issues: issueList(parsed.error) } });
@@ -356,7 +386,8 @@ function importObjectWith(deps: ImportDeps, input: unknown, ctx: ImportContext):
   const body = spliceEntries(headerText, entryTexts);
   const feedHash = hashRef(body);
   facts.feedHash = feedHash;
-  if (Buffer.byteLength(body, 'utf8') > MAX_FEED_BYTES) rejectEarly(deps, ctx, facts, { code: 'body_too_large', details: { max_bytes: MAX_FEED_BYTES } });
+  if (Buffer.byteLength(body, 'utf8') > MAX_FEED_BYTES)
+    rejectEarly(deps, ctx, facts, { code: 'body_too_large', details: { max_bytes: MAX_FEED_BYTES } });
   const payload = Buffer.from(spliceEntries(canonicalJson({ ...unsignedHeader, entries: [] }), entryTexts), 'utf8');
   return importCanonicalFeed(deps, { input, feed, body, feedHash, payload, leaves: entryTexts.map(leafDigest) }, ctx, facts);
 }
@@ -377,11 +408,15 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
   // 2. Keys of this authority's active, in-window treaties whose subject is the issuer.
   const now = deps.clock();
   const recognized = issuer === deps.identity.sovereignId ? { keys: [] } : recognizedIssuer(sqlite, issuer, now);
-  if (recognized.keys.length === 0) rejectEarly(deps, ctx, facts, { code: 'issuer_not_recognized', details: { issuer_sovereign_id: issuer } });
+  if (recognized.keys.length === 0)
+    rejectEarly(deps, ctx, facts, { code: 'issuer_not_recognized', details: { issuer_sovereign_id: issuer } });
   facts.issuerLabel = issuer;
   // The issuer's wire profile is the operator's choice on the recognizing treaty; a native feed from a genesis-mesh issuer is refused.
   if ('profile' in recognized && wireProfileOf(sqlite, issuer, recognized.profile) === GENESIS_MESH_PROFILE) {
-    rejectEarly(deps, ctx, facts, { code: 'wire_profile_mismatch', details: { issuer_sovereign_id: issuer, profile: GENESIS_MESH_PROFILE, expected_profile: 'accord/1' } });
+    rejectEarly(deps, ctx, facts, {
+      code: 'wire_profile_mismatch',
+      details: { issuer_sovereign_id: issuer, profile: GENESIS_MESH_PROFILE, expected_profile: 'accord/1' },
+    });
   }
 
   // 3. Signature, before anything that would reveal this authority's state for the issuer. A key the
@@ -394,89 +429,138 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
   }
 
   const importedAt = toTimestamp(now);
-  const outcome = sqlite.transaction((): { result: ImportResult } | { rejection: Rejection } => {
-    const state = readState(sqlite, issuer);
-    const reject = (rejection: Rejection) => {
-      rejectionAudit(sqlite, deps, ctx, facts, rejection);
-      return { rejection };
-    };
+  const outcome = sqlite
+    .transaction((): { result: ImportResult } | { rejection: Rejection } => {
+      const state = readState(sqlite, issuer);
+      const reject = (rejection: Rejection) => {
+        rejectionAudit(sqlite, deps, ctx, facts, rejection);
+        return { rejection };
+      };
 
-    // 4. Paused issuer.
-    if (state.paused) return reject({ code: 'issuer_paused', details: {} });
+      // 4. Paused issuer.
+      if (state.paused) return reject({ code: 'issuer_paused', details: {} });
 
-    // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
-    if (feed.sequence <= state.last_sequence) {
-      const storedRow = readImportedFeed(sqlite, issuer, feed.sequence);
-      const stored = storedRow?.feed_hash ?? null;
-      // The same signed content with a different signature list (an added or dropped entry) is not a
-      // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
-      const sameContent = storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
-      if (stored === feedHash || sameContent) {
-        auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, sourceOf(ctx));
-        return { result: { accepted: true, status: 'already_imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: 0, feed_hash: feedHash } };
+      // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
+      if (feed.sequence <= state.last_sequence) {
+        const storedRow = readImportedFeed(sqlite, issuer, feed.sequence);
+        const stored = storedRow?.feed_hash ?? null;
+        // The same signed content with a different signature list (an added or dropped entry) is not a
+        // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
+        const sameContent =
+          storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
+        if (stored === feedHash || sameContent) {
+          auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, sourceOf(ctx));
+          return {
+            result: {
+              accepted: true,
+              status: 'already_imported',
+              issuer_sovereign_id: issuer,
+              sequence: feed.sequence,
+              revoked_count: 0,
+              feed_hash: feedHash,
+            },
+          };
+        }
+        const evidence = {
+          issuer,
+          sequence: feed.sequence,
+          knownFeedHash: stored,
+          conflictingFeedHash: feedHash,
+          conflictingBody: body,
+          detectedAt: importedAt,
+        };
+        recordEquivocation(sqlite, deps.clock, ctx, evidence, sourceOf(ctx));
+        return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
       }
-      const evidence = { issuer, sequence: feed.sequence, knownFeedHash: stored, conflictingFeedHash: feedHash, conflictingBody: body, detectedAt: importedAt };
-      recordEquivocation(sqlite, deps.clock, ctx, evidence, sourceOf(ctx));
-      return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
-    }
 
-    // 6. No gaps: the first import is sequence 1, then +1.
-    const expected = state.last_sequence + 1;
-    if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
+      // 6. No gaps: the first import is sequence 1, then +1.
+      const expected = state.last_sequence + 1;
+      if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
 
-    // 7. Hash chain: version 2 links to what the issuer signed, version 1 to the whole feed as imported.
-    const expectedPrevious = feed.version === 1 ? state.last_feed_hash : previousSignedHash(sqlite, issuer, state);
-    if (feed.previous_feed_hash !== expectedPrevious) {
-      return reject({ code: 'chain_mismatch', details: { version: feed.version, expected_previous_feed_hash: expectedPrevious } });
-    }
-
-    // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
-    const entries = feed.entries;
-    for (let i = 0; i < entries.length; i++) {
-      if (entries[i]!.index !== state.log_size + i) {
-        return reject({ code: 'log_root_mismatch', details: { problem: 'non_contiguous_indexes', expected_index: state.log_size + i, position: i } });
+      // 7. Hash chain: version 2 links to what the issuer signed, version 1 to the whole feed as imported.
+      const expectedPrevious = feed.version === 1 ? state.last_feed_hash : previousSignedHash(sqlite, issuer, state);
+      if (feed.previous_feed_hash !== expectedPrevious) {
+        return reject({ code: 'chain_mismatch', details: { version: feed.version, expected_previous_feed_hash: expectedPrevious } });
       }
-    }
-    if (feed.log.size !== state.log_size + entries.length) {
-      return reject({ code: 'log_root_mismatch', details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length } });
-    }
-    const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
-    const root = `sha256:${frontierRoot(frontier)}`;
-    if (root !== feed.log.root_hash) return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
 
-    // 8b. The issuer's consistency proof agrees (required once the issuer has served one).
-    const unproven = checkFeedConsistency(sqlite, { issuer, sequence: feed.sequence, previous: { size: state.log_size, frontier: state.frontier }, next: feed.log, proof: ctx.consistencyProof, at: importedAt });
-    if (unproven) return reject(unproven);
+      // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
+      const entries = feed.entries;
+      for (let i = 0; i < entries.length; i++) {
+        if (entries[i]!.index !== state.log_size + i) {
+          return reject({
+            code: 'log_root_mismatch',
+            details: { problem: 'non_contiguous_indexes', expected_index: state.log_size + i, position: i },
+          });
+        }
+      }
+      if (feed.log.size !== state.log_size + entries.length) {
+        return reject({
+          code: 'log_root_mismatch',
+          details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length },
+        });
+      }
+      const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
+      const root = `sha256:${frontierRoot(frontier)}`;
+      if (root !== feed.log.root_hash)
+        return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
 
-    // 9. Timestamps.
-    const issuedAt = parseTimestamp(feed.issued_at)!;
-    const nextUpdate = parseTimestamp(feed.next_update)!;
-    if (issuedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
-      return reject({ code: 'invalid_timestamps', details: { problem: 'issued_at_in_future', max_skew_seconds: deps.config.clockSkewSeconds } });
-    }
-    if (state.last_issued_at && issuedAt.getTime() < parseTimestamp(state.last_issued_at)!.getTime()) {
-      return reject({ code: 'invalid_timestamps', details: { problem: 'issued_at_before_previous', previous_issued_at: state.last_issued_at } });
-    }
-    if (nextUpdate.getTime() <= issuedAt.getTime()) return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
+      // 8b. The issuer's consistency proof agrees (required once the issuer has served one).
+      const unproven = checkFeedConsistency(sqlite, {
+        issuer,
+        sequence: feed.sequence,
+        previous: { size: state.log_size, frontier: state.frontier },
+        next: feed.log,
+        proof: ctx.consistencyProof,
+        at: importedAt,
+      });
+      if (unproven) return reject(unproven);
 
-    // 10. Apply.
-    const record = {
-      issuer,
-      sequence: feed.sequence,
-      feedHash,
-      signedHash,
-      body,
-      importedAt,
-      issuedAt: feed.issued_at,
-      headIssuedAt: feed.issued_at,
-      nextUpdate: feed.next_update,
-      logSize: frontier.size,
-      frontier: JSON.stringify(frontier.hashes),
-      revocations: entries,
-    };
-    recordAcceptedFeed(sqlite, deps.clock, ctx, record, entries.length, { log_size: frontier.size, root_hash: root, ...sourceOf(ctx) });
-    return { result: { accepted: true, status: 'imported', issuer_sovereign_id: issuer, sequence: feed.sequence, revoked_count: entries.length, feed_hash: feedHash } };
-  }).immediate();
+      // 9. Timestamps.
+      const issuedAt = parseTimestamp(feed.issued_at)!;
+      const nextUpdate = parseTimestamp(feed.next_update)!;
+      if (issuedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
+        return reject({
+          code: 'invalid_timestamps',
+          details: { problem: 'issued_at_in_future', max_skew_seconds: deps.config.clockSkewSeconds },
+        });
+      }
+      if (state.last_issued_at && issuedAt.getTime() < parseTimestamp(state.last_issued_at)!.getTime()) {
+        return reject({
+          code: 'invalid_timestamps',
+          details: { problem: 'issued_at_before_previous', previous_issued_at: state.last_issued_at },
+        });
+      }
+      if (nextUpdate.getTime() <= issuedAt.getTime())
+        return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
+
+      // 10. Apply.
+      const record = {
+        issuer,
+        sequence: feed.sequence,
+        feedHash,
+        signedHash,
+        body,
+        importedAt,
+        issuedAt: feed.issued_at,
+        headIssuedAt: feed.issued_at,
+        nextUpdate: feed.next_update,
+        logSize: frontier.size,
+        frontier: JSON.stringify(frontier.hashes),
+        revocations: entries,
+      };
+      recordAcceptedFeed(sqlite, deps.clock, ctx, record, entries.length, { log_size: frontier.size, root_hash: root, ...sourceOf(ctx) });
+      return {
+        result: {
+          accepted: true,
+          status: 'imported',
+          issuer_sovereign_id: issuer,
+          sequence: feed.sequence,
+          revoked_count: entries.length,
+          feed_hash: feedHash,
+        },
+      };
+    })
+    .immediate();
 
   if ('rejection' in outcome) {
     deps.effects.counted(issuer, outcome.rejection.code);

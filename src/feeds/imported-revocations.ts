@@ -1,7 +1,15 @@
 // Read side of imported feeds: "did this issuer revoke that?" and "is this issuer's feed fresh?".
 import type { Sqlite } from '../db/database.ts';
 import type { RevocationKind } from '../log/revocation-log.ts';
-import { hasImportedRevocationOfKind, readImportedRevocation, readImportedRevocations, readImportedRevokedIds, readIssuerFeedRow, readIssuerFeedRows, type IssuerFeedRow } from './imported-store.ts';
+import {
+  hasImportedRevocationOfKind,
+  readImportedRevocation,
+  readImportedRevocations,
+  readImportedRevokedIds,
+  readIssuerFeedRow,
+  readIssuerFeedRows,
+  type IssuerFeedRow,
+} from './imported-store.ts';
 
 export type { IssuerFeedRow };
 

@@ -125,16 +125,21 @@ export interface StoredEquivocation {
 type Stmt = Statement<unknown[]>;
 
 const FEED_ROW_COLUMNS = 'issuer_sovereign_id, last_sequence, last_import_at, next_update, paused, paused_reason';
-const REVOCATION_COLUMNS = 'issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence, subject_sovereign_id, invalid_since, incident';
+const REVOCATION_COLUMNS =
+  'issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence, subject_sovereign_id, invalid_since, incident';
 
 function build(sqlite: Sqlite) {
   const prepare = (sql: string): Stmt => sqlite.prepare(sql);
   return {
-    head: prepare('SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+    head: prepare(
+      'SELECT last_sequence, last_feed_hash, last_signed_hash, last_issued_at, log_size, frontier, paused FROM feed_issuers WHERE issuer_sovereign_id = ?',
+    ),
     feedRow: prepare(`SELECT ${FEED_ROW_COLUMNS} FROM feed_issuers WHERE issuer_sovereign_id = ?`),
     feedRows: prepare(`SELECT ${FEED_ROW_COLUMNS} FROM feed_issuers ORDER BY issuer_sovereign_id`),
     storedFeed: prepare('SELECT feed_hash, signed_hash, body FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
-    feedHead: prepare('SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?'),
+    feedHead: prepare(
+      'SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?',
+    ),
     feedsAbove: prepare('SELECT sequence, feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ? ORDER BY sequence'),
     insertFeed: prepare(
       `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
@@ -172,12 +177,16 @@ function build(sqlite: Sqlite) {
     revokedIds: prepare('SELECT DISTINCT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = ?').pluck(),
     maxIndex: prepare('SELECT COALESCE(MAX(log_index), -1) FROM imported_revocations WHERE issuer_sovereign_id = ?').pluck(),
     allRevocations: prepare(`SELECT ${REVOCATION_COLUMNS} FROM imported_revocations ORDER BY issuer_sovereign_id, log_index`),
-    issuerRevocations: prepare(`SELECT ${REVOCATION_COLUMNS} FROM imported_revocations WHERE issuer_sovereign_id = ? ORDER BY issuer_sovereign_id, log_index`),
+    issuerRevocations: prepare(
+      `SELECT ${REVOCATION_COLUMNS} FROM imported_revocations WHERE issuer_sovereign_id = ? ORDER BY issuer_sovereign_id, log_index`,
+    ),
     insertEquivocation: prepare(
       `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
-    equivocations: prepare('SELECT id, issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at FROM feed_equivocations ORDER BY id'),
+    equivocations: prepare(
+      'SELECT id, issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at FROM feed_equivocations ORDER BY id',
+    ),
   };
 }
 
@@ -225,7 +234,18 @@ export function readImportedFeedHead(sqlite: Sqlite, issuer: string, sequence: n
  */
 export function recordImportedFeed(sqlite: Sqlite, r: ImportedFeedRecord): void {
   const s = statements(sqlite);
-  s.insertFeed.run(r.issuer, r.sequence, r.feedHash, r.signedHash, r.body, r.importedAt, r.issuedAt, r.nextUpdate, r.logSize, r.frontier ?? '[]');
+  s.insertFeed.run(
+    r.issuer,
+    r.sequence,
+    r.feedHash,
+    r.signedHash,
+    r.body,
+    r.importedAt,
+    r.issuedAt,
+    r.nextUpdate,
+    r.logSize,
+    r.frontier ?? '[]',
+  );
   s.upsertHead.run({
     issuer: r.issuer,
     sequence: r.sequence,
@@ -239,7 +259,18 @@ export function recordImportedFeed(sqlite: Sqlite, r: ImportedFeedRecord): void 
   });
   const insert = s.insertRevocation;
   for (const e of r.revocations) {
-    insert.run(r.issuer, e.index, e.kind, e.id, e.reason, e.revoked_at, e.subject_sovereign_id ?? null, e.invalid_since ?? null, e.incident ?? null, r.sequence);
+    insert.run(
+      r.issuer,
+      e.index,
+      e.kind,
+      e.id,
+      e.reason,
+      e.revoked_at,
+      e.subject_sovereign_id ?? null,
+      e.invalid_since ?? null,
+      e.incident ?? null,
+      r.sequence,
+    );
   }
 }
 
@@ -257,7 +288,16 @@ export function rollbackImportedFeeds(
   const feeds = s.feedsAbove.all(issuer, toSequence) as Array<{ sequence: number; feed_hash: string }>;
   const revocations = s.deleteRevocationsAbove.run(issuer, toSequence).changes;
   s.deleteFeedsAbove.run(issuer, toSequence);
-  s.resetHead.run(toSequence, target?.feed_hash ?? null, target?.signed_hash ?? null, target?.issued_at ?? null, target?.next_update ?? null, target?.log_size ?? 0, target?.frontier ?? '[]', issuer);
+  s.resetHead.run(
+    toSequence,
+    target?.feed_hash ?? null,
+    target?.signed_hash ?? null,
+    target?.issued_at ?? null,
+    target?.next_update ?? null,
+    target?.log_size ?? 0,
+    target?.frontier ?? '[]',
+    issuer,
+  );
   return { feeds, revocations };
 }
 
@@ -269,7 +309,17 @@ export function readImportedRevocation(
   issuer: string,
   kind: RevocationKind,
   id: string,
-): { issuer_sovereign_id: string; kind: RevocationKind; id: string; reason: string; revoked_at: string; feed_sequence: number; invalid_since: string | null } | undefined {
+):
+  | {
+      issuer_sovereign_id: string;
+      kind: RevocationKind;
+      id: string;
+      reason: string;
+      revoked_at: string;
+      feed_sequence: number;
+      invalid_since: string | null;
+    }
+  | undefined {
   return statements(sqlite).revocation.get(issuer, kind, id) as ReturnType<typeof readImportedRevocation>;
 }
 

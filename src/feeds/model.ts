@@ -27,7 +27,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const INCIDENT = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
 export const hashRefSchema = z.string().regex(HASH_REF, 'must be "sha256:" followed by 64 lowercase hex digits');
-export const timestamp = z.string().refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
+export const timestamp = z
+  .string()
+  .refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
 const safeIndex = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const signatureSchema = z.strictObject({
@@ -63,7 +65,11 @@ const feedShape = <E extends z.ZodType>(entry: E) =>
     signatures: z.array(signatureSchema).min(1).max(16),
   });
 
-const withFeedRules = <S extends z.ZodType<{ sequence: number; previous_feed_hash: string | null; issued_by: string; signatures: SignatureEntry[] }>>(schema: S) =>
+const withFeedRules = <
+  S extends z.ZodType<{ sequence: number; previous_feed_hash: string | null; issued_by: string; signatures: SignatureEntry[] }>,
+>(
+  schema: S,
+) =>
   schema
     .refine((f) => (f.sequence === 1) === (f.previous_feed_hash === null), {
       message: 'previous_feed_hash is null exactly when sequence is 1',
@@ -116,7 +122,9 @@ function parseFeedOfValidEntries(input: object, entries: RevocationEntry[]): Fee
   // feed is checked with an empty one (zod would otherwise walk 10,000 elements to copy them).
   const rest = entries.length <= MAX_FEED_ENTRIES && Object.getPrototypeOf(input) === Object.prototype ? { ...input, entries: [] } : input;
   const parsed = feedOfCheckedEntriesSchema.safeParse(rest);
-  return parsed.success ? { success: true, data: { ...(parsed.data as Omit<RevocationFeed, 'entries'>), entries } } : { success: false, error: parsed.error };
+  return parsed.success
+    ? { success: true, data: { ...(parsed.data as Omit<RevocationFeed, 'entries'>), entries } }
+    : { success: false, error: parsed.error };
 }
 
 /**

@@ -41,7 +41,16 @@ export interface MirroredTreaty {
 }
 
 /** A mirrored treaty as the connectome reads it (raw row, in this column order). */
-export type MirroredTreatyRow = [treatyId: string, peer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: null, body: string];
+export type MirroredTreatyRow = [
+  treatyId: string,
+  peer: string,
+  subject: string,
+  validFrom: string,
+  expiresAt: string,
+  roles: string | null,
+  replacedBy: null,
+  body: string,
+];
 
 export interface StoredReceipt {
   importer_sovereign_id: string;
@@ -63,8 +72,12 @@ function build(sqlite: Sqlite) {
     deletePeer: prepare('DELETE FROM peers WHERE sovereign_id = ?'),
     clearBackoff: prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?'),
     failures: prepare('SELECT consecutive_failures FROM peers WHERE sovereign_id = ?').pluck(),
-    pullSucceeded: prepare('UPDATE peers SET last_attempt_at = ?, last_success_at = ?, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE sovereign_id = ?'),
-    pullFailed: prepare('UPDATE peers SET last_attempt_at = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE sovereign_id = ?'),
+    pullSucceeded: prepare(
+      'UPDATE peers SET last_attempt_at = ?, last_success_at = ?, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE sovereign_id = ?',
+    ),
+    pullFailed: prepare(
+      'UPDATE peers SET last_attempt_at = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE sovereign_id = ?',
+    ),
     receiptSent: prepare('UPDATE peers SET receipt_sequence = ? WHERE sovereign_id = ? AND receipt_sequence < ?'),
     deleteTreaties: prepare('DELETE FROM peer_treaties WHERE peer_sovereign_id = ?'),
     insertTreaty: prepare(
@@ -82,7 +95,9 @@ function build(sqlite: Sqlite) {
        ON CONFLICT (importer_sovereign_id) DO UPDATE SET sequence = excluded.sequence, feed_hash = excluded.feed_hash,
          received_at = excluded.received_at, recorded_at = excluded.recorded_at, body = excluded.body`,
     ),
-    receipts: prepare('SELECT importer_sovereign_id, sequence, feed_hash, received_at, recorded_at FROM feed_receipts ORDER BY importer_sovereign_id'),
+    receipts: prepare(
+      'SELECT importer_sovereign_id, sequence, feed_hash, received_at, recorded_at FROM feed_receipts ORDER BY importer_sovereign_id',
+    ),
   };
 }
 
@@ -104,7 +119,10 @@ export function readPeerIds(sqlite: Sqlite): string[] {
   return statements(sqlite).peerIds.all() as string[];
 }
 
-export function insertPeer(sqlite: Sqlite, peer: { sovereign_id: string; base_url: string; profile: string | null; created_at: string }): void {
+export function insertPeer(
+  sqlite: Sqlite,
+  peer: { sovereign_id: string; base_url: string; profile: string | null; created_at: string },
+): void {
   statements(sqlite).insertPeer.run(peer.sovereign_id, peer.base_url, peer.profile, peer.created_at);
 }
 
@@ -129,7 +147,11 @@ export function recordPullSuccess(sqlite: Sqlite, id: string, at: string): void 
   statements(sqlite).pullSucceeded.run(at, at, id);
 }
 
-export function recordPullFailure(sqlite: Sqlite, id: string, failure: { at: string; error: string; failures: number; nextAttemptAt: string }): void {
+export function recordPullFailure(
+  sqlite: Sqlite,
+  id: string,
+  failure: { at: string; error: string; failures: number; nextAttemptAt: string },
+): void {
   statements(sqlite).pullFailed.run(failure.at, failure.error, failure.failures, failure.nextAttemptAt, id);
 }
 

@@ -29,7 +29,8 @@ export function normalizeBaseUrl(text: string): string {
   } catch {
     throw new AppError('invalid_peer', 'base_url is not a URL', { field: 'base_url' });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new AppError('invalid_peer', 'base_url must be http or https', { field: 'base_url' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new AppError('invalid_peer', 'base_url must be http or https', { field: 'base_url' });
   if (url.username || url.password || url.search || url.hash) {
     throw new AppError('invalid_peer', 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
   }
@@ -46,30 +47,45 @@ export function getPeerRow(deps: AppDeps, id: string): PeerRow {
   return row;
 }
 
-export function registerPeer(deps: AppDeps, input: { sovereign_id: string; base_url: string; profile?: string | undefined }, origin: RequestOrigin): PeerView {
-  if (input.sovereign_id === deps.identity.sovereignId) throw new AppError('invalid_peer', 'an authority is not its own peer', { field: 'sovereign_id' });
+export function registerPeer(
+  deps: AppDeps,
+  input: { sovereign_id: string; base_url: string; profile?: string | undefined },
+  origin: RequestOrigin,
+): PeerView {
+  if (input.sovereign_id === deps.identity.sovereignId)
+    throw new AppError('invalid_peer', 'an authority is not its own peer', { field: 'sovereign_id' });
   const baseUrl = normalizeBaseUrl(input.base_url);
   const sqlite = deps.db.sqlite;
-  sqlite.transaction(() => {
-    if (peerRow(deps, input.sovereign_id)) throw new AppError('peer_exists', 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
-    insertPeer(sqlite, { sovereign_id: input.sovereign_id, base_url: baseUrl, profile: input.profile ?? null, created_at: toTimestamp(deps.clock()) });
-    appendAudit(sqlite, deps.clock, {
-      eventType: 'peer_registered',
-      ...origin,
-      details: { sovereign_id: input.sovereign_id, base_url: baseUrl, ...(input.profile ? { profile: input.profile } : {}) },
-    });
-  }).immediate();
+  sqlite
+    .transaction(() => {
+      if (peerRow(deps, input.sovereign_id))
+        throw new AppError('peer_exists', 'this sovereign is already a peer', { sovereign_id: input.sovereign_id });
+      insertPeer(sqlite, {
+        sovereign_id: input.sovereign_id,
+        base_url: baseUrl,
+        profile: input.profile ?? null,
+        created_at: toTimestamp(deps.clock()),
+      });
+      appendAudit(sqlite, deps.clock, {
+        eventType: 'peer_registered',
+        ...origin,
+        details: { sovereign_id: input.sovereign_id, base_url: baseUrl, ...(input.profile ? { profile: input.profile } : {}) },
+      });
+    })
+    .immediate();
   deps.changes.emit('peers');
   return peerView(deps, getPeerRow(deps, input.sovereign_id));
 }
 
 export function removePeer(deps: AppDeps, id: string, origin: RequestOrigin): { removed: true; sovereign_id: string } {
   const sqlite = deps.db.sqlite;
-  sqlite.transaction(() => {
-    const row = getPeerRow(deps, id);
-    deletePeer(sqlite, id);
-    appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', ...origin, details: { sovereign_id: id, base_url: row.base_url } });
-  }).immediate();
+  sqlite
+    .transaction(() => {
+      const row = getPeerRow(deps, id);
+      deletePeer(sqlite, id);
+      appendAudit(sqlite, deps.clock, { eventType: 'peer_removed', ...origin, details: { sovereign_id: id, base_url: row.base_url } });
+    })
+    .immediate();
   deps.changes.emit('peers');
   return { removed: true, sovereign_id: id };
 }
@@ -110,16 +126,24 @@ function knownIssuer(deps: AppDeps, id: string): { paused: number } | undefined 
  * Pauses imports from a sovereign (pull skips it, imports answer 423). Works for a registered peer
  * or any issuer with import state; pausing an already paused issuer changes nothing.
  */
-export function pauseIssuer(deps: AppDeps, id: string, origin: RequestOrigin, reason = 'operator'): { sovereign_id: string; paused: true; changed: boolean } {
+export function pauseIssuer(
+  deps: AppDeps,
+  id: string,
+  origin: RequestOrigin,
+  reason = 'operator',
+): { sovereign_id: string; paused: true; changed: boolean } {
   const sqlite = deps.db.sqlite;
-  const changed = sqlite.transaction(() => {
-    const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
-    if (issuer?.paused) return false;
-    pauseIssuerRow(sqlite, id, reason, toTimestamp(deps.clock()));
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer: id, reason } });
-    return true;
-  }).immediate();
+  const changed = sqlite
+    .transaction(() => {
+      const issuer = knownIssuer(deps, id);
+      if (!issuer && !peerRow(deps, id))
+        throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+      if (issuer?.paused) return false;
+      pauseIssuerRow(sqlite, id, reason, toTimestamp(deps.clock()));
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_paused', ...origin, details: { issuer: id, reason } });
+      return true;
+    })
+    .immediate();
   if (changed) deps.changes.emit('peers');
   return { sovereign_id: id, paused: true, changed };
 }
@@ -127,15 +151,18 @@ export function pauseIssuer(deps: AppDeps, id: string, origin: RequestOrigin, re
 /** Resumes imports from a sovereign and clears its pull backoff so the next pull runs at once. */
 export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): { sovereign_id: string; paused: false; changed: boolean } {
   const sqlite = deps.db.sqlite;
-  const changed = sqlite.transaction(() => {
-    const issuer = knownIssuer(deps, id);
-    if (!issuer && !peerRow(deps, id)) throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
-    if (!issuer?.paused) return false;
-    resumeIssuerRow(sqlite, id);
-    clearPeerBackoff(sqlite, id);
-    appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', ...origin, details: { issuer: id } });
-    return true;
-  }).immediate();
+  const changed = sqlite
+    .transaction(() => {
+      const issuer = knownIssuer(deps, id);
+      if (!issuer && !peerRow(deps, id))
+        throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
+      if (!issuer?.paused) return false;
+      resumeIssuerRow(sqlite, id);
+      clearPeerBackoff(sqlite, id);
+      appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', ...origin, details: { issuer: id } });
+      return true;
+    })
+    .immediate();
   if (changed) deps.changes.emit('peers');
   return { sovereign_id: id, paused: false, changed };
 }

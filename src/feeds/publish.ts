@@ -11,7 +11,15 @@ import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from '../log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
 import { frontierAt, readLogEntryTexts, readLogHead } from '../log/revocation-log.ts';
-import { insertPublishedFeed, readLastPublished, readLatestPublishedSequence, readPublishedFeed, readPublishedFeedsSince, type PublishedRow, type StoredFeed } from './published-store.ts';
+import {
+  insertPublishedFeed,
+  readLastPublished,
+  readLatestPublishedSequence,
+  readPublishedFeed,
+  readPublishedFeedsSince,
+  type PublishedRow,
+  type StoredFeed,
+} from './published-store.ts';
 import { recordCheckpoint } from '../transparency/service.ts';
 
 export type PublishTrigger = 'revocation' | 'schedule' | 'admin';
@@ -55,7 +63,11 @@ export type FeedHeader = Omit<RevocationFeed, 'entries' | 'signatures'>;
  * Signs a feed (header + entry texts) with every signing key: the canonical signed text, and the hash
  * of what was signed (the next version 2 feed chains to it).
  */
-export function signFeed(header: FeedHeader, entryTexts: readonly string[], keys: AppDeps['identity']['signingKeys']): { body: string; signedHash: string } {
+export function signFeed(
+  header: FeedHeader,
+  entryTexts: readonly string[],
+  keys: AppDeps['identity']['signingKeys'],
+): { body: string; signedHash: string } {
   const payload = spliceEntries(canonicalJson({ ...header, entries: [] }), entryTexts);
   const bytes = Buffer.from(payload, 'utf8');
   const signatures: SignatureEntry[] = keys.map((key) => ({ key_id: key.keyId, sig: signBytes(key, bytes).toString('base64') }));
@@ -82,105 +94,116 @@ export function publishFeeds(deps: AppDeps, options: PublishOptions): PublishRes
   const sqlite = deps.db.sqlite;
   const actor = options.actor ?? SYSTEM_ACTOR;
 
-  const result = sqlite.transaction((): PublishResult => {
-    const now = deps.clock();
-    const last = lastPublished(sqlite);
-    const head = readLogHead(sqlite);
-    const publishedSize = last?.log_size ?? 0;
-    if (head.size < publishedSize) {
-      // The log lost entries that were already published (a restore that did not carry them forward):
-      // publishing now would sign a different history under a known tree size.
-      throw new AppError('revocation_log_behind_published', 'the revocation log is shorter than the published feeds; restore the missing entries first', {
-        log_size: head.size,
-        published_log_size: publishedSize,
-      });
-    }
-    let frontier: Frontier = last ? (last.frontier ? { size: last.log_size, hashes: JSON.parse(last.frontier) as string[] } : frontierAt(sqlite, last.log_size)) : emptyFrontier();
-    let previousHash = last ? (last.signed_hash ?? signedPartHash(last.body)) : null;
-    let sequence = (last?.sequence ?? 0) + 1;
-    const lastIssued = last ? parseTimestamp(last.issued_at) : null;
-    const issuedAtDate = lastIssued && lastIssued.getTime() > now.getTime() ? lastIssued : now;
-    const issuedAt = toTimestamp(issuedAtDate);
-    const nextUpdate = toTimestamp(addSeconds(issuedAtDate, deps.config.feedNextUpdateSeconds));
-    const lastNextUpdate = last ? parseTimestamp(last.next_update) : null;
-    const heartbeatDue =
-      options.heartbeat === 'force' ||
-      !last ||
-      !lastNextUpdate ||
-      lastNextUpdate.getTime() - now.getTime() <= heartbeatLeadSeconds(deps.config.feedNextUpdateSeconds) * 1000;
-
-    const published: PublishedFeedSummary[] = [];
-    let from = publishedSize;
-    while (from < head.size || (published.length === 0 && heartbeatDue)) {
-      const rows = readLogEntryTexts(sqlite, from, MAX_FEED_ENTRIES);
-      if (rows.length === 0 && from < head.size) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from });
-      const texts: string[] = new Array(rows.length);
-      const leaves: string[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const [idx, text, leaf] = rows[i]!;
-        if (idx !== from + i) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from + i });
-        texts[i] = text;
-        leaves[i] = leaf;
+  const result = sqlite
+    .transaction((): PublishResult => {
+      const now = deps.clock();
+      const last = lastPublished(sqlite);
+      const head = readLogHead(sqlite);
+      const publishedSize = last?.log_size ?? 0;
+      if (head.size < publishedSize) {
+        // The log lost entries that were already published (a restore that did not carry them forward):
+        // publishing now would sign a different history under a known tree size.
+        throw new AppError(
+          'revocation_log_behind_published',
+          'the revocation log is shorter than the published feeds; restore the missing entries first',
+          {
+            log_size: head.size,
+            published_log_size: publishedSize,
+          },
+        );
       }
-      frontier = appendLeaves(frontier, leaves);
-      const rootHash = `sha256:${frontierRoot(frontier)}`;
-      const header: FeedHeader = {
-        type: FEED_TYPE,
-        version: FEED_VERSION,
-        feed_id: randomUUID(),
-        issuer_sovereign_id: deps.identity.sovereignId,
-        sequence,
-        previous_feed_hash: previousHash,
-        issued_at: issuedAt,
-        next_update: nextUpdate,
-        log: { size: frontier.size, root_hash: rootHash },
-        issued_by: deps.identity.signingKeys[0]!.keyId,
-      };
-      const { body, signedHash } = signFeed(header, texts, deps.identity.signingKeys);
-      const feedHash = hashRef(body);
-      insertPublishedFeed(sqlite, {
-        sequence,
-        feed_id: header.feed_id,
-        feed_hash: feedHash,
-        signed_hash: signedHash,
-        issued_at: issuedAt,
-        next_update: nextUpdate,
-        first_index: from,
-        entry_count: rows.length,
-        log_size: frontier.size,
-        root_hash: rootHash,
-        body,
-        frontier: JSON.stringify(frontier.hashes),
-      });
-      const summary: PublishedFeedSummary = {
-        sequence,
-        feed_id: header.feed_id,
-        feed_hash: feedHash,
-        issued_at: issuedAt,
-        next_update: nextUpdate,
-        first_index: from,
-        entry_count: rows.length,
-        log_size: frontier.size,
-        root_hash: rootHash,
-      };
-      appendAudit(sqlite, deps.clock, {
-        eventType: 'revocation_feed_published',
-        actor,
-        requestId: options.requestId ?? null,
-        nonce: options.nonce,
-        details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
-      });
-      recordCheckpoint(deps, { sequence, size: frontier.size, rootHash });
-      published.push(summary);
-      previousHash = signedHash;
-      sequence++;
-      from += rows.length;
-    }
-    if (published.length > 0 && from === head.size && `sha256:${frontierRoot(frontier)}` !== head.rootHash) {
-      throw new AppError('revocation_log_corrupt', 'the published tree head does not match the stored log head');
-    }
-    return { published, latest_sequence: sequence - 1 };
-  }).immediate();
+      let frontier: Frontier = last
+        ? last.frontier
+          ? { size: last.log_size, hashes: JSON.parse(last.frontier) as string[] }
+          : frontierAt(sqlite, last.log_size)
+        : emptyFrontier();
+      let previousHash = last ? (last.signed_hash ?? signedPartHash(last.body)) : null;
+      let sequence = (last?.sequence ?? 0) + 1;
+      const lastIssued = last ? parseTimestamp(last.issued_at) : null;
+      const issuedAtDate = lastIssued && lastIssued.getTime() > now.getTime() ? lastIssued : now;
+      const issuedAt = toTimestamp(issuedAtDate);
+      const nextUpdate = toTimestamp(addSeconds(issuedAtDate, deps.config.feedNextUpdateSeconds));
+      const lastNextUpdate = last ? parseTimestamp(last.next_update) : null;
+      const heartbeatDue =
+        options.heartbeat === 'force' ||
+        !last ||
+        !lastNextUpdate ||
+        lastNextUpdate.getTime() - now.getTime() <= heartbeatLeadSeconds(deps.config.feedNextUpdateSeconds) * 1000;
+
+      const published: PublishedFeedSummary[] = [];
+      let from = publishedSize;
+      while (from < head.size || (published.length === 0 && heartbeatDue)) {
+        const rows = readLogEntryTexts(sqlite, from, MAX_FEED_ENTRIES);
+        if (rows.length === 0 && from < head.size)
+          throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from });
+        const texts: string[] = new Array(rows.length);
+        const leaves: string[] = new Array(rows.length);
+        for (let i = 0; i < rows.length; i++) {
+          const [idx, text, leaf] = rows[i]!;
+          if (idx !== from + i) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { missing_index: from + i });
+          texts[i] = text;
+          leaves[i] = leaf;
+        }
+        frontier = appendLeaves(frontier, leaves);
+        const rootHash = `sha256:${frontierRoot(frontier)}`;
+        const header: FeedHeader = {
+          type: FEED_TYPE,
+          version: FEED_VERSION,
+          feed_id: randomUUID(),
+          issuer_sovereign_id: deps.identity.sovereignId,
+          sequence,
+          previous_feed_hash: previousHash,
+          issued_at: issuedAt,
+          next_update: nextUpdate,
+          log: { size: frontier.size, root_hash: rootHash },
+          issued_by: deps.identity.signingKeys[0]!.keyId,
+        };
+        const { body, signedHash } = signFeed(header, texts, deps.identity.signingKeys);
+        const feedHash = hashRef(body);
+        insertPublishedFeed(sqlite, {
+          sequence,
+          feed_id: header.feed_id,
+          feed_hash: feedHash,
+          signed_hash: signedHash,
+          issued_at: issuedAt,
+          next_update: nextUpdate,
+          first_index: from,
+          entry_count: rows.length,
+          log_size: frontier.size,
+          root_hash: rootHash,
+          body,
+          frontier: JSON.stringify(frontier.hashes),
+        });
+        const summary: PublishedFeedSummary = {
+          sequence,
+          feed_id: header.feed_id,
+          feed_hash: feedHash,
+          issued_at: issuedAt,
+          next_update: nextUpdate,
+          first_index: from,
+          entry_count: rows.length,
+          log_size: frontier.size,
+          root_hash: rootHash,
+        };
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'revocation_feed_published',
+          actor,
+          requestId: options.requestId ?? null,
+          nonce: options.nonce,
+          details: { ...summary, heartbeat: rows.length === 0, trigger: options.trigger },
+        });
+        recordCheckpoint(deps, { sequence, size: frontier.size, rootHash });
+        published.push(summary);
+        previousHash = signedHash;
+        sequence++;
+        from += rows.length;
+      }
+      if (published.length > 0 && from === head.size && `sha256:${frontierRoot(frontier)}` !== head.rootHash) {
+        throw new AppError('revocation_log_corrupt', 'the published tree head does not match the stored log head');
+      }
+      return { published, latest_sequence: sequence - 1 };
+    })
+    .immediate();
 
   deps.metrics.feedPublishedSequence.set(result.latest_sequence);
   if (result.published.length > 0) {
@@ -209,7 +232,12 @@ export function publishedFeed(sqlite: Sqlite, sequence: number): StoredFeed | nu
 }
 
 /** Feeds after `since`, at most `limit` of them and about `byteBudget` bytes (always at least one). */
-export function publishedFeedsSince(sqlite: Sqlite, since: number, limit: number, byteBudget: number): { feeds: StoredFeed[]; more: boolean } {
+export function publishedFeedsSince(
+  sqlite: Sqlite,
+  since: number,
+  limit: number,
+  byteBudget: number,
+): { feeds: StoredFeed[]; more: boolean } {
   const rows = readPublishedFeedsSince(sqlite, since, limit + 1);
   const feeds: StoredFeed[] = [];
   let bytes = 0;

@@ -62,7 +62,20 @@ export function readLastPublished(sqlite: Sqlite): PublishedRow | undefined {
 
 /** Stores a newly published feed. In the caller's publishing transaction (see the header). */
 export function insertPublishedFeed(sqlite: Sqlite, r: PublishedRow): void {
-  statements(sqlite).insert.run(r.sequence, r.feed_id, r.feed_hash, r.signed_hash, r.issued_at, r.next_update, r.first_index, r.entry_count, r.log_size, r.root_hash, r.body, r.frontier);
+  statements(sqlite).insert.run(
+    r.sequence,
+    r.feed_id,
+    r.feed_hash,
+    r.signed_hash,
+    r.issued_at,
+    r.next_update,
+    r.first_index,
+    r.entry_count,
+    r.log_size,
+    r.root_hash,
+    r.body,
+    r.frontier,
+  );
 }
 
 export function readPublishedFeed(sqlite: Sqlite, sequence: number): StoredFeed | undefined {

@@ -153,12 +153,19 @@ function parseJson(url: string, text: string, numbers: NumberForm): JsonValue {
   try {
     return parseJsonStrict(text, { integersOnly: numbers === 'integers' });
   } catch (err) {
-    const why = err instanceof AppError && err.code === 'non_canonical_number' ? 'has a number with a fraction or exponent' : 'is not strict JSON';
+    const why =
+      err instanceof AppError && err.code === 'non_canonical_number' ? 'has a number with a fraction or exponent' : 'is not strict JSON';
     throw new PullFailure('malformed_response', `response from ${url} ${why}`);
   }
 }
 
-async function getJson(net: PullOptions, url: string, maxBytes: number, numbers: NumberForm, allowNotFound = false): Promise<JsonValue | null> {
+async function getJson(
+  net: PullOptions,
+  url: string,
+  maxBytes: number,
+  numbers: NumberForm,
+  allowNotFound = false,
+): Promise<JsonValue | null> {
   const res = await exchange(net, url, {}, maxBytes);
   if (res.status === 404 && allowNotFound) return null;
   if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
@@ -179,7 +186,13 @@ function storedHash(deps: AppDeps, issuer: string, sequence: number): string | n
 }
 
 /** Imports feed `index` of a received page; a rejection becomes the pull's failure. */
-async function importOne(page: IncomingPage, index: number, peer: PeerRow, url: string, consistencyProof?: string[]): Promise<'imported' | 'already_imported'> {
+async function importOne(
+  page: IncomingPage,
+  index: number,
+  peer: PeerRow,
+  url: string,
+  consistencyProof?: string[],
+): Promise<'imported' | 'already_imported'> {
   try {
     const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
     return (await page.importFeed(index, consistencyProof ? { ...ctx, consistencyProof } : ctx)).status;
@@ -205,7 +218,13 @@ function pageFailure(url: string, problem: PageProblem): PullFailure {
 }
 
 /** GETs `url` into a page received by the importer (discarded unless the answer is 200); null for an allowed 404. */
-async function receivePage(deps: AppDeps, net: PullOptions, url: string, maxBytes: number, allowNotFound: boolean): Promise<{ page: IncomingPage; size: number } | null> {
+async function receivePage(
+  deps: AppDeps,
+  net: PullOptions,
+  url: string,
+  maxBytes: number,
+  allowNotFound: boolean,
+): Promise<{ page: IncomingPage; size: number } | null> {
   const page = feedImporterFor(deps).receive();
   try {
     const { status, size } = await exchangeInto(net, url, {}, maxBytes, (chunk) => page.write(chunk));
@@ -234,7 +253,8 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     state = importedState(deps, peer.sovereign_id);
     if (latest.sequence <= state.last_sequence) {
       // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
-      if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence)) await importOne(answer.page, 0, peer, latestUrl);
+      if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence))
+        await importOne(answer.page, 0, peer, latestUrl);
       return 0;
     }
   } finally {
@@ -254,7 +274,9 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
       const reading = await page.readPage();
       if (!reading.ok) throw pageFailure(url, reading.problem);
       for (const [index, feed] of reading.feeds.entries()) {
-        const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed.logSize, (path) => getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true));
+        const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed.logSize, (path) =>
+          getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true),
+        );
         if ((await importOne(page, index, peer, url, proof)) === 'imported') imported++;
       }
       more = reading.more;
@@ -270,7 +292,13 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
 
 /** Fetches a Genesis Mesh peer's current snapshot feed and imports it if it is new. */
 async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
-  const snapshot = await getJson(net, `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`, MAX_LATEST_BYTES, 'any', true);
+  const snapshot = await getJson(
+    net,
+    `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`,
+    MAX_LATEST_BYTES,
+    'any',
+    true,
+  );
   if (snapshot === null) return 0;
   const issuer = asObject(snapshot)?.issuer_sovereign_id;
   if (issuer !== peer.sovereign_id) {
@@ -362,27 +390,38 @@ function recordOutcome(deps: AppDeps, peer: PeerRow, failure: PullFailure | null
   const sqlite = deps.db.sqlite;
   const now = deps.clock();
   const at = toTimestamp(now);
-  sqlite.transaction(() => {
-    const current = readPeerFailures(sqlite, peer.sovereign_id);
-    if (current === undefined) return; // removed while the pull ran
-    if (failure === null) {
-      recordPullSuccess(sqlite, peer.sovereign_id, at);
-      if (current > 0) {
-        appendAudit(sqlite, deps.clock, {
-          eventType: 'feed_pull_recovered',
-          actor: SYSTEM_ACTOR,
-          details: { peer: peer.sovereign_id, failures: current },
+  sqlite
+    .transaction(() => {
+      const current = readPeerFailures(sqlite, peer.sovereign_id);
+      if (current === undefined) return; // removed while the pull ran
+      if (failure === null) {
+        recordPullSuccess(sqlite, peer.sovereign_id, at);
+        if (current > 0) {
+          appendAudit(sqlite, deps.clock, {
+            eventType: 'feed_pull_recovered',
+            actor: SYSTEM_ACTOR,
+            details: { peer: peer.sovereign_id, failures: current },
+          });
+        }
+      } else {
+        const failures = current + 1;
+        const lastError = `${failure.reason}: ${failure.message}`.slice(0, 500);
+        recordPullFailure(sqlite, peer.sovereign_id, {
+          at,
+          error: lastError,
+          failures,
+          nextAttemptAt: toTimestamp(addSeconds(now, backoffSeconds(failures))),
         });
+        if (current === 0) {
+          appendAudit(sqlite, deps.clock, {
+            eventType: 'feed_pull_failing',
+            actor: SYSTEM_ACTOR,
+            details: { peer: peer.sovereign_id, reason: failure.reason },
+          });
+        }
       }
-    } else {
-      const failures = current + 1;
-      const lastError = `${failure.reason}: ${failure.message}`.slice(0, 500);
-      recordPullFailure(sqlite, peer.sovereign_id, { at, error: lastError, failures, nextAttemptAt: toTimestamp(addSeconds(now, backoffSeconds(failures))) });
-      if (current === 0) {
-        appendAudit(sqlite, deps.clock, { eventType: 'feed_pull_failing', actor: SYSTEM_ACTOR, details: { peer: peer.sovereign_id, reason: failure.reason } });
-      }
-    }
-  }).immediate();
+    })
+    .immediate();
 }
 
 async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: boolean }, net: PullOptions): Promise<PeerPullResult> {
@@ -401,13 +440,22 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
   try {
     imported = genesisMesh ? await pullGmSnapshot(deps, net, peer) : await pullFeeds(deps, net, peer);
     // The issuer's signed checkpoint must agree with the feeds just imported from it.
-    const log = genesisMesh ? null : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
+    const log = genesisMesh
+      ? null
+      : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
     if (log && !log.ok) throw new PullFailure(log.reason, log.message, log.details);
   } catch (err) {
     const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
     if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');
     recordOutcome(deps, peer, failure);
-    return { ...base, outcome: 'failed', reason: failure.reason, message: failure.message, imported: 0, imported_sequence: importedState(deps, id).last_sequence };
+    return {
+      ...base,
+      outcome: 'failed',
+      reason: failure.reason,
+      message: failure.message,
+      imported: 0,
+      imported_sequence: importedState(deps, id).last_sequence,
+    };
   }
   recordOutcome(deps, peer, null);
   const result: PeerPullResult = { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence };
@@ -475,7 +523,13 @@ export async function runPullJob(deps: AppDeps, options: PullOptions = {}): Prom
         results[i] = await pullPeer(deps, id, options);
       } catch (err) {
         deps.logger.error({ err, peer: id }, 'pull of one peer failed');
-        results[i] = { sovereign_id: id, outcome: 'failed', reason: err instanceof AppError ? err.code : 'internal_error', imported: 0, imported_sequence: 0 };
+        results[i] = {
+          sovereign_id: id,
+          outcome: 'failed',
+          reason: err instanceof AppError ? err.code : 'internal_error',
+          imported: 0,
+          imported_sequence: 0,
+        };
       }
     }
   };

@@ -49,13 +49,15 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
   const sqlite = deps.db.sqlite;
   if (signableProblem(input) !== null) throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema');
   const parsed = feedReceiptSchema.safeParse(input);
-  if (!parsed.success) throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: issueList(parsed.error) });
+  if (!parsed.success)
+    throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: issueList(parsed.error) });
   const receipt = parsed.data;
   if (receipt.issuer_sovereign_id !== deps.identity.sovereignId) {
     throw new AppError('receipt_wrong_issuer', 'the receipt is for another issuer', { issuer_sovereign_id: deps.identity.sovereignId });
   }
   const now = deps.clock();
-  const keys = receipt.importer_sovereign_id === deps.identity.sovereignId ? [] : recognizedIssuer(sqlite, receipt.importer_sovereign_id, now).keys;
+  const keys =
+    receipt.importer_sovereign_id === deps.identity.sovereignId ? [] : recognizedIssuer(sqlite, receipt.importer_sovereign_id, now).keys;
   if (keys.length === 0) throw new AppError('importer_not_recognized', 'this authority does not recognize the importer');
   const check = verifySignedObject(receipt, keys);
   if (!check.valid) {
@@ -73,26 +75,33 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
       published_feed_hash: feed?.feed_hash ?? null,
     });
   }
-  const outcome = sqlite.transaction((): ReceiptOutcome => {
-    const stored = readReceiptSequence(sqlite, receipt.importer_sovereign_id);
-    const base = { importer_sovereign_id: receipt.importer_sovereign_id, sequence: receipt.sequence };
-    if (stored !== undefined && stored >= receipt.sequence) return { recorded: false, status: 'not_newer', ...base };
-    storeReceipt(sqlite, {
-      importer_sovereign_id: receipt.importer_sovereign_id,
-      sequence: receipt.sequence,
-      feed_hash: receipt.feed_hash,
-      received_at: receipt.received_at,
-      recorded_at: toTimestamp(now),
-      body: canonicalJson(receipt),
-    });
-    appendAudit(sqlite, deps.clock, {
-      eventType: 'feed_receipt_recorded',
-      actor: { type: 'peer', sovereign_id: receipt.importer_sovereign_id, key_id: check.keyId },
-      requestId: requestId ?? null,
-      details: { importer: receipt.importer_sovereign_id, sequence: receipt.sequence, feed_hash: receipt.feed_hash, received_at: receipt.received_at },
-    });
-    return { recorded: true, status: 'recorded', ...base };
-  }).immediate();
+  const outcome = sqlite
+    .transaction((): ReceiptOutcome => {
+      const stored = readReceiptSequence(sqlite, receipt.importer_sovereign_id);
+      const base = { importer_sovereign_id: receipt.importer_sovereign_id, sequence: receipt.sequence };
+      if (stored !== undefined && stored >= receipt.sequence) return { recorded: false, status: 'not_newer', ...base };
+      storeReceipt(sqlite, {
+        importer_sovereign_id: receipt.importer_sovereign_id,
+        sequence: receipt.sequence,
+        feed_hash: receipt.feed_hash,
+        received_at: receipt.received_at,
+        recorded_at: toTimestamp(now),
+        body: canonicalJson(receipt),
+      });
+      appendAudit(sqlite, deps.clock, {
+        eventType: 'feed_receipt_recorded',
+        actor: { type: 'peer', sovereign_id: receipt.importer_sovereign_id, key_id: check.keyId },
+        requestId: requestId ?? null,
+        details: {
+          importer: receipt.importer_sovereign_id,
+          sequence: receipt.sequence,
+          feed_hash: receipt.feed_hash,
+          received_at: receipt.received_at,
+        },
+      });
+      return { recorded: true, status: 'recorded', ...base };
+    })
+    .immediate();
   if (outcome.recorded) deps.changes.emit('feed-receipt', { importer: outcome.importer_sovereign_id, sequence: outcome.sequence });
   return outcome;
 }

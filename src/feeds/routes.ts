@@ -26,7 +26,11 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 const SEQUENCE = /^[1-9][0-9]{0,15}$/;
 
 const listQuery = z.strictObject({
-  since: z.string().regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number').transform(Number).default(0),
+  since: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,15})$/, 'must be a whole number')
+    .transform(Number)
+    .default(0),
   limit: z
     .string()
     .regex(/^[1-9][0-9]{0,3}$/, `must be a whole number from 1 to ${MAX_LIST_LIMIT}`)
@@ -37,7 +41,11 @@ const listQuery = z.strictObject({
 
 const publishBody = z.strictObject({ heartbeat: z.boolean().optional() });
 const rollbackBody = z.strictObject({ issuer_sovereign_id: identifier, to_sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
-const peerBody = z.strictObject({ sovereign_id: identifier, base_url: z.string().min(1).max(2048), profile: z.enum(WIRE_PROFILES).optional() });
+const peerBody = z.strictObject({
+  sovereign_id: identifier,
+  base_url: z.string().min(1).max(2048),
+  profile: z.enum(WIRE_PROFILES).optional(),
+});
 
 /** Serves stored feed bytes exactly as signed. */
 function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }, cacheControl: string): Response {
@@ -74,7 +82,9 @@ export function feedRoutes(deps: AppDeps) {
         const page = publishedFeedsSince(sqlite, query.since, query.limit, LIST_BYTE_BUDGET);
         c.header('Content-Type', 'application/json');
         c.header('Cache-Control', 'no-cache');
-        return c.body(`{"feeds":[${page.feeds.map((f) => f.body).join(',')}],"latest_sequence":${latestPublishedSequence(sqlite)},"more":${page.more}}`);
+        return c.body(
+          `{"feeds":[${page.feeds.map((f) => f.body).join(',')}],"latest_sequence":${latestPublishedSequence(sqlite)},"more":${page.more}}`,
+        );
       })
       .get('/revocation-feeds/:sequence', (c) => {
         const text = c.req.param('sequence');
@@ -86,7 +96,9 @@ export function feedRoutes(deps: AppDeps) {
       .post('/revocation-feeds/receipts', async (c) => {
         const input = await jsonBody(c, { integersOnly: true }).catch((err: unknown) => {
           if (!(err instanceof AppError) || err.code !== 'non_canonical_number') throw err;
-          throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', { issues: [{ path: '(root)', message: err.message }] });
+          throw new AppError('invalid_feed_receipt', 'the receipt does not match the feed receipt schema', {
+            issues: [{ path: '(root)', message: err.message }],
+          });
         });
         const outcome = recordReceipt(deps, input, c.get('requestId'));
         return c.json({ accepted: true, ...outcome });
@@ -115,10 +127,17 @@ export function feedRoutes(deps: AppDeps) {
         refreshIssuerStaleness(deps);
         return c.json({ issuers: listIssuerFeedStatuses(sqlite, deps.clock()) });
       })
-      .get('/admin/revocation-feeds/receipts', (c) => c.json({ receipts: receiptsByImporter(sqlite), latest_sequence: latestPublishedSequence(sqlite) }))
+      .get('/admin/revocation-feeds/receipts', (c) =>
+        c.json({ receipts: receiptsByImporter(sqlite), latest_sequence: latestPublishedSequence(sqlite) }),
+      )
       .get('/admin/revocation-feeds/equivocations', (c) => {
         const rows = readEquivocations(sqlite);
-        return c.json({ equivocations: rows.map(({ conflicting_body, ...rest }) => ({ ...rest, conflicting_feed: JSON.parse(conflicting_body) as unknown })) });
+        return c.json({
+          equivocations: rows.map(({ conflicting_body, ...rest }) => ({
+            ...rest,
+            conflicting_feed: JSON.parse(conflicting_body) as unknown,
+          })),
+        });
       })
 
       // ---- Admin: peers.

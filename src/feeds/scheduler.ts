@@ -21,7 +21,10 @@ function publishSafely(deps: AppDeps, trigger: PublishTrigger): void {
 /** Starts the feed jobs of a serving authority; each registers a stop handle in deps.background. */
 export function startFeedJobs(deps: AppDeps): void {
   let debounce: NodeJS.Timeout | undefined;
-  const publishTask = cron.createTask(deps.config.feedPublishCron, () => publishSafely(deps, 'schedule'), { name: 'feed-publish', noOverlap: true });
+  const publishTask = cron.createTask(deps.config.feedPublishCron, () => publishSafely(deps, 'schedule'), {
+    name: 'feed-publish',
+    noOverlap: true,
+  });
   const outlook: PublishTimers = { debounceDueMs: null, publishTask };
   setPublishTimers(deps, outlook);
   const onRevocation = () => {

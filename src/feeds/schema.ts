@@ -1,19 +1,23 @@
 // Tables of the feeds domain: the revocation log, published and imported feeds, peers, receipts.
 import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
-export const revocationLog = sqliteTable('revocation_log', {
-  /** 0-based index in the log; also the Merkle leaf position. */
-  idx: integer('idx').primaryKey(),
-  kind: text('kind').notNull(),
-  subjectId: text('id').notNull(),
-  reason: text('reason').notNull(),
-  revokedAt: text('revoked_at').notNull(),
-  /** The entry exactly as published (JCS text). */
-  entry: text('entry').notNull(),
-  /** Hex SHA-256(0x00 ‖ entry). */
-  leafHash: text('leaf_hash').notNull(),
-  // The index answers GET /log/entries/{id} (inclusion proof by revoked id) without scanning the log.
-}, (t) => [index('revocation_log_id').on(t.subjectId, t.idx)]);
+export const revocationLog = sqliteTable(
+  'revocation_log',
+  {
+    /** 0-based index in the log; also the Merkle leaf position. */
+    idx: integer('idx').primaryKey(),
+    kind: text('kind').notNull(),
+    subjectId: text('id').notNull(),
+    reason: text('reason').notNull(),
+    revokedAt: text('revoked_at').notNull(),
+    /** The entry exactly as published (JCS text). */
+    entry: text('entry').notNull(),
+    /** Hex SHA-256(0x00 ‖ entry). */
+    leafHash: text('leaf_hash').notNull(),
+    // The index answers GET /log/entries/{id} (inclusion proof by revoked id) without scanning the log.
+  },
+  (t) => [index('revocation_log_id').on(t.subjectId, t.idx)],
+);
 
 /** One row (id = 1): the Merkle frontier after the last entry, so appending costs O(log n). */
 export const revocationLogState = sqliteTable('revocation_log_state', {
@@ -59,7 +63,10 @@ export const importedRevocations = sqliteTable(
   },
   // log_index ends the lookup index so "earliest revocation of (issuer, kind, id)" is one index seek; without
   // it the planner prefers the primary key for the ORDER BY and scans every revocation of the issuer.
-  (t) => [primaryKey({ columns: [t.issuerSovereignId, t.logIndex] }), index('imported_revocations_lookup').on(t.issuerSovereignId, t.kind, t.subjectId, t.logIndex)],
+  (t) => [
+    primaryKey({ columns: [t.issuerSovereignId, t.logIndex] }),
+    index('imported_revocations_lookup').on(t.issuerSovereignId, t.kind, t.subjectId, t.logIndex),
+  ],
 );
 
 /**

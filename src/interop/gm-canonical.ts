@@ -43,7 +43,16 @@ function gmNormalizeTimestamp(value: unknown, field: string): string {
   const [, year, month, day, hour, minute, second, fraction, zone] = m as unknown as string[];
   const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
   const zoneOk = zone === 'Z' || (Number(zone!.slice(1, 3)) < 24 && Number(zone!.slice(4, 6)) < 60);
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth || Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59 || !zoneOk) {
+  if (
+    Number(month) < 1 ||
+    Number(month) > 12 ||
+    Number(day) < 1 ||
+    Number(day) > daysInMonth ||
+    Number(hour) > 23 ||
+    Number(minute) > 59 ||
+    Number(second) > 59 ||
+    !zoneOk
+  ) {
     throw notCanonical(`$.${field}: not a valid date and time`);
   }
   // Python datetimes hold microseconds: extra digits are cut, not rounded; a zero fraction disappears.

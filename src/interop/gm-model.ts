@@ -113,7 +113,9 @@ const publicKey = z.string().superRefine((value, ctx) => {
 
 const signature = z.strictObject({
   key_id: z.string().max(256),
-  sig: z.string().refine((v) => decodeBase64Strict(v, 64) !== null, issue('malformed_base64', 'sig must be standard padded base64 of 64 bytes')),
+  sig: z
+    .string()
+    .refine((v) => decodeBase64Strict(v, 64) !== null, issue('malformed_base64', 'sig must be standard padded base64 of 64 bytes')),
 });
 
 /** GM's free `dict` fields (metadata, claims): any JSON object; the canonical form decides what is representable. */
@@ -213,7 +215,11 @@ export const gmFeedSchema = z
     const listed = new Set(feed.revoked_attestation_ids ?? []);
     const unlisted = Object.keys(feed.revocation_reasons ?? {}).find((id) => !listed.has(id));
     if (unlisted !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['revocation_reasons', unlisted], ...issue('reason_for_unlisted_id', 'reason given for an id that is not revoked') });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['revocation_reasons', unlisted],
+        ...issue('reason_for_unlisted_id', 'reason given for an id that is not revoked'),
+      });
     }
   });
 export type GmFeed = z.infer<typeof gmFeedSchema>;
@@ -250,7 +256,12 @@ type GmValue<T extends GmObjectType> = z.infer<(typeof SCHEMAS)[T]>;
 export function parseGmObject<T extends GmObjectType>(type: T, raw: unknown): GmParse<GmValue<T>> {
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const missing = REQUIRED_DEFAULTED[type].find((field) => !Object.hasOwn(raw, field));
-    if (missing !== undefined) return { ok: false, reason: 'missing_field', issues: [{ path: missing, message: `${missing} must be written out (GM always writes it)` }] };
+    if (missing !== undefined)
+      return {
+        ok: false,
+        reason: 'missing_field',
+        issues: [{ path: missing, message: `${missing} must be written out (GM always writes it)` }],
+      };
   }
   const parsed = SCHEMAS[type].safeParse(raw);
   if (!parsed.success) return { ok: false, reason: gmReasonOf(parsed.error), issues: issueList(parsed.error) };
@@ -288,7 +299,11 @@ export function gmSigningPayload(object: Record<string, unknown>, type: GmObject
  * valid under an allowed key. GM's `issued_by` and `key_id` are labels, so they cannot select the key:
  * every allowed key is tried once per signature (both lists are bounded by the schemas).
  */
-export function verifyGmSignature(object: Record<string, unknown> & { signatures?: unknown }, type: GmObjectType, allowedKeys: PublicKeyInfo[]): SignatureCheck {
+export function verifyGmSignature(
+  object: Record<string, unknown> & { signatures?: unknown },
+  type: GmObjectType,
+  allowedKeys: PublicKeyInfo[],
+): SignatureCheck {
   const entries = object.signatures;
   if (!Array.isArray(entries) || entries.length === 0) return { valid: false, reason: 'no_signatures' };
   if (allowedKeys.length === 0) return { valid: false, reason: 'no_allowed_key' };

@@ -11,7 +11,10 @@ import { lastTreatyProfile, peerProfile } from './profile-store.ts';
  * in `recognizedIssuer`); null when there are none. The profile is never inferred from an object.
  */
 export function profileOfTreaties(treaties: ReadonlyArray<{ issuedAt: string; profile?: string }>): string | null {
-  const latest = treaties.reduce<(typeof treaties)[number] | undefined>((best, t) => (!best || t.issuedAt >= best.issuedAt ? t : best), undefined);
+  const latest = treaties.reduce<(typeof treaties)[number] | undefined>(
+    (best, t) => (!best || t.issuedAt >= best.issuedAt ? t : best),
+    undefined,
+  );
   return latest?.profile ?? null;
 }
 

@@ -8,7 +8,9 @@ import type { AppDeps } from '../authority/context.ts';
  * revocation is due (its expected time, on the authority's clock), else `pending` until the next run
  * of the publish schedule (null when this process runs no schedule: only `accord feed publish` will).
  */
-export type PublicationOutlook = { publish: 'scheduled'; expected_publication: string } | { publish: 'pending'; next_scheduled_run: string | null };
+export type PublicationOutlook =
+  | { publish: 'scheduled'; expected_publication: string }
+  | { publish: 'pending'; next_scheduled_run: string | null };
 
 /** The publishing timers of a serving authority. */
 export interface PublishTimers {

@@ -48,18 +48,24 @@ interface LogStatements {
   summaries: Statement<unknown[]>;
 }
 
-const prepared = perConnection((sqlite): LogStatements => ({
-  entry: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = ?'),
-  head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
-  insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-  saveHead: sqlite.prepare(
-    `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
+const prepared = perConnection(
+  (sqlite): LogStatements => ({
+    entry: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = ?'),
+    head: sqlite.prepare('SELECT size, frontier, root_hash FROM revocation_log_state WHERE id = 1'),
+    insert: sqlite.prepare('INSERT INTO revocation_log (idx, kind, id, reason, revoked_at, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    saveHead: sqlite.prepare(
+      `INSERT INTO revocation_log_state (id, size, frontier, root_hash) VALUES (1, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier, root_hash = excluded.root_hash`,
-  ),
-  entriesFrom: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
-  revokedAttestations: sqlite.prepare("SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx"),
-  summaries: sqlite.prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`).raw(true),
-}));
+    ),
+    entriesFrom: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE idx >= ? ORDER BY idx LIMIT ?').raw(true),
+    revokedAttestations: sqlite.prepare(
+      "SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx",
+    ),
+    summaries: sqlite
+      .prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`)
+      .raw(true),
+  }),
+);
 
 /** Up to `limit` stored entries from index `from` on, in order, as [index, canonical entry text, leaf hash]. */
 export function readLogEntryTexts(sqlite: Sqlite, from: number, limit: number): Array<[index: number, text: string, leafHash: string]> {
@@ -72,7 +78,9 @@ export function readRevokedAttestations(sqlite: Sqlite, size: number): Array<{ i
 }
 
 /** Every entry's index, kind, id, reason, revoked_at and subject (null when absent), in log order. */
-export function readLogSummaries(sqlite: Sqlite): Array<[index: number, kind: RevocationKind, id: string, reason: string, revokedAt: string, subject: string | null]> {
+export function readLogSummaries(
+  sqlite: Sqlite,
+): Array<[index: number, kind: RevocationKind, id: string, reason: string, revokedAt: string, subject: string | null]> {
   return prepared(sqlite).summaries.all() as Array<[number, RevocationKind, string, string, string, string | null]>;
 }
 
@@ -120,7 +128,10 @@ export function appendRevocation(sqlite: Sqlite, entry: NewRevocationEntry): Rev
 
 /** The frontier of the first `size` leaves, recomputed from stored leaf hashes (O(size); for repair paths). */
 export function frontierAt(sqlite: Sqlite, size: number): Frontier {
-  const rows = sqlite.prepare('SELECT idx, leaf_hash FROM revocation_log WHERE idx < ? ORDER BY idx').iterate(size) as IterableIterator<{ idx: number; leaf_hash: string }>;
+  const rows = sqlite.prepare('SELECT idx, leaf_hash FROM revocation_log WHERE idx < ? ORDER BY idx').iterate(size) as IterableIterator<{
+    idx: number;
+    leaf_hash: string;
+  }>;
   let expected = 0;
   const leaves = (function* () {
     for (const row of rows) {
@@ -142,7 +153,11 @@ export function frontierAt(sqlite: Sqlite, size: number): Frontier {
 export function rebuildLogState(sqlite: Sqlite): LogHead {
   const run = () => {
     const count = (sqlite.prepare('SELECT count(*) AS n FROM revocation_log').get() as { n: number }).n;
-    for (const row of sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log ORDER BY idx').iterate() as IterableIterator<{ idx: number; entry: string; leaf_hash: string }>) {
+    for (const row of sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log ORDER BY idx').iterate() as IterableIterator<{
+      idx: number;
+      entry: string;
+      leaf_hash: string;
+    }>) {
       if (leafHash(row.entry) !== row.leaf_hash) throw new Error(`revocation log entry ${row.idx} does not match its leaf hash`);
     }
     const frontier = frontierAt(sqlite, count);

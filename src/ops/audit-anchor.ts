@@ -30,7 +30,8 @@ export function readCheckpointNote(file: string): string {
   } catch {
     throw new AppError('checkpoint_unreadable', `cannot read checkpoint note ${file}`);
   }
-  if (bytes.length > MAX_NOTE_BYTES) throw new AppError('checkpoint_malformed', `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
+  if (bytes.length > MAX_NOTE_BYTES)
+    throw new AppError('checkpoint_malformed', `checkpoint note ${file} is larger than ${MAX_NOTE_BYTES} bytes`);
   return bytes.toString('utf8');
 }
 
@@ -38,7 +39,11 @@ export function readCheckpointNote(file: string): string {
 export function parseNoteKeys(vkeys: string[]): NoteVerifier[] {
   return vkeys.map((vkey) => {
     const verifier = parseVerifierKey(vkey);
-    if (!verifier) throw new AppError('invalid_note_key', `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`);
+    if (!verifier)
+      throw new AppError(
+        'invalid_note_key',
+        `--note-key ${JSON.stringify(vkey)} is not an Ed25519 note verifier key (<name>+<hex id>+<base64 key>)`,
+      );
     return verifier;
   });
 }
@@ -55,20 +60,35 @@ export class AuditAnchorCheck {
   private readonly failures: string[] = [];
 
   constructor(file: string, note: string, trust: NoteTrust) {
-    this.report = { file, signature: { status: 'malformed' }, origin: null, size: null, root_hash: null, audit_head: null, audit_head_matches: false };
+    this.report = {
+      file,
+      signature: { status: 'malformed' },
+      origin: null,
+      size: null,
+      root_hash: null,
+      audit_head: null,
+      audit_head_matches: false,
+    };
     const parsed = parseNote(note);
     const names = 'signatures' in parsed ? [...new Set(parsed.signatures.map((s) => s.name))] : [];
-    const verifiers = [...parseNoteKeys(trust.vkeys), ...trust.publicKeys.flatMap((key) => names.map((name) => verifierFor(name, key.raw)))];
+    const verifiers = [
+      ...parseNoteKeys(trust.vkeys),
+      ...trust.publicKeys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))),
+    ];
     const opened = openNote(note, verifiers);
     const body = opened.ok ? parseCheckpoint(opened.text) : 'signatures' in parsed ? parseCheckpoint(parsed.text) : null;
     if (opened.ok) this.report.signature = { status: body ? 'valid' : 'malformed' };
     else if (opened.problem === 'no_known_signature') {
       this.report.signature = {
         status: 'untrusted_key',
-        detail: verifiers.length === 0 ? 'no trusted key given: pass --note-key (a vkey of GET /log/keys, confirmed out of band), --public-key or --authority-url' : 'not signed by a trusted key',
+        detail:
+          verifiers.length === 0
+            ? 'no trusted key given: pass --note-key (a vkey of GET /log/keys, confirmed out of band), --public-key or --authority-url'
+            : 'not signed by a trusted key',
       };
     } else this.report.signature = { status: opened.problem === 'invalid_signature' ? 'invalid' : 'malformed', detail: opened.detail };
-    if (this.report.signature.status !== 'valid') this.failures.push(`checkpoint note: ${this.report.signature.detail ?? 'not a log checkpoint'}`);
+    if (this.report.signature.status !== 'valid')
+      this.failures.push(`checkpoint note: ${this.report.signature.detail ?? 'not a log checkpoint'}`);
     this.head = body?.auditHead ?? null;
     if (body) Object.assign(this.report, { origin: body.origin, size: body.size, root_hash: body.rootHash, audit_head: this.head });
     if (body && !this.head) this.failures.push('checkpoint note: it carries no audit head (accord-audit-head extension line)');
@@ -84,9 +104,12 @@ export class AuditAnchorCheck {
     const failures = [...this.failures];
     if (this.head) {
       if (this.seen === this.head.hash) this.report.audit_head_matches = true;
-      else if (this.seen !== null) failures.push(`audit event ${this.head.seq} is not the one the checkpoint committed to (the audit history was rewritten)`);
+      else if (this.seen !== null)
+        failures.push(`audit event ${this.head.seq} is not the one the checkpoint committed to (the audit history was rewritten)`);
       else if (lastSeq === null || lastSeq < this.head.seq) {
-        failures.push(`the export ends at seq ${lastSeq ?? 'none'}, before the checkpoint's audit head ${this.head.seq}: newer events were deleted, or the export is cut short`);
+        failures.push(
+          `the export ends at seq ${lastSeq ?? 'none'}, before the checkpoint's audit head ${this.head.seq}: newer events were deleted, or the export is cut short`,
+        );
       } else failures.push(`the export does not contain event ${this.head.seq} (filtered out?); check an unfiltered export`);
     }
     return { report: { ...this.report }, failures };

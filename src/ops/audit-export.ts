@@ -46,16 +46,20 @@ export function normalizeFilters(input: ExportFilterInput): ExportFilters {
     ['until', input.until],
   ] as const) {
     if (value === undefined) continue;
-    if (!parseTimestamp(value)) throw new AppError('invalid_filter', `--${name} must be an RFC 3339 UTC timestamp like 2026-01-01T00:00:00Z`);
+    if (!parseTimestamp(value))
+      throw new AppError('invalid_filter', `--${name} must be an RFC 3339 UTC timestamp like 2026-01-01T00:00:00Z`);
     filters[name] = value;
   }
-  if (filters.since && filters.until && filters.since >= filters.until) throw new AppError('invalid_filter', '--since must be before --until');
+  if (filters.since && filters.until && filters.since >= filters.until)
+    throw new AppError('invalid_filter', '--since must be before --until');
   if (input.actorKey !== undefined) {
-    if (input.actorKey.length === 0 || input.actorKey.length > 200) throw new AppError('invalid_filter', '--actor-key must be an operator key_id (sha256:…) or label');
+    if (input.actorKey.length === 0 || input.actorKey.length > 200)
+      throw new AppError('invalid_filter', '--actor-key must be an operator key_id (sha256:…) or label');
     filters.actor_key = input.actorKey;
   }
   if (input.afterSeq !== undefined) {
-    if (!Number.isSafeInteger(input.afterSeq) || input.afterSeq < 0) throw new AppError('invalid_filter', '--after-seq must be a whole number ≥ 0');
+    if (!Number.isSafeInteger(input.afterSeq) || input.afterSeq < 0)
+      throw new AppError('invalid_filter', '--after-seq must be a whole number ≥ 0');
     filters.after_seq = input.afterSeq;
   }
   return filters;
@@ -63,7 +67,13 @@ export function normalizeFilters(input: ExportFilterInput): ExportFilters {
 
 /** The store's filter for an export's filters. */
 function exportFilter(filters: ExportFilters): AuditExportFilter {
-  return { afterSeq: filters.after_seq, eventTypes: filters.event_types, since: filters.since, until: filters.until, actorKey: filters.actor_key };
+  return {
+    afterSeq: filters.after_seq,
+    eventTypes: filters.event_types,
+    since: filters.since,
+    until: filters.until,
+    actorKey: filters.actor_key,
+  };
 }
 
 /** Opens a database read-only and checks it is an accord database (the export never writes). */

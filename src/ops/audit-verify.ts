@@ -7,7 +7,15 @@ import { AuditChainVerifier, type ChainBreak } from '../authority/audit.ts';
 import { canonicalJson, parseJsonStrict } from '../authority/canonical-json.ts';
 import { AppError } from '../authority/errors.ts';
 import { readCheckpoint, verifyCheckpointSignature, type CheckpointSignature, type TrustAnchor } from './checkpoint.ts';
-import { filterMismatch, filtersAllowGaps, JSON_FORMAT_CLOSE, readFirstLine, type ExportFilters, type ExportFormat, type ExportHeader } from './export-format.ts';
+import {
+  filterMismatch,
+  filtersAllowGaps,
+  JSON_FORMAT_CLOSE,
+  readFirstLine,
+  type ExportFilters,
+  type ExportFormat,
+  type ExportHeader,
+} from './export-format.ts';
 import { logCheckpointCheck, type AuditAnchorReport } from './audit-anchor.ts';
 
 export interface VerifyOptions {
@@ -120,12 +128,14 @@ interface GapPolicy {
 }
 
 function gapPolicy(filters: ExportFilters | null, options: VerifyOptions): GapPolicy {
-  if (options.complete) return { complete: filters?.after_seq === undefined, noGaps: true, because: '--complete says the export is unfiltered' };
+  if (options.complete)
+    return { complete: filters?.after_seq === undefined, noGaps: true, because: '--complete says the export is unfiltered' };
   if (filters === null) {
     return {
       complete: false,
       noGaps: !options.allowGaps,
-      because: 'the export records no filters (no header line, no checkpoint); a filtered export written by an older version can be checked with its checkpoint or --allow-gaps',
+      because:
+        'the export records no filters (no header line, no checkpoint); a filtered export written by an older version can be checked with its checkpoint or --allow-gaps',
     };
   }
   if (Object.keys(filters).length === 0) return { complete: true, noGaps: true, because: 'the export was made without filters' };
@@ -171,7 +181,10 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
       const mismatch = filterMismatch(item.event as Parameters<typeof filterMismatch>[0], filters);
       if (mismatch !== null) {
         filterMismatches++;
-        if (filterFailures.length < LISTED) filterFailures.push(`seq ${String((item.event as { seq?: unknown }).seq)} (line ${item.line}): outside the export's filters (${mismatch})`);
+        if (filterFailures.length < LISTED)
+          filterFailures.push(
+            `seq ${String((item.event as { seq?: unknown }).seq)} (line ${item.line}): outside the export's filters (${mismatch})`,
+          );
       }
     }
   }
@@ -185,7 +198,8 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
   let checkpointReport: AuditVerifyReport['checkpoint'] = null;
   if (checkpoint) {
     const fileMatches = checkpoint.file_sha256 === fileSha256;
-    if (!fileMatches) checkpointFailures.push('checkpoint: file_sha256 does not match the file (the file was altered or is not the one exported)');
+    if (!fileMatches)
+      checkpointFailures.push('checkpoint: file_sha256 does not match the file (the file was altered or is not the one exported)');
     const mismatched: string[] = [];
     const expect: Array<[string, unknown, unknown]> = [
       ['count', checkpoint.count, report.count],
@@ -193,34 +207,55 @@ export async function verifyAuditExport(file: string, options: VerifyOptions = {
       ['last_seq', checkpoint.last_seq, report.lastSeq],
       ['last_hash', checkpoint.last_hash, report.lastHash],
       ['format', checkpoint.format, format],
-      ...(header ? ([
-        ['filters', canonicalJson(checkpoint.filters), canonicalJson(header.filters)],
-        ['sovereign_id', checkpoint.sovereign_id, header.sovereign_id],
-      ] as Array<[string, unknown, unknown]>) : []),
+      ...(header
+        ? ([
+            ['filters', canonicalJson(checkpoint.filters), canonicalJson(header.filters)],
+            ['sovereign_id', checkpoint.sovereign_id, header.sovereign_id],
+          ] as Array<[string, unknown, unknown]>)
+        : []),
     ];
     for (const [field, claimed, actual] of expect) {
       if (claimed !== actual) {
         mismatched.push(field);
-        checkpointFailures.push(`checkpoint: ${field} is ${field === 'filters' ? claimed : JSON.stringify(claimed)} but the file has ${field === 'filters' ? actual : JSON.stringify(actual)}`);
+        checkpointFailures.push(
+          `checkpoint: ${field} is ${field === 'filters' ? claimed : JSON.stringify(claimed)} but the file has ${field === 'filters' ? actual : JSON.stringify(actual)}`,
+        );
       }
     }
     const signature = verifyCheckpointSignature(checkpoint, options.anchors ?? []);
     if (signature.status !== 'valid') checkpointFailures.push(`checkpoint signature: ${signature.detail}`);
-    checkpointReport = { file: options.checkpointFile!, signature, file_sha256_matches: fileMatches, mismatched_fields: mismatched, filters: checkpoint.filters };
+    checkpointReport = {
+      file: options.checkpointFile!,
+      signature,
+      file_sha256_matches: fileMatches,
+      mismatched_fields: mismatched,
+      filters: checkpoint.filters,
+    };
   }
 
   const failures = [...checkpointFailures, ...breaks.slice(0, LISTED).map(describeBreak)];
   if (breaks.length > LISTED) failures.push(`… and ${breaks.length - LISTED} more chain breaks`);
   // A complete verifier already reported each gap as a break; otherwise a forbidden gap is named here.
   if (policy!.noGaps && gapCount > 0) {
-    failures.push(`${gapCount} gap(s) (first after seq ${firstGaps[0]!.after_seq}, next ${firstGaps[0]!.next_seq}) but ${policy!.because}: events were deleted`);
+    failures.push(
+      `${gapCount} gap(s) (first after seq ${firstGaps[0]!.after_seq}, next ${firstGaps[0]!.next_seq}) but ${policy!.because}: events were deleted`,
+    );
   }
   const afterSeq = filters?.after_seq;
-  if (filters !== null && !filtersAllowGaps(filters) && afterSeq !== undefined && report.firstSeq !== null && report.firstSeq !== afterSeq + 1) {
-    failures.push(`the export starts at seq ${report.firstSeq} but --after-seq ${afterSeq} means it must start at ${afterSeq + 1}: events were deleted`);
+  if (
+    filters !== null &&
+    !filtersAllowGaps(filters) &&
+    afterSeq !== undefined &&
+    report.firstSeq !== null &&
+    report.firstSeq !== afterSeq + 1
+  ) {
+    failures.push(
+      `the export starts at seq ${report.firstSeq} but --after-seq ${afterSeq} means it must start at ${afterSeq + 1}: events were deleted`,
+    );
   }
   failures.push(...filterFailures);
-  if (filterMismatches > filterFailures.length) failures.push(`… and ${filterMismatches - filterFailures.length} more events outside the export's filters`);
+  if (filterMismatches > filterFailures.length)
+    failures.push(`… and ${filterMismatches - filterFailures.length} more events outside the export's filters`);
   const anchored = anchor?.result(report.lastSeq);
   if (anchored) failures.push(...anchored.failures);
 

@@ -61,7 +61,9 @@ function trustedKeys(sqlite: Sqlite, trust: TrustInput): Map<string, { key: Publ
   for (const anchor of trust.anchors) {
     if (anchor.key) add(anchor.key, 'public_key');
     else {
-      const row = sqlite.prepare('SELECT public_key FROM authority_signing_keys WHERE key_id = ?').get(anchor.keyId) as { public_key: string } | undefined;
+      const row = sqlite.prepare('SELECT public_key FROM authority_signing_keys WHERE key_id = ?').get(anchor.keyId) as
+        | { public_key: string }
+        | undefined;
       add(row ? parsedKey(anchor.keyId, row.public_key) : null, 'key_id');
     }
   }
@@ -110,7 +112,10 @@ function why(err: unknown): string {
  * published feeds (the feed schema and `verifySignedObject`, as an import checks them, plus the
  * stored hashes the served bytes and the next feed's chain link are taken from), and the signing keys it would announce (each one trusted).
  */
-export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sovereignId: string; clock: Clock; trust: TrustInput }): BackupVerification {
+export function verifyBackupContent(
+  sqlite: Sqlite,
+  input: { dbPath: string; sovereignId: string; clock: Clock; trust: TrustInput },
+): BackupVerification {
   const problems: string[] = [];
   let problemCount = 0;
   const problem = (line: string) => {
@@ -126,32 +131,45 @@ export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sov
   const keys = [...trusted.values()].map((t) => t.key);
   const checked = { signing_keys: 0, treaties: 0, attestations: 0, published_feeds: 0 };
 
-  for (const row of sqlite.prepare('SELECT key_id, public_key FROM authority_signing_keys ORDER BY rowid').iterate() as Iterable<{ key_id: string; public_key: string }>) {
+  for (const row of sqlite.prepare('SELECT key_id, public_key FROM authority_signing_keys ORDER BY rowid').iterate() as Iterable<{
+    key_id: string;
+    public_key: string;
+  }>) {
     checked.signing_keys++;
     const key = parsedKey(row.key_id, row.public_key);
     if (!key) problem(`signing key ${row.key_id}: its public key is not a valid key with that key_id`);
     else if (trusted.get(key.keyId)?.key.base64 !== key.base64) {
-      problem(`signing key ${row.key_id} is not a key of this installation (not in the live database or a key file); if it is, confirm it out of band and pass --public-key`);
+      problem(
+        `signing key ${row.key_id} is not a key of this installation (not in the live database or a key file); if it is, confirm it out of band and pass --public-key`,
+      );
     }
   }
 
   const deps = verificationDeps(sqlite, input.dbPath, input.clock, self, keys);
-  for (const row of sqlite.prepare('SELECT treaty_id, body FROM treaties ORDER BY rowid').iterate() as Iterable<{ treaty_id: string; body: string }>) {
+  for (const row of sqlite.prepare('SELECT treaty_id, body FROM treaties ORDER BY rowid').iterate() as Iterable<{
+    treaty_id: string;
+    body: string;
+  }>) {
     checked.treaties++;
     try {
       const v = verifyTreaty(deps, { treaty: parseBody(row.body), expected_issuer: self });
       if (v.signed_by === null) problem(`treaty ${row.treaty_id}: ${v.reason.replace(/_/g, ' ')}`);
-      else if (v.issuer_sovereign_id !== self || v.treaty_id !== row.treaty_id) problem(`treaty ${row.treaty_id}: the signed treaty is ${v.issuer_sovereign_id}'s ${v.treaty_id}`);
+      else if (v.issuer_sovereign_id !== self || v.treaty_id !== row.treaty_id)
+        problem(`treaty ${row.treaty_id}: the signed treaty is ${v.issuer_sovereign_id}'s ${v.treaty_id}`);
     } catch (err) {
       problem(`treaty ${row.treaty_id}: not a valid signed treaty (${why(err)})`);
     }
   }
 
-  for (const row of sqlite.prepare('SELECT attestation_id, body FROM attestations ORDER BY rowid').iterate() as Iterable<{ attestation_id: string; body: string }>) {
+  for (const row of sqlite.prepare('SELECT attestation_id, body FROM attestations ORDER BY rowid').iterate() as Iterable<{
+    attestation_id: string;
+    body: string;
+  }>) {
     checked.attestations++;
     try {
       const v = verifyAttestation(deps, { attestation: parseBody(row.body) });
-      if (v.issuer_sovereign_id !== self || v.attestation_id !== row.attestation_id) problem(`attestation ${row.attestation_id}: the signed attestation is ${v.issuer_sovereign_id}'s ${v.attestation_id}`);
+      if (v.issuer_sovereign_id !== self || v.attestation_id !== row.attestation_id)
+        problem(`attestation ${row.attestation_id}: the signed attestation is ${v.issuer_sovereign_id}'s ${v.attestation_id}`);
       else if (v.signed_by === null) problem(`attestation ${row.attestation_id}: ${v.reason.replace(/_/g, ' ')}`);
     } catch (err) {
       problem(`attestation ${row.attestation_id}: not a valid signed attestation (${why(err)})`);
@@ -163,16 +181,20 @@ export function verifyBackupContent(sqlite: Sqlite, input: { dbPath: string; sov
     checked.published_feeds++;
     const parsed = safeParseRevocationFeed(parseBody(row.body));
     if (!parsed.success) {
-      problem(`published feed ${row.sequence}: not a valid feed (${parsed.error.issues[0]?.path.join('.') || 'root'}: ${parsed.error.issues[0]?.message ?? 'invalid'})`);
+      problem(
+        `published feed ${row.sequence}: not a valid feed (${parsed.error.issues[0]?.path.join('.') || 'root'}: ${parsed.error.issues[0]?.message ?? 'invalid'})`,
+      );
       continue;
     }
     const feed = parsed.data;
     const check = verifySignedObject(feed, keys);
     if (!check.valid) problem(`published feed ${row.sequence}: ${check.reason.replace(/_/g, ' ')}`);
-    else if (feed.issuer_sovereign_id !== self || feed.sequence !== row.sequence) problem(`published feed ${row.sequence}: the signed feed is ${feed.issuer_sovereign_id}'s sequence ${feed.sequence}`);
+    else if (feed.issuer_sovereign_id !== self || feed.sequence !== row.sequence)
+      problem(`published feed ${row.sequence}: the signed feed is ${feed.issuer_sovereign_id}'s sequence ${feed.sequence}`);
     else if (hashRef(row.body) !== row.feed_hash) problem(`published feed ${row.sequence}: feed_hash is not the hash of the stored feed`);
     // The next feed chains to signed_hash (a row from before the column has none: it is computed from the body).
-    else if (row.signed_hash !== null && row.signed_hash !== signedPartHash(row.body)) problem(`published feed ${row.sequence}: signed_hash is not the hash of the feed's signed part`);
+    else if (row.signed_hash !== null && row.signed_hash !== signedPartHash(row.body))
+      problem(`published feed ${row.sequence}: signed_hash is not the hash of the feed's signed part`);
   }
 
   return {

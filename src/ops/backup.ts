@@ -4,7 +4,16 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
-import { fsyncDirectory, hasSqliteHeader, refuseOverwrite, removeSqliteFiles, sha256AndSyncInWorker, sidecarPath, temporaryPath, writeSha256Sidecar } from './files.ts';
+import {
+  fsyncDirectory,
+  hasSqliteHeader,
+  refuseOverwrite,
+  removeSqliteFiles,
+  sha256AndSyncInWorker,
+  sidecarPath,
+  temporaryPath,
+  writeSha256Sidecar,
+} from './files.ts';
 
 export interface BackupProgress {
   totalPages: number;
@@ -84,7 +93,12 @@ export async function snapshotInto(
  * built under a temporary name beside the output and renamed into place when complete; an
  * existing output is replaced only with `force`.
  */
-export async function backupDatabase(input: { dbPath: string; output: string; force?: boolean; onProgress?: (p: BackupProgress) => void }): Promise<BackupSummary> {
+export async function backupDatabase(input: {
+  dbPath: string;
+  output: string;
+  force?: boolean;
+  onProgress?: (p: BackupProgress) => void;
+}): Promise<BackupSummary> {
   const started = Date.now();
   const dbPath = path.resolve(input.dbPath);
   const output = path.resolve(input.output);
@@ -113,7 +127,16 @@ export async function backupDatabase(input: { dbPath: string; output: string; fo
     fs.renameSync(tmp, output);
     fsyncDirectory(path.dirname(output));
     const sidecar = writeSha256Sidecar(output, sha256);
-    return { database: dbPath, output, sha256, sha256_file: sidecar, bytes, pages: snapshot.pages, integrity: 'ok', duration_ms: Date.now() - started };
+    return {
+      database: dbPath,
+      output,
+      sha256,
+      sha256_file: sidecar,
+      bytes,
+      pages: snapshot.pages,
+      integrity: 'ok',
+      duration_ms: Date.now() - started,
+    };
   } catch (err) {
     removeSqliteFiles(tmp);
     if (err instanceof AppError) throw err;

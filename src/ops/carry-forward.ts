@@ -30,7 +30,12 @@ export interface CarryRule {
  * peers, issuer state and which logs are witnessed are not carried: undoing them is what a restore is for.
  */
 export const CARRY_RULES: CarryRule[] = [
-  { table: 'authority_signing_keys', key: ['key_id'], refresh: ['not_after', 'retired_at'], why: 'keys rotated or retired after the backup stay so' },
+  {
+    table: 'authority_signing_keys',
+    key: ['key_id'],
+    refresh: ['not_after', 'retired_at'],
+    why: 'keys rotated or retired after the backup stay so',
+  },
   { table: 'published_feeds', key: ['sequence'], mustAgree: ['feed_hash'], why: 'published sequences are never reused' },
   { table: 'revocation_log', key: ['idx'], mustAgree: ['leaf_hash'], why: 'published log entries are never reused' },
   { table: 'log_checkpoints', key: ['sequence'], mustAgree: ['note'], why: 'every signed checkpoint stays published' },
@@ -40,7 +45,12 @@ export const CARRY_RULES: CarryRule[] = [
   { table: 'attestation_revocations', key: ['attestation_id'], why: 'the revocations behind carried-forward log entries' },
   { table: 'feed_receipts', key: ['importer_sovereign_id'], newerBy: 'sequence', why: 'who acknowledged the carried-forward feeds' },
   { table: 'admin_nonces', key: ['key_id', 'nonce'], why: 'a signed admin request cannot be replayed after a restore' },
-  { table: 'witness_checkpoints', key: ['origin'], newerBy: 'size', why: 'a witness never cosigns below what it already cosigned, not even after a restore' },
+  {
+    table: 'witness_checkpoints',
+    key: ['origin'],
+    newerBy: 'size',
+    why: 'a witness never cosigns below what it already cosigned, not even after a restore',
+  },
   { table: 'witness_conflicts', key: ['evidence_hash'], why: 'evidence of a log showing two histories is never lost' },
   { table: 'log_cosignatures', key: ['sequence', 'witness', 'key_id'], why: 'carried-forward checkpoints keep their cosignatures' },
 ];
@@ -68,7 +78,9 @@ export function findFork(sqlite: Sqlite, source: string): ForkReport | null {
     const on = rule.key.map((k) => `m.${q(k)} = s.${q(k)}`).join(' AND ');
     for (const col of rule.mustAgree) {
       const row = sqlite
-        .prepare(`SELECT ${rule.key.map((k) => `m.${q(k)} AS ${q(k)}`).join(', ')} FROM main.${q(rule.table)} m JOIN ${source}.${q(rule.table)} s ON ${on} WHERE m.${q(col)} IS NOT s.${q(col)} LIMIT 1`)
+        .prepare(
+          `SELECT ${rule.key.map((k) => `m.${q(k)} AS ${q(k)}`).join(', ')} FROM main.${q(rule.table)} m JOIN ${source}.${q(rule.table)} s ON ${on} WHERE m.${q(col)} IS NOT s.${q(col)} LIMIT 1`,
+        )
         .get() as Record<string, unknown> | undefined;
       if (row) return { table: rule.table, key: row, column: col };
     }
@@ -92,10 +104,17 @@ export function carryForward(sqlite: Sqlite, source: string): Record<string, num
     const list = shared.map(q).join(', ');
     const matches = rule.key.map((k) => `m.${q(k)} = s.${q(k)}`).join(' AND ');
     let changed = sqlite
-      .prepare(`INSERT INTO main.${q(rule.table)} (${list}) SELECT ${shared.map((c) => `s.${q(c)}`).join(', ')} FROM ${source}.${q(rule.table)} s WHERE NOT EXISTS (SELECT 1 FROM main.${q(rule.table)} m WHERE ${matches})`)
+      .prepare(
+        `INSERT INTO main.${q(rule.table)} (${list}) SELECT ${shared.map((c) => `s.${q(c)}`).join(', ')} FROM ${source}.${q(rule.table)} s WHERE NOT EXISTS (SELECT 1 FROM main.${q(rule.table)} m WHERE ${matches})`,
+      )
       .run().changes;
     if (rule.newerBy && shared.includes(rule.newerBy)) {
-      const set = shared.filter((c) => !rule.key.includes(c)).map((c) => `${q(c)} = (SELECT s.${q(c)} FROM ${source}.${q(rule.table)} s WHERE ${matches.replace(/m\./g, `main.${q(rule.table)}.`)})`);
+      const set = shared
+        .filter((c) => !rule.key.includes(c))
+        .map(
+          (c) =>
+            `${q(c)} = (SELECT s.${q(c)} FROM ${source}.${q(rule.table)} s WHERE ${matches.replace(/m\./g, `main.${q(rule.table)}.`)})`,
+        );
       changed += sqlite
         .prepare(
           `UPDATE main.${q(rule.table)} SET ${set.join(', ')} WHERE EXISTS (SELECT 1 FROM ${source}.${q(rule.table)} s WHERE ${matches.replace(/m\./g, `main.${q(rule.table)}.`)} AND s.${q(rule.newerBy)} > main.${q(rule.table)}.${q(rule.newerBy)})`,
@@ -118,7 +137,10 @@ export function carryForward(sqlite: Sqlite, source: string): Record<string, num
     try {
       rebuildLogState(sqlite);
     } catch (err) {
-      throw new AppError('restore_refused', `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`);
+      throw new AppError(
+        'restore_refused',
+        `refusing to restore: the carried-forward revocation log is inconsistent (${(err as Error).message})`,
+      );
     }
   }
   return counts;

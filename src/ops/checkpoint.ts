@@ -104,7 +104,11 @@ export interface TrustAnchor {
 export function parseTrustAnchor(value: string): TrustAnchor {
   if (/^sha256:[0-9a-f]{64}$/.test(value)) return { source: 'key_id', keyId: value };
   const parsed = parsePublicKey(value);
-  if (!parsed.ok) throw new AppError('invalid_public_key', `--public-key is neither a key_id (sha256:…) nor a valid base64 Ed25519 public key (${parsed.reason})`);
+  if (!parsed.ok)
+    throw new AppError(
+      'invalid_public_key',
+      `--public-key is neither a key_id (sha256:…) nor a valid base64 Ed25519 public key (${parsed.reason})`,
+    );
   return { source: 'public_key', keyId: parsed.key.keyId, key: parsed.key };
 }
 
@@ -129,15 +133,25 @@ export function verifyCheckpointSignature(checkpoint: Checkpoint, anchors: Trust
   }
   if (trusted.length === 0) {
     if (mismatched) {
-      return { status: 'sovereign_mismatch', key_id: keyId, detail: `the checkpoint is for sovereign "${checkpoint.sovereign_id}" but the trusted authority is "${mismatched.sovereignId}"` };
+      return {
+        status: 'sovereign_mismatch',
+        key_id: keyId,
+        detail: `the checkpoint is for sovereign "${checkpoint.sovereign_id}" but the trusted authority is "${mismatched.sovereignId}"`,
+      };
     }
     return {
       status: 'untrusted_key',
       key_id: keyId,
-      detail: anchors.length === 0 ? 'no trusted key given: pass --public-key (key or key_id confirmed out of band) or --authority-url' : `signing key ${keyId} is not among the trusted keys`,
+      detail:
+        anchors.length === 0
+          ? 'no trusted key given: pass --public-key (key or key_id confirmed out of band) or --authority-url'
+          : `signing key ${keyId} is not among the trusted keys`,
     };
   }
-  const check = verifySignedObject(checkpoint, trusted.map((t) => t.key));
+  const check = verifySignedObject(
+    checkpoint,
+    trusted.map((t) => t.key),
+  );
   if (!check.valid) {
     const byId = trusted.some((t) => t.key.keyId === keyId);
     return byId

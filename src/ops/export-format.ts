@@ -51,7 +51,12 @@ const JSON_EVENTS_KEY = ',"events":[';
  * same fields opening the document, followed by `"events":[`, so `.events` is still the events.
  */
 export function exportHeaderLine(format: ExportFormat, header: Omit<ExportHeader, 'type' | 'version'>): string {
-  const text = canonicalJson({ type: EXPORT_HEADER_TYPE, version: EXPORT_VERSION, sovereign_id: header.sovereign_id, filters: header.filters });
+  const text = canonicalJson({
+    type: EXPORT_HEADER_TYPE,
+    version: EXPORT_VERSION,
+    sovereign_id: header.sovereign_id,
+    filters: header.filters,
+  });
   return format === 'jsonl' ? text : `${text.slice(0, -1)}${JSON_EVENTS_KEY}`;
 }
 
@@ -76,14 +81,16 @@ function parseHeader(text: string): ExportHeader {
  */
 export function readFirstLine(line: string): { format: ExportFormat; header: ExportHeader | null; isEvent: boolean } {
   if (line === JSON_FORMAT_OPEN) return { format: 'json', header: null, isEvent: false };
-  if (line.startsWith('{') && line.endsWith(JSON_EVENTS_KEY)) return { format: 'json', header: parseHeader(`${line.slice(0, -JSON_EVENTS_KEY.length)}}`), isEvent: false };
+  if (line.startsWith('{') && line.endsWith(JSON_EVENTS_KEY))
+    return { format: 'json', header: parseHeader(`${line.slice(0, -JSON_EVENTS_KEY.length)}}`), isEvent: false };
   let value: unknown = null;
   try {
     value = parseJsonStrict(line);
   } catch {
     // Not JSON: an event line the chain verifier reports as malformed.
   }
-  if (typeof value === 'object' && value !== null && (value as { type?: unknown }).type === EXPORT_HEADER_TYPE) return { format: 'jsonl', header: parseHeader(line), isEvent: false };
+  if (typeof value === 'object' && value !== null && (value as { type?: unknown }).type === EXPORT_HEADER_TYPE)
+    return { format: 'jsonl', header: parseHeader(line), isEvent: false };
   return { format: 'jsonl', header: null, isEvent: true };
 }
 
@@ -104,11 +111,15 @@ interface FilterableEvent {
  * null when it could. An export whose events do not match its own filters was not made with them.
  */
 export function filterMismatch(event: FilterableEvent, filters: ExportFilters): string | null {
-  if (filters.after_seq !== undefined && typeof event.seq === 'number' && event.seq <= filters.after_seq) return `seq is not after ${filters.after_seq}`;
-  if (filters.event_types !== undefined && !filters.event_types.includes(String(event.event_type))) return `event_type ${JSON.stringify(event.event_type)} is not among the filtered types`;
+  if (filters.after_seq !== undefined && typeof event.seq === 'number' && event.seq <= filters.after_seq)
+    return `seq is not after ${filters.after_seq}`;
+  if (filters.event_types !== undefined && !filters.event_types.includes(String(event.event_type)))
+    return `event_type ${JSON.stringify(event.event_type)} is not among the filtered types`;
   const at = typeof event.occurred_at === 'string' ? event.occurred_at : '';
-  if (filters.since !== undefined && !(at >= filters.since)) return `occurred_at ${JSON.stringify(event.occurred_at)} is before --since ${filters.since}`;
-  if (filters.until !== undefined && !(at < filters.until)) return `occurred_at ${JSON.stringify(event.occurred_at)} is not before --until ${filters.until}`;
+  if (filters.since !== undefined && !(at >= filters.since))
+    return `occurred_at ${JSON.stringify(event.occurred_at)} is before --since ${filters.since}`;
+  if (filters.until !== undefined && !(at < filters.until))
+    return `occurred_at ${JSON.stringify(event.occurred_at)} is not before --until ${filters.until}`;
   if (filters.actor_key !== undefined) {
     const actual = filters.actor_key.startsWith('sha256:') ? event.actor?.key_id : event.actor?.label;
     if (actual !== filters.actor_key) return `the actor is not ${filters.actor_key}`;

@@ -116,7 +116,10 @@ export function writeFileDurably(file: string, content: string | Buffer, mode = 
  * mode and the umask.
  */
 export async function copyToPrivateFile(source: string, dest: string): Promise<void> {
-  await pipeline(fs.createReadStream(source, { highWaterMark: HASH_CHUNK_BYTES }), fs.createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+  await pipeline(
+    fs.createReadStream(source, { highWaterMark: HASH_CHUNK_BYTES }),
+    fs.createWriteStream(dest, { flags: 'wx', mode: 0o600 }),
+  );
 }
 
 /** A fresh temporary name next to `file` (same directory, so a rename onto `file` is atomic). */

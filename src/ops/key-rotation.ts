@@ -48,12 +48,24 @@ function refreshIdentity(deps: KeyDeps, added: AppDeps['identity']['signingKeys'
 }
 
 /** Inside a transaction: marks keys retired and publishes each retirement as a public_key revocation. */
-function retireInTransaction(deps: KeyDeps, keys: SigningKeyRow[], reason: RotationReason, at: string, origin: RequestOrigin): RevocationEntry[] {
+function retireInTransaction(
+  deps: KeyDeps,
+  keys: SigningKeyRow[],
+  reason: RotationReason,
+  at: string,
+  origin: RequestOrigin,
+): RevocationEntry[] {
   const sqlite = deps.db.sqlite;
   for (const key of keys) markSigningKeyRetired(sqlite, key.key_id, at);
   const entries = appendRevocations(
     sqlite,
-    keys.map((k) => ({ kind: 'public_key' as const, id: k.key_id, reason, revoked_at: at, subject_sovereign_id: deps.identity.sovereignId })),
+    keys.map((k) => ({
+      kind: 'public_key' as const,
+      id: k.key_id,
+      reason,
+      revoked_at: at,
+      subject_sovereign_id: deps.identity.sovereignId,
+    })),
   );
   entries.forEach((entry, i) => {
     appendAudit(sqlite, deps.clock, {
@@ -165,7 +177,10 @@ export function retireDueSigningKeys(deps: KeyDeps, input: Partial<RequestOrigin
       if (due.length === 0) return [];
       const remaining = new Set(rows.filter((k) => !due.includes(k)).map((k) => k.key_id));
       if (!deps.identity.signingKeys.some((k) => remaining.has(k.keyId))) {
-        throw new AppError('no_successor_key', 'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart');
+        throw new AppError(
+          'no_successor_key',
+          'retiring would leave no signing key loaded; make sure the new key file exists in the data directory and restart',
+        );
       }
       const written = retireInTransaction(deps, due, 'superseded', now, { ...input, actor: input.actor ?? SYSTEM_ACTOR });
       return written.map((e, i) => ({ key_id: e.id, not_after: due[i]!.not_after, log_index: e.index }));

@@ -8,12 +8,31 @@ import { appendAudit, SYSTEM_ACTOR, type Actor } from '../authority/audit.ts';
 import { toTimestamp, type Clock } from '../authority/clock.ts';
 import type { SigningKey } from '../authority/crypto.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
-import { acquireDatabaseLock, applyPragmas, DatabaseLockedError, type DatabaseLock, DatabasePathError, MIGRATIONS_DIR, migrationStatus, type Sqlite } from '../db/database.ts';
+import {
+  acquireDatabaseLock,
+  applyPragmas,
+  DatabaseLockedError,
+  type DatabaseLock,
+  DatabasePathError,
+  MIGRATIONS_DIR,
+  migrationStatus,
+  type Sqlite,
+} from '../db/database.ts';
 import { snapshotInto, type BackupProgress } from './backup.ts';
 import { verifyBackupContent, type BackupVerification } from './backup-verification.ts';
 import { carryForward, findFork } from './carry-forward.ts';
 import type { TrustAnchor } from './checkpoint.ts';
-import { copyToPrivateFile, fsyncDirectory, fsyncPath, hasSqliteHeader, readSha256Sidecar, removeSqliteFiles, sha256File, temporaryPath, writeSha256Sidecar } from './files.ts';
+import {
+  copyToPrivateFile,
+  fsyncDirectory,
+  fsyncPath,
+  hasSqliteHeader,
+  readSha256Sidecar,
+  removeSqliteFiles,
+  sha256File,
+  temporaryPath,
+  writeSha256Sidecar,
+} from './files.ts';
 
 export interface RestoreInput {
   dbPath: string;
@@ -72,15 +91,22 @@ function tableExists(sqlite: Sqlite, table: string, schemaName = 'main'): boolea
 
 function readIdentity(sqlite: Sqlite): { application: string | undefined; identity: Identity | null } {
   if (!tableExists(sqlite, 'authority_meta')) return { application: undefined, identity: null };
-  const meta = new Map((sqlite.prepare('SELECT key, value FROM authority_meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
+  const meta = new Map(
+    (sqlite.prepare('SELECT key, value FROM authority_meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]),
+  );
   const sovereignId = meta.get('sovereign_id');
-  const keyIds = tableExists(sqlite, 'authority_signing_keys') ? (sqlite.prepare('SELECT key_id FROM authority_signing_keys').all() as Array<{ key_id: string }>).map((r) => r.key_id) : [];
+  const keyIds = tableExists(sqlite, 'authority_signing_keys')
+    ? (sqlite.prepare('SELECT key_id FROM authority_signing_keys').all() as Array<{ key_id: string }>).map((r) => r.key_id)
+    : [];
   return { application: meta.get('application'), identity: sovereignId ? { sovereignId, keyIds } : null };
 }
 
 function auditHead(sqlite: Sqlite): { seq: number; hash: string } | null {
   if (!tableExists(sqlite, 'audit_events')) return null;
-  return (sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined) ?? null;
+  return (
+    (sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined) ??
+    null
+  );
 }
 
 /** The default pre-restore backup name: beside the database, stamped with the time of the restore. */
@@ -101,7 +127,8 @@ function liveIdentity(dbPath: string): { identity: Identity; source: Sqlite; clo
     live = undefined;
     for (const suffix of ['-wal', '-shm']) {
       const file = `${dbPath}${suffix}`;
-      if (!existed.has(suffix) && fs.existsSync(file) && (suffix === '-shm' || fs.statSync(file).size === 0)) fs.rmSync(file, { force: true });
+      if (!existed.has(suffix) && fs.existsSync(file) && (suffix === '-shm' || fs.statSync(file).size === 0))
+        fs.rmSync(file, { force: true });
     }
   };
   try {
@@ -139,7 +166,8 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
   try {
     lock = acquireDatabaseLock(input.dbPath);
   } catch (err) {
-    if (err instanceof DatabaseLockedError) throw refuse(`an accord server holds the database ${path.resolve(input.dbPath)}; stop it first`, 'database_locked');
+    if (err instanceof DatabaseLockedError)
+      throw refuse(`an accord server holds the database ${path.resolve(input.dbPath)}; stop it first`, 'database_locked');
     if (err instanceof DatabasePathError) throw refuse(err.message, 'database_not_private');
     throw err;
   }
@@ -160,7 +188,8 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     if (!hasSqliteHeader(backupFile)) throw refuse(`${backupFile} is not an SQLite database`);
     const backupSha256 = await sha256File(backupFile);
     const recorded = readSha256Sidecar(backupFile);
-    if (recorded !== null && recorded !== backupSha256) throw refuse(`${backupFile} does not match its ${path.basename(backupFile)}.sha256 (the file is damaged or was replaced)`);
+    if (recorded !== null && recorded !== backupSha256)
+      throw refuse(`${backupFile} does not match its ${path.basename(backupFile)}.sha256 (the file is damaged or was replaced)`);
 
     // 2. Work on a copy beside the target, so the backup file is never modified and the final step is a rename.
     tmp = temporaryPath(dbPath, 'restoring');
@@ -175,12 +204,16 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     }
     const backupMeta = readIdentity(restored);
     if (backupMeta.application !== 'accord') {
-      throw refuse(`${backupFile} is not an accord database (authority_meta.application is ${backupMeta.application === undefined ? 'missing' : JSON.stringify(backupMeta.application)})`);
+      throw refuse(
+        `${backupFile} is not an accord database (authority_meta.application is ${backupMeta.application === undefined ? 'missing' : JSON.stringify(backupMeta.application)})`,
+      );
     }
     if (!backupMeta.identity) throw refuse(`${backupFile} has no authority identity`);
     const status = migrationStatus(restored);
     if (status.ahead || status.applied > status.head) {
-      throw refuse(`${backupFile} has a newer schema than this build (${status.applied} migrations applied, this build knows ${status.head}); restore it with the accord version that wrote it`);
+      throw refuse(
+        `${backupFile} has a newer schema than this build (${status.applied} migrations applied, this build knows ${status.head}); restore it with the accord version that wrote it`,
+      );
     }
 
     let liveKeys: Array<{ key_id: string; public_key: string }> = [];
@@ -199,21 +232,30 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
       }
       live = opened.source;
       closeLive = opened.close;
-      liveKeys = live.prepare('SELECT key_id, public_key FROM authority_signing_keys').all() as Array<{ key_id: string; public_key: string }>;
+      liveKeys = live.prepare('SELECT key_id, public_key FROM authority_signing_keys').all() as Array<{
+        key_id: string;
+        public_key: string;
+      }>;
       const liveId = opened.identity;
       if (liveId.sovereignId !== backupIdentity.sovereignId) {
         throw refuse(`the backup belongs to sovereign "${backupIdentity.sovereignId}" but the database belongs to "${liveId.sovereignId}"`);
       }
       if (!liveId.keyIds.some((k) => backupIdentity.keyIds.includes(k))) {
-        throw refuse(`the backup's signing keys (${backupIdentity.keyIds.join(', ')}) share none with the database's: it is another authority with the same sovereign id`);
+        throw refuse(
+          `the backup's signing keys (${backupIdentity.keyIds.join(', ')}) share none with the database's: it is another authority with the same sovereign id`,
+        );
       }
     } else {
       const keys = input.signingKeys ?? [];
       if (keys.length === 0) throw refuse(`there is no database at ${dbPath} and no signing key file to confirm the backup's identity`);
       if (!keys.some((k) => backupIdentity.keyIds.includes(k.keyId))) {
-        throw refuse(`the backup's signing keys (${backupIdentity.keyIds.join(', ')}) do not include this installation's signing key ${keys[0]!.keyId}`);
+        throw refuse(
+          `the backup's signing keys (${backupIdentity.keyIds.join(', ')}) do not include this installation's signing key ${keys[0]!.keyId}`,
+        );
       }
-      warnings.push('no live database: nothing was carried forward; if this authority published feeds after the backup was taken, peers will report the next feed as equivocation');
+      warnings.push(
+        'no live database: nothing was carried forward; if this authority published feeds after the backup was taken, peers will report the next feed as equivocation',
+      );
     }
 
     // 4. Migrate the copy up to head.
@@ -233,7 +275,8 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     };
     if (!verification.ok) {
       const first = `${verification.problems[0]}${verification.problem_count > 1 ? ` (and ${verification.problem_count - 1} more problem(s))` : ''}`;
-      if (!input.acceptUnverified) throw refuse(`the backup does not verify: ${first}; --accept-unverified restores it anyway, for forensic use`, 'backup_unverified');
+      if (!input.acceptUnverified)
+        throw refuse(`the backup does not verify: ${first}; --accept-unverified restores it anyway, for forensic use`, 'backup_unverified');
       verification.accepted_unverified = true;
       warnings.push(`restored a backup that does not verify (--accept-unverified): ${first}; do not serve it to peers`);
     }
@@ -263,41 +306,48 @@ export async function restoreDatabase(input: RestoreInput): Promise<RestoreSumma
     if (preRestoreSha !== null) {
       restored.prepare('ATTACH DATABASE ? AS replaced').run(preRestore);
       try {
-        replacedHead = (restored.prepare('SELECT seq, hash FROM replaced.audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined) ?? null;
+        replacedHead =
+          (restored.prepare('SELECT seq, hash FROM replaced.audit_events ORDER BY seq DESC LIMIT 1').get() as
+            | { seq: number; hash: string }
+            | undefined) ?? null;
         const fork = findFork(restored, 'replaced');
         if (fork) {
-          throw refuse(`the backup and the database disagree on ${fork.table} ${JSON.stringify(fork.key)} (${fork.column}): the backup is from a different history than the one published`);
+          throw refuse(
+            `the backup and the database disagree on ${fork.table} ${JSON.stringify(fork.key)} (${fork.column}): the backup is from a different history than the one published`,
+          );
         }
       } catch (err) {
         restored.exec('DETACH DATABASE replaced');
         throw err;
       }
     }
-    const event = restored.transaction(() => {
-      if (preRestoreSha !== null) carried = carryForward(restored!, 'replaced');
-      return appendAudit(restored!, input.clock, {
-        eventType: 'database_restored',
-        actor: input.actor ?? SYSTEM_ACTOR,
-        details: {
-          backup_file: backupFile,
-          backup_sha256: backupSha256,
-          pre_restore_backup: preRestoreSha !== null ? preRestore : null,
-          pre_restore_backup_sha256: preRestoreSha,
-          backup_audit_head: backupHead,
-          replaced_audit_head: replacedHead,
-          schema_migrations_before: status.applied,
-          carried_forward: carried,
-          verification: {
-            ok: verification.ok,
-            accepted_unverified: verification.accepted_unverified,
-            checked: verification.checked,
-            audit_events: verification.audit_chain.count,
-            problem_count: verification.problem_count,
-            problems: verification.problems.slice(0, AUDITED_PROBLEMS).map((p) => p.slice(0, AUDITED_PROBLEM_CHARS)),
+    const event = restored
+      .transaction(() => {
+        if (preRestoreSha !== null) carried = carryForward(restored!, 'replaced');
+        return appendAudit(restored!, input.clock, {
+          eventType: 'database_restored',
+          actor: input.actor ?? SYSTEM_ACTOR,
+          details: {
+            backup_file: backupFile,
+            backup_sha256: backupSha256,
+            pre_restore_backup: preRestoreSha !== null ? preRestore : null,
+            pre_restore_backup_sha256: preRestoreSha,
+            backup_audit_head: backupHead,
+            replaced_audit_head: replacedHead,
+            schema_migrations_before: status.applied,
+            carried_forward: carried,
+            verification: {
+              ok: verification.ok,
+              accepted_unverified: verification.accepted_unverified,
+              checked: verification.checked,
+              audit_events: verification.audit_chain.count,
+              problem_count: verification.problem_count,
+              problems: verification.problems.slice(0, AUDITED_PROBLEMS).map((p) => p.slice(0, AUDITED_PROBLEM_CHARS)),
+            },
           },
-        },
-      });
-    }).immediate();
+        });
+      })
+      .immediate();
     if (preRestoreSha !== null) restored.exec('DETACH DATABASE replaced');
 
     // 7. Make the copy self-contained and durable, then swap it in.

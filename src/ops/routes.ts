@@ -4,7 +4,14 @@ import { z } from 'zod';
 import { adminOrigin } from '../authority/admin-auth.ts';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { optionalBody } from '../authority/http.ts';
-import { DEFAULT_OVERLAP_DAYS, MAX_OVERLAP_DAYS, retireDueSigningKeys, rotateSigningKey, ROTATION_REASONS, signingKeyStatus } from './key-rotation.ts';
+import {
+  DEFAULT_OVERLAP_DAYS,
+  MAX_OVERLAP_DAYS,
+  retireDueSigningKeys,
+  rotateSigningKey,
+  ROTATION_REASONS,
+  signingKeyStatus,
+} from './key-rotation.ts';
 
 const rotateBody = z.strictObject({
   overlap_days: z.number().int().min(0).max(MAX_OVERLAP_DAYS).default(DEFAULT_OVERLAP_DAYS),

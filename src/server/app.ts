@@ -77,7 +77,10 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     const started = performance.now();
     await next();
     const route = c.req.routePath || 'unmatched';
-    deps.metrics.httpRequestDuration.observe({ method: c.req.method, route, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    deps.metrics.httpRequestDuration.observe(
+      { method: c.req.method, route, status: String(c.res.status) },
+      (performance.now() - started) / 1000,
+    );
     deps.logger.debug({ request_id: c.get('requestId'), method: c.req.method, route, status: c.res.status }, 'request');
   });
   const limiters = new Map<number, ReturnType<typeof bodyLimit>>();
@@ -124,13 +127,14 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     const path = c.req.path;
     const allowed = [
       ...new Set(
-        app.routes
-          .filter((r) => r.method !== 'ALL' && r.path !== '/*' && routePatternRegex(r.path).test(path))
-          .map((r) => r.method),
+        app.routes.filter((r) => r.method !== 'ALL' && r.path !== '/*' && routePatternRegex(r.path).test(path)).map((r) => r.method),
       ),
     ];
     if (allowed.length > 0) {
-      return errorResponse(c, new AppError('method_not_allowed', `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }));
+      return errorResponse(
+        c,
+        new AppError('method_not_allowed', `method ${c.req.method} is not allowed here`, { allowed }, { Allow: allowed.join(', ') }),
+      );
     }
     return errorResponse(c, new AppError('not_found', 'no such route'));
   });

@@ -29,7 +29,11 @@ export function auditRoutes(deps: AppDeps) {
     const query = validate(
       querySchema,
       {
-        ...Object.fromEntries(Object.entries(raw).filter(([k]) => k !== 'event_type').map(([k, v]) => [k, v[v.length - 1]])),
+        ...Object.fromEntries(
+          Object.entries(raw)
+            .filter(([k]) => k !== 'event_type')
+            .map(([k, v]) => [k, v[v.length - 1]]),
+        ),
         ...(raw.event_type ? { event_type: raw.event_type } : {}),
       },
       'invalid_query',

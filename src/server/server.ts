@@ -36,7 +36,10 @@ export function reloadOperatorKeys(deps: AppDeps): void {
   }
 }
 
-export async function startAuthority(config: Config, options: { clock?: Clock; logger?: Logger; background?: boolean } = {}): Promise<RunningAuthority> {
+export async function startAuthority(
+  config: Config,
+  options: { clock?: Clock; logger?: Logger; background?: boolean } = {},
+): Promise<RunningAuthority> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel });
   let lock: DatabaseLock | undefined;

@@ -8,7 +8,15 @@ import { recognizedIssuer } from '../treaties/recognition.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { verifyConsistency } from './proofs.ts';
 import { openNote, parseNote, verifierFor } from '../authority/signed-note.ts';
-import { insertConsistencyFailure, issuerRequiresProofs, readImportedHead, readIssuerLogState, recordCheckpointVerified, recordProofVerified, type ConsistencyFailureRow } from './store.ts';
+import {
+  insertConsistencyFailure,
+  issuerRequiresProofs,
+  readImportedHead,
+  readIssuerLogState,
+  recordCheckpointVerified,
+  recordProofVerified,
+  type ConsistencyFailureRow,
+} from './store.ts';
 
 /** More hashes than a consistency proof of any safe-integer tree size can have (2 per level). */
 export const MAX_PROOF_HASHES = 128;
@@ -39,7 +47,14 @@ export interface ConsistencyRejection {
  */
 export function checkFeedConsistency(
   sqlite: Sqlite,
-  input: { issuer: string; sequence: number; previous: { size: number; frontier: string }; next: { size: number; root_hash: string }; proof: readonly string[] | undefined; at: string },
+  input: {
+    issuer: string;
+    sequence: number;
+    previous: { size: number; frontier: string };
+    next: { size: number; root_hash: string };
+    proof: readonly string[] | undefined;
+    at: string;
+  },
 ): ConsistencyRejection | null {
   const { previous, next } = input;
   if (previous.size === 0 || next.size <= previous.size) return null;
@@ -48,7 +63,8 @@ export function checkFeedConsistency(
   let problem: 'invalid' | 'missing' | null = null;
   if (input.proof !== undefined) {
     const hashes = input.proof.map((h) => h.replace(/^sha256:/, ''));
-    if (verifyConsistency(previous.size, next.size, fromRoot, toRoot, hashes)) recordProofVerified(sqlite, input.issuer, next.size, input.at);
+    if (verifyConsistency(previous.size, next.size, fromRoot, toRoot, hashes))
+      recordProofVerified(sqlite, input.issuer, next.size, input.at);
     else problem = 'invalid';
   } else if (issuerRequiresProofs(sqlite, input.issuer)) {
     problem = 'missing';
@@ -74,7 +90,12 @@ export function checkFeedConsistency(
  * issuer's base URL; null for a 404). Undefined when there is nothing to prove or the issuer serves
  * no proof; a malformed answer comes back as a proof that will not verify.
  */
-export async function fetchFeedConsistencyProof(sqlite: Sqlite, issuer: string, to: number | null, get: (path: string) => Promise<JsonValue | null>): Promise<string[] | undefined> {
+export async function fetchFeedConsistencyProof(
+  sqlite: Sqlite,
+  issuer: string,
+  to: number | null,
+  get: (path: string) => Promise<JsonValue | null>,
+): Promise<string[] | undefined> {
   const from = readImportedHead(sqlite, issuer).log_size;
   if (typeof to !== 'number' || !Number.isSafeInteger(to) || from === 0 || to <= from) return undefined;
   const answer = await get(`/log/proof/consistency?from=${from}&to=${to}`);
@@ -89,7 +110,12 @@ export async function fetchFeedConsistencyProof(sqlite: Sqlite, issuer: string, 
 
 export type CheckpointCheck =
   | { ok: true; checked: boolean; size?: number }
-  | { ok: false; reason: 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent' | 'checkpoint_missing' | 'malformed_response'; message: string; details: Record<string, unknown> };
+  | {
+      ok: false;
+      reason: 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent' | 'checkpoint_missing' | 'malformed_response';
+      message: string;
+      details: Record<string, unknown>;
+    };
 
 /** An answer of the issuer's server (status and text); `fetchText` gets a path of its base URL. */
 export type FetchText = (path: string) => Promise<{ status: number; text: string }>;
@@ -103,14 +129,26 @@ export type FetchText = (path: string) => Promise<{ status: number; text: string
  * as evidence. An issuer that serves no checkpoint (404, or an answer that is no checkpoint note)
  * passes until it has proved its log once.
  */
-export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>, issuer: string, fetchText: FetchText): Promise<CheckpointCheck> {
+export async function checkIssuerCheckpoint(
+  deps: Pick<AppDeps, 'db' | 'clock'>,
+  issuer: string,
+  fetchText: FetchText,
+): Promise<CheckpointCheck> {
   const sqlite = deps.db.sqlite;
   const known = readIssuerLogState(sqlite, issuer);
   const answer = await fetchText('/log/checkpoint');
   if (answer.status === 404) {
-    return known.required ? { ok: false, reason: 'checkpoint_missing', message: `${issuer} no longer serves its log checkpoint`, details: {} } : { ok: true, checked: false };
+    return known.required
+      ? { ok: false, reason: 'checkpoint_missing', message: `${issuer} no longer serves its log checkpoint`, details: {} }
+      : { ok: true, checked: false };
   }
-  if (answer.status !== 200) return { ok: false, reason: 'malformed_response', message: `${issuer}'s log checkpoint answered HTTP ${answer.status}`, details: { status: answer.status } };
+  if (answer.status !== 200)
+    return {
+      ok: false,
+      reason: 'malformed_response',
+      message: `${issuer}'s log checkpoint answered HTTP ${answer.status}`,
+      details: { status: answer.status },
+    };
   const note = answer.text;
   const head = readImportedHead(sqlite, issuer);
   const headRoot = head.log_size === 0 ? EMPTY_ROOT : frontierRoot({ size: head.log_size, hashes: JSON.parse(head.frontier) as string[] });
@@ -120,29 +158,39 @@ export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>,
   // Not a checkpoint note at all, from an issuer that never proved its log: a server without one.
   if (!claimed && !known.required) return { ok: true, checked: false };
   const evidence = (problem: ConsistencyFailureRow['problem'], proof: readonly string[] | null = null) =>
-    sqlite.transaction(() =>
-      insertConsistencyFailure(sqlite, {
-        issuer,
-        sequence: head.last_sequence,
-        fromSize: head.log_size,
-        fromRoot: `sha256:${headRoot}`,
-        toSize: claimed?.size ?? 0,
-        toRoot: claimed?.rootHash ?? '',
-        proof,
-        checkpoint: note.slice(0, 64 * 1024),
-        problem,
-        at,
-      }),
-    ).immediate();
+    sqlite
+      .transaction(() =>
+        insertConsistencyFailure(sqlite, {
+          issuer,
+          sequence: head.last_sequence,
+          fromSize: head.log_size,
+          fromRoot: `sha256:${headRoot}`,
+          toSize: claimed?.size ?? 0,
+          toRoot: claimed?.rootHash ?? '',
+          proof,
+          checkpoint: note.slice(0, 64 * 1024),
+          problem,
+          at,
+        }),
+      )
+      .immediate();
 
   // The note's key names, paired with every key recognized for the issuer: a vkey needs both.
   const names = 'signatures' in parsed ? [...new Set(parsed.signatures.map((sig) => sig.name))] : [];
   const keys = recognizedIssuer(sqlite, issuer, deps.clock()).keys;
-  const opened = openNote(note, keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))));
+  const opened = openNote(
+    note,
+    keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))),
+  );
   const body = opened.ok ? parseCheckpoint(opened.text) : null;
   if (!body) {
     evidence('checkpoint_signature');
-    return { ok: false, reason: 'checkpoint_signature', message: `${issuer}'s log checkpoint is not signed by a key recognized for it`, details: { problem: opened.ok ? 'malformed_checkpoint' : opened.problem } };
+    return {
+      ok: false,
+      reason: 'checkpoint_signature',
+      message: `${issuer}'s log checkpoint is not signed by a key recognized for it`,
+      details: { problem: opened.ok ? 'malformed_checkpoint' : opened.problem },
+    };
   }
   if ((known.lastCheckpointSize !== null && body.size < known.lastCheckpointSize) || body.size < head.log_size) {
     evidence('checkpoint_rollback');
@@ -167,7 +215,15 @@ export async function checkIssuerCheckpoint(deps: Pick<AppDeps, 'db' | 'clock'>,
   }
   const consistent =
     head.log_size === 0 ||
-    (body.size === head.log_size ? `sha256:${headRoot}` === body.rootHash : verifyConsistency(head.log_size, body.size, headRoot, body.rootHash.slice(7), proof.map((h) => h.replace(/^sha256:/, ''))));
+    (body.size === head.log_size
+      ? `sha256:${headRoot}` === body.rootHash
+      : verifyConsistency(
+          head.log_size,
+          body.size,
+          headRoot,
+          body.rootHash.slice(7),
+          proof.map((h) => h.replace(/^sha256:/, '')),
+        ));
   if (!consistent) {
     evidence('checkpoint_inconsistent', proof);
     return {

@@ -92,7 +92,12 @@ class Connection {
 
   private timeout(request: Request): void {
     const url = this.source.urlOf(request.path);
-    this.abort(new MonitorFailure('timeout', `GET ${url}: no complete answer within ${this.source.timeoutMs} ms`, { url, timeout_ms: this.source.timeoutMs }));
+    this.abort(
+      new MonitorFailure('timeout', `GET ${url}: no complete answer within ${this.source.timeoutMs} ms`, {
+        url,
+        timeout_ms: this.source.timeoutMs,
+      }),
+    );
   }
 
   /** Fails every request in flight here with `err` and drops the connection. */
@@ -120,7 +125,9 @@ class Connection {
     else {
       for (const request of unanswered) {
         const url = this.source.urlOf(request.path);
-        const why = midAnswer ? 'the connection closed before the answer was complete' : (err?.message ?? 'the server closed the connection without answering');
+        const why = midAnswer
+          ? 'the connection closed before the answer was complete'
+          : (err?.message ?? 'the server closed the connection without answering');
         this.source.settle(request, new MonitorFailure('unreachable', `GET ${url}: ${why}`, { url }));
       }
     }
@@ -175,7 +182,9 @@ class Connection {
     const encoding = (headers.get('content-encoding') ?? 'identity').toLowerCase();
     const url = this.source.urlOf(request.path);
     if (code === 200 && encoding !== 'identity' && encoding !== 'gzip') {
-      this.abort(new MonitorFailure('http_error', `GET ${url}: unsupported Content-Encoding ${encoding}`, { url, content_encoding: encoding }));
+      this.abort(
+        new MonitorFailure('http_error', `GET ${url}: unsupported Content-Encoding ${encoding}`, { url, content_encoding: encoding }),
+      );
       return data.length;
     }
     const gzip = code === 200 && encoding === 'gzip';
@@ -279,7 +288,12 @@ class Connection {
         this.source.settle(request, { status: head.status, body: zlib.gunzipSync(raw, { maxOutputLength: request.maxBytes }) });
       } catch (err) {
         const tooLarge = (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-        this.source.settle(request, tooLarge ? this.tooLargeFailure(request) : new MonitorFailure('http_error', `GET ${url}: the gzip body does not decompress`, { url }));
+        this.source.settle(
+          request,
+          tooLarge
+            ? this.tooLargeFailure(request)
+            : new MonitorFailure('http_error', `GET ${url}: the gzip body does not decompress`, { url }),
+        );
       }
     }
     if (head.close) {
@@ -293,13 +307,23 @@ class Connection {
 
   private tooLargeFailure(request: Request): MonitorFailure {
     const url = this.source.urlOf(request.path);
-    return new MonitorFailure('response_too_large', `GET ${url}: the answer is larger than the ${request.maxBytes} bytes this file can have`, { url, max_bytes: request.maxBytes });
+    return new MonitorFailure(
+      'response_too_large',
+      `GET ${url}: the answer is larger than the ${request.maxBytes} bytes this file can have`,
+      { url, max_bytes: request.maxBytes },
+    );
   }
 
   private tooLarge(status: number): void {
     const request = this.inFlight[0]!;
     if (status === 200) this.abort(this.tooLargeFailure(request));
-    else this.abort(new MonitorFailure('http_error', `GET ${this.source.urlOf(request.path)} answered HTTP ${status}`, { url: this.source.urlOf(request.path), status }));
+    else
+      this.abort(
+        new MonitorFailure('http_error', `GET ${this.source.urlOf(request.path)} answered HTTP ${status}`, {
+          url: this.source.urlOf(request.path),
+          status,
+        }),
+      );
   }
 
   private protocolError(why: string): void {
@@ -434,7 +458,8 @@ export class HttpLogSource implements LogSource {
       }
       const batch = this.waiting.splice(0, this.depth - connection.inFlight.length);
       let text = '';
-      for (const request of batch) text += `GET ${this.pathOf(request.path)} HTTP/1.1\r\nHost: ${this.url.host}\r\nUser-Agent: accord-log-verify\r\nAccept-Encoding: gzip, identity\r\n\r\n`;
+      for (const request of batch)
+        text += `GET ${this.pathOf(request.path)} HTTP/1.1\r\nHost: ${this.url.host}\r\nUser-Agent: accord-log-verify\r\nAccept-Encoding: gzip, identity\r\n\r\n`;
       connection.send(batch, text);
     }
   }

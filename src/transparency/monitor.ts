@@ -4,7 +4,15 @@ import { parsePublicKey } from '../authority/crypto.ts';
 import { appendLeafDigests, EMPTY_ROOT, emptyFrontier, frontierRoot } from '../log/merkle.ts';
 import { parseCheckpoint, type CheckpointBody } from './checkpoint.ts';
 import { consistencyProof, verifyConsistency, type SubtreeHashes } from './proofs.ts';
-import { MAX_NOTE_BYTES, openNote, parseNote, parseVerifierKey, verifierFor, type NoteSignature, type NoteVerifier } from '../authority/signed-note.ts';
+import {
+  MAX_NOTE_BYTES,
+  openNote,
+  parseNote,
+  parseVerifierKey,
+  verifierFor,
+  type NoteSignature,
+  type NoteVerifier,
+} from '../authority/signed-note.ts';
 import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
 
 /** Failures that mean the log misbehaved: it served something its signed checkpoint does not vouch for. */
@@ -165,7 +173,9 @@ class Fetcher {
     this.tiles++;
     this.bytes += body.length;
     if (body.length !== width * HASH_SIZE) {
-      throw new MonitorFailure('tile_mismatch', `${path} has ${body.length} bytes; a tile of ${width} hashes has ${width * HASH_SIZE}`, { tile: path });
+      throw new MonitorFailure('tile_mismatch', `${path} has ${body.length} bytes; a tile of ${width} hashes has ${width * HASH_SIZE}`, {
+        tile: path,
+      });
     }
     return body;
   }
@@ -181,9 +191,16 @@ class Fetcher {
 /** Opens the note under the trusted keys and reads the checkpoint in it. */
 export function openCheckpoint(note: string, keys: TrustedKeys): CheckpointBody {
   const parsed = parseNote(note);
-  if ('problem' in parsed) throw new MonitorFailure('checkpoint_malformed', parsed.problem === 'too_many_signatures' ? 'the checkpoint carries too many signature lines' : 'the checkpoint is not a well-formed signed note');
+  if ('problem' in parsed)
+    throw new MonitorFailure(
+      'checkpoint_malformed',
+      parsed.problem === 'too_many_signatures'
+        ? 'the checkpoint carries too many signature lines'
+        : 'the checkpoint is not a well-formed signed note',
+    );
   const claimed = parseCheckpoint(parsed.text);
-  if (!claimed) throw new MonitorFailure('checkpoint_malformed', 'the signed note is not a checkpoint (origin, tree size, base64 root hash)');
+  if (!claimed)
+    throw new MonitorFailure('checkpoint_malformed', 'the signed note is not a checkpoint (origin, tree size, base64 root hash)');
   // A raw key signs checkpoints under the log's origin, as the authority's vkeys do.
   const verifiers = [...keys.vkeys, ...keys.publicKeys.map((key) => verifierFor(claimed.origin, key))];
   const opened = openNote(note, verifiers);
@@ -258,7 +275,8 @@ function tileSubtrees(tiles: Map<string, Buffer>, needed?: Set<string>): Subtree
 
 /** The first entry whose leaf hash differs between the bundle and the tile, or -1. */
 function firstDifference(computed: string, served: string): number {
-  for (let i = 0; i < computed.length; i += HASH_SIZE) if (computed.slice(i, i + HASH_SIZE) !== served.slice(i, i + HASH_SIZE)) return i / HASH_SIZE;
+  for (let i = 0; i < computed.length; i += HASH_SIZE)
+    if (computed.slice(i, i + HASH_SIZE) !== served.slice(i, i + HASH_SIZE)) return i / HASH_SIZE;
   return -1;
 }
 
@@ -281,7 +299,12 @@ function entryProblem(readCanonicalEntry: EntryReader, text: string, at: number,
  * short) its high byte is ASCII, so when the whole text is ASCII every entry reads the same as UTF-8;
  * otherwise each entry with other bytes is decoded strictly on its own.
  */
-function invalidEntry(read: EntryReader, bundle: Buffer, spans: Uint32Array, firstIndex: number): { index: number; problem: string } | null {
+function invalidEntry(
+  read: EntryReader,
+  bundle: Buffer,
+  spans: Uint32Array,
+  firstIndex: number,
+): { index: number; problem: string } | null {
   const text = bundle.toString('latin1');
   const ascii = !NON_ASCII.test(text);
   for (let e = 0; e < spans.length / 2; e++) {
@@ -411,11 +434,19 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
   const concurrency = Math.max(1, options.concurrency);
   const { origin, size, rootHash } = checkpoint;
   if (options.origin !== undefined && origin !== options.origin) {
-    throw new MonitorFailure('origin_mismatch', `the checkpoint's origin is ${JSON.stringify(origin)}, not ${JSON.stringify(options.origin)}`, { origin, expected: options.origin });
+    throw new MonitorFailure(
+      'origin_mismatch',
+      `the checkpoint's origin is ${JSON.stringify(origin)}, not ${JSON.stringify(options.origin)}`,
+      { origin, expected: options.origin },
+    );
   }
   const previous = options.previous ?? null;
   if (previous && previous.origin !== origin) {
-    throw new MonitorFailure('origin_mismatch', `the checkpoint's origin is ${JSON.stringify(origin)}, but the state was verified for ${JSON.stringify(previous.origin)}`, { origin, expected: previous.origin });
+    throw new MonitorFailure(
+      'origin_mismatch',
+      `the checkpoint's origin is ${JSON.stringify(origin)}, but the state was verified for ${JSON.stringify(previous.origin)}`,
+      { origin, expected: previous.origin },
+    );
   }
   const report = (consistency: MonitorReport['consistency'], entriesChecked: number): MonitorReport => ({
     origin,
@@ -432,17 +463,32 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
     bytes_fetched: fetch.bytes,
     checkpoint: note,
   });
-  const heads = { checkpoint_size: size, checkpoint_root_hash: rootHash, previous_size: previous?.size, previous_root_hash: previous?.rootHash };
+  const heads = {
+    checkpoint_size: size,
+    checkpoint_root_hash: rootHash,
+    previous_size: previous?.size,
+    previous_root_hash: previous?.rootHash,
+  };
 
   if (previous && size < previous.size) {
-    throw new MonitorFailure('checkpoint_rollback', `the checkpoint's tree (size ${size}) is smaller than the one verified before (size ${previous.size})`, heads);
+    throw new MonitorFailure(
+      'checkpoint_rollback',
+      `the checkpoint's tree (size ${size}) is smaller than the one verified before (size ${previous.size})`,
+      heads,
+    );
   }
   if (previous && size === previous.size) {
-    if (rootHash !== previous.rootHash) throw new MonitorFailure('checkpoint_inconsistent', `the checkpoint has another root hash at size ${size} than the one verified before: the log forked`, heads);
+    if (rootHash !== previous.rootHash)
+      throw new MonitorFailure(
+        'checkpoint_inconsistent',
+        `the checkpoint has another root hash at size ${size} than the one verified before: the log forked`,
+        heads,
+      );
     return report('unchanged', 0);
   }
   if (size === 0) {
-    if (rootHash !== `sha256:${EMPTY_ROOT}`) throw new MonitorFailure('root_mismatch', 'the checkpoint of the empty tree does not carry the empty root hash', heads);
+    if (rootHash !== `sha256:${EMPTY_ROOT}`)
+      throw new MonitorFailure('root_mismatch', 'the checkpoint of the empty tree does not carry the empty root hash', heads);
     return report('first_check', 0);
   }
 
@@ -452,18 +498,27 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
 
   // Every tile above level 0 and, after a previous head, the level-0 tiles its consistency proof reads.
   const wanted = new Set<string>();
-  for (let level = 1; level < plan.levels; level++) for (let n = plan.firstTile(level); n < plan.endTile(level); n++) wanted.add(`${level}/${n}`);
+  for (let level = 1; level < plan.levels; level++)
+    for (let n = plan.firstTile(level); n < plan.endTile(level); n++) wanted.add(`${level}/${n}`);
   if (from > 0) consistencyProof(tileSubtrees(tiles, wanted), from, size);
   const list = [...wanted].map((key) => key.split('/').map(Number) as [number, number]);
   let i = 0;
-  for await (const body of inOrder(list.length, (k) => fetch.tile(list[k]![0], list[k]![1], plan.width(list[k]![0], list[k]![1])), concurrency)) {
+  for await (const body of inOrder(
+    list.length,
+    (k) => fetch.tile(list[k]![0], list[k]![1], plan.width(list[k]![0], list[k]![1])),
+    concurrency,
+  )) {
     const [level, n] = list[i++]!;
     tiles.set(`${level}/${n}`, body);
   }
   if (from > 0) {
     const proof = consistencyProof(tileSubtrees(tiles), from, size);
     if (!verifyConsistency(from, size, previous!.rootHash.slice(7), rootHash.slice(7), proof)) {
-      throw new MonitorFailure('checkpoint_inconsistent', `the log's tiles do not prove the checkpoint (size ${size}) extends the tree verified before (size ${from}): the log forked, or serves tiles its checkpoint does not vouch for`, heads);
+      throw new MonitorFailure(
+        'checkpoint_inconsistent',
+        `the log's tiles do not prove the checkpoint (size ${size}) extends the tree verified before (size ${from}): the log forked, or serves tiles its checkpoint does not vouch for`,
+        heads,
+      );
     }
   }
 
@@ -495,7 +550,8 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
     const start = n * TILE_WIDTH;
     const path = tilePath('entries', n, width);
     const leaves = bundleLeafDigests(body, width);
-    if (!leaves.ok) throw new MonitorFailure('bundle_malformed', `${path}: ${leaves.problem}`, { bundle: path, entry_index: start + leaves.entry });
+    if (!leaves.ok)
+      throw new MonitorFailure('bundle_malformed', `${path}: ${leaves.problem}`, { bundle: path, entry_index: start + leaves.entry });
     if (readEntry) invalid ??= invalidEntry(readEntry, body, leaves.spans, start);
     const differs = builder.addLeaves(n, leaves.digests, tile!);
     if (differs >= 0 && !leafMismatch) leafMismatch = { index: start + differs, bundle: path };
@@ -510,14 +566,22 @@ async function checkSignedLog(fetch: Fetcher, note: string, checkpoint: Checkpoi
       leafMismatch
         ? `entry ${leafMismatch.index} (${leafMismatch.bundle}) does not hash to its leaf in the tiles, and the entries do not hash to the checkpoint's root`
         : "the entries and tiles do not hash to the checkpoint's root",
-      { ...heads, computed_root_hash: `sha256:${root}`, ...(leafMismatch ? { entry_index: leafMismatch.index, bundle: leafMismatch.bundle } : {}) },
+      {
+        ...heads,
+        computed_root_hash: `sha256:${root}`,
+        ...(leafMismatch ? { entry_index: leafMismatch.index, bundle: leafMismatch.bundle } : {}),
+      },
     );
   }
   if (builder.tileMismatch) {
     const { tile: path, hash } = builder.tileMismatch;
-    throw new MonitorFailure('tile_mismatch', `${path} (hash ${hash}) is not the tree the entries and the checkpoint's root make`, { tile: path, hash_index: hash });
+    throw new MonitorFailure('tile_mismatch', `${path} (hash ${hash}) is not the tree the entries and the checkpoint's root make`, {
+      tile: path,
+      hash_index: hash,
+    });
   }
-  if (invalid) throw new MonitorFailure('entry_invalid', `the log's entry ${invalid.index} ${invalid.problem}`, { entry_index: invalid.index });
+  if (invalid)
+    throw new MonitorFailure('entry_invalid', `the log's entry ${invalid.index} ${invalid.problem}`, { entry_index: invalid.index });
   return report(previous ? 'proved' : 'first_check', entriesChecked);
 }
 
@@ -563,12 +627,22 @@ export function parseMonitorState(text: string): { ok: true; state: MonitorState
   if (o.version !== 1) return bad('version: must be 1');
   if (typeof o.origin !== 'string' || o.origin.length === 0) return bad('origin: must be a non-empty string');
   if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || o.size < 0) return bad('size: must be a whole number');
-  if (typeof o.root_hash !== 'string' || !HASH_REF.test(o.root_hash)) return bad('root_hash: must be "sha256:" and 64 lowercase hex digits');
+  if (typeof o.root_hash !== 'string' || !HASH_REF.test(o.root_hash))
+    return bad('root_hash: must be "sha256:" and 64 lowercase hex digits');
   for (const key of ['checkpoint', 'url', 'verified_at']) if (typeof o[key] !== 'string') return bad(`${key}: must be a string`);
   const state = o as unknown as MonitorState;
   return { ok: true, state, head: { origin: state.origin, size: state.size, rootHash: state.root_hash } };
 }
 
 export function monitorState(report: MonitorReport, url: string, verifiedAt: string): MonitorState {
-  return { type: STATE_TYPE, version: 1, origin: report.origin, size: report.size, root_hash: report.root_hash, checkpoint: report.checkpoint, url, verified_at: verifiedAt };
+  return {
+    type: STATE_TYPE,
+    version: 1,
+    origin: report.origin,
+    size: report.size,
+    root_hash: report.root_hash,
+    checkpoint: report.checkpoint,
+    url,
+    verified_at: verifiedAt,
+  };
 }

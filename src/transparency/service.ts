@@ -56,7 +56,9 @@ export class LogOriginMismatchError extends Error {
 export function checkLogOrigin(deps: LogDeps): void {
   const stored = readMetaValue(deps.db.sqlite, ORIGIN_META);
   if (stored !== undefined && deps.config.logOrigin !== undefined && deps.config.logOrigin !== stored) {
-    throw new LogOriginMismatchError(`ACCORD_LOG_ORIGIN is "${deps.config.logOrigin}" but this authority's revocation log was published as "${stored}"; an origin cannot change`);
+    throw new LogOriginMismatchError(
+      `ACCORD_LOG_ORIGIN is "${deps.config.logOrigin}" but this authority's revocation log was published as "${stored}"; an origin cannot change`,
+    );
   }
 }
 
@@ -101,13 +103,20 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
   if (readCheckpoint(sqlite, feed.sequence)) {
     // The feed sequence was published before (its feed row lost, e.g. by a restore that did not carry it):
     // a second checkpoint under the same sequence would be a second history.
-    throw new AppError('log_checkpoint_exists', 'a checkpoint for this feed sequence was already signed; restore the published feeds first', { sequence: feed.sequence });
+    throw new AppError(
+      'log_checkpoint_exists',
+      'a checkpoint for this feed sequence was already signed; restore the published feeds first',
+      { sequence: feed.sequence },
+    );
   }
   forgetTileReads(sqlite);
   latestSeen.delete(sqlite);
   buildTiles(sqlite, feed.size);
   if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
-    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', { sequence: feed.sequence, log_size: feed.size });
+    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', {
+      sequence: feed.sequence,
+      log_size: feed.size,
+    });
   }
   const origin = logOrigin(deps);
   if (readMetaValue(sqlite, ORIGIN_META) === undefined) insertMetaValue(sqlite, ORIGIN_META, origin);
@@ -175,7 +184,9 @@ export function logKeys(deps: LogDeps): { origin: string; keys: LogKey[] } {
   const origin = logOrigin(deps);
   const keys = listSigningKeyRows(deps.db).flatMap((row) => {
     const parsed = parsePublicKey(row.public_key);
-    return parsed.ok ? [{ key_id: row.key_id, vkey: formatVerifierKey(origin, parsed.key.raw), created_at: row.created_at, retired_at: row.retired_at }] : [];
+    return parsed.ok
+      ? [{ key_id: row.key_id, vkey: formatVerifierKey(origin, parsed.key.raw), created_at: row.created_at, retired_at: row.retired_at }]
+      : [];
   });
   return { origin, keys };
 }
@@ -246,7 +257,12 @@ export function entriesWithProof(sqlite: Sqlite, id: string) {
   const hashes = logHashes(tiles);
   return {
     id,
-    checkpoint: { sequence: checkpoint.sequence, size: checkpoint.tree_size, root_hash: checkpoint.root_hash, note: cosignedNote(sqlite, checkpoint) },
+    checkpoint: {
+      sequence: checkpoint.sequence,
+      size: checkpoint.tree_size,
+      root_hash: checkpoint.root_hash,
+      note: cosignedNote(sqlite, checkpoint),
+    },
     entries: rows.map((row) => ({
       index: row.idx,
       entry: JSON.parse(row.entry) as Record<string, unknown>,

@@ -58,46 +58,48 @@ interface Statements {
   cosignatureLines: Statement<unknown[]>;
 }
 
-const statements = perConnection((sqlite): Statements => ({
-  fullTileCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_tiles WHERE level = ?').pluck(),
-  insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
-  tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
-  tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
-  tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
-  leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-  entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-  entriesById: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE id = ? AND idx < ? ORDER BY idx LIMIT ?'),
-  insertCheckpoint: sqlite.prepare(
-    'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ),
-  latestCheckpoint: sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence DESC LIMIT 1'),
-  dataVersion: sqlite.prepare('PRAGMA data_version').pluck(),
-  checkpoint: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence = ?'),
-  checkpointsSince: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence > ? ORDER BY sequence LIMIT ?'),
-  // Feeds published before their checkpoint was recorded (a database from before checkpoints existed).
-  uncheckpointedFeeds: sqlite.prepare(
-    'SELECT p.sequence, p.log_size, p.root_hash FROM published_feeds p WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints c WHERE c.sequence = p.sequence) ORDER BY p.sequence',
-  ),
-  latestPublishedSize: sqlite.prepare('SELECT log_size FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck(),
-  // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
-  importedHead: sqlite.prepare('SELECT last_sequence, log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
-  proofsRequired: sqlite.prepare('SELECT last_checkpoint_size FROM issuer_log_proofs WHERE issuer_sovereign_id = ?'),
-  proofVerified: sqlite.prepare(
-    `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at) VALUES (?, ?, ?, ?)
+const statements = perConnection(
+  (sqlite): Statements => ({
+    fullTileCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_tiles WHERE level = ?').pluck(),
+    insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
+    tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
+    tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
+    tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    entriesById: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE id = ? AND idx < ? ORDER BY idx LIMIT ?'),
+    insertCheckpoint: sqlite.prepare(
+      'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    latestCheckpoint: sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence DESC LIMIT 1'),
+    dataVersion: sqlite.prepare('PRAGMA data_version').pluck(),
+    checkpoint: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence = ?'),
+    checkpointsSince: sqlite.prepare('SELECT * FROM log_checkpoints WHERE sequence > ? ORDER BY sequence LIMIT ?'),
+    // Feeds published before their checkpoint was recorded (a database from before checkpoints existed).
+    uncheckpointedFeeds: sqlite.prepare(
+      'SELECT p.sequence, p.log_size, p.root_hash FROM published_feeds p WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints c WHERE c.sequence = p.sequence) ORDER BY p.sequence',
+    ),
+    latestPublishedSize: sqlite.prepare('SELECT log_size FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck(),
+    // The importer's record of an issuer's log (kept by the feed import): its size and frontier.
+    importedHead: sqlite.prepare('SELECT last_sequence, log_size, frontier FROM feed_issuers WHERE issuer_sovereign_id = ?'),
+    proofsRequired: sqlite.prepare('SELECT last_checkpoint_size FROM issuer_log_proofs WHERE issuer_sovereign_id = ?'),
+    proofVerified: sqlite.prepare(
+      `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at`,
-  ),
-  checkpointVerified: sqlite.prepare(
-    `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at, last_checkpoint, last_checkpoint_size) VALUES (?, ?, ?, ?, ?, ?)
+    ),
+    checkpointVerified: sqlite.prepare(
+      `INSERT INTO issuer_log_proofs (issuer_sovereign_id, required_since, last_verified_size, last_verified_at, last_checkpoint, last_checkpoint_size) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_verified_size = excluded.last_verified_size, last_verified_at = excluded.last_verified_at,
        last_checkpoint = excluded.last_checkpoint, last_checkpoint_size = excluded.last_checkpoint_size`,
-  ),
-  insertFailure: sqlite.prepare(
-    `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, checkpoint, problem, detected_at)
+    ),
+    insertFailure: sqlite.prepare(
+      `INSERT INTO log_consistency_failures (issuer_sovereign_id, sequence, from_size, from_root, to_size, to_root, proof, checkpoint, problem, detected_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-  // Written by the witness submission (witness/store.ts); read here to serve the cosigned checkpoint.
-  cosignatureLines: sqlite.prepare('SELECT line FROM log_cosignatures WHERE sequence = ? ORDER BY witness, key_id').pluck(),
-}));
+    ),
+    // Written by the witness submission (witness/store.ts); read here to serve the cosigned checkpoint.
+    cosignatureLines: sqlite.prepare('SELECT line FROM log_cosignatures WHERE sequence = ? ORDER BY witness, key_id').pluck(),
+  }),
+);
 
 /** Number of full tiles stored at a level (they are built in order, so also the next index to build). */
 export function fullTileCount(sqlite: Sqlite, level: number): number {
@@ -144,7 +146,15 @@ export function readEntriesById(sqlite: Sqlite, id: string, size: number, limit:
 }
 
 export function insertCheckpoint(sqlite: Sqlite, row: CheckpointRow): void {
-  statements(sqlite).insertCheckpoint.run(row.sequence, row.tree_size, row.root_hash, row.audit_seq, row.audit_hash, row.note, row.signed_at);
+  statements(sqlite).insertCheckpoint.run(
+    row.sequence,
+    row.tree_size,
+    row.root_hash,
+    row.audit_seq,
+    row.audit_hash,
+    row.note,
+    row.signed_at,
+  );
 }
 
 export function readLatestCheckpoint(sqlite: Sqlite): CheckpointRow | undefined {
@@ -184,7 +194,13 @@ export function insertMetaValue(sqlite: Sqlite, key: string, value: string): voi
 
 /** The last sequence, size and frontier (JSON) of an issuer's log as this authority imported it; size 0 before the first import. */
 export function readImportedHead(sqlite: Sqlite, issuer: string): { last_sequence: number; log_size: number; frontier: string } {
-  return (statements(sqlite).importedHead.get(issuer) as { last_sequence: number; log_size: number; frontier: string } | undefined) ?? { last_sequence: 0, log_size: 0, frontier: '[]' };
+  return (
+    (statements(sqlite).importedHead.get(issuer) as { last_sequence: number; log_size: number; frontier: string } | undefined) ?? {
+      last_sequence: 0,
+      log_size: 0,
+      frontier: '[]',
+    }
+  );
 }
 
 /** Whether the issuer has proved its log before (so proofs are required), and the size of its last verified checkpoint. */
@@ -240,5 +256,10 @@ export function readCosignatureLines(sqlite: Sqlite, sequence: number): string[]
 
 /** The issuer's latest checkpoint note this authority verified after a pull (null before the first). */
 export function readIssuerLastCheckpoint(sqlite: Sqlite, issuer: string): string | null {
-  return (sqlite.prepare('SELECT last_checkpoint FROM issuer_log_proofs WHERE issuer_sovereign_id = ?').pluck().get(issuer) as string | null | undefined) ?? null;
+  return (
+    (sqlite.prepare('SELECT last_checkpoint FROM issuer_log_proofs WHERE issuer_sovereign_id = ?').pluck().get(issuer) as
+      | string
+      | null
+      | undefined) ?? null
+  );
 }

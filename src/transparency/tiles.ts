@@ -3,7 +3,16 @@ import { hash } from 'node:crypto';
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeafDigests, emptyFrontier, nodeDigest } from '../log/merkle.ts';
-import { fullTileCount, insertTile, readEntryTexts, readLeafHashes, readTile, readTileHashes, readTileRoots, type TileRow } from './store.ts';
+import {
+  fullTileCount,
+  insertTile,
+  readEntryTexts,
+  readLeafHashes,
+  readTile,
+  readTileHashes,
+  readTileRoots,
+  type TileRow,
+} from './store.ts';
 
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
@@ -81,7 +90,7 @@ export function tileInterior(hashes: Buffer): Buffer {
 
 /** Offset in `interior` of the hashes `height` levels (1–8) above the tile's own hashes. */
 function interiorOffset(height: number): number {
-  return (TILE_WIDTH - (2 * TILE_WIDTH >> height)) * HASH_SIZE;
+  return (TILE_WIDTH - ((2 * TILE_WIDTH) >> height)) * HASH_SIZE;
 }
 
 /** The hashes a full tile at `level`, index `n` is made of, read from the level below. */
@@ -90,7 +99,8 @@ function tileSourceHashes(sqlite: Sqlite, level: number, n: number): Buffer {
   const to = from + TILE_WIDTH;
   if (level === 0) {
     const leaves = readLeafHashes(sqlite, from, to);
-    if (leaves.length !== TILE_WIDTH) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { tile_level: 0, tile_index: n });
+    if (leaves.length !== TILE_WIDTH)
+      throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { tile_level: 0, tile_index: n });
     const out = Buffer.allocUnsafe(FULL_TILE_BYTES);
     for (let i = 0; i < TILE_WIDTH; i++) out.write(leaves[i]!, i * HASH_SIZE, 'hex');
     return out;
@@ -196,7 +206,8 @@ export class TileReader {
     let row = this.cache.tiles.get(key);
     if (!row) {
       row = readTile(this.sqlite, level, n);
-      if (!row) throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level, tile_index: n });
+      if (!row)
+        throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level, tile_index: n });
       this.cache.tiles.set(key, row);
     }
     return row;
@@ -211,11 +222,13 @@ export class TileReader {
     }
     if (level === 0) {
       const leaves = readLeafHashes(this.sqlite, start, start + count);
-      if (leaves.length !== count) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from: start, to: start + count });
+      if (leaves.length !== count)
+        throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from: start, to: start + count });
       return Buffer.from(leaves.join(''), 'hex');
     }
     const roots = readTileRoots(this.sqlite, level - 1, start, start + count);
-    if (roots.length !== count) throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level - 1, from: start });
+    if (roots.length !== count)
+      throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level - 1, from: start });
     return Buffer.concat(roots);
   }
 
@@ -231,8 +244,9 @@ export class TileReader {
     const n = Math.floor(start / TILE_WIDTH);
     if (this.isFull(level, n)) {
       const tile = this.fullTile(level, n);
-      if (above === 0) return tile.hashes.subarray((start % TILE_WIDTH) * HASH_SIZE, (start % TILE_WIDTH + 1) * HASH_SIZE).toString('hex');
-      const at = interiorOffset(above) + (start % TILE_WIDTH >> above) * HASH_SIZE;
+      if (above === 0)
+        return tile.hashes.subarray((start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE).toString('hex');
+      const at = interiorOffset(above) + ((start % TILE_WIDTH) >> above) * HASH_SIZE;
       return tile.interior.subarray(at, at + HASH_SIZE).toString('hex');
     }
     const key = `${height}/${index}`;
@@ -255,7 +269,11 @@ export class TileReader {
     if (tile.width === TILE_WIDTH) {
       // Serving needs only the hashes: half the bytes of a row, and no room taken in the proof cache.
       const hashes = this.cache.tiles.get(`${tile.level}/${tile.index}`)?.hashes ?? readTileHashes(this.sqlite, tile.level, tile.index);
-      if (!hashes) throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: tile.level, tile_index: tile.index });
+      if (!hashes)
+        throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', {
+          tile_level: tile.level,
+          tile_index: tile.index,
+        });
       return hashes;
     }
     return Buffer.from(this.levelHashes(tile.level, tile.index * TILE_WIDTH, tile.width));
@@ -278,7 +296,8 @@ export const MAX_BUNDLED_ENTRY = 0xffff;
 export function entryBundle(sqlite: Sqlite, tile: TileAddress): Buffer {
   const from = tile.index * TILE_WIDTH;
   const texts = readEntryTexts(sqlite, from, from + tile.width);
-  if (texts.length !== tile.width) throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from, to: from + tile.width });
+  if (texts.length !== tile.width)
+    throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from, to: from + tile.width });
   // Entries are mostly ASCII, whose UTF-8 bytes are their latin1 bytes: then the bundle is one
   // string — each length as two characters, then the entry — encoded in one go.
   const parts = new Array<string>(2 * texts.length);
@@ -325,7 +344,12 @@ export function bundleLeafDigests(bundle: Buffer, width: number): BundleLeaves {
   const spans = new Uint32Array(2 * width);
   let at = 0;
   for (let i = 0; i < width; i++) {
-    if (at + 2 > bundle.length) return { ok: false, problem: at === bundle.length ? `the bundle ends after ${i} of ${width} entries` : 'the bundle ends inside a length prefix', entry: i };
+    if (at + 2 > bundle.length)
+      return {
+        ok: false,
+        problem: at === bundle.length ? `the bundle ends after ${i} of ${width} entries` : 'the bundle ends inside a length prefix',
+        entry: i,
+      };
     const start = at + 2;
     const end = start + ((bundle[at]! << 8) | bundle[at + 1]!);
     if (end > bundle.length) return { ok: false, problem: `entry ${i} runs past the end of the bundle`, entry: i };

@@ -11,12 +11,7 @@ import { validate } from '../authority/http.ts';
 import { appendRevocations, type NewRevocationEntry } from '../log/revocation-log.ts';
 import { checkIssuer, checkPublicKey, checkRoles, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
-import {
-  issueAttestationInputSchema,
-  UUID_V4_PATTERN,
-  type MembershipAttestation,
-  type UnsignedMembershipAttestation,
-} from './model.ts';
+import { issueAttestationInputSchema, UUID_V4_PATTERN, type MembershipAttestation, type UnsignedMembershipAttestation } from './model.ts';
 import { withInvalidSince, type Operator, type RevocationWithInvalidSince, type ServiceOptions } from './service.ts';
 import { revokeAllByOperator, revokeOne, type BulkRevocationResult, type RevocableKind } from './revocation.ts';
 import { statements, type AttestationRow, type RevocationRow } from './store.ts';
@@ -36,7 +31,10 @@ export interface AttestationView {
   lifecycle: Lifecycle;
 }
 
-function record(id: string, row: Pick<RevocationWithInvalidSince, 'reason' | 'revoked_at' | 'invalid_since' | 'incident' | 'log_index'>): AttestationRevocation {
+function record(
+  id: string,
+  row: Pick<RevocationWithInvalidSince, 'reason' | 'revoked_at' | 'invalid_since' | 'incident' | 'log_index'>,
+): AttestationRevocation {
   return {
     attestation_id: id,
     reason: row.reason,
@@ -52,7 +50,12 @@ function notFound(id: string): AppError {
 }
 
 /** Issues and stores a signed attestation, audited with the authorizing operator key, in one transaction. */
-export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): MembershipAttestation {
+export function issueAttestation(
+  deps: AppDeps,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): MembershipAttestation {
   const input = validate(issueAttestationInputSchema, rawInput, 'invalid_attestation_request');
   checkIssuer(deps, input.issuer_sovereign_id);
   const roles = checkRoles(input.roles, 'roles');
@@ -77,36 +80,38 @@ export function issueAttestation(deps: AppDeps, rawInput: unknown, operator?: Op
   };
   canonicalJson(unsigned);
   const attestation = signObject(unsigned, signing) as MembershipAttestation;
-  deps.db.sqlite.transaction(() => {
-    statements(deps.db.sqlite).insertAttestation.run({
-      attestation_id: attestation.attestation_id,
-      issuer_sovereign_id: attestation.issuer_sovereign_id,
-      subject_id: attestation.subject_id,
-      issued_at: attestation.issued_at,
-      valid_from: attestation.valid_from,
-      expires_at: attestation.expires_at,
-      issued_by: attestation.issued_by,
-      authorized_by: operator?.keyId ?? null,
-      body: canonicalJson(attestation),
-    });
-    // The audit log is exported to auditors: it names the attestation, not the private claims.
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'membership_attestation_issued',
-      actor: operatorActor(operator),
-      nonce: operator?.nonce,
-      requestId: options.requestId ?? null,
-      details: {
+  deps.db.sqlite
+    .transaction(() => {
+      statements(deps.db.sqlite).insertAttestation.run({
         attestation_id: attestation.attestation_id,
+        issuer_sovereign_id: attestation.issuer_sovereign_id,
         subject_id: attestation.subject_id,
-        roles,
+        issued_at: attestation.issued_at,
         valid_from: attestation.valid_from,
         expires_at: attestation.expires_at,
         issued_by: attestation.issued_by,
         authorized_by: operator?.keyId ?? null,
-        attestation_hash: canonicalHash(attestation),
-      },
-    });
-  }).immediate();
+        body: canonicalJson(attestation),
+      });
+      // The audit log is exported to auditors: it names the attestation, not the private claims.
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'membership_attestation_issued',
+        actor: operatorActor(operator),
+        nonce: operator?.nonce,
+        requestId: options.requestId ?? null,
+        details: {
+          attestation_id: attestation.attestation_id,
+          subject_id: attestation.subject_id,
+          roles,
+          valid_from: attestation.valid_from,
+          expires_at: attestation.expires_at,
+          issued_by: attestation.issued_by,
+          authorized_by: operator?.keyId ?? null,
+          attestation_hash: canonicalHash(attestation),
+        },
+      });
+    })
+    .immediate();
   return attestation;
 }
 
@@ -143,7 +148,13 @@ function writeRevocations(
   return rows.map((r, i) => {
     const logIndex = written[i]!.index;
     insert.run(r.attestation_id, reason, revokedAt, incident ?? null, operator?.keyId ?? null, logIndex);
-    return record(r.attestation_id, { reason, revoked_at: revokedAt, invalid_since: invalidSince, incident: incident ?? null, log_index: logIndex });
+    return record(r.attestation_id, {
+      reason,
+      revoked_at: revokedAt,
+      invalid_since: invalidSince,
+      incident: incident ?? null,
+      log_index: logIndex,
+    });
   });
 }
 
@@ -157,7 +168,8 @@ const ATTESTATIONS: RevocableKind<Pick<AttestationRow, 'attestation_id' | 'subje
     return row ? withInvalidSince(deps, row) : undefined;
   },
   record,
-  write: (deps, rows, spec, revokedAt, operator) => writeRevocations(deps, rows, spec.reason, spec.incident, operator, revokedAt, spec.invalidSince),
+  write: (deps, rows, spec, revokedAt, operator) =>
+    writeRevocations(deps, rows, spec.reason, spec.incident, operator, revokedAt, spec.invalidSince),
   subject: (row) => ({ subject_id: row.subject_id }),
   byOperator: (deps, keyId, since, until) =>
     (
@@ -170,12 +182,23 @@ const ATTESTATIONS: RevocableKind<Pick<AttestationRow, 'attestation_id' | 'subje
 };
 
 /** Revokes one attestation: its own record plus a revocation-log entry, in one transaction. */
-export function revokeAttestation(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): AttestationRevocation {
+export function revokeAttestation(
+  deps: AppDeps,
+  id: string,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): AttestationRevocation {
   return revokeOne(ATTESTATIONS, deps, id, rawInput, operator, options);
 }
 
 /** Revokes every attestation whose issuance this operator key authorized in the window. */
-export function revokeAttestationsByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<AttestationRevocation & { subject_id: string }> {
+export function revokeAttestationsByOperator(
+  deps: AppDeps,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): BulkRevocationResult<AttestationRevocation & { subject_id: string }> {
   return revokeAllByOperator(ATTESTATIONS, deps, rawInput, operator, options);
 }
 
@@ -186,7 +209,10 @@ export function getAttestation(deps: AppDeps, id: string): AttestationView {
   return {
     attestation,
     revocation: revocation ? record(id, withInvalidSince(deps, revocation)) : null,
-    lifecycle: lifecycleAt({ valid_from: attestation.valid_from, expires_at: attestation.expires_at, revocation: revocation ?? null }, deps.clock()),
+    lifecycle: lifecycleAt(
+      { valid_from: attestation.valid_from, expires_at: attestation.expires_at, revocation: revocation ?? null },
+      deps.clock(),
+    ),
   };
 }
 

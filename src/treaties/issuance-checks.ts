@@ -8,7 +8,10 @@ import { MAX_ROLES, MAX_SUBJECT_KEYS, ROLE_PATTERN } from './model.ts';
 /** An admin issues only in this authority's name. */
 export function checkIssuer(deps: AppDeps, issuer: string | undefined): void {
   if (issuer !== undefined && issuer !== deps.identity.sovereignId) {
-    throw new AppError('issuer_not_self', 'an authority issues only in its own name', { issuer_sovereign_id: issuer, self: deps.identity.sovereignId });
+    throw new AppError('issuer_not_self', 'an authority issues only in its own name', {
+      issuer_sovereign_id: issuer,
+      self: deps.identity.sovereignId,
+    });
   }
 }
 
@@ -17,7 +20,11 @@ export function checkRoles(roles: string[], field: string): string[] {
   if (roles.length > MAX_ROLES) throw new AppError('too_many_roles', `at most ${MAX_ROLES} roles`, { field, max: MAX_ROLES });
   roles.forEach((role, index) => {
     if (!ROLE_PATTERN.test(role)) {
-      throw new AppError('invalid_role', 'roles are role:anchor, role:bridge, role:client, role:operator or role:service:<name>', { field, index, role: role.slice(0, 140) });
+      throw new AppError('invalid_role', 'roles are role:anchor, role:bridge, role:client, role:operator or role:service:<name>', {
+        field,
+        index,
+        role: role.slice(0, 140),
+      });
     }
   });
   if (new Set(roles).size !== roles.length) throw new AppError('duplicate_role', 'roles must be distinct', { field });
@@ -35,7 +42,11 @@ export function checkPublicKey(text: string, field: string, index?: number): Pub
 
 export function checkSubjectKeys(keys: string[]): PublicKeyInfo[] {
   if (keys.length < 1 || keys.length > MAX_SUBJECT_KEYS) {
-    throw new AppError('invalid_public_key_count', `a treaty names 1 to ${MAX_SUBJECT_KEYS} subject public keys`, { count: keys.length, min: 1, max: MAX_SUBJECT_KEYS });
+    throw new AppError('invalid_public_key_count', `a treaty names 1 to ${MAX_SUBJECT_KEYS} subject public keys`, {
+      count: keys.length,
+      min: 1,
+      max: MAX_SUBJECT_KEYS,
+    });
   }
   const parsed = keys.map((k, i) => checkPublicKey(k, 'subject_public_keys', i));
   const seen = new Set<string>();
@@ -54,7 +65,8 @@ export interface WindowInput {
 
 function timestampField(value: string, field: string): Date {
   const date = parseTimestamp(value);
-  if (!date) throw new AppError('invalid_timestamp', 'timestamps are RFC 3339 UTC with second precision, e.g. 2026-01-01T00:00:00Z', { field });
+  if (!date)
+    throw new AppError('invalid_timestamp', 'timestamps are RFC 3339 UTC with second precision, e.g. 2026-01-01T00:00:00Z', { field });
   return date;
 }
 
@@ -73,19 +85,28 @@ export function resolveWindow(deps: AppDeps, input: WindowInput, now: Date): { v
   }
   const nowSecond = parseTimestamp(toTimestamp(now))!;
   const validFrom = input.valid_from !== undefined ? timestampField(input.valid_from, 'valid_from') : nowSecond;
-  const expiresAt = input.expires_at !== undefined ? timestampField(input.expires_at, 'expires_at') : addSeconds(validFrom, input.validity_hours! * 3600);
+  const expiresAt =
+    input.expires_at !== undefined ? timestampField(input.expires_at, 'expires_at') : addSeconds(validFrom, input.validity_hours! * 3600);
   const skewMs = deps.config.clockSkewSeconds * 1000;
   if (validFrom.getTime() < nowSecond.getTime() - skewMs) {
-    throw new AppError('invalid_validity_window', 'valid_from may not be in the past', { valid_from: toTimestamp(validFrom), now: toTimestamp(nowSecond) });
+    throw new AppError('invalid_validity_window', 'valid_from may not be in the past', {
+      valid_from: toTimestamp(validFrom),
+      now: toTimestamp(nowSecond),
+    });
   }
   if (expiresAt.getTime() <= validFrom.getTime()) {
-    throw new AppError('invalid_validity_window', 'expires_at must be after valid_from', { valid_from: toTimestamp(validFrom), expires_at: toTimestamp(expiresAt) });
+    throw new AppError('invalid_validity_window', 'expires_at must be after valid_from', {
+      valid_from: toTimestamp(validFrom),
+      expires_at: toTimestamp(expiresAt),
+    });
   }
   if (validFrom.getTime() - nowSecond.getTime() > maxSeconds * 1000) {
     throw new AppError('invalid_validity_window', `valid_from may be at most ${deps.config.maxTreatyValidityDays} days ahead`);
   }
   if (expiresAt.getTime() - validFrom.getTime() > maxSeconds * 1000) {
-    throw new AppError('validity_too_long', `validity may not exceed ${deps.config.maxTreatyValidityDays} days`, { max_days: deps.config.maxTreatyValidityDays });
+    throw new AppError('validity_too_long', `validity may not exceed ${deps.config.maxTreatyValidityDays} days`, {
+      max_days: deps.config.maxTreatyValidityDays,
+    });
   }
   return { validFrom: toTimestamp(validFrom), expiresAt: toTimestamp(expiresAt) };
 }

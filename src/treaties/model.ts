@@ -23,7 +23,9 @@ export const keyId = z.string().regex(KEY_ID_PATTERN, 'must be sha256: followed 
 export const role = z.string().regex(ROLE_PATTERN, 'must be role:anchor|bridge|client|operator or role:service:<name>');
 export const status = z.string().regex(STATUS_PATTERN, 'must match ^[a-z][a-z0-9_]{0,31}$');
 /** RFC 3339 UTC with second precision, and a real calendar instant. */
-export const timestamp = z.string().refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
+export const timestamp = z
+  .string()
+  .refine(isTimestamp, 'must be an RFC 3339 UTC timestamp with second precision, e.g. 2026-01-01T00:00:00Z');
 /** Base64 of a 32-byte key; point validity is checked separately (it needs the crypto module). */
 export const publicKeyText = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be standard base64 of 32 bytes');
 
@@ -110,7 +112,20 @@ export type UnsignedMembershipAttestation = Omit<MembershipAttestation, 'signatu
 // only what the schema accepts, and anything they do not accept goes through the schema, which
 // then produces the error. A property test holds them to that.
 
-const ATTESTATION_FIELDS = new Set(['attestation_id', 'issuer_sovereign_id', 'subject_id', 'subject_public_key', 'roles', 'status', 'issued_at', 'valid_from', 'expires_at', 'issued_by', 'claims', 'signatures']);
+const ATTESTATION_FIELDS = new Set([
+  'attestation_id',
+  'issuer_sovereign_id',
+  'subject_id',
+  'subject_public_key',
+  'roles',
+  'status',
+  'issued_at',
+  'valid_from',
+  'expires_at',
+  'issued_by',
+  'claims',
+  'signatures',
+]);
 const PUBLIC_KEY_TEXT = /^[A-Za-z0-9+/]{43}=$/;
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
@@ -141,7 +156,14 @@ function acceptsSignatures(list: unknown): boolean {
   for (const entry of list) {
     if (!isPlainRecord(entry)) return false;
     const keys = Object.keys(entry);
-    if (keys.length !== 2 || !matches(KEY_ID_PATTERN, entry.key_id) || typeof entry.sig !== 'string' || entry.sig.length < 1 || entry.sig.length > 200) return false;
+    if (
+      keys.length !== 2 ||
+      !matches(KEY_ID_PATTERN, entry.key_id) ||
+      typeof entry.sig !== 'string' ||
+      entry.sig.length < 1 ||
+      entry.sig.length > 200
+    )
+      return false;
     ids.add(entry.key_id as string);
   }
   return ids.size === list.length;
@@ -181,7 +203,12 @@ export function acceptsMembershipAttestation(value: unknown): value is Membershi
 // service so each failure gets its own error code.
 
 const validityFields = {
-  validity_hours: z.number().int().min(1).max(3650 * 24).optional(),
+  validity_hours: z
+    .number()
+    .int()
+    .min(1)
+    .max(3650 * 24)
+    .optional(),
   valid_from: z.string().optional(),
   expires_at: z.string().optional(),
 };

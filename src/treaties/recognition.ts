@@ -58,7 +58,11 @@ function parsedTreaty(sqlite: Sqlite, row: { treaty_id: string; body: string }):
 export function unrevokedTreatiesFor(sqlite: Sqlite, sovereignId: string, at: Date): Array<RecognizedTreaty & { profile: string }> {
   const self = selfSovereignId(sqlite);
   if (self === undefined) return [];
-  const rows = statements(sqlite).unexpiredUnrevoked.all(sovereignId, self, toTimestamp(at)) as Array<{ treaty_id: string; body: string; subject_profile: string }>;
+  const rows = statements(sqlite).unexpiredUnrevoked.all(sovereignId, self, toTimestamp(at)) as Array<{
+    treaty_id: string;
+    body: string;
+    subject_profile: string;
+  }>;
   return rows.map((row) => ({ ...parsedTreaty(sqlite, row), profile: row.subject_profile }));
 }
 
@@ -90,6 +94,13 @@ export function recognizedIssuer(sqlite: Sqlite, sovereignId: string, at: Date):
   const inForce = unrevokedTreatiesFor(sqlite, sovereignId, at).filter((t) => inWindow(t, atMs));
   const keys = new Map<string, PublicKeyInfo>();
   for (const t of inForce) for (const k of t.keys) if (!keys.has(k.keyId)) keys.set(k.keyId, k);
-  const latest = inForce.reduce<(typeof inForce)[number] | undefined>((best, t) => (!best || t.issuedAt >= best.issuedAt ? t : best), undefined);
-  return { keys: [...keys.values()], treatyIds: inForce.map((t) => t.treatyId), profile: (latest?.profile as SubjectProfile | undefined) ?? null };
+  const latest = inForce.reduce<(typeof inForce)[number] | undefined>(
+    (best, t) => (!best || t.issuedAt >= best.issuedAt ? t : best),
+    undefined,
+  );
+  return {
+    keys: [...keys.values()],
+    treatyIds: inForce.map((t) => t.treatyId),
+    profile: (latest?.profile as SubjectProfile | undefined) ?? null,
+  };
 }

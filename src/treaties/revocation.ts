@@ -75,8 +75,14 @@ export function bulkWindow(deps: AppDeps, since: string | undefined, until: stri
 }
 
 /** The 409 for a second revocation: the first one stands, and is shown. */
-export function alreadyRevoked<Rec>(kind: Pick<RevocableKind<never, Rec>, 'noun' | 'record'>, id: string, existing: RevocationWithInvalidSince): AppError {
-  return new AppError('already_revoked', `${kind.noun} is already revoked; the first revocation stands`, { revocation: kind.record(id, existing) });
+export function alreadyRevoked<Rec>(
+  kind: Pick<RevocableKind<never, Rec>, 'noun' | 'record'>,
+  id: string,
+  existing: RevocationWithInvalidSince,
+): AppError {
+  return new AppError('already_revoked', `${kind.noun} is already revoked; the first revocation stands`, {
+    revocation: kind.record(id, existing),
+  });
 }
 
 const origin = (operator: Operator | undefined, options: ServiceOptions) => ({
@@ -86,23 +92,38 @@ const origin = (operator: Operator | undefined, options: ServiceOptions) => ({
 });
 
 /** Revokes one object by id. */
-export function revokeOne<Row, Rec, Subject extends Record<string, string>>(kind: RevocableKind<Row, Rec, Subject>, deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): Rec {
+export function revokeOne<Row, Rec, Subject extends Record<string, string>>(
+  kind: RevocableKind<Row, Rec, Subject>,
+  deps: AppDeps,
+  id: string,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): Rec {
   const input = validate(revokeInputSchema, rawInput, 'invalid_revocation_request');
   const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
-  const result = deps.db.sqlite.transaction(() => {
-    const row = kind.load(deps, id);
-    const existing = kind.existing(deps, id);
-    if (existing) throw alreadyRevoked(kind, id, existing);
-    const revokedAt = toTimestamp(deps.clock());
-    checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
-    const [record] = kind.write(deps, [row], { reason, incident: input.incident, invalidSince: input.invalid_since }, revokedAt, operator);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: kind.eventType,
-      ...origin(operator, options),
-      details: { ...record!, ...kind.subject(row), revoked_by: operator?.keyId ?? null },
-    });
-    return record!;
-  }).immediate();
+  const result = deps.db.sqlite
+    .transaction(() => {
+      const row = kind.load(deps, id);
+      const existing = kind.existing(deps, id);
+      if (existing) throw alreadyRevoked(kind, id, existing);
+      const revokedAt = toTimestamp(deps.clock());
+      checkInvalidSince(input.invalid_since, row.issued_at, revokedAt);
+      const [record] = kind.write(
+        deps,
+        [row],
+        { reason, incident: input.incident, invalidSince: input.invalid_since },
+        revokedAt,
+        operator,
+      );
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: kind.eventType,
+        ...origin(operator, options),
+        details: { ...record!, ...kind.subject(row), revoked_by: operator?.keyId ?? null },
+      });
+      return record!;
+    })
+    .immediate();
   deps.changes.emit('revocation');
   return result;
 }
@@ -118,27 +139,29 @@ export function revokeAllByOperator<Row, Rec, Subject extends Record<string, str
   const input = validate(revokeByOperatorInputSchema, rawInput, 'invalid_revocation_request');
   const reason = checkReason(input.reason, OPERATOR_REVOCATION_REASONS);
   const window = bulkWindow(deps, input.since, input.until);
-  const result = deps.db.sqlite.transaction(() => {
-    const rows = kind.byOperator(deps, input.key_id, window.since, window.until);
-    const open = rows.filter((r) => r.revoked_reason === null);
-    const records = kind.write(deps, open, { reason, incident: input.incident }, toTimestamp(deps.clock()), operator);
-    const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
-    records.forEach((record, i) => {
-      appendAudit(deps.db.sqlite, deps.clock, {
-        eventType: kind.eventType,
-        ...origin(operator, options),
-        details: { ...record, ...kind.subject(open[i]!), revoked_by: operator?.keyId ?? null, bulk },
+  const result = deps.db.sqlite
+    .transaction(() => {
+      const rows = kind.byOperator(deps, input.key_id, window.since, window.until);
+      const open = rows.filter((r) => r.revoked_reason === null);
+      const records = kind.write(deps, open, { reason, incident: input.incident }, toTimestamp(deps.clock()), operator);
+      const bulk = { operator_key_id: input.key_id, since: input.since ?? null, until: window.until };
+      records.forEach((record, i) => {
+        appendAudit(deps.db.sqlite, deps.clock, {
+          eventType: kind.eventType,
+          ...origin(operator, options),
+          details: { ...record, ...kind.subject(open[i]!), revoked_by: operator?.keyId ?? null, bulk },
+        });
       });
-    });
-    return {
-      key_id: input.key_id,
-      since: input.since ?? null,
-      until: window.until,
-      reason,
-      revoked: records.map((r, i) => ({ ...r, ...kind.subject(open[i]!) })),
-      already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.id),
-    };
-  }).immediate();
+      return {
+        key_id: input.key_id,
+        since: input.since ?? null,
+        until: window.until,
+        reason,
+        revoked: records.map((r, i) => ({ ...r, ...kind.subject(open[i]!) })),
+        already_revoked: rows.filter((r) => r.revoked_reason !== null).map((r) => r.id),
+      };
+    })
+    .immediate();
   if (result.revoked.length > 0) deps.changes.emit('revocation');
   return result;
 }

@@ -75,7 +75,9 @@ function treatyNotFound(id: string): AppError {
 function buildTreaty(deps: AppDeps, input: IssueTreatyInput, now: Date): { treaty: RecognitionTreaty; profile: SubjectProfile } {
   checkIssuer(deps, input.issuer_sovereign_id);
   if (input.subject_sovereign_id === deps.identity.sovereignId) {
-    throw new AppError('self_recognition', 'an authority does not issue a treaty recognizing itself', { subject_sovereign_id: input.subject_sovereign_id });
+    throw new AppError('self_recognition', 'an authority does not issue a treaty recognizing itself', {
+      subject_sovereign_id: input.subject_sovereign_id,
+    });
   }
   const roles = checkRoles(input.scope.allowed_roles, 'scope.allowed_roles');
   const keys = checkSubjectKeys(input.subject_public_keys);
@@ -139,16 +141,18 @@ export function issueTreaty(deps: AppDeps, rawInput: unknown, operator?: Operato
   const input = validate(issueTreatyInputSchema, rawInput, 'invalid_treaty_request');
   const now = deps.clock();
   const { treaty, profile } = buildTreaty(deps, input, now);
-  deps.db.sqlite.transaction(() => {
-    storeTreaty(deps, treaty, profile, operator);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'recognition_treaty_issued',
-      actor: operatorActor(operator),
-      nonce: operator?.nonce,
-      requestId: options.requestId ?? null,
-      details: issuedDetails(treaty, operator),
-    });
-  }).immediate();
+  deps.db.sqlite
+    .transaction(() => {
+      storeTreaty(deps, treaty, profile, operator);
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'recognition_treaty_issued',
+        actor: operatorActor(operator),
+        nonce: operator?.nonce,
+        requestId: options.requestId ?? null,
+        details: issuedDetails(treaty, operator),
+      });
+    })
+    .immediate();
   deps.changes.emit('treaties');
   return treaty;
 }
@@ -214,7 +218,13 @@ const TREATIES: RevocableKind<Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_i
   load: loadTreatyRow,
   existing: existingRevocation,
   record: revocationRecord,
-  write: (deps, rows, spec, revokedAt, operator) => writeRevocations(deps, rows.map((row) => ({ row, ...spec })), revokedAt, operator),
+  write: (deps, rows, spec, revokedAt, operator) =>
+    writeRevocations(
+      deps,
+      rows.map((row) => ({ row, ...spec })),
+      revokedAt,
+      operator,
+    ),
   subject: (row) => ({ subject_sovereign_id: row.subject_sovereign_id }),
   byOperator: (deps, keyId, since, until) =>
     (
@@ -227,7 +237,13 @@ const TREATIES: RevocableKind<Pick<TreatyRow, 'treaty_id' | 'subject_sovereign_i
 };
 
 /** Revokes one treaty: a separate record plus a revocation-log entry; the signed treaty is never edited. */
-export function revokeTreaty(deps: AppDeps, id: string, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): TreatyRevocation {
+export function revokeTreaty(
+  deps: AppDeps,
+  id: string,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): TreatyRevocation {
   return revokeOne(TREATIES, deps, id, rawInput, operator, options);
 }
 
@@ -243,47 +259,72 @@ export function supersedeTreaty(
   options: ServiceOptions = {},
 ): { treaty: RecognitionTreaty; revocation: TreatyRevocation } {
   const input = validate(supersedeTreatyInputSchema, rawInput, 'invalid_treaty_request');
-  const result = deps.db.sqlite.transaction(() => {
-    const old = loadTreatyRow(deps, id);
-    const existing = existingRevocation(deps, id);
-    if (existing) throw alreadyRevoked(TREATIES, id, existing);
-    if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
-      throw new AppError('subject_mismatch', 'a superseding treaty keeps the subject of the treaty it replaces', {
-        subject_sovereign_id: old.subject_sovereign_id,
+  const result = deps.db.sqlite
+    .transaction(() => {
+      const old = loadTreatyRow(deps, id);
+      const existing = existingRevocation(deps, id);
+      if (existing) throw alreadyRevoked(TREATIES, id, existing);
+      if (input.subject_sovereign_id !== undefined && input.subject_sovereign_id !== old.subject_sovereign_id) {
+        throw new AppError('subject_mismatch', 'a superseding treaty keeps the subject of the treaty it replaces', {
+          subject_sovereign_id: old.subject_sovereign_id,
+        });
+      }
+      const { incident, ...terms } = input;
+      const now = deps.clock();
+      // The subject's wire profile carries over unless the new terms name one.
+      const profile = (terms.profile ?? old.subject_profile) as SubjectProfile;
+      const { treaty } = buildTreaty(deps, { ...terms, subject_sovereign_id: old.subject_sovereign_id, profile }, now);
+      const origin = { actor: operatorActor(operator), requestId: options.requestId ?? null, nonce: operator?.nonce };
+      const [revocation] = writeRevocations(
+        deps,
+        [{ row: old, reason: 'superseded', incident, replacedBy: treaty.treaty_id }],
+        toTimestamp(now),
+        operator,
+      );
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'recognition_treaty_revoked',
+        ...origin,
+        details: { ...revocation!, subject_sovereign_id: old.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
       });
-    }
-    const { incident, ...terms } = input;
-    const now = deps.clock();
-    // The subject's wire profile carries over unless the new terms name one.
-    const profile = (terms.profile ?? old.subject_profile) as SubjectProfile;
-    const { treaty } = buildTreaty(deps, { ...terms, subject_sovereign_id: old.subject_sovereign_id, profile }, now);
-    const origin = { actor: operatorActor(operator), requestId: options.requestId ?? null, nonce: operator?.nonce };
-    const [revocation] = writeRevocations(deps, [{ row: old, reason: 'superseded', incident, replacedBy: treaty.treaty_id }], toTimestamp(now), operator);
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'recognition_treaty_revoked',
-      ...origin,
-      details: { ...revocation!, subject_sovereign_id: old.subject_sovereign_id, revoked_by: operator?.keyId ?? null },
-    });
-    storeTreaty(deps, treaty, profile, operator);
-    appendAudit(deps.db.sqlite, deps.clock, { eventType: 'recognition_treaty_issued', ...origin, details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }) });
-    appendAudit(deps.db.sqlite, deps.clock, {
-      eventType: 'recognition_treaty_superseded',
-      ...origin,
-      details: { old_treaty_id: old.treaty_id, new_treaty_id: treaty.treaty_id, subject_sovereign_id: old.subject_sovereign_id, log_index: revocation!.log_index },
-    });
-    return { treaty, revocation: revocation! };
-  }).immediate();
+      storeTreaty(deps, treaty, profile, operator);
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'recognition_treaty_issued',
+        ...origin,
+        details: issuedDetails(treaty, operator, { supersedes: old.treaty_id }),
+      });
+      appendAudit(deps.db.sqlite, deps.clock, {
+        eventType: 'recognition_treaty_superseded',
+        ...origin,
+        details: {
+          old_treaty_id: old.treaty_id,
+          new_treaty_id: treaty.treaty_id,
+          subject_sovereign_id: old.subject_sovereign_id,
+          log_index: revocation!.log_index,
+        },
+      });
+      return { treaty, revocation: revocation! };
+    })
+    .immediate();
   deps.changes.emit('treaties');
   deps.changes.emit('revocation');
   return result;
 }
 
 /** Revokes every treaty whose issuance this operator key authorized in the window (key compromise response). */
-export function revokeTreatiesByOperator(deps: AppDeps, rawInput: unknown, operator?: Operator, options: ServiceOptions = {}): BulkRevocationResult<TreatyRevocation & { subject_sovereign_id: string }> {
+export function revokeTreatiesByOperator(
+  deps: AppDeps,
+  rawInput: unknown,
+  operator?: Operator,
+  options: ServiceOptions = {},
+): BulkRevocationResult<TreatyRevocation & { subject_sovereign_id: string }> {
   return revokeAllByOperator(TREATIES, deps, rawInput, operator, options);
 }
 
-export function treatyView(row: Pick<TreatyRow, 'treaty_id' | 'body'>, revocation: RevocationWithInvalidSince | undefined, at: Date): TreatyView {
+export function treatyView(
+  row: Pick<TreatyRow, 'treaty_id' | 'body'>,
+  revocation: RevocationWithInvalidSince | undefined,
+  at: Date,
+): TreatyView {
   const treaty = JSON.parse(row.body) as RecognitionTreaty;
   return {
     treaty,
@@ -312,7 +353,14 @@ function encodeCursor(issuedAt: string, id: string): string {
 function decodeCursor(cursor: string): [string, string] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && parseTimestamp(value[0]) && typeof value[1] === 'string' && UUID_V4_PATTERN.test(value[1])) {
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      typeof value[0] === 'string' &&
+      parseTimestamp(value[0]) &&
+      typeof value[1] === 'string' &&
+      UUID_V4_PATTERN.test(value[1])
+    ) {
       return [value[0], value[1]];
     }
   } catch {
@@ -329,9 +377,16 @@ export function listTreaties(deps: AppDeps, query: ListTreatiesQuery): { treatie
   const now = deps.clock();
   const at = { now: toTimestamp(now), soon: toTimestamp(new Date(now.getTime() + 72 * 3600 * 1000)) };
   const after = query.cursor !== undefined ? decodeCursor(query.cursor) : undefined;
-  const rows = listTreatyRows(deps.db.sqlite, { issuer: query.issuer, subject: query.subject, state: query.state, after }, at, query.limit + 1);
+  const rows = listTreatyRows(
+    deps.db.sqlite,
+    { issuer: query.issuer, subject: query.subject, state: query.state, after },
+    at,
+    query.limit + 1,
+  );
   const page = rows.slice(0, query.limit);
-  const treaties = page.map((r) => treatyView(r, r.reason === null ? undefined : withInvalidSince(deps, r as unknown as RevocationRow), now));
+  const treaties = page.map((r) =>
+    treatyView(r, r.reason === null ? undefined : withInvalidSince(deps, r as unknown as RevocationRow), now),
+  );
   const last = page[page.length - 1];
   return { treaties, next_cursor: rows.length > query.limit && last ? encodeCursor(last.issued_at, last.treaty_id) : null };
 }

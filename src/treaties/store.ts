@@ -58,7 +58,9 @@ function build(sqlite: Sqlite) {
        VALUES (@treaty_id, @issuer_sovereign_id, @subject_sovereign_id, @issued_at, @valid_from, @expires_at, @issued_by, @authorized_by, @subject_profile, @body)`,
     ),
     treaty: prepare('SELECT * FROM treaties WHERE treaty_id = ?'),
-    treatyRevocation: prepare('SELECT reason, revoked_at, incident, replaced_by, revoked_by_key_id, log_index FROM treaty_revocations WHERE treaty_id = ?'),
+    treatyRevocation: prepare(
+      'SELECT reason, revoked_at, incident, replaced_by, revoked_by_key_id, log_index FROM treaty_revocations WHERE treaty_id = ?',
+    ),
     insertTreatyRevocation: prepare(
       `INSERT INTO treaty_revocations (treaty_id, reason, revoked_at, incident, replaced_by, revoked_by_key_id, log_index)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -82,7 +84,9 @@ function build(sqlite: Sqlite) {
        VALUES (@attestation_id, @issuer_sovereign_id, @subject_id, @issued_at, @valid_from, @expires_at, @issued_by, @authorized_by, @body)`,
     ),
     attestation: prepare('SELECT * FROM attestations WHERE attestation_id = ?'),
-    attestationRevocation: prepare('SELECT reason, revoked_at, incident, NULL AS replaced_by, revoked_by_key_id, log_index FROM attestation_revocations WHERE attestation_id = ?'),
+    attestationRevocation: prepare(
+      'SELECT reason, revoked_at, incident, NULL AS replaced_by, revoked_by_key_id, log_index FROM attestation_revocations WHERE attestation_id = ?',
+    ),
     insertAttestationRevocation: prepare(
       `INSERT INTO attestation_revocations (attestation_id, reason, revoked_at, incident, revoked_by_key_id, log_index) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
@@ -118,7 +122,18 @@ const everyTreaty = perConnection((sqlite) =>
 /** Every treaty this authority issued, with its roles (JSON text) and the replacement of a superseded one. */
 export function readTreatySummaries(
   sqlite: Sqlite,
-): Array<[treatyId: string, issuer: string, subject: string, validFrom: string, expiresAt: string, roles: string | null, replacedBy: string | null, body: string]> {
+): Array<
+  [
+    treatyId: string,
+    issuer: string,
+    subject: string,
+    validFrom: string,
+    expiresAt: string,
+    roles: string | null,
+    replacedBy: string | null,
+    body: string,
+  ]
+> {
   return everyTreaty(sqlite).all() as ReturnType<typeof readTreatySummaries>;
 }
 
@@ -144,7 +159,9 @@ export interface TreatyListFilter {
 }
 
 /** A treaty of the list with its revocation columns (all null when it is not revoked). */
-export type TreatyListRow = { treaty_id: string; issued_at: string; body: string } & { [K in keyof RevocationRow]: RevocationRow[K] | null };
+export type TreatyListRow = { treaty_id: string; issued_at: string; body: string } & {
+  [K in keyof RevocationRow]: RevocationRow[K] | null;
+};
 
 // One prepared statement per filter combination (at most 16), per database.
 const listStatements = perConnection(() => new Map<string, Stmt>());
@@ -153,7 +170,12 @@ const listStatements = perConnection(() => new Map<string, Stmt>());
  * Treaties oldest first by (issued_at, treaty_id), at most `limit`; `now` and `soon` (now + 72 h)
  * are the timestamps the lifecycle filter classifies at.
  */
-export function listTreatyRows(sqlite: Sqlite, filter: TreatyListFilter, at: { now: string; soon: string }, limit: number): TreatyListRow[] {
+export function listTreatyRows(
+  sqlite: Sqlite,
+  filter: TreatyListFilter,
+  at: { now: string; soon: string },
+  limit: number,
+): TreatyListRow[] {
   const where: string[] = [];
   const params: Record<string, unknown> = { now: at.now, soon: at.soon, limit };
   if (filter.issuer !== undefined) {
@@ -186,7 +208,11 @@ export function listTreatyRows(sqlite: Sqlite, filter: TreatyListFilter, at: { n
 }
 
 /** The treaties issued by `self`, counted by lifecycle state at `now`, with each state's soonest expiry. */
-export function treatyLifecycleCounts(sqlite: Sqlite, self: string, at: { now: string; soon: string }): Array<{ state: LifecycleState; n: number; soonest: string }> {
+export function treatyLifecycleCounts(
+  sqlite: Sqlite,
+  self: string,
+  at: { now: string; soon: string },
+): Array<{ state: LifecycleState; n: number; soonest: string }> {
   return sqlite
     .prepare(
       `SELECT state, count(*) AS n, min(expires_at) AS soonest FROM (

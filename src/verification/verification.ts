@@ -1,8 +1,24 @@
 // Verifying treaties and attestations against this authority's own treaties, revocations and imported feeds.
 import type { AppDeps, AuthorityIdentity } from '../authority/context.ts';
-import { parsePublicKey, signatureCandidates, signingPayload, verifySignedObject, verifyWithKey, verifyWithKeyAsync, type PublicKeyInfo, type SignatureCandidates } from '../authority/crypto.ts';
+import {
+  parsePublicKey,
+  signatureCandidates,
+  signingPayload,
+  verifySignedObject,
+  verifyWithKey,
+  verifyWithKeyAsync,
+  type PublicKeyInfo,
+  type SignatureCandidates,
+} from '../authority/crypto.ts';
 import { validate } from '../authority/http.ts';
-import { feedStatusAt, findImportedRevocation, hasImportedRevocations, importedRevokedIds, issuerFeedRow, type IssuerFeedRow } from '../feeds/imported-revocations.ts';
+import {
+  feedStatusAt,
+  findImportedRevocation,
+  hasImportedRevocations,
+  importedRevokedIds,
+  issuerFeedRow,
+  type IssuerFeedRow,
+} from '../feeds/imported-revocations.ts';
 import { ownAttestationRevocation } from '../treaties/attestations.ts';
 import { IDENTIFIER_PATTERN } from '../authority/identifiers.ts';
 import { checkPublicKey } from '../treaties/issuance-checks.ts';
@@ -16,7 +32,14 @@ import {
   type MembershipAttestation,
   type RecognitionTreaty,
 } from '../treaties/model.ts';
-import { GENESIS_MESH_PROFILE, gmWindowAt, verifyGmSignature, type GmAttestation, type GmTreaty, type WireProfile } from '../interop/gm-model.ts';
+import {
+  GENESIS_MESH_PROFILE,
+  gmWindowAt,
+  verifyGmSignature,
+  type GmAttestation,
+  type GmTreaty,
+  type WireProfile,
+} from '../interop/gm-model.ts';
 import { claimedIssuer, gmValidSigners, parseGmAttestation, parseGmTreaty, profileOfTreaties, wireProfileOf } from '../interop/profile.ts';
 import { everRecognized, inWindow, unrevokedTreatiesFor, type RecognizedTreaty } from '../treaties/recognition.ts';
 import { statements, type RevocationRow } from '../treaties/store.ts';
@@ -169,7 +192,12 @@ function isGenesisMeshIssuer(deps: AppDeps, raw: unknown, now: Date): boolean {
  * `expires_at` (excluded), widened on both sides by `ACCORD_VALIDITY_SKEW_S`. genesis-mesh: as GM
  * judges it, 5 minutes on both sides, both ends included.
  */
-function windowAt(deps: AppDeps, object: { valid_from: string; expires_at: string }, now: Date, gm: boolean): 'in_window' | 'not_yet_valid' | 'expired' {
+function windowAt(
+  deps: AppDeps,
+  object: { valid_from: string; expires_at: string },
+  now: Date,
+  gm: boolean,
+): 'in_window' | 'not_yet_valid' | 'expired' {
   if (gm) return gmWindowAt(object, now);
   const skewMs = deps.config.validitySkewSeconds * 1000;
   const nowMs = now.getTime();
@@ -197,14 +225,22 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
   const now = deps.clock();
   // Wire profile of the issuer (set by the operator on the recognizing treaty) picks schema and canonical form.
   const gm = isGenesisMeshIssuer(deps, input.treaty, now);
-  const treaty: RecognitionTreaty | GmTreaty = gm ? parseGmTreaty(input.treaty) : validate(recognitionTreatySchema, input.treaty, 'invalid_treaty', 'treaty failed validation');
+  const treaty: RecognitionTreaty | GmTreaty = gm
+    ? parseGmTreaty(input.treaty)
+    : validate(recognitionTreatySchema, input.treaty, 'invalid_treaty', 'treaty failed validation');
   const provided = input.issuer_public_keys?.map((k, i) => checkPublicKey(k, 'issuer_public_keys', i));
   const self = deps.identity.sovereignId;
   const issuer = treaty.issuer_sovereign_id;
   const isOwn = issuer === self;
   const base = { treaty_id: treaty.treaty_id, issuer_sovereign_id: issuer, subject_sovereign_id: treaty.subject_sovereign_id };
   const warnings: string[] = [];
-  const answer = (reason: TreatyVerifyReason, signedBy: string | null): TreatyVerification => ({ accepted: reason === 'accepted', reason, warnings, ...base, signed_by: signedBy });
+  const answer = (reason: TreatyVerifyReason, signedBy: string | null): TreatyVerification => ({
+    accepted: reason === 'accepted',
+    reason,
+    warnings,
+    ...base,
+    signed_by: signedBy,
+  });
 
   let keys: PublicKeyInfo[];
   if (provided) keys = provided;
@@ -217,13 +253,16 @@ export function verifyTreaty(deps: AppDeps, rawInput: unknown): TreatyVerificati
     if (keys.length === 0) return answer(entry.ever ? 'issuer_not_recognized' : 'unknown_issuer', null);
   }
   // A GM signature is checked over the treaty as sent: its number texts are part of the signed bytes.
-  const check = gm ? verifyGmSignature(input.treaty as Record<string, unknown>, 'recognition_treaty', keys) : verifySignedObject(treaty, keys);
+  const check = gm
+    ? verifyGmSignature(input.treaty as Record<string, unknown>, 'recognition_treaty', keys)
+    : verifySignedObject(treaty, keys);
   if (!check.valid) {
     recordSignatureFailure(deps, 'treaty_verify', check.reason);
     return answer('invalid_signature', null);
   }
   if (input.expected_issuer !== undefined && input.expected_issuer !== issuer) return answer('wrong_issuer', check.keyId);
-  if (input.expected_subject !== undefined && input.expected_subject !== treaty.subject_sovereign_id) return answer('wrong_subject', check.keyId);
+  if (input.expected_subject !== undefined && input.expected_subject !== treaty.subject_sovereign_id)
+    return answer('wrong_subject', check.keyId);
   if (!isOwn) {
     if ((treaty.scope.allowed_roles ?? []).length === 0) warnings.push('scope_unrestricted');
     const entry = issuerCache(deps).get(issuer, now);
@@ -310,7 +349,9 @@ export async function verifyAttestationAsync(deps: AppDeps, rawInput: unknown): 
 
 /** The verification, yielding where it needs the valid signers of the attestation (checked by the caller). */
 function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<SignerQuery, AttestationVerification, string[]> {
-  const input = acceptsVerifyAttestationInput(rawInput) ? rawInput : validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
+  const input = acceptsVerifyAttestationInput(rawInput)
+    ? rawInput
+    : validate(verifyAttestationInputSchema, rawInput, 'invalid_attestation', 'verify request failed validation');
   const now = deps.clock();
   const gm = isGenesisMeshIssuer(deps, input.attestation, now);
   const attestation: MembershipAttestation | GmAttestation = gm
@@ -324,7 +365,8 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   const self = deps.identity.sovereignId;
   const issuer = attestation.issuer_sovereign_id;
   const warnings: string[] = [];
-  const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null) => attestationAnswer(attestation, warnings, reason, treatyId, signedBy);
+  const answer = (reason: AttestationVerifyReason, treatyId: string | null, signedBy: string | null) =>
+    attestationAnswer(attestation, warnings, reason, treatyId, signedBy);
   // GM objects are checked over their own canonical form (below); JCS may not even exist for them (floats).
   const payload = gm ? null : signingPayload(attestation);
 
@@ -344,7 +386,8 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   const entry = issuerCache(deps).get(issuer, now);
   let candidates = entry.treaties.filter((t) => inWindow(t, nowMs) && t.status === 'active');
   if (presented) {
-    if (presented.issuer_sovereign_id !== self || !verifySignedObject(presented, ownKeys(deps.identity)).valid) return answer('treaty_not_recognized', presented.treaty_id, null);
+    if (presented.issuer_sovereign_id !== self || !verifySignedObject(presented, ownKeys(deps.identity)).valid)
+      return answer('treaty_not_recognized', presented.treaty_id, null);
     if (presented.subject_sovereign_id !== issuer) return answer('treaty_subject_mismatch', presented.treaty_id, null);
     candidates = candidates.filter((t) => t.treatyId === presented.treaty_id);
     if (candidates.length === 0) return answer('treaty_not_in_force', presented.treaty_id, null);
@@ -353,7 +396,9 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
 
   const keys = new Map<string, PublicKeyInfo>();
   for (const t of candidates) for (const k of t.keys) keys.set(k.keyId, k);
-  const signers = gm ? gmValidSigners(input.attestation as Record<string, unknown>, 'membership_attestation', [...keys.values()]) : yield signerQuery(attestation, keys, payload!);
+  const signers = gm
+    ? gmValidSigners(input.attestation as Record<string, unknown>, 'membership_attestation', [...keys.values()])
+    : yield signerQuery(attestation, keys, payload!);
   if (signers.length === 0) {
     recordSignatureFailure(deps, 'attestation_verify', 'invalid_signature');
     return answer('invalid_signature', null, null);
@@ -363,7 +408,8 @@ function* attestationVerification(deps: AppDeps, rawInput: unknown): Generator<S
   if (liveSigners.length === 0) return answer('signing_key_revoked', treatyNaming(candidates, signers[0]!), signers[0]!);
   const signedBy = liveSigners[0]!;
   const fail = (reason: AttestationVerifyReason) => answer(reason, treatyNaming(candidates, signedBy), signedBy);
-  if (entry.revokesAttestations && findImportedRevocation(deps.db.sqlite, issuer, 'membership_attestation', attestation.attestation_id)) return fail('revoked_by_issuer_feed');
+  if (entry.revokesAttestations && findImportedRevocation(deps.db.sqlite, issuer, 'membership_attestation', attestation.attestation_id))
+    return fail('revoked_by_issuer_feed');
   const window = windowAt(deps, attestation, now, gm);
   if (window !== 'in_window') return fail(window);
 

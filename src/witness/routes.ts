@@ -6,7 +6,16 @@ import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { AppError } from '../authority/errors.ts';
 import { rawBody, validatedBody } from '../authority/http.ts';
 import { identifier } from '../authority/identifiers.ts';
-import { addCheckpoint, cosignedCheckpointByOriginHash, disableWitnessing, enableWitnessing, listWitnessConflicts, listWitnessedLogs, refreshWitnessMetrics, witnessInfo } from './service.ts';
+import {
+  addCheckpoint,
+  cosignedCheckpointByOriginHash,
+  disableWitnessing,
+  enableWitnessing,
+  listWitnessConflicts,
+  listWitnessedLogs,
+  refreshWitnessMetrics,
+  witnessInfo,
+} from './service.ts';
 import { refreshLogWitnessMetrics, submitToWitnesses, witnessStatuses } from './submission.ts';
 
 const enableBody = z.strictObject({ sovereign_id: identifier, origin: z.string().min(1).max(255).optional() });
@@ -44,7 +53,8 @@ export function witnessRoutes(deps: AppDeps) {
       // The monitoring view: the latest checkpoint cosigned for a log, by the SHA-256 (hex) of its origin.
       .get('/witness/:originHash/checkpoint', (c) => {
         const hash = c.req.param('originHash');
-        if (!ORIGIN_HASH.test(hash)) throw new AppError('witness_checkpoint_not_found', 'this authority has cosigned no checkpoint of a log with this origin hash');
+        if (!ORIGIN_HASH.test(hash))
+          throw new AppError('witness_checkpoint_not_found', 'this authority has cosigned no checkpoint of a log with this origin hash');
         c.header('Cache-Control', 'no-cache');
         c.header('Content-Type', 'text/plain; charset=utf-8');
         return c.body(cosignedCheckpointByOriginHash(deps, hash));

@@ -44,7 +44,11 @@ export function witnessInfo(deps: Pick<AppDeps, 'config' | 'identity'>) {
     name,
     submission_prefix: '/witness',
     add_checkpoint: ADD_CHECKPOINT_PATH,
-    keys: deps.identity.signingKeys.map((key) => ({ key_id: key.keyId, public_key: key.publicKey, vkey: formatCosignerKey(name, key.raw) })),
+    keys: deps.identity.signingKeys.map((key) => ({
+      key_id: key.keyId,
+      public_key: key.publicKey,
+      vkey: formatCosignerKey(name, key.raw),
+    })),
   };
 }
 
@@ -98,13 +102,20 @@ export function listWitnessedLogs(deps: WitnessDeps): WitnessedLogView[] {
  * the one given; the two must agree, as must a log witnessed before. An origin belongs to one
  * sovereign. Enabling an enabled log changes nothing.
  */
-export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: string; origin?: string | undefined }, request: RequestOrigin): WitnessedLogView & { changed: boolean } {
+export function enableWitnessing(
+  deps: WitnessDeps,
+  input: { sovereign_id: string; origin?: string | undefined },
+  request: RequestOrigin,
+): WitnessedLogView & { changed: boolean } {
   const sqlite = deps.db.sqlite;
   const id = input.sovereign_id;
-  if (id === deps.identity.sovereignId) throw new AppError('invalid_witness_log', 'an authority does not witness its own log', { field: 'sovereign_id' });
-  if (input.origin !== undefined && !ORIGIN.test(input.origin)) throw new AppError('invalid_witness_log', 'origin must be 1 to 255 printable ASCII characters without spaces', { field: 'origin' });
+  if (id === deps.identity.sovereignId)
+    throw new AppError('invalid_witness_log', 'an authority does not witness its own log', { field: 'sovereign_id' });
+  if (input.origin !== undefined && !ORIGIN.test(input.origin))
+    throw new AppError('invalid_witness_log', 'origin must be 1 to 255 printable ASCII characters without spaces', { field: 'origin' });
   const now = deps.clock();
-  if (recognizedIssuer(sqlite, id, now).keys.length === 0) throw new AppError('issuer_not_recognized', 'no in-force treaty of this authority recognizes this sovereign', { sovereign_id: id });
+  if (recognizedIssuer(sqlite, id, now).keys.length === 0)
+    throw new AppError('issuer_not_recognized', 'no in-force treaty of this authority recognizes this sovereign', { sovereign_id: id });
   const verified = originOf(readIssuerLastCheckpoint(sqlite, id));
   const at = toTimestamp(now);
   const changed = sqlite
@@ -112,21 +123,41 @@ export function enableWitnessing(deps: WitnessDeps, input: { sovereign_id: strin
       const row = readWitnessLog(sqlite, id);
       const origin = input.origin ?? row?.origin ?? verified;
       if (origin === null) {
-        throw new AppError('witness_origin_unknown', "this authority has not verified a checkpoint of the sovereign's log yet: pull its feed first, or give the origin", { sovereign_id: id });
+        throw new AppError(
+          'witness_origin_unknown',
+          "this authority has not verified a checkpoint of the sovereign's log yet: pull its feed first, or give the origin",
+          { sovereign_id: id },
+        );
       }
       if (verified !== null && origin !== verified) {
-        throw new AppError('witness_origin_mismatch', "the origin differs from the one of the sovereign's checkpoints this authority verified", { origin, verified_origin: verified });
+        throw new AppError(
+          'witness_origin_mismatch',
+          "the origin differs from the one of the sovereign's checkpoints this authority verified",
+          { origin, verified_origin: verified },
+        );
       }
-      if (row && row.origin !== origin) throw new AppError('witness_origin_mismatch', 'the sovereign was witnessed under another origin', { origin, witnessed_origin: row.origin });
+      if (row && row.origin !== origin)
+        throw new AppError('witness_origin_mismatch', 'the sovereign was witnessed under another origin', {
+          origin,
+          witnessed_origin: row.origin,
+        });
       const other = readWitnessLogByOrigin(sqlite, origin);
-      if (other && other.sovereign_id !== id) throw new AppError('witness_origin_taken', "another sovereign's log is witnessed under this origin", { origin, sovereign_id: other.sovereign_id });
+      if (other && other.sovereign_id !== id)
+        throw new AppError('witness_origin_taken', "another sovereign's log is witnessed under this origin", {
+          origin,
+          sovereign_id: other.sovereign_id,
+        });
       if (row?.enabled) return false;
       if (row) setWitnessLogEnabled(sqlite, id, true, at);
       else insertWitnessLog(sqlite, id, origin, at);
       appendAudit(sqlite, deps.clock, {
         eventType: 'witness_log_enabled',
         ...request,
-        details: { sovereign_id: id, origin, origin_source: input.origin !== undefined ? 'operator' : row ? 'previous' : 'verified_checkpoint' },
+        details: {
+          sovereign_id: id,
+          origin,
+          origin_source: input.origin !== undefined ? 'operator' : row ? 'previous' : 'verified_checkpoint',
+        },
       });
       return true;
     })
@@ -140,7 +171,10 @@ export function disableWitnessing(deps: WitnessDeps, id: string, request: Reques
   const changed = sqlite
     .transaction(() => {
       const row = readWitnessLog(sqlite, id);
-      if (!row) throw new AppError('witness_log_not_found', 'this authority has never witnessed this sovereign', { sovereign_id: id.slice(0, 128) });
+      if (!row)
+        throw new AppError('witness_log_not_found', 'this authority has never witnessed this sovereign', {
+          sovereign_id: id.slice(0, 128),
+        });
       if (!row.enabled) return false;
       setWitnessLogEnabled(sqlite, id, false, toTimestamp(deps.clock()));
       appendAudit(sqlite, deps.clock, { eventType: 'witness_log_disabled', ...request, details: { sovereign_id: id, origin: row.origin } });
@@ -204,14 +238,24 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
   if (!log || keys.length === 0) throw new AppError('witness_log_unknown', 'this authority witnesses no log with this origin');
   // The note's key names with every key recognized for the sovereign, as the importer pairs them.
   const names = [...new Set(parsed.signatures.map((sig) => sig.name))];
-  const opened = openNote(note, keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))));
+  const opened = openNote(
+    note,
+    keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))),
+  );
   if (!opened.ok) {
-    if (opened.problem === 'invalid_signature') deps.metrics.signatureVerificationFailures.inc({ surface: 'witness_checkpoint', reason: 'invalid_signature' });
-    throw new AppError('witness_signature_invalid', `the checkpoint is not signed by a key this authority recognizes for ${log.sovereign_id}`, { problem: opened.problem });
+    if (opened.problem === 'invalid_signature')
+      deps.metrics.signatureVerificationFailures.inc({ surface: 'witness_checkpoint', reason: 'invalid_signature' });
+    throw new AppError(
+      'witness_signature_invalid',
+      `the checkpoint is not signed by a key this authority recognizes for ${log.sovereign_id}`,
+      { problem: opened.problem },
+    );
   }
   if (old > checkpoint.size) throw new AppError('invalid_witness_request', BODY_PROBLEMS.old_beyond_size, { problem: 'old_beyond_size' });
 
-  const logSignatures = parsed.signatures.filter((sig) => opened.verifiedBy.some((v) => v.name === sig.name && v.keyId === sig.keyId)).map(signatureLine);
+  const logSignatures = parsed.signatures
+    .filter((sig) => opened.verifiedBy.some((v) => v.name === sig.name && v.keyId === sig.keyId))
+    .map(signatureLine);
   const signer = opened.verifiedBy[0]!;
   const actor: Actor = { type: 'peer', sovereign_id: log.sovereign_id, key_id: keyIdOf(signer.publicKey) };
   const rootHex = checkpoint.rootHash.slice('sha256:'.length);
@@ -221,7 +265,11 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
   const signingKeys = deps.identity.signingKeys;
   if (signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
 
-  type Decision = ({ kind: 'cosigned'; body: string } | { kind: 'old_mismatch'; size: number } | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }) & {
+  type Decision = (
+    | { kind: 'cosigned'; body: string }
+    | { kind: 'old_mismatch'; size: number }
+    | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }
+  ) & {
     /** New conflict evidence was stored. */
     conflict?: boolean;
   };
@@ -253,23 +301,57 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
             eventType: 'witness_conflict_detected',
             actor,
             requestId: requestId ?? null,
-            details: { sovereign_id: log.sovereign_id, origin: checkpoint.origin, problem, cosigned_size: state!.size, submitted_size: checkpoint.size, evidence_hash: row.evidence_hash },
+            details: {
+              sovereign_id: log.sovereign_id,
+              origin: checkpoint.origin,
+              problem,
+              cosigned_size: state!.size,
+              submitted_size: checkpoint.size,
+              evidence_hash: row.evidence_hash,
+            },
           });
         }
       };
       if (state && checkpoint.size === state.size && checkpoint.rootHash !== state.root_hash) {
         evidence('root_mismatch');
         if (old !== cosignedSize) return { kind: 'old_mismatch', size: cosignedSize, conflict };
-        return { kind: 'rejected', problem: 'root_mismatch', message: 'the checkpoint has another root hash than the one cosigned at this size', details: { cosigned_size: cosignedSize }, conflict };
+        return {
+          kind: 'rejected',
+          problem: 'root_mismatch',
+          message: 'the checkpoint has another root hash than the one cosigned at this size',
+          details: { cosigned_size: cosignedSize },
+          conflict,
+        };
       }
       if (old !== cosignedSize) return { kind: 'old_mismatch', size: cosignedSize };
-      if (checkpoint.size === 0 && rootHex !== EMPTY_ROOT) return { kind: 'rejected', problem: 'empty_tree_root', message: 'a checkpoint of size 0 must have the root hash of the empty tree', details: {} };
+      if (checkpoint.size === 0 && rootHex !== EMPTY_ROOT)
+        return {
+          kind: 'rejected',
+          problem: 'empty_tree_root',
+          message: 'a checkpoint of size 0 must have the root hash of the empty tree',
+          details: {},
+        };
       if ((old === 0 || old === checkpoint.size) && proof.length > 0) {
-        return { kind: 'rejected', problem: 'unexpected_proof', message: 'no consistency proof is needed (and none may be sent) from size 0 or to the same size', details: {} };
+        return {
+          kind: 'rejected',
+          problem: 'unexpected_proof',
+          message: 'no consistency proof is needed (and none may be sent) from size 0 or to the same size',
+          details: {},
+        };
       }
-      if (old > 0 && old < checkpoint.size && !verifyConsistency(old, checkpoint.size, state!.root_hash.slice('sha256:'.length), rootHex, proofHex)) {
+      if (
+        old > 0 &&
+        old < checkpoint.size &&
+        !verifyConsistency(old, checkpoint.size, state!.root_hash.slice('sha256:'.length), rootHex, proofHex)
+      ) {
         evidence('inconsistent');
-        return { kind: 'rejected', problem: 'inconsistent', message: 'the consistency proof does not show the checkpoint extends the one cosigned', details: { cosigned_size: cosignedSize }, conflict };
+        return {
+          kind: 'rejected',
+          problem: 'inconsistent',
+          message: 'the consistency proof does not show the checkpoint extends the one cosigned',
+          details: { cosigned_size: cosignedSize },
+          conflict,
+        };
       }
       const timestamp = Math.floor(now.getTime() / 1000);
       const lines = signingKeys.map((key) => cosignatureLine(opened.text, name, key, timestamp));
@@ -286,7 +368,14 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
         eventType: 'witness_checkpoint_cosigned',
         actor,
         requestId: requestId ?? null,
-        details: { sovereign_id: log.sovereign_id, origin: checkpoint.origin, size: checkpoint.size, root_hash: checkpoint.rootHash, previous_size: cosignedSize, timestamp },
+        details: {
+          sovereign_id: log.sovereign_id,
+          origin: checkpoint.origin,
+          size: checkpoint.size,
+          root_hash: checkpoint.rootHash,
+          previous_size: cosignedSize,
+          timestamp,
+        },
       });
       return { kind: 'cosigned', body: lines.join('') };
     })
@@ -294,7 +383,8 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
 
   if (decision.conflict) deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
   if (decision.kind === 'old_mismatch') return { status: 409, size: decision.size };
-  if (decision.kind === 'rejected') throw new AppError('witness_proof_invalid', decision.message, { problem: decision.problem, ...decision.details });
+  if (decision.kind === 'rejected')
+    throw new AppError('witness_proof_invalid', decision.message, { problem: decision.problem, ...decision.details });
   deps.metrics.witnessCosignedSize.set({ log: log.sovereign_id }, checkpoint.size);
   return { status: 200, body: decision.body };
 }

@@ -90,36 +90,46 @@ interface Statements {
   lastCosigned: Statement<unknown[]>;
 }
 
-const statements = perConnection((sqlite): Statements => ({
-  logBySovereign: sqlite.prepare('SELECT * FROM witness_logs WHERE sovereign_id = ?'),
-  logByOrigin: sqlite.prepare('SELECT * FROM witness_logs WHERE origin = ?'),
-  logs: sqlite.prepare('SELECT * FROM witness_logs ORDER BY sovereign_id'),
-  insertLog: sqlite.prepare('INSERT INTO witness_logs (sovereign_id, origin, enabled, enabled_at, updated_at) VALUES (?, ?, 1, ?, ?)'),
-  setLogEnabled: sqlite.prepare('UPDATE witness_logs SET enabled = ?, updated_at = ?, enabled_at = CASE WHEN ? = 1 THEN ? ELSE enabled_at END WHERE sovereign_id = ?'),
-  checkpoint: sqlite.prepare('SELECT * FROM witness_checkpoints WHERE origin = ?'),
-  checkpoints: sqlite.prepare('SELECT * FROM witness_checkpoints ORDER BY origin'),
-  upsertCheckpoint: sqlite.prepare(
-    `INSERT INTO witness_checkpoints (origin, sovereign_id, size, root_hash, note, timestamp, cosigned_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+const statements = perConnection(
+  (sqlite): Statements => ({
+    logBySovereign: sqlite.prepare('SELECT * FROM witness_logs WHERE sovereign_id = ?'),
+    logByOrigin: sqlite.prepare('SELECT * FROM witness_logs WHERE origin = ?'),
+    logs: sqlite.prepare('SELECT * FROM witness_logs ORDER BY sovereign_id'),
+    insertLog: sqlite.prepare('INSERT INTO witness_logs (sovereign_id, origin, enabled, enabled_at, updated_at) VALUES (?, ?, 1, ?, ?)'),
+    setLogEnabled: sqlite.prepare(
+      'UPDATE witness_logs SET enabled = ?, updated_at = ?, enabled_at = CASE WHEN ? = 1 THEN ? ELSE enabled_at END WHERE sovereign_id = ?',
+    ),
+    checkpoint: sqlite.prepare('SELECT * FROM witness_checkpoints WHERE origin = ?'),
+    checkpoints: sqlite.prepare('SELECT * FROM witness_checkpoints ORDER BY origin'),
+    upsertCheckpoint: sqlite.prepare(
+      `INSERT INTO witness_checkpoints (origin, sovereign_id, size, root_hash, note, timestamp, cosigned_at) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (origin) DO UPDATE SET sovereign_id = excluded.sovereign_id, size = excluded.size, root_hash = excluded.root_hash,
        note = excluded.note, timestamp = excluded.timestamp, cosigned_at = excluded.cosigned_at`,
-  ),
-  insertConflict: sqlite.prepare(
-    `INSERT OR IGNORE INTO witness_conflicts (evidence_hash, origin, sovereign_id, problem, cosigned_size, cosigned_root, cosigned_note, old_size,
+    ),
+    insertConflict: sqlite.prepare(
+      `INSERT OR IGNORE INTO witness_conflicts (evidence_hash, origin, sovereign_id, problem, cosigned_size, cosigned_root, cosigned_note, old_size,
        submitted_size, submitted_root, submitted_note, proof, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ),
-  conflicts: sqlite.prepare('SELECT * FROM witness_conflicts ORDER BY detected_at, evidence_hash LIMIT ?'),
-  conflictCount: sqlite.prepare('SELECT count(*) FROM witness_conflicts WHERE origin = ?').pluck(),
-  logWitness: sqlite.prepare('SELECT * FROM log_witnesses WHERE name = ?'),
-  ensureLogWitness: sqlite.prepare('INSERT OR IGNORE INTO log_witnesses (name) VALUES (?)'),
-  witnessSuccess: sqlite.prepare(
-    'UPDATE log_witnesses SET known_size = ?, last_attempt_at = ?, last_success_at = ?, last_reason = NULL, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE name = ?',
-  ),
-  witnessFailure: sqlite.prepare('UPDATE log_witnesses SET last_attempt_at = ?, last_reason = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE name = ?'),
-  witnessKnownSize: sqlite.prepare('UPDATE log_witnesses SET known_size = ? WHERE name = ?'),
-  insertCosignature: sqlite.prepare('INSERT OR IGNORE INTO log_cosignatures (sequence, witness, key_id, timestamp, line, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
-  hasCosignature: sqlite.prepare('SELECT 1 FROM log_cosignatures WHERE sequence = ? AND witness = ? LIMIT 1').pluck(),
-  lastCosigned: sqlite.prepare('SELECT sequence, timestamp FROM log_cosignatures WHERE witness = ? ORDER BY sequence DESC, timestamp DESC LIMIT 1'),
-}));
+    ),
+    conflicts: sqlite.prepare('SELECT * FROM witness_conflicts ORDER BY detected_at, evidence_hash LIMIT ?'),
+    conflictCount: sqlite.prepare('SELECT count(*) FROM witness_conflicts WHERE origin = ?').pluck(),
+    logWitness: sqlite.prepare('SELECT * FROM log_witnesses WHERE name = ?'),
+    ensureLogWitness: sqlite.prepare('INSERT OR IGNORE INTO log_witnesses (name) VALUES (?)'),
+    witnessSuccess: sqlite.prepare(
+      'UPDATE log_witnesses SET known_size = ?, last_attempt_at = ?, last_success_at = ?, last_reason = NULL, last_error = NULL, consecutive_failures = 0, next_attempt_at = NULL WHERE name = ?',
+    ),
+    witnessFailure: sqlite.prepare(
+      'UPDATE log_witnesses SET last_attempt_at = ?, last_reason = ?, last_error = ?, consecutive_failures = ?, next_attempt_at = ? WHERE name = ?',
+    ),
+    witnessKnownSize: sqlite.prepare('UPDATE log_witnesses SET known_size = ? WHERE name = ?'),
+    insertCosignature: sqlite.prepare(
+      'INSERT OR IGNORE INTO log_cosignatures (sequence, witness, key_id, timestamp, line, received_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    hasCosignature: sqlite.prepare('SELECT 1 FROM log_cosignatures WHERE sequence = ? AND witness = ? LIMIT 1').pluck(),
+    lastCosigned: sqlite.prepare(
+      'SELECT sequence, timestamp FROM log_cosignatures WHERE witness = ? ORDER BY sequence DESC, timestamp DESC LIMIT 1',
+    ),
+  }),
+);
 
 // ---- Witnessed logs.
 
@@ -193,7 +203,16 @@ export function readLogWitness(sqlite: Sqlite, name: string): LogWitnessRow {
   const s = statements(sqlite);
   const row = s.logWitness.get(name) as LogWitnessRow | undefined;
   if (row) return row;
-  return { name, known_size: null, last_attempt_at: null, last_success_at: null, last_reason: null, last_error: null, consecutive_failures: 0, next_attempt_at: null };
+  return {
+    name,
+    known_size: null,
+    last_attempt_at: null,
+    last_success_at: null,
+    last_reason: null,
+    last_error: null,
+    consecutive_failures: 0,
+    next_attempt_at: null,
+  };
 }
 
 export function recordWitnessSuccess(sqlite: Sqlite, name: string, size: number, at: string): void {
@@ -202,7 +221,11 @@ export function recordWitnessSuccess(sqlite: Sqlite, name: string, size: number,
   s.witnessSuccess.run(size, at, at, name);
 }
 
-export function recordWitnessFailure(sqlite: Sqlite, name: string, failure: { reason: string; message: string; failures: number; nextAttemptAt: string; at: string }): void {
+export function recordWitnessFailure(
+  sqlite: Sqlite,
+  name: string,
+  failure: { reason: string; message: string; failures: number; nextAttemptAt: string; at: string },
+): void {
   const s = statements(sqlite);
   s.ensureLogWitness.run(name);
   s.witnessFailure.run(failure.at, failure.reason, failure.message, failure.failures, failure.nextAttemptAt, name);

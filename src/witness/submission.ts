@@ -66,7 +66,13 @@ async function post(url: string, body: string, timeoutMs: number): Promise<{ sta
   const signal = AbortSignal.timeout(timeoutMs);
   let response: Response;
   try {
-    response = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, redirect: 'error', signal });
+    response = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      redirect: 'error',
+      signal,
+    });
   } catch (err) {
     if (signal.aborted) throw new SubmitFailure('timeout', `no answer from ${url} within ${timeoutMs} ms`);
     throw new SubmitFailure('unreachable', `cannot reach ${url}: ${(err as Error).message}`);
@@ -77,7 +83,8 @@ async function post(url: string, body: string, timeoutMs: number): Promise<{ sta
     if (response.body) {
       for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
         size += chunk.byteLength;
-        if (size > MAX_ANSWER_BYTES) throw new SubmitFailure('malformed_response', `the answer of ${url} is larger than ${MAX_ANSWER_BYTES} bytes`);
+        if (size > MAX_ANSWER_BYTES)
+          throw new SubmitFailure('malformed_response', `the answer of ${url} is larger than ${MAX_ANSWER_BYTES} bytes`);
         chunks.push(chunk);
       }
     }
@@ -102,20 +109,35 @@ function proofFor(sqlite: Sqlite, old: number, size: number): Buffer[] {
  * cosignature lines (name and key id of the configured vkey, verifying over the checkpoint text, not
  * dated beyond the clock skew) are stored; a 200 without one is a failure.
  */
-async function submitOne(deps: SubmitDeps, witness: ConfiguredWitness, checkpoint: CheckpointRow, known: LogWitnessRow, timeoutMs: number): Promise<{ lines: Array<{ keyId: number; timestamp: number; line: string }> }> {
+async function submitOne(
+  deps: SubmitDeps,
+  witness: ConfiguredWitness,
+  checkpoint: CheckpointRow,
+  known: LogWitnessRow,
+  timeoutMs: number,
+): Promise<{ lines: Array<{ keyId: number; timestamp: number; line: string }> }> {
   const sqlite = deps.db.sqlite;
   const text = checkpoint.note.slice(0, checkpoint.note.lastIndexOf('\n\n') + 1);
   let old = known.known_size ?? 0;
-  if (old > checkpoint.tree_size) throw new SubmitFailure('witness_ahead', `${witness.name} has cosigned size ${old} of this log, beyond its latest checkpoint (${checkpoint.tree_size})`);
+  if (old > checkpoint.tree_size)
+    throw new SubmitFailure(
+      'witness_ahead',
+      `${witness.name} has cosigned size ${old} of this log, beyond its latest checkpoint (${checkpoint.tree_size})`,
+    );
   for (let attempt = 0; attempt < 2; attempt++) {
     const body = formatAddCheckpointBody(old, proofFor(sqlite, old, checkpoint.tree_size), checkpoint.note);
     const answer = await post(`${witness.url}/add-checkpoint`, body, timeoutMs);
     if (answer.status === 409) {
       const match = /^(0|[1-9][0-9]{0,15})\n$/.exec(answer.text);
-      if (!match || !answer.type.startsWith('text/x.tlog.size')) throw new SubmitFailure('malformed_response', `${witness.name} answered 409 without a tree size`);
+      if (!match || !answer.type.startsWith('text/x.tlog.size'))
+        throw new SubmitFailure('malformed_response', `${witness.name} answered 409 without a tree size`);
       const size = Number(match[1]);
       recordWitnessKnownSize(sqlite, witness.name, size);
-      if (size > checkpoint.tree_size) throw new SubmitFailure('witness_ahead', `${witness.name} has cosigned size ${size} of this log, beyond its latest checkpoint (${checkpoint.tree_size})`);
+      if (size > checkpoint.tree_size)
+        throw new SubmitFailure(
+          'witness_ahead',
+          `${witness.name} has cosigned size ${size} of this log, beyond its latest checkpoint (${checkpoint.tree_size})`,
+        );
       if (size === old) throw new SubmitFailure('malformed_response', `${witness.name} answered 409 naming the size that was sent`);
       old = size;
       continue;
@@ -131,7 +153,11 @@ async function submitOne(deps: SubmitDeps, witness: ConfiguredWitness, checkpoin
       .map(parseCosignatureLine)
       .filter((c) => c !== null && c.timestamp <= latestAllowed && verifyCosignature(c, text, witness.cosigner))
       .map((c) => ({ keyId: c!.keyId, timestamp: c!.timestamp, line: c!.line }));
-    if (lines.length === 0) throw new SubmitFailure('invalid_cosignature', `${witness.name} answered 200 without a cosignature that verifies under its configured key`);
+    if (lines.length === 0)
+      throw new SubmitFailure(
+        'invalid_cosignature',
+        `${witness.name} answered 200 without a cosignature that verifies under its configured key`,
+      );
     return { lines };
   }
   throw new SubmitFailure('size_conflict', `${witness.name} answered 409 twice`);
@@ -166,10 +192,12 @@ function setGauges(deps: SubmitDeps, witness: string): void {
 async function roundFor(deps: SubmitDeps, witness: ConfiguredWitness, force: boolean, timeoutMs: number): Promise<SubmissionOutcome> {
   const sqlite = deps.db.sqlite;
   const checkpoint = readLatestCheckpoint(sqlite)!;
-  if (hasLogCosignature(sqlite, checkpoint.sequence, witness.name)) return { witness: witness.name, outcome: 'up_to_date', sequence: checkpoint.sequence };
+  if (hasLogCosignature(sqlite, checkpoint.sequence, witness.name))
+    return { witness: witness.name, outcome: 'up_to_date', sequence: checkpoint.sequence };
   const state = readLogWitness(sqlite, witness.name);
   const nextAttempt = state.next_attempt_at ? parseTimestamp(state.next_attempt_at) : null;
-  if (!force && nextAttempt && nextAttempt.getTime() > deps.clock().getTime()) return { witness: witness.name, outcome: 'backing_off', next_attempt_at: state.next_attempt_at! };
+  if (!force && nextAttempt && nextAttempt.getTime() > deps.clock().getTime())
+    return { witness: witness.name, outcome: 'backing_off', next_attempt_at: state.next_attempt_at! };
   try {
     const { lines } = await submitOne(deps, witness, checkpoint, state, timeoutMs);
     const at = toTimestamp(deps.clock());
@@ -177,11 +205,22 @@ async function roundFor(deps: SubmitDeps, witness: ConfiguredWitness, force: boo
       .transaction(() => {
         const before = readLogWitness(sqlite, witness.name);
         for (const l of lines) {
-          insertLogCosignature(sqlite, { sequence: checkpoint.sequence, witness: witness.name, key_id: l.keyId.toString(16).padStart(8, '0'), timestamp: l.timestamp, line: l.line, received_at: at });
+          insertLogCosignature(sqlite, {
+            sequence: checkpoint.sequence,
+            witness: witness.name,
+            key_id: l.keyId.toString(16).padStart(8, '0'),
+            timestamp: l.timestamp,
+            line: l.line,
+            received_at: at,
+          });
         }
         recordWitnessSuccess(sqlite, witness.name, checkpoint.tree_size, at);
         if (before.consecutive_failures > 0) {
-          appendAudit(sqlite, deps.clock, { eventType: 'witness_cosigning_recovered', actor: SYSTEM_ACTOR, details: { witness: witness.name, failures: before.consecutive_failures, size: checkpoint.tree_size } });
+          appendAudit(sqlite, deps.clock, {
+            eventType: 'witness_cosigning_recovered',
+            actor: SYSTEM_ACTOR,
+            details: { witness: witness.name, failures: before.consecutive_failures, size: checkpoint.tree_size },
+          });
         }
       })
       .immediate();
@@ -196,9 +235,19 @@ async function roundFor(deps: SubmitDeps, witness: ConfiguredWitness, force: boo
         const before = readLogWitness(sqlite, witness.name);
         const failures = before.consecutive_failures + 1;
         const next = toTimestamp(addSeconds(now, witnessBackoffSeconds(failures)));
-        recordWitnessFailure(sqlite, witness.name, { reason: failure.reason, message: failure.message.slice(0, 500), failures, nextAttemptAt: next, at: toTimestamp(now) });
+        recordWitnessFailure(sqlite, witness.name, {
+          reason: failure.reason,
+          message: failure.message.slice(0, 500),
+          failures,
+          nextAttemptAt: next,
+          at: toTimestamp(now),
+        });
         if (before.consecutive_failures === 0) {
-          appendAudit(sqlite, deps.clock, { eventType: 'witness_cosigning_failing', actor: SYSTEM_ACTOR, details: { witness: witness.name, reason: failure.reason, size: checkpoint.tree_size } });
+          appendAudit(sqlite, deps.clock, {
+            eventType: 'witness_cosigning_failing',
+            actor: SYSTEM_ACTOR,
+            details: { witness: witness.name, reason: failure.reason, size: checkpoint.tree_size },
+          });
         }
         return next;
       })
@@ -219,7 +268,9 @@ export async function submitToWitnesses(deps: SubmitDeps, options: { force?: boo
   const latest = readLatestCheckpoint(deps.db.sqlite);
   if (!latest) return { checkpoint: null, witnesses: [] };
   const witnesses = await Promise.all(
-    deps.config.witnesses.map((w) => serialized(deps, w.name, () => roundFor(deps, w, options.force ?? false, options.timeoutMs ?? SUBMIT_TIMEOUT_MS))),
+    deps.config.witnesses.map((w) =>
+      serialized(deps, w.name, () => roundFor(deps, w, options.force ?? false, options.timeoutMs ?? SUBMIT_TIMEOUT_MS)),
+    ),
   );
   return { checkpoint: { sequence: latest.sequence, size: latest.tree_size }, witnesses };
 }
@@ -287,7 +338,10 @@ export function startWitnessSubmissions(deps: SubmitDeps): void {
       return;
     }
     current = submitToWitnesses(deps)
-      .then(() => {}, (err: unknown) => deps.logger.error({ err }, 'witness submissions failed'))
+      .then(
+        () => {},
+        (err: unknown) => deps.logger.error({ err }, 'witness submissions failed'),
+      )
       .finally(() => {
         current = null;
         if (again) {

@@ -59,7 +59,8 @@ function layeringProblems(imports: readonly Import[], folders: readonly string[]
   for (const i of imports) {
     const from = floorOf.get(i.from);
     const to = floorOf.get(i.to);
-    if (from !== undefined && to !== undefined && to > from) problems.push(`src/${i.file} imports ${i.to}/ (floor ${to}) from floor ${from}`);
+    if (from !== undefined && to !== undefined && to > from)
+      problems.push(`src/${i.file} imports ${i.to}/ (floor ${to}) from floor ${from}`);
   }
   return problems;
 }

@@ -13,7 +13,12 @@ const SQL_CALLS: readonly RegExp[] = [/\.prepare\(/, /\bstatementOnce\(/, /\.exe
 /** Where SQL belongs: the stores, the log's store, the database package, and backup/restore (about the SQLite file itself). */
 function mayHoldSql(file: string): boolean {
   const posix = file.split(path.sep).join('/');
-  return /(^|[/-])store\.ts$/.test(posix) || posix === 'log/revocation-log.ts' || posix.startsWith('db/') || /^ops\/(backup|backup-verification|carry-forward|restore)\.ts$/.test(posix);
+  return (
+    /(^|[/-])store\.ts$/.test(posix) ||
+    posix === 'log/revocation-log.ts' ||
+    posix.startsWith('db/') ||
+    /^ops\/(backup|backup-verification|carry-forward|restore)\.ts$/.test(posix)
+  );
 }
 
 /**
@@ -38,7 +43,8 @@ function filesWithSql(root: string): string[] {
 function storeProblems(withSql: readonly string[], allowlist: readonly string[]): string[] {
   const problems: string[] = [];
   for (const file of withSql) {
-    if (!mayHoldSql(file) && !allowlist.includes(file)) problems.push(`src/${file} holds SQL outside a store: move it into its domain's *store.ts`);
+    if (!mayHoldSql(file) && !allowlist.includes(file))
+      problems.push(`src/${file} holds SQL outside a store: move it into its domain's *store.ts`);
   }
   for (const file of allowlist) {
     if (mayHoldSql(file)) problems.push(`src/${file} may hold SQL anyway; remove it from NOT_YET_IN_STORES`);
@@ -53,9 +59,16 @@ describe('stores own the SQL', () => {
   });
 
   it('the check sees SQL outside a store, and a listed file that has none left', () => {
-    const withSql = ['feeds/imported-store.ts', 'feeds/pull.ts', 'log/revocation-log.ts', 'db/database.ts', 'ops/backup.ts', 'treaties/service.ts'];
+    const withSql = [
+      'feeds/imported-store.ts',
+      'feeds/pull.ts',
+      'log/revocation-log.ts',
+      'db/database.ts',
+      'ops/backup.ts',
+      'treaties/service.ts',
+    ];
     expect(storeProblems(withSql, ['treaties/service.ts', 'authority/audit.ts', 'feeds/peer-store.ts'])).toEqual([
-      'src/feeds/pull.ts holds SQL outside a store: move it into its domain\'s *store.ts',
+      "src/feeds/pull.ts holds SQL outside a store: move it into its domain's *store.ts",
       'src/authority/audit.ts holds no SQL any more; remove it from NOT_YET_IN_STORES',
       'src/feeds/peer-store.ts may hold SQL anyway; remove it from NOT_YET_IN_STORES',
     ]);

@@ -37,7 +37,11 @@ function headersFor(a: TestAuthority, o: SignOptions = {}): Record<string, strin
 function send(a: TestAuthority, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const method = init.method ?? 'GET';
   return Promise.resolve(
-    a.app.request(path, { method, headers: { ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...init.headers }, ...(init.body !== undefined ? { body: init.body } : {}) }),
+    a.app.request(path, {
+      method,
+      headers: { ...(init.body ? { 'Content-Type': 'application/json' } : {}), ...init.headers },
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    }),
   );
 }
 
@@ -112,9 +116,21 @@ describe('admin request authentication', () => {
   it('refuses a tampered body, including a re-formatting of the same JSON', async () => {
     const a = createTestAuthority();
     const signed = '{"a":1}';
-    await expectRefused(a, () => send(a, '/admin/audit', { method: 'POST', body: '{"a":2}', headers: headersFor(a, { method: 'POST', body: signed }) }), 'bad_signature');
-    await expectRefused(a, () => send(a, '/admin/audit', { method: 'POST', body: '{"a": 1}', headers: headersFor(a, { method: 'POST', body: signed }) }), 'bad_signature');
-    await expectRefused(a, () => send(a, '/admin/audit', { method: 'POST', headers: headersFor(a, { method: 'POST', body: signed }) }), 'bad_signature');
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { method: 'POST', body: '{"a":2}', headers: headersFor(a, { method: 'POST', body: signed }) }),
+      'bad_signature',
+    );
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { method: 'POST', body: '{"a": 1}', headers: headersFor(a, { method: 'POST', body: signed }) }),
+      'bad_signature',
+    );
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { method: 'POST', headers: headersFor(a, { method: 'POST', body: signed }) }),
+      'bad_signature',
+    );
     // The untampered request passes authentication (and then meets the route's 405).
     const ok = await send(a, '/admin/audit', { method: 'POST', body: signed, headers: headersFor(a, { method: 'POST', body: signed }) });
     expect(ok.status).toBe(405);
@@ -138,9 +154,20 @@ describe('admin request authentication', () => {
     expect((await send(a, '/admin/audit', { headers })).status).toBe(200);
     await expectRefused(a, () => send(a, '/admin/audit', { headers }), 'nonce_replayed');
     a.clock.advance(10);
-    await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { nonce: 'replayed-nonce-0123456789' }) }), 'nonce_replayed');
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { headers: headersFor(a, { nonce: 'replayed-nonce-0123456789' }) }),
+      'nonce_replayed',
+    );
     // Nonces are persisted: a new app (as after a restart) on the same database still refuses it.
-    const again = createApp({ db: a.db, clock: a.clock, config: a.config, identity: a.deps.identity, operatorKeys: a.deps.operatorKeys, logger: pino({ level: 'silent' }) });
+    const again = createApp({
+      db: a.db,
+      clock: a.clock,
+      config: a.config,
+      identity: a.deps.identity,
+      operatorKeys: a.deps.operatorKeys,
+      logger: pino({ level: 'silent' }),
+    });
     const res = await again.app.request('/admin/audit', { headers: headersFor(a, { nonce: 'replayed-nonce-0123456789' }) });
     expect(res.status).toBe(401);
     // The same nonce under another operator key is that key's own first use.
@@ -148,15 +175,32 @@ describe('admin request authentication', () => {
     const other = b.deps.operatorKeys.get('ops-2')!;
     expect(other).toBeDefined();
     expect((await send(b, '/admin/audit', { headers: headersFor(b, { nonce: 'shared-nonce-0123456789ab' }) })).status).toBe(200);
-    expect((await send(b, '/admin/audit', { headers: headersFor(b, { nonce: 'shared-nonce-0123456789ab', label: 'ops-2', key: testKey('operator:ops-2') }) })).status).toBe(200);
+    expect(
+      (
+        await send(b, '/admin/audit', {
+          headers: headersFor(b, { nonce: 'shared-nonce-0123456789ab', label: 'ops-2', key: testKey('operator:ops-2') }),
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('stores the nonce of a write in the transaction of its change, and refuses the same nonce while the first request is in flight', async () => {
     const a = createTestAuthority();
-    const body = JSON.stringify({ subject_sovereign_id: 'peer-n', subject_public_keys: [testKey('subject:peer-n').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 });
-    const headers = { ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'write-nonce-0123456789ab' }), 'Content-Type': 'application/json' };
+    const body = JSON.stringify({
+      subject_sovereign_id: 'peer-n',
+      subject_public_keys: [testKey('subject:peer-n').publicKey],
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 24,
+    });
+    const headers = {
+      ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'write-nonce-0123456789ab' }),
+      'Content-Type': 'application/json',
+    };
     // Both requests are in flight at once: exactly one issues a treaty.
-    const [first, second] = await Promise.all([send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }), send(a, '/admin/recognition-treaties', { method: 'POST', headers, body })]);
+    const [first, second] = await Promise.all([
+      send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }),
+      send(a, '/admin/recognition-treaties', { method: 'POST', headers, body }),
+    ]);
     expect([first.status, second.status].sort()).toEqual([201, 401]);
     expect(a.db.sqlite.prepare('SELECT count(*) AS n FROM treaties').get()).toEqual({ n: 1 });
     // The change, its audit event and the nonce commit together: the event's transaction holds the nonce row.
@@ -167,8 +211,15 @@ describe('admin request authentication', () => {
 
   it('a write that is rejected still uses up its nonce, so it cannot be replayed once it would succeed', async () => {
     const a = createTestAuthority();
-    const body = JSON.stringify({ subject_sovereign_id: 'peer-r', subject_public_keys: ['not-a-key'], scope: { allowed_roles: ['role:client'] } });
-    const headers = { ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'failed-nonce-0123456789ab' }), 'Content-Type': 'application/json' };
+    const body = JSON.stringify({
+      subject_sovereign_id: 'peer-r',
+      subject_public_keys: ['not-a-key'],
+      scope: { allowed_roles: ['role:client'] },
+    });
+    const headers = {
+      ...headersFor(a, { method: 'POST', path: '/admin/recognition-treaties', body, nonce: 'failed-nonce-0123456789ab' }),
+      'Content-Type': 'application/json',
+    };
     const res = await send(a, '/admin/recognition-treaties', { method: 'POST', headers, body });
     expect(res.status).toBe(422);
     expect(a.db.sqlite.prepare('SELECT nonce FROM admin_nonces').all()).toEqual([{ nonce: 'failed-nonce-0123456789ab' }]);
@@ -177,9 +228,21 @@ describe('admin request authentication', () => {
 
   it('refuses stale and future timestamps', async () => {
     const a = createTestAuthority();
-    await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: toTimestamp(addSeconds(a.clock(), -301)) }) }), 'timestamp_out_of_window');
-    await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: toTimestamp(addSeconds(a.clock(), 301)) }) }), 'timestamp_out_of_window');
-    await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: '2020-01-01T00:00:00Z' }) }), 'timestamp_out_of_window');
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: toTimestamp(addSeconds(a.clock(), -301)) }) }),
+      'timestamp_out_of_window',
+    );
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: toTimestamp(addSeconds(a.clock(), 301)) }) }),
+      'timestamp_out_of_window',
+    );
+    await expectRefused(
+      a,
+      () => send(a, '/admin/audit', { headers: headersFor(a, { timestamp: '2020-01-01T00:00:00Z' }) }),
+      'timestamp_out_of_window',
+    );
   });
 
   it.each([
@@ -215,7 +278,12 @@ describe('admin request authentication', () => {
     const a = createTestAuthority();
     const headers = headersFor(a);
     const sig = headers['X-Admin-Signature']!;
-    for (const bad of [sig.replace(/=+$/, ''), `${sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}A`, Buffer.alloc(63).toString('base64'), 'x']) {
+    for (const bad of [
+      sig.replace(/=+$/, ''),
+      `${sig.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}A`,
+      Buffer.alloc(63).toString('base64'),
+      'x',
+    ]) {
       if (bad === sig) continue;
       await expectRefused(a, () => send(a, '/admin/audit', { headers: { ...headers, 'X-Admin-Signature': bad } }), 'malformed_signature');
     }
@@ -236,7 +304,12 @@ describe('admin request authentication', () => {
     await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a) }), 'insufficient_scope', 403);
     const reader = createTestAuthority({ operators: [testOperator('auditor', ['*:read'])] });
     expect((await send(reader, '/admin/audit', { headers: headersFor(reader) })).status).toBe(200);
-    await expectRefused(reader, () => send(reader, '/admin/audit', { method: 'POST', body: '{}', headers: headersFor(reader, { method: 'POST', body: '{}' }) }), 'insufficient_scope', 403);
+    await expectRefused(
+      reader,
+      () => send(reader, '/admin/audit', { method: 'POST', body: '{}', headers: headersFor(reader, { method: 'POST', body: '{}' }) }),
+      'insufficient_scope',
+      403,
+    );
   });
 
   it('a key removed from the configuration fails at once after a reload, which is audited', async () => {
@@ -248,7 +321,9 @@ describe('admin request authentication', () => {
     expect(reloaded.event_type).toBe('operator_keys_reloaded');
     expect(reloaded.details).toEqual({ added: [], removed: ['ops'], changed: [], count: 1 });
     await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a) }), 'unknown_key');
-    expect((await send(a, '/admin/audit', { headers: headersFor(a, { label: 'ops-2', key: testKey('operator:ops-2') }) })).status).toBe(200);
+    expect((await send(a, '/admin/audit', { headers: headersFor(a, { label: 'ops-2', key: testKey('operator:ops-2') }) })).status).toBe(
+      200,
+    );
   });
 
   it('a reload that fails keeps the previous keys and is not audited as a reload', async () => {
@@ -259,7 +334,14 @@ describe('admin request authentication', () => {
       if (broken) throw new Error('operator keys file is not valid JSON');
       return a.operatorKeys;
     });
-    const b = createApp({ db: a.db, clock: a.clock, config: a.config, identity: a.deps.identity, operatorKeys: keyring, logger: pino({ level: 'silent' }) });
+    const b = createApp({
+      db: a.db,
+      clock: a.clock,
+      config: a.config,
+      identity: a.deps.identity,
+      operatorKeys: keyring,
+      logger: pino({ level: 'silent' }),
+    });
     broken = true;
     const before = auditCount(a.db);
     reloadOperatorKeys(b.deps);
@@ -269,7 +351,12 @@ describe('admin request authentication', () => {
 
   it('answers 429 to unsigned requests after repeated failures from one client, serves a valid operator meanwhile, and recovers', async () => {
     const a = createTestAuthority({ config: { adminFailureLimit: 3 } });
-    for (let i = 0; i < 3; i++) await expectRefused(a, () => send(a, '/admin/audit', { headers: headersFor(a, { key: testKey('intruder'), label: 'nobody' }) }), 'unknown_key');
+    for (let i = 0; i < 3; i++)
+      await expectRefused(
+        a,
+        () => send(a, '/admin/audit', { headers: headersFor(a, { key: testKey('intruder'), label: 'nobody' }) }),
+        'unknown_key',
+      );
     const digest = dbDigest(a.db);
     const events = auditCount(a.db);
     const limited = await send(a, '/admin/audit', { headers: { 'X-Admin-Key-Id': 'nobody' } });

@@ -2,12 +2,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { appendAudit, AUDIT_EVENT_TYPES, auditEventHash, listAuditCanonical, SYSTEM_ACTOR, verifyAuditChain, verifyStoredAuditChain, type AuditEvent } from '../../src/authority/audit.ts';
+import {
+  appendAudit,
+  AUDIT_EVENT_TYPES,
+  auditEventHash,
+  listAuditCanonical,
+  SYSTEM_ACTOR,
+  verifyAuditChain,
+  verifyStoredAuditChain,
+  type AuditEvent,
+} from '../../src/authority/audit.ts';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';
 
 function storedEvents(a: TestAuthority): AuditEvent[] {
-  return (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => JSON.parse(r.canonical) as AuditEvent);
+  return (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map(
+    (r) => JSON.parse(r.canonical) as AuditEvent,
+  );
 }
 
 /** An authority with `n` events after the initial one, alternating two types. */
@@ -37,7 +48,13 @@ describe('audit chain', () => {
       expect(hash).toBe(auditEventHash(rest));
       expect(hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     }
-    expect(events[1]).toMatchObject({ event_type: 'operator_keys_reloaded', actor: { type: 'system' }, request_id: 'req-0', details: { i: 0, note: 'Zoë' }, occurred_at: '2026-03-01T00:00:01Z' });
+    expect(events[1]).toMatchObject({
+      event_type: 'operator_keys_reloaded',
+      actor: { type: 'system' },
+      request_id: 'req-0',
+      details: { i: 0, note: 'Zoë' },
+      occurred_at: '2026-03-01T00:00:01Z',
+    });
     expect(events[1]!.event_id).toMatch(/^[0-9a-f-]{36}$/);
     const report = verifyStoredAuditChain(a.db.sqlite);
     expect(report).toMatchObject({ ok: true, count: 5, firstSeq: 1, lastSeq: 5, lastHash: events[4]!.hash, gaps: [], breaks: [] });
@@ -64,7 +81,9 @@ describe('audit chain', () => {
   it('refuses values that have no canonical form, writing nothing', () => {
     const a = createTestAuthority();
     const before = dbDigest(a.db, []);
-    expect(() => appendAudit(a.db.sqlite, a.clock, { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { ratio: 0.5 } })).toThrow();
+    expect(() =>
+      appendAudit(a.db.sqlite, a.clock, { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { ratio: 0.5 } }),
+    ).toThrow();
     expect(dbDigest(a.db, [])).toBe(before);
   });
 
@@ -75,7 +94,14 @@ describe('audit chain', () => {
 
   it('lists every contract event type once', () => {
     expect(new Set(AUDIT_EVENT_TYPES).size).toBe(AUDIT_EVENT_TYPES.length);
-    for (const t of ['authority_initialized', 'admin_auth_failed', 'operator_keys_reloaded', 'database_restored', 'signing_key_rotated', 'recognition_treaty_issued']) {
+    for (const t of [
+      'authority_initialized',
+      'admin_auth_failed',
+      'operator_keys_reloaded',
+      'database_restored',
+      'signing_key_rotated',
+      'recognition_treaty_issued',
+    ]) {
       expect(AUDIT_EVENT_TYPES).toContain(t);
     }
   });
@@ -120,8 +146,16 @@ describe('audit tamper detection', () => {
 
   it('detects reordered rows', () => {
     const a = withEvents(4);
-    const r2 = a.db.sqlite.prepare('SELECT canonical, hash, event_type FROM audit_events WHERE seq = 2').get() as { canonical: string; hash: string; event_type: string };
-    const r3 = a.db.sqlite.prepare('SELECT canonical, hash, event_type FROM audit_events WHERE seq = 3').get() as { canonical: string; hash: string; event_type: string };
+    const r2 = a.db.sqlite.prepare('SELECT canonical, hash, event_type FROM audit_events WHERE seq = 2').get() as {
+      canonical: string;
+      hash: string;
+      event_type: string;
+    };
+    const r3 = a.db.sqlite.prepare('SELECT canonical, hash, event_type FROM audit_events WHERE seq = 3').get() as {
+      canonical: string;
+      hash: string;
+      event_type: string;
+    };
     const swap = a.db.sqlite.prepare('UPDATE audit_events SET canonical = ?, hash = ?, event_type = ? WHERE seq = ?');
     a.db.sqlite.transaction(() => {
       swap.run(r3.canonical, r3.hash, r3.event_type, 2);
@@ -142,7 +176,9 @@ describe('audit tamper detection', () => {
   it('detects a first event that claims a predecessor, and malformed lines', () => {
     const events = storedEvents(withEvents(1));
     const { hash: _h, ...rest } = { ...events[0]!, prev_hash: 'sha256:00' };
-    expect(verifyAuditChain([{ ...rest, hash: auditEventHash(rest) }]).breaks).toContainEqual(expect.objectContaining({ reason: 'first_event_has_prev_hash' }));
+    expect(verifyAuditChain([{ ...rest, hash: auditEventHash(rest) }]).breaks).toContainEqual(
+      expect.objectContaining({ reason: 'first_event_has_prev_hash' }),
+    );
     expect(verifyAuditChain([null, { seq: 'x' }]).breaks.map((b) => b.reason)).toEqual(['malformed_event', 'malformed_event']);
   });
 
@@ -179,7 +215,9 @@ describe('GET /admin/audit', () => {
     const a = withEvents(2);
     const res = await a.admin('GET', '/admin/audit');
     const text = await res.text();
-    const stored = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => r.canonical);
+    const stored = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map(
+      (r) => r.canonical,
+    );
     expect(text).toBe(`{"events":[${stored.join(',')}],"next_after_seq":null}`);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const page = JSON.parse(text) as Page;
@@ -190,7 +228,9 @@ describe('GET /admin/audit', () => {
     const a = withEvents(5);
     const one = (await (await a.admin('GET', '/admin/audit?event_type=operator_keys_reloaded')).json()) as Page;
     expect(one.events.map((e) => e.event_type)).toEqual(['operator_keys_reloaded', 'operator_keys_reloaded', 'operator_keys_reloaded']);
-    const two = (await (await a.admin('GET', '/admin/audit?event_type=operator_keys_reloaded&event_type=authority_initialized&limit=2')).json()) as Page;
+    const two = (await (
+      await a.admin('GET', '/admin/audit?event_type=operator_keys_reloaded&event_type=authority_initialized&limit=2')
+    ).json()) as Page;
     expect(two.events.map((e) => e.seq)).toEqual([1, 2]);
     expect(two.next_after_seq).toBe(2);
     // The admin requests themselves are not audited; only the five appended events and the initial one exist.

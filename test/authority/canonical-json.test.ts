@@ -1,7 +1,15 @@
 // Canonical JSON (RFC 8785) for signed objects and the strict, duplicate-refusing JSON parser.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, decodeUtf8Strict, numberSourceText, parseJsonStrict, referenceCanonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
+import {
+  canonicalBytes,
+  canonicalJson,
+  decodeUtf8Strict,
+  numberSourceText,
+  parseJsonStrict,
+  referenceCanonicalJson,
+  signableProblem,
+} from '../../src/authority/canonical-json.ts';
 
 describe('canonicalJson (JCS)', () => {
   it('orders keys by UTF-16 code units, not by code points', () => {
@@ -19,11 +27,15 @@ describe('canonicalJson (JCS)', () => {
   });
 
   it('canonicalizes nested objects and arrays, keeping array order', () => {
-    expect(canonicalJson({ z: [{ y: 1, x: [] }, {}, [3, 2]], a: { c: null, b: true } })).toBe('{"a":{"b":true,"c":null},"z":[{"x":[],"y":1},{},[3,2]]}');
+    expect(canonicalJson({ z: [{ y: 1, x: [] }, {}, [3, 2]], a: { c: null, b: true } })).toBe(
+      '{"a":{"b":true,"c":null},"z":[{"x":[],"y":1},{},[3,2]]}',
+    );
   });
 
   it('writes integers plainly and -0 as 0', () => {
-    expect(canonicalJson([0, -0, 7, -7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21 - 1e21 + 1000])).toBe('[0,0,7,-7,9007199254740991,-9007199254740991,1000]');
+    expect(canonicalJson([0, -0, 7, -7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21 - 1e21 + 1000])).toBe(
+      '[0,0,7,-7,9007199254740991,-9007199254740991,1000]',
+    );
   });
 
   it.each([
@@ -140,7 +152,9 @@ describe('parseJsonStrict', () => {
     for (const bad of ['', '{', '{"a":1,}', "{'a':1}", '[1 2]', 'NaN', '{"a":01}', '"\t"']) {
       expect(() => parseJsonStrict(bad), bad).toThrow(expect.objectContaining({ code: 'malformed_json' }));
     }
-    expect(() => parseJsonStrict(`${'['.repeat(65)}${']'.repeat(65)}`)).toThrow(expect.objectContaining({ code: 'malformed_json', details: { max_depth: 64 } }));
+    expect(() => parseJsonStrict(`${'['.repeat(65)}${']'.repeat(65)}`)).toThrow(
+      expect.objectContaining({ code: 'malformed_json', details: { max_depth: 64 } }),
+    );
     expect(parseJsonStrict(`${'['.repeat(64)}${']'.repeat(64)}`)).toBeTruthy();
   });
 
@@ -156,7 +170,9 @@ describe('parseJsonStrict', () => {
 
   it('integersOnly: refuses a number with a fraction or exponent even when its value is an integer', () => {
     for (const text of ['{"sequence":2.0}', '{"a":[1,2e0]}', '{"a":-0.0}', '{"a":1E+2}', '3.0']) {
-      expect(() => parseJsonStrict(text, { integersOnly: true }), text).toThrow(expect.objectContaining({ code: 'non_canonical_number', status: 422 }));
+      expect(() => parseJsonStrict(text, { integersOnly: true }), text).toThrow(
+        expect.objectContaining({ code: 'non_canonical_number', status: 422 }),
+      );
       expect(() => parseJsonStrict(text), text).not.toThrow();
     }
     expect(parseJsonStrict('{"a":"2.0","b\\"":-12,"c":[0,"1e5"]}', { integersOnly: true })).toEqual({ a: '2.0', 'b"': -12, c: [0, '1e5'] });
@@ -166,7 +182,9 @@ describe('parseJsonStrict', () => {
     const written = fc.oneof(
       fc.integer().map((n) => ({ text: String(n), integral: true })),
       fc.tuple(fc.integer({ min: -999, max: 999 }), fc.nat(99)).map(([a, b]) => ({ text: `${a}.${b}`, integral: false })),
-      fc.tuple(fc.integer({ min: 1, max: 9 }), fc.constantFrom('e', 'E', 'e+', 'e-'), fc.nat(9)).map(([a, e, x]) => ({ text: `${a}${e}${x}`, integral: false })),
+      fc
+        .tuple(fc.integer({ min: 1, max: 9 }), fc.constantFrom('e', 'E', 'e+', 'e-'), fc.nat(9))
+        .map(([a, e, x]) => ({ text: `${a}${e}${x}`, integral: false })),
     );
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.string(), written), { maxLength: 6 }), (pairs) => {
@@ -237,6 +255,8 @@ describe('decodeUtf8Strict', () => {
     expect(decodeUtf8Strict(Buffer.from('Zoë', 'utf8'))).toBe('Zoë');
     expect(() => decodeUtf8Strict(Buffer.from([0x7b, 0xff, 0x7d]))).toThrow(expect.objectContaining({ code: 'malformed_json' }));
     // An encoded lone surrogate (CESU-style) is not UTF-8.
-    expect(() => decodeUtf8Strict(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]))).toThrow(expect.objectContaining({ code: 'malformed_json' }));
+    expect(() => decodeUtf8Strict(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]))).toThrow(
+      expect.objectContaining({ code: 'malformed_json' }),
+    );
   });
 });

@@ -83,7 +83,8 @@ describe('loadConfig', () => {
 
   it('accepts IPv6 hosts and port 0 (any free port)', () => {
     expect(loadConfig({ ACCORD_HOST: '::1', ACCORD_PORT: '0' })).toMatchObject({ host: '::1', port: 0 });
-    for (const host of ['accord.example.org', 'localhost', 'fe80::1', '::ffff:127.0.0.1', '::']) expect(loadConfig({ ACCORD_HOST: host }).host).toBe(host);
+    for (const host of ['accord.example.org', 'localhost', 'fe80::1', '::ffff:127.0.0.1', '::'])
+      expect(loadConfig({ ACCORD_HOST: host }).host).toBe(host);
   });
 
   it.each([
@@ -161,6 +162,11 @@ describe('loadConfig', () => {
   });
 
   it('defaultConfig applies overrides on top of the defaults', () => {
-    expect(defaultConfig({ port: 1234, logLevel: 'silent' })).toMatchObject({ port: 1234, logLevel: 'silent', host: '127.0.0.1', adminWindowSeconds: 300 });
+    expect(defaultConfig({ port: 1234, logLevel: 'silent' })).toMatchObject({
+      port: 1234,
+      logLevel: 'silent',
+      host: '127.0.0.1',
+      adminWindowSeconds: 300,
+    });
   });
 });

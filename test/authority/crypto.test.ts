@@ -129,7 +129,10 @@ describe('signed objects', () => {
     expect(verifySignedObject(extra, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'invalid_signature' });
     expect(verifySignedObject(signed, [allowed(k3.publicKey)])).toEqual({ valid: false, reason: 'no_allowed_key' });
     expect(verifySignedObject({ ...object, signatures: [] }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'no_signatures' });
-    expect(verifySignedObject(object as { signatures?: unknown }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'no_signatures' });
+    expect(verifySignedObject(object as { signatures?: unknown }, [allowed(k1.publicKey)])).toEqual({
+      valid: false,
+      reason: 'no_signatures',
+    });
   });
 
   it('a key_id is only a hint: a signature by another key under an allowed key_id fails', () => {
@@ -141,14 +144,26 @@ describe('signed objects', () => {
   it('a key signs once: a repeated key_id makes the list malformed, even when one entry is valid', () => {
     const signed = signObject(object, [k1]);
     const bad = { key_id: k1.keyId, sig: Buffer.alloc(64).toString('base64') };
-    expect(verifySignedObject({ ...signed, signatures: [bad, signed.signatures[0]!] }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'malformed_signature' });
-    expect(verifySignedObject({ ...signed, signatures: [signed.signatures[0]!, signed.signatures[0]!] }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'malformed_signature' });
+    expect(verifySignedObject({ ...signed, signatures: [bad, signed.signatures[0]!] }, [allowed(k1.publicKey)])).toEqual({
+      valid: false,
+      reason: 'malformed_signature',
+    });
+    expect(verifySignedObject({ ...signed, signatures: [signed.signatures[0]!, signed.signatures[0]!] }, [allowed(k1.publicKey)])).toEqual({
+      valid: false,
+      reason: 'malformed_signature',
+    });
   });
 
   it('reports malformed entries, and accepts one valid signature among several keys', () => {
     const signed = signObject(object, [k1]);
-    expect(verifySignedObject({ ...signed, signatures: [{ key_id: k1.keyId, sig: 'not base64' }] }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'malformed_signature' });
-    expect(verifySignedObject({ ...signed, signatures: [{ key_id: 1 }] }, [allowed(k1.publicKey)])).toEqual({ valid: false, reason: 'malformed_signature' });
+    expect(verifySignedObject({ ...signed, signatures: [{ key_id: k1.keyId, sig: 'not base64' }] }, [allowed(k1.publicKey)])).toEqual({
+      valid: false,
+      reason: 'malformed_signature',
+    });
+    expect(verifySignedObject({ ...signed, signatures: [{ key_id: 1 }] }, [allowed(k1.publicKey)])).toEqual({
+      valid: false,
+      reason: 'malformed_signature',
+    });
     // During a rotation overlap, one valid signature under an allowed key is enough.
     const both = signObject(object, [k3, k1]);
     expect(verifySignedObject(both, [allowed(k1.publicKey)])).toEqual({ valid: true, keyId: k1.keyId });
@@ -164,12 +179,19 @@ describe('signed objects', () => {
 });
 
 describe('Ed25519: node:crypto hot path and @noble/curves agree', () => {
-  const cases = (JSON.parse(fs.readFileSync(EDGE, 'utf8')) as {
-    cases: Array<{ name: string; public_key: string; message: string; signature: string; key_problem: string | null; valid: boolean }>;
-  }).cases;
+  const cases = (
+    JSON.parse(fs.readFileSync(EDGE, 'utf8')) as {
+      cases: Array<{ name: string; public_key: string; message: string; signature: string; key_problem: string | null; valid: boolean }>;
+    }
+  ).cases;
 
   it('the edge-case vectors cover every small-order point, non-canonical keys, S ≥ L and a mixed-order R', () => {
-    expect(cases.filter((c) => c.key_problem === 'small_order').map((c) => c.public_key).sort()).toEqual([...ED25519_TORSION_SUBGROUP].sort());
+    expect(
+      cases
+        .filter((c) => c.key_problem === 'small_order')
+        .map((c) => c.public_key)
+        .sort(),
+    ).toEqual([...ED25519_TORSION_SUBGROUP].sort());
     expect(cases.filter((c) => c.key_problem === 'non_canonical_point').length).toBeGreaterThanOrEqual(4);
     expect(cases.map((c) => c.name)).toEqual(expect.arrayContaining(['non-canonical-s', 's-equals-l', 'mixed-order-r', 'valid']));
   });
@@ -205,7 +227,8 @@ describe('Ed25519: node:crypto hot path and @noble/curves agree', () => {
           copy[bit >> 3] = copy[bit >> 3]! ^ (1 << (bit & 7));
           return copy;
         };
-        const [pk, m, s] = target === 0 ? [key.raw, message, mutate(sig)] : target === 1 ? [key.raw, mutate(message), sig] : [mutate(key.raw), message, sig];
+        const [pk, m, s] =
+          target === 0 ? [key.raw, message, mutate(sig)] : target === 1 ? [key.raw, mutate(message), sig] : [mutate(key.raw), message, sig];
         const fast = verifyBytes(pk, m, s);
         expect(fast).toBe(false);
         expect(verifyBytesNoble(pk, m, s)).toBe(fast);

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, errorCodesMarkdown, isErrorCode, PULL_FAILURE_REASONS, type ErrorCode, type ErrorSurface } from '../../src/authority/error-codes.ts';
+import {
+  ERROR_CODES,
+  errorCodesMarkdown,
+  isErrorCode,
+  PULL_FAILURE_REASONS,
+  type ErrorCode,
+  type ErrorSurface,
+} from '../../src/authority/error-codes.ts';
 import { AppError } from '../../src/authority/errors.ts';
 import { EXIT } from '../../src/cli/output.ts';
 import { IMPORT_REJECTIONS } from '../../src/feeds/import.ts';
@@ -18,7 +25,10 @@ const sources = fs
   .filter((f) => /\.tsx?$/.test(f))
   .map((f) => path.join(SRC, f))
   .filter((file) => file !== TABLE_FILE)
-  .map((file) => ({ file: path.relative(ROOT, file), ast: ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true) }));
+  .map((file) => ({
+    file: path.relative(ROOT, file),
+    ast: ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true),
+  }));
 
 /** Functions that take an error code, and which argument it is. */
 const CODE_ARGUMENT: Record<string, number> = { AppError: 0, validate: 2, validatedBody: 2, optionalBody: 2, refuse: 1, parseStrict: 2 };
@@ -43,7 +53,8 @@ function stringLiterals(node: ts.Node): ts.StringLiteralLike[] {
   const visit = (n: ts.Node) => {
     if (ts.isStringLiteralLike(n)) found.push(n);
     // A literal inside a nested call or object belongs to that call (a message, a detail), not to the code.
-    else if (!ts.isCallExpression(n) && !ts.isNewExpression(n) && !ts.isObjectLiteralExpression(n) && !ts.isTemplateExpression(n)) ts.forEachChild(n, visit);
+    else if (!ts.isCallExpression(n) && !ts.isNewExpression(n) && !ts.isObjectLiteralExpression(n) && !ts.isTemplateExpression(n))
+      ts.forEachChild(n, visit);
   };
   visit(node);
   return found;
@@ -52,7 +63,9 @@ function stringLiterals(node: ts.Node): ts.StringLiteralLike[] {
 function codeProperties(node: ts.Node): ts.StringLiteralLike[] {
   if (!ts.isObjectLiteralExpression(node)) return [];
   return node.properties.flatMap((p) =>
-    ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === 'code' && ts.isStringLiteralLike(p.initializer) ? [p.initializer] : [],
+    ts.isPropertyAssignment(p) && ts.isIdentifier(p.name) && p.name.text === 'code' && ts.isStringLiteralLike(p.initializer)
+      ? [p.initializer]
+      : [],
   );
 }
 
@@ -71,7 +84,12 @@ function codeLiterals(): Array<{ code: string; where: string }> {
         const name = calleeName(node);
         const args = node.arguments ?? ts.factory.createNodeArray();
         // AppError only as `new AppError(…)` (or `super(…)` in a subclass); the others as plain calls.
-        const sink = name === 'new AppError' || (name === 'AppError' && ts.isNewExpression(node)) ? 'AppError' : ts.isCallExpression(node) && name !== 'AppError' ? name : null;
+        const sink =
+          name === 'new AppError' || (name === 'AppError' && ts.isNewExpression(node))
+            ? 'AppError'
+            : ts.isCallExpression(node) && name !== 'AppError'
+              ? name
+              : null;
         const codeAt = sink === null ? undefined : CODE_ARGUMENT[sink];
         if (codeAt !== undefined && args[codeAt]) add(stringLiterals(args[codeAt]));
         const rejectionAt = name === null ? undefined : REJECTION_ARGUMENT[name];
@@ -182,11 +200,16 @@ describe('the table against src', () => {
 
   it('every code in the table is used in src', () => {
     const used = new Set(literals.map((l) => l.code));
-    expect(CODES.filter((c) => !used.has(c)), 'codes in the table that nothing in src raises').toEqual([]);
+    expect(
+      CODES.filter((c) => !used.has(c)),
+      'codes in the table that nothing in src raises',
+    ).toEqual([]);
   });
 
   it('no error envelope is written by hand: every one comes from errorEnvelope', () => {
-    const handWritten = sources.filter(({ file, ast }) => file !== 'src/authority/errors.ts' && /\berror:\s*\{\s*code:/.test(ast.text)).map((s) => s.file);
+    const handWritten = sources
+      .filter(({ file, ast }) => file !== 'src/authority/errors.ts' && /\berror:\s*\{\s*code:/.test(ast.text))
+      .map((s) => s.file);
     expect(handWritten).toEqual([]);
   });
 
@@ -208,12 +231,20 @@ describe('the table against src', () => {
     const reasons: string[] = [];
     for (const { ast } of sources) {
       const visit = (node: ts.Node) => {
-        if (ts.isNewExpression(node) && calleeName(node) === 'PullFailure' && node.arguments?.[0]) reasons.push(...stringLiterals(node.arguments[0]).map((l) => l.text));
+        if (ts.isNewExpression(node) && calleeName(node) === 'PullFailure' && node.arguments?.[0])
+          reasons.push(...stringLiterals(node.arguments[0]).map((l) => l.text));
         // The issuer checkpoint check answers `{ ok: false, reason, … }`, which the pull throws as its failure.
         if (ts.isObjectLiteralExpression(node)) {
           const ok = node.properties.find((p) => ts.isPropertyAssignment(p) && p.name.getText() === 'ok');
           const reason = node.properties.find((p) => ts.isPropertyAssignment(p) && p.name.getText() === 'reason');
-          if (ok && reason && ts.isPropertyAssignment(ok) && ok.initializer.kind === ts.SyntaxKind.FalseKeyword && ts.isPropertyAssignment(reason) && ts.isStringLiteralLike(reason.initializer)) {
+          if (
+            ok &&
+            reason &&
+            ts.isPropertyAssignment(ok) &&
+            ok.initializer.kind === ts.SyntaxKind.FalseKeyword &&
+            ts.isPropertyAssignment(reason) &&
+            ts.isStringLiteralLike(reason.initializer)
+          ) {
             if (reason.initializer.text.startsWith('checkpoint_')) reasons.push(reason.initializer.text);
           }
         }
@@ -223,7 +254,13 @@ describe('the table against src', () => {
     }
     const listed = new Set<string>(PULL_FAILURE_REASONS);
     expect(new Set(PULL_FAILURE_REASONS).size).toBe(PULL_FAILURE_REASONS.length);
-    expect(PULL_FAILURE_REASONS.filter((r) => !reasons.includes(r)), 'pull failure reasons nothing in src fails with').toEqual([]);
-    expect(reasons.filter((r) => !listed.has(r) && !isErrorCode(r)), 'pull failures with an unlisted reason').toEqual([]);
+    expect(
+      PULL_FAILURE_REASONS.filter((r) => !reasons.includes(r)),
+      'pull failure reasons nothing in src fails with',
+    ).toEqual([]);
+    expect(
+      reasons.filter((r) => !listed.has(r) && !isErrorCode(r)),
+      'pull failures with an unlisted reason',
+    ).toEqual([]);
   });
 });

@@ -10,7 +10,8 @@ function regenerate(doc: string, surface: ErrorSurface): boolean {
   const text = fs.readFileSync(file, 'utf8');
   const begin = text.indexOf(`<!-- error-codes:${surface} begin`);
   const end = text.indexOf(`<!-- error-codes:${surface} end -->`);
-  if (begin < 0 || end < begin) throw new Error(`${doc}: no <!-- error-codes:${surface} begin … --> … <!-- error-codes:${surface} end --> markers`);
+  if (begin < 0 || end < begin)
+    throw new Error(`${doc}: no <!-- error-codes:${surface} begin … --> … <!-- error-codes:${surface} end --> markers`);
   const from = text.indexOf('\n', begin) + 1;
   const next = text.slice(0, from) + errorCodesMarkdown(surface) + text.slice(end);
   if (next === text) return false;

@@ -44,14 +44,16 @@ const keys = Object.entries(VECTOR_SEEDS).map(([name, v]) => {
   return { name, seed_hex: v.seed_hex, public_key: key.publicKey, key_id: key.keyId };
 });
 write('authority-keys.json', {
-  description: 'Ed25519 public keys and key_ids (sha256 of the raw 32-byte key) derived from fixed seeds. gm-key-a and gm-key-b are the Genesis Mesh reference conformance keys.',
+  description:
+    'Ed25519 public keys and key_ids (sha256 of the raw 32-byte key) derived from fixed seeds. gm-key-a and gm-key-b are the Genesis Mesh reference conformance keys.',
   keys,
 });
 
 // --- canonical JSON ---------------------------------------------------------------------------
 for (const c of CANONICAL_CASES) check(canonicalJson(JSON.parse(c.input)) === c.canonical, `canonical form of ${c.name}`);
 write('authority-canonical-json.json', {
-  description: 'RFC 8785 (JCS) canonical form. `input` is JSON text; `canonical` is the exact output text and `canonical_hex` its UTF-8 bytes. `rejected` inputs must not be canonicalized for signing; `duplicate_keys` must be refused by the strict parser.',
+  description:
+    'RFC 8785 (JCS) canonical form. `input` is JSON text; `canonical` is the exact output text and `canonical_hex` its UTF-8 bytes. `rejected` inputs must not be canonicalized for signing; `duplicate_keys` must be refused by the strict parser.',
   cases: CANONICAL_CASES.map((c) => ({ ...c, canonical_hex: Buffer.from(c.canonical, 'utf8').toString('hex') })),
   rejected: REJECTED_CASES,
   duplicate_keys: DUPLICATE_KEY_CASES,
@@ -65,9 +67,13 @@ write('authority-canonical-json.json', {
     clock: fixedClock('2026-01-01T00:00:00Z'),
   });
   const payload = signingPayload(declaration).toString('utf8');
-  check(verifyBytesNoble(key.raw, Buffer.from(payload, 'utf8'), Buffer.from(declaration.signatures[0]!.sig, 'base64')), 'declaration signature (noble)');
+  check(
+    verifyBytesNoble(key.raw, Buffer.from(payload, 'utf8'), Buffer.from(declaration.signatures[0]!.sig, 'base64')),
+    'declaration signature (noble)',
+  );
   write('authority-declaration.json', {
-    description: 'GET /.well-known/network-authority: the signed declaration for a fixed key, sovereign and clock. The signature covers `signing_payload` (JCS of the object without `signatures`).',
+    description:
+      'GET /.well-known/network-authority: the signed declaration for a fixed key, sovereign and clock. The signature covers `signing_payload` (JCS of the object without `signatures`).',
     seed_hex: VECTOR_SEEDS['authority-declaration'].seed_hex,
     sovereign_id: 'vector-sovereign',
     now: '2026-01-01T00:00:00Z',
@@ -106,14 +112,44 @@ write('authority-canonical-json.json', {
   const authority = 'sovereign-test';
   const out = requests.map((r) => {
     const bodySha256 = createHash('sha256').update(Buffer.from(r.body, 'utf8')).digest('hex');
-    const payload = adminSigningPayload({ authority, method: r.method, path: r.path, bodySha256, keyId: label, timestamp: r.timestamp, nonce: r.nonce }).toString('utf8');
+    const payload = adminSigningPayload({
+      authority,
+      method: r.method,
+      path: r.path,
+      bodySha256,
+      keyId: label,
+      timestamp: r.timestamp,
+      nonce: r.nonce,
+    }).toString('utf8');
     const handWritten =
       r.payload ||
       `{"authority":"${authority}","body_sha256":"${bodySha256}","key_id":"${label}","method":"${r.method}","nonce":"${r.nonce}","path":"${r.path}","timestamp":"${r.timestamp}","v":2}`;
     check(payload === handWritten, `admin payload of ${r.name}`);
-    const headers = signAdminRequest({ authority, method: r.method, path: r.path, body: r.body, label, key, timestamp: r.timestamp, nonce: r.nonce });
-    check(verifyBytesNoble(key.raw, Buffer.from(payload, 'utf8'), Buffer.from(headers['X-Admin-Signature'], 'base64')), `admin signature of ${r.name} (noble)`);
-    return { name: r.name, method: r.method, path: r.path, body: r.body, body_sha256: bodySha256, timestamp: r.timestamp, nonce: r.nonce, signing_payload: payload, headers };
+    const headers = signAdminRequest({
+      authority,
+      method: r.method,
+      path: r.path,
+      body: r.body,
+      label,
+      key,
+      timestamp: r.timestamp,
+      nonce: r.nonce,
+    });
+    check(
+      verifyBytesNoble(key.raw, Buffer.from(payload, 'utf8'), Buffer.from(headers['X-Admin-Signature'], 'base64')),
+      `admin signature of ${r.name} (noble)`,
+    );
+    return {
+      name: r.name,
+      method: r.method,
+      path: r.path,
+      body: r.body,
+      body_sha256: bodySha256,
+      timestamp: r.timestamp,
+      nonce: r.nonce,
+      signing_payload: payload,
+      headers,
+    };
   });
   write('admin-request.json', {
     description:
@@ -132,7 +168,11 @@ write('authority-canonical-json.json', {
       event_type: 'authority_initialized',
       occurred_at: '2026-01-01T00:00:00Z',
       actor: { type: 'system' },
-      details: { sovereign_id: 'vector-sovereign', signing_key_id: signingKeyFromSeed(seedOf('authority-declaration')).keyId, protocol_version: 1 },
+      details: {
+        sovereign_id: 'vector-sovereign',
+        signing_key_id: signingKeyFromSeed(seedOf('authority-declaration')).keyId,
+        protocol_version: 1,
+      },
     },
     {
       event_id: '00000000-0000-4000-8000-000000000002',
@@ -160,7 +200,8 @@ write('authority-canonical-json.json', {
   const firstText = canonicalJson(firstUnhashed);
   check(first.hash === `sha256:${createHash('sha256').update(firstText, 'utf8').digest('hex')}`, 'audit hash rule');
   write('authority-audit-events.json', {
-    description: 'A three-event audit chain. hash = "sha256:" + hex SHA-256 of JCS(event without hash); prev_hash links to the previous event; the first prev_hash is null. `stored` is the JCS text of each full event as GET /admin/audit returns it.',
+    description:
+      'A three-event audit chain. hash = "sha256:" + hex SHA-256 of JCS(event without hash); prev_hash links to the previous event; the first prev_hash is null. `stored` is the JCS text of each full event as GET /admin/audit returns it.',
     first_event_hash_input: firstText,
     events,
     stored: events.map((e) => canonicalJson(e)),
@@ -172,9 +213,18 @@ write('authority-canonical-json.json', {
   const L = 2n ** 252n + 27742317777372353535851937790883648493n;
   const P = 2n ** 255n - 19n;
   const le32 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex').reverse();
-  const challenge = (r: Uint8Array, a: Uint8Array, m: Uint8Array) => bytesToNumberLE(createHash('sha512').update(r).update(a).update(m).digest()) % L;
+  const challenge = (r: Uint8Array, a: Uint8Array, m: Uint8Array) =>
+    bytesToNumberLE(createHash('sha512').update(r).update(a).update(m).digest()) % L;
   const Point = ed25519.Point;
-  const cases: Array<{ name: string; note: string; public_key: string; message: string; signature: string; key_problem: string | null; valid: boolean }> = [];
+  const cases: Array<{
+    name: string;
+    note: string;
+    public_key: string;
+    message: string;
+    signature: string;
+    key_problem: string | null;
+    valid: boolean;
+  }> = [];
   const add = (name: string, note: string, pk: Uint8Array, m: Uint8Array, sig: Uint8Array, keyProblem: string | null, valid: boolean) =>
     cases.push({ name, note, public_key: hex(pk), message: hex(m), signature: hex(sig), key_problem: keyProblem, valid });
 
@@ -189,7 +239,15 @@ write('authority-canonical-json.json', {
         return R.add(A.multiplyUnsafe(challenge(Buffer.from(r, 'hex'), Buffer.from(t, 'hex'), m))).is0();
       });
       if (hit) {
-        add(`small-order-key-${i}`, 'public key of small order (ED25519_TORSION_SUBGROUP); S = 0 forgery satisfies the cofactorless equation', Buffer.from(t, 'hex'), m, Buffer.concat([Buffer.from(hit, 'hex'), Buffer.alloc(32)]), 'small_order', false);
+        add(
+          `small-order-key-${i}`,
+          'public key of small order (ED25519_TORSION_SUBGROUP); S = 0 forgery satisfies the cofactorless equation',
+          Buffer.from(t, 'hex'),
+          m,
+          Buffer.concat([Buffer.from(hit, 'hex'), Buffer.alloc(32)]),
+          'small_order',
+          false,
+        );
         return;
       }
     }
@@ -204,15 +262,47 @@ write('authority-canonical-json.json', {
     return b;
   };
   const identityNc = nonCanonical(1n, false);
-  add('non-canonical-key-identity', 'identity point encoded with y = p + 1; R = identity, S = 0', identityNc, Buffer.from('any message'), Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]), 'non_canonical_point', false);
-  add('non-canonical-key-y=p-neg', 'a point of order 4 (y = 0) encoded with y = p and the sign bit set', nonCanonical(0n, true), Buffer.from('any message'), Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]), 'non_canonical_point', false);
+  add(
+    'non-canonical-key-identity',
+    'identity point encoded with y = p + 1; R = identity, S = 0',
+    identityNc,
+    Buffer.from('any message'),
+    Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]),
+    'non_canonical_point',
+    false,
+  );
+  add(
+    'non-canonical-key-y=p-neg',
+    'a point of order 4 (y = 0) encoded with y = p and the sign bit set',
+    nonCanonical(0n, true),
+    Buffer.from('any message'),
+    Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]),
+    'non_canonical_point',
+    false,
+  );
   const negativeZero = Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex');
   negativeZero[31] = negativeZero[31]! | 0x80;
-  add('non-canonical-key-negative-zero-x', 'the identity (y = 1) with the sign bit set although x = 0', negativeZero, Buffer.from('any message'), Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]), 'non_canonical_point', false);
+  add(
+    'non-canonical-key-negative-zero-x',
+    'the identity (y = 1) with the sign bit set although x = 0',
+    negativeZero,
+    Buffer.from('any message'),
+    Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]),
+    'non_canonical_point',
+    false,
+  );
   for (const sign of [false, true]) {
     const pk = nonCanonical(3n, sign);
     Point.fromBytes(pk, true); // decodes under ZIP-215 rules, so only the canonical check stops it
-    add(`non-canonical-key-y=p+3${sign ? '-neg' : ''}`, 'a point of large order encoded with y = p + 3', pk, Buffer.from('any message'), Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]), 'non_canonical_point', false);
+    add(
+      `non-canonical-key-y=p+3${sign ? '-neg' : ''}`,
+      'a point of large order encoded with y = p + 3',
+      pk,
+      Buffer.from('any message'),
+      Buffer.concat([Buffer.from(ED25519_TORSION_SUBGROUP[0]!, 'hex'), Buffer.alloc(32)]),
+      'non_canonical_point',
+      false,
+    );
   }
 
   // A valid signature, then the same signature with S + L (non-canonical S, same point equation).
@@ -221,16 +311,39 @@ write('authority-canonical-json.json', {
   const m1 = Buffer.from('accord edge-case message');
   const sig = ed25519.sign(m1, seed);
   add('valid', 'an ordinary valid signature', pub, m1, sig, null, true);
-  add('valid-empty-message', 'an ordinary valid signature over the empty message', pub, Buffer.alloc(0), ed25519.sign(Buffer.alloc(0), seed), null, true);
+  add(
+    'valid-empty-message',
+    'an ordinary valid signature over the empty message',
+    pub,
+    Buffer.alloc(0),
+    ed25519.sign(Buffer.alloc(0), seed),
+    null,
+    true,
+  );
   const S = bytesToNumberLE(sig.subarray(32));
-  add('non-canonical-s', 'the valid signature with S replaced by S + L (S ≥ L)', pub, m1, Buffer.concat([sig.subarray(0, 32), le32(S + L)]), null, false);
+  add(
+    'non-canonical-s',
+    'the valid signature with S replaced by S + L (S ≥ L)',
+    pub,
+    m1,
+    Buffer.concat([sig.subarray(0, 32), le32(S + L)]),
+    null,
+    false,
+  );
   add('s-equals-l', 'S = L exactly', pub, m1, Buffer.concat([sig.subarray(0, 32), le32(L)]), null, false);
   add('wrong-message', 'the valid signature over a different message', pub, Buffer.from('accord edge-case messagf'), sig, null, false);
 
   // R with a small-order component: R = [r]B + T. The cofactored equation (noble's ed25519.verify)
   // accepts it; the cofactorless one (OpenSSL, Accord) does not.
   {
-    const a = bytesToNumberLE(createHash('sha512').update(seed).digest().subarray(0, 32).map((b, i) => (i === 0 ? b & 248 : i === 31 ? (b & 127) | 64 : b))) % L;
+    const a =
+      bytesToNumberLE(
+        createHash('sha512')
+          .update(seed)
+          .digest()
+          .subarray(0, 32)
+          .map((b, i) => (i === 0 ? b & 248 : i === 31 ? (b & 127) | 64 : b)),
+      ) % L;
     const r = 123456789n;
     const T = Point.fromHex(ED25519_TORSION_SUBGROUP[1]!);
     const Rb = Point.BASE.multiply(r).add(T).toBytes();
@@ -242,7 +355,8 @@ write('authority-canonical-json.json', {
     add('mixed-order-r', 'R has a small-order component; valid only under the cofactored equation', pub, m, mixed, null, false);
   }
   write('authority-ed25519-edge-cases.json', {
-    description: 'Ed25519 edge cases. `valid` is the verdict of Accord (OpenSSL semantics: strict RFC 8032 decoding, canonical S, cofactorless equation, small-order and non-canonical public keys refused); `key_problem` is what public-key validation reports. All byte strings are hex.',
+    description:
+      'Ed25519 edge cases. `valid` is the verdict of Accord (OpenSSL semantics: strict RFC 8032 decoding, canonical S, cofactorless equation, small-order and non-canonical public keys refused); `key_problem` is what public-key validation reports. All byte strings are hex.',
     cases,
   });
 }

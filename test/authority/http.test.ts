@@ -32,8 +32,20 @@ async function envelope(res: Response): Promise<Envelope> {
   return body;
 }
 
-const post = (a: TestAuthority, path: string, body: string | Uint8Array | undefined, type: string | null = 'application/json', extra: Record<string, string> = {}) =>
-  Promise.resolve(a.app.request(path, { method: 'POST', headers: { ...(type ? { 'Content-Type': type } : {}), ...extra }, ...(body !== undefined ? { body } : {}) }));
+const post = (
+  a: TestAuthority,
+  path: string,
+  body: string | Uint8Array | undefined,
+  type: string | null = 'application/json',
+  extra: Record<string, string> = {},
+) =>
+  Promise.resolve(
+    a.app.request(path, {
+      method: 'POST',
+      headers: { ...(type ? { 'Content-Type': type } : {}), ...extra },
+      ...(body !== undefined ? { body } : {}),
+    }),
+  );
 
 describe('JSON request bodies', () => {
   it('accepts JSON with a JSON media type (parameters and +json suffixes included)', async () => {
@@ -94,7 +106,14 @@ describe('JSON request bodies', () => {
         controller.close();
       },
     });
-    const streamed = await Promise.resolve(a.app.request('/test/echo', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit));
+    const streamed = await Promise.resolve(
+      a.app.request('/test/echo', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
+    );
     expect(streamed.status).toBe(413);
     expect((await envelope(streamed)).error.code).toBe('body_too_large');
 

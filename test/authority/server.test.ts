@@ -8,7 +8,13 @@ import { signAdminRequest } from '../../src/authority/admin-auth.ts';
 import { toTimestamp } from '../../src/authority/clock.ts';
 import { loadConfig, type Config } from '../../src/authority/config.ts';
 import { devOperatorKeyPath, IdentityError, loadIdentity } from '../../src/authority/identity.ts';
-import { createOperatorKeyFile, createSigningKeyFile, fileMode, readOperatorKeyFile, readSigningKeyFile } from '../../src/authority/key-files.ts';
+import {
+  createOperatorKeyFile,
+  createSigningKeyFile,
+  fileMode,
+  readOperatorKeyFile,
+  readSigningKeyFile,
+} from '../../src/authority/key-files.ts';
 import { startAuthority, type RunningAuthority } from '../../src/server/server.ts';
 import { DatabaseLockedError, openDatabase } from '../../src/db/database.ts';
 import { auditCount } from '../helpers/authority.ts';
@@ -32,7 +38,15 @@ async function start(config: Config): Promise<RunningAuthority> {
 
 async function adminGet(running: RunningAuthority, keyFile: string, pathAndQuery: string): Promise<Response> {
   const operator = readOperatorKeyFile(keyFile);
-  const headers = signAdminRequest({ authority: running.authority.deps.identity.sovereignId, method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) });
+  const headers = signAdminRequest({
+    authority: running.authority.deps.identity.sovereignId,
+    method: 'GET',
+    path: pathAndQuery,
+    body: '',
+    label: operator.label,
+    key: operator.key,
+    timestamp: toTimestamp(new Date()),
+  });
   return fetch(`${running.url}${pathAndQuery}`, { headers: { ...headers } });
 }
 
@@ -40,7 +54,12 @@ describe('first start', () => {
   it('creates the identity, a 0600 signing key, a dev operator key, and serves', async () => {
     const config = tempConfig();
     const running = await start(config);
-    expect(running.init).toMatchObject({ created: true, signingKeyCreated: true, sovereignId: 'local-authority', signingKeyFile: config.signingKeyFile });
+    expect(running.init).toMatchObject({
+      created: true,
+      signingKeyCreated: true,
+      sovereignId: 'local-authority',
+      signingKeyFile: config.signingKeyFile,
+    });
     expect(running.init.devOperatorKey).toMatchObject({ file: devOperatorKeyPath(config), label: 'dev' });
     expect(fileMode(config.dataDir)).toBe(0o700);
     expect(fileMode(config.signingKeyFile)).toBe(0o600);
@@ -55,7 +74,11 @@ describe('first start', () => {
     expect(res.status).toBe(200);
     const page = (await res.json()) as { events: Array<{ event_type: string; details: Record<string, unknown> }> };
     expect(page.events.map((e) => e.event_type)).toEqual(['authority_initialized']);
-    expect(page.events[0]!.details).toEqual({ sovereign_id: 'local-authority', signing_key_id: running.init.signingKeyId, protocol_version: 1 });
+    expect(page.events[0]!.details).toEqual({
+      sovereign_id: 'local-authority',
+      signing_key_id: running.init.signingKeyId,
+      protocol_version: 1,
+    });
   });
 
   it('uses ACCORD_SOVEREIGN_ID when set', async () => {
@@ -87,7 +110,12 @@ describe('restart', () => {
     await first.close();
 
     const second = await start(config);
-    expect(second.init).toMatchObject({ created: false, signingKeyCreated: false, sovereignId: 'local-authority', signingKeyId: first.init.signingKeyId });
+    expect(second.init).toMatchObject({
+      created: false,
+      signingKeyCreated: false,
+      sovereignId: 'local-authority',
+      signingKeyId: first.init.signingKeyId,
+    });
     expect(second.init.devOperatorKey).toBeUndefined();
     expect(fs.readFileSync(config.signingKeyFile, 'utf8')).toBe(keyFileBefore);
     expect(fs.readFileSync(devOperatorKeyPath(config), 'utf8')).toBe(devBefore);
@@ -98,7 +126,9 @@ describe('restart', () => {
   it('refuses a database that belongs to another sovereign', async () => {
     const config = tempConfig({ ACCORD_SOVEREIGN_ID: 'north' });
     await (await start(config)).close();
-    await expect(startAuthority({ ...config, sovereignId: 'south' }, { logger: pino({ level: 'silent' }), background: false })).rejects.toThrow(IdentityError);
+    await expect(
+      startAuthority({ ...config, sovereignId: 'south' }, { logger: pino({ level: 'silent' }), background: false }),
+    ).rejects.toThrow(IdentityError);
   });
 
   it('refuses to start when the signing key file of an existing authority is missing, creating nothing', async () => {

@@ -2,8 +2,14 @@
 
 /** Fixed seeds (hex). gm-key-a/b are the Genesis Mesh conformance seeds (bytes 0..31 and 32..63). */
 export const VECTOR_SEEDS = {
-  'gm-key-a': { seed_hex: '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f', public_key: 'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=' },
-  'gm-key-b': { seed_hex: '202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f', public_key: 'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=' },
+  'gm-key-a': {
+    seed_hex: '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
+    public_key: 'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=',
+  },
+  'gm-key-b': {
+    seed_hex: '202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f',
+    public_key: 'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=',
+  },
   'authority-declaration': { seed_hex: '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f', public_key: undefined },
   'admin-operator': { seed_hex: '606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f', public_key: undefined },
   'edge-signer': { seed_hex: '808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f', public_key: undefined },

@@ -63,8 +63,10 @@ describe('golden vectors', () => {
 
   it('canonical JSON: rejected values and duplicate keys stay rejected', () => {
     const v = vector('authority-canonical-json.json');
-    for (const c of v.rejected) expect(() => canonicalJson(JSON.parse(c.input)), c.name).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
-    for (const c of v.duplicate_keys) expect(() => parseJsonStrict(c.input), c.name).toThrow(expect.objectContaining({ code: 'malformed_json' }));
+    for (const c of v.rejected)
+      expect(() => canonicalJson(JSON.parse(c.input)), c.name).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+    for (const c of v.duplicate_keys)
+      expect(() => parseJsonStrict(c.input), c.name).toThrow(expect.objectContaining({ code: 'malformed_json' }));
   });
 
   it('declaration: a fixed key, sovereign and clock give the recorded signed declaration', () => {
@@ -99,9 +101,26 @@ describe('golden vectors', () => {
     expect(key.publicKey).toBe(v.operator.public_key);
     expect(key.keyId).toBe(v.operator.key_id);
     for (const r of v.requests) {
-      const payload = adminSigningPayload({ authority: v.authority, method: r.method, path: r.path, bodySha256: r.body_sha256, keyId: v.operator.label, timestamp: r.timestamp, nonce: r.nonce });
+      const payload = adminSigningPayload({
+        authority: v.authority,
+        method: r.method,
+        path: r.path,
+        bodySha256: r.body_sha256,
+        keyId: v.operator.label,
+        timestamp: r.timestamp,
+        nonce: r.nonce,
+      });
       expect(payload.toString('utf8'), r.name).toBe(r.signing_payload);
-      const headers = signAdminRequest({ authority: v.authority, method: r.method, path: r.path, body: r.body, label: v.operator.label, key, timestamp: r.timestamp, nonce: r.nonce });
+      const headers = signAdminRequest({
+        authority: v.authority,
+        method: r.method,
+        path: r.path,
+        body: r.body,
+        label: v.operator.label,
+        key,
+        timestamp: r.timestamp,
+        nonce: r.nonce,
+      });
       expect(headers, r.name).toEqual(r.headers);
     }
   });
@@ -109,10 +128,17 @@ describe('golden vectors', () => {
   it('admin requests: the recorded GET headers are accepted by an authority that knows the key', async () => {
     const v = vector('admin-request.json');
     const r = v.requests.find((x: { name: string }) => x.name === 'get-with-query');
-    const a = createTestAuthority({ sovereignId: v.authority, now: r.timestamp, operators: [{ label: v.operator.label, key: signingKeyFromSeed(seed(v.operator.seed_hex)), scopes: ['*'] }] });
+    const a = createTestAuthority({
+      sovereignId: v.authority,
+      now: r.timestamp,
+      operators: [{ label: v.operator.label, key: signingKeyFromSeed(seed(v.operator.seed_hex)), scopes: ['*'] }],
+    });
     const res = await a.app.request(r.path, { method: r.method, headers: r.headers });
     expect(res.status).toBe(200);
-    const tampered = await a.app.request(r.path.replace('limit=2', 'limit=3'), { method: r.method, headers: { ...r.headers, 'X-Admin-Nonce': 'bm9uY2UtZXhhbXBsZS0wMDA5' } });
+    const tampered = await a.app.request(r.path.replace('limit=2', 'limit=3'), {
+      method: r.method,
+      headers: { ...r.headers, 'X-Admin-Nonce': 'bm9uY2UtZXhhbXBsZS0wMDA5' },
+    });
     expect(tampered.status).toBe(401);
   });
 

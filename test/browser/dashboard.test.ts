@@ -31,7 +31,14 @@ beforeAll(async () => {
   net = await seedNetwork();
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
 });
@@ -58,7 +65,9 @@ async function open(url: string): Promise<Page> {
 describe('GET /connectome in Chromium', () => {
   it('draws every sovereign and the revoked treaty as a dashed red edge', async () => {
     const page = await open(`${net.hub.url}/connectome`);
-    const doc = (await (await fetch(`${net.hub.url}/connectome.json`)).json()) as { summary: { sovereign_count: number; recognition_edge_count: number } };
+    const doc = (await (await fetch(`${net.hub.url}/connectome.json`)).json()) as {
+      summary: { sovereign_count: number; recognition_edge_count: number };
+    };
     await expect(page.locator('#connectome-graph g.node').count()).resolves.toBe(doc.summary.sovereign_count);
     await expect(page.locator('#connectome-graph path.edge').count()).resolves.toBe(doc.summary.recognition_edge_count);
     await expect(page.locator('#connectome-graph g.node.self').getAttribute('data-sovereign')).resolves.toBe('hub.example');
@@ -67,16 +76,25 @@ describe('GET /connectome in Chromium', () => {
     await expect(revoked.getAttribute('data-state')).resolves.toBe('revoked');
     const style = await revoked.evaluate((el) => {
       const s = getComputedStyle(el);
-      return { stroke: s.stroke, dash: s.strokeDasharray, width: (el as unknown as SvgPath).getBBox().width + (el as unknown as SvgPath).getBBox().height };
+      return {
+        stroke: s.stroke,
+        dash: s.strokeDasharray,
+        width: (el as unknown as SvgPath).getBBox().width + (el as unknown as SvgPath).getBBox().height,
+      };
     });
     expect(style.stroke).toBe('rgb(248, 81, 73)');
     expect(style.dash).not.toBe('none');
     expect(style.width).toBeGreaterThan(20); // actually drawn, not a zero-length stroke
-    const active = await page.locator('#connectome-graph path.edge.s-active').first().evaluate((el) => getComputedStyle(el).strokeDasharray);
+    const active = await page
+      .locator('#connectome-graph path.edge.s-active')
+      .first()
+      .evaluate((el) => getComputedStyle(el).strokeDasharray);
     expect(active).toBe('none');
 
     // Feed freshness per issuer.
-    const states = await page.locator('#feeds tr[data-issuer]').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-issuer'), r.getAttribute('data-feed-state')]));
+    const states = await page
+      .locator('#feeds tr[data-issuer]')
+      .evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-issuer'), r.getAttribute('data-feed-state')]));
     expect(Object.fromEntries(states)).toEqual({ 'south.example': 'paused', 'east.example': 'stale', 'north.example': 'fresh' });
     await page.close();
   });
@@ -88,7 +106,9 @@ describe('GET /connectome in Chromium', () => {
 
     const panel = page.locator('#blast-radius');
     await expect(panel.getAttribute('data-item')).resolves.toBe(net.ownAttestationId);
-    const rows = await panel.locator('tr[data-sovereign]').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-sovereign'), tr.getAttribute('data-caught-up')]));
+    const rows = await panel
+      .locator('tr[data-sovereign]')
+      .evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-sovereign'), tr.getAttribute('data-caught-up')]));
     expect(rows).toEqual([
       ['north.example', 'true'],
       ['south.example', 'false'],
@@ -97,7 +117,9 @@ describe('GET /connectome in Chromium', () => {
     await expect(panel.locator('.badge', { hasText: 'not caught up' }).count()).resolves.toBeGreaterThan(0);
     // The graph highlights the issuer and the affected sovereigns.
     await expect(page.locator('#connectome-graph g.node.issuer').getAttribute('data-sovereign')).resolves.toBe('hub.example');
-    const affected = await page.locator('#connectome-graph g.node.affected').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-sovereign')).sort());
+    const affected = await page
+      .locator('#connectome-graph g.node.affected')
+      .evaluateAll((gs) => gs.map((g) => g.getAttribute('data-sovereign')).sort());
     expect(affected).toEqual(['east.example', 'north.example', 'south.example']);
     await expect(page.locator('#revoked tr.selected').getAttribute('data-item')).resolves.toBe(net.ownAttestationId);
 
@@ -145,7 +167,10 @@ describe('the dashboard at 500 sovereigns', () => {
     const connectome = buildConnectome(syntheticNetwork({ sovereigns: 500, treaties: 2000, revocations: 1000 }));
     const item = connectome.graph.items.find((i) => i.record.kind === 'membership_attestation')!.record;
     const app = new Hono().get('/connectome', (c) =>
-      c.body(renderDashboard(connectome, { focus: c.req.query('focus') }), 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }),
+      c.body(renderDashboard(connectome, { focus: c.req.query('focus') }), 200, {
+        ...DASHBOARD_SECURITY_HEADERS,
+        'Content-Type': 'text/html; charset=utf-8',
+      }),
     );
     const http = await listen(app.fetch);
     try {
@@ -155,10 +180,13 @@ describe('the dashboard at 500 sovereigns', () => {
       const loadMs = performance.now() - started;
       await expect(page.locator('#connectome-graph g.node').count()).resolves.toBe(500);
       expect(loadMs).toBeLessThan(10_000);
-      const centres = await page.locator('#connectome-graph g.node circle').evaluateAll((cs) => cs.map((c) => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]));
+      const centres = await page
+        .locator('#connectome-graph g.node circle')
+        .evaluateAll((cs) => cs.map((c) => [Number(c.getAttribute('cx')), Number(c.getAttribute('cy'))]));
       let closest = Infinity;
       for (let i = 0; i < centres.length; i++) {
-        for (let j = i + 1; j < centres.length; j++) closest = Math.min(closest, Math.hypot(centres[i]![0]! - centres[j]![0]!, centres[i]![1]! - centres[j]![1]!));
+        for (let j = i + 1; j < centres.length; j++)
+          closest = Math.min(closest, Math.hypot(centres[i]![0]! - centres[j]![0]!, centres[i]![1]! - centres[j]![1]!));
       }
       expect(closest).toBeGreaterThanOrEqual(14);
       await page.screenshot({ path: path.join(ARTIFACTS, 'connectome-500.png') });
@@ -173,7 +201,9 @@ describe('the dashboard of three sovereigns', () => {
   it('draws them at their own size in a drawing cut to fit, not a thin line in a large empty square', async () => {
     const connectome = buildConnectome(input({ treaties: chain('a>peer-1.example peer-1.example>a a>peer-2.example peer-2.example>a') }));
     const layout = layoutGraph(connectome.graph);
-    const app = new Hono().get('/connectome', (c) => c.body(renderDashboard(connectome), 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }));
+    const app = new Hono().get('/connectome', (c) =>
+      c.body(renderDashboard(connectome), 200, { ...DASHBOARD_SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8' }),
+    );
     const http = await listen(app.fetch);
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
@@ -186,9 +216,13 @@ describe('the dashboard of three sovereigns', () => {
       expect(svg.height).toBeLessThan(svg.width / 3);
       // The panel holds the drawing, not a square of empty space around it.
       expect(panel.height).toBeLessThan(svg.height + 10);
-      const circles = await page.locator('#connectome-graph g.node:not(.self) circle').evaluateAll((cs) => cs.map((c) => (c as unknown as SvgPath).getBBox().width));
+      const circles = await page
+        .locator('#connectome-graph g.node:not(.self) circle')
+        .evaluateAll((cs) => cs.map((c) => (c as unknown as SvgPath).getBBox().width));
       expect(circles).toEqual([2 * layout.nodeRadius, 2 * layout.nodeRadius]);
-      const labels = await page.locator('#connectome-graph g.node text').evaluateAll((ts) => ts.map((t) => (t as unknown as SvgPath).getBBox().width));
+      const labels = await page
+        .locator('#connectome-graph g.node text')
+        .evaluateAll((ts) => ts.map((t) => (t as unknown as SvgPath).getBBox().width));
       expect(labels).toHaveLength(3);
       for (const width of labels) expect(width).toBeGreaterThan(0);
       const text = await page.locator('#connectome-graph g.node text').first().boundingBox();

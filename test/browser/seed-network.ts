@@ -66,7 +66,9 @@ export async function seedNetwork(): Promise<SeededNetwork> {
   await runPullJob(hub.deps);
 
   const ownAttestationId = revokeOwnAttestation(hub, 'hub-device');
-  const revokedTreatyId = (hub.db.sqlite.prepare("SELECT treaty_id FROM treaties WHERE subject_sovereign_id = 'east.example'").get() as { treaty_id: string }).treaty_id;
+  const revokedTreatyId = (
+    hub.db.sqlite.prepare("SELECT treaty_id FROM treaties WHERE subject_sovereign_id = 'east.example'").get() as { treaty_id: string }
+  ).treaty_id;
   revokeTreaty(hub.deps, revokedTreatyId, { reason: 'key_compromise' }, operatorOf(hub));
   await publish(hub);
   await runPullJob(north.deps);

@@ -18,7 +18,11 @@ describe('accord init, serve and talking to it', () => {
   const keyFile = path.join(dir.root, 'ops-2.key');
   let env: Record<string, string>;
   let server: Server;
-  let initOutput: { created: boolean; sovereign_id: string; dev_operator_key: { file: string; keys_file: string; key_id: string; label: string } };
+  let initOutput: {
+    created: boolean;
+    sovereign_id: string;
+    dev_operator_key: { file: string; keys_file: string; key_id: string; label: string };
+  };
   // Client commands run side by side once the server is up; the tests below read their results.
   let admin: RunResult;
   let signed: RunResult;
@@ -55,7 +59,12 @@ describe('accord init, serve and talking to it', () => {
     expect(initOutput).toMatchObject({
       created: true,
       sovereign_id: 'local-authority',
-      dev_operator_key: { label: 'dev', file: path.join(dir.dataDir, 'operator-dev.key'), keys_file: path.join(dir.dataDir, 'operator-keys.json'), key_id: expect.stringMatching(/^sha256:/) },
+      dev_operator_key: {
+        label: 'dev',
+        file: path.join(dir.dataDir, 'operator-dev.key'),
+        keys_file: path.join(dir.dataDir, 'operator-keys.json'),
+        key_id: expect.stringMatching(/^sha256:/),
+      },
     });
     expect(server.url).toBe(`http://127.0.0.1:${env.ACCORD_PORT}`);
     expect(server.banner).toContain('sovereign "local-authority" serving on');
@@ -90,7 +99,19 @@ describe('accord init, serve and talking to it', () => {
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0);
     const report = JSON.parse(doctor.stdout) as { ok: boolean; checks: Array<{ check: string; ok: boolean; detail: string }> };
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.check)).toEqual(expect.arrayContaining(['config', 'data_dir', 'signing_key_file', 'operator_keys', 'database', 'migrations', 'identity', 'audit_chain', 'clock']));
+    expect(report.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining([
+        'config',
+        'data_dir',
+        'signing_key_file',
+        'operator_keys',
+        'database',
+        'migrations',
+        'identity',
+        'audit_chain',
+        'clock',
+      ]),
+    );
     expect(report.checks.find((c) => c.check === 'server')!.detail).toBe('an accord server holds the database');
   });
 
@@ -110,9 +131,20 @@ describe('accord init, serve and talking to it', () => {
     const ops2 = readOperatorKeyFile(keyFile);
     const get = (operator: typeof dev, pathAndQuery: string) =>
       fetch(`${server.url}${pathAndQuery}`, {
-        headers: { ...signAdminRequest({ authority: 'local-authority', method: 'GET', path: pathAndQuery, body: '', label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }) },
+        headers: {
+          ...signAdminRequest({
+            authority: 'local-authority',
+            method: 'GET',
+            path: pathAndQuery,
+            body: '',
+            label: operator.label,
+            key: operator.key,
+            timestamp: toTimestamp(new Date()),
+          }),
+        },
       });
-    const reloads = async () => ((await (await get(dev, '/admin/audit?event_type=operator_keys_reloaded')).json()) as { events: unknown[] }).events.length;
+    const reloads = async () =>
+      ((await (await get(dev, '/admin/audit?event_type=operator_keys_reloaded')).json()) as { events: unknown[] }).events.length;
     /** Sends SIGHUP and waits until the server has recorded the reload. */
     const hangUp = async () => {
       const before = await reloads();
@@ -159,7 +191,13 @@ describe('first start without init (the README quick start)', () => {
       expect(first.banner).not.toContain('npx');
       expect(path.resolve(example![2]!)).toBe(BIN);
       // The printed example works as printed: its environment prefix points at this server.
-      const exampleEnv = Object.fromEntries(example![1]!.trim().split(/\s+/).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+      const exampleEnv = Object.fromEntries(
+        example![1]!
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((kv) => kv.split('=') as [string, string]),
+      );
       expect(exampleEnv).toEqual(env);
       const res = await run(example![3]!.split(' '), exampleEnv);
       expect(res.code, res.stderr).toBe(0);

@@ -10,7 +10,12 @@ describe('exit codes and error lines of the real CLI', () => {
   const { dir, accord, file } = servedAccord('exit-na', { ACCORD_ADMIN_FAILURE_LIMIT: '2' });
 
   it('feed pull exits 1 when the pull failed or was skipped, with the reason on one line', async () => {
-    const terms = file('peer-x.json', { subject_sovereign_id: 'peer-x', subject_public_keys: [testKey('peer-x').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 });
+    const terms = file('peer-x.json', {
+      subject_sovereign_id: 'peer-x',
+      subject_public_keys: [testKey('peer-x').publicKey],
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 24,
+    });
     expect((await accord('treaty', 'issue', terms)).code).toBe(0);
     // A port nothing listens on: the pull is attempted and fails.
     const added = await accord('feed', 'peer-add', 'peer-x', `http://127.0.0.1:${await freePort()}`);
@@ -30,7 +35,12 @@ describe('exit codes and error lines of the real CLI', () => {
   }, 60_000);
 
   it('a validation error names every failing path on its one line', async () => {
-    const bad = file('bad-terms.json', { subject_sovereign_id: 'peer-y', subject_public_keys: 'not-a-list', scope: { allowed_roles: ['role:client'] }, validity_hours: 'long' });
+    const bad = file('bad-terms.json', {
+      subject_sovereign_id: 'peer-y',
+      subject_public_keys: 'not-a-list',
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 'long',
+    });
     const res = await accord('treaty', 'issue', bad);
     expect(res.code).toBe(1);
     expect(oneLine(res.stderr), res.stderr).toBe(true);

@@ -30,9 +30,15 @@ async function staticServer(root: string) {
 }
 
 const oneLine = (text: string) => text.endsWith('\n') && text.trim().split('\n').length === 1;
-const summary = (res: CliResult) => JSON.parse(res.stdout) as Record<string, unknown> & { failure?: { code: string; message: string; details: Record<string, unknown> } };
+const summary = (res: CliResult) =>
+  JSON.parse(res.stdout) as Record<string, unknown> & { failure?: { code: string; message: string; details: Record<string, unknown> } };
 const verify = (url: string, ...args: string[]) => accord(['log', 'verify', url, ...args]);
-const feedRoot = (n: Node) => (JSON.parse(n.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck().get() as string) as { log: { root_hash: string } }).log.root_hash;
+const feedRoot = (n: Node) =>
+  (
+    JSON.parse(n.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck().get() as string) as {
+      log: { root_hash: string };
+    }
+  ).log.root_hash;
 
 describe('against a running authority', () => {
   let n: Node;
@@ -66,12 +72,16 @@ describe('against a running authority', () => {
   }, 60_000);
 
   it("takes the authority's public key instead of a vkey, and checks --origin (another origin is exit 2)", async () => {
-    const declared = (await (await fetch(`${n.url}/.well-known/network-authority`)).json()) as { public_keys: Array<{ public_key: string }> };
+    const declared = (await (await fetch(`${n.url}/.well-known/network-authority`)).json()) as {
+      public_keys: Array<{ public_key: string }>;
+    };
     const ok = await verify(`${n.url}/log`, '--key', declared.public_keys[0]!.public_key, '--origin', 'monitor.example/log');
     expect(ok.code, ok.stderr).toBe(0);
     const other = await verify(n.url, '--key', vkeyOf(n), '--origin', 'other.example/log');
     expect(other.code).toBe(2);
-    expect(other.stderr).toBe('accord: log verification failed: origin_mismatch: the checkpoint\'s origin is "monitor.example/log", not "other.example/log"\n');
+    expect(other.stderr).toBe(
+      'accord: log verification failed: origin_mismatch: the checkpoint\'s origin is "monitor.example/log", not "other.example/log"\n',
+    );
     expect(summary(other)).toMatchObject({ ok: false, failure: { code: 'origin_mismatch' } });
   }, 60_000);
 
@@ -79,17 +89,40 @@ describe('against a running authority', () => {
     const state = path.join(dir, 'monitor.state.json');
     const first = await verify(n.url, '--key', vkeyOf(n), '--state', state);
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({ type: 'accord_log_monitor_state', version: 1, origin: 'monitor.example/log', size: 300, root_hash: feedRoot(n), url: `${n.url}/log` });
+    expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({
+      type: 'accord_log_monitor_state',
+      version: 1,
+      origin: 'monitor.example/log',
+      size: 300,
+      root_hash: feedRoot(n),
+      url: `${n.url}/log`,
+    });
 
     publishAtSizes(n, [700]);
     const second = await verify(n.url, '--key', vkeyOf(n), '--state', state);
     expect(second.code, second.stderr).toBe(0);
     // From 300: bundles 1 and 2 (the first one again, since 300 ends inside it), their level-0 tiles, the level-1 tile.
-    expect(summary(second)).toMatchObject({ size: 700, previous_size: 300, consistency: 'proved', new_entries: 400, entries_checked: 444, bundles_fetched: 2, tiles_fetched: 3, state_file: state });
+    expect(summary(second)).toMatchObject({
+      size: 700,
+      previous_size: 300,
+      consistency: 'proved',
+      new_entries: 400,
+      entries_checked: 444,
+      bundles_fetched: 2,
+      tiles_fetched: 3,
+      state_file: state,
+    });
     expect(JSON.parse(fs.readFileSync(state, 'utf8'))).toMatchObject({ size: 700, root_hash: feedRoot(n) });
 
     const third = await verify(n.url, '--key', vkeyOf(n), '--state', state);
-    expect(summary(third)).toMatchObject({ size: 700, previous_size: 700, consistency: 'unchanged', entries_checked: 0, tiles_fetched: 0, bundles_fetched: 0 });
+    expect(summary(third)).toMatchObject({
+      size: 700,
+      previous_size: 700,
+      consistency: 'unchanged',
+      entries_checked: 0,
+      tiles_fetched: 0,
+      bundles_fetched: 0,
+    });
   }, 60_000);
 
   it('--progress writes progress lines on stderr; stdout keeps the one summary', async () => {
@@ -114,9 +147,19 @@ describe('a static copy of the log on a plain node:http file server', () => {
     writeLogDirectory(path.join(root, 'mirror', 'log'), await logFiles(n));
     const res = await verify(`${server.url}/mirror/log`, '--key', vkeyOf(n), '--state', state);
     expect(res.code, res.stderr).toBe(0);
-    expect(summary(res)).toMatchObject({ url: `${server.url}/mirror/log`, size: 1300, previous_size: 513, consistency: 'proved', entries_checked: 1300 - 512 });
-    expect(server.requests.filter((p) => p.includes('/tile/entries/'))).toEqual(['002', '003', '004', '005.p/20'].map((t) => `/mirror/log/tile/entries/${t}`));
-    expect(server.requests.filter((p) => /\/tile\/\d/.test(p)).sort()).toEqual(['0/002', '0/003', '0/004', '0/005.p/20', '1/000.p/5'].map((t) => `/mirror/log/tile/${t}`));
+    expect(summary(res)).toMatchObject({
+      url: `${server.url}/mirror/log`,
+      size: 1300,
+      previous_size: 513,
+      consistency: 'proved',
+      entries_checked: 1300 - 512,
+    });
+    expect(server.requests.filter((p) => p.includes('/tile/entries/'))).toEqual(
+      ['002', '003', '004', '005.p/20'].map((t) => `/mirror/log/tile/entries/${t}`),
+    );
+    expect(server.requests.filter((p) => /\/tile\/\d/.test(p)).sort()).toEqual(
+      ['0/002', '0/003', '0/004', '0/005.p/20', '1/000.p/5'].map((t) => `/mirror/log/tile/${t}`),
+    );
 
     // An authority-style base URL works against the copy too: <url>/log is tried when <url> has no checkpoint.
     const base = await verify(`${server.url}/mirror`, '--key', vkeyOf(n));
@@ -130,16 +173,45 @@ describe('a static copy over https', () => {
     publishAtSizes(n, [40]);
     const root = tempDir('accord-tls-');
     // A certificate for 127.0.0.1 made now, so it is valid whatever the date.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-days', '2', '-nodes', '-subj', '/CN=accord test mirror', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(root, 'key.pem'), '-out', path.join(root, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-days',
+        '2',
+        '-nodes',
+        '-subj',
+        '/CN=accord test mirror',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(root, 'key.pem'),
+        '-out',
+        path.join(root, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     writeLogDirectory(path.join(root, 'www', 'log'), await logFiles(n));
-    const server = await serveDirectory(path.join(root, 'www'), { key: fs.readFileSync(path.join(root, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(root, 'cert.pem'), 'utf8') });
+    const server = await serveDirectory(path.join(root, 'www'), {
+      key: fs.readFileSync(path.join(root, 'key.pem'), 'utf8'),
+      cert: fs.readFileSync(path.join(root, 'cert.pem'), 'utf8'),
+    });
     stops.push(server.stop);
-    const trusted = await accord(['log', 'verify', `${server.url}/log`, '--key', vkeyOf(n)], { env: { NODE_EXTRA_CA_CERTS: path.join(root, 'cert.pem') } });
+    const trusted = await accord(['log', 'verify', `${server.url}/log`, '--key', vkeyOf(n)], {
+      env: { NODE_EXTRA_CA_CERTS: path.join(root, 'cert.pem') },
+    });
     expect(trusted.code, trusted.stderr).toBe(0);
     expect(summary(trusted)).toMatchObject({ url: `${server.url}/log`, size: 40, entries_checked: 40 });
     const untrusted = await verify(`${server.url}/log`, '--key', vkeyOf(n));
     expect(untrusted.code).toBe(1);
-    expect(untrusted.stderr).toMatch(/^accord: could not check the log: unreachable: GET https:\/\/127\.0\.0\.1:\d+\/log\/checkpoint: .*certificate/);
+    expect(untrusted.stderr).toMatch(
+      /^accord: could not check the log: unreachable: GET https:\/\/127\.0\.0\.1:\d+\/log\/checkpoint: .*certificate/,
+    );
   }, 60_000);
 });
 
@@ -194,34 +266,85 @@ describe('a misbehaving log: exit 2, one error line, the state file unchanged', 
       },
       '300',
     ],
-    ['a tile that does not hash to the checkpoint', 'tile_mismatch', () => new Map(at700).set('tile/0/001', flip(at700.get('tile/0/001')!, 4000)), 'none'],
-    ['a checkpoint signed by another key', 'checkpoint_signature', () => new Map(at700).set('checkpoint', Buffer.from(signNote(noteText(at700), 'watched.example/log', [testKey('impostor')]))), '300'],
+    [
+      'a tile that does not hash to the checkpoint',
+      'tile_mismatch',
+      () => new Map(at700).set('tile/0/001', flip(at700.get('tile/0/001')!, 4000)),
+      'none',
+    ],
+    [
+      'a checkpoint signed by another key',
+      'checkpoint_signature',
+      () => new Map(at700).set('checkpoint', Buffer.from(signNote(noteText(at700), 'watched.example/log', [testKey('impostor')]))),
+      '300',
+    ],
     ['a rollback to an older checkpoint', 'checkpoint_rollback', () => atThree, '300'],
-    ['a fork: another root at the size verified', 'checkpoint_inconsistent', async () => logFiles(forkedAuthority('watched.example', 300)), '300'],
-    ['a fork: a larger tree that does not extend the head verified', 'checkpoint_inconsistent', async () => logFiles(forkedAuthority('watched.example', 700)), '300'],
-    ['a truncated entry bundle', 'bundle_malformed', () => new Map(at700).set('tile/entries/001', at700.get('tile/entries/001')!.subarray(0, 9000)), '300'],
-    ['an oversized entry bundle', 'bundle_malformed', () => new Map(at700).set('tile/entries/002.p/188', Buffer.concat([at700.get('tile/entries/002.p/188')!, at700.get('tile/entries/002.p/188')!.subarray(0, 200)])), '300'],
-    ['an entry bundle larger than any can be', 'response_too_large', () => new Map(at700).set('tile/entries/000', Buffer.alloc(256 * 4098 + 1, 0x20)), 'none'],
+    [
+      'a fork: another root at the size verified',
+      'checkpoint_inconsistent',
+      async () => logFiles(forkedAuthority('watched.example', 300)),
+      '300',
+    ],
+    [
+      'a fork: a larger tree that does not extend the head verified',
+      'checkpoint_inconsistent',
+      async () => logFiles(forkedAuthority('watched.example', 700)),
+      '300',
+    ],
+    [
+      'a truncated entry bundle',
+      'bundle_malformed',
+      () => new Map(at700).set('tile/entries/001', at700.get('tile/entries/001')!.subarray(0, 9000)),
+      '300',
+    ],
+    [
+      'an oversized entry bundle',
+      'bundle_malformed',
+      () =>
+        new Map(at700).set(
+          'tile/entries/002.p/188',
+          Buffer.concat([at700.get('tile/entries/002.p/188')!, at700.get('tile/entries/002.p/188')!.subarray(0, 200)]),
+        ),
+      '300',
+    ],
+    [
+      'an entry bundle larger than any can be',
+      'response_too_large',
+      () => new Map(at700).set('tile/entries/000', Buffer.alloc(256 * 4098 + 1, 0x20)),
+      'none',
+    ],
     ['bad bytes for a tile', 'tile_mismatch', () => new Map(at300).set('tile/1/000.p/1', Buffer.from('not a tile')), 'none'],
-    ['bad bytes for a checkpoint', 'checkpoint_malformed', () => new Map(at700).set('checkpoint', Buffer.from('<html>moved</html>\n')), '700'],
+    [
+      'bad bytes for a checkpoint',
+      'checkpoint_malformed',
+      () => new Map(at700).set('checkpoint', Buffer.from('<html>moved</html>\n')),
+      '700',
+    ],
   ];
 
-  it.each(ROWS)('%s → exit 2, %s', async (name, code, files, from) => {
-    const dir = path.join(root, name.replace(/[^a-z0-9]+/g, '-'));
-    writeLogDirectory(dir, await files());
-    const state = path.join(dir, 'state.json');
-    const before = from === '300' ? state300 : from === '700' ? state700 : null;
-    if (before !== null) fs.writeFileSync(state, before);
+  it.each(ROWS)(
+    '%s → exit 2, %s',
+    async (name, code, files, from) => {
+      const dir = path.join(root, name.replace(/[^a-z0-9]+/g, '-'));
+      writeLogDirectory(dir, await files());
+      const state = path.join(dir, 'state.json');
+      const before = from === '300' ? state300 : from === '700' ? state700 : null;
+      if (before !== null) fs.writeFileSync(state, before);
 
-    const res = await verify(`${url}/${path.basename(dir)}`, '--key', vkeyOf(honest), '--state', state);
-    expect(res.code, res.stderr).toBe(2);
-    expect(oneLine(res.stderr), res.stderr).toBe(true);
-    expect(res.stderr).toMatch(new RegExp(`^accord: log verification failed: ${code}: `));
-    expect(summary(res)).toMatchObject({ ok: false, failure: { code }, state_file: state });
-    if (before === null) expect(fs.existsSync(state)).toBe(false);
-    else expect(fs.readFileSync(state, 'utf8')).toBe(before);
-    expect(fs.readdirSync(dir).filter((f) => f.includes('state')), 'no temporary state file left behind').toEqual(before === null ? [] : ['state.json']);
-  }, 60_000);
+      const res = await verify(`${url}/${path.basename(dir)}`, '--key', vkeyOf(honest), '--state', state);
+      expect(res.code, res.stderr).toBe(2);
+      expect(oneLine(res.stderr), res.stderr).toBe(true);
+      expect(res.stderr).toMatch(new RegExp(`^accord: log verification failed: ${code}: `));
+      expect(summary(res)).toMatchObject({ ok: false, failure: { code }, state_file: state });
+      if (before === null) expect(fs.existsSync(state)).toBe(false);
+      else expect(fs.readFileSync(state, 'utf8')).toBe(before);
+      expect(
+        fs.readdirSync(dir).filter((f) => f.includes('state')),
+        'no temporary state file left behind',
+      ).toEqual(before === null ? [] : ['state.json']);
+    },
+    60_000,
+  );
 });
 
 describe('could not check: exit 1, the state file unchanged', () => {
@@ -280,7 +403,10 @@ describe('could not check: exit 1, the state file unchanged', () => {
     for (const [args, message] of [
       [[n.url, '--state', state], /^accord: --key is required: /],
       [[n.url, '--key', 'not-a-key', '--state', state], /^accord: --key "not-a-key" is neither a note verifier key/],
-      [['ftp://example.org/log', '--key', vkeyOf(n), '--state', state], /^accord: ftp:\/\/example.org\/log: the log URL must be http:\/\/ or https:\/\/\n$/],
+      [
+        ['ftp://example.org/log', '--key', vkeyOf(n), '--state', state],
+        /^accord: ftp:\/\/example.org\/log: the log URL must be http:\/\/ or https:\/\/\n$/,
+      ],
       [[n.url, '--key', vkeyOf(n), '--concurrency', '0'], /^accord: --concurrency must be a whole number from 1 to 256\n$/],
       [[n.url, '--key', vkeyOf(n), '--timeout', 'soon'], /^accord: --timeout must be a whole number from 100 to 3600000\n$/],
     ] as const) {

@@ -34,7 +34,9 @@ export function tempDataDir(): { root: string; dataDir: string; remove(): void }
 
 /** The environment for a child: this process's, minus any Accord settings, plus `env`. */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ACCORD_') && k !== 'OPERATOR_PUBLIC_KEYS_JSON'));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('ACCORD_') && k !== 'OPERATOR_PUBLIC_KEYS_JSON'),
+  );
   return { ...base, LOG_LEVEL: 'silent', ...env };
 }
 

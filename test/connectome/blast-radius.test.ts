@@ -59,7 +59,10 @@ describe('diamond a → b → d, a → c → d', () => {
     expect(item.downstream).toEqual([{ hops: 1, sovereign_id: 'b' }]);
     expect(item.carrying_treaty_ids).toEqual([treatyId('b', 'd')]);
     expect(JSON.parse(connectome.trustPathText('a', 'd'))).toMatchObject({ trusted: true, reason: 'active_treaty_path', hop_count: 2 });
-    expect(JSON.parse(connectome.trustPathText('a', 'd')).path.map((e: { treaty_id: string }) => e.treaty_id)).toEqual([treatyId('a', 'c'), treatyId('c', 'd')]);
+    expect(JSON.parse(connectome.trustPathText('a', 'd')).path.map((e: { treaty_id: string }) => e.treaty_id)).toEqual([
+      treatyId('a', 'c'),
+      treatyId('c', 'd'),
+    ]);
   });
 
   it('revoking both sides cuts a off: the second revocation lists a', () => {
@@ -83,7 +86,10 @@ describe('a revoked treaty in the middle of a → b → c → d', () => {
       { hops: 2, sovereign_id: 'a' },
     ]);
     expect(item.carrying_treaty_ids).toEqual([treatyId('a', 'b'), treatyId('b', 'c')]);
-    expect(doc.revoked_trust_material.find((m) => m.id === treatyId('b', 'c'))).toMatchObject({ type: 'recognition_treaty', subject_sovereign_id: 'c' });
+    expect(doc.revoked_trust_material.find((m) => m.id === treatyId('b', 'c'))).toMatchObject({
+      type: 'recognition_treaty',
+      subject_sovereign_id: 'c',
+    });
   });
 
   it('respects the cap for the lost path (a would need 2 hops)', () => {
@@ -92,7 +98,11 @@ describe('a revoked treaty in the middle of a → b → c → d', () => {
 
   it('the edge is drawn as revoked and no longer carries d revocations upstream', () => {
     const { doc } = build({ treaties, revocations });
-    expect(doc.recognition_edges.find((e) => e.treaty_id === treatyId('b', 'c'))).toMatchObject({ status: 'revoked', lifecycle_state: 'revoked', expiry_risk: 'none' });
+    expect(doc.recognition_edges.find((e) => e.treaty_id === treatyId('b', 'c'))).toMatchObject({
+      status: 'revoked',
+      lifecycle_state: 'revoked',
+      expiry_risk: 'none',
+    });
     expect(hopsOf(blast(doc, 'att-1'))).toEqual({ c: 1 });
     expect(doc.summary).toMatchObject({ recognition_edge_count: 3, active_edge_count: 2, revoked_edge_count: 1 });
   });
@@ -117,7 +127,10 @@ describe('a revoked treaty in the middle of a → b → c → d', () => {
   });
 
   it('an unknown revoked treaty with a named subject still computes who lost the subject', () => {
-    const { doc } = build({ treaties: chain('a>b'), revocations: [{ ...revokeTreaty('b', 'x'), id: 'unknown-treaty', subject_sovereign_id: 'x' }] });
+    const { doc } = build({
+      treaties: chain('a>b'),
+      revocations: [{ ...revokeTreaty('b', 'x'), id: 'unknown-treaty', subject_sovereign_id: 'x' }],
+    });
     expect(hopsOf(blast(doc, 'unknown-treaty'))).toEqual({ b: 1, a: 2 });
   });
 });
@@ -133,9 +146,17 @@ describe('edge lifecycle', () => {
       treaty('a', 'd', { expires_at: hoursFromNow(48) }),
       treaty('a', 'e', { expires_at: hoursFromNow(12) }),
     ];
-    const { doc, connectome } = build({ treaties, revocations: [revokeAttestation('b', 'x'), revokeAttestation('c', 'y'), revokeAttestation('d', 'z')] });
+    const { doc, connectome } = build({
+      treaties,
+      revocations: [revokeAttestation('b', 'x'), revokeAttestation('c', 'y'), revokeAttestation('d', 'z')],
+    });
     const states = Object.fromEntries(doc.recognition_edges.map((e) => [e.to, [e.lifecycle_state, e.expiry_risk]]));
-    expect(states).toEqual({ b: ['expired', 'none'], c: ['not_yet_valid', 'low'], d: ['expiring_soon', 'medium'], e: ['expiring_soon', 'high'] });
+    expect(states).toEqual({
+      b: ['expired', 'none'],
+      c: ['not_yet_valid', 'low'],
+      d: ['expiring_soon', 'medium'],
+      e: ['expiring_soon', 'high'],
+    });
     expect(doc.summary).toMatchObject({ recognition_edge_count: 4, active_edge_count: 2, expired_edge_count: 1, revoked_edge_count: 0 });
     expect(doc.active_treaties.map((t) => t.subject_sovereign_id)).toEqual(['d', 'e']);
     expect(blast(doc, 'x').affected_accepting_sovereigns).toEqual([]);
@@ -161,7 +182,14 @@ describe('graph shape', () => {
     expect(doc.recognition_edges.map((e) => e.treaty_id)).toEqual([treatyId('a', 'b')]);
     expect(doc.summary.recognition_edge_count).toBe(1);
     expect(blast(doc, 'att').downstream).toEqual([]);
-    expect(JSON.parse(connectome.trustPathText('a', 'a'))).toEqual({ from: 'a', to: 'a', trusted: true, reason: 'same_sovereign', path: [], hop_count: 0 });
+    expect(JSON.parse(connectome.trustPathText('a', 'a'))).toEqual({
+      from: 'a',
+      to: 'a',
+      trusted: true,
+      reason: 'same_sovereign',
+      path: [],
+      hop_count: 0,
+    });
   });
 
   it('walks a cycle once', () => {
@@ -221,12 +249,18 @@ describe('propagation', () => {
     expect(blast(doc, 'att').propagation).toEqual([{ acknowledged_sequence: 2, caught_up: true, sovereign_id: 'a' }]);
     expect(doc.sovereigns).toEqual([
       { feed: null, is_self: true, sovereign_id: 'a' },
-      { feed: { imported_sequence: 2, last_import_at: NOW, next_update: FAR_AHEAD, paused: false, stale: false }, is_self: false, sovereign_id: 'x' },
+      {
+        feed: { imported_sequence: 2, last_import_at: NOW, next_update: FAR_AHEAD, paused: false, stale: false },
+        is_self: false,
+        sovereign_id: 'x',
+      },
     ]);
   });
 
   it('an issuer past next_update is stale, and becomes so at the boundary', () => {
-    const feeds = [{ issuer_sovereign_id: 'x', imported_sequence: 1, last_import_at: LONG_AGO, next_update: '2026-03-01T06:00:00Z', paused: false }];
+    const feeds = [
+      { issuer_sovereign_id: 'x', imported_sequence: 1, last_import_at: LONG_AGO, next_update: '2026-03-01T06:00:00Z', paused: false },
+    ];
     const fresh = build({ feeds });
     expect(fresh.doc.summary.stale_issuer_count).toBe(0);
     expect(fresh.connectome.nextBoundaryMs).toBe(Date.parse('2026-03-01T06:00:00Z') + 1);

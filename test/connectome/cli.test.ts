@@ -30,7 +30,11 @@ describe('accord connectome', () => {
     expect(whole.stdout).toBe(`${served}\n`);
 
     expect(blast.code, blast.stderr).toBe(0);
-    expect(JSON.parse(blast.stdout)).toMatchObject({ id: seeded.importedAttestationId, issuer_sovereign_id: 'peer-b', affected_accepting_sovereigns: ['hub'] });
+    expect(JSON.parse(blast.stdout)).toMatchObject({
+      id: seeded.importedAttestationId,
+      issuer_sovereign_id: 'peer-b',
+      affected_accepting_sovereigns: ['hub'],
+    });
 
     expect(path.code, path.stderr).toBe(0);
     expect(JSON.parse(path.stdout)).toMatchObject({ from: 'hub', to: 'peer-b', trusted: true, reason: 'active_treaty_path', hop_count: 1 });

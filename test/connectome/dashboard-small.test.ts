@@ -48,7 +48,18 @@ describe('the layout is scaled to the graph', () => {
 describe('counts on the page', () => {
   it('one issuer, one sovereign, one treaty: singular', () => {
     const connectome = buildConnectome(
-      input({ treaties: chain('a>b'), feeds: [{ issuer_sovereign_id: 'b', imported_sequence: 1, last_import_at: '2026-02-28T00:00:00Z', next_update: '2026-03-02T00:00:00Z', paused: false }] }),
+      input({
+        treaties: chain('a>b'),
+        feeds: [
+          {
+            issuer_sovereign_id: 'b',
+            imported_sequence: 1,
+            last_import_at: '2026-02-28T00:00:00Z',
+            next_update: '2026-03-02T00:00:00Z',
+            paused: false,
+          },
+        ],
+      }),
     );
     const html = renderDashboard(connectome);
     expect(html).toContain('Feed freshness (1 issuer)');

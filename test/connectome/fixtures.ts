@@ -42,11 +42,27 @@ export function chain(spec: string): TreatyRecord[] {
 }
 
 export function revokeTreaty(from: string, to: string, extra: Partial<RevocationRecord> = {}): RevocationRecord {
-  return { issuer_sovereign_id: from, kind: 'recognition_treaty', id: treatyId(from, to), reason: 'key_compromise', revoked_at: NOW, feed_sequence: 1, ...extra };
+  return {
+    issuer_sovereign_id: from,
+    kind: 'recognition_treaty',
+    id: treatyId(from, to),
+    reason: 'key_compromise',
+    revoked_at: NOW,
+    feed_sequence: 1,
+    ...extra,
+  };
 }
 
 export function revokeAttestation(issuer: string, id: string, extra: Partial<RevocationRecord> = {}): RevocationRecord {
-  return { issuer_sovereign_id: issuer, kind: 'membership_attestation', id, reason: 'key_compromise', revoked_at: NOW, feed_sequence: 1, ...extra };
+  return {
+    issuer_sovereign_id: issuer,
+    kind: 'membership_attestation',
+    id,
+    reason: 'key_compromise',
+    revoked_at: NOW,
+    feed_sequence: 1,
+    ...extra,
+  };
 }
 
 export function input(partial: Partial<ConnectomeInput> = {}): ConnectomeInput {

@@ -55,7 +55,11 @@ describe('revocation propagation across three authorities', () => {
     }
 
     const caughtUp = await blastRadius(b, first);
-    expect(caughtUp).toMatchObject({ issuer_sovereign_id: 'authority-b', feed_sequence: carried, affected_accepting_sovereigns: ['authority-a', 'authority-c'] });
+    expect(caughtUp).toMatchObject({
+      issuer_sovereign_id: 'authority-b',
+      feed_sequence: carried,
+      affected_accepting_sovereigns: ['authority-a', 'authority-c'],
+    });
     expect(caughtUp.propagation).toEqual([
       { acknowledged_sequence: carried, caught_up: true, sovereign_id: 'authority-a' },
       { acknowledged_sequence: carried, caught_up: true, sovereign_id: 'authority-c' },
@@ -89,6 +93,8 @@ describe('revocation propagation across three authorities', () => {
     await runPullJob(b.deps); // B mirrors A → B
     const id = revoke(b);
     await publish(b);
-    expect((await blastRadius(b, id)).propagation).toEqual([{ acknowledged_sequence: null, caught_up: 'unknown', sovereign_id: 'authority-a' }]);
+    expect((await blastRadius(b, id)).propagation).toEqual([
+      { acknowledged_sequence: null, caught_up: 'unknown', sovereign_id: 'authority-a' },
+    ]);
   });
 });

@@ -12,7 +12,10 @@ import { blast, build, input, NOW, revokeAttestation, revokeTreaty, treaty, type
 const NODES = ['a', 'b', 'c', 'd', 'e', 'f'];
 
 const graphArb = fc.record({
-  pairs: fc.uniqueArray(fc.tuple(fc.constantFrom(...NODES), fc.constantFrom(...NODES)), { maxLength: 14, selector: ([f, t]) => `${f}>${t}` }),
+  pairs: fc.uniqueArray(fc.tuple(fc.constantFrom(...NODES), fc.constantFrom(...NODES)), {
+    maxLength: 14,
+    selector: ([f, t]) => `${f}>${t}`,
+  }),
   revokedMask: fc.array(fc.boolean(), { minLength: 14, maxLength: 14 }),
   cap: fc.integer({ min: 1, max: 4 }),
 });
@@ -45,7 +48,11 @@ describe('blast radius matches a brute-force model', () => {
         const expected = Object.fromEntries([...dist].filter(([s, d]) => s !== issuer && d <= cap));
         const item = blast(doc, 'att');
         expect(Object.fromEntries(item.downstream.map((d) => [d.sovereign_id, d.hops]))).toEqual(expected);
-        expect(item.affected_accepting_sovereigns).toEqual(Object.keys(expected).filter((s) => expected[s] === 1).sort());
+        expect(item.affected_accepting_sovereigns).toEqual(
+          Object.keys(expected)
+            .filter((s) => expected[s] === 1)
+            .sort(),
+        );
       }),
       { seed: 20260301, numRuns: 300 },
     );
@@ -87,8 +94,16 @@ describe('blast radius matches a brute-force model', () => {
           revocations: edges.filter((_, i) => revokedMask[i]).map(([f, t]) => revokeTreaty(f, t)),
           maxPathLength: cap,
         });
-        const result = JSON.parse(connectome.trustPathText(from, to)) as { trusted: boolean; hop_count: number; reason: string; path: Array<{ from: string; to: string }> };
-        const d = distancesTo(to, edges.filter((_, i) => !revokedMask[i])).get(from);
+        const result = JSON.parse(connectome.trustPathText(from, to)) as {
+          trusted: boolean;
+          hop_count: number;
+          reason: string;
+          path: Array<{ from: string; to: string }>;
+        };
+        const d = distancesTo(
+          to,
+          edges.filter((_, i) => !revokedMask[i]),
+        ).get(from);
         if (from === to) expect(result.reason).toBe('same_sovereign');
         else if (d !== undefined && d <= cap) {
           expect(result).toMatchObject({ trusted: true, reason: 'active_treaty_path', hop_count: d });
@@ -123,7 +138,10 @@ describe('the document is canonical and independent of input order', () => {
 
   it('shuffled input gives byte-identical output apart from generated_at', () => {
     const recordsArb = fc.record({
-      pairs: fc.uniqueArray(fc.tuple(fc.constantFrom(...NODES), fc.constantFrom(...NODES)), { maxLength: 12, selector: ([f, t]) => `${f}>${t}` }),
+      pairs: fc.uniqueArray(fc.tuple(fc.constantFrom(...NODES), fc.constantFrom(...NODES)), {
+        maxLength: 12,
+        selector: ([f, t]) => `${f}>${t}`,
+      }),
       seed: fc.integer(),
     });
     fc.assert(
@@ -134,7 +152,14 @@ describe('the document is canonical and independent of input order', () => {
           ...NODES.map((n, i) => revokeAttestation(n, `att-${i}`, { feed_sequence: i + 1 })),
         ];
         const a = buildConnectome(input({ treaties, revocations, knownSovereigns: ['z'] }));
-        const b = buildConnectome(input({ treaties: [...treaties].reverse(), revocations: [...revocations].reverse(), knownSovereigns: ['z'], now: new Date('2026-03-01T00:00:07Z') }));
+        const b = buildConnectome(
+          input({
+            treaties: [...treaties].reverse(),
+            revocations: [...revocations].reverse(),
+            knownSovereigns: ['z'],
+            now: new Date('2026-03-01T00:00:07Z'),
+          }),
+        );
         expect(b.digest).toBe(a.digest);
         expect(b.body.toString().replace(b.generatedAt, a.generatedAt)).toBe(a.body.toString());
       }),
@@ -152,7 +177,15 @@ describe('timestamp reading', () => {
       }),
       { seed: 20260306, numRuns: 500 },
     );
-    for (const odd of ['2026-03-01T00:00:00.500Z', '2026-03-01T00:00:00+01:00', '2026-0X-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-02-01T25:00:00Z', '2026-13-01T00:00:00Z', 'nonsense']) {
+    for (const odd of [
+      '2026-03-01T00:00:00.500Z',
+      '2026-03-01T00:00:00+01:00',
+      '2026-0X-01T00:00:00Z',
+      '2026-02-30T00:00:00Z',
+      '2026-02-01T25:00:00Z',
+      '2026-13-01T00:00:00Z',
+      'nonsense',
+    ]) {
       expect(Object.is(timestampMs(odd), Date.parse(odd)), odd).toBe(true);
     }
   });
@@ -162,20 +195,25 @@ describe('next lifecycle boundary', () => {
   it('nothing in lifecycleAt changes before it, and something changes at it', () => {
     const base = Date.parse(NOW);
     fc.assert(
-      fc.property(fc.integer({ min: -200_000, max: 400_000 }), fc.integer({ min: 1, max: 500_000 }), fc.integer({ min: 0, max: 999 }), (fromOffset, length, ms) => {
-        const validFrom = new Date(base + fromOffset * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-        const expiresAt = new Date(base + (fromOffset + length) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-        const now = new Date(base + ms);
-        const { connectome } = build({ treaties: [treaty('a', 'b', { valid_from: validFrom, expires_at: expiresAt })], now });
-        const state = (t: number) => {
-          const l = lifecycleAt({ valid_from: validFrom, expires_at: expiresAt, revocation: null }, new Date(t));
-          return `${l.state}/${l.expiry_risk}`;
-        };
-        const boundary = connectome.nextBoundaryMs;
-        const end = Number.isFinite(boundary) ? boundary : now.getTime() + 600_000_000;
-        for (const t of [now.getTime(), end - 1, Math.floor((now.getTime() + end) / 2)]) expect(state(t)).toBe(state(now.getTime()));
-        if (Number.isFinite(boundary)) expect(state(boundary)).not.toBe(state(now.getTime()));
-      }),
+      fc.property(
+        fc.integer({ min: -200_000, max: 400_000 }),
+        fc.integer({ min: 1, max: 500_000 }),
+        fc.integer({ min: 0, max: 999 }),
+        (fromOffset, length, ms) => {
+          const validFrom = new Date(base + fromOffset * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+          const expiresAt = new Date(base + (fromOffset + length) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+          const now = new Date(base + ms);
+          const { connectome } = build({ treaties: [treaty('a', 'b', { valid_from: validFrom, expires_at: expiresAt })], now });
+          const state = (t: number) => {
+            const l = lifecycleAt({ valid_from: validFrom, expires_at: expiresAt, revocation: null }, new Date(t));
+            return `${l.state}/${l.expiry_risk}`;
+          };
+          const boundary = connectome.nextBoundaryMs;
+          const end = Number.isFinite(boundary) ? boundary : now.getTime() + 600_000_000;
+          for (const t of [now.getTime(), end - 1, Math.floor((now.getTime() + end) / 2)]) expect(state(t)).toBe(state(now.getTime()));
+          if (Number.isFinite(boundary)) expect(state(boundary)).not.toBe(state(now.getTime()));
+        },
+      ),
       { seed: 20260305, numRuns: 400 },
     );
   });

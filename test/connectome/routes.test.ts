@@ -64,7 +64,11 @@ describe('GET /connectome.json', () => {
     });
     expect(doc.active_treaties.map((t) => t.subject_sovereign_id)).toEqual(['peer-b', 'peer-d']);
     expect(doc.active_treaties[0]).toHaveProperty('signatures');
-    expect(doc.recognition_edges.find((e) => e.to === 'peer-c')).toMatchObject({ status: 'revoked', lifecycle_state: 'revoked', treaty_id: seeded.revokedTreatyId });
+    expect(doc.recognition_edges.find((e) => e.to === 'peer-c')).toMatchObject({
+      status: 'revoked',
+      lifecycle_state: 'revoked',
+      treaty_id: seeded.revokedTreatyId,
+    });
     expect(doc.sovereigns.find((s) => s.sovereign_id === 'peer-b')!.feed).toEqual({
       imported_sequence: 1,
       last_import_at: '2026-03-01T00:00:00Z',
@@ -86,7 +90,12 @@ describe('GET /connectome.json', () => {
     });
     // The own treaty revocation: hub lost peer-c. Not yet published, so no feed sequence.
     const treaty = doc.revocation_blast_radius.find((b) => b.id === seeded.revokedTreatyId)!;
-    expect(treaty).toMatchObject({ type: 'recognition_treaty', issuer_sovereign_id: 'hub', subject_sovereign_id: 'peer-c', affected_accepting_sovereigns: ['hub'] });
+    expect(treaty).toMatchObject({
+      type: 'recognition_treaty',
+      issuer_sovereign_id: 'hub',
+      subject_sovereign_id: 'peer-c',
+      affected_accepting_sovereigns: ['hub'],
+    });
     expect(treaty.feed_sequence).toBeUndefined();
     // Attestation claims and subjects are private: never in the document.
     expect(JSON.stringify(doc)).not.toContain('node-7');
@@ -97,7 +106,10 @@ describe('GET /connectome.json', () => {
     const seeded = await seedHub(a);
     expect((await a.admin('POST', '/admin/revocation-feeds/publish')).status).toBe(200);
     const { doc } = await getDoc(a);
-    expect(doc.revoked_trust_material.find((m) => m.id === seeded.ownAttestationId)).toMatchObject({ feed_sequence: 1, issuer_sovereign_id: 'hub' });
+    expect(doc.revoked_trust_material.find((m) => m.id === seeded.ownAttestationId)).toMatchObject({
+      feed_sequence: 1,
+      issuer_sovereign_id: 'hub',
+    });
   });
 
   it('is JCS, and graph_digest is the SHA-256 of the JCS of everything but generated_at', async () => {
@@ -234,7 +246,9 @@ describe('GET /connectome/blast-radius', () => {
     const body = await res.text();
     expect(text).toContain(body);
     expect(JSON.parse(body)).toMatchObject({ id: seeded.importedAttestationId, issuer_sovereign_id: 'peer-b' });
-    expect((await a.app.request(`/connectome/blast-radius?id=${seeded.revokedTreatyId}&type=recognition_treaty&issuer=hub`)).status).toBe(200);
+    expect((await a.app.request(`/connectome/blast-radius?id=${seeded.revokedTreatyId}&type=recognition_treaty&issuer=hub`)).status).toBe(
+      200,
+    );
   });
 
   it('answers 404 for an unknown id and 422 for bad queries, changing nothing', async () => {
@@ -257,10 +271,30 @@ describe('GET /connectome/trust-path', () => {
   it('explains trust, revoked treaties, missing paths and self', async () => {
     const a = hub();
     const seeded = await seedHub(a);
-    const path = async (from: string, to: string) => (await (await a.app.request(`/connectome/trust-path?from=${from}&to=${to}`)).json()) as Record<string, unknown>;
-    expect(await path('hub', 'peer-b')).toMatchObject({ from: 'hub', to: 'peer-b', trusted: true, reason: 'active_treaty_path', hop_count: 1, path: [{ treaty_id: seeded.treaties['peer-b'] }] });
-    expect(await path('hub', 'peer-c')).toMatchObject({ trusted: false, reason: 'direct_treaty_revoked', hop_count: 0, path: [{ treaty_id: seeded.revokedTreatyId, status: 'revoked' }] });
-    expect(await path('peer-b', 'hub')).toEqual({ from: 'peer-b', to: 'hub', trusted: false, reason: 'no_active_treaty_path', hop_count: 0, path: [] });
+    const path = async (from: string, to: string) =>
+      (await (await a.app.request(`/connectome/trust-path?from=${from}&to=${to}`)).json()) as Record<string, unknown>;
+    expect(await path('hub', 'peer-b')).toMatchObject({
+      from: 'hub',
+      to: 'peer-b',
+      trusted: true,
+      reason: 'active_treaty_path',
+      hop_count: 1,
+      path: [{ treaty_id: seeded.treaties['peer-b'] }],
+    });
+    expect(await path('hub', 'peer-c')).toMatchObject({
+      trusted: false,
+      reason: 'direct_treaty_revoked',
+      hop_count: 0,
+      path: [{ treaty_id: seeded.revokedTreatyId, status: 'revoked' }],
+    });
+    expect(await path('peer-b', 'hub')).toEqual({
+      from: 'peer-b',
+      to: 'hub',
+      trusted: false,
+      reason: 'no_active_treaty_path',
+      hop_count: 0,
+      path: [],
+    });
     expect(await path('hub', 'hub')).toMatchObject({ trusted: true, reason: 'same_sovereign', hop_count: 0 });
     expect(await path('unknown-x', 'peer-b')).toMatchObject({ trusted: false, reason: 'no_active_treaty_path' });
   });

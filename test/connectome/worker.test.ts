@@ -67,6 +67,8 @@ describe('connectome on a worker thread', () => {
     expect(second.etag).not.toBe(first.etag);
     expect(reader.buildCount).toBe(2);
     expect(await reader.document()).toBe(second);
-    expect(JSON.parse(second.body.toString()).revocation_blast_radius.length).toBe(JSON.parse(first.body.toString()).revocation_blast_radius.length + 1);
+    expect(JSON.parse(second.body.toString()).revocation_blast_radius.length).toBe(
+      JSON.parse(first.body.toString()).revocation_blast_radius.length + 1,
+    );
   });
 });

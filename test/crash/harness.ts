@@ -64,7 +64,15 @@ export async function startAccord(env: Record<string, string>, operator: { label
     admin: async (method, path, body) => {
       const text = body === undefined ? '' : JSON.stringify(body);
       const headers: Record<string, string> = {
-        ...signAdminRequest({ authority: env.ACCORD_SOVEREIGN_ID ?? 'local-authority', method, path, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+        ...signAdminRequest({
+          authority: env.ACCORD_SOVEREIGN_ID ?? 'local-authority',
+          method,
+          path,
+          body: text,
+          label: operator.label,
+          key: operator.key,
+          timestamp: toTimestamp(new Date()),
+        }),
         ...(text ? { 'Content-Type': 'application/json' } : {}),
       };
       const res = await fetch(`${url}${path}`, { method, headers, ...(text ? { body: text } : {}) });
@@ -96,7 +104,11 @@ export async function startAccord(env: Record<string, string>, operator: { label
 }
 
 /** Runs an `accord` CLI command; `killAfterMs` sends SIGKILL at that moment if it is still running. */
-export function runCli(args: string[], env: Record<string, string>, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {
   const started = performance.now();
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -135,37 +147,57 @@ export function checkDatabase(dbPath: string, expect: { publishedHashes: Map<num
     if (!chain.ok) problems.push(`audit chain broken: ${JSON.stringify(chain).slice(0, 300)}`);
 
     // Imports: each stored feed's entries are all recorded, the issuer state matches, and each import is audited.
-    const feeds = db.prepare('SELECT sequence, body FROM imported_feeds WHERE issuer_sovereign_id = ? ORDER BY sequence').all(expect.issuer) as Array<{ sequence: number; body: string }>;
+    const feeds = db
+      .prepare('SELECT sequence, body FROM imported_feeds WHERE issuer_sovereign_id = ? ORDER BY sequence')
+      .all(expect.issuer) as Array<{ sequence: number; body: string }>;
     let logSize = 0;
     feeds.forEach((f, i) => {
       if (f.sequence !== i + 1) problems.push(`imported sequences not contiguous at ${f.sequence}`);
       const entries = (JSON.parse(f.body) as { entries: unknown[] }).entries.length;
-      const recorded = (db.prepare('SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = ? AND feed_sequence = ?').get(expect.issuer, f.sequence) as { n: number }).n;
+      const recorded = (
+        db
+          .prepare('SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = ? AND feed_sequence = ?')
+          .get(expect.issuer, f.sequence) as { n: number }
+      ).n;
       if (recorded !== entries) problems.push(`import ${f.sequence} partly applied: ${recorded} of ${entries} revocations`);
       logSize += entries;
       const audited = (
         db
-          .prepare("SELECT count(*) AS n FROM audit_events WHERE event_type = 'sovereign_revocation_feed_imported' AND json_extract(canonical, '$.details.sequence') = ? AND json_extract(canonical, '$.details.status') = 'imported' AND json_extract(canonical, '$.details.issuer') = ?")
+          .prepare(
+            "SELECT count(*) AS n FROM audit_events WHERE event_type = 'sovereign_revocation_feed_imported' AND json_extract(canonical, '$.details.sequence') = ? AND json_extract(canonical, '$.details.status') = 'imported' AND json_extract(canonical, '$.details.issuer') = ?",
+          )
           .get(f.sequence, expect.issuer) as { n: number }
       ).n;
       if (audited < 1) problems.push(`import ${f.sequence} has no audit event`);
     });
-    const state = db.prepare('SELECT last_sequence, log_size FROM feed_issuers WHERE issuer_sovereign_id = ?').get(expect.issuer) as { last_sequence: number; log_size: number } | undefined;
+    const state = db.prepare('SELECT last_sequence, log_size FROM feed_issuers WHERE issuer_sovereign_id = ?').get(expect.issuer) as
+      | { last_sequence: number; log_size: number }
+      | undefined;
     const importedSequence = state?.last_sequence ?? 0;
     if (importedSequence !== feeds.length) problems.push(`issuer state says ${importedSequence} but ${feeds.length} feeds are stored`);
     if ((state?.log_size ?? 0) !== logSize) problems.push(`issuer log size ${state?.log_size} ≠ ${logSize} stored entries`);
-    const orphans = (db.prepare('SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = ? AND feed_sequence > ?').get(expect.issuer, feeds.length) as { n: number }).n;
+    const orphans = (
+      db
+        .prepare('SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = ? AND feed_sequence > ?')
+        .get(expect.issuer, feeds.length) as { n: number }
+    ).n;
     if (orphans > 0) problems.push(`${orphans} imported revocations without their feed`);
 
     // Published feeds: 1..n, chained, and every sequence ever observed unchanged.
-    const published = db.prepare('SELECT sequence, feed_hash, body, log_size FROM published_feeds ORDER BY sequence').all() as Array<{ sequence: number; feed_hash: string; body: string; log_size: number }>;
+    const published = db.prepare('SELECT sequence, feed_hash, body, log_size FROM published_feeds ORDER BY sequence').all() as Array<{
+      sequence: number;
+      feed_hash: string;
+      body: string;
+      log_size: number;
+    }>;
     let previous: { whole: string | null; signed: string | null } = { whole: null, signed: null };
     published.forEach((f, i) => {
       if (f.sequence !== i + 1) problems.push(`published sequence ${i + 1} missing (found ${f.sequence})`);
       const body = JSON.parse(f.body) as { previous_feed_hash: string | null; sequence: number; version: number; signatures: unknown };
       if (body.sequence !== f.sequence) problems.push(`published feed ${f.sequence} body says ${body.sequence}`);
       // Version 2 links the previous feed's signed part (without signatures), version 1 its whole bytes.
-      if (body.previous_feed_hash !== (body.version === 2 ? previous.signed : previous.whole)) problems.push(`published feed ${f.sequence} does not chain to ${f.sequence - 1}`);
+      if (body.previous_feed_hash !== (body.version === 2 ? previous.signed : previous.whole))
+        problems.push(`published feed ${f.sequence} does not chain to ${f.sequence - 1}`);
       if (canonicalHash(body) !== f.feed_hash) problems.push(`published feed ${f.sequence} hash does not match its bytes`);
       const { signatures: _signatures, ...signed } = body;
       previous = { whole: f.feed_hash, signed: canonicalHash(signed) };
@@ -175,7 +207,10 @@ export function checkDatabase(dbPath: string, expect: { publishedHashes: Map<num
       if (!row) problems.push(`published sequence ${seq} was seen by a client and is gone`);
       else if (row.feed_hash !== hash) problems.push(`published sequence ${seq} was rewritten`);
     }
-    const logCount = (db.prepare('SELECT count(*) AS n, coalesce(max(idx), -1) AS top FROM revocation_log').get() as { n: number; top: number });
+    const logCount = db.prepare('SELECT count(*) AS n, coalesce(max(idx), -1) AS top FROM revocation_log').get() as {
+      n: number;
+      top: number;
+    };
     if (logCount.n !== logCount.top + 1) problems.push('revocation log indexes not contiguous');
     const lastPublishedLog = published.at(-1)?.log_size ?? 0;
     if (lastPublishedLog > logCount.n) problems.push(`published log size ${lastPublishedLog} > revocation log ${logCount.n}`);
@@ -190,8 +225,15 @@ export function checkDatabase(dbPath: string, expect: { publishedHashes: Map<num
     ).n;
     // A completed restore carries forward treaties signed after the backup; their issuance events stay
     // in the replaced chain (kept in the pre-restore backup), and database_restored counts them.
-    const carried = (db.prepare("SELECT coalesce(sum(json_extract(canonical, '$.details.carried_forward.treaties')), 0) AS n FROM audit_events WHERE event_type = 'database_restored'").get() as { n: number }).n;
-    if (unaudited > carried) problems.push(`${unaudited - carried} treaties without their audit event (${carried} carried forward by restores)`);
+    const carried = (
+      db
+        .prepare(
+          "SELECT coalesce(sum(json_extract(canonical, '$.details.carried_forward.treaties')), 0) AS n FROM audit_events WHERE event_type = 'database_restored'",
+        )
+        .get() as { n: number }
+    ).n;
+    if (unaudited > carried)
+      problems.push(`${unaudited - carried} treaties without their audit event (${carried} carried forward by restores)`);
 
     if (problems.length > 0) throw new Error(`crash check failed for ${dbPath}:\n  ${problems.join('\n  ')}`);
     return {

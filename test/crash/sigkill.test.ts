@@ -23,7 +23,15 @@ const KINDS: Kind[] = (process.env.ACCORD_CRASH_KINDS?.split(',') as Kind[] | un
 const operator = { label: 'crash', key: testKey('operator:crash') };
 const issuerKey = testKey('crash:issuer');
 const roots: string[] = [];
-const figures = { trials: 0, byKind: {} as Record<string, number>, restoresCompleted: 0, restoresKilled: 0, restoresSwapped: 0, acknowledged: { treaties: 0, imports: 0, publishes: 0 }, starts: 0 };
+const figures = {
+  trials: 0,
+  byKind: {} as Record<string, number>,
+  restoresCompleted: 0,
+  restoresKilled: 0,
+  restoresSwapped: 0,
+  acknowledged: { treaties: 0, imports: 0, publishes: 0 },
+  starts: 0,
+};
 
 afterAll(() => {
   for (const r of roots) fs.rmSync(r, { recursive: true, force: true });
@@ -105,7 +113,10 @@ async function workload(chain: Chain, a: Accord, kind: Exclude<Kind, 'restore'>,
         }
       } else if (kind === 'import') {
         const state = await a.admin('GET', '/admin/revocation-feeds/issuers');
-        const current = (state.body.issuers as Array<{ issuer_sovereign_id: string; imported_sequence: number }>).find((i) => i.issuer_sovereign_id === ISSUER)?.imported_sequence ?? 0;
+        const current =
+          (state.body.issuers as Array<{ issuer_sovereign_id: string; imported_sequence: number }>).find(
+            (i) => i.issuer_sovereign_id === ISSUER,
+          )?.imported_sequence ?? 0;
         expect(current).toBeGreaterThanOrEqual(chain.ackedImport);
         const res = await a.admin('POST', '/admin/revocation-feeds/import', { feed: feedAt(chain, current + 1) });
         if (res.status === 200 && res.body.status === 'imported') {
@@ -113,7 +124,11 @@ async function workload(chain: Chain, a: Accord, kind: Exclude<Kind, 'restore'>,
           figures.acknowledged.imports++;
         } else if (res.status !== 200) throw new Error(`import refused: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
       } else {
-        const att = await a.admin('POST', '/admin/attestations', { subject_id: `node-${chain.index}-${n}`, roles: ['role:client'], validity_hours: 24 });
+        const att = await a.admin('POST', '/admin/attestations', {
+          subject_id: `node-${chain.index}-${n}`,
+          roles: ['role:client'],
+          validity_hours: 24,
+        });
         if (att.status !== 201) throw new Error(`attestation refused: ${att.status}`);
         await a.admin('POST', `/admin/attestations/${att.body.attestation_id}/revoke`, { reason: 'key_compromise' });
         const res = await a.admin('POST', '/admin/revocation-feeds/publish', {});
@@ -141,7 +156,12 @@ function check(chain: Chain): ReturnType<typeof checkDatabase> {
 async function setUp(chain: Chain): Promise<Accord> {
   const a = await startAccord(chain.env, operator);
   figures.starts++;
-  const treaty = await a.admin('POST', '/admin/recognition-treaties', { subject_sovereign_id: ISSUER, subject_public_keys: [issuerKey.publicKey], scope: { allowed_roles: ['role:anchor'] }, validity_hours: 24 * 30 });
+  const treaty = await a.admin('POST', '/admin/recognition-treaties', {
+    subject_sovereign_id: ISSUER,
+    subject_public_keys: [issuerKey.publicKey],
+    scope: { allowed_roles: ['role:anchor'] },
+    validity_hours: 24 * 30,
+  });
   expect(treaty.status).toBe(201);
   chain.ackedTreaties.add(treaty.body.treaty_id);
   const backup = await runCli(['backup', '--db', chain.dbPath, '--output', chain.backupFile], chain.env);
@@ -189,7 +209,9 @@ async function trial(chain: Chain, a: Accord, kind: Kind): Promise<Accord> {
         check(chain);
       } catch (err) {
         const files = fs.readdirSync(chain.dataDir).join(' ');
-        throw new Error(`${(err as Error).message}\nafter a restore killed at ${delay} ms (exit ${res.code}, ${res.signal}); files: ${files}; stderr: ${res.stderr.slice(0, 500)}`);
+        throw new Error(
+          `${(err as Error).message}\nafter a restore killed at ${delay} ms (exit ${res.code}, ${res.signal}); files: ${files}; stderr: ${res.stderr.slice(0, 500)}`,
+        );
       }
     }
   } else {

@@ -3,7 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireDatabaseLock, DatabaseLockedError, DatabasePathError, isDatabaseLocked, migrationJournal, migrationStatus, MIGRATIONS_DIR, openDatabase, openMemoryDatabase } from '../../src/db/database.ts';
+import {
+  acquireDatabaseLock,
+  DatabaseLockedError,
+  DatabasePathError,
+  isDatabaseLocked,
+  migrationJournal,
+  migrationStatus,
+  MIGRATIONS_DIR,
+  openDatabase,
+  openMemoryDatabase,
+} from '../../src/db/database.ts';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -39,8 +49,15 @@ describe('openDatabase', () => {
     try {
       const db = openDatabase(path.join(dir, 'a.db'));
       cleanup.push(() => db.close());
-      expect(migrationStatus(db.sqlite)).toEqual({ applied: migrationJournal().entries.length, head: migrationJournal().entries.length, atHead: true, ahead: false });
-      const tables = (db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
+      expect(migrationStatus(db.sqlite)).toEqual({
+        applied: migrationJournal().entries.length,
+        head: migrationJournal().entries.length,
+        atHead: true,
+        ahead: false,
+      });
+      const tables = (db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map(
+        (t) => t.name,
+      );
       expect(tables).toEqual(expect.arrayContaining(['authority_meta', 'authority_signing_keys', 'audit_events', 'admin_nonces']));
     } finally {
       process.chdir(before);
@@ -183,22 +200,38 @@ describe('the serving lock is on the database file, whatever name it is reached 
 
 describe('a database open to other users is refused, not quietly narrowed', () => {
   const cases: Array<{ name: string; prepare: (dir: string, file: string) => string; expected: (dir: string, file: string) => string }> = [
-    { name: 'directory 0755', prepare: (dir) => {
+    {
+      name: 'directory 0755',
+      prepare: (dir) => {
         fs.chmodSync(dir, 0o755);
         return dir;
-      }, expected: (dir) => `the database directory ${dir} is mode 0755, open to other users; run: chmod 700 ${dir}` },
-    { name: 'directory 0750', prepare: (dir) => {
+      },
+      expected: (dir) => `the database directory ${dir} is mode 0755, open to other users; run: chmod 700 ${dir}`,
+    },
+    {
+      name: 'directory 0750',
+      prepare: (dir) => {
         fs.chmodSync(dir, 0o750);
         return dir;
-      }, expected: (dir) => `the database directory ${dir} is mode 0750, open to other users; run: chmod 700 ${dir}` },
-    { name: 'database 0644', prepare: (_dir, file) => {
+      },
+      expected: (dir) => `the database directory ${dir} is mode 0750, open to other users; run: chmod 700 ${dir}`,
+    },
+    {
+      name: 'database 0644',
+      prepare: (_dir, file) => {
         fs.chmodSync(file, 0o644);
         return file;
-      }, expected: (_dir, file) => `the database ${file} is mode 0644, open to other users; run: chmod 600 ${file}` },
-    { name: 'database 0640', prepare: (_dir, file) => {
+      },
+      expected: (_dir, file) => `the database ${file} is mode 0644, open to other users; run: chmod 600 ${file}`,
+    },
+    {
+      name: 'database 0640',
+      prepare: (_dir, file) => {
         fs.chmodSync(file, 0o640);
         return file;
-      }, expected: (_dir, file) => `the database ${file} is mode 0640, open to other users; run: chmod 600 ${file}` },
+      },
+      expected: (_dir, file) => `the database ${file} is mode 0640, open to other users; run: chmod 600 ${file}`,
+    },
     {
       name: '-wal 0644',
       prepare: (_dir, file) => {

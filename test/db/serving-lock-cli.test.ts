@@ -49,7 +49,9 @@ describe('accord serve and the serving lock', () => {
     expect(wideDb.code).toBe(1);
     expect(wideDb.stderr).toBe(`accord: the database ${db} is mode 0644, open to other users; run: chmod 600 ${db}\n`);
     const restore = await accord(['restore', '--backup', db, '--db', db, '--yes'], { env: serveEnv(dir) });
-    expect(restore.stderr).toBe(`accord: refusing to restore: the database ${db} is mode 0644, open to other users; run: chmod 600 ${db}\n`);
+    expect(restore.stderr).toBe(
+      `accord: refusing to restore: the database ${db} is mode 0644, open to other users; run: chmod 600 ${db}\n`,
+    );
     expect(fs.statSync(db).mode & 0o777).toBe(0o644);
   }, 120_000);
 });

@@ -38,17 +38,34 @@ describe('drill: bad revocation feed imported', () => {
       validity_hours: 24 * 30,
     });
     expect(treaty.status).toBe(201);
-    const good = (await issuer.admin('POST', '/admin/attestations', { subject_id: 'node-good', roles: ['role:client'], validity_hours: 48 })).body;
-    const doomed = (await issuer.admin('POST', '/admin/attestations', { subject_id: 'node-doomed', roles: ['role:client'], validity_hours: 48 })).body;
+    const good = (
+      await issuer.admin('POST', '/admin/attestations', { subject_id: 'node-good', roles: ['role:client'], validity_hours: 48 })
+    ).body;
+    const doomed = (
+      await issuer.admin('POST', '/admin/attestations', { subject_id: 'node-doomed', roles: ['role:client'], validity_hours: 48 })
+    ).body;
     expect((await issuer.admin('POST', '/admin/revocation-feeds/publish', {})).status).toBe(200);
     expect((await importer.admin('POST', '/admin/peers', { sovereign_id: 'drill-issuer', base_url: issuer.url })).status).toBe(201);
     expect((await importer.admin('POST', '/admin/peers/drill-issuer/pull')).status).toBe(200);
-    const verify = async (attestation: unknown) => (await fetch(`${importer.url}/attestations/verify`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ attestation }) })).json() as Promise<{ accepted: boolean; reason: string }>;
+    const verify = async (attestation: unknown) =>
+      (
+        await fetch(`${importer.url}/attestations/verify`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ attestation }),
+        })
+      ).json() as Promise<{ accepted: boolean; reason: string }>;
     expect(await verify(good)).toMatchObject({ accepted: true });
 
     // The incident: a forged feed 2, signed with the leaked key and chained to feed 1, revokes the good attestation.
     const feed1 = (await issuer.get('/revocation-feeds/1')).body;
-    const entry = { index: 0, kind: 'membership_attestation', id: good.attestation_id, reason: 'key_compromise', revoked_at: toTimestamp(new Date()) };
+    const entry = {
+      index: 0,
+      kind: 'membership_attestation',
+      id: good.attestation_id,
+      reason: 'key_compromise',
+      revoked_at: toTimestamp(new Date()),
+    };
     const frontier = appendLeaves(emptyFrontier(), [leafHash(canonicalBytes(entry))]);
     const forged = signObject(
       {
@@ -71,7 +88,9 @@ describe('drill: bad revocation feed imported', () => {
     expect(await verify(good)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
 
     // The issuer's genuine feed 2 revokes the other attestation; the next pull collides with the forgery.
-    expect((await issuer.admin('POST', `/admin/attestations/${doomed.attestation_id}/revoke`, { reason: 'privilege_withdrawn' })).status).toBe(200);
+    expect(
+      (await issuer.admin('POST', `/admin/attestations/${doomed.attestation_id}/revoke`, { reason: 'privilege_withdrawn' })).status,
+    ).toBe(200);
     expect((await issuer.admin('POST', '/admin/revocation-feeds/publish', {})).body.latest_sequence).toBe(2);
     await importer.admin('POST', '/admin/peers/drill-issuer/pull');
 
@@ -104,7 +123,9 @@ describe('drill: bad revocation feed imported', () => {
     ]);
     expect(exported.code).toBe(0);
     const events = jsonLines(history);
-    expect(events.filter((e) => e.event_type === 'sovereign_revocation_feed_imported').map((e) => [e.details.sequence, e.details.feed_hash])).toEqual([
+    expect(
+      events.filter((e) => e.event_type === 'sovereign_revocation_feed_imported').map((e) => [e.details.sequence, e.details.feed_hash]),
+    ).toEqual([
       [1, canonicalHash(feed1)],
       [2, canonicalHash(forged)],
     ]);
@@ -118,7 +139,9 @@ describe('drill: bad revocation feed imported', () => {
     expect((await importer.cli(['feed', 'resume', 'drill-issuer'])).code).toBe(0);
     expect((await importer.cli(['feed', 'pull', 'drill-issuer'])).code).toBe(0);
     const genuine = (await issuer.get('/revocation-feeds/2')).body;
-    const state = (await importer.admin('GET', '/admin/revocation-feeds/issuers')).body.issuers.find((i: { issuer_sovereign_id: string }) => i.issuer_sovereign_id === 'drill-issuer');
+    const state = (await importer.admin('GET', '/admin/revocation-feeds/issuers')).body.issuers.find(
+      (i: { issuer_sovereign_id: string }) => i.issuer_sovereign_id === 'drill-issuer',
+    );
     expect(state).toMatchObject({ imported_sequence: 2, paused: false });
     expect(canonicalHash(genuine)).not.toBe(canonicalHash(forged));
 

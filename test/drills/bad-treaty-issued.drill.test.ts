@@ -27,12 +27,23 @@ describe('drill: bad treaty issued', () => {
     na = await DrillAuthority.create('drill-treaty', { ACCORD_FEED_PULL_CRON: '0 0 1 1 *' });
     await na.start();
     const since = toTimestamp(new Date(Date.now() - 60_000));
-    const other = (await na.admin('POST', '/admin/recognition-treaties', terms('drill-other', testKey('bad-treaty-drill:other').publicKey))).body.treaty_id;
+    const other = (await na.admin('POST', '/admin/recognition-treaties', terms('drill-other', testKey('bad-treaty-drill:other').publicKey)))
+      .body.treaty_id;
     const bad = (await na.admin('POST', '/admin/recognition-treaties', terms('drill-partner', wrongKey.publicKey))).body.treaty_id;
 
     // Identify.
     const issued = na.file('issued.jsonl');
-    const exported = await na.cli(['audit-export', '--db', na.dbPath, '--event-type', 'recognition_treaty_issued', '--since', since, '--output', issued]);
+    const exported = await na.cli([
+      'audit-export',
+      '--db',
+      na.dbPath,
+      '--event-type',
+      'recognition_treaty_issued',
+      '--since',
+      since,
+      '--output',
+      issued,
+    ]);
     expect(exported.code).toBe(0);
     const event = jsonLines(issued).find((e) => e.details.treaty_id === bad);
     expect(event).toMatchObject({ event_type: 'recognition_treaty_issued', actor: { type: 'operator', label: 'dev' } });
@@ -44,7 +55,9 @@ describe('drill: bad treaty issued', () => {
     expect(revoked.code).toBe(0);
     expect((await na.cli(['feed', 'publish'])).code).toBe(0);
     const feed = (await na.get('/revocation-feeds/latest')).body as { entries: Array<{ id: string; incident?: string }> };
-    expect(feed.entries).toContainEqual(expect.objectContaining({ id: bad, kind: 'recognition_treaty', reason: 'policy_violation', incident: 'INC-2' }));
+    expect(feed.entries).toContainEqual(
+      expect.objectContaining({ id: bad, kind: 'recognition_treaty', reason: 'policy_violation', incident: 'INC-2' }),
+    );
 
     // Investigate: the connectome shows the revoked edge, and the item in the blast radius.
     const edges = await na.until(async () => {
@@ -61,12 +74,28 @@ describe('drill: bad treaty issued', () => {
     expect(corrected.code).toBe(0);
     const treaty = corrected.json<{ treaty_id: string; subject_public_keys: string[] }>();
     expect(treaty.subject_public_keys).toEqual([rightKey.publicKey]);
-    const verified = await na.cli(['treaty', 'verify', na.writeJson('corrected-treaty.json', treaty), '--expected-subject', 'drill-partner']);
+    const verified = await na.cli([
+      'treaty',
+      'verify',
+      na.writeJson('corrected-treaty.json', treaty),
+      '--expected-subject',
+      'drill-partner',
+    ]);
     expect(verified.code).toBe(0);
     const after = await na.until(async () => {
       const doc = (await na.get('/connectome.json')).body as { recognition_edges: Edge[] };
       return doc.recognition_edges.some((e) => e.treaty_id === treaty.treaty_id) ? doc.recognition_edges : undefined;
     }, 'corrected edge in the connectome');
-    expect(after.filter((e) => e.to === 'drill-partner').map((e) => [e.treaty_id, e.status]).sort()).toEqual([[bad, 'revoked'], [treaty.treaty_id, 'active']].sort());
+    expect(
+      after
+        .filter((e) => e.to === 'drill-partner')
+        .map((e) => [e.treaty_id, e.status])
+        .sort(),
+    ).toEqual(
+      [
+        [bad, 'revoked'],
+        [treaty.treaty_id, 'active'],
+      ].sort(),
+    );
   }, 180_000);
 });

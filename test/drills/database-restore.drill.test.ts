@@ -15,7 +15,12 @@ afterAll(async () => {
 });
 
 function terms(subject: string) {
-  return { subject_sovereign_id: subject, subject_public_keys: [testKey(`restore-drill:${subject}`).publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 30 };
+  return {
+    subject_sovereign_id: subject,
+    subject_public_keys: [testKey(`restore-drill:${subject}`).publicKey],
+    scope: { allowed_roles: ['role:client'] },
+    validity_hours: 24 * 30,
+  };
 }
 
 describe('drill: database restore', () => {
@@ -54,7 +59,12 @@ describe('drill: database restore', () => {
     const restored = await na.cli(['restore', '--db', na.dbPath, '--backup', backup, '--yes']);
     expect(restored.stderr).toBe('');
     expect(restored.code).toBe(0);
-    const summary = restored.json<{ carried_forward: Record<string, number>; pre_restore_backup: string; backup_sidecar: string; audit_event: { seq: number } }>();
+    const summary = restored.json<{
+      carried_forward: Record<string, number>;
+      pre_restore_backup: string;
+      backup_sidecar: string;
+      audit_event: { seq: number };
+    }>();
     expect(summary.backup_sidecar).toBe('verified');
     expect(summary.carried_forward).toMatchObject({ published_feeds: latest - beforeBackup, revocation_log: 1, treaty_revocations: 1 });
     expect(fs.existsSync(summary.pre_restore_backup)).toBe(true);
@@ -79,10 +89,23 @@ describe('drill: database restore', () => {
 
     // The restore is on the record; the export verifies against the authority's published keys.
     const exportFile = na.file('restored.jsonl');
-    const exported = await na.cli(['audit-export', '--db', na.dbPath, '--event-type', 'database_restored', '--output', exportFile, '--signed']);
+    const exported = await na.cli([
+      'audit-export',
+      '--db',
+      na.dbPath,
+      '--event-type',
+      'database_restored',
+      '--output',
+      exportFile,
+      '--signed',
+    ]);
     expect(exported.code).toBe(0);
     const [event] = jsonLines(exportFile);
-    expect(event).toMatchObject({ seq: summary.audit_event.seq, event_type: 'database_restored', details: { backup_sha256: backedUp.json().sha256, pre_restore_backup: summary.pre_restore_backup } });
+    expect(event).toMatchObject({
+      seq: summary.audit_event.seq,
+      event_type: 'database_restored',
+      details: { backup_sha256: backedUp.json().sha256, pre_restore_backup: summary.pre_restore_backup },
+    });
     const verified = await na.cli(['audit-verify', exportFile, '--checkpoint', `${exportFile}.checkpoint.json`, '--authority-url', na.url]);
     expect(verified.code).toBe(0);
   }, 240_000);

@@ -25,14 +25,19 @@ function baseEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 export function runCli(args: string[], env: Record<string, string>, cwd: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: baseEnv(env), cwd, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({
-        code: err ? ((err as { code?: number }).code ?? 1) : 0,
-        stdout,
-        stderr,
-        json: <T>() => JSON.parse(stdout) as T,
-      });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: baseEnv(env), cwd, timeout: 120_000, maxBuffer: 32 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? ((err as { code?: number }).code ?? 1) : 0,
+          stdout,
+          stderr,
+          json: <T>() => JSON.parse(stdout) as T,
+        });
+      },
+    );
   });
 }
 
@@ -63,7 +68,10 @@ export class DrillAuthority {
   private child: ChildProcess | null = null;
   private stderrText = '';
 
-  private constructor(readonly sovereignId: string, port: number) {
+  private constructor(
+    readonly sovereignId: string,
+    port: number,
+  ) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), `accord-drill-${sovereignId}-`));
     roots.push(this.root);
     this.dataDir = path.join(this.root, 'data');
@@ -148,7 +156,15 @@ export class DrillAuthority {
   async admin(method: string, pathAndQuery: string, body?: unknown, operator = this.operatorKey()): Promise<{ status: number; body: any }> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = {
-      ...signAdminRequest({ authority: this.sovereignId, method, path: pathAndQuery, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }),
+      ...signAdminRequest({
+        authority: this.sovereignId,
+        method,
+        path: pathAndQuery,
+        body: text,
+        label: operator.label,
+        key: operator.key,
+        timestamp: toTimestamp(new Date()),
+      }),
       ...(text ? { 'Content-Type': 'application/json' } : {}),
     };
     const res = await fetch(`${this.url}${pathAndQuery}`, { method, headers, ...(text ? { body: text } : {}) });

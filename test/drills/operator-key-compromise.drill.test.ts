@@ -16,7 +16,12 @@ afterAll(async () => {
 });
 
 function treatyTerms(subject: string) {
-  return { subject_sovereign_id: subject, subject_public_keys: [testKey(`drill:${subject}`).publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 30 };
+  return {
+    subject_sovereign_id: subject,
+    subject_public_keys: [testKey(`drill:${subject}`).publicKey],
+    scope: { allowed_roles: ['role:client'] },
+    validity_hours: 24 * 30,
+  };
 }
 
 describe('drill: operator key compromise', () => {
@@ -27,7 +32,10 @@ describe('drill: operator key compromise', () => {
     const mallory = createOperatorKeyFile(na.file('mallory.key'), 'mallory');
     const keysFile = na.file('operator-keys.json');
     const writeKeys = (labels: Array<typeof alice>) =>
-      fs.writeFileSync(keysFile, JSON.stringify({ keys: Object.fromEntries(labels.map((k) => [k.label, { public_key: k.key.publicKey, scopes: ['*'] }])) }));
+      fs.writeFileSync(
+        keysFile,
+        JSON.stringify({ keys: Object.fromEntries(labels.map((k) => [k.label, { public_key: k.key.publicKey, scopes: ['*'] }])) }),
+      );
     writeKeys([alice, mallory]);
     Object.assign(na.env, { ACCORD_OPERATOR_KEYS_FILE: keysFile, ACCORD_ADMIN_KEY_FILE: na.file('alice.key') });
     await na.start();
@@ -42,7 +50,12 @@ describe('drill: operator key compromise', () => {
       expect(res.status).toBe(201);
       bad.push(res.body.treaty_id);
     }
-    const att = await na.admin('POST', '/admin/attestations', { subject_id: 'node-evil', roles: ['role:client'], validity_hours: 24 }, mallory);
+    const att = await na.admin(
+      'POST',
+      '/admin/attestations',
+      { subject_id: 'node-evil', roles: ['role:client'], validity_hours: 24 },
+      mallory,
+    );
     expect(att.status).toBe(201);
 
     // Contain: remove the key from the keys file and reload with SIGHUP.
@@ -65,19 +78,52 @@ describe('drill: operator key compromise', () => {
     expect(exported.stderr).toBe('');
     expect(exported.json()).toMatchObject({ count: 3, checkpoint: `${actions}.checkpoint.json` });
     const events = jsonLines(actions);
-    expect(events.map((e) => e.event_type)).toEqual(['recognition_treaty_issued', 'recognition_treaty_issued', 'membership_attestation_issued']);
+    expect(events.map((e) => e.event_type)).toEqual([
+      'recognition_treaty_issued',
+      'recognition_treaty_issued',
+      'membership_attestation_issued',
+    ]);
     expect(events.every((e) => e.actor.key_id === mallory.key.keyId && e.actor.label === 'mallory')).toBe(true);
     const verified = await na.cli(['audit-verify', actions, '--checkpoint', `${actions}.checkpoint.json`, '--authority-url', na.url]);
     expect(verified.code).toBe(0);
     expect(verified.json()).toMatchObject({ ok: true, count: 3, checkpoint: { signature: { status: 'valid', trusted_by: 'well_known' } } });
 
     // Recover: revoke everything the key authorized since it leaked, and publish.
-    const treaties = await na.cli(['treaty', 'revoke-by-operator', '--key-id', mallory.key.keyId, '--reason', 'key_compromise', '--since', leakedAt, '--incident', 'INC-1']);
+    const treaties = await na.cli([
+      'treaty',
+      'revoke-by-operator',
+      '--key-id',
+      mallory.key.keyId,
+      '--reason',
+      'key_compromise',
+      '--since',
+      leakedAt,
+      '--incident',
+      'INC-1',
+    ]);
     expect(treaties.code).toBe(0);
-    expect(treaties.json<{ revoked: Array<{ treaty_id: string }> }>().revoked.map((r) => r.treaty_id).sort()).toEqual([...bad].sort());
-    const attestations = await na.cli(['attestation', 'revoke-by-operator', '--key-id', mallory.key.keyId, '--reason', 'key_compromise', '--since', leakedAt, '--incident', 'INC-1']);
+    expect(
+      treaties
+        .json<{ revoked: Array<{ treaty_id: string }> }>()
+        .revoked.map((r) => r.treaty_id)
+        .sort(),
+    ).toEqual([...bad].sort());
+    const attestations = await na.cli([
+      'attestation',
+      'revoke-by-operator',
+      '--key-id',
+      mallory.key.keyId,
+      '--reason',
+      'key_compromise',
+      '--since',
+      leakedAt,
+      '--incident',
+      'INC-1',
+    ]);
     expect(attestations.code).toBe(0);
-    expect(attestations.json<{ revoked: Array<{ attestation_id: string }> }>().revoked.map((r) => r.attestation_id)).toEqual([att.body.attestation_id]);
+    expect(attestations.json<{ revoked: Array<{ attestation_id: string }> }>().revoked.map((r) => r.attestation_id)).toEqual([
+      att.body.attestation_id,
+    ]);
     const published = await na.cli(['feed', 'publish']);
     expect(published.code).toBe(0);
 

@@ -42,7 +42,8 @@ describe('drill: revocation blast-radius review', () => {
     }
     expect((await b.admin('POST', '/admin/peers/drill-a/pull')).status).toBe(200);
     expect((await a.admin('POST', '/admin/peers/drill-b/pull')).status).toBe(200);
-    const attestation = (await a.admin('POST', '/admin/attestations', { subject_id: 'node-7', roles: ['role:client'], validity_hours: 48 })).body;
+    const attestation = (await a.admin('POST', '/admin/attestations', { subject_id: 'node-7', roles: ['role:client'], validity_hours: 48 }))
+      .body;
 
     // The revocation under review.
     const revoked = await a.cli(['attestation', 'revoke', attestation.attestation_id, '--reason', 'key_compromise', '--incident', 'INC-7']);

@@ -32,9 +32,14 @@ describe('drill: signing-key rotation', () => {
     expect(pin.status).toBe(201);
     expect((await b.admin('POST', '/admin/peers', { sovereign_id: 'drill-rot-a', base_url: a.url })).status).toBe(201);
     const pull = async () => (await b.admin('POST', '/admin/peers/drill-rot-a/pull')).body;
-    const imported = async () => (await b.admin('GET', '/admin/revocation-feeds/issuers')).body.issuers.find((i: { issuer_sovereign_id: string }) => i.issuer_sovereign_id === 'drill-rot-a')?.imported_sequence as number;
+    const imported = async () =>
+      (await b.admin('GET', '/admin/revocation-feeds/issuers')).body.issuers.find(
+        (i: { issuer_sovereign_id: string }) => i.issuer_sovereign_id === 'drill-rot-a',
+      )?.imported_sequence as number;
     await pull();
-    const oldAttestation = (await a.admin('POST', '/admin/attestations', { subject_id: 'node-old', roles: ['role:client'], validity_hours: 48 })).body;
+    const oldAttestation = (
+      await a.admin('POST', '/admin/attestations', { subject_id: 'node-old', roles: ['role:client'], validity_hours: 48 })
+    ).body;
 
     // Planned rotation with an overlap: both keys declared, feeds co-signed, B keeps importing with only key1 pinned.
     const planned = await a.cli(['keys', 'rotate', '--overlap-days', '7']);
@@ -45,7 +50,9 @@ describe('drill: signing-key rotation', () => {
       [key1.keyId, true],
       [key2, false],
     ]);
-    expect((await a.admin('POST', '/admin/attestations', { subject_id: 'node-x', roles: ['role:client'], validity_hours: 48 })).status).toBe(201);
+    expect(
+      (await a.admin('POST', '/admin/attestations', { subject_id: 'node-x', roles: ['role:client'], validity_hours: 48 })).status,
+    ).toBe(201);
     const published = await a.admin('POST', '/admin/revocation-feeds/publish', { heartbeat: true });
     const overlapSequence: number = published.body.latest_sequence;
     const overlapFeed = (await a.get(`/revocation-feeds/${overlapSequence}`)).body as { signatures: Array<{ key_id: string }> };
@@ -59,17 +66,30 @@ describe('drill: signing-key rotation', () => {
     const rotation = emergency.json<{ new_key: { key_id: string; public_key: string }; retired: Array<{ key_id: string }> }>();
     expect(rotation.retired.map((r) => r.key_id).sort()).toEqual([key1.keyId, key2].sort());
     expect((await a.cli(['feed', 'publish'])).code).toBe(0);
-    const cutSequence = (await a.get('/revocation-feeds/latest')).body as { sequence: number; entries: Array<{ kind: string; id: string; reason: string }>; signatures: Array<{ key_id: string }> };
+    const cutSequence = (await a.get('/revocation-feeds/latest')).body as {
+      sequence: number;
+      entries: Array<{ kind: string; id: string; reason: string }>;
+      signatures: Array<{ key_id: string }>;
+    };
     expect(cutSequence.signatures.map((s) => s.key_id)).toEqual([rotation.new_key.key_id]);
-    expect(cutSequence.entries.filter((e) => e.kind === 'public_key').map((e) => [e.id, e.reason]).sort()).toEqual([
-      [key1.keyId, 'key_compromise'],
-      [key2, 'key_compromise'],
-    ].sort());
+    expect(
+      cutSequence.entries
+        .filter((e) => e.kind === 'public_key')
+        .map((e) => [e.id, e.reason])
+        .sort(),
+    ).toEqual(
+      [
+        [key1.keyId, 'key_compromise'],
+        [key2, 'key_compromise'],
+      ].sort(),
+    );
 
     // B never accepts the new key from the feed it signs: the import is refused and B stays where it was.
     await pull();
     expect(await imported()).toBe(overlapSequence);
-    const rejected = (await b.admin('GET', '/admin/audit?event_type=sovereign_revocation_feed_rejected')).body.events as Array<{ details: { sequence: number; reason: string } }>;
+    const rejected = (await b.admin('GET', '/admin/audit?event_type=sovereign_revocation_feed_rejected')).body.events as Array<{
+      details: { sequence: number; reason: string };
+    }>;
     expect(rejected.at(-1)!.details).toMatchObject({ sequence: cutSequence.sequence, reason: 'invalid_signature' });
 
     // The peers' runbook: verify the new key out of band (here: the key_id A's operator read out from
@@ -80,14 +100,19 @@ describe('drill: signing-key rotation', () => {
       'treaty',
       'supersede',
       pin.body.treaty_id,
-      b.writeJson('repin.json', { subject_public_keys: [declared[0]!.public_key], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 30 }),
+      b.writeJson('repin.json', {
+        subject_public_keys: [declared[0]!.public_key],
+        scope: { allowed_roles: ['role:client'] },
+        validity_hours: 24 * 30,
+      }),
     ]);
     expect(superseded.code).toBe(0);
     await pull();
     expect(await imported()).toBe(cutSequence.sequence);
 
     // Objects signed by the retired key no longer verify at B; objects of the new key do.
-    const fresh = (await a.admin('POST', '/admin/attestations', { subject_id: 'node-new', roles: ['role:client'], validity_hours: 48 })).body;
+    const fresh = (await a.admin('POST', '/admin/attestations', { subject_id: 'node-new', roles: ['role:client'], validity_hours: 48 }))
+      .body;
     expect(fresh.issued_by).toBe(rotation.new_key.key_id);
     const [oldCheck, freshCheck] = await Promise.all([
       b.cli(['attestation', 'verify', b.writeJson('old.json', oldAttestation)]),
@@ -99,7 +124,9 @@ describe('drill: signing-key rotation', () => {
     // A restart loads only the key that still signs (the configured key file holds a retired key).
     expect(await a.stop()).toBe(0);
     await a.start();
-    expect(((await a.get('/.well-known/network-authority')).body as Declaration).public_keys.map((k) => k.key_id)).toEqual([rotation.new_key.key_id]);
+    expect(((await a.get('/.well-known/network-authority')).body as Declaration).public_keys.map((k) => k.key_id)).toEqual([
+      rotation.new_key.key_id,
+    ]);
     expect((await a.get('/readyz')).status).toBe(200);
   }, 240_000);
 });

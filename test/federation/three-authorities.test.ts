@@ -44,13 +44,27 @@ async function boot(id: string, port: number): Promise<FedNode> {
 
 async function admin(node: FedNode, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
   const text = body === undefined ? '' : JSON.stringify(body);
-  const headers = { ...signAdminRequest({ authority: node.id, method, path: p, body: text, label: operator.label, key: operator.key, timestamp: toTimestamp(new Date()) }), ...(text ? { 'Content-Type': 'application/json' } : {}) };
+  const headers = {
+    ...signAdminRequest({
+      authority: node.id,
+      method,
+      path: p,
+      body: text,
+      label: operator.label,
+      key: operator.key,
+      timestamp: toTimestamp(new Date()),
+    }),
+    ...(text ? { 'Content-Type': 'application/json' } : {}),
+  };
   const res = await fetch(`${node.url}${p}`, { method, headers, ...(text ? { body: text } : {}) });
   return { status: res.status, body: await res.json() };
 }
 
 async function publicJson(node: FedNode, p: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${node.url}${p}`, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(
+    `${node.url}${p}`,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   return res.json();
 }
 
@@ -66,11 +80,20 @@ async function until<T>(what: string, check: () => Promise<T | false | undefined
 }
 
 const importedSeq = (node: FedNode, issuer: string) =>
-  (node.running.db.sqlite.prepare('SELECT last_sequence FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as { last_sequence: number } | undefined)?.last_sequence ?? 0;
+  (
+    node.running.db.sqlite.prepare('SELECT last_sequence FROM feed_issuers WHERE issuer_sovereign_id = ?').get(issuer) as
+      | { last_sequence: number }
+      | undefined
+  )?.last_sequence ?? 0;
 const hasImported = (node: FedNode, issuer: string, id: string) =>
-  node.running.db.sqlite.prepare('SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND id = ?').get(issuer, id) !== undefined;
+  node.running.db.sqlite.prepare('SELECT 1 FROM imported_revocations WHERE issuer_sovereign_id = ? AND id = ?').get(issuer, id) !==
+  undefined;
 const auditTypes = (node: FedNode, type: string) =>
-  (node.running.db.sqlite.prepare('SELECT canonical FROM audit_events WHERE event_type = ? ORDER BY seq').all(type) as Array<{ canonical: string }>).map((r) => JSON.parse(r.canonical) as { details: Record<string, unknown> });
+  (
+    node.running.db.sqlite.prepare('SELECT canonical FROM audit_events WHERE event_type = ? ORDER BY seq').all(type) as Array<{
+      canonical: string;
+    }>
+  ).map((r) => JSON.parse(r.canonical) as { details: Record<string, unknown> });
 
 async function publicKeyOf(node: FedNode): Promise<string[]> {
   const declaration = await publicJson(node, '/.well-known/network-authority');
@@ -78,7 +101,12 @@ async function publicKeyOf(node: FedNode): Promise<string[]> {
 }
 
 async function recognize(from: FedNode, to: FedNode, keys?: string[]): Promise<string> {
-  const res = await admin(from, 'POST', '/admin/recognition-treaties', { subject_sovereign_id: to.id, subject_public_keys: keys ?? (await publicKeyOf(to)), scope: { allowed_roles: ['role:anchor', 'role:client'] }, validity_hours: 24 * 30 });
+  const res = await admin(from, 'POST', '/admin/recognition-treaties', {
+    subject_sovereign_id: to.id,
+    subject_public_keys: keys ?? (await publicKeyOf(to)),
+    scope: { allowed_roles: ['role:anchor', 'role:client'] },
+    validity_hours: 24 * 30,
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.treaty_id as string;
 }
@@ -127,9 +155,21 @@ describe('three authorities on loopback, cron every second', () => {
     await peer(B, A);
     await peer(C, A);
     await peer(C, B);
-    await until('A has B and C, B has A, C has A and B', () => importedSeq(A, 'na-b') >= 1 && importedSeq(A, 'na-c') >= 1 && importedSeq(B, 'na-a') >= 1 && importedSeq(C, 'na-a') >= 1 && importedSeq(C, 'na-b') >= 1);
+    await until(
+      'A has B and C, B has A, C has A and B',
+      () =>
+        importedSeq(A, 'na-b') >= 1 &&
+        importedSeq(A, 'na-c') >= 1 &&
+        importedSeq(B, 'na-a') >= 1 &&
+        importedSeq(C, 'na-a') >= 1 &&
+        importedSeq(C, 'na-b') >= 1,
+    );
     // The importer's signed receipt reaches the issuer: B knows A has caught up.
-    await until('B holds a receipt from A', async () => ((await admin(B, 'GET', '/admin/revocation-feeds/receipts')).body.receipts as Array<{ importer_sovereign_id: string }>).some((r) => r.importer_sovereign_id === 'na-a'));
+    await until('B holds a receipt from A', async () =>
+      ((await admin(B, 'GET', '/admin/revocation-feeds/receipts')).body.receipts as Array<{ importer_sovereign_id: string }>).some(
+        (r) => r.importer_sovereign_id === 'na-a',
+      ),
+    );
   });
 
   it('a revocation at B propagates to A and C; verification at A then refuses the attestation', async () => {
@@ -145,7 +185,9 @@ describe('three authorities on loopback, cron every second', () => {
     await until('A records C failing', () => auditTypes(A, 'feed_pull_failing').some((e) => e.details.peer === 'na-c'));
     C = await boot('na-c', C.port);
     const { id } = await revokedAttestation(C, 'node-c-1');
-    await until('C published the revocation', async () => (await publicJson(C, '/revocation-feeds/latest')).entries?.some((e: { id: string }) => e.id === id));
+    await until('C published the revocation', async () =>
+      (await publicJson(C, '/revocation-feeds/latest')).entries?.some((e: { id: string }) => e.id === id),
+    );
     // A is backing off C (30 s after a failure); the operator pulls now instead of waiting.
     const pulled = await admin(A, 'POST', '/admin/peers/na-c/pull');
     expect(pulled.body).toMatchObject({ outcome: 'ok' });
@@ -160,11 +202,22 @@ describe('three authorities on loopback, cron every second', () => {
     expect(rotated.status, JSON.stringify(rotated.body)).toBe(201);
     const newKey = rotated.body.new_key.public_key as string;
     bNewKey = readSigningKeyFile(rotated.body.new_key.file as string);
-    const overlap = await admin(A, 'POST', `/admin/recognition-treaties/${treatyAB}/supersede`, { subject_public_keys: [...oldKeys, newKey], scope: { allowed_roles: ['role:anchor', 'role:client'] }, validity_hours: 24 * 30 });
+    const overlap = await admin(A, 'POST', `/admin/recognition-treaties/${treatyAB}/supersede`, {
+      subject_public_keys: [...oldKeys, newKey],
+      scope: { allowed_roles: ['role:anchor', 'role:client'] },
+      validity_hours: 24 * 30,
+    });
     expect(overlap.status, JSON.stringify(overlap.body)).toBe(201);
     const first = await revokedAttestation(B, 'node-b-2');
-    await until('A imported across the overlap; C (old key only) too', () => hasImported(A, 'na-b', first.id) && hasImported(C, 'na-b', first.id));
-    const newOnly = await admin(A, 'POST', `/admin/recognition-treaties/${overlap.body.treaty.treaty_id}/supersede`, { subject_public_keys: [newKey], scope: { allowed_roles: ['role:anchor', 'role:client'] }, validity_hours: 24 * 30 });
+    await until(
+      'A imported across the overlap; C (old key only) too',
+      () => hasImported(A, 'na-b', first.id) && hasImported(C, 'na-b', first.id),
+    );
+    const newOnly = await admin(A, 'POST', `/admin/recognition-treaties/${overlap.body.treaty.treaty_id}/supersede`, {
+      subject_public_keys: [newKey],
+      scope: { allowed_roles: ['role:anchor', 'role:client'] },
+      validity_hours: 24 * 30,
+    });
     expect(newOnly.status, JSON.stringify(newOnly.body)).toBe(201);
     const second = await revokedAttestation(B, 'node-b-3');
     await until('A imported with the new key only', () => hasImported(A, 'na-b', second.id));

@@ -43,7 +43,16 @@ describe('accord feed (subprocess against a running authority)', () => {
   it('import, peer-add, peers, rollback-import; errors exit non-zero with the code', async () => {
     const deps = running.authority.deps;
     const key = testKey('cli-issuer');
-    issueTreaty(deps, { subject_sovereign_id: 'issuer-b', subject_public_keys: [key.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 }, undefined);
+    issueTreaty(
+      deps,
+      {
+        subject_sovereign_id: 'issuer-b',
+        subject_public_keys: [key.publicKey],
+        scope: { allowed_roles: ['role:client'] },
+        validity_hours: 24,
+      },
+      undefined,
+    );
     const sim = new SimulatedIssuer('issuer-b', [key], () => new Date());
     const files = [sim.next({ entries: 2 }), sim.next({ entries: 3 })].map((feed, i) => {
       const file = path.join(dir, `feed-${i + 1}.json`);
@@ -53,16 +62,31 @@ describe('accord feed (subprocess against a running authority)', () => {
 
     const res = await accord('feed', 'import', files[0]!);
     expect(res.code, res.stderr).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual({ accepted: true, status: 'imported', issuer_sovereign_id: 'issuer-b', sequence: 1, revoked_count: 2 });
+    expect(JSON.parse(res.stdout)).toEqual({
+      accepted: true,
+      status: 'imported',
+      issuer_sovereign_id: 'issuer-b',
+      sequence: 1,
+      revoked_count: 2,
+    });
     expect(importFeed(deps, JSON.parse(fs.readFileSync(files[1]!, 'utf8')), { actor: SYSTEM_ACTOR, via: 'admin' }).sequence).toBe(2);
 
     expect((await accord('feed', 'peer-add', 'issuer-b', 'http://127.0.0.1:9')).code).toBe(0);
     const peers = JSON.parse((await accord('feed', 'peers')).stdout) as { peers: Array<Record<string, unknown>> };
-    expect(peers.peers).toEqual([expect.objectContaining({ sovereign_id: 'issuer-b', imported_sequence: 2, recognized: true, paused: false })]);
+    expect(peers.peers).toEqual([
+      expect.objectContaining({ sovereign_id: 'issuer-b', imported_sequence: 2, recognized: true, paused: false }),
+    ]);
 
     const rolled = await accord('feed', 'rollback-import', '--issuer', 'issuer-b', '--to-sequence', '1');
     expect(rolled.code, rolled.stderr).toBe(0);
-    expect(JSON.parse(rolled.stdout)).toEqual({ issuer_sovereign_id: 'issuer-b', from_sequence: 2, to_sequence: 1, removed_feeds: 1, removed_revocations: 3, paused: true });
+    expect(JSON.parse(rolled.stdout)).toEqual({
+      issuer_sovereign_id: 'issuer-b',
+      from_sequence: 2,
+      to_sequence: 1,
+      removed_feeds: 1,
+      removed_revocations: 3,
+      paused: true,
+    });
 
     const paused = await accord('feed', 'import', files[1]!);
     expect(paused.code).toBe(1);

@@ -21,7 +21,13 @@ const KEYS: Record<keyof typeof SEEDS, SigningKey> = { a: signingKeyFromSeed(SEE
 const ENTRIES: Array<{ name: string; entry: Record<string, unknown> }> = [
   {
     name: 'attestation-minimal',
-    entry: { index: 0, kind: 'membership_attestation', id: '00000000-0000-4000-8000-0000000000e1', reason: 'key_compromise', revoked_at: '2026-01-02T03:04:05Z' },
+    entry: {
+      index: 0,
+      kind: 'membership_attestation',
+      id: '00000000-0000-4000-8000-0000000000e1',
+      reason: 'key_compromise',
+      revoked_at: '2026-01-02T03:04:05Z',
+    },
   },
   {
     name: 'treaty-all-optional-fields',
@@ -50,11 +56,23 @@ const ENTRIES: Array<{ name: string; entry: Record<string, unknown> }> = [
   },
   {
     name: 'attestation-unspecified',
-    entry: { index: 3, kind: 'membership_attestation', id: '00000000-0000-4000-8000-0000000000e4', reason: 'unspecified', revoked_at: '2026-01-03T00:00:00Z' },
+    entry: {
+      index: 3,
+      kind: 'membership_attestation',
+      id: '00000000-0000-4000-8000-0000000000e4',
+      reason: 'unspecified',
+      revoked_at: '2026-01-03T00:00:00Z',
+    },
   },
   {
     name: 'attestation-policy-violation',
-    entry: { index: 4, kind: 'membership_attestation', id: '00000000-0000-4000-8000-0000000000e5', reason: 'policy_violation', revoked_at: '2026-01-03T00:00:01Z' },
+    entry: {
+      index: 4,
+      kind: 'membership_attestation',
+      id: '00000000-0000-4000-8000-0000000000e5',
+      reason: 'policy_violation',
+      revoked_at: '2026-01-03T00:00:01Z',
+    },
   },
 ];
 
@@ -131,12 +149,24 @@ function feedChain(version: 1 | 2) {
       log: { size: logSize, root_hash: `sha256:${merkleTreeHash(leaves.slice(0, logSize))}` },
       issued_by: KEYS[c.signers[0]!].keyId,
     };
-    const signed = signObject(unsigned, c.signers.map((s) => KEYS[s]));
+    const signed = signObject(
+      unsigned,
+      c.signers.map((s) => KEYS[s]),
+    );
     const signedCanonical = canonicalJson(signed);
     const feedHash = canonicalHash(signed);
     const signedHash = canonicalHash(unsigned);
     previous = version === 2 ? signedHash : feedHash;
-    const vector = { name: c.name, description: c.description, signers: c.signers, unsigned, canonical: canonicalJson(unsigned), signed, signed_canonical: signedCanonical, feed_hash: feedHash };
+    const vector = {
+      name: c.name,
+      description: c.description,
+      signers: c.signers,
+      unsigned,
+      canonical: canonicalJson(unsigned),
+      signed,
+      signed_canonical: signedCanonical,
+      feed_hash: feedHash,
+    };
     return version === 2 ? { ...vector, signed_hash: signedHash } : vector;
   });
 }
@@ -159,9 +189,14 @@ const document = {
     'Revocation feed golden vectors (protocol v1). entry.canonical = RFC 8785 JCS of entry; leaf_hash = hex SHA-256(0x00 || UTF-8 canonical); ' +
     'tree roots are RFC 6962 Merkle tree heads (ct_leaf_hex trees hash the hex-decoded bytes as leaf data). For each feed, `canonical` is JCS of `unsigned` ' +
     '(what every signature covers), `signed_canonical` is JCS of the signed feed (the exact bytes served) and `feed_hash` = "sha256:" + hex SHA-256(signed_canonical), ' +
-    'which is the next feed\'s previous_feed_hash.',
+    "which is the next feed's previous_feed_hash.",
   protocol_version: 1,
-  keys: (Object.keys(SEEDS) as Array<keyof typeof SEEDS>).map((name) => ({ name, seed_hex: SEEDS[name].toString('hex'), public_key: KEYS[name].publicKey, key_id: KEYS[name].keyId })),
+  keys: (Object.keys(SEEDS) as Array<keyof typeof SEEDS>).map((name) => ({
+    name,
+    seed_hex: SEEDS[name].toString('hex'),
+    public_key: KEYS[name].publicKey,
+    key_id: KEYS[name].keyId,
+  })),
   entries: entryVectors,
   ct_leaf_hex: CT_LEAF_HEX,
   trees,

@@ -35,7 +35,11 @@ function outcome(a: TestAuthority, body: Buffer): unknown {
 /** Everything an import writes: the feed tables and the feed audit events (treaty ids differ between authorities). */
 function feedState(a: TestAuthority): unknown {
   const tables = Object.fromEntries(FEED_TABLES.map((t) => [t, a.db.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()]));
-  const audit = (a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type LIKE '%feed%' ORDER BY seq").all() as Array<{ canonical: string }>).map((r) => {
+  const audit = (
+    a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type LIKE '%feed%' ORDER BY seq").all() as Array<{
+      canonical: string;
+    }>
+  ).map((r) => {
     // The chain hashes also cover the (differing) treaty events before them.
     const { event_id: _id, hash: _hash, prev_hash: _prev, ...rest } = JSON.parse(r.canonical) as Record<string, unknown>;
     return rest;
@@ -43,7 +47,10 @@ function feedState(a: TestAuthority): unknown {
   return { tables, audit };
 }
 
-const incident = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.constantFrom('a"b', 'back\\slash', 'é 🔑', '\u2028', 'x'.repeat(256), 'tab\there'));
+const incident = fc.oneof(
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }),
+  fc.constantFrom('a"b', 'back\\slash', 'é 🔑', '\u2028', 'x'.repeat(256), 'tab\there'),
+);
 const entry: fc.Arbitrary<NewRevocationEntry> = fc.record(
   {
     kind: fc.constantFrom(...REVOCATION_KINDS),
@@ -57,7 +64,13 @@ const entry: fc.Arbitrary<NewRevocationEntry> = fc.record(
   { requiredKeys: ['kind', 'id', 'reason', 'revoked_at'] },
 );
 
-type Step = { kind: 'next'; entries: NewRevocationEntry[] } | { kind: 'replay' } | { kind: 'tampered' } | { kind: 'bad_entry' } | { kind: 'gap' } | { kind: 'resigned' };
+type Step =
+  | { kind: 'next'; entries: NewRevocationEntry[] }
+  | { kind: 'replay' }
+  | { kind: 'tampered' }
+  | { kind: 'bad_entry' }
+  | { kind: 'gap' }
+  | { kind: 'resigned' };
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.array(entry, { maxLength: 6 }).map((entries) => ({ kind: 'next' as const, entries })) },
   fc.constantFrom<Step>({ kind: 'replay' }, { kind: 'tampered' }, { kind: 'bad_entry' }, { kind: 'gap' }, { kind: 'resigned' }),
@@ -82,7 +95,9 @@ function feedFor(sim: SimulatedIssuer, s: Step, other: SimulatedIssuer): Feed {
       return sim.next({ entries: 1, dryRun: true, mutate: (f) => (f.sequence = (f.sequence as number) + 1) });
     case 'resigned':
       // An already imported sequence with different content: equivocation.
-      return sim.feeds.length === 0 ? sim.next({ entries: 1, dryRun: true }) : sim.next({ entries: 1, dryRun: true, mutate: (f) => Object.assign(f, { sequence: 1, previous_feed_hash: null }) });
+      return sim.feeds.length === 0
+        ? sim.next({ entries: 1, dryRun: true })
+        : sim.next({ entries: 1, dryRun: true, mutate: (f) => Object.assign(f, { sequence: 1, previous_feed_hash: null }) });
   }
 }
 
@@ -106,7 +121,16 @@ describe('canonical feed requests', () => {
 
   it('stores the canonical request’s feed byte for byte and hashes those bytes', () => {
     const { a, sim } = setup();
-    const feed = sim.next({ entries: [sim.revocation({ kind: 'public_key', id: `sha256:${'e'.repeat(64)}`, incident: 'é "quoted" \\ 🔑', invalid_since: '2025-01-01T00:00:00Z' })] });
+    const feed = sim.next({
+      entries: [
+        sim.revocation({
+          kind: 'public_key',
+          id: `sha256:${'e'.repeat(64)}`,
+          incident: 'é "quoted" \\ 🔑',
+          invalid_since: '2025-01-01T00:00:00Z',
+        }),
+      ],
+    });
     const body = canonicalRequest(feed);
     const result = importFeedRequest(a.deps, body, CTX);
     const stored = a.db.sqlite.prepare('SELECT body, feed_hash FROM imported_feeds').get() as { body: string; feed_hash: string };
@@ -115,12 +139,18 @@ describe('canonical feed requests', () => {
   });
 
   it('refuses a duplicate key inside an otherwise canonical request as malformed JSON, changing nothing', () => {
-    for (const duplicate of [(t: string) => t.replace('"type":', '"type":"x","type":'), (t: string) => t.replace('"index":0,', '"index":0,"index":0,')]) {
+    for (const duplicate of [
+      (t: string) => t.replace('"type":', '"type":"x","type":'),
+      (t: string) => t.replace('"index":0,', '"index":0,"index":0,'),
+    ]) {
       const { a, sim } = setup();
       const text = canonicalRequest(sim.next({ entries: 1 })).toString('utf8');
       const body = Buffer.from(duplicate(text), 'utf8');
       expect(body.toString('utf8')).not.toBe(text);
-      expect(outcome(a, body)).toMatchObject({ code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message: 'JSON object has a duplicate key' }] } });
+      expect(outcome(a, body)).toMatchObject({
+        code: 'invalid_revocation_feed',
+        details: { issues: [{ path: '(root)', message: 'JSON object has a duplicate key' }] },
+      });
       expect(a.db.sqlite.prepare('SELECT count(*) AS n FROM imported_revocations').get()).toEqual({ n: 0 });
     }
   });
@@ -129,7 +159,10 @@ describe('canonical feed requests', () => {
     const { a, sim } = setup();
     const feed = sim.next({ entries: 2 });
     const withExtra = Buffer.from(`{"feed":${canonicalJson(feed)},"x":1}`, 'utf8');
-    expect(outcome(a, withExtra)).toMatchObject({ code: 'invalid_revocation_feed', details: { issues: [{ message: 'the request body must be {"feed": {…}} with no other fields' }] } });
+    expect(outcome(a, withExtra)).toMatchObject({
+      code: 'invalid_revocation_feed',
+      details: { issues: [{ message: 'the request body must be {"feed": {…}} with no other fields' }] },
+    });
     const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), canonicalRequest(feed)]);
     expect(outcome(a, withBom)).toMatchObject({ result: { status: 'imported', revoked_count: 2 } });
   });

@@ -41,7 +41,10 @@ async function importNext(ctx: Ctx, entries = 1): Promise<Feed> {
 }
 
 /** The feed as a relay might pass it on: the issuer's signatures plus one entry of its own. */
-const padded = (feed: Feed): Feed => ({ ...feed, signatures: [...feed.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }] });
+const padded = (feed: Feed): Feed => ({
+  ...feed,
+  signatures: [...feed.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }],
+});
 
 /** Hash of a feed without its signatures, computed here, independently of the importer. */
 const signedPartHash = ({ signatures: _signatures, ...signed }: Feed): string => canonicalHash(signed);
@@ -59,7 +62,10 @@ const scenarios: Scenario[] = [
     check: (ctx, body) => {
       expect(body).toEqual({ accepted: true, status: 'imported', issuer_sovereign_id: ISSUER, sequence: 1, revoked_count: 2 });
       const entry = ctx.sim.feeds[0]!.entries[1]!;
-      expect(findImportedRevocation(ctx.a.db.sqlite, ISSUER, 'membership_attestation', entry.id)).toMatchObject({ reason: 'key_compromise', feed_sequence: 1 });
+      expect(findImportedRevocation(ctx.a.db.sqlite, ISSUER, 'membership_attestation', entry.id)).toMatchObject({
+        reason: 'key_compromise',
+        feed_sequence: 1,
+      });
       expect(stateOf(ctx)?.imported_sequence).toBe(1);
     },
   },
@@ -115,7 +121,10 @@ const scenarios: Scenario[] = [
     act: (ctx) => {
       const feed = ctx.sim.feeds[0]!;
       // Anyone relaying the feed can append a signature entry; the issuer said nothing new.
-      return importVia(ctx.a, { ...feed, signatures: [...feed.signatures, { key_id: testKey('mallory').keyId, sig: feed.signatures[0]!.sig }] });
+      return importVia(ctx.a, {
+        ...feed,
+        signatures: [...feed.signatures, { key_id: testKey('mallory').keyId, sig: feed.signatures[0]!.sig }],
+      });
     },
     status: 200,
     code: 'already_imported',
@@ -173,7 +182,7 @@ const scenarios: Scenario[] = [
     dbUnchanged: true,
   },
   {
-    name: 'version 2: a feed padded by a relay and imported first does not break the issuer\'s chain',
+    name: "version 2: a feed padded by a relay and imported first does not break the issuer's chain",
     arrange: async (ctx) => {
       ctx.sim.version = 2;
       const feed = ctx.sim.next({ entries: 1 });
@@ -204,7 +213,8 @@ const scenarios: Scenario[] = [
       ctx.sim.version = 2;
       await importNext(ctx, 1);
     },
-    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 1, mutate: (f) => void (f.previous_feed_hash = canonicalHash(ctx.sim.feeds[0])) })),
+    act: (ctx) =>
+      importVia(ctx.a, ctx.sim.next({ entries: 1, mutate: (f) => void (f.previous_feed_hash = canonicalHash(ctx.sim.feeds[0])) })),
     status: 409,
     code: 'chain_mismatch',
     audit: 'sovereign_revocation_feed_rejected',
@@ -227,7 +237,11 @@ const scenarios: Scenario[] = [
   {
     name: 'Merkle root mismatch',
     arrange: async (ctx) => void (await importNext(ctx, 2)),
-    act: (ctx) => importVia(ctx.a, ctx.sim.next({ entries: 2, mutate: (f) => void ((f.log as { root_hash: string }).root_hash = `sha256:${'00'.repeat(32)}`) })),
+    act: (ctx) =>
+      importVia(
+        ctx.a,
+        ctx.sim.next({ entries: 2, mutate: (f) => void ((f.log as { root_hash: string }).root_hash = `sha256:${'00'.repeat(32)}`) }),
+      ),
     status: 422,
     code: 'log_root_mismatch',
     audit: 'sovereign_revocation_feed_rejected',
@@ -268,7 +282,8 @@ const scenarios: Scenario[] = [
     code: 'log_root_mismatch',
     audit: 'sovereign_revocation_feed_rejected',
     dbUnchanged: true,
-    check: (_ctx, body) => expect((body.error as { details: Record<string, unknown> }).details).toMatchObject({ problem: 'non_contiguous_indexes' }),
+    check: (_ctx, body) =>
+      expect((body.error as { details: Record<string, unknown> }).details).toMatchObject({ problem: 'non_contiguous_indexes' }),
   },
   {
     name: 'log size that does not match the entries',
@@ -410,7 +425,12 @@ const scenarios: Scenario[] = [
     audit: null,
     dbUnchanged: true,
     check: async (ctx, body) => {
-      expect((body.peers as Array<Record<string, unknown>>)[0]).toMatchObject({ sovereign_id: ISSUER, stale: true, paused: false, imported_sequence: 1 });
+      expect((body.peers as Array<Record<string, unknown>>)[0]).toMatchObject({
+        sovereign_id: ISSUER,
+        stale: true,
+        paused: false,
+        imported_sequence: 1,
+      });
       const metrics = await (await ctx.a.app.request('/metrics')).text();
       expect(metrics).toContain(`accord_feed_issuer_stale{issuer="${ISSUER}"} 1`);
     },
@@ -419,7 +439,11 @@ const scenarios: Scenario[] = [
     name: 'oversized feed (> 8 MiB body)',
     act: (ctx) => {
       const feed = ctx.sim.next({ entries: 1 });
-      return ctx.a.admin('POST', '/admin/revocation-feeds/import', JSON.stringify({ feed }).replace(/}$/, `${' '.repeat(8 * 1024 * 1024)}}`));
+      return ctx.a.admin(
+        'POST',
+        '/admin/revocation-feeds/import',
+        JSON.stringify({ feed }).replace(/}$/, `${' '.repeat(8 * 1024 * 1024)}}`),
+      );
     },
     status: 413,
     code: 'body_too_large',
@@ -453,7 +477,12 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'a float in a signed field',
-    act: (ctx) => ctx.a.admin('POST', '/admin/revocation-feeds/import', JSON.stringify({ feed: ctx.sim.next({ entries: 0 }) }).replace('"version":1', '"version":1.5')),
+    act: (ctx) =>
+      ctx.a.admin(
+        'POST',
+        '/admin/revocation-feeds/import',
+        JSON.stringify({ feed: ctx.sim.next({ entries: 0 }) }).replace('"version":1', '"version":1.5'),
+      ),
     status: 422,
     code: 'invalid_revocation_feed',
     audit: 'sovereign_revocation_feed_rejected',
@@ -465,7 +494,12 @@ const scenarios: Scenario[] = [
       arrange: async (ctx) => {
         await importNext(ctx);
       },
-      act: (ctx) => ctx.a.admin('POST', '/admin/revocation-feeds/import', JSON.stringify({ feed: ctx.sim.next({ entries: 1 }) }).replace('"sequence":2', `"sequence":${written}`)),
+      act: (ctx) =>
+        ctx.a.admin(
+          'POST',
+          '/admin/revocation-feeds/import',
+          JSON.stringify({ feed: ctx.sim.next({ entries: 1 }) }).replace('"sequence":2', `"sequence":${written}`),
+        ),
       status: 422,
       code: 'invalid_revocation_feed',
       audit: 'sovereign_revocation_feed_rejected',
@@ -544,13 +578,17 @@ describe('feed import scenarios', () => {
     if (scenario.dbUnchanged) expect(dbDigest(a.db)).toBe(digest);
     else expect(dbDigest(a.db)).not.toBe(digest);
 
-    const newEvents = (a.db.sqlite.prepare('SELECT event_type, canonical FROM audit_events WHERE seq > ? ORDER BY seq').all(lastSeqBefore) as Array<{ event_type: string; canonical: string }>);
+    const newEvents = a.db.sqlite
+      .prepare('SELECT event_type, canonical FROM audit_events WHERE seq > ? ORDER BY seq')
+      .all(lastSeqBefore) as Array<{ event_type: string; canonical: string }>;
     if (scenario.audit === null) {
       expect(auditCount(a.db)).toBe(auditBefore);
     } else {
       expect(newEvents.map((e) => e.event_type)).toContain(scenario.audit);
       if (scenario.audit === 'sovereign_revocation_feed_rejected') {
-        const details = (JSON.parse(newEvents.find((e) => e.event_type === scenario.audit)!.canonical) as { details: Record<string, unknown> }).details;
+        const details = (
+          JSON.parse(newEvents.find((e) => e.event_type === scenario.audit)!.canonical) as { details: Record<string, unknown> }
+        ).details;
         expect(details.reason).toBe(scenario.code);
         expect(Object.keys(details)).toEqual(expect.arrayContaining(['issuer', 'sequence', 'reason', 'feed_hash']));
       }

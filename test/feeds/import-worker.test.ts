@@ -39,14 +39,19 @@ function authority(onFile: boolean): TestAuthority {
   return a;
 }
 
-const tableExists = (a: TestAuthority, t: string) => a.db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+const tableExists = (a: TestAuthority, t: string) =>
+  a.db.sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
 
 /** What imports write: the feed tables and the feed audit events (ids and hashes differ between authorities). */
 function feedState(a: TestAuthority): unknown {
   const tables = Object.fromEntries(
     FEED_TABLES.filter((t) => tableExists(a, t)).map((t) => [t, a.db.sqlite.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()]),
   );
-  const audit = (a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type LIKE '%feed%' ORDER BY seq").all() as Array<{ canonical: string }>).map((r) => {
+  const audit = (
+    a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type LIKE '%feed%' ORDER BY seq").all() as Array<{
+      canonical: string;
+    }>
+  ).map((r) => {
     const { event_id: _id, hash: _hash, prev_hash: _prev, seq: _seq, ...rest } = JSON.parse(r.canonical) as Record<string, unknown>;
     return rest;
   });
@@ -64,7 +69,9 @@ async function outcome(a: TestAuthority, feed: unknown): Promise<unknown> {
 
 async function importMetrics(a: TestAuthority): Promise<unknown> {
   const metric = await a.deps.metrics.feedImports.get();
-  return metric.values.map((v) => ({ labels: v.labels, value: v.value })).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+  return metric.values
+    .map((v) => ({ labels: v.labels, value: v.value }))
+    .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
 }
 
 describe('feed imports on a worker thread', () => {
@@ -97,13 +104,25 @@ describe('feed imports on a worker thread', () => {
       answers.memory!.push(await outcome(inMemory, feed));
     }
     expect(answers.file).toEqual(answers.memory);
-    const codes = answers.file!.map((a) => ('code' in (a as object) ? (a as { code: string }).code : (a as { result: { status: string } }).result.status));
-    expect(codes).toEqual(['imported', 'already_imported', 'invalid_signature', 'invalid_signature', 'invalid_signature', 'imported', 'invalid_revocation_feed', 'equivocation']);
+    const codes = answers.file!.map((a) =>
+      'code' in (a as object) ? (a as { code: string }).code : (a as { result: { status: string } }).result.status,
+    );
+    expect(codes).toEqual([
+      'imported',
+      'already_imported',
+      'invalid_signature',
+      'invalid_signature',
+      'invalid_signature',
+      'imported',
+      'invalid_revocation_feed',
+      'equivocation',
+    ]);
     expect(feedState(onFile)).toEqual(feedState(inMemory));
     expect(await importMetrics(onFile)).toEqual(await importMetrics(inMemory));
     expect(events.file).toEqual(events.memory);
     expect(events.file).toHaveLength(3);
-    const failures = async (a: TestAuthority) => (await a.deps.metrics.signatureVerificationFailures.get()).values.reduce((n, v) => n + v.value, 0);
+    const failures = async (a: TestAuthority) =>
+      (await a.deps.metrics.signatureVerificationFailures.get()).values.reduce((n, v) => n + v.value, 0);
     expect(await failures(onFile)).toBe(await failures(inMemory));
     expect(await failures(onFile)).toBeGreaterThan(0);
   });
@@ -114,7 +133,16 @@ describe('feed imports on a worker thread', () => {
     const body = JSON.stringify({ feed: sim.next({ entries: 2 }) });
     const nonce = 'nonce-import-worker-0123456789';
     const headers = {
-      ...signAdminRequest({ authority: a.sovereignId, method: 'POST', path: '/admin/revocation-feeds/import', body, label: a.operator.label, key: a.operator.key, timestamp: toTimestamp(a.clock()), nonce }),
+      ...signAdminRequest({
+        authority: a.sovereignId,
+        method: 'POST',
+        path: '/admin/revocation-feeds/import',
+        body,
+        label: a.operator.label,
+        key: a.operator.key,
+        timestamp: toTimestamp(a.clock()),
+        nonce,
+      }),
       'Content-Type': 'application/json',
     };
     const send = () => Promise.resolve(a.app.request('/admin/revocation-feeds/import', { method: 'POST', headers, body }));
@@ -147,7 +175,9 @@ describe('feed imports on a worker thread', () => {
       .get('/revocation-feeds', (c) => {
         const since = Number(c.req.query('since') ?? 0);
         const after = sim.feeds.filter((f) => f.sequence > since);
-        return c.body(canonicalJson({ feeds: after, latest_sequence: sim.sequence, more: false }), 200, { 'Content-Type': 'application/json' });
+        return c.body(canonicalJson({ feeds: after, latest_sequence: sim.sequence, more: false }), 200, {
+          'Content-Type': 'application/json',
+        });
       })
       .get('/recognition-treaties', (c) => c.json({ treaties: [], next_cursor: null }))
       .post('/revocation-feeds/receipts', (c) => c.json({ accepted: true }));

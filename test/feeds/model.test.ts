@@ -3,7 +3,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, signableProblem } from '../../src/authority/canonical-json.ts';
 import { issueList } from '../../src/authority/http.ts';
-import { isRevocationEntry, readCanonicalEntry, revocationEntrySchema, revocationFeedSchema, safeParseRevocationFeed, signedPartOf } from '../../src/feeds/model.ts';
+import {
+  isRevocationEntry,
+  readCanonicalEntry,
+  revocationEntrySchema,
+  revocationFeedSchema,
+  safeParseRevocationFeed,
+  signedPartOf,
+} from '../../src/feeds/model.ts';
 import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/log/revocation-log.ts';
 
 describe('feed model', () => {
@@ -21,14 +28,31 @@ describe('feed model', () => {
 
 // The fast readers of the import path must answer exactly like the zod schemas and canonicalJson.
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const identifierArb = fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,40}$/), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{126,128}$/));
+const identifierArb = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,40}$/),
+  fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{126,128}$/),
+);
 const timestampArb = fc.oneof(
-  fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')),
-  fc.constantFrom('2026-02-29T00:00:00Z', '2024-02-29T00:00:00Z', '2026-04-31T10:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:00:00z', '2026-01-01 00:00:00Z', '2026-01-01T00:00:00.000Z'),
+  fc
+    .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
+    .map((d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')),
+  fc.constantFrom(
+    '2026-02-29T00:00:00Z',
+    '2024-02-29T00:00:00Z',
+    '2026-04-31T10:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01T00:00:00z',
+    '2026-01-01 00:00:00Z',
+    '2026-01-01T00:00:00.000Z',
+  ),
 );
 const incidentArb = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
-  fc.string({ unit: fc.constantFrom('a', '"', '\\', '/', '\u2028', '\u00e9', '\ud83d\udd11', '\ud800', '\udc00', '\u007f', '\n', '\u0000'), minLength: 0, maxLength: 8 }),
+  fc.string({
+    unit: fc.constantFrom('a', '"', '\\', '/', '\u2028', '\u00e9', '\ud83d\udd11', '\ud800', '\udc00', '\u007f', '\n', '\u0000'),
+    minLength: 0,
+    maxLength: 8,
+  }),
   fc.string({ unit: 'binary', minLength: 255, maxLength: 258 }),
 );
 const validEntryArb = fc.record(
@@ -46,7 +70,23 @@ const validEntryArb = fc.record(
 );
 const oddValue = fc.oneof(
   fc.anything(),
-  fc.constantFrom(undefined, null, -1, -0, 1.5, MAX_SAFE + 1, Infinity, NaN, '', 'device', 'sha256:ab', '7', 'x'.repeat(129), '-abc', 'a b'),
+  fc.constantFrom(
+    undefined,
+    null,
+    -1,
+    -0,
+    1.5,
+    MAX_SAFE + 1,
+    Infinity,
+    NaN,
+    '',
+    'device',
+    'sha256:ab',
+    '7',
+    'x'.repeat(129),
+    '-abc',
+    'a b',
+  ),
 );
 const ENTRY_FIELDS = ['index', 'kind', 'id', 'reason', 'revoked_at', 'subject_sovereign_id', 'invalid_since', 'incident'] as const;
 /** Entries near the boundary: valid ones, one field replaced or removed, an extra key, or not an entry at all. */
@@ -113,7 +153,13 @@ describe('fast entry checks', () => {
 
   it('safeParseRevocationFeed reports too many valid entries like the schema does', () => {
     const key = `sha256:${'a'.repeat(64)}`;
-    const entries = Array.from({ length: 10_001 }, (_, index) => ({ index, kind: 'public_key', id: `k${index}`, reason: 'superseded', revoked_at: '2026-01-01T00:00:00Z' }));
+    const entries = Array.from({ length: 10_001 }, (_, index) => ({
+      index,
+      kind: 'public_key',
+      id: `k${index}`,
+      reason: 'superseded',
+      revoked_at: '2026-01-01T00:00:00Z',
+    }));
     const feed = {
       type: 'revocation_feed',
       version: 1,
@@ -153,23 +199,50 @@ describe('fast entry checks', () => {
 
   it('readCanonicalEntry accepts only canonical text of a valid entry, read as JSON.parse reads it (property)', () => {
     // Near misses: other serializations, single-character edits, invalid entries' canonical text.
-    const edit = fc.tuple(fc.nat(), fc.constantFrom('', '"', '\\', ',', ':', '{', '}', ' ', '0', '1', 'a', 'A', '-', 'é', '\\"', '\\u0041'));
+    const edit = fc.tuple(
+      fc.nat(),
+      fc.constantFrom('', '"', '\\', ',', ':', '{', '}', ' ', '0', '1', 'a', 'A', '-', 'é', '\\"', '\\u0041'),
+    );
     // Entries in canonical key order with each value spelled in canonical and non-canonical ways.
     const spelled = fc
       .record(
         {
           id: fc.constantFrom('"a"', '"a\\u0062"', '"-a"', '"a.b:c_d-e"', '""'),
-          incident: fc.constantFrom('"x"', '"\\u0041"', '"\\/"', '"/"', '"\\ud800"', '"\\udc00\\ud800"', '"\\ud83d\\udd11"', '"a\\"b"', '"\\\\"', '"\\n"', '"é"', '"\\u00e9"', '""'),
+          incident: fc.constantFrom(
+            '"x"',
+            '"\\u0041"',
+            '"\\/"',
+            '"/"',
+            '"\\ud800"',
+            '"\\udc00\\ud800"',
+            '"\\ud83d\\udd11"',
+            '"a\\"b"',
+            '"\\\\"',
+            '"\\n"',
+            '"é"',
+            '"\\u00e9"',
+            '""',
+          ),
           index: fc.constantFrom('0', '00', '01', '7', '10', '-0', '-1', '1e2', '1.0', '9007199254740991', '9007199254740992', ' 1'),
           invalid_since: fc.constantFrom('"2026-01-01T00:00:00Z"', '"2026-02-30T00:00:00Z"'),
           kind: fc.constantFrom('"public_key"', '"device"', '"public\\u005fkey"'),
           reason: fc.constantFrom('"superseded"', '"oops"'),
-          revoked_at: fc.constantFrom('"2026-01-01T00:00:00Z"', '"2024-02-29T23:59:59Z"', '"2026-01-01T00:00:00\\u005a"', '"2026-01-01T00:00:60Z"'),
+          revoked_at: fc.constantFrom(
+            '"2026-01-01T00:00:00Z"',
+            '"2024-02-29T23:59:59Z"',
+            '"2026-01-01T00:00:00\\u005a"',
+            '"2026-01-01T00:00:60Z"',
+          ),
           subject_sovereign_id: fc.constantFrom('"b"', '"b c"', '"\\u0062"'),
         },
         { requiredKeys: ['id', 'index', 'kind', 'reason', 'revoked_at'] },
       )
-      .map((fields) => `{${Object.entries(fields).map(([k, v]) => `"${k}":${v}`).join(',')}}`);
+      .map(
+        (fields) =>
+          `{${Object.entries(fields)
+            .map(([k, v]) => `"${k}":${v}`)
+            .join(',')}}`,
+      );
     const candidate = fc.oneof(
       spelled,
       fc.tuple(entryCandidateArb, edit, fc.boolean()).map(([e, [at, c], insert]) => {
@@ -214,17 +287,29 @@ describe('signedPartOf (what a version 2 feed chains to)', () => {
     const incident = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constant(',"signatures":[{"key_id":"x"}]'));
     const signature = fc.record({ key_id: fc.constant(`sha256:${'a'.repeat(64)}`), sig: fc.base64String({ minLength: 4, maxLength: 88 }) });
     fc.assert(
-      fc.property(fc.array(incident, { maxLength: 4 }), fc.array(signature, { minLength: 1, maxLength: 3 }), fc.constantFrom(1, 2), (incidents, signatures, version) => {
-        const unsigned = {
-          type: 'revocation_feed',
-          version,
-          sequence: 3,
-          previous_feed_hash: `sha256:${'b'.repeat(64)}`,
-          entries: incidents.map((text, index) => ({ index, kind: 'membership_attestation', id: `id-${index}`, reason: 'unspecified', revoked_at: '2026-01-01T00:00:00Z', incident: text })),
-          log: { size: incidents.length, root_hash: `sha256:${'c'.repeat(64)}` },
-        };
-        expect(signedPartOf(canonicalJson({ ...unsigned, signatures }))).toBe(canonicalJson(unsigned));
-      }),
+      fc.property(
+        fc.array(incident, { maxLength: 4 }),
+        fc.array(signature, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(1, 2),
+        (incidents, signatures, version) => {
+          const unsigned = {
+            type: 'revocation_feed',
+            version,
+            sequence: 3,
+            previous_feed_hash: `sha256:${'b'.repeat(64)}`,
+            entries: incidents.map((text, index) => ({
+              index,
+              kind: 'membership_attestation',
+              id: `id-${index}`,
+              reason: 'unspecified',
+              revoked_at: '2026-01-01T00:00:00Z',
+              incident: text,
+            })),
+            log: { size: incidents.length, root_hash: `sha256:${'c'.repeat(64)}` },
+          };
+          expect(signedPartOf(canonicalJson({ ...unsigned, signatures }))).toBe(canonicalJson(unsigned));
+        },
+      ),
       { seed: 2207, numRuns: 200 },
     );
   });

@@ -24,7 +24,11 @@ async function node(id: string): Promise<Node> {
 const op = (n: Node) => ({ label: n.operator.label, keyId: n.operator.key.keyId });
 
 async function verify(n: Node, attestation: unknown): Promise<{ accepted: boolean; reason: string }> {
-  const res = await n.app.request('/attestations/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ attestation }) });
+  const res = await n.app.request('/attestations/verify', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ attestation }),
+  });
   expect(res.status).toBe(200);
   return (await res.json()) as { accepted: boolean; reason: string };
 }
@@ -48,13 +52,17 @@ describe('feeds between real authorities', () => {
     expect((await publish(b)).latest_sequence).toBe(1);
 
     const report = await runPullJob(a.deps);
-    expect(report.peers).toEqual([expect.objectContaining({ sovereign_id: 'authority-b', outcome: 'ok', imported: 1, imported_sequence: 1, receipt: 'sent' })]);
+    expect(report.peers).toEqual([
+      expect.objectContaining({ sovereign_id: 'authority-b', outcome: 'ok', imported: 1, imported_sequence: 1, receipt: 'sent' }),
+    ]);
     expect(await verify(a, x)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
     expect(auditCount(a.db, 'sovereign_revocation_feed_imported')).toBe(1);
 
     const receipts = receiptsByImporter(b.db.sqlite);
     expect(receipts).toEqual([expect.objectContaining({ importer_sovereign_id: 'authority-a', sequence: 1 })]);
-    expect(receipts[0]!.feed_hash).toBe((b.db.sqlite.prepare('SELECT feed_hash FROM published_feeds WHERE sequence = 1').get() as { feed_hash: string }).feed_hash);
+    expect(receipts[0]!.feed_hash).toBe(
+      (b.db.sqlite.prepare('SELECT feed_hash FROM published_feeds WHERE sequence = 1').get() as { feed_hash: string }).feed_hash,
+    );
     expect(auditCount(b.db, 'feed_receipt_recorded')).toBe(1);
 
     // Nothing new: the next pull imports nothing and sends no second receipt.
@@ -73,7 +81,14 @@ describe('feeds between real authorities', () => {
       b.db.sqlite.prepare('DELETE FROM log_checkpoints WHERE sequence = 2').run();
       b.db.sqlite.prepare('DELETE FROM revocation_log WHERE idx >= 1').run();
       rebuildLogState(b.db.sqlite);
-      appendRevocations(b.db.sqlite, [{ kind: 'membership_attestation', id: '11111111-1111-4111-8111-111111111111', reason: 'policy_violation', revoked_at: '2026-03-01T00:00:00Z' }]);
+      appendRevocations(b.db.sqlite, [
+        {
+          kind: 'membership_attestation',
+          id: '11111111-1111-4111-8111-111111111111',
+          reason: 'policy_violation',
+          revoked_at: '2026-03-01T00:00:00Z',
+        },
+      ]);
     })();
     expect((await publish(b)).latest_sequence).toBe(2);
 
@@ -81,9 +96,15 @@ describe('feeds between real authorities', () => {
     expect(forked.peers[0]).toMatchObject({ outcome: 'failed', reason: 'equivocation' });
     expect(auditCount(a.db, 'feed_equivocation_detected')).toBe(1);
     expect(auditCount(a.db, 'feed_pull_failing')).toBe(1);
-    expect((a.db.sqlite.prepare('SELECT sequence FROM feed_equivocations').all())).toEqual([{ sequence: 2 }]);
+    expect(a.db.sqlite.prepare('SELECT sequence FROM feed_equivocations').all()).toEqual([{ sequence: 2 }]);
     const peers = (await (await a.admin('GET', '/admin/peers')).json()) as { peers: Array<Record<string, unknown>> };
-    expect(peers.peers[0]).toMatchObject({ sovereign_id: 'authority-b', paused: true, paused_reason: 'equivocation', imported_sequence: 2, consecutive_failures: 1 });
+    expect(peers.peers[0]).toMatchObject({
+      sovereign_id: 'authority-b',
+      paused: true,
+      paused_reason: 'equivocation',
+      imported_sequence: 2,
+      consecutive_failures: 1,
+    });
     // Imports stay as they were: the first feed 2 is still what A holds.
     expect(listImportedRevocations(a.db.sqlite).map((r) => r.id)).toEqual([x.attestation_id, y.attestation_id]);
     // A paused issuer is not pulled at all.
@@ -116,18 +137,28 @@ describe('feeds between real authorities', () => {
     expect(await verify(c, x)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
 
     // A holds C's treaty recognizing B, verified with the key A recognizes for C.
-    const mirrored = a.db.sqlite.prepare('SELECT peer_sovereign_id, treaty_id, subject_sovereign_id FROM peer_treaties ORDER BY peer_sovereign_id').all();
+    const mirrored = a.db.sqlite
+      .prepare('SELECT peer_sovereign_id, treaty_id, subject_sovereign_id FROM peer_treaties ORDER BY peer_sovereign_id')
+      .all();
     expect(mirrored).toContainEqual({ peer_sovereign_id: 'authority-c', treaty_id: cTreatyForB, subject_sovereign_id: 'authority-b' });
     // And B's own two treaties (for A and C), verified with the key A recognizes for B.
     expect(mirrored.filter((m) => (m as { peer_sovereign_id: string }).peer_sovereign_id === 'authority-b')).toHaveLength(2);
 
     // A treaty revoked by B travels as revoked trust material.
-    const bTreatyForA = (b.db.sqlite.prepare("SELECT treaty_id FROM treaties WHERE subject_sovereign_id = 'authority-a'").get() as { treaty_id: string }).treaty_id;
+    const bTreatyForA = (
+      b.db.sqlite.prepare("SELECT treaty_id FROM treaties WHERE subject_sovereign_id = 'authority-a'").get() as { treaty_id: string }
+    ).treaty_id;
     revokeTreaty(b.deps, bTreatyForA, { reason: 'cessation_of_operation' }, op(b));
     await publish(b);
     await runPullJob(a.deps);
     expect(listImportedRevocations(a.db.sqlite, { issuer: 'authority-b' })).toContainEqual(
-      expect.objectContaining({ kind: 'recognition_treaty', id: bTreatyForA, reason: 'cessation_of_operation', feed_sequence: 2, subject_sovereign_id: 'authority-a' }),
+      expect.objectContaining({
+        kind: 'recognition_treaty',
+        id: bTreatyForA,
+        reason: 'cessation_of_operation',
+        feed_sequence: 2,
+        subject_sovereign_id: 'authority-a',
+      }),
     );
     // B no longer recognizes A, so A's receipt for feed 2 is refused; B keeps the receipt for feed 1.
     expect(receiptsByImporter(b.db.sqlite).find((r) => r.importer_sovereign_id === 'authority-a')!.sequence).toBe(1);
@@ -144,7 +175,10 @@ describe('a peer delivers only its own feeds', () => {
 
     // Mallory, also recognized by alpha, serves beta's feed 1 with a junk signature appended.
     const feed1 = (await (await fetch(`${beta.url}/revocation-feeds/1`)).json()) as { signatures: Array<{ key_id: string; sig: string }> };
-    const padded = { ...feed1, signatures: [...feed1.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }] };
+    const padded = {
+      ...feed1,
+      signatures: [...feed1.signatures, { key_id: `sha256:${'0'.repeat(64)}`, sig: Buffer.alloc(64, 7).toString('base64') }],
+    };
     const mallory = await listen((req) => {
       const url = new URL(req.url);
       if (url.pathname === '/revocation-feeds/latest') return Response.json(padded);
@@ -164,7 +198,12 @@ describe('a peer delivers only its own feeds', () => {
       const rejected = alpha.db.sqlite
         .prepare("SELECT canonical FROM audit_events WHERE event_type = 'sovereign_revocation_feed_rejected' ORDER BY seq DESC LIMIT 1")
         .get() as { canonical: string };
-      expect(JSON.parse(rejected.canonical).details).toMatchObject({ issuer: 'beta', reason: 'foreign_issuer', via: 'pull', source: { peer: 'mallory', url: `${mallory.url}/revocation-feeds?since=0&limit=50` } });
+      expect(JSON.parse(rejected.canonical).details).toMatchObject({
+        issuer: 'beta',
+        reason: 'foreign_issuer',
+        via: 'pull',
+        source: { peer: 'mallory', url: `${mallory.url}/revocation-feeds?since=0&limit=50` },
+      });
 
       // Beta's own feeds keep importing, and the revocation reaches alpha.
       expect(await pullPeer(alpha.deps, 'beta', { force: true })).toMatchObject({ outcome: 'ok', imported: 1, imported_sequence: 1 });

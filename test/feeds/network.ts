@@ -11,7 +11,9 @@ export interface Node extends TestAuthority {
 }
 
 /** Serves any Hono app (or fetch handler) on 127.0.0.1, port 0. */
-export async function listen(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; server: ServerType; stop(): Promise<void> }> {
+export async function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<{ url: string; server: ServerType; stop(): Promise<void> }> {
   const server: ServerType = await serveHttp(fetch, 0, '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   return {

@@ -67,10 +67,18 @@ describe('peers', () => {
   it('pause and resume are audited state changes; repeating one changes nothing', async () => {
     const a = createTestAuthority({ sovereignId: 'authority-a' });
     await a.admin('POST', '/admin/peers', { sovereign_id: 'peer-b', base_url: 'http://b.example' });
-    expect(await (await a.admin('POST', '/admin/peers/peer-b/pause')).json()).toEqual({ sovereign_id: 'peer-b', paused: true, changed: true });
+    expect(await (await a.admin('POST', '/admin/peers/peer-b/pause')).json()).toEqual({
+      sovereign_id: 'peer-b',
+      paused: true,
+      changed: true,
+    });
     expect(await (await a.admin('POST', '/admin/peers/peer-b/pause')).json()).toMatchObject({ changed: false });
     expect(await (await a.admin('GET', '/admin/peers/peer-b')).json()).toMatchObject({ paused: true, paused_reason: 'operator' });
-    expect(await (await a.admin('POST', '/admin/peers/peer-b/resume')).json()).toEqual({ sovereign_id: 'peer-b', paused: false, changed: true });
+    expect(await (await a.admin('POST', '/admin/peers/peer-b/resume')).json()).toEqual({
+      sovereign_id: 'peer-b',
+      paused: false,
+      changed: true,
+    });
     expect(await (await a.admin('POST', '/admin/peers/peer-b/resume')).json()).toMatchObject({ changed: false });
     expect(auditCount(a.db, 'feed_issuer_paused')).toBe(1);
     expect(auditCount(a.db, 'feed_issuer_resumed')).toBe(1);
@@ -89,24 +97,52 @@ describe('receipts', () => {
   }
 
   const post = (b: TestAuthority, receipt: unknown) =>
-    b.app.request('/revocation-feeds/receipts', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(receipt) });
+    b.app.request('/revocation-feeds/receipts', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(receipt),
+    });
 
-  const feedHash = (b: TestAuthority, seq: number) => (b.db.sqlite.prepare('SELECT feed_hash FROM published_feeds WHERE sequence = ?').get(seq) as { feed_hash: string }).feed_hash;
+  const feedHash = (b: TestAuthority, seq: number) =>
+    (b.db.sqlite.prepare('SELECT feed_hash FROM published_feeds WHERE sequence = ?').get(seq) as { feed_hash: string }).feed_hash;
 
   it('records the latest signed receipt of a recognized importer, once per newer sequence', async () => {
     const { a, b } = pair();
     const res = await post(b, buildReceipt(a.deps, b.sovereignId, 1, feedHash(b, 1)));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ accepted: true, recorded: true, status: 'recorded', importer_sovereign_id: 'authority-a', sequence: 1 });
+    expect(await res.json()).toEqual({
+      accepted: true,
+      recorded: true,
+      status: 'recorded',
+      importer_sovereign_id: 'authority-a',
+      sequence: 1,
+    });
     expect(receiptsByImporter(b.db.sqlite)).toEqual([
-      { importer_sovereign_id: 'authority-a', sequence: 1, feed_hash: feedHash(b, 1), received_at: '2026-03-01T00:00:00Z', recorded_at: '2026-03-01T00:00:00Z' },
+      {
+        importer_sovereign_id: 'authority-a',
+        sequence: 1,
+        feed_hash: feedHash(b, 1),
+        received_at: '2026-03-01T00:00:00Z',
+        recorded_at: '2026-03-01T00:00:00Z',
+      },
     ]);
-    expect(await (await post(b, buildReceipt(a.deps, b.sovereignId, 1, feedHash(b, 1)))).json()).toMatchObject({ recorded: false, status: 'not_newer' });
+    expect(await (await post(b, buildReceipt(a.deps, b.sovereignId, 1, feedHash(b, 1)))).json()).toMatchObject({
+      recorded: false,
+      status: 'not_newer',
+    });
     publishFeeds(b.deps, { trigger: 'admin', heartbeat: 'force' });
-    expect(await (await post(b, buildReceipt(a.deps, b.sovereignId, 2, feedHash(b, 2)))).json()).toMatchObject({ recorded: true, sequence: 2 });
+    expect(await (await post(b, buildReceipt(a.deps, b.sovereignId, 2, feedHash(b, 2)))).json()).toMatchObject({
+      recorded: true,
+      sequence: 2,
+    });
     expect(auditCount(b.db, 'feed_receipt_recorded')).toBe(2);
-    const event = b.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'feed_receipt_recorded' ORDER BY seq DESC").get() as { canonical: string };
-    expect(JSON.parse(event.canonical)).toMatchObject({ actor: { type: 'peer', sovereign_id: 'authority-a', key_id: a.signingKey.keyId }, details: { importer: 'authority-a', sequence: 2 } });
+    const event = b.db.sqlite
+      .prepare("SELECT canonical FROM audit_events WHERE event_type = 'feed_receipt_recorded' ORDER BY seq DESC")
+      .get() as { canonical: string };
+    expect(JSON.parse(event.canonical)).toMatchObject({
+      actor: { type: 'peer', sovereign_id: 'authority-a', key_id: a.signingKey.keyId },
+      details: { importer: 'authority-a', sequence: 2 },
+    });
   });
 
   it('refuses receipts from strangers, bad signatures, unknown feeds, other issuers and bad shapes, changing nothing', async () => {
@@ -134,7 +170,11 @@ describe('receipts', () => {
     // A whole number written with a fraction reads as the integer the importer signed: still refused.
     const written = JSON.stringify(good).replace('"sequence":1,', '"sequence":1.0,');
     expect(written).toContain('"sequence":1.0,');
-    const fraction = await b.app.request('/revocation-feeds/receipts', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: written });
+    const fraction = await b.app.request('/revocation-feeds/receipts', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: written,
+    });
     expect(fraction.status).toBe(422);
     expect(await errorCode(fraction)).toBe('invalid_feed_receipt');
     a.clock.advance(b.config.clockSkewSeconds + 60);

@@ -10,7 +10,13 @@ import { OperatorKeyring } from '../../src/authority/operator-keys.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
 
-const { dbPath, sovereignId, seed, rounds, start } = workerData as { dbPath: string; sovereignId: string; seed: number[]; rounds: number; start: string };
+const { dbPath, sovereignId, seed, rounds, start } = workerData as {
+  dbPath: string;
+  sovereignId: string;
+  seed: number[];
+  rounds: number;
+  start: string;
+};
 const db = openDatabase(dbPath);
 const key = signingKeyFromSeed(Buffer.from(seed));
 let tick = Date.parse(start);

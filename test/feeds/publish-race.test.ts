@@ -57,9 +57,13 @@ describe('publishing races', () => {
     // Meanwhile, revocations keep arriving on another connection.
     const writer = openDatabase(dbPath);
     for (let i = 0; i < 200; i++) {
-      writer.sqlite.transaction(() =>
-        appendRevocations(writer.sqlite, [{ kind: 'public_key', id: `sha256:${String(i).padStart(64, '0')}`, reason: 'key_compromise', revoked_at: T0 }]),
-      ).immediate();
+      writer.sqlite
+        .transaction(() =>
+          appendRevocations(writer.sqlite, [
+            { kind: 'public_key', id: `sha256:${String(i).padStart(64, '0')}`, reason: 'key_compromise', revoked_at: T0 },
+          ]),
+        )
+        .immediate();
       if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     const results = await Promise.all(workers.map((w) => w.done));
@@ -76,7 +80,9 @@ describe('publishing races', () => {
     const last = publishFeeds(deps, { trigger: 'schedule' }).published.length;
     const total = results.reduce((n, r) => n + r.published, 0) + last;
 
-    const rows = writer.sqlite.prepare('SELECT sequence, body, first_index, entry_count FROM published_feeds ORDER BY sequence').all() as Array<{
+    const rows = writer.sqlite
+      .prepare('SELECT sequence, body, first_index, entry_count FROM published_feeds ORDER BY sequence')
+      .all() as Array<{
       sequence: number;
       body: string;
       first_index: number;
@@ -84,7 +90,9 @@ describe('publishing races', () => {
     }>;
     expect(rows.length).toBe(total);
     expect(rows.map((r) => r.sequence)).toEqual(rows.map((_, i) => i + 1));
-    const feeds = rows.map((r) => JSON.parse(r.body) as { previous_feed_hash: string | null; entries: Array<{ index: number }>; signatures: unknown });
+    const feeds = rows.map(
+      (r) => JSON.parse(r.body) as { previous_feed_hash: string | null; entries: Array<{ index: number }>; signatures: unknown },
+    );
     // Version 2 chains over the previous feed without its signature list.
     const signedPart = ({ signatures: _signatures, ...signed }: { signatures?: unknown }) => canonicalHash(signed);
     feeds.forEach((f, i) => {

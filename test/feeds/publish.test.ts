@@ -13,17 +13,34 @@ import { issueAttestation, revokeAttestation } from '../../src/treaties/attestat
 import { auditCount, createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
 
 function entry(i: number): NewRevocationEntry {
-  return { kind: 'membership_attestation', id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, reason: 'key_compromise', revoked_at: '2026-03-01T00:00:00Z' };
+  return {
+    kind: 'membership_attestation',
+    id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    reason: 'key_compromise',
+    revoked_at: '2026-03-01T00:00:00Z',
+  };
 }
 
 function appendN(a: TestAuthority, n: number, start = readLogHead(a.db.sqlite).size): void {
-  a.db.sqlite.transaction(() => appendRevocations(a.db.sqlite, Array.from({ length: n }, (_, i) => entry(start + i))))();
+  a.db.sqlite.transaction(() =>
+    appendRevocations(
+      a.db.sqlite,
+      Array.from({ length: n }, (_, i) => entry(start + i)),
+    ),
+  )();
 }
 
-type StoredFeed = Record<string, unknown> & { sequence: number; entries: Array<{ index: number }>; log: { size: number; root_hash: string }; signatures: unknown };
+type StoredFeed = Record<string, unknown> & {
+  sequence: number;
+  entries: Array<{ index: number }>;
+  log: { size: number; root_hash: string };
+  signatures: unknown;
+};
 
 function storedFeeds(a: TestAuthority): StoredFeed[] {
-  return (a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence').all() as Array<{ body: string }>).map((r) => JSON.parse(r.body));
+  return (a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence').all() as Array<{ body: string }>).map((r) =>
+    JSON.parse(r.body),
+  );
 }
 
 function keyInfo(a: TestAuthority): PublicKeyInfo[] {
@@ -51,7 +68,14 @@ describe('publishing', () => {
     expect(result.latest_sequence).toBe(1);
     const [feed] = storedFeeds(a);
     expect(revocationFeedSchema.safeParse(feed).success).toBe(true);
-    expect(feed).toMatchObject({ type: 'revocation_feed', version: 2, sequence: 1, previous_feed_hash: null, entries: [], issuer_sovereign_id: a.sovereignId });
+    expect(feed).toMatchObject({
+      type: 'revocation_feed',
+      version: 2,
+      sequence: 1,
+      previous_feed_hash: null,
+      entries: [],
+      issuer_sovereign_id: a.sovereignId,
+    });
     expect(feed!.log).toEqual({ size: 0, root_hash: `sha256:${merkleTreeHash([])}` });
     expect(verifySignedObject(feed!, keyInfo(a)).valid).toBe(true);
     expect(feed!.next_update).toBe(toTimestamp(new Date(a.clock().getTime() + a.config.feedNextUpdateSeconds * 1000)));
@@ -84,9 +108,17 @@ describe('publishing', () => {
   });
 
   it('splicing stored entry texts gives the same bytes as canonicalizing the whole feed', () => {
-    const entries = [{ index: 0, id: 'é-ü', kind: 'public_key' }, { index: 1, id: 'x', kind: 'recognition_treaty' }];
+    const entries = [
+      { index: 0, id: 'é-ü', kind: 'public_key' },
+      { index: 1, id: 'x', kind: 'recognition_treaty' },
+    ];
     const header = { type: 'revocation_feed', sequence: 9, log: { size: 2 }, previous_feed_hash: null };
-    expect(spliceEntries(canonicalJson({ ...header, entries: [] }), entries.map((e) => canonicalJson(e)))).toBe(canonicalJson({ ...header, entries }));
+    expect(
+      spliceEntries(
+        canonicalJson({ ...header, entries: [] }),
+        entries.map((e) => canonicalJson(e)),
+      ),
+    ).toBe(canonicalJson({ ...header, entries }));
   });
 
   it('splits a large backlog into feeds of at most 10,000 entries in one run, each with the right tree head', () => {
@@ -99,7 +131,9 @@ describe('publishing', () => {
       [3, 20_000, 5_000, 25_000],
     ]);
     const feeds = storedFeeds(a);
-    const leaves = (a.db.sqlite.prepare('SELECT entry FROM revocation_log ORDER BY idx').all() as Array<{ entry: string }>).map((r) => leafHash(Buffer.from(r.entry)));
+    const leaves = (a.db.sqlite.prepare('SELECT entry FROM revocation_log ORDER BY idx').all() as Array<{ entry: string }>).map((r) =>
+      leafHash(Buffer.from(r.entry)),
+    );
     for (const feed of feeds) expect(feed.log.root_hash).toBe(`sha256:${merkleTreeHash(leaves.slice(0, feed.log.size))}`);
     expect(feeds[1]!.previous_feed_hash).toBe(signedPartHashOf(feeds[0]!));
     expect(feeds[2]!.previous_feed_hash).toBe(signedPartHashOf(feeds[1]!));
@@ -167,7 +201,15 @@ describe('publishing', () => {
     revokeAttestation(a.deps, att.attestation_id, { reason: 'privilege_withdrawn', incident: 'INC-7' }, op);
     publish(a);
     const [feed] = storedFeeds(a);
-    expect(feed!.entries).toEqual([expect.objectContaining({ index: 0, kind: 'membership_attestation', id: att.attestation_id, reason: 'privilege_withdrawn', incident: 'INC-7' })]);
+    expect(feed!.entries).toEqual([
+      expect.objectContaining({
+        index: 0,
+        kind: 'membership_attestation',
+        id: att.attestation_id,
+        reason: 'privilege_withdrawn',
+        incident: 'INC-7',
+      }),
+    ]);
     expect(revocationFeedSchema.safeParse(feed).success).toBe(true);
   });
 });
@@ -246,7 +288,10 @@ describe('serving', () => {
 
   it('GET /revocation-feeds/latest serves the stored bytes with ETag = feed hash, and 304 on If-None-Match', async () => {
     const a = await published();
-    const row = a.db.sqlite.prepare('SELECT body, feed_hash FROM published_feeds WHERE sequence = 5').get() as { body: string; feed_hash: string };
+    const row = a.db.sqlite.prepare('SELECT body, feed_hash FROM published_feeds WHERE sequence = 5').get() as {
+      body: string;
+      feed_hash: string;
+    };
     const res = await a.app.request('/revocation-feeds/latest');
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBe(`"${row.feed_hash}"`);
@@ -275,7 +320,11 @@ describe('serving', () => {
 
   it('GET /revocation-feeds?since=N&limit=L pages through feeds in order', async () => {
     const a = await published();
-    const page = parseJsonStrict(await (await a.app.request('/revocation-feeds?since=1&limit=2')).text()) as { feeds: Array<{ sequence: number }>; latest_sequence: number; more: boolean };
+    const page = parseJsonStrict(await (await a.app.request('/revocation-feeds?since=1&limit=2')).text()) as {
+      feeds: Array<{ sequence: number }>;
+      latest_sequence: number;
+      more: boolean;
+    };
     expect(page.feeds.map((f) => f.sequence)).toEqual([2, 3]);
     expect(page.latest_sequence).toBe(5);
     expect(page.more).toBe(true);

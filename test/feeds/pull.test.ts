@@ -23,7 +23,9 @@ async function simulatedPeer(sim: SimulatedIssuer, options: { fail?: boolean } =
     })
     .get('/revocation-feeds/latest', (c) => {
       const last = sim.feeds[sim.feeds.length - 1];
-      return last ? c.body(canonicalJson(last), 200, { 'Content-Type': 'application/json' }) : c.json({ error: { code: 'feed_not_found' } }, 404);
+      return last
+        ? c.body(canonicalJson(last), 200, { 'Content-Type': 'application/json' })
+        : c.json({ error: { code: 'feed_not_found' } }, 404);
     })
     .get('/revocation-feeds', (c) => {
       const since = Number(c.req.query('since') ?? 0);
@@ -55,7 +57,9 @@ async function addPeer(a: TestAuthority, id: string, url: string, recognized = t
 }
 
 function peerRow(a: TestAuthority, id: string) {
-  return a.db.sqlite.prepare('SELECT consecutive_failures, last_error, next_attempt_at, last_success_at FROM peers WHERE sovereign_id = ?').get(id) as {
+  return a.db.sqlite
+    .prepare('SELECT consecutive_failures, last_error, next_attempt_at, last_success_at FROM peers WHERE sovereign_id = ?')
+    .get(id) as {
     consecutive_failures: number;
     last_error: string | null;
     next_attempt_at: string | null;
@@ -72,11 +76,23 @@ describe('pull job', () => {
     good.next({ entries: 2 });
     await addPeer(a, 'peer-good', (await simulatedPeer(good)).url);
     await addPeer(a, 'peer-hang', await rawPeer(() => new Promise<Response>(() => {})));
-    await addPeer(a, 'peer-huge', await rawPeer(() => new Response('x'.repeat(9 * 1024 * 1024), { headers: { 'Content-Type': 'application/json' } })));
+    await addPeer(
+      a,
+      'peer-huge',
+      await rawPeer(() => new Response('x'.repeat(9 * 1024 * 1024), { headers: { 'Content-Type': 'application/json' } })),
+    );
     // An endless body with no Content-Length: cut off by the byte cap while reading.
     const chunk = new Uint8Array(2 * 1024 * 1024).fill(32);
-    await addPeer(a, 'peer-stream', await rawPeer(() => new Response(new ReadableStream({ pull: (controller) => controller.enqueue(chunk) }))));
-    await addPeer(a, 'peer-garbage', await rawPeer(() => new Response('{"sequence": 1,', { headers: { 'Content-Type': 'application/json' } })));
+    await addPeer(
+      a,
+      'peer-stream',
+      await rawPeer(() => new Response(new ReadableStream({ pull: (controller) => controller.enqueue(chunk) }))),
+    );
+    await addPeer(
+      a,
+      'peer-garbage',
+      await rawPeer(() => new Response('{"sequence": 1,', { headers: { 'Content-Type': 'application/json' } })),
+    );
     await addPeer(a, 'peer-500', await rawPeer(() => new Response('oops', { status: 500 })));
     await addPeer(a, 'peer-down', 'http://127.0.0.1:1');
 
@@ -113,7 +129,12 @@ describe('pull job', () => {
     peer.state.fail = false;
     a.clock.advance(61);
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
-    expect(peerRow(a, 'peer-b')).toMatchObject({ consecutive_failures: 0, last_error: null, next_attempt_at: null, last_success_at: '2026-03-01T00:01:32Z' });
+    expect(peerRow(a, 'peer-b')).toMatchObject({
+      consecutive_failures: 0,
+      last_error: null,
+      next_attempt_at: null,
+      last_success_at: '2026-03-01T00:01:32Z',
+    });
     expect(auditCount(a.db, 'feed_pull_recovered')).toBe(1);
     await runPullJob(a.deps);
     expect(auditCount(a.db, 'feed_pull_recovered')).toBe(1);
@@ -131,7 +152,9 @@ describe('pull job', () => {
     const res = await a.admin('POST', '/admin/peers/peer-b/pull');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ sovereign_id: 'peer-b', outcome: 'ok', imported: 1, imported_sequence: 1, receipt: 'sent' });
-    expect(peer.state.receipts).toEqual([expect.objectContaining({ type: 'feed_receipt', importer_sovereign_id: 'authority-a', issuer_sovereign_id: 'peer-b', sequence: 1 })]);
+    expect(peer.state.receipts).toEqual([
+      expect.objectContaining({ type: 'feed_receipt', importer_sovereign_id: 'authority-a', issuer_sovereign_id: 'peer-b', sequence: 1 }),
+    ]);
     expect((await a.admin('POST', '/admin/peers/nobody/pull')).status).toBe(404);
   });
 
@@ -148,7 +171,9 @@ describe('pull job', () => {
       'GET /revocation-feeds?since=50&limit=50',
       'GET /revocation-feeds?since=100&limit=50',
     ]);
-    expect((a.db.sqlite.prepare("SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = 'peer-b'").get() as { n: number }).n).toBe(120);
+    expect(
+      (a.db.sqlite.prepare("SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = 'peer-b'").get() as { n: number }).n,
+    ).toBe(120);
   });
 
   it('takes a bounded number of page bytes per run; the backlog continues on the next run', async () => {
@@ -158,8 +183,16 @@ describe('pull job', () => {
     const peer = await simulatedPeer(sim);
     await addPeer(a, 'peer-b', peer.url);
     // One page of 50 feeds is far more than 1 byte: each run stops after its first page.
-    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({ outcome: 'ok', imported: 50, imported_sequence: 50 });
-    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({ outcome: 'ok', imported: 50, imported_sequence: 100 });
+    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({
+      outcome: 'ok',
+      imported: 50,
+      imported_sequence: 50,
+    });
+    expect((await runPullJob(a.deps, { maxBytesPerRun: 1 })).peers[0]).toMatchObject({
+      outcome: 'ok',
+      imported: 50,
+      imported_sequence: 100,
+    });
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 20, imported_sequence: 120 });
   });
 

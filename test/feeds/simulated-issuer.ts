@@ -60,7 +60,8 @@ export class SimulatedIssuer {
 
   /** Builds, signs and (unless dryRun) appends the next feed of this issuer's chain. */
   next(options: NextOptions = {}): Feed {
-    const newEntries = typeof options.entries === 'number' ? Array.from({ length: options.entries }, () => this.revocation()) : (options.entries ?? []);
+    const newEntries =
+      typeof options.entries === 'number' ? Array.from({ length: options.entries }, () => this.revocation()) : (options.entries ?? []);
     const entries: RevocationEntry[] = newEntries.map((e, i) => ({ index: this.frontier.size + i, ...e }) as RevocationEntry);
     const frontier = appendLeaves(
       this.frontier,

@@ -44,9 +44,14 @@ describe('golden vectors feed.json', () => {
 
   it('uses the reference conformance keys and covers non-ASCII text, empty entries, every kind and a multi-key signature', () => {
     const { value } = load();
-    expect(value.keys.map((k: { public_key: string }) => k.public_key)).toEqual(['A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=', 'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=']);
+    expect(value.keys.map((k: { public_key: string }) => k.public_key)).toEqual([
+      'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=',
+      'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=',
+    ]);
     expect(value.entries.map((e: any) => e.canonical).join('\n')).toMatch(/[^\x00-\x7f]/);
-    expect(new Set(value.entries.map((e: any) => e.entry.kind))).toEqual(new Set(['membership_attestation', 'recognition_treaty', 'public_key']));
+    expect(new Set(value.entries.map((e: any) => e.entry.kind))).toEqual(
+      new Set(['membership_attestation', 'recognition_treaty', 'public_key']),
+    );
     expect(value.feeds.some((f: any) => f.unsigned.entries.length === 0)).toBe(true);
     expect(value.feeds.some((f: any) => f.signers.length > 1)).toBe(true);
   });
@@ -55,7 +60,11 @@ describe('golden vectors feed.json', () => {
     for (const e of load().value.entries) {
       expect(canonicalJson(e.entry), e.name).toBe(e.canonical);
       expect(leafHash(Buffer.from(e.canonical, 'utf8'))).toBe(e.leaf_hash);
-      expect(createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(e.canonical, 'utf8')])).digest('hex')).toBe(e.leaf_hash);
+      expect(
+        createHash('sha256')
+          .update(Buffer.concat([Buffer.from([0]), Buffer.from(e.canonical, 'utf8')]))
+          .digest('hex'),
+      ).toBe(e.leaf_hash);
     }
   });
 
@@ -70,7 +79,9 @@ describe('golden vectors feed.json', () => {
       expect(`sha256:${merkleTreeHash(leaves)}`, `${t.source}/${t.size}`).toBe(t.root_hash);
       expect(`sha256:${frontierRoot(appendLeaves(emptyFrontier(), leaves))}`).toBe(t.root_hash);
     }
-    expect(value.trees.find((t: any) => t.source === 'ct_leaf_hex' && t.size === 8).root_hash).toBe('sha256:5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328');
+    expect(value.trees.find((t: any) => t.source === 'ct_leaf_hex' && t.size === 8).root_hash).toBe(
+      'sha256:5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+    );
   });
 
   it('feeds: canonical forms, deterministic signatures (checked by both libraries), hash chain, strict schema', () => {
@@ -80,10 +91,15 @@ describe('golden vectors feed.json', () => {
     for (const f of value.feeds) {
       expect(canonicalJson(f.unsigned), f.name).toBe(f.canonical);
       expect(f.unsigned.previous_feed_hash).toBe(previous);
-      const signed = signObject(f.unsigned, f.signers.map((s: string) => keys[s]!));
+      const signed = signObject(
+        f.unsigned,
+        f.signers.map((s: string) => keys[s]!),
+      );
       expect(signed).toEqual(f.signed);
       for (const [i, s] of f.signers.entries()) {
-        expect(verifyBytesNoble(keys[s]!.raw, Buffer.from(f.canonical, 'utf8'), Buffer.from(f.signed.signatures[i].sig, 'base64'))).toBe(true);
+        expect(verifyBytesNoble(keys[s]!.raw, Buffer.from(f.canonical, 'utf8'), Buffer.from(f.signed.signatures[i].sig, 'base64'))).toBe(
+          true,
+        );
       }
       expect(canonicalJson(f.signed)).toBe(f.signed_canonical);
       expect(canonicalHash(f.signed)).toBe(f.feed_hash);
@@ -97,7 +113,11 @@ describe('golden vectors feed.json', () => {
     const keys = keysOf(value);
     for (const f of value.feeds) {
       const { entries, ...header } = f.unsigned;
-      const text = signFeedText(header as FeedHeader, entries.map((e: unknown) => canonicalJson(e)), f.signers.map((s: string) => keys[s]!));
+      const text = signFeedText(
+        header as FeedHeader,
+        entries.map((e: unknown) => canonicalJson(e)),
+        f.signers.map((s: string) => keys[s]!),
+      );
       expect(text, f.name).toBe(f.signed_canonical);
     }
   });
@@ -110,7 +130,11 @@ describe('golden vectors feed.json', () => {
     for (const f of value.feeds) {
       const res = await importVia(a, f.signed);
       expect(res.status, f.name).toBe(200);
-      expect(await res.json()).toMatchObject({ status: 'imported', sequence: f.unsigned.sequence, revoked_count: f.unsigned.entries.length });
+      expect(await res.json()).toMatchObject({
+        status: 'imported',
+        sequence: f.unsigned.sequence,
+        revoked_count: f.unsigned.entries.length,
+      });
     }
   });
 
@@ -147,7 +171,12 @@ describe('golden vectors feed-v2.json (feed version 2: the chain links signed pa
       expect(f.unsigned.previous_feed_hash, f.name).toBe(previous);
       expect(canonicalJson(f.unsigned)).toBe(f.canonical);
       expect(`sha256:${createHash('sha256').update(f.canonical, 'utf8').digest('hex')}`).toBe(f.signed_hash);
-      expect(signObject(f.unsigned, f.signers.map((s: string) => keys[s]!))).toEqual(f.signed);
+      expect(
+        signObject(
+          f.unsigned,
+          f.signers.map((s: string) => keys[s]!),
+        ),
+      ).toEqual(f.signed);
       expect(canonicalHash(f.signed)).toBe(f.feed_hash);
       expect(signedPartHash(f.signed_canonical)).toBe(f.signed_hash);
       expect(revocationFeedSchema.safeParse(f.signed).success).toBe(true);
@@ -160,7 +189,11 @@ describe('golden vectors feed-v2.json (feed version 2: the chain links signed pa
     const keys = keysOf(value);
     for (const f of value.feeds) {
       const { entries, ...header } = f.unsigned;
-      const out = signFeed(header as FeedHeader, entries.map((e: unknown) => canonicalJson(e)), f.signers.map((s: string) => keys[s]!));
+      const out = signFeed(
+        header as FeedHeader,
+        entries.map((e: unknown) => canonicalJson(e)),
+        f.signers.map((s: string) => keys[s]!),
+      );
       expect(out, f.name).toEqual({ body: f.signed_canonical, signedHash: f.signed_hash });
     }
   });
@@ -171,7 +204,10 @@ describe('golden vectors feed-v2.json (feed version 2: the chain links signed pa
     const a = createTestAuthority({ sovereignId: 'sovereign-a', now: '2026-01-04T00:00:00Z' });
     recognize(a, 'sovereign-b', [keys.a!, keys.b!]);
     for (const [i, f] of value.feeds.entries()) {
-      const feed = i === 0 ? { ...f.signed, signatures: [...f.signed.signatures, { key_id: `sha256:${'1'.repeat(64)}`, sig: f.signed.signatures[0].sig }] } : f.signed;
+      const feed =
+        i === 0
+          ? { ...f.signed, signatures: [...f.signed.signatures, { key_id: `sha256:${'1'.repeat(64)}`, sig: f.signed.signatures[0].sig }] }
+          : f.signed;
       const res = await importVia(a, feed);
       expect(res.status, f.name).toBe(200);
       expect(await res.json()).toMatchObject({ status: 'imported', sequence: f.unsigned.sequence });

@@ -38,7 +38,12 @@ export interface TestAuthority extends AuthorityApp {
   /** Operator keys currently configured; change it and call `deps.operatorKeys.reload()`. */
   operatorKeys: OperatorKey[];
   /** Sends a signed admin request through `app.request`. */
-  admin(method: string, path: string, body?: unknown, options?: { operator?: TestOperator; headers?: Record<string, string> }): Promise<Response>;
+  admin(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { operator?: TestOperator; headers?: Record<string, string> },
+  ): Promise<Response>;
 }
 
 export interface TestAuthorityOptions {
@@ -60,8 +65,14 @@ function seedIdentity(db: Database, clock: () => Date, sovereignId: string, key:
     meta.run('application', 'accord');
     meta.run('sovereign_id', sovereignId);
     meta.run('created_at', toTimestamp(clock()));
-    db.sqlite.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(key.keyId, key.publicKey, toTimestamp(clock()));
-    appendAudit(db.sqlite, clock, { eventType: 'authority_initialized', actor: SYSTEM_ACTOR, details: { sovereign_id: sovereignId, signing_key_id: key.keyId, protocol_version: 1 } });
+    db.sqlite
+      .prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)')
+      .run(key.keyId, key.publicKey, toTimestamp(clock()));
+    appendAudit(db.sqlite, clock, {
+      eventType: 'authority_initialized',
+      actor: SYSTEM_ACTOR,
+      details: { sovereign_id: sovereignId, signing_key_id: key.keyId, protocol_version: 1 },
+    });
   })();
 }
 
@@ -101,7 +112,15 @@ export function createTestAuthority(options: TestAuthorityOptions = {}): TestAut
       const op = opts.operator ?? operator;
       const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
       const headers: Record<string, string> = {
-        ...signAdminRequest({ authority: sovereignId, method, path, body: text, label: op.label, key: op.key, timestamp: toTimestamp(clock()) }),
+        ...signAdminRequest({
+          authority: sovereignId,
+          method,
+          path,
+          body: text,
+          label: op.label,
+          key: op.key,
+          timestamp: toTimestamp(clock()),
+        }),
         ...(text ? { 'Content-Type': 'application/json' } : {}),
         ...opts.headers,
       };
@@ -116,7 +135,11 @@ export function createTestAuthority(options: TestAuthorityOptions = {}): TestAut
  * design): the "database unchanged" check after a rejected request.
  */
 export function dbDigest(db: Database, exclude: string[] = ['audit_events', 'admin_nonces']): string {
-  const tables = (db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>)
+  const tables = (
+    db.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{
+      name: string;
+    }>
+  )
     .map((t) => t.name)
     .filter((n) => !exclude.includes(n));
   const hash = createHash('sha256');
@@ -128,9 +151,11 @@ export function dbDigest(db: Database, exclude: string[] = ['audit_events', 'adm
 }
 
 export function auditCount(db: Database, eventType?: string): number {
-  const row = (eventType
-    ? db.sqlite.prepare('SELECT count(*) AS n FROM audit_events WHERE event_type = ?').get(eventType)
-    : db.sqlite.prepare('SELECT count(*) AS n FROM audit_events').get()) as { n: number };
+  const row = (
+    eventType
+      ? db.sqlite.prepare('SELECT count(*) AS n FROM audit_events WHERE event_type = ?').get(eventType)
+      : db.sqlite.prepare('SELECT count(*) AS n FROM audit_events').get()
+  ) as { n: number };
   return row.n;
 }
 

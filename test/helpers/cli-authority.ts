@@ -23,9 +23,23 @@ export interface CliAuthority {
 
 export async function startCliAuthority(prefix: string, sovereignId = 'cli-na'): Promise<CliAuthority> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const config = defaultConfig({ dataDir: dir, dbPath: path.join(dir, 'accord.db'), signingKeyFile: path.join(dir, 'authority-signing-key.json'), port: 0, sovereignId, logLevel: 'silent' });
+  const config = defaultConfig({
+    dataDir: dir,
+    dbPath: path.join(dir, 'accord.db'),
+    signingKeyFile: path.join(dir, 'authority-signing-key.json'),
+    port: 0,
+    sovereignId,
+    logLevel: 'silent',
+  });
   const running = await startAuthority(config, { background: false });
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ACCORD_DATA_DIR: dir, ACCORD_URL: running.url, ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file, LOG_LEVEL: 'silent' };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ACCORD_DATA_DIR: dir,
+    ACCORD_URL: running.url,
+    ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file,
+    LOG_LEVEL: 'silent',
+  };
   return {
     dir,
     running,

@@ -26,7 +26,10 @@ describe('Accord-issued attestations verify in Genesis Mesh', () => {
   it.each([
     ['without a subject key (written as null)', {}],
     ['with a subject key', { subject_public_key: subjectKey }],
-    ['with nested claims', { subject_public_key: subjectKey, claims: { team: 'North', seats: 12, tags: ['a', 'b'], nested: { ok: true, none: null } } }],
+    [
+      'with nested claims',
+      { subject_public_key: subjectKey, claims: { team: 'North', seats: 12, tags: ['a', 'b'], nested: { ok: true, none: null } } },
+    ],
   ])('%s', async (_name, body) => {
     const attestation = await issueAttestation(body);
     expect(Object.hasOwn(attestation, 'subject_public_key')).toBe(true);
@@ -37,7 +40,11 @@ describe('Accord-issued attestations verify in Genesis Mesh', () => {
     if (!key.ok) throw new Error('key');
     expect(verifyGmSignature(attestation, 'membership_attestation', [key.key])).toMatchObject({ valid: true });
     // And it still verifies here.
-    const verified = await acc.app.request('/attestations/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ attestation }) });
+    const verified = await acc.app.request('/attestations/verify', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ attestation }),
+    });
     expect(await verified.json()).toMatchObject({ accepted: true, reason: 'accepted' });
   });
 

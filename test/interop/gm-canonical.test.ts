@@ -75,12 +75,16 @@ describe('Genesis Mesh conformance facts (SPEC §10)', () => {
     const scope = { allowed_roles: [] };
     expect(gmCanonicalJson({ ...withoutMetadata, scope }, 'recognition_treaty')).toBe(vector.canonical);
     // GM's MembershipAttestation defaults: subject_public_key None, roles [], status "active", claims {}.
-    expect(gmCanonicalJson({ attestation_id: 'x' }, 'membership_attestation')).toBe('{"attestation_id":"x","claims":{},"roles":[],"status":"active","subject_public_key":null}');
+    expect(gmCanonicalJson({ attestation_id: 'x' }, 'membership_attestation')).toBe(
+      '{"attestation_id":"x","claims":{},"roles":[],"status":"active","subject_public_key":null}',
+    );
     expect(gmCanonicalJson({ attestation_id: 'x', claims: { tier: 1 }, subject_public_key: null }, 'membership_attestation')).toBe(
       '{"attestation_id":"x","claims":{"tier":1},"roles":[],"status":"active","subject_public_key":null}',
     );
     // A treaty without scope gets GM's whole default scope; a feed gets empty lists.
-    expect(gmCanonicalJson({ treaty_id: 't' }, 'recognition_treaty')).toBe('{"metadata":{},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"status":"active","treaty_id":"t"}');
+    expect(gmCanonicalJson({ treaty_id: 't' }, 'recognition_treaty')).toBe(
+      '{"metadata":{},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"status":"active","treaty_id":"t"}',
+    );
     expect(gmCanonicalJson({ sequence: 0 }, 'revocation_feed')).toBe('{"revocation_reasons":{},"revoked_attestation_ids":[],"sequence":0}');
   });
 });
@@ -90,12 +94,20 @@ describe('genesis-mesh canonical bytes (hand-derived)', () => {
     ['é as \\u00e9', { metadata: { note: 'café' } }, '{"metadata":{"note":"caf\\u00e9"}}'],
     ['CJK as \\uXXXX lowercase', { metadata: { place: '日本' } }, '{"metadata":{"place":"\\u65e5\\u672c"}}'],
     ['emoji as a surrogate pair', { metadata: { mood: '😀' } }, '{"metadata":{"mood":"\\ud83d\\ude00"}}'],
-    ['non-ASCII keys escaped too', { metadata: { 'ключ': 'v' } }, '{"metadata":{"\\u043a\\u043b\\u044e\\u0447":"v"}}'],
+    ['non-ASCII keys escaped too', { metadata: { ключ: 'v' } }, '{"metadata":{"\\u043a\\u043b\\u044e\\u0447":"v"}}'],
     ['DEL 0x7f escaped', { metadata: { del: 'a\u007fb' } }, '{"metadata":{"del":"a\\u007fb"}}'],
-    ['controls: short escapes and \\u00XX', { metadata: { c: '\n\t\r\b\f\u0001\u001f' } }, '{"metadata":{"c":"\\n\\t\\r\\b\\f\\u0001\\u001f"}}'],
+    [
+      'controls: short escapes and \\u00XX',
+      { metadata: { c: '\n\t\r\b\f\u0001\u001f' } },
+      '{"metadata":{"c":"\\n\\t\\r\\b\\f\\u0001\\u001f"}}',
+    ],
     ['quote, backslash and slash', { metadata: { q: '"\\/' } }, '{"metadata":{"q":"\\"\\\\/"}}'],
     // Code point order puts U+FF61 before U+1F600; UTF-16 (JCS) order would not.
-    ['keys sorted by code point', { metadata: { '😀': '1', '｡': '2', a: '3' } }, '{"metadata":{"a":"3","\\uff61":"2","\\ud83d\\ude00":"1"}}'],
+    [
+      'keys sorted by code point',
+      { metadata: { '😀': '1', '｡': '2', a: '3' } },
+      '{"metadata":{"a":"3","\\uff61":"2","\\ud83d\\ude00":"1"}}',
+    ],
   ];
   it.each(stringCases)('%s', (_name, object, expected) => {
     expect(gmJson(object)).toBe(expected);
@@ -127,13 +139,18 @@ describe('genesis-mesh canonical bytes (hand-derived)', () => {
   });
 
   it('feed id lists are sorted by code point and de-duplicated before signing', () => {
-    expect(gmCanonicalJson({ revoked_attestation_ids: ['b', 'a', 'b', 'B'], sequence: 2, issued_at: '2026-01-01T00:00:00.000Z' }, 'revocation_feed')).toBe(
-      '{"issued_at":"2026-01-01T00:00:00Z","revocation_reasons":{},"revoked_attestation_ids":["B","a","b"],"sequence":2}',
-    );
+    expect(
+      gmCanonicalJson(
+        { revoked_attestation_ids: ['b', 'a', 'b', 'B'], sequence: 2, issued_at: '2026-01-01T00:00:00.000Z' },
+        'revocation_feed',
+      ),
+    ).toBe('{"issued_at":"2026-01-01T00:00:00Z","revocation_reasons":{},"revoked_attestation_ids":["B","a","b"],"sequence":2}');
   });
 
   it('the signatures field is never signed', () => {
-    expect(gmCanonicalJson({ sequence: 1, signatures: [{ key_id: 'k', sig: 's' }] }, 'revocation_feed')).toBe('{"revocation_reasons":{},"revoked_attestation_ids":[],"sequence":1}');
+    expect(gmCanonicalJson({ sequence: 1, signatures: [{ key_id: 'k', sig: 's' }] }, 'revocation_feed')).toBe(
+      '{"revocation_reasons":{},"revoked_attestation_ids":[],"sequence":1}',
+    );
   });
 
   const refused: Array<[string, Record<string, unknown>]> = [
@@ -214,7 +231,9 @@ describe('numbers in the GM canonical form: as Python writes what it read', () =
   });
 
   it('keeps number texts through the model defaults (a treaty without scope claims still signs 1.0 in metadata)', () => {
-    const treaty = parseJsonStrict('{"metadata":{"w":1.0,"n":[1,-0.0]},"scope":{"allowed_roles":[]},"status":"active","sequence":3}') as Record<string, unknown>;
+    const treaty = parseJsonStrict(
+      '{"metadata":{"w":1.0,"n":[1,-0.0]},"scope":{"allowed_roles":[]},"status":"active","sequence":3}',
+    ) as Record<string, unknown>;
     expect(gmCanonicalJson(treaty, 'recognition_treaty')).toBe(
       '{"metadata":{"n":[1,-0.0],"w":1.0},"scope":{"accepted_statuses":["active"],"allowed_roles":[],"claims":{}},"sequence":3,"status":"active"}',
     );

@@ -23,14 +23,25 @@ async function recognize(a: TestAuthority, sovereign: string, publicKey: string,
   expect(res.status, await res.clone().text()).toBe(201);
 }
 
-const feed = (over: Partial<GmFeedInput> = {}) => gmFeed(keyA, { issuer: GM, sequence: 1, issuedAt: '2026-02-28T23:00:00Z', revoked: { [ATT1]: 'key_compromise', [ATT2]: 'unspecified' }, ...over });
+const feed = (over: Partial<GmFeedInput> = {}) =>
+  gmFeed(keyA, {
+    issuer: GM,
+    sequence: 1,
+    issuedAt: '2026-02-28T23:00:00Z',
+    revoked: { [ATT1]: 'key_compromise', [ATT2]: 'unspecified' },
+    ...over,
+  });
 
 function importRequest(a: TestAuthority, body: unknown) {
   return a.admin('POST', '/admin/sovereign-revocation-feeds/import', { feed: body });
 }
 
 function importedIds(a: TestAuthority): string[] {
-  return (a.db.sqlite.prepare("SELECT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = 'membership_attestation' ORDER BY id").all(GM) as Array<{ id: string }>).map((r) => r.id);
+  return (
+    a.db.sqlite
+      .prepare("SELECT id FROM imported_revocations WHERE issuer_sovereign_id = ? AND kind = 'membership_attestation' ORDER BY id")
+      .all(GM) as Array<{ id: string }>
+  ).map((r) => r.id);
 }
 
 function importMetric(a: TestAuthority, outcome: string, issuer = GM): number {
@@ -52,7 +63,15 @@ describe('GM snapshot import: accepted feeds', () => {
   it('imports a snapshot signed by a genesis-mesh-profile issuer, audited and counted', async () => {
     const res = await importRequest(acc, feed());
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ accepted: true, status: 'imported', profile: 'genesis-mesh', issuer_sovereign_id: GM, sequence: 1, revoked_count: 2, snapshot_count: 2 });
+    expect(await res.json()).toMatchObject({
+      accepted: true,
+      status: 'imported',
+      profile: 'genesis-mesh',
+      issuer_sovereign_id: GM,
+      sequence: 1,
+      revoked_count: 2,
+      snapshot_count: 2,
+    });
     expect(importedIds(acc)).toEqual([ATT1, ATT2]);
     const audit = lastAudit(acc.db);
     expect(audit.event_type).toBe('sovereign_revocation_feed_imported');
@@ -74,7 +93,10 @@ describe('GM snapshot import: accepted feeds', () => {
 
   it('a later snapshot only adds revocations: ids it no longer lists stay revoked', async () => {
     await importRequest(acc, feed());
-    const res = await importRequest(acc, feed({ sequence: 3, issuedAt: '2026-02-28T23:30:00Z', revoked: { [ATT2]: 'unspecified', [ATT3]: 'policy_violation' } }));
+    const res = await importRequest(
+      acc,
+      feed({ sequence: 3, issuedAt: '2026-02-28T23:30:00Z', revoked: { [ATT2]: 'unspecified', [ATT3]: 'policy_violation' } }),
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'imported', sequence: 3, revoked_count: 1, snapshot_count: 2 });
     expect(importedIds(acc)).toEqual([ATT1, ATT2, ATT3]);
@@ -98,7 +120,7 @@ describe('GM snapshot import: accepted feeds', () => {
   it.each([
     ['a configured label', 'north-na-2026a'],
     ['an Accord key_id', `sha256:${'ab'.repeat(32)}`],
-    ['another sovereign\'s public key (it selects nothing)', keyB.publicKey],
+    ["another sovereign's public key (it selects nothing)", keyB.publicKey],
   ])('issued_by is a key label, never used to pick the key: %s is accepted', async (_name, label) => {
     const res = await importRequest(acc, feed({ label }));
     expect(res.status, await res.clone().text()).toBe(200);
@@ -112,34 +134,110 @@ describe('GM snapshot import: accepted feeds', () => {
 });
 
 type Mutation = (f: Record<string, unknown>) => unknown;
-const resign = (mutate: (unsigned: Record<string, unknown>) => Record<string, unknown>): Mutation => (f) => {
-  const { signatures: _s, ...unsigned } = f;
-  return gmSign(mutate(unsigned), keyA);
-};
+const resign =
+  (mutate: (unsigned: Record<string, unknown>) => Record<string, unknown>): Mutation =>
+  (f) => {
+    const { signatures: _s, ...unsigned } = f;
+    return gmSign(mutate(unsigned), keyA);
+  };
 
 describe('GM snapshot import: rejections (stricter than GM where GM is loose)', () => {
   const rows: Array<[string, Mutation, number, string, string | undefined]> = [
     ['unknown field', resign((u) => ({ ...u, note: 'extra' })), 422, 'invalid_revocation_feed', 'unknown_field'],
-    ['unknown field in a signature entry', (f) => ({ ...f, signatures: [{ ...(f.signatures as object[])[0], alg: 'ed25519' }] }), 422, 'invalid_revocation_feed', 'unknown_field'],
-    ['reordered id list', resign((u) => ({ ...u, revoked_attestation_ids: [ATT2, ATT1] })), 422, 'invalid_revocation_feed', 'unsorted_id_list'],
-    ['duplicated id', resign((u) => ({ ...u, revoked_attestation_ids: [ATT1, ATT1, ATT2] })), 422, 'invalid_revocation_feed', 'duplicate_id'],
-    ['base64 signature with junk characters', (f) => ({ ...f, signatures: [{ key_id: 'k', sig: `${(f.signatures as Array<{ sig: string }>)[0]!.sig.slice(0, 10)}!${(f.signatures as Array<{ sig: string }>)[0]!.sig.slice(10)}` }] }), 422, 'invalid_revocation_feed', 'malformed_base64'],
-    ['base64 signature with whitespace', (f) => ({ ...f, signatures: [{ key_id: 'k', sig: ` ${(f.signatures as Array<{ sig: string }>)[0]!.sig}` }] }), 422, 'invalid_revocation_feed', 'malformed_base64'],
-    ['timestamp without a zone', resign((u) => ({ ...u, issued_at: '2026-02-28T23:00:00' })), 422, 'invalid_revocation_feed', 'timestamp_without_zone'],
-    ['impossible timestamp', resign((u) => ({ ...u, issued_at: '2026-02-30T23:00:00Z' })), 422, 'invalid_revocation_feed', 'invalid_timestamp'],
+    [
+      'unknown field in a signature entry',
+      (f) => ({ ...f, signatures: [{ ...(f.signatures as object[])[0], alg: 'ed25519' }] }),
+      422,
+      'invalid_revocation_feed',
+      'unknown_field',
+    ],
+    [
+      'reordered id list',
+      resign((u) => ({ ...u, revoked_attestation_ids: [ATT2, ATT1] })),
+      422,
+      'invalid_revocation_feed',
+      'unsorted_id_list',
+    ],
+    [
+      'duplicated id',
+      resign((u) => ({ ...u, revoked_attestation_ids: [ATT1, ATT1, ATT2] })),
+      422,
+      'invalid_revocation_feed',
+      'duplicate_id',
+    ],
+    [
+      'base64 signature with junk characters',
+      (f) => ({
+        ...f,
+        signatures: [
+          {
+            key_id: 'k',
+            sig: `${(f.signatures as Array<{ sig: string }>)[0]!.sig.slice(0, 10)}!${(f.signatures as Array<{ sig: string }>)[0]!.sig.slice(10)}`,
+          },
+        ],
+      }),
+      422,
+      'invalid_revocation_feed',
+      'malformed_base64',
+    ],
+    [
+      'base64 signature with whitespace',
+      (f) => ({ ...f, signatures: [{ key_id: 'k', sig: ` ${(f.signatures as Array<{ sig: string }>)[0]!.sig}` }] }),
+      422,
+      'invalid_revocation_feed',
+      'malformed_base64',
+    ],
+    [
+      'timestamp without a zone',
+      resign((u) => ({ ...u, issued_at: '2026-02-28T23:00:00' })),
+      422,
+      'invalid_revocation_feed',
+      'timestamp_without_zone',
+    ],
+    [
+      'impossible timestamp',
+      resign((u) => ({ ...u, issued_at: '2026-02-30T23:00:00Z' })),
+      422,
+      'invalid_revocation_feed',
+      'invalid_timestamp',
+    ],
     ['non-ASCII issued_by label', resign((u) => ({ ...u, issued_by: 'clé-1' })), 422, 'invalid_revocation_feed', 'invalid_field'],
     ['issued_by label with a space', resign((u) => ({ ...u, issued_by: 'na key' })), 422, 'invalid_revocation_feed', 'invalid_field'],
     ['sequence given as a string', resign((u) => ({ ...u, sequence: '1' })), 422, 'invalid_revocation_feed', 'invalid_field'],
     ['negative sequence', resign((u) => ({ ...u, sequence: -1 })), 422, 'invalid_revocation_feed', 'invalid_field'],
-    ['reason for an id that is not revoked', resign((u) => ({ ...u, revocation_reasons: { [ATT3]: 'unspecified' } })), 422, 'invalid_revocation_feed', 'reason_for_unlisted_id'],
+    [
+      'reason for an id that is not revoked',
+      resign((u) => ({ ...u, revocation_reasons: { [ATT3]: 'unspecified' } })),
+      422,
+      'invalid_revocation_feed',
+      'reason_for_unlisted_id',
+    ],
     ['float sequence', (f) => ({ ...f, sequence: 1.5 }), 422, 'invalid_revocation_feed', 'invalid_field'],
-    ['lone surrogate in a reason', (f) => ({ ...f, revocation_reasons: { [ATT1]: 'x\ud800' } }), 422, 'invalid_revocation_feed', 'non_canonical_value'],
-    ['signed by a key the issuer is not recognized with', (f) => {
-      const { signatures: _s, ...u } = f;
-      return gmSign(u, keyB);
-    }, 422, 'invalid_signature', undefined],
+    [
+      'lone surrogate in a reason',
+      (f) => ({ ...f, revocation_reasons: { [ATT1]: 'x\ud800' } }),
+      422,
+      'invalid_revocation_feed',
+      'non_canonical_value',
+    ],
+    [
+      'signed by a key the issuer is not recognized with',
+      (f) => {
+        const { signatures: _s, ...u } = f;
+        return gmSign(u, keyB);
+      },
+      422,
+      'invalid_signature',
+      undefined,
+    ],
     ['content changed after signing', (f) => ({ ...f, sequence: 2 }), 422, 'invalid_signature', undefined],
-    ['issued_at in the future beyond skew', resign((u) => ({ ...u, issued_at: '2026-03-01T00:05:01Z' })), 422, 'invalid_timestamps', undefined],
+    [
+      'issued_at in the future beyond skew',
+      resign((u) => ({ ...u, issued_at: '2026-03-01T00:05:01Z' })),
+      422,
+      'invalid_timestamps',
+      undefined,
+    ],
     ['issuer not recognized', resign((u) => ({ ...u, issuer_sovereign_id: 'sovereign-unknown' })), 403, 'issuer_not_recognized', undefined],
   ];
 
@@ -207,7 +305,10 @@ describe('GM snapshot import: rejections (stricter than GM where GM is loose)', 
     const res = await acc.admin('POST', '/admin/sovereign-revocation-feeds/import', '{"feed": {');
     expect(res.status).toBe(422);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_revocation_feed');
-    expect(lastAudit(acc.db)).toMatchObject({ event_type: 'sovereign_revocation_feed_rejected', details: { reason: 'invalid_revocation_feed' } });
+    expect(lastAudit(acc.db)).toMatchObject({
+      event_type: 'sovereign_revocation_feed_rejected',
+      details: { reason: 'invalid_revocation_feed' },
+    });
     expect(dbDigest(acc.db)).toBe(before);
   });
 
@@ -223,7 +324,11 @@ describe('GM snapshot import: rejections (stricter than GM where GM is loose)', 
   });
 
   it('the route requires an admin signature', async () => {
-    const res = await acc.app.request('/admin/sovereign-revocation-feeds/import', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ feed: feed() }) });
+    const res = await acc.app.request('/admin/sovereign-revocation-feeds/import', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ feed: feed() }),
+    });
     expect(res.status).toBe(401);
   });
 });

@@ -48,7 +48,13 @@ function gmAttestation(id: string) {
 }
 
 async function verifyAttestation(a: TestAuthority, attestation: unknown): Promise<Record<string, unknown>> {
-  return ok(a.app.request('/attestations/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ attestation }) }));
+  return ok(
+    a.app.request('/attestations/verify', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ attestation }),
+    }),
+  );
 }
 
 async function listen(a: TestAuthority): Promise<{ url: string; close(): Promise<void> }> {
@@ -85,7 +91,11 @@ describe('Accord pulls a genesis-mesh peer', () => {
     const first = await runPullJob(acc.deps);
     expect(first.peers).toEqual([expect.objectContaining({ sovereign_id: GM, outcome: 'ok', imported: 1, imported_sequence: 1 })]);
     expect(gm.requests).toContain(`/sovereign-revocation-feed?issuer_sovereign_id=${GM}`);
-    expect(lastAudit(acc.db)).toMatchObject({ event_type: 'sovereign_revocation_feed_imported', actor: { type: 'system' }, details: { via: 'pull', profile: 'genesis-mesh' } });
+    expect(lastAudit(acc.db)).toMatchObject({
+      event_type: 'sovereign_revocation_feed_imported',
+      actor: { type: 'system' },
+      details: { via: 'pull', profile: 'genesis-mesh' },
+    });
     expect(await verifyAttestation(acc, attestation1)).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
     expect(await verifyAttestation(acc, attestation2)).toMatchObject({ accepted: true });
 
@@ -101,7 +111,12 @@ describe('Accord pulls a genesis-mesh peer', () => {
 
   it('the profile can be chosen when registering the peer instead of on the treaty', async () => {
     await ok(
-      acc.admin('POST', '/admin/recognition-treaties', { subject_sovereign_id: GM, subject_public_keys: [keyA.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 90 }),
+      acc.admin('POST', '/admin/recognition-treaties', {
+        subject_sovereign_id: GM,
+        subject_public_keys: [keyA.publicKey],
+        scope: { allowed_roles: ['role:client'] },
+        validity_hours: 24 * 90,
+      }),
       201,
     );
     const peer = await ok(acc.admin('POST', '/admin/peers', { sovereign_id: GM, base_url: gm.url, profile: 'genesis-mesh' }), 201);
@@ -130,7 +145,10 @@ describe('Accord pulls a genesis-mesh peer', () => {
 
 describe('GET /sovereign-revocation-feed: a feed a GM authority can import', () => {
   async function revokeOwnAttestation(a: TestAuthority): Promise<string> {
-    const issued = await ok(a.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }), 201);
+    const issued = await ok(
+      a.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }),
+      201,
+    );
     const id = issued.attestation_id as string;
     await ok(a.admin('POST', `/admin/attestations/${id}/revoke`, { reason: 'key_compromise' }));
     return id;
@@ -152,7 +170,16 @@ describe('GET /sovereign-revocation-feed: a feed a GM authority can import', () 
       const feed = JSON.parse(text) as Record<string, unknown>;
 
       // The GM side: strict field set, sorted ids, a signature over Python's sort_keys + ensure_ascii dump.
-      expect(Object.keys(feed).sort()).toEqual(['feed_id', 'issued_at', 'issued_by', 'issuer_sovereign_id', 'revocation_reasons', 'revoked_attestation_ids', 'sequence', 'signatures']);
+      expect(Object.keys(feed).sort()).toEqual([
+        'feed_id',
+        'issued_at',
+        'issued_by',
+        'issuer_sovereign_id',
+        'revocation_reasons',
+        'revoked_attestation_ids',
+        'sequence',
+        'signatures',
+      ]);
       expect(feed.revoked_attestation_ids).toEqual([revoked1, revoked2].sort());
       expect(feed.revocation_reasons).toEqual({ [revoked1]: 'key_compromise', [revoked2]: 'key_compromise' });
       // issued_by and key_id are key labels, as GM writes them (here this authority's key_id); the body is in GM's own form.
@@ -200,9 +227,9 @@ describe('GET /sovereign-revocation-feed: a feed a GM authority can import', () 
       await ok(other.admin('POST', '/admin/peers', { sovereign_id: 'sovereign-acc', base_url: served.url }), 201);
       const report = await runPullJob(other.deps);
       expect(report.peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
-      expect(other.db.sqlite.prepare("SELECT id, kind FROM imported_revocations WHERE issuer_sovereign_id = 'sovereign-acc'").all()).toEqual([
-        { id: revoked, kind: 'membership_attestation' },
-      ]);
+      expect(
+        other.db.sqlite.prepare("SELECT id, kind FROM imported_revocations WHERE issuer_sovereign_id = 'sovereign-acc'").all(),
+      ).toEqual([{ id: revoked, kind: 'membership_attestation' }]);
     } finally {
       await served.close();
       await other.close();

@@ -35,7 +35,11 @@ export interface GmKey {
 
 /** An Ed25519 key from a 32-byte seed, via node:crypto only. */
 export function gmKeyFromSeed(seed: Buffer): GmKey {
-  const privateKey = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   return {
     publicKey: Buffer.from(spki.subarray(spki.length - 32)).toString('base64'),
@@ -50,7 +54,11 @@ export const GM_SEED_B = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 32
 export const GM_DEFAULT_LABEL = 'na-2025-q1';
 
 /** Signs as the reference does: the dump of the object without signatures; key_id is a label. */
-export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey, keyLabel = GM_DEFAULT_LABEL): T & { signatures: Array<{ key_id: string; sig: string }> } {
+export function gmSign<T extends Record<string, unknown>>(
+  object: T,
+  key: GmKey,
+  keyLabel = GM_DEFAULT_LABEL,
+): T & { signatures: Array<{ key_id: string; sig: string }> } {
   const { signatures: _drop, ...unsigned } = object as T & { signatures?: unknown };
   return { ...object, signatures: [{ key_id: keyLabel, sig: key.sign(Buffer.from(pythonJsonDumps(unsigned), 'utf8')) }] };
 }
@@ -58,11 +66,21 @@ export function gmSign<T extends Record<string, unknown>>(object: T, key: GmKey,
 /** The reference's check: some signature verifies over the dump (with feed ids sorted and unique) under one of the keys. */
 export function gmVerify(object: Record<string, unknown>, publicKeys: string[]): boolean {
   const { signatures, ...unsigned } = object as { signatures?: Array<{ sig: string }> } & Record<string, unknown>;
-  if (Array.isArray(unsigned.revoked_attestation_ids)) unsigned.revoked_attestation_ids = [...new Set(unsigned.revoked_attestation_ids as string[])].sort();
+  if (Array.isArray(unsigned.revoked_attestation_ids))
+    unsigned.revoked_attestation_ids = [...new Set(unsigned.revoked_attestation_ids as string[])].sort();
   const message = Buffer.from(pythonJsonDumps(unsigned), 'utf8');
   return (signatures ?? []).some((s) =>
     publicKeys.some((pk) =>
-      verify(null, message, createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pk, 'base64')]), format: 'der', type: 'spki' }), Buffer.from(s.sig, 'base64')),
+      verify(
+        null,
+        message,
+        createPublicKey({
+          key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pk, 'base64')]),
+          format: 'der',
+          type: 'spki',
+        }),
+        Buffer.from(s.sig, 'base64'),
+      ),
     ),
   );
 }
@@ -76,7 +94,8 @@ const GM_MODEL_DEFAULTS: Record<'treaty' | 'attestation', Record<string, unknown
 /** What GM verifies a treaty or attestation with: model_validate fills defaults, then the dump is checked under each key. */
 export function gmModelVerify(object: Record<string, unknown>, model: 'treaty' | 'attestation', publicKeys: string[]): boolean {
   const filled: Record<string, unknown> = { ...GM_MODEL_DEFAULTS[model], ...object };
-  if (model === 'treaty') filled.scope = { allowed_roles: [], accepted_statuses: ['active'], claims: {}, ...(object.scope as object | undefined) };
+  if (model === 'treaty')
+    filled.scope = { allowed_roles: [], accepted_statuses: ['active'], claims: {}, ...(object.scope as object | undefined) };
   return gmVerify(filled, publicKeys);
 }
 

@@ -58,7 +58,11 @@ function at(root: JsonValue, pointer: string): JsonValue {
     .reduce<JsonValue>((node, part) => (node as Record<string, JsonValue>)[part]!, root);
 }
 
-const GM_TYPES = { RecognitionTreaty: 'recognition_treaty', MembershipAttestation: 'membership_attestation', SovereignRevocationFeed: 'revocation_feed' } as const;
+const GM_TYPES = {
+  RecognitionTreaty: 'recognition_treaty',
+  MembershipAttestation: 'membership_attestation',
+  SovereignRevocationFeed: 'revocation_feed',
+} as const;
 
 describe('every GM response body, with Accord’s parser and GM canonical form', () => {
   it('the manifest lists every captured body, and each one is in GM’s own form: Accord re-serializes it byte for byte', () => {
@@ -76,35 +80,38 @@ describe('every GM response body, with Accord’s parser and GM canonical form',
     expect(signed).toHaveLength(25);
   });
 
-  it.each(signed.map(({ entry, object }) => [`${entry.file}${object.pointer}`, entry, object] as const))('%s verifies under its signer’s key', (_name, entry, object) => {
-    const document = parseJsonStrict(raw(entry.file));
-    const target = at(document, object.pointer) as Record<string, unknown>;
-    const who = signer(object.signer);
-    let trusted = [who.key];
-    if (object.trusted_keys_from) {
-      // An attestation is checked with the keys its treaty gives; the signer's key must be among them.
-      const treatyKeys = at(parseJsonStrict(raw(object.trusted_keys_from.file)), object.trusted_keys_from.pointer) as string[];
-      expect(treatyKeys).toContain(who.key.base64);
-      trusted = treatyKeys.map(key);
-    }
-    if (object.kind === 'GenesisBlock') {
-      const { signatures, ...unsigned } = target as { signatures: Array<{ sig: string }> };
-      const payload = Buffer.from(gmJson(unsigned), 'utf8');
-      expect(signatures.some((s) => verifyWithKey(who.key, payload, Buffer.from(s.sig, 'base64')))).toBe(true);
-      payload[payload.length >> 1]! ^= 1;
-      expect(signatures.some((s) => verifyWithKey(who.key, payload, Buffer.from(s.sig, 'base64')))).toBe(false);
-      return;
-    }
-    const type = GM_TYPES[object.kind];
-    expect(parseGmObject(type, target), 'the strict schema accepts what GM emits').toMatchObject({ ok: true });
-    expect(verifyGmSignature(target, type, trusted)).toEqual({ valid: true, keyId: who.key.keyId });
-    // The key label travels in issued_by and key_id; it is never the key.
-    expect(target.issued_by).toBe(who.label);
-    expect(target.issued_by).not.toBe(who.key.base64);
-    // Another sovereign's key does not verify it.
-    const other = object.signer === NORTH ? signer(SOUTH).key : signer(NORTH).key;
-    expect(verifyGmSignature(target, type, [other]).valid).toBe(false);
-  });
+  it.each(signed.map(({ entry, object }) => [`${entry.file}${object.pointer}`, entry, object] as const))(
+    '%s verifies under its signer’s key',
+    (_name, entry, object) => {
+      const document = parseJsonStrict(raw(entry.file));
+      const target = at(document, object.pointer) as Record<string, unknown>;
+      const who = signer(object.signer);
+      let trusted = [who.key];
+      if (object.trusted_keys_from) {
+        // An attestation is checked with the keys its treaty gives; the signer's key must be among them.
+        const treatyKeys = at(parseJsonStrict(raw(object.trusted_keys_from.file)), object.trusted_keys_from.pointer) as string[];
+        expect(treatyKeys).toContain(who.key.base64);
+        trusted = treatyKeys.map(key);
+      }
+      if (object.kind === 'GenesisBlock') {
+        const { signatures, ...unsigned } = target as { signatures: Array<{ sig: string }> };
+        const payload = Buffer.from(gmJson(unsigned), 'utf8');
+        expect(signatures.some((s) => verifyWithKey(who.key, payload, Buffer.from(s.sig, 'base64')))).toBe(true);
+        payload[payload.length >> 1]! ^= 1;
+        expect(signatures.some((s) => verifyWithKey(who.key, payload, Buffer.from(s.sig, 'base64')))).toBe(false);
+        return;
+      }
+      const type = GM_TYPES[object.kind];
+      expect(parseGmObject(type, target), 'the strict schema accepts what GM emits').toMatchObject({ ok: true });
+      expect(verifyGmSignature(target, type, trusted)).toEqual({ valid: true, keyId: who.key.keyId });
+      // The key label travels in issued_by and key_id; it is never the key.
+      expect(target.issued_by).toBe(who.label);
+      expect(target.issued_by).not.toBe(who.key.base64);
+      // Another sovereign's key does not verify it.
+      const other = object.signer === NORTH ? signer(SOUTH).key : signer(NORTH).key;
+      expect(verifyGmSignature(target, type, [other]).valid).toBe(false);
+    },
+  );
 
   it('the numeric-metadata treaty verifies only with its number texts kept (1.0, -0.0, 1e-07, 9007199254740993)', () => {
     const text = raw('treaty-north-to-south-numeric-metadata.json');
@@ -114,7 +121,9 @@ describe('every GM response body, with Accord’s parser and GM canonical form',
     // JSON.parse forgets how the numbers were written: 2^53+1 has no faithful form left at all, and
     // without it, 1 and 0 are other bytes than 1.0 and -0.0.
     const forgotten = JSON.parse(text) as Record<string, Record<string, unknown>>;
-    expect(() => verifyGmSignature(forgotten, 'recognition_treaty', [north])).toThrow(expect.objectContaining({ code: 'non_canonical_value' }));
+    expect(() => verifyGmSignature(forgotten, 'recognition_treaty', [north])).toThrow(
+      expect.objectContaining({ code: 'non_canonical_value' }),
+    );
     forgotten.metadata!.big_int = 0;
     const reparsed = parseJsonStrict(text) as Record<string, Record<string, unknown>>;
     reparsed.metadata!.big_int = 0;
@@ -133,7 +142,13 @@ describe('every GM response body, with Accord’s parser and GM canonical form',
 
   it('feed facts: sequence is the revoked count, ids sorted; a re-fetch has the same state under a new feed_id, issued_at and signature', () => {
     for (const entry of manifest.files.filter((e) => e.facts)) {
-      const feed = parseJsonStrict(raw(entry.file)) as { sequence: number; revoked_attestation_ids: string[]; feed_id: string; issued_at: string; signatures: Array<{ sig: string }> };
+      const feed = parseJsonStrict(raw(entry.file)) as {
+        sequence: number;
+        revoked_attestation_ids: string[];
+        feed_id: string;
+        issued_at: string;
+        signatures: Array<{ sig: string }>;
+      };
       expect(feed.sequence, entry.file).toBe(entry.facts!.sequence);
       expect(feed.revoked_attestation_ids).toHaveLength(feed.sequence);
       if (entry.facts!.revoked) expect(feed.revoked_attestation_ids).toEqual(entry.facts!.revoked);
@@ -149,8 +164,15 @@ describe('every GM response body, with Accord’s parser and GM canonical form',
   });
 
   it('the declarations name the keys the objects verify under; GM serves no /.well-known document', () => {
-    for (const [file, sovereign] of [['north-sovereign.json', NORTH], ['south-sovereign.json', SOUTH]] as const) {
-      const declaration = parseJsonStrict(raw(file)) as { sovereign_id: string; network_authority: { public_key: string }; root_public_key: string };
+    for (const [file, sovereign] of [
+      ['north-sovereign.json', NORTH],
+      ['south-sovereign.json', SOUTH],
+    ] as const) {
+      const declaration = parseJsonStrict(raw(file)) as {
+        sovereign_id: string;
+        network_authority: { public_key: string };
+        root_public_key: string;
+      };
       expect(declaration.sovereign_id).toBe(sovereign);
       expect(declaration.network_authority.public_key).toBe(keys.sovereigns[sovereign]!.public_key);
       expect(declaration.root_public_key).toBe(keys.sovereigns[sovereign]!.root.public_key);
@@ -231,7 +253,10 @@ describe('POST /recognition-treaties/verify with GM’s treaty bytes', () => {
       expect(body, verdict).toMatchObject({ accepted: gm.accepted, treaty_id: gm.treaty_id });
     }
     // GM-NORTH refused the defaults treaty from its own revocation state (locally_revoked), which no wire object carries.
-    expect(parseJsonStrict(raw('verdict-north-verifies-revoked-treaty.json'))).toMatchObject({ accepted: false, reason: 'locally_revoked' });
+    expect(parseJsonStrict(raw('verdict-north-verifies-revoked-treaty.json'))).toMatchObject({
+      accepted: false,
+      reason: 'locally_revoked',
+    });
   });
 
   it('the numeric treaty sent re-serialized by JSON.stringify is refused as invalid_signature', async () => {
@@ -253,16 +278,31 @@ describe('POST /attestations/verify and feed imports with GM’s bytes, step by 
       ['attestation-unrevoked.json', 'verdict-south-attestation-unrevoked-before-import.json'],
     ] as const) {
       const gm = parseJsonStrict(raw(verdict)) as { accepted: boolean; attestation_id: string };
-      expect(await verify(file), file).toMatchObject({ accepted: gm.accepted, reason: 'accepted', attestation_id: gm.attestation_id, issuer_sovereign_id: NORTH });
+      expect(await verify(file), file).toMatchObject({
+        accepted: gm.accepted,
+        reason: 'accepted',
+        attestation_id: gm.attestation_id,
+        issuer_sovereign_id: NORTH,
+      });
     }
     expect((await verify('attestation-no-subject-key.json')).warnings).toContain('issuer_feed_unknown');
 
     // Feed a (sequence 0, nothing revoked) is imported: GM-NORTH's state is now known.
     const a = await importFeed('feed-a-initial-seq0.json');
     expect(a.status, await a.clone().text()).toBe(200);
-    expect(await a.json()).toMatchObject({ accepted: true, status: 'imported', issuer_sovereign_id: NORTH, sequence: 0, revoked_count: 0, snapshot_count: 0 });
+    expect(await a.json()).toMatchObject({
+      accepted: true,
+      status: 'imported',
+      issuer_sovereign_id: NORTH,
+      sequence: 0,
+      revoked_count: 0,
+      snapshot_count: 0,
+    });
     expect(parseJsonStrict(raw('verdict-south-import-feed-a.json'))).toMatchObject({ accepted: true, sequence: 0, revoked_count: 0 });
-    expect(acc.db.sqlite.prepare('SELECT last_sequence, paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(NORTH)).toEqual({ last_sequence: 0, paused: 0 });
+    expect(acc.db.sqlite.prepare('SELECT last_sequence, paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get(NORTH)).toEqual({
+      last_sequence: 0,
+      paused: 0,
+    });
     expect((await verify('attestation-no-subject-key.json')).warnings).toEqual([]);
 
     // b1 and b2 are the same state re-signed on later GETs: already imported (GM answers 409 stale_sequence to b2).
@@ -278,15 +318,22 @@ describe('POST /attestations/verify and feed imports with GM’s bytes, step by 
     const before = dbDigest(acc.db);
     const foreign = await importFeed('feed-foreign-issuer-param.json');
     expect(foreign.status).toBe(403);
-    expect(await foreign.json()).toMatchObject({ error: { code: 'issuer_not_recognized', details: { issuer_sovereign_id: 'GM-ELSEWHERE' } } });
+    expect(await foreign.json()).toMatchObject({
+      error: { code: 'issuer_not_recognized', details: { issuer_sovereign_id: 'GM-ELSEWHERE' } },
+    });
     expect(dbDigest(acc.db)).toBe(before);
-    expect(parseJsonStrict(raw('verdict-south-import-feed-foreign-issuer.json'))).toMatchObject({ error: { code: 'missing_issuer_public_keys' } });
+    expect(parseJsonStrict(raw('verdict-south-import-feed-foreign-issuer.json'))).toMatchObject({
+      error: { code: 'missing_issuer_public_keys' },
+    });
 
     // Feed c revokes the attestation with a subject key.
     const c = await importFeed('feed-c-after-1-revocation.json');
     expect(await c.json()).toMatchObject({ status: 'imported', sequence: 1, revoked_count: 1, snapshot_count: 1 });
     expect(parseJsonStrict(raw('verdict-south-import-feed-c.json'))).toMatchObject({ accepted: true, sequence: 1, revoked_count: 1 });
-    expect(parseJsonStrict(raw('verdict-south-attestation-with-subject-key-after-feed-c.json'))).toMatchObject({ accepted: false, reason: 'attestation_locally_revoked' });
+    expect(parseJsonStrict(raw('verdict-south-attestation-with-subject-key-after-feed-c.json'))).toMatchObject({
+      accepted: false,
+      reason: 'attestation_locally_revoked',
+    });
     expect(await verify('attestation-with-subject-key.json')).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
     expect(parseJsonStrict(raw('verdict-south-attestation-no-subject-key-after-feed-c.json'))).toMatchObject({ accepted: true });
     expect(await verify('attestation-no-subject-key.json')).toMatchObject({ accepted: true, reason: 'accepted' });
@@ -295,11 +342,18 @@ describe('POST /attestations/verify and feed imports with GM’s bytes, step by 
     const d = await importFeed('feed-d-after-2-revocations.json');
     expect(await d.json()).toMatchObject({ status: 'imported', sequence: 2, revoked_count: 1, snapshot_count: 2 });
     expect(parseJsonStrict(raw('verdict-south-import-feed-d.json'))).toMatchObject({ accepted: true, sequence: 2, revoked_count: 2 });
-    expect(acc.db.sqlite.prepare('SELECT id, reason, feed_sequence FROM imported_revocations WHERE issuer_sovereign_id = ? ORDER BY log_index').all(NORTH)).toEqual([
+    expect(
+      acc.db.sqlite
+        .prepare('SELECT id, reason, feed_sequence FROM imported_revocations WHERE issuer_sovereign_id = ? ORDER BY log_index')
+        .all(NORTH),
+    ).toEqual([
       { id: ids.attestation_with_subject_key, reason: 'key_compromise', feed_sequence: 1 },
       { id: ids.attestation_no_subject_key, reason: 'unspecified', feed_sequence: 2 },
     ]);
-    expect(parseJsonStrict(raw('verdict-south-attestation-no-subject-key-after-feed-d.json'))).toMatchObject({ accepted: false, reason: 'attestation_locally_revoked' });
+    expect(parseJsonStrict(raw('verdict-south-attestation-no-subject-key-after-feed-d.json'))).toMatchObject({
+      accepted: false,
+      reason: 'attestation_locally_revoked',
+    });
     expect(await verify('attestation-no-subject-key.json')).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
     expect(parseJsonStrict(raw('verdict-south-attestation-unrevoked-after-feed-d.json'))).toMatchObject({ accepted: true });
     expect(await verify('attestation-unrevoked.json')).toMatchObject({ accepted: true, reason: 'accepted' });
@@ -315,7 +369,10 @@ describe('POST /attestations/verify and feed imports with GM’s bytes, step by 
     // GM-NORTH's row of the revoked attestation embeds the unchanged signed object: it still verifies, and is revoked here.
     const row = parseJsonStrict(raw('attestation-row-north-revoked.json')) as { attestation: JsonValue; status: string };
     expect(row.status).toBe('revoked');
-    expect((await post(acc, '/attestations/verify', `{"attestation":${gmJson(row.attestation)}}`)).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
+    expect((await post(acc, '/attestations/verify', `{"attestation":${gmJson(row.attestation)}}`)).body).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+    });
   });
 
   it('two GETs of an unchanged snapshot give imported, then already_imported', async () => {
@@ -341,8 +398,12 @@ describe('GM’s ±5 minute validity tolerance, on GM’s own treaty bytes', () 
   it('attestations get the same tolerance (the no-subject-key attestation, 5 min before its valid_from)', async () => {
     // valid_from 2026-12-04T20:25:31.150556Z
     acc.clock.set('2026-12-04T20:20:31.151Z');
-    expect((await post(acc, '/attestations/verify', verifyAttestationBody('attestation-no-subject-key.json'))).body).toMatchObject({ accepted: true });
+    expect((await post(acc, '/attestations/verify', verifyAttestationBody('attestation-no-subject-key.json'))).body).toMatchObject({
+      accepted: true,
+    });
     acc.clock.set('2026-12-04T20:20:31.150Z');
-    expect((await post(acc, '/attestations/verify', verifyAttestationBody('attestation-no-subject-key.json'))).body).toMatchObject({ reason: 'not_yet_valid' });
+    expect((await post(acc, '/attestations/verify', verifyAttestationBody('attestation-no-subject-key.json'))).body).toMatchObject({
+      reason: 'not_yet_valid',
+    });
   });
 });

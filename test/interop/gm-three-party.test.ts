@@ -50,7 +50,9 @@ class SimulatedGmPeer {
   /** `datetime.now(timezone.utc)` as pydantic writes it: microseconds, six digits (never all zero here). */
   private issuedAt(): string {
     this.signed++;
-    return this.now().toISOString().replace(/\.(\d{3})Z$/, (_m, millis: string) => `.${millis}${String(this.signed % 1000).padStart(3, '0')}Z`);
+    return this.now()
+      .toISOString()
+      .replace(/\.(\d{3})Z$/, (_m, millis: string) => `.${millis}${String(this.signed % 1000).padStart(3, '0')}Z`);
   }
 
   private snapshot(): string {
@@ -96,7 +98,10 @@ async function listen(a: TestAuthority): Promise<{ url: string; close(): Promise
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: a.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 async function recognize(a: TestAuthority, sovereign: string, publicKey: string): Promise<void> {
@@ -129,10 +134,18 @@ afterEach(async () => {
 });
 
 const issuerState = (a: TestAuthority) =>
-  a.db.sqlite.prepare('SELECT last_sequence, paused, paused_reason FROM feed_issuers WHERE issuer_sovereign_id = ?').get(NORTH) as { last_sequence: number; paused: number; paused_reason: string | null };
+  a.db.sqlite.prepare('SELECT last_sequence, paused, paused_reason FROM feed_issuers WHERE issuer_sovereign_id = ?').get(NORTH) as {
+    last_sequence: number;
+    paused: number;
+    paused_reason: string | null;
+  };
 
 async function verifyAttestation(a: TestAuthority, file: string): Promise<Record<string, unknown>> {
-  const res = await a.app.request('/attestations/verify', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: `{"attestation":${raw(file).trimEnd()}}` });
+  const res = await a.app.request('/attestations/verify', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: `{"attestation":${raw(file).trimEnd()}}`,
+  });
   return (await res.json()) as Record<string, unknown>;
 }
 
@@ -165,8 +178,14 @@ describe('Accord pulls a Genesis Mesh peer that re-signs its snapshot on every G
     expect(served).toEqual(new Set([`GET /sovereign-revocation-feed?issuer_sovereign_id=${NORTH}`]));
 
     // The revocations took effect for verification, on GM's real attestation bytes.
-    expect(await verifyAttestation(east, 'attestation-with-subject-key.json')).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
-    expect(await verifyAttestation(east, 'attestation-no-subject-key.json')).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed' });
+    expect(await verifyAttestation(east, 'attestation-with-subject-key.json')).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+    });
+    expect(await verifyAttestation(east, 'attestation-no-subject-key.json')).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+    });
     expect(await verifyAttestation(east, 'attestation-unrevoked.json')).toMatchObject({ accepted: true, reason: 'accepted' });
   });
 
@@ -179,7 +198,11 @@ describe('Accord pulls a Genesis Mesh peer that re-signs its snapshot on every G
     const report = await runPullJob(east.deps);
     expect(report.peers[0]).toMatchObject({ outcome: 'failed', reason: 'equivocation', imported: 0 });
     expect(issuerState(east)).toMatchObject({ paused: 1, paused_reason: 'equivocation' });
-    const evidence = east.db.sqlite.prepare('SELECT sequence, known_feed_hash, conflicting_feed_hash, conflicting_body FROM feed_equivocations WHERE issuer_sovereign_id = ?').all(NORTH) as Array<{
+    const evidence = east.db.sqlite
+      .prepare(
+        'SELECT sequence, known_feed_hash, conflicting_feed_hash, conflicting_body FROM feed_equivocations WHERE issuer_sovereign_id = ?',
+      )
+      .all(NORTH) as Array<{
       sequence: number;
       known_feed_hash: string;
       conflicting_feed_hash: string;
@@ -192,7 +215,9 @@ describe('Accord pulls a Genesis Mesh peer that re-signs its snapshot on every G
     expect(gmVerify(JSON.parse(evidence[0]!.conflicting_body) as Record<string, unknown>, [north.public_key])).toBe(true);
     expect(auditCount(east.db, 'feed_equivocation_detected')).toBe(1);
     // The first revocation stands; the conflicting one was not applied.
-    expect(east.db.sqlite.prepare('SELECT id FROM imported_revocations WHERE issuer_sovereign_id = ?').pluck().all(NORTH)).toEqual(['6de2c397-e4a3-46a7-ad8e-5838fb072dae']);
+    expect(east.db.sqlite.prepare('SELECT id FROM imported_revocations WHERE issuer_sovereign_id = ?').pluck().all(NORTH)).toEqual([
+      '6de2c397-e4a3-46a7-ad8e-5838fb072dae',
+    ]);
     east.clock.advance(60);
     expect((await runPullJob(east.deps)).peers[0]).toMatchObject({ outcome: 'skipped', reason: 'paused' });
   });
@@ -200,7 +225,10 @@ describe('Accord pulls a Genesis Mesh peer that re-signs its snapshot on every G
 
 describe('the other direction: Accord’s GM-compatible feed, read by GM’s rule and by another Accord', () => {
   it('GM-NORTH’s import rule accepts Accord’s snapshot, and a second Accord pulls it under genesis-mesh', async () => {
-    const issued = await ok(east.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }), 201);
+    const issued = await ok(
+      east.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }),
+      201,
+    );
     await ok(east.admin('POST', `/admin/attestations/${issued.attestation_id as string}/revoke`, { reason: 'key_compromise' }));
     await ok(east.admin('POST', '/admin/revocation-feeds/publish', {}));
     const served = await listen(east);
@@ -220,7 +248,9 @@ describe('the other direction: Accord’s GM-compatible feed, read by GM’s rul
         west.clock.advance(60);
         expect((await runPullJob(west.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: round === 0 ? 1 : 0 });
       }
-      expect(west.db.sqlite.prepare("SELECT id FROM imported_revocations WHERE issuer_sovereign_id = 'ACCORD-EAST'").pluck().all()).toEqual([issued.attestation_id]);
+      expect(west.db.sqlite.prepare("SELECT id FROM imported_revocations WHERE issuer_sovereign_id = 'ACCORD-EAST'").pluck().all()).toEqual(
+        [issued.attestation_id],
+      );
     } finally {
       await served.close();
       await west.close();

@@ -4,7 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { GM_SEED_A, GM_SEED_B, gmFeed, gmKeyFromSeed, gmSign } from './gm-reference.ts';
 
-const vector = JSON.parse(readFileSync(new URL('../vectors/gm-treaty-001.json', import.meta.url), 'utf8')) as { signed: Record<string, unknown>; unsigned: Record<string, unknown> };
+const vector = JSON.parse(readFileSync(new URL('../vectors/gm-treaty-001.json', import.meta.url), 'utf8')) as {
+  signed: Record<string, unknown>;
+  unsigned: Record<string, unknown>;
+};
 const keyA = gmKeyFromSeed(GM_SEED_A);
 const keyB = gmKeyFromSeed(GM_SEED_B);
 const GM = 'sovereign-a';
@@ -68,7 +71,12 @@ describe('POST /recognition-treaties/verify with genesis-mesh issuers', () => {
 
   it('accepts a treaty with fractional-second and offset timestamps, signed in GM normalized form', async () => {
     const treaty = gmSign(
-      { ...vector.unsigned, issued_at: '2026-01-01T00:00:00.500000Z', valid_from: '2026-01-01T02:00:00.250000+02:00', expires_at: '2027-01-01T00:00:00Z' },
+      {
+        ...vector.unsigned,
+        issued_at: '2026-01-01T00:00:00.500000Z',
+        valid_from: '2026-01-01T02:00:00.250000+02:00',
+        expires_at: '2027-01-01T00:00:00Z',
+      },
       keyA,
     );
     const { body } = await post(acc, '/recognition-treaties/verify', { treaty });
@@ -76,7 +84,10 @@ describe('POST /recognition-treaties/verify with genesis-mesh issuers', () => {
   });
 
   it('accepts the same treaty sent with unnormalized timestamps (.5, 7 digits): the signature covers the normalized form', async () => {
-    const signed = gmSign({ ...vector.unsigned, issued_at: '2026-01-01T00:00:00.500000Z', valid_from: '2026-01-01T00:00:00.123456Z' }, keyA);
+    const signed = gmSign(
+      { ...vector.unsigned, issued_at: '2026-01-01T00:00:00.500000Z', valid_from: '2026-01-01T00:00:00.123456Z' },
+      keyA,
+    );
     const sent = { ...signed, issued_at: '2026-01-01T00:00:00.5Z', valid_from: '2026-01-01T00:00:00.1234569Z' };
     const { body } = await post(acc, '/recognition-treaties/verify', { treaty: sent });
     expect(body).toMatchObject({ accepted: true, reason: 'accepted' });
@@ -91,7 +102,11 @@ describe('POST /recognition-treaties/verify with genesis-mesh issuers', () => {
   const reasons: Array<[string, () => Record<string, unknown>, string]> = [
     ['tampered content', () => ({ ...vector.signed, subject_sovereign_id: 'sovereign-c' }), 'invalid_signature'],
     ['signed by another key', () => gmSign(vector.unsigned, keyB), 'invalid_signature'],
-    ['expired', () => gmSign({ ...vector.unsigned, valid_from: '2025-01-01T00:00:00Z', expires_at: '2026-02-01T00:00:00Z' }, keyA), 'expired'],
+    [
+      'expired',
+      () => gmSign({ ...vector.unsigned, valid_from: '2025-01-01T00:00:00Z', expires_at: '2026-02-01T00:00:00Z' }, keyA),
+      'expired',
+    ],
     ['not yet valid', () => gmSign({ ...vector.unsigned, valid_from: '2026-06-01T00:00:00Z' }, keyA), 'not_yet_valid'],
   ];
   it.each(reasons)('%s → %s', async (_name, make, reason) => {
@@ -107,7 +122,9 @@ describe('POST /recognition-treaties/verify with genesis-mesh issuers', () => {
   });
 
   it('a timestamp without a zone is rejected with reason timestamp_without_zone', async () => {
-    const { status, body } = await post(acc, '/recognition-treaties/verify', { treaty: { ...vector.signed, issued_at: '2026-01-01T00:00:00' } });
+    const { status, body } = await post(acc, '/recognition-treaties/verify', {
+      treaty: { ...vector.signed, issued_at: '2026-01-01T00:00:00' },
+    });
     expect(status).toBe(422);
     expect(body.error).toMatchObject({ code: 'invalid_treaty', details: { reason: 'timestamp_without_zone' } });
   });
@@ -157,7 +174,9 @@ describe('POST /attestations/verify with genesis-mesh issuers', () => {
   });
 
   it('an attestation with a malformed subject key is rejected with reason malformed_public_key', async () => {
-    const { status, body } = await post(acc, '/attestations/verify', { attestation: gmAttestation({ subject_public_key: Buffer.alloc(32).toString('base64') }) });
+    const { status, body } = await post(acc, '/attestations/verify', {
+      attestation: gmAttestation({ subject_public_key: Buffer.alloc(32).toString('base64') }),
+    });
     expect(status).toBe(422);
     expect(body.error).toMatchObject({ code: 'invalid_attestation', details: { reason: 'malformed_public_key' } });
   });
@@ -181,7 +200,9 @@ describe('a genesis-mesh sovereign whose treaty is revoked keeps its profile', (
     // The same answer an accord/1 sovereign gets once its only treaty is revoked.
     const native = createTestAuthority({ sovereignId: 'sovereign-native', now: '2026-03-01T00:00:00Z' });
     await recognize(acc, 'sovereign-native', native.signingKey.publicKey);
-    const nativeAttestation = await (await native.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 })).json();
+    const nativeAttestation = await (
+      await native.admin('POST', '/admin/attestations', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 })
+    ).json();
     await revokeAllTreatiesFor(acc, 'sovereign-native');
     const nativeAnswer = await post(acc, '/attestations/verify', { attestation: nativeAttestation });
     expect(nativeAnswer.body).toMatchObject({ accepted: false, reason: 'issuer_not_recognized' });

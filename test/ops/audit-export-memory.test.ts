@@ -44,7 +44,9 @@ async function exportPeak(n: number): Promise<{ peakKib: number; output: string 
   const dir = tempDir('accord-export-mem-');
   const dbPath = bigDatabase(dir, n);
   const output = path.join(dir, 'out.jsonl');
-  const result = await accord(['audit-export', '--db', dbPath, '--output', output], { nodeArgs: ['--max-old-space-size=64', '--import', PRELOAD] });
+  const result = await accord(['audit-export', '--db', dbPath, '--output', output], {
+    nodeArgs: ['--max-old-space-size=64', '--import', PRELOAD],
+  });
   expect(result.code).toBe(0);
   expect(JSON.parse(result.stdout)).toMatchObject({ count: n, first_seq: 1, last_seq: n });
   const peak = /max_rss_kib=(\d+)/.exec(result.stderr);

@@ -28,7 +28,11 @@ function seed(authority: TestAuthority): void {
   const actors = [ALICE, BOB, SYSTEM_ACTOR];
   for (let i = 0; i < 60; i++) {
     authority.clock.advance(60);
-    appendAudit(authority.db.sqlite, authority.clock, { eventType: types[i % 3]!, actor: actors[Math.floor(i / 3) % 3]!, details: { i, note: 'ünïcödé ✓' } });
+    appendAudit(authority.db.sqlite, authority.clock, {
+      eventType: types[i % 3]!,
+      actor: actors[Math.floor(i / 3) % 3]!,
+      details: { i, note: 'ünïcödé ✓' },
+    });
   }
 }
 
@@ -37,7 +41,9 @@ beforeAll(() => {
   a = fileAuthority(dir);
   dbPath = path.join(dir, 'accord.db');
   seed(a);
-  all = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => JSON.parse(r.canonical) as AuditEvent);
+  all = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map(
+    (r) => JSON.parse(r.canonical) as AuditEvent,
+  );
 });
 
 afterAll(() => {
@@ -56,14 +62,32 @@ describe('audit-export filters', () => {
   const cases: Array<[string, ExportFilterInput, (e: AuditEvent) => boolean]> = [
     ['no filter: every event', {}, () => true],
     ['--event-type once', { eventTypes: ['recognition_treaty_revoked'] }, (e) => e.event_type === 'recognition_treaty_revoked'],
-    ['--event-type repeated', { eventTypes: ['recognition_treaty_revoked', 'authority_initialized'] }, (e) => ['recognition_treaty_revoked', 'authority_initialized'].includes(e.event_type)],
+    [
+      '--event-type repeated',
+      { eventTypes: ['recognition_treaty_revoked', 'authority_initialized'] },
+      (e) => ['recognition_treaty_revoked', 'authority_initialized'].includes(e.event_type),
+    ],
     ['--since (inclusive)', { since: '2026-03-01T00:30:00Z' }, (e) => e.occurred_at >= '2026-03-01T00:30:00Z'],
     ['--until (exclusive)', { until: '2026-03-01T00:30:00Z' }, (e) => e.occurred_at < '2026-03-01T00:30:00Z'],
     ['--actor-key by key_id', { actorKey: alice.keyId }, (e) => e.actor.key_id === alice.keyId],
     ['--actor-key by label', { actorKey: 'bob' }, (e) => e.actor.label === 'bob'],
     ['--after-seq', { afterSeq: 42 }, (e) => e.seq > 42],
-    ['all filters together', { eventTypes: ['recognition_treaty_issued'], since: '2026-03-01T00:10:00Z', until: '2026-03-01T00:50:00Z', actorKey: 'alice', afterSeq: 3 }, (e) =>
-      e.event_type === 'recognition_treaty_issued' && e.occurred_at >= '2026-03-01T00:10:00Z' && e.occurred_at < '2026-03-01T00:50:00Z' && e.actor.label === 'alice' && e.seq > 3],
+    [
+      'all filters together',
+      {
+        eventTypes: ['recognition_treaty_issued'],
+        since: '2026-03-01T00:10:00Z',
+        until: '2026-03-01T00:50:00Z',
+        actorKey: 'alice',
+        afterSeq: 3,
+      },
+      (e) =>
+        e.event_type === 'recognition_treaty_issued' &&
+        e.occurred_at >= '2026-03-01T00:10:00Z' &&
+        e.occurred_at < '2026-03-01T00:50:00Z' &&
+        e.actor.label === 'alice' &&
+        e.seq > 3,
+    ],
   ];
   it.each(cases)('%s', async (_name, filters, predicate) => {
     const expected = all.filter(predicate).map((e) => e.seq);
@@ -71,19 +95,31 @@ describe('audit-export filters', () => {
     if (!_name.startsWith('no filter')) expect(expected.length).toBeLessThan(all.length);
     const { seqs, summary } = await exportWith(filters);
     expect(seqs).toEqual(expected);
-    expect(summary).toMatchObject({ count: expected.length, first_seq: expected[0], last_seq: expected.at(-1), last_hash: all.find((e) => e.seq === expected.at(-1))!.hash });
+    expect(summary).toMatchObject({
+      count: expected.length,
+      first_seq: expected[0],
+      last_seq: expected.at(-1),
+      last_hash: all.find((e) => e.seq === expected.at(-1))!.hash,
+    });
   });
 
   it('records the filters in canonical form (event types sorted and unique)', async () => {
-    const { summary } = await exportWith({ eventTypes: ['operator_keys_reloaded', 'authority_initialized', 'operator_keys_reloaded'], afterSeq: 0 });
+    const { summary } = await exportWith({
+      eventTypes: ['operator_keys_reloaded', 'authority_initialized', 'operator_keys_reloaded'],
+      afterSeq: 0,
+    });
     expect(summary.filters).toEqual({ event_types: ['authority_initialized', 'operator_keys_reloaded'], after_seq: 0 });
   });
 
   it('rejects an unknown event type, a malformed timestamp and an inverted window, writing nothing', async () => {
     const output = path.join(dir, 'rejected.jsonl');
-    await expect(exportAudit({ dbPath, output, filters: { eventTypes: ['no_such_event'] } })).rejects.toThrow(/unknown event type no_such_event/);
+    await expect(exportAudit({ dbPath, output, filters: { eventTypes: ['no_such_event'] } })).rejects.toThrow(
+      /unknown event type no_such_event/,
+    );
     await expect(exportAudit({ dbPath, output, filters: { since: '2026-03-01' } })).rejects.toThrow(/RFC 3339/);
-    await expect(exportAudit({ dbPath, output, filters: { since: '2026-03-02T00:00:00Z', until: '2026-03-01T00:00:00Z' } })).rejects.toThrow(/before/);
+    await expect(
+      exportAudit({ dbPath, output, filters: { since: '2026-03-02T00:00:00Z', until: '2026-03-01T00:00:00Z' } }),
+    ).rejects.toThrow(/before/);
     expect(fs.existsSync(output)).toBe(false);
   });
 
@@ -101,7 +137,9 @@ describe('audit-export output', () => {
     const { output, summary } = await exportWith({});
     expect(readLines(output)[0]).toBe(`{"filters":{},"sovereign_id":"${a.sovereignId}","type":"audit_export","version":2}`);
     const lines = exportEventLines(output);
-    const stored = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => r.canonical);
+    const stored = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map(
+      (r) => r.canonical,
+    );
     expect(lines).toEqual(stored);
     for (const line of lines) {
       const event = JSON.parse(line) as AuditEvent;
@@ -116,19 +154,34 @@ describe('audit-export output', () => {
   it('json format: one document with the same events, which verifies', async () => {
     const { output, summary } = await exportWith({ eventTypes: ['recognition_treaty_issued'] }, 'json');
     const doc = JSON.parse(fs.readFileSync(output, 'utf8')) as { events: AuditEvent[] };
-    expect(doc).toMatchObject({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { event_types: ['recognition_treaty_issued'] } });
+    expect(doc).toMatchObject({
+      type: 'audit_export',
+      version: 2,
+      sovereign_id: a.sovereignId,
+      filters: { event_types: ['recognition_treaty_issued'] },
+    });
     expect(doc.events.map((e) => e.seq)).toEqual(all.filter((e) => e.event_type === 'recognition_treaty_issued').map((e) => e.seq));
-    expect(doc.events.map((e) => canonicalJson(e))).toEqual(doc.events.map((e) => all.find((x) => x.seq === e.seq)).map((e) => canonicalJson(e)));
+    expect(doc.events.map((e) => canonicalJson(e))).toEqual(
+      doc.events.map((e) => all.find((x) => x.seq === e.seq)).map((e) => canonicalJson(e)),
+    );
     const report = await verifyAuditExport(output);
     expect(report).toMatchObject({ ok: true, format: 'json', count: summary.count, file_sha256: summary.file_sha256 });
   });
 
   it('an empty result is still a valid export in both formats', async () => {
     const jsonl = await exportWith({ afterSeq: 10_000 });
-    expect(fs.readFileSync(jsonl.output, 'utf8')).toBe(`${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: { after_seq: 10_000 } })}\n`);
+    expect(fs.readFileSync(jsonl.output, 'utf8')).toBe(
+      `${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: { after_seq: 10_000 } })}\n`,
+    );
     expect(jsonl.summary).toMatchObject({ count: 0, first_seq: null, last_seq: null, last_hash: null });
     const json = await exportWith({ afterSeq: 10_000 }, 'json');
-    expect(JSON.parse(fs.readFileSync(json.output, 'utf8'))).toEqual({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { after_seq: 10_000 }, events: [] });
+    expect(JSON.parse(fs.readFileSync(json.output, 'utf8'))).toEqual({
+      type: 'audit_export',
+      version: 2,
+      sovereign_id: a.sovereignId,
+      filters: { after_seq: 10_000 },
+      events: [],
+    });
     await expect(verifyAuditExport(json.output)).resolves.toMatchObject({ ok: true, count: 0 });
   });
 });
@@ -146,7 +199,10 @@ describe('signed checkpoint', () => {
     expect(file).toBe(checkpointPath(output));
     const byKey = await verifyAuditExport(output, { checkpointFile: file, anchors: trusted() });
     expect(byKey.failures).toEqual([]);
-    expect(byKey).toMatchObject({ ok: true, checkpoint: { signature: { status: 'valid', trusted_by: 'public_key' }, file_sha256_matches: true } });
+    expect(byKey).toMatchObject({
+      ok: true,
+      checkpoint: { signature: { status: 'valid', trusted_by: 'public_key' }, file_sha256_matches: true },
+    });
     const byId = await verifyAuditExport(output, { checkpointFile: file, anchors: [parseTrustAnchor(a.signingKey.keyId)] });
     expect(byId).toMatchObject({ ok: true, checkpoint: { signature: { status: 'valid', trusted_by: 'key_id' } } });
   });
@@ -168,7 +224,10 @@ describe('signed checkpoint', () => {
     const report = await verifyAuditExport(output, { checkpointFile: file, anchors: trusted() });
     expect(report.ok).toBe(false);
     expect(report.breaks).toEqual([]);
-    expect(report.checkpoint).toMatchObject({ file_sha256_matches: false, mismatched_fields: expect.arrayContaining(['count', 'last_seq', 'last_hash']) });
+    expect(report.checkpoint).toMatchObject({
+      file_sha256_matches: false,
+      mismatched_fields: expect.arrayContaining(['count', 'last_seq', 'last_hash']),
+    });
   });
 
   it('fails when the checkpoint is altered (its signature no longer verifies)', async () => {
@@ -183,7 +242,10 @@ describe('signed checkpoint', () => {
 
   it('fails when a checkpoint of another sovereign is checked against this authority', async () => {
     const { output, file } = await signedExport();
-    const report = await verifyAuditExport(output, { checkpointFile: file, anchors: [{ ...parseTrustAnchor(a.signingKey.publicKey), source: 'well_known', sovereignId: 'someone-else' }] });
+    const report = await verifyAuditExport(output, {
+      checkpointFile: file,
+      anchors: [{ ...parseTrustAnchor(a.signingKey.publicKey), source: 'well_known', sovereignId: 'someone-else' }],
+    });
     expect(report.ok).toBe(false);
     expect(report.checkpoint!.signature.status).toBe('sovereign_mismatch');
   });

@@ -20,7 +20,11 @@ beforeAll(async () => {
   a = fileAuthority(dir);
   for (let i = 0; i < 20; i++) {
     a.clock.advance(30);
-    appendAudit(a.db.sqlite, a.clock, { eventType: i % 4 === 0 ? 'peer_registered' : 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { i } });
+    appendAudit(a.db.sqlite, a.clock, {
+      eventType: i % 4 === 0 ? 'peer_registered' : 'operator_keys_reloaded',
+      actor: SYSTEM_ACTOR,
+      details: { i },
+    });
   }
   full = path.join(dir, 'full.jsonl');
   await exportAudit({ dbPath: path.join(dir, 'accord.db'), output: full });
@@ -45,7 +49,10 @@ describe('audit-verify', () => {
     for (const options of [{}, { complete: true }]) {
       const report = await verifyAuditExport(full, options);
       expect(report).toMatchObject({ ok: true, count: 21, first_seq: 1, last_seq: 21, gaps: { count: 0 }, breaks: [], failures: [] });
-      expect(report).toMatchObject({ header: { type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: {} }, filters: { source: 'header', value: {} } });
+      expect(report).toMatchObject({
+        header: { type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: {} },
+        filters: { source: 'header', value: {} },
+      });
     }
   });
 
@@ -68,7 +75,12 @@ describe('audit-verify', () => {
     );
     const report = await verifyAuditExport(file);
     expect(report.ok).toBe(false);
-    expect(report.breaks.map((b) => [b.seq, b.reason])).toEqual(expect.arrayContaining([[7, 'hash_mismatch'], [8, 'prev_hash_mismatch']]));
+    expect(report.breaks.map((b) => [b.seq, b.reason])).toEqual(
+      expect.arrayContaining([
+        [7, 'hash_mismatch'],
+        [8, 'prev_hash_mismatch'],
+      ]),
+    );
   });
 
   it('a deleted line in an unfiltered export fails, by its own header (no option, no checkpoint needed)', async () => {
@@ -94,7 +106,9 @@ describe('audit-verify', () => {
     const file = variant((lines) => lines.filter((_, i) => i !== 9), { header: false });
     const strict = await verifyAuditExport(file);
     expect(strict).toMatchObject({ ok: false, header: null, filters: { source: 'none', value: null }, gaps: { count: 1 } });
-    expect(strict.failures).toEqual([expect.stringMatching(/^1 gap\(s\) \(first after seq 9, next 11\) but the export records no filters .*: events were deleted$/)]);
+    expect(strict.failures).toEqual([
+      expect.stringMatching(/^1 gap\(s\) \(first after seq 9, next 11\) but the export records no filters .*: events were deleted$/),
+    ]);
     const allowed = await verifyAuditExport(file, { allowGaps: true });
     expect(allowed).toMatchObject({ ok: true, failures: [], gaps: { count: 1, first: [{ after_seq: 9, next_seq: 11 }] } });
     // Intact, it verifies as before, with its line numbers.
@@ -110,13 +124,22 @@ describe('audit-verify', () => {
     fs.writeFileSync(file, `${[forgedHeader, ...exportEventLines(full).filter((_, i) => i !== 9)].join('\n')}\n`);
     const report = await verifyAuditExport(file);
     expect(report.ok).toBe(false);
-    expect(report.failures).toContainEqual(expect.stringMatching(/^seq 1 \(line 2\): outside the export's filters \(event_type "authority_initialized" is not among the filtered types\)$/));
-    expect(report.failures).toContainEqual(expect.stringMatching(/^seq 2 \(line 3\): outside the export's filters \(event_type "peer_registered"/));
+    expect(report.failures).toContainEqual(
+      expect.stringMatching(
+        /^seq 1 \(line 2\): outside the export's filters \(event_type "authority_initialized" is not among the filtered types\)$/,
+      ),
+    );
+    expect(report.failures).toContainEqual(
+      expect.stringMatching(/^seq 2 \(line 3\): outside the export's filters \(event_type "peer_registered"/),
+    );
   });
 
   it('a malformed header is refused', async () => {
     const file = path.join(dir, `variant-${n++}.jsonl`);
-    fs.writeFileSync(file, `${JSON.stringify({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { event_type: 'x' } })}\n${exportEventLines(full).join('\n')}\n`);
+    fs.writeFileSync(
+      file,
+      `${JSON.stringify({ type: 'audit_export', version: 2, sovereign_id: a.sovereignId, filters: { event_type: 'x' } })}\n${exportEventLines(full).join('\n')}\n`,
+    );
     await expect(verifyAuditExport(file)).rejects.toThrow(/line 1: the export header is malformed: filters/);
   });
 
@@ -163,13 +186,23 @@ describe('audit-verify', () => {
     const checkpoint = writeCheckpoint(output, buildCheckpoint(summary, a.signingKey, a.clock()));
     const anchors = [parseTrustAnchor(a.signingKey.publicKey)];
     await expect(verifyAuditExport(output, { checkpointFile: checkpoint, anchors })).resolves.toMatchObject({ ok: true, first_seq: 11 });
-    await expect(verifyAuditExport(output)).resolves.toMatchObject({ ok: true, first_seq: 11, filters: { source: 'header', value: { after_seq: 10 } } });
+    await expect(verifyAuditExport(output)).resolves.toMatchObject({
+      ok: true,
+      first_seq: 11,
+      filters: { source: 'header', value: { after_seq: 10 } },
+    });
     const middle = variant((lines) => lines.filter((_, i) => i !== 3), { from: output });
     const report = await verifyAuditExport(middle);
     expect(report.ok).toBe(false);
-    expect(report.failures).toEqual([expect.stringMatching(/^1 gap\(s\) \(first after seq 13, next 15\) but its only filter, --after-seq, cannot skip events: events were deleted$/)]);
+    expect(report.failures).toEqual([
+      expect.stringMatching(
+        /^1 gap\(s\) \(first after seq 13, next 15\) but its only filter, --after-seq, cannot skip events: events were deleted$/,
+      ),
+    ]);
     const start = variant((lines) => lines.slice(1), { from: output });
-    expect((await verifyAuditExport(start)).failures).toEqual(['the export starts at seq 12 but --after-seq 10 means it must start at 11: events were deleted']);
+    expect((await verifyAuditExport(start)).failures).toEqual([
+      'the export starts at seq 12 but --after-seq 10 means it must start at 11: events were deleted',
+    ]);
   });
 
   it('json format: a deleted line in an unfiltered export fails too', async () => {
@@ -187,7 +220,10 @@ describe('audit-verify', () => {
     const filtered = path.join(dir, 'mixed-filtered.jsonl');
     await exportAudit({ dbPath: path.join(dir, 'accord.db'), output: filtered, filters: { eventTypes: ['peer_registered'] } });
     const other = path.join(dir, 'mixed-full.jsonl');
-    const otherCheckpoint = writeCheckpoint(other, buildCheckpoint(await exportAudit({ dbPath: path.join(dir, 'accord.db'), output: other }), a.signingKey, a.clock()));
+    const otherCheckpoint = writeCheckpoint(
+      other,
+      buildCheckpoint(await exportAudit({ dbPath: path.join(dir, 'accord.db'), output: other }), a.signingKey, a.clock()),
+    );
     const anchors = [parseTrustAnchor(a.signingKey.publicKey)];
     const report = await verifyAuditExport(filtered, { checkpointFile: otherCheckpoint, anchors });
     expect(report.ok).toBe(false);
@@ -198,7 +234,9 @@ describe('audit-verify', () => {
     const legacy = variant((lines) => lines, { header: false, from: filtered });
     const legacyReport = await verifyAuditExport(legacy, { checkpointFile: otherCheckpoint, anchors });
     expect(legacyReport.failures[0]).toMatch(/^checkpoint: file_sha256 does not match/);
-    expect(legacyReport.failures.findIndex((f) => /missing events/.test(f))).toBeGreaterThan(legacyReport.failures.findIndex((f) => /^checkpoint: count/.test(f)));
+    expect(legacyReport.failures.findIndex((f) => /missing events/.test(f))).toBeGreaterThan(
+      legacyReport.failures.findIndex((f) => /^checkpoint: count/.test(f)),
+    );
   });
 
   it('a truncated json export fails', async () => {
@@ -214,23 +252,56 @@ describe('accord audit-export / audit-verify (subprocess)', () => {
   it('exports a signed file, verifies it (exit 0), and exits non-zero on a tampered line', async () => {
     const env = { ACCORD_DATA_DIR: dir };
     const keyFile = path.join(dir, 'signing.json');
-    fs.writeFileSync(keyFile, JSON.stringify({ type: 'accord-signing-key', seed: Buffer.from(seedOf()).toString('base64'), public_key: a.signingKey.publicKey, key_id: a.signingKey.keyId, created_at: '2026-03-01T00:00:00Z' }), { mode: 0o600 });
+    fs.writeFileSync(
+      keyFile,
+      JSON.stringify({
+        type: 'accord-signing-key',
+        seed: Buffer.from(seedOf()).toString('base64'),
+        public_key: a.signingKey.publicKey,
+        key_id: a.signingKey.keyId,
+        created_at: '2026-03-01T00:00:00Z',
+      }),
+      { mode: 0o600 },
+    );
     const output = path.join(dir, 'cli.jsonl');
-    const exported = await accord(['audit-export', '--db', path.join(dir, 'accord.db'), '--output', output, '--signed', '--signing-key', keyFile, '--event-type', 'peer_registered', '--event-type', 'authority_initialized'], { env });
+    const exported = await accord(
+      [
+        'audit-export',
+        '--db',
+        path.join(dir, 'accord.db'),
+        '--output',
+        output,
+        '--signed',
+        '--signing-key',
+        keyFile,
+        '--event-type',
+        'peer_registered',
+        '--event-type',
+        'authority_initialized',
+      ],
+      { env },
+    );
     expect(exported.stderr).toBe('');
     expect(exported.code).toBe(0);
     const summary = JSON.parse(exported.stdout);
     expect(summary).toMatchObject({ count: 6, first_seq: 1, checkpoint: `${output}.checkpoint.json`, signed_by: a.signingKey.keyId });
 
-    const ok = await accord(['audit-verify', output, '--checkpoint', `${output}.checkpoint.json`, '--public-key', a.signingKey.publicKey], { env });
+    const ok = await accord(['audit-verify', output, '--checkpoint', `${output}.checkpoint.json`, '--public-key', a.signingKey.publicKey], {
+      env,
+    });
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, count: 6, checkpoint: { signature: { status: 'valid' } } });
 
     fs.writeFileSync(output, fs.readFileSync(output, 'utf8').replace('"i":4', '"i":44'));
-    const bad = await accord(['audit-verify', output, '--checkpoint', `${output}.checkpoint.json`, '--public-key', a.signingKey.publicKey], { env });
+    const bad = await accord(
+      ['audit-verify', output, '--checkpoint', `${output}.checkpoint.json`, '--public-key', a.signingKey.publicKey],
+      { env },
+    );
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/^accord: audit verification failed: 2 problem\(s\); first: checkpoint: file_sha256 does not match the file/);
+    expect(bad.stderr).toMatch(
+      /^accord: audit verification failed: 2 problem\(s\); first: checkpoint: file_sha256 does not match the file/,
+    );
     expect(JSON.parse(bad.stdout).failures[1]).toMatch(/^seq 6 \(line 4\): hash mismatch/);
   });
 
@@ -238,7 +309,12 @@ describe('accord audit-export / audit-verify (subprocess)', () => {
     const output = path.join(dir, 'cli-full.jsonl');
     expect((await accord(['audit-export', '--db', path.join(dir, 'accord.db'), '--output', output])).code).toBe(0);
     expect((await accord(['audit-verify', output])).code).toBe(0);
-    fs.writeFileSync(output, `${readLines(output).filter((_, i) => i !== 9).join('\n')}\n`);
+    fs.writeFileSync(
+      output,
+      `${readLines(output)
+        .filter((_, i) => i !== 9)
+        .join('\n')}\n`,
+    );
     const result = await accord(['audit-verify', output]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^accord: audit verification failed: 1 problem\(s\); first: seq 10 \(line 10\): missing events\n$/);

@@ -18,7 +18,8 @@ function seededDatabase(events = 5000): { dir: string; dbPath: string } {
   const a = fileAuthority(dir);
   const pad = 'b'.repeat(1500);
   a.db.sqlite.transaction(() => {
-    for (let i = 0; i < events; i++) appendAudit(a.db.sqlite, a.clock, { eventType: 'peer_registered', actor: SYSTEM_ACTOR, details: { i, pad } });
+    for (let i = 0; i < events; i++)
+      appendAudit(a.db.sqlite, a.clock, { eventType: 'peer_registered', actor: SYSTEM_ACTOR, details: { i, pad } });
   })();
   a.db.close();
   return { dir, dbPath: path.join(dir, 'accord.db') };
@@ -58,7 +59,11 @@ describe('backup', () => {
       output,
       onProgress: () => {
         steps++;
-        appendAudit(writer.sqlite, () => new Date(), { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { during_backup: steps } });
+        appendAudit(writer.sqlite, () => new Date(), {
+          eventType: 'operator_keys_reloaded',
+          actor: SYSTEM_ACTOR,
+          details: { during_backup: steps },
+        });
       },
     });
     writer.close();
@@ -74,7 +79,9 @@ describe('backup', () => {
 
   it('accord backup (subprocess) while another process writes continuously; refuses to overwrite without --force', async () => {
     const { dir, dbPath } = seededDatabase(1000);
-    const writer = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'audit-writer.ts'), dbPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const writer = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'audit-writer.ts'), dbPath], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         writer.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());

@@ -47,7 +47,11 @@ describe('file modes under umask 022', () => {
     const { dir, dbPath } = seeded();
     const outDir = path.join(dir, 'backups');
     const seen: Array<{ file: string; mode: number }> = [];
-    const summary = await backupDatabase({ dbPath, output: path.join(outDir, 'hourly.db'), onProgress: () => seen.push(...modesIn(outDir)) });
+    const summary = await backupDatabase({
+      dbPath,
+      output: path.join(outDir, 'hourly.db'),
+      onProgress: () => seen.push(...modesIn(outDir)),
+    });
     expect(seen.some((s) => s.file.startsWith('.hourly.db.partial-'))).toBe(true);
     expect(seen.filter((s) => s.mode !== 0o600)).toEqual([]);
     expect(mode(outDir)).toBe(0o700);
@@ -58,7 +62,7 @@ describe('file modes under umask 022', () => {
     expect(summary.output).toBe(path.join(outDir, 'hourly.db'));
   });
 
-  it("restore: the working copy of a 0644 backup, its -wal/-shm and the pre-restore copy are 0600 from creation; the results too", async () => {
+  it('restore: the working copy of a 0644 backup, its -wal/-shm and the pre-restore copy are 0600 from creation; the results too', async () => {
     const { dir, dbPath, clock } = seeded();
     const backup = path.join(tempDir(), 'copied-in.db');
     await backupDatabase({ dbPath, output: backup });

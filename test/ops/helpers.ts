@@ -34,7 +34,12 @@ export function accord(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
     execFile(
       process.execPath,
       [...(options.nodeArgs ?? []), BIN, ...args],
-      { env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent', ...options.env }, cwd: options.cwd ?? os.tmpdir(), timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent', ...options.env },
+        cwd: options.cwd ?? os.tmpdir(),
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -42,7 +47,11 @@ export function accord(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
 
 /** A test authority on a database file in `dir` (data dir = `dir`). */
 export function fileAuthority(dir: string, options: TestAuthorityOptions = {}): TestAuthority {
-  return createTestAuthority({ ...options, dbPath: path.join(dir, 'accord.db'), config: { dataDir: dir, dbPath: path.join(dir, 'accord.db'), ...options.config } });
+  return createTestAuthority({
+    ...options,
+    dbPath: path.join(dir, 'accord.db'),
+    config: { dataDir: dir, dbPath: path.join(dir, 'accord.db'), ...options.config },
+  });
 }
 
 /** The same authority (identity, keys, clock, config) on a database file opened again, e.g. after a restore. */
@@ -52,14 +61,21 @@ export function reopen(a: TestAuthority, dbPath = path.join(a.config.dataDir, 'a
     db,
     clock: a.clock,
     config: a.config,
-    identity: { sovereignId: a.sovereignId, signingKeys: [a.signingKey], publishedKeys: [{ key_id: a.signingKey.keyId, public_key: a.signingKey.publicKey }] },
+    identity: {
+      sovereignId: a.sovereignId,
+      signingKeys: [a.signingKey],
+      publishedKeys: [{ key_id: a.signingKey.keyId, public_key: a.signingKey.publicKey }],
+    },
     operatorKeys: a.deps.operatorKeys,
     logger: pino({ level: 'silent' }),
   });
 }
 
 export function readLines(file: string): string[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
 }
 
 /** The event lines of a jsonl audit export: every line after its header line. */

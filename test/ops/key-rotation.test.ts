@@ -33,7 +33,12 @@ async function declaration(a: { app: TestAuthority['app'] }) {
 
 function latestFeed(a: TestAuthority) {
   const row = a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').get() as { body: string };
-  return JSON.parse(row.body) as { sequence: number; issued_by: string; entries: Array<{ kind: string; id: string; reason: string; subject_sovereign_id?: string }>; signatures: Array<{ key_id: string; sig: string }> };
+  return JSON.parse(row.body) as {
+    sequence: number;
+    issued_by: string;
+    entries: Array<{ kind: string; id: string; reason: string; subject_sovereign_id?: string }>;
+    signatures: Array<{ key_id: string; sig: string }>;
+  };
 }
 
 /** A file-backed authority whose configured signing key file exists (as after `accord init`). */
@@ -72,8 +77,15 @@ describe('signing-key rotation', () => {
     const treaty = issueTreaty(a.deps, treatyInput());
     expect(treaty.issued_by).toBe(fresh.key_id);
     expect(lastAudit(a.db).event_type).toBe('recognition_treaty_issued');
-    const rotated = a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'signing_key_rotated'").get() as { canonical: string };
-    expect(JSON.parse(rotated.canonical).details).toMatchObject({ new_key_id: fresh.key_id, previous_key_ids: [old.keyId], overlap_days: 7, reason: 'superseded' });
+    const rotated = a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'signing_key_rotated'").get() as {
+      canonical: string;
+    };
+    expect(JSON.parse(rotated.canonical).details).toMatchObject({
+      new_key_id: fresh.key_id,
+      previous_key_ids: [old.keyId],
+      overlap_days: 7,
+      reason: 'superseded',
+    });
   });
 
   it('after the overlap: the old key is retired and published as a public_key revocation; feeds are signed by the new key only', async () => {
@@ -86,13 +98,27 @@ describe('signing-key rotation', () => {
     expect(retireDueSigningKeys(a.deps).retired).toEqual([]);
     a.clock.advance(1);
     const retired = retireDueSigningKeys(a.deps);
-    expect(retired).toMatchObject({ retired: [{ key_id: old.keyId, not_after: '2026-03-08T00:00:00Z', log_index: 0 }], signing_key_ids: [fresh.key_id] });
+    expect(retired).toMatchObject({
+      retired: [{ key_id: old.keyId, not_after: '2026-03-08T00:00:00Z', log_index: 0 }],
+      signing_key_ids: [fresh.key_id],
+    });
     expect(auditCount(a.db, 'signing_key_retired')).toBe(1);
-    expect(a.db.sqlite.prepare('SELECT retired_at FROM authority_signing_keys WHERE key_id = ?').get(old.keyId)).toEqual({ retired_at: '2026-03-08T00:00:00Z' });
+    expect(a.db.sqlite.prepare('SELECT retired_at FROM authority_signing_keys WHERE key_id = ?').get(old.keyId)).toEqual({
+      retired_at: '2026-03-08T00:00:00Z',
+    });
 
     publishFeeds(a.deps, { trigger: 'admin' });
     const feed = latestFeed(a);
-    expect(feed.entries).toEqual([{ index: 0, kind: 'public_key', id: old.keyId, reason: 'superseded', revoked_at: '2026-03-08T00:00:00Z', subject_sovereign_id: a.sovereignId }]);
+    expect(feed.entries).toEqual([
+      {
+        index: 0,
+        kind: 'public_key',
+        id: old.keyId,
+        reason: 'superseded',
+        revoked_at: '2026-03-08T00:00:00Z',
+        subject_sovereign_id: a.sovereignId,
+      },
+    ]);
     expect(feed.signatures.map((s) => s.key_id)).toEqual([fresh.key_id]);
     expect(verifySignedObject(feed, [info(old)]).valid).toBe(false);
 
@@ -141,7 +167,13 @@ describe('signing-key admin routes', () => {
   it('rotate (201), list, retire; invalid requests are 422 and change nothing', async () => {
     const a = authorityWithKeyFile();
     const before = dbDigest(a.db);
-    for (const body of [{ overlap_days: -1 }, { overlap_days: 1.5 }, { overlap_days: 400 }, { reason: 'bored' }, { overlap_days: 3, extra: true }]) {
+    for (const body of [
+      { overlap_days: -1 },
+      { overlap_days: 1.5 },
+      { overlap_days: 400 },
+      { reason: 'bored' },
+      { overlap_days: 3, extra: true },
+    ]) {
       const res = await a.admin('POST', '/admin/signing-keys/rotate', body);
       expect(res.status, JSON.stringify(body)).toBe(422);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_rotation_request');
@@ -152,9 +184,14 @@ describe('signing-key admin routes', () => {
     const rotated = await a.admin('POST', '/admin/signing-keys/rotate', { overlap_days: 2 });
     expect(rotated.status).toBe(201);
     const { new_key } = (await rotated.json()) as { new_key: { key_id: string } };
-    expect(lastAudit(a.db)).toMatchObject({ event_type: 'signing_key_rotated', actor: { type: 'operator', label: 'ops', key_id: a.operator.key.keyId } });
+    expect(lastAudit(a.db)).toMatchObject({
+      event_type: 'signing_key_rotated',
+      actor: { type: 'operator', label: 'ops', key_id: a.operator.key.keyId },
+    });
 
-    const list = (await (await a.admin('GET', '/admin/signing-keys')).json()) as { keys: Array<{ key_id: string; status: string; signing: boolean }> };
+    const list = (await (await a.admin('GET', '/admin/signing-keys')).json()) as {
+      keys: Array<{ key_id: string; status: string; signing: boolean }>;
+    };
     expect(list.keys.map((k) => [k.key_id, k.status, k.signing])).toEqual([
       [a.signingKey.keyId, 'retiring', true],
       [new_key.key_id, 'active', true],
@@ -167,7 +204,13 @@ describe('signing-key admin routes', () => {
 
   it('accord keys rotate against a running server (subprocess): the well-known declaration lists both keys at once', async () => {
     const dir = tempDir();
-    const config = defaultConfig({ dataDir: dir, dbPath: path.join(dir, 'accord.db'), signingKeyFile: path.join(dir, 'authority-signing-key.json'), port: 0, logLevel: 'silent' });
+    const config = defaultConfig({
+      dataDir: dir,
+      dbPath: path.join(dir, 'accord.db'),
+      signingKeyFile: path.join(dir, 'authority-signing-key.json'),
+      port: 0,
+      logLevel: 'silent',
+    });
     const running = await startAuthority(config, { background: false });
     try {
       const env = { ACCORD_DATA_DIR: dir, ACCORD_URL: running.url, ACCORD_ADMIN_KEY_FILE: running.init.devOperatorKey!.file };
@@ -175,7 +218,9 @@ describe('signing-key admin routes', () => {
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       const { new_key } = JSON.parse(result.stdout) as { new_key: { key_id: string } };
-      const decl = (await (await fetch(`${running.url}/.well-known/network-authority`)).json()) as { public_keys: Array<{ key_id: string; not_after?: string }> };
+      const decl = (await (await fetch(`${running.url}/.well-known/network-authority`)).json()) as {
+        public_keys: Array<{ key_id: string; not_after?: string }>;
+      };
       expect(decl.public_keys.map((k) => k.key_id)).toEqual([running.init.signingKeyId, new_key.key_id]);
       expect(decl.public_keys[0]!.not_after).toBeDefined();
     } finally {

@@ -29,7 +29,9 @@ beforeAll(() => {
     const note = i === 350 ? MIXED.repeat(80_000) : MIXED.repeat(100 + ((i * 37) % 400));
     appendAudit(a.db.sqlite, a.clock, { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { i, note } });
   }
-  canonicals = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map((r) => r.canonical);
+  canonicals = (a.db.sqlite.prepare('SELECT canonical FROM audit_events ORDER BY seq').all() as Array<{ canonical: string }>).map(
+    (r) => r.canonical,
+  );
 });
 
 afterAll(() => {
@@ -39,7 +41,10 @@ afterAll(() => {
 
 describe('audit-export of large events', () => {
   it('jsonl: byte-exact over many buffers, with one event larger than a whole buffer', async () => {
-    const expected = Buffer.from(`${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.map((c) => `${c}\n`).join('')}`, 'utf8');
+    const expected = Buffer.from(
+      `${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.map((c) => `${c}\n`).join('')}`,
+      'utf8',
+    );
     // Several buffers' worth (256 KiB each), and the big event alone exceeds one.
     expect(expected.length).toBeGreaterThan(4 * 256 * 1024);
     expect(Buffer.byteLength(canonicals[351]!)).toBeGreaterThan(256 * 1024);
@@ -51,7 +56,10 @@ describe('audit-export of large events', () => {
   });
 
   it('json: the same events between the opening and closing lines', async () => {
-    const expected = Buffer.from(`${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.join(',\n')}\n${JSON_FORMAT_CLOSE}\n`, 'utf8');
+    const expected = Buffer.from(
+      `${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters: {} })}\n${canonicals.join(',\n')}\n${JSON_FORMAT_CLOSE}\n`,
+      'utf8',
+    );
     const output = path.join(dir, 'big.json');
     const summary = await exportAudit({ dbPath, output, format: 'json' });
     expect(fs.readFileSync(output).equals(expected)).toBe(true);
@@ -64,10 +72,16 @@ describe('audit-export of large events', () => {
     const json = path.join(dir, 'none.json');
     const filters = { after_seq: canonicals.length };
     const header = `${exportHeaderLine('jsonl', { sovereign_id: a.sovereignId, filters })}\n`;
-    expect(await exportAudit({ dbPath, output: jsonl, filters: { afterSeq: canonicals.length } })).toMatchObject({ count: 0, bytes: header.length, file_sha256: sha256Hex(header) });
+    expect(await exportAudit({ dbPath, output: jsonl, filters: { afterSeq: canonicals.length } })).toMatchObject({
+      count: 0,
+      bytes: header.length,
+      file_sha256: sha256Hex(header),
+    });
     expect(fs.readFileSync(jsonl, 'utf8')).toBe(header);
     await exportAudit({ dbPath, output: json, format: 'json', filters: { afterSeq: canonicals.length } });
-    expect(fs.readFileSync(json, 'utf8')).toBe(`${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters })}\n${JSON_FORMAT_CLOSE}\n`);
+    expect(fs.readFileSync(json, 'utf8')).toBe(
+      `${exportHeaderLine('json', { sovereign_id: a.sovereignId, filters })}\n${JSON_FORMAT_CLOSE}\n`,
+    );
   });
 });
 

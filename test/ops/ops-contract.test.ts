@@ -85,7 +85,12 @@ function helpFor(lines: string[][]): Promise<Array<{ code: number; out: string }
     execFile(
       process.execPath,
       ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'cli-help.ts'), JSON.stringify(lines)],
-      { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent' }, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent' },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 120_000,
+      },
       (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
     );
   });
@@ -145,7 +150,10 @@ describe('runbooks', () => {
     for (const file of files) {
       const headings = [...fs.readFileSync(path.join(RUNBOOKS, file), 'utf8').matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!);
       for (const section of ['Identify', 'Contain', 'Investigate', 'Recover', 'Communicate']) {
-        expect(headings.some((h) => h.startsWith(section)), `${file}: ${section}`).toBe(true);
+        expect(
+          headings.some((h) => h.startsWith(section)),
+          `${file}: ${section}`,
+        ).toBe(true);
       }
     }
   });
@@ -171,7 +179,8 @@ describe('runbooks', () => {
       }
       const options = out.slice(out.indexOf('Options:'));
       for (const flag of argvs[i]!.filter((w) => w.startsWith('--')).map((w) => w.split('=')[0]!)) {
-        if (!new RegExp(`(^|[\\s,])${flag}(?=[\\s,]|$)`, 'm').test(options)) problems.push(`${where}\n  unknown option ${flag} (usage: ${usage})`);
+        if (!new RegExp(`(^|[\\s,])${flag}(?=[\\s,]|$)`, 'm').test(options))
+          problems.push(`${where}\n  unknown option ${flag} (usage: ${usage})`);
       }
     });
     expect(problems).toEqual([]);

@@ -28,7 +28,12 @@ async function liveAndBackup(): Promise<{ dir: string; dbPath: string; backup: s
   const dir = tempDir();
   const a = fileAuthority(dir, { sovereignId: 'verify-na' });
   issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'peer-1' }), operator);
-  revokeTreaty(a.deps, issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'peer-2' }), operator).treaty_id, { reason: 'key_compromise' }, operator);
+  revokeTreaty(
+    a.deps,
+    issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'peer-2' }), operator).treaty_id,
+    { reason: 'key_compromise' },
+    operator,
+  );
   issueAttestation(a.deps, attestationInput(), operator);
   publishFeeds(a.deps, { trigger: 'admin' });
   const backup = path.join(dir, 'backup.db');
@@ -56,11 +61,24 @@ function insertTreaty(db: BetterSqlite3.Database, subject: string, key: SigningK
   const { signatures: _signatures, ...unsigned } = JSON.parse(template.body!) as Record<string, unknown>;
   const treatyId = randomUUID();
   const signed = signObject({ ...unsigned, treaty_id: treatyId, subject_sovereign_id: subject }, [key]);
-  const body = canonicalJson(junk ? { ...signed, signatures: [{ key_id: signed.signatures[0]!.key_id, sig: randomBytes(64).toString('base64') }] } : signed);
+  const body = canonicalJson(
+    junk ? { ...signed, signatures: [{ key_id: signed.signatures[0]!.key_id, sig: randomBytes(64).toString('base64') }] } : signed,
+  );
   db.prepare(
     `INSERT INTO treaties (treaty_id, issuer_sovereign_id, subject_sovereign_id, issued_at, valid_from, expires_at, issued_by, authorized_by, subject_profile, body)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(treatyId, template.issuer_sovereign_id, subject, template.issued_at, template.valid_from, template.expires_at, key.keyId, null, template.subject_profile, body);
+  ).run(
+    treatyId,
+    template.issuer_sovereign_id,
+    subject,
+    template.issued_at,
+    template.valid_from,
+    template.expires_at,
+    key.keyId,
+    null,
+    template.subject_profile,
+    body,
+  );
   return treatyId;
 }
 
@@ -68,7 +86,10 @@ function insertTreaty(db: BetterSqlite3.Database, subject: string, key: SigningK
 function editAuditEvent(db: BetterSqlite3.Database, seq: number): void {
   const { canonical } = db.prepare('SELECT canonical FROM audit_events WHERE seq = ?').get(seq) as { canonical: string };
   const event = JSON.parse(canonical) as AuditEvent;
-  db.prepare('UPDATE audit_events SET canonical = ? WHERE seq = ?').run(canonicalJson({ ...event, details: { ...event.details, edited: true } }), seq);
+  db.prepare('UPDATE audit_events SET canonical = ? WHERE seq = ?').run(
+    canonicalJson({ ...event, details: { ...event.details, edited: true } }),
+    seq,
+  );
 }
 
 const bytes = (file: string) => fs.readFileSync(file);
@@ -80,7 +101,8 @@ describe('restore refuses a backup whose content does not verify (subprocess)', 
       {
         name: 'treaty with a junk signature',
         backup: forge(base.backup, 'junk-treaty.db', (db) => insertTreaty(db, 'mallory', base.a.signingKey, true)),
-        expected: /the backup does not verify: treaty [0-9a-f-]{36}: invalid signature; --accept-unverified restores it anyway, for forensic use$/,
+        expected:
+          /the backup does not verify: treaty [0-9a-f-]{36}: invalid signature; --accept-unverified restores it anyway, for forensic use$/,
       },
       {
         name: 'edited audit event',
@@ -103,7 +125,10 @@ describe('restore refuses a backup whose content does not verify (subprocess)', 
         backup: forge(base.backup, 'forged-attestation.db', (db) => {
           const row = db.prepare('SELECT attestation_id, body FROM attestations LIMIT 1').get() as { attestation_id: string; body: string };
           const { signatures: _signatures, ...unsigned } = JSON.parse(row.body) as Record<string, unknown>;
-          db.prepare('UPDATE attestations SET body = ? WHERE attestation_id = ?').run(canonicalJson(signObject({ ...unsigned, roles: ['role:operator'], issued_by: forger.keyId }, [forger])), row.attestation_id);
+          db.prepare('UPDATE attestations SET body = ? WHERE attestation_id = ?').run(
+            canonicalJson(signObject({ ...unsigned, roles: ['role:operator'], issued_by: forger.keyId }, [forger])),
+            row.attestation_id,
+          );
         }),
         expected: /the backup does not verify: attestation [0-9a-f-]{36}: invalid signature/,
       },
@@ -119,16 +144,24 @@ describe('restore refuses a backup whose content does not verify (subprocess)', 
       },
       {
         name: 'published feed whose chain link (signed_hash) was changed',
-        backup: forge(base.backup, 'signed-hash.db', (db) => db.prepare('UPDATE published_feeds SET signed_hash = ? WHERE sequence = 1').run(`sha256:${'0'.repeat(64)}`)),
+        backup: forge(base.backup, 'signed-hash.db', (db) =>
+          db.prepare('UPDATE published_feeds SET signed_hash = ? WHERE sequence = 1').run(`sha256:${'0'.repeat(64)}`),
+        ),
         expected: /the backup does not verify: published feed 1: signed_hash is not the hash of the feed's signed part/,
       },
       {
         name: "the forger's key added to the backup's keys, with a treaty it signed",
         backup: forge(base.backup, 'forger-key.db', (db) => {
-          db.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(forger.keyId, forger.publicKey, '2026-03-01T00:00:00Z');
+          db.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(
+            forger.keyId,
+            forger.publicKey,
+            '2026-03-01T00:00:00Z',
+          );
           insertTreaty(db, 'mallory', forger);
         }),
-        expected: new RegExp(`the backup does not verify: signing key ${forger.keyId} is not a key of this installation .* \\(and 1 more problem\\(s\\)\\)`),
+        expected: new RegExp(
+          `the backup does not verify: signing key ${forger.keyId} is not a key of this installation .* \\(and 1 more problem\\(s\\)\\)`,
+        ),
       },
     ];
 
@@ -150,23 +183,42 @@ describe('restore refuses a backup whose content does not verify (subprocess)', 
       expect(lines[0], c.name).toMatch(/^accord: refusing to restore: /);
       expect(lines[0], c.name).toMatch(c.expected);
       expect(bytes(dbPath).equals(liveBytes), c.name).toBe(true);
-      expect(fs.readdirSync(dir).filter((f) => !['accord.db', 'accord.db.lock', path.basename(backup)].includes(f)), c.name).toEqual([]);
+      expect(
+        fs.readdirSync(dir).filter((f) => !['accord.db', 'accord.db.lock', path.basename(backup)].includes(f)),
+        c.name,
+      ).toEqual([]);
     }
   }, 120_000);
 
   it('--accept-unverified restores it anyway, says so, and records it in database_restored', async () => {
     const base = await liveAndBackup();
     const forged = forge(base.backup, 'junk-treaty.db', (db) => insertTreaty(db, 'mallory', base.a.signingKey, true));
-    const result = await accord(['restore', '--db', base.dbPath, '--backup', forged, '--yes', '--accept-unverified'], { env: { ACCORD_DATA_DIR: base.dir } });
+    const result = await accord(['restore', '--db', base.dbPath, '--backup', forged, '--yes', '--accept-unverified'], {
+      env: { ACCORD_DATA_DIR: base.dir },
+    });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/^accord: warning: restored a backup that does not verify \(--accept-unverified\): treaty [0-9a-f-]{36}: invalid signature/m);
+    expect(result.stderr).toMatch(
+      /^accord: warning: restored a backup that does not verify \(--accept-unverified\): treaty [0-9a-f-]{36}: invalid signature/m,
+    );
     const summary = JSON.parse(result.stdout);
-    expect(summary.verification).toMatchObject({ ok: false, accepted_unverified: true, problem_count: 1, checked: { treaties: 3, attestations: 1, published_feeds: 1, signing_keys: 1 } });
+    expect(summary.verification).toMatchObject({
+      ok: false,
+      accepted_unverified: true,
+      problem_count: 1,
+      checked: { treaties: 3, attestations: 1, published_feeds: 1, signing_keys: 1 },
+    });
 
     const db = openDatabase(base.dbPath, { readonly: true });
     try {
-      const { canonical } = db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'database_restored'").get() as { canonical: string };
-      expect((JSON.parse(canonical) as AuditEvent).details.verification).toMatchObject({ ok: false, accepted_unverified: true, problem_count: 1, problems: [expect.stringMatching(/invalid signature$/)] });
+      const { canonical } = db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'database_restored'").get() as {
+        canonical: string;
+      };
+      expect((JSON.parse(canonical) as AuditEvent).details.verification).toMatchObject({
+        ok: false,
+        accepted_unverified: true,
+        problem_count: 1,
+        problems: [expect.stringMatching(/invalid signature$/)],
+      });
       expect(verifyStoredAuditChain(db.sqlite).ok).toBe(true);
     } finally {
       db.close();
@@ -194,7 +246,9 @@ describe('which keys a backup is verified with', () => {
     const a = fileAuthority(dir, { sovereignId: 'rotated-na' });
     issueTreaty(a.deps, treatyInput(), operator);
     const current = testKey('rotated-na:current');
-    a.db.sqlite.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run(current.keyId, current.publicKey, '2026-03-01T00:00:00Z');
+    a.db.sqlite
+      .prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)')
+      .run(current.keyId, current.publicKey, '2026-03-01T00:00:00Z');
     const backup = path.join(dir, 'backup.db');
     await backupDatabase({ dbPath: path.join(dir, 'accord.db'), output: backup });
     a.db.close();
@@ -205,8 +259,28 @@ describe('which keys a backup is verified with', () => {
     );
     expect(fs.existsSync(target)).toBe(false);
     // A pin of another key_id does not help; the old key's own key_id does.
-    await expect(restoreDatabase({ dbPath: target, backupFile: backup, clock: a.clock, signingKeys: [current], anchors: [parseTrustAnchor(forger.keyId)] })).rejects.toThrow(/does not verify/);
-    const summary = await restoreDatabase({ dbPath: target, backupFile: backup, clock: a.clock, signingKeys: [current], anchors: [parseTrustAnchor(a.signingKey.keyId)] });
-    expect(summary.verification).toMatchObject({ ok: true, trusted_keys: [{ key_id: current.keyId, from: 'key_file' }, { key_id: a.signingKey.keyId, from: 'key_id' }] });
+    await expect(
+      restoreDatabase({
+        dbPath: target,
+        backupFile: backup,
+        clock: a.clock,
+        signingKeys: [current],
+        anchors: [parseTrustAnchor(forger.keyId)],
+      }),
+    ).rejects.toThrow(/does not verify/);
+    const summary = await restoreDatabase({
+      dbPath: target,
+      backupFile: backup,
+      clock: a.clock,
+      signingKeys: [current],
+      anchors: [parseTrustAnchor(a.signingKey.keyId)],
+    });
+    expect(summary.verification).toMatchObject({
+      ok: true,
+      trusted_keys: [
+        { key_id: current.keyId, from: 'key_file' },
+        { key_id: a.signingKey.keyId, from: 'key_id' },
+      ],
+    });
   });
 });

@@ -33,7 +33,8 @@ function revoke(a: TestAuthority, id: string): void {
   revokeTreaty(a.deps, id, { reason: 'key_compromise' }, operator);
 }
 
-const publish = (deps: TestAuthority['deps'], heartbeat?: 'force') => publishFeeds(deps, { trigger: 'admin', ...(heartbeat ? { heartbeat } : {}) });
+const publish = (deps: TestAuthority['deps'], heartbeat?: 'force') =>
+  publishFeeds(deps, { trigger: 'admin', ...(heartbeat ? { heartbeat } : {}) });
 
 function bytes(file: string): Buffer {
   return fs.readFileSync(file);
@@ -58,7 +59,12 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
 
     const cases: Array<{ name: string; backup: (dir: string) => string; args?: string[]; lock?: boolean; expected: RegExp }> = [
       { name: 'no --yes', backup: () => base.backup, args: [], expected: /^accord: refusing to restore without --yes/ },
-      { name: 'locked', backup: () => base.backup, lock: true, expected: /^accord: refusing to restore: an accord server holds the database/ },
+      {
+        name: 'locked',
+        backup: () => base.backup,
+        lock: true,
+        expected: /^accord: refusing to restore: an accord server holds the database/,
+      },
       {
         name: 'not SQLite',
         backup: (dir) => {
@@ -83,7 +89,9 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
         backup: (dir) => {
           const f = path.join(dir, 'other-app.db');
           const db = new BetterSqlite3(f);
-          db.exec("CREATE TABLE authority_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO authority_meta VALUES ('application', 'grocer'), ('sovereign_id', 'restore-na')");
+          db.exec(
+            "CREATE TABLE authority_meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO authority_meta VALUES ('application', 'grocer'), ('sovereign_id', 'restore-na')",
+          );
           db.close();
           return f;
         },
@@ -101,7 +109,11 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
         },
         expected: new RegExp(`has a newer schema than this build \\(${HEAD + 1} migrations applied, this build knows ${HEAD}\\)`),
       },
-      { name: 'other sovereign', backup: () => other.backup, expected: /the backup belongs to sovereign "another-na" but the database belongs to "restore-na"$/ },
+      {
+        name: 'other sovereign',
+        backup: () => other.backup,
+        expected: /the backup belongs to sovereign "another-na" but the database belongs to "restore-na"$/,
+      },
     ];
 
     const liveBytes = bytes(base.dbPath);
@@ -113,7 +125,9 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
       const backupBytes = bytes(backup);
       const lock = c.lock ? acquireDatabaseLock(dbPath) : null;
       try {
-        const result = await accord(['restore', '--db', dbPath, '--backup', backup, ...(c.args ?? ['--yes'])], { env: { ACCORD_DATA_DIR: dir } });
+        const result = await accord(['restore', '--db', dbPath, '--backup', backup, ...(c.args ?? ['--yes'])], {
+          env: { ACCORD_DATA_DIR: dir },
+        });
         return { c, result, dir, dbPath, backup, backupBytes };
       } finally {
         lock?.release();
@@ -128,7 +142,10 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
       expect(bytes(dbPath).equals(liveBytes), c.name).toBe(true);
       expect(bytes(backup).equals(backupBytes), c.name).toBe(true);
       // Nothing was left behind: no pre-restore backup, no temporary file, no -wal/-shm.
-      expect(fs.readdirSync(dir).filter((f) => !['accord.db', 'accord.db.lock', path.basename(backup)].includes(f)), c.name).toEqual([]);
+      expect(
+        fs.readdirSync(dir).filter((f) => !['accord.db', 'accord.db.lock', path.basename(backup)].includes(f)),
+        c.name,
+      ).toEqual([]);
     }
   }, 120_000);
 
@@ -138,14 +155,18 @@ describe('restore refusals (subprocess): one line, non-zero exit, live database 
     const tampered = path.join(base.dir, 'tampered.db');
     fs.copyFileSync(base.backup, tampered);
     fs.writeFileSync(`${tampered}.sha256`, `${'0'.repeat(64)}  tampered.db\n`);
-    await expect(restoreDatabase({ dbPath: base.dbPath, backupFile: tampered, clock: base.a.clock })).rejects.toThrow(/does not match its tampered.db.sha256/);
+    await expect(restoreDatabase({ dbPath: base.dbPath, backupFile: tampered, clock: base.a.clock })).rejects.toThrow(
+      /does not match its tampered.db.sha256/,
+    );
 
     // Same sovereign id, different signing key: another authority that happens to share the name.
     const impostorDir = tempDir();
     const impostor = createTestAuthority({ sovereignId: 'restore-na', dbPath: path.join(impostorDir, 'accord.db') });
     impostor.db.sqlite.prepare('UPDATE authority_signing_keys SET key_id = ?, public_key = ?').run('sha256:'.padEnd(71, 'f'), 'AAAA');
     impostor.db.close();
-    await expect(restoreDatabase({ dbPath: base.dbPath, backupFile: path.join(impostorDir, 'accord.db'), clock: base.a.clock })).rejects.toThrow(/share none with the database's/);
+    await expect(
+      restoreDatabase({ dbPath: base.dbPath, backupFile: path.join(impostorDir, 'accord.db'), clock: base.a.clock }),
+    ).rejects.toThrow(/share none with the database's/);
     expect(bytes(base.dbPath).equals(live)).toBe(true);
   });
 });
@@ -181,7 +202,9 @@ describe('restore carries published history forward', () => {
     const summary = await restoreDatabase({ dbPath, backupFile: backup, clock: a.clock });
     expect(summary.carried_forward).toMatchObject({ published_feeds: 2, revocation_log: 2, treaty_revocations: 2, treaties: 1 });
     expect(summary.pre_restore_backup).toMatch(/accord\.db\.pre-restore-20260301T\d{6}Z$/);
-    expect(fs.readFileSync(`${summary.pre_restore_backup}.sha256`, 'utf8')).toBe(`${sha256Hex(bytes(summary.pre_restore_backup!))}  ${path.basename(summary.pre_restore_backup!)}\n`);
+    expect(fs.readFileSync(`${summary.pre_restore_backup}.sha256`, 'utf8')).toBe(
+      `${sha256Hex(bytes(summary.pre_restore_backup!))}  ${path.basename(summary.pre_restore_backup!)}\n`,
+    );
 
     const b = reopen(a, dbPath);
     try {
@@ -205,7 +228,9 @@ describe('restore carries published history forward', () => {
       expect(feed6.entries.map((e: { index: number }) => e.index)).toEqual([headBefore.size]);
 
       // The restore is on the record, and the audit chain of the restored database verifies.
-      const restoredEvent = b.deps.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'database_restored'").get() as { canonical: string };
+      const restoredEvent = b.deps.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'database_restored'").get() as {
+        canonical: string;
+      };
       const event = JSON.parse(restoredEvent.canonical) as AuditEvent;
       expect(event.details).toMatchObject({
         backup_sha256: sha256Hex(bytes(backup)),
@@ -227,7 +252,9 @@ describe('restore carries published history forward', () => {
     const res = await a.admin('GET', '/admin/audit');
     expect(res.status).toBe(200);
     a.db.sqlite.prepare('UPDATE authority_signing_keys SET not_after = ?').run('2026-03-05T00:00:00Z');
-    a.db.sqlite.prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)').run('sha256:'.padEnd(71, '1'), 'BBBB', '2026-03-01T00:00:00Z');
+    a.db.sqlite
+      .prepare('INSERT INTO authority_signing_keys (key_id, public_key, created_at) VALUES (?, ?, ?)')
+      .run('sha256:'.padEnd(71, '1'), 'BBBB', '2026-03-01T00:00:00Z');
     a.db.close();
     const summary = await restoreDatabase({ dbPath, backupFile: backup, clock: a.clock });
     expect(summary.carried_forward).toMatchObject({ authority_signing_keys: 2, admin_nonces: 1 });
@@ -277,12 +304,16 @@ describe('restore carries published history forward', () => {
     const { body } = forked.prepare('SELECT body FROM published_feeds WHERE sequence = 1').get() as { body: string };
     const { signatures: _signatures, ...unsigned } = JSON.parse(body) as Record<string, unknown>;
     const other = canonicalJson(signObject({ ...unsigned, next_update: '2099-01-01T00:00:00Z' }, [a.signingKey]));
-    forked.prepare('UPDATE published_feeds SET body = ?, feed_hash = ?, signed_hash = ? WHERE sequence = 1').run(other, hashRef(other), signedPartHash(other));
+    forked
+      .prepare('UPDATE published_feeds SET body = ?, feed_hash = ?, signed_hash = ? WHERE sequence = 1')
+      .run(other, hashRef(other), signedPartHash(other));
     forked.close();
     fs.rmSync(`${backup}.sha256`);
     a.db.close();
     const live = bytes(dbPath);
-    await expect(restoreDatabase({ dbPath, backupFile: backup, clock: a.clock })).rejects.toThrow(/disagree on published_feeds \{"sequence":1\} \(feed_hash\)/);
+    await expect(restoreDatabase({ dbPath, backupFile: backup, clock: a.clock })).rejects.toThrow(
+      /disagree on published_feeds \{"sequence":1\} \(feed_hash\)/,
+    );
     expect(bytes(dbPath).equals(live)).toBe(true);
   });
 
@@ -303,12 +334,24 @@ describe('restore carries published history forward', () => {
   it('restores onto a missing database only when the installation signing key matches the backup', async () => {
     const base = await liveAndBackup();
     const target = path.join(tempDir(), 'accord.db');
-    await expect(restoreDatabase({ dbPath: target, backupFile: base.backup, clock: base.a.clock })).rejects.toThrow(/no signing key file to confirm/);
-    await expect(restoreDatabase({ dbPath: target, backupFile: base.backup, clock: base.a.clock, signingKeys: [createTestAuthority({ sovereignId: 'x' }).signingKey] })).rejects.toThrow(
-      /do not include this installation's signing key/,
+    await expect(restoreDatabase({ dbPath: target, backupFile: base.backup, clock: base.a.clock })).rejects.toThrow(
+      /no signing key file to confirm/,
     );
+    await expect(
+      restoreDatabase({
+        dbPath: target,
+        backupFile: base.backup,
+        clock: base.a.clock,
+        signingKeys: [createTestAuthority({ sovereignId: 'x' }).signingKey],
+      }),
+    ).rejects.toThrow(/do not include this installation's signing key/);
     expect(fs.existsSync(target)).toBe(false);
-    const summary = await restoreDatabase({ dbPath: target, backupFile: base.backup, clock: base.a.clock, signingKeys: [base.a.signingKey] });
+    const summary = await restoreDatabase({
+      dbPath: target,
+      backupFile: base.backup,
+      clock: base.a.clock,
+      signingKeys: [base.a.signingKey],
+    });
     expect(summary).toMatchObject({ pre_restore_backup: null, carried_forward: {} });
     expect(summary.warnings[0]).toMatch(/nothing was carried forward/);
   });

@@ -8,21 +8,48 @@ import { INDIVIDUAL_FAILURES_PER_WINDOW, MAX_TRACKED, SlidingCounts } from '../.
 import { toTimestamp } from '../../src/authority/clock.ts';
 import { sha256Hex, signBytes } from '../../src/authority/crypto.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
-import { auditCount, createTestAuthority, dbDigest, lastAudit, testOperator, type TestAuthority, type TestOperator } from '../helpers/authority.ts';
+import {
+  auditCount,
+  createTestAuthority,
+  dbDigest,
+  lastAudit,
+  testOperator,
+  type TestAuthority,
+  type TestOperator,
+} from '../helpers/authority.ts';
 import { errorCode } from './fixture.ts';
 
 const peersOnly = testOperator('peers-only', ['peers:*']);
 const auditor = testOperator('auditor', ['*:read']);
 
 /** An admin request as the server sees it when `target` is the raw request target on the wire. */
-function onTheWire(a: TestAuthority, method: string, target: string, op: TestOperator, body = '', address = '192.0.2.10'): Promise<Response> {
+function onTheWire(
+  a: TestAuthority,
+  method: string,
+  target: string,
+  op: TestOperator,
+  body = '',
+  address = '192.0.2.10',
+): Promise<Response> {
   const headers: Record<string, string> = {
-    ...signAdminRequest({ authority: a.sovereignId, method, path: target, body, label: op.label, key: op.key, timestamp: toTimestamp(a.clock()) }),
+    ...signAdminRequest({
+      authority: a.sovereignId,
+      method,
+      path: target,
+      body,
+      label: op.label,
+      key: op.key,
+      timestamp: toTimestamp(a.clock()),
+    }),
     ...(body ? { 'Content-Type': 'application/json' } : {}),
   };
   // app.request resolves dot segments in its URL, as node's server does; `incoming.url` keeps the raw target.
   return Promise.resolve(
-    a.app.request(target, { method, headers, ...(body ? { body } : {}) }, { incoming: { url: target, socket: { remoteAddress: address } } as never }),
+    a.app.request(
+      target,
+      { method, headers, ...(body ? { body } : {}) },
+      { incoming: { url: target, socket: { remoteAddress: address } } as never },
+    ),
   );
 }
 
@@ -54,7 +81,12 @@ describe('scoped keys cannot leave their area through path normalization', () =>
     attestationId = ((await issued.json()) as { attestation_id: string }).attestation_id;
   });
 
-  const treaty = JSON.stringify({ subject_sovereign_id: 'peer-x', subject_public_keys: [testOperator('x').key.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 });
+  const treaty = JSON.stringify({
+    subject_sovereign_id: 'peer-x',
+    subject_public_keys: [testOperator('x').key.publicKey],
+    scope: { allowed_roles: ['role:client'] },
+    validity_hours: 24,
+  });
 
   it.each([
     ['POST', '/admin/peers/../recognition-treaties', () => peersOnly, treaty],
@@ -85,7 +117,11 @@ describe('scoped keys cannot leave their area through path normalization', () =>
   });
 
   it('a public path with dot segments is refused too (it would route elsewhere than it reads)', async () => {
-    const res = await a.app.request('/connectome/../healthz', {}, { incoming: { url: '/connectome/../healthz', socket: { remoteAddress: '192.0.2.1' } } as never });
+    const res = await a.app.request(
+      '/connectome/../healthz',
+      {},
+      { incoming: { url: '/connectome/../healthz', socket: { remoteAddress: '192.0.2.1' } } as never },
+    );
     expect(res.status).toBe(400);
     expect(await errorCode(res)).toBe('non_canonical_path');
   });
@@ -101,7 +137,15 @@ describe('admin signatures are bound to one authority', () => {
   });
 
   it('a rotation signed for alpha and replayed to beta is refused, and beta is unchanged', async () => {
-    const headers = signAdminRequest({ authority: 'alpha', method: 'POST', path: '/admin/signing-keys/rotate', body: '{}', label: shared.label, key: shared.key, timestamp: toTimestamp(alpha.clock()) });
+    const headers = signAdminRequest({
+      authority: 'alpha',
+      method: 'POST',
+      path: '/admin/signing-keys/rotate',
+      body: '{}',
+      label: shared.label,
+      key: shared.key,
+      timestamp: toTimestamp(alpha.clock()),
+    });
     const init = { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: '{}' };
     const digest = dbDigest(beta.db);
     const replayed = await beta.app.request('/admin/signing-keys/rotate', init);
@@ -114,9 +158,21 @@ describe('admin signatures are bound to one authority', () => {
   it('a version 1 signature (not bound to any authority) is refused with its own reason', async () => {
     const timestamp = toTimestamp(beta.clock());
     const nonce = 'bGVnYWN5LW5vbmNlLTAwMDAwMDAx';
-    const payload = adminSigningPayload({ method: 'GET', path: '/admin/audit', bodySha256: sha256Hex(''), keyId: shared.label, timestamp, nonce });
+    const payload = adminSigningPayload({
+      method: 'GET',
+      path: '/admin/audit',
+      bodySha256: sha256Hex(''),
+      keyId: shared.label,
+      timestamp,
+      nonce,
+    });
     const res = await beta.app.request('/admin/audit', {
-      headers: { 'X-Admin-Key-Id': shared.label, 'X-Admin-Timestamp': timestamp, 'X-Admin-Nonce': nonce, 'X-Admin-Signature': signBytes(shared.key, payload).toString('base64') },
+      headers: {
+        'X-Admin-Key-Id': shared.label,
+        'X-Admin-Timestamp': timestamp,
+        'X-Admin-Nonce': nonce,
+        'X-Admin-Signature': signBytes(shared.key, payload).toString('base64'),
+      },
     });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: { details: { reason: string } } }).error.details.reason).toBe('unbound_signature');
@@ -150,7 +206,8 @@ describe('failure bookkeeping under a flood', () => {
     const a = createTestAuthority({ config: { adminFailureLimit: 1_000_000 } });
     const before = auditCount(a.db);
     const flood = 5_000;
-    for (let i = 0; i < flood; i++) await as(a, `198.18.${(i >> 8) & 255}.${i & 255}`, { 'X-Admin-Key-Id': `attacker-chosen-${'x'.repeat(500)}-${i}` });
+    for (let i = 0; i < flood; i++)
+      await as(a, `198.18.${(i >> 8) & 255}.${i & 255}`, { 'X-Admin-Key-Id': `attacker-chosen-${'x'.repeat(500)}-${i}` });
     expect(auditCount(a.db, 'admin_auth_failed')).toBe(INDIVIDUAL_FAILURES_PER_WINDOW);
     const sample = lastAudit(a.db) as { details: { claimed_key: string; path: string } };
     expect(sample.details.claimed_key.length).toBeLessThanOrEqual(129);
@@ -159,7 +216,9 @@ describe('failure bookkeeping under a flood', () => {
     await as(a, '198.18.0.1', {});
     expect(auditCount(a.db, 'admin_auth_failures_summarized')).toBe(1);
     const summary = (
-      a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'admin_auth_failures_summarized'").get() as { canonical: string }
+      a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'admin_auth_failures_summarized'").get() as {
+        canonical: string;
+      }
     ).canonical;
     const details = (JSON.parse(summary) as { details: { counted: number; audited_individually: number; top: unknown[] } }).details;
     expect(details.counted).toBe(flood - INDIVIDUAL_FAILURES_PER_WINDOW);
@@ -172,7 +231,15 @@ describe('failure bookkeeping under a flood', () => {
     const a = createTestAuthority({ config: { adminFailureLimit: 5 } });
     for (let i = 0; i < 40; i++) await as(a, '127.0.0.1', {});
     expect((await as(a, '127.0.0.1', {})).status).toBe(429);
-    const signed = signAdminRequest({ authority: a.sovereignId, method: 'GET', path: '/admin/audit', body: '', label: a.operator.label, key: a.operator.key, timestamp: toTimestamp(a.clock()) });
+    const signed = signAdminRequest({
+      authority: a.sovereignId,
+      method: 'GET',
+      path: '/admin/audit',
+      body: '',
+      label: a.operator.label,
+      key: a.operator.key,
+      timestamp: toTimestamp(a.clock()),
+    });
     expect((await as(a, '127.0.0.1', { ...signed })).status).toBe(200);
   });
 });
@@ -203,9 +270,24 @@ describe('requests the HTTP server refuses before routing get the error envelope
 
   it('dot segments over a real socket, for a scoped key', async () => {
     const target = '/admin/peers/../recognition-treaties';
-    const headers = signAdminRequest({ authority: node.sovereignId, method: 'POST', path: target, body: '{}', label: node.operator.label, key: node.operator.key, timestamp: toTimestamp(node.clock()) });
-    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
-    const res = jsonOf(await rawHttp(node.url, `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${lines}\r\nConnection: close\r\n\r\n{}`));
+    const headers = signAdminRequest({
+      authority: node.sovereignId,
+      method: 'POST',
+      path: target,
+      body: '{}',
+      label: node.operator.label,
+      key: node.operator.key,
+      timestamp: toTimestamp(node.clock()),
+    });
+    const lines = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n');
+    const res = jsonOf(
+      await rawHttp(
+        node.url,
+        `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${lines}\r\nConnection: close\r\n\r\n{}`,
+      ),
+    );
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('non_canonical_path');
   });

@@ -13,9 +13,17 @@ const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 /** Public keys that must be refused wherever a key enters: all eight small-order points and non-canonical encodings. */
 export function refusedPublicKeys(): Array<{ name: string; base64: string; problem: string }> {
   const file = path.join(import.meta.dirname, '..', 'vectors', 'authority-ed25519-edge-cases.json');
-  const cases = (JSON.parse(fs.readFileSync(file, 'utf8')) as { cases: Array<{ name: string; public_key: string; key_problem: string | null }> }).cases;
-  const fromVectors = cases.filter((c) => c.key_problem !== null).map((c) => ({ name: c.name, base64: Buffer.from(c.public_key, 'hex').toString('base64'), problem: c.key_problem! }));
-  const torsion = ED25519_TORSION_SUBGROUP.map((hex, i) => ({ name: `torsion-${i}`, base64: Buffer.from(hex, 'hex').toString('base64'), problem: 'small_order' }));
+  const cases = (
+    JSON.parse(fs.readFileSync(file, 'utf8')) as { cases: Array<{ name: string; public_key: string; key_problem: string | null }> }
+  ).cases;
+  const fromVectors = cases
+    .filter((c) => c.key_problem !== null)
+    .map((c) => ({ name: c.name, base64: Buffer.from(c.public_key, 'hex').toString('base64'), problem: c.key_problem! }));
+  const torsion = ED25519_TORSION_SUBGROUP.map((hex, i) => ({
+    name: `torsion-${i}`,
+    base64: Buffer.from(hex, 'hex').toString('base64'),
+    problem: 'small_order',
+  }));
   const seen = new Set<string>();
   return [...fromVectors, ...torsion].filter((k) => {
     if (seen.has(k.base64)) return false;
@@ -76,7 +84,11 @@ export function edgeSignature(seed: Uint8Array, message: Uint8Array, variant: Si
 }
 
 /** Verdicts of the three verifiers on one vector (the two strict ones must agree; the permissive one shows why the vector matters). */
-export function verdicts(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): { node: boolean; noble: boolean; permissive: boolean } {
+export function verdicts(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): { node: boolean; noble: boolean; permissive: boolean } {
   let permissive = false;
   try {
     permissive = ed25519.verify(signature, message, publicKey, { zip215: true });

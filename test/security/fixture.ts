@@ -80,9 +80,22 @@ export function populatedAuthority(options: { config?: Partial<Config> } = {}): 
     },
     operator,
   ) as unknown as Record<string, unknown>;
-  const doomed = issueTreaty(a.deps, { subject_sovereign_id: 'peer-e', subject_public_keys: [testKey('security:peer-e').publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 48 }, operator);
+  const doomed = issueTreaty(
+    a.deps,
+    {
+      subject_sovereign_id: 'peer-e',
+      subject_public_keys: [testKey('security:peer-e').publicKey],
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 48,
+    },
+    operator,
+  );
   revokeTreaty(a.deps, doomed.treaty_id, { reason: 'key_compromise' }, operator);
-  const ownAttestation = issueAttestation(a.deps, { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24, claims: { n: 1 } }, operator) as unknown as Record<string, unknown>;
+  const ownAttestation = issueAttestation(
+    a.deps,
+    { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24, claims: { n: 1 } },
+    operator,
+  ) as unknown as Record<string, unknown>;
   publishFeeds(a.deps, { trigger: 'admin', heartbeat: 'if_due' });
 
   // The issuer's attestation, verified here through the treaty for the issuer.
@@ -96,8 +109,23 @@ export function populatedAuthority(options: { config?: Partial<Config> } = {}): 
   const receipt = buildReceipt(importer.deps, a.sovereignId, feed.sequence, feed.feed_hash) as unknown as Record<string, unknown>;
 
   const gmKey = gmKeyFromSeed(GM_SEED_A);
-  issueTreaty(a.deps, { subject_sovereign_id: GM_ID, subject_public_keys: [gmKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 24 * 90, profile: 'genesis-mesh' }, operator);
-  const gmSample = gmFeed(gmKey, { issuer: GM_ID, sequence: 1, issuedAt: toTimestamp(new Date(a.clock().getTime() - 3600_000)), revoked: { '11111111-1111-4111-8111-111111111111': 'key_compromise' } }) as unknown as Record<string, unknown>;
+  issueTreaty(
+    a.deps,
+    {
+      subject_sovereign_id: GM_ID,
+      subject_public_keys: [gmKey.publicKey],
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 24 * 90,
+      profile: 'genesis-mesh',
+    },
+    operator,
+  );
+  const gmSample = gmFeed(gmKey, {
+    issuer: GM_ID,
+    sequence: 1,
+    issuedAt: toTimestamp(new Date(a.clock().getTime() - 3600_000)),
+    revoked: { '11111111-1111-4111-8111-111111111111': 'key_compromise' },
+  }) as unknown as Record<string, unknown>;
 
   registerPeer(a.deps, { sovereign_id: ISSUER_ID, base_url: 'http://127.0.0.1:9' }, { actor: { type: 'system' } });
 
@@ -137,7 +165,17 @@ export interface RawRequest {
 export async function send(a: TestAuthority, req: RawRequest): Promise<Response> {
   const body = req.body ?? new Uint8Array();
   const headers: Record<string, string> = {
-    ...(req.sign ? signAdminRequest({ authority: a.sovereignId, method: req.method, path: req.path, body, label: a.operator.label, key: a.operator.key, timestamp: toTimestamp(a.clock()) }) : {}),
+    ...(req.sign
+      ? signAdminRequest({
+          authority: a.sovereignId,
+          method: req.method,
+          path: req.path,
+          body,
+          label: a.operator.label,
+          key: a.operator.key,
+          timestamp: toTimestamp(a.clock()),
+        })
+      : {}),
     ...req.headers,
   };
   const init: RequestInit = { method: req.method, headers };
@@ -157,10 +195,18 @@ export async function errorCode(res: Response): Promise<string> {
     throw new Error(`error response is not JSON (${res.status}): ${text.slice(0, 200)}`);
   }
   const error = (parsed as { error?: Record<string, unknown> }).error;
-  if (!error || typeof error.code !== 'string' || !SNAKE_CASE.test(error.code) || typeof error.message !== 'string' || typeof error.details !== 'object' || error.details === null) {
+  if (
+    !error ||
+    typeof error.code !== 'string' ||
+    !SNAKE_CASE.test(error.code) ||
+    typeof error.message !== 'string' ||
+    typeof error.details !== 'object' ||
+    error.details === null
+  ) {
     throw new Error(`not the error envelope (${res.status}): ${text.slice(0, 300)}`);
   }
   if (error.request_id !== res.headers.get('x-request-id')) throw new Error('request_id does not match X-Request-ID');
-  if (/\bat .*\.[tj]s:\d+|\/work\/|node_modules|Error:/.test(text)) throw new Error(`error response leaks internals: ${text.slice(0, 300)}`);
+  if (/\bat .*\.[tj]s:\d+|\/work\/|node_modules|Error:/.test(text))
+    throw new Error(`error response leaks internals: ${text.slice(0, 300)}`);
   return error.code;
 }

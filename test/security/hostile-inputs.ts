@@ -43,8 +43,8 @@ export function allPaths(value: Json, prefix: Path = []): Path[] {
     value.forEach((v, i) => {
       out.push([...prefix, i], ...allPaths(v, [...prefix, i]));
     });
-  }
-  else if (value && typeof value === 'object') for (const k of Object.keys(value)) out.push([...prefix, k], ...allPaths(value[k], [...prefix, k]));
+  } else if (value && typeof value === 'object')
+    for (const k of Object.keys(value)) out.push([...prefix, k], ...allPaths(value[k], [...prefix, k]));
   return out;
 }
 
@@ -96,7 +96,8 @@ export function mutate(original: Json, m: Mutation): { value: Json; note: string
       else return null;
       break;
     case 'retype':
-      parent[key] = typeof current === 'string' ? m.number : typeof current === 'number' ? String(current) : m.number % 2 === 0 ? null : [current];
+      parent[key] =
+        typeof current === 'string' ? m.number : typeof current === 'number' ? String(current) : m.number % 2 === 0 ? null : [current];
       break;
     case 'add_field':
       if (Array.isArray(parent)) parent.push(m.text);
@@ -129,7 +130,9 @@ function withFirstNumber(sample: Json, numberText: string): string {
   const marker = '\u0000NUM\u0000';
   const copy = structuredClone(sample ?? {});
   const paths = allPaths(copy);
-  const path = paths.find((p) => typeof parentOf(copy, p)[p[p.length - 1]!] === 'number') ?? paths.find((p) => typeof parentOf(copy, p)[p[p.length - 1]!] === 'string');
+  const path =
+    paths.find((p) => typeof parentOf(copy, p)[p[p.length - 1]!] === 'number') ??
+    paths.find((p) => typeof parentOf(copy, p)[p[p.length - 1]!] === 'string');
   if (!path) return `{"n":${numberText}}`;
   parentOf(copy, path)[path[path.length - 1]!] = marker;
   return JSON.stringify(copy).replace(JSON.stringify(marker), numberText);
@@ -137,7 +140,9 @@ function withFirstNumber(sample: Json, numberText: string): string {
 
 /** Repeats the first key of the first object with another value (JSON.parse would keep the last). */
 function withDuplicateKey(sample: Json): string {
-  const text = JSON.stringify(sample && typeof sample === 'object' && !Array.isArray(sample) && Object.keys(sample).length > 0 ? sample : { a: 1 });
+  const text = JSON.stringify(
+    sample && typeof sample === 'object' && !Array.isArray(sample) && Object.keys(sample).length > 0 ? sample : { a: 1 },
+  );
   const m = /^\{("(?:[^"\\]|\\.)*"):/.exec(text)!;
   return `{${m[1]}:"shadow",${text.slice(1)}`;
 }
@@ -151,15 +156,45 @@ const INVALID_UTF8: Uint8Array[] = [
   new Uint8Array([0xe2, 0x82]), // truncated sequence
 ];
 
-const UNSAFE_NUMBERS = ['9007199254740993', '-9007199254740993', '1e400', '-1e400', '1.5', '1e2', '-0', '0.1', '123456789012345678901234567890', '1E-7'];
-const WRONG_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'application/xml', 'json', '', 'application/json-seq'];
+const UNSAFE_NUMBERS = [
+  '9007199254740993',
+  '-9007199254740993',
+  '1e400',
+  '-1e400',
+  '1.5',
+  '1e2',
+  '-0',
+  '0.1',
+  '123456789012345678901234567890',
+  '1E-7',
+];
+const WRONG_TYPES = [
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/jsonx',
+  'application/xml',
+  'json',
+  '',
+  'application/json-seq',
+];
 const LONE_SURROGATES = ['"\\ud800"', '"a\\udfffb"', '"\\udc00\\ud800"', '"x\\ud83d"'];
 
 /** A hostile body of some category, derived from a valid sample of the route. */
 export function hostileBodyArb(samples: Json[]): fc.Arbitrary<HostileBody> {
   const sample = fc.constantFrom(...(samples.length > 0 ? samples : [{}]));
-  const json = (category: BodyCategory, value: Json, note?: string): HostileBody => ({ category, bytes: utf8(JSON.stringify(value)), contentType: JSON_TYPE, value, ...(note ? { note } : {}) });
-  const text = (category: BodyCategory, t: string, contentType: string | null = JSON_TYPE): HostileBody => ({ category, bytes: utf8(t), contentType });
+  const json = (category: BodyCategory, value: Json, note?: string): HostileBody => ({
+    category,
+    bytes: utf8(JSON.stringify(value)),
+    contentType: JSON_TYPE,
+    value,
+    ...(note ? { note } : {}),
+  });
+  const text = (category: BodyCategory, t: string, contentType: string | null = JSON_TYPE): HostileBody => ({
+    category,
+    bytes: utf8(t),
+    contentType,
+  });
   return fc.oneof(
     { weight: 1, arbitrary: sample.map((s) => json('valid', s)) },
     { weight: 3, arbitrary: fc.jsonValue({ maxDepth: 4 }).map((v) => json('random_json', v)) },
@@ -172,30 +207,49 @@ export function hostileBodyArb(samples: Json[]): fc.Arbitrary<HostileBody> {
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(sample, fc.constantFrom(70_000, 300_000, 1_100_000, 9_000_000)).map(([s, n]) => text('huge_string', withFirstString(s, `"${'A'.repeat(n)}"`))),
+      arbitrary: fc
+        .tuple(sample, fc.constantFrom(70_000, 300_000, 1_100_000, 9_000_000))
+        .map(([s, n]) => text('huge_string', withFirstString(s, `"${'A'.repeat(n)}"`))),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(sample, fc.constantFrom(10_000, 200_000)).map(([s, n]) => text('huge_array', withFirstString(s, `[${Array.from({ length: n }, () => '0').join(',')}]`))),
+      arbitrary: fc
+        .tuple(sample, fc.constantFrom(10_000, 200_000))
+        .map(([s, n]) => text('huge_array', withFirstString(s, `[${Array.from({ length: n }, () => '0').join(',')}]`))),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(fc.constantFrom(65, 1000, 100_000), fc.boolean()).map(([depth, arrays]) =>
-        text('deep_nesting', arrays ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
-      ),
+      arbitrary: fc
+        .tuple(fc.constantFrom(65, 1000, 100_000), fc.boolean())
+        .map(([depth, arrays]) =>
+          text('deep_nesting', arrays ? `${'['.repeat(depth)}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
+        ),
     },
     {
       weight: 1,
       arbitrary: fc.tuple(sample, fc.constantFrom(...INVALID_UTF8), fc.nat()).map(([s, bad, at]) => {
         const t = Buffer.from(withFirstString(s, '"MARK"'), 'utf8');
         const i = t.indexOf('MARK') >= 0 ? t.indexOf('MARK') : at % Math.max(1, t.length);
-        return { category: 'invalid_utf8' as const, bytes: new Uint8Array(Buffer.concat([t.subarray(0, i), Buffer.from(bad), t.subarray(i)])), contentType: JSON_TYPE };
+        return {
+          category: 'invalid_utf8' as const,
+          bytes: new Uint8Array(Buffer.concat([t.subarray(0, i), Buffer.from(bad), t.subarray(i)])),
+          contentType: JSON_TYPE,
+        };
       }),
     },
-    { weight: 1, arbitrary: fc.tuple(sample, fc.constantFrom(...LONE_SURROGATES)).map(([s, l]) => text('lone_surrogate', withFirstString(s, l))) },
-    { weight: 1, arbitrary: fc.tuple(sample, fc.constantFrom(...UNSAFE_NUMBERS)).map(([s, n]) => text('unsafe_number', withFirstNumber(s, n))) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(sample, fc.constantFrom(...LONE_SURROGATES)).map(([s, l]) => text('lone_surrogate', withFirstString(s, l))),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(sample, fc.constantFrom(...UNSAFE_NUMBERS)).map(([s, n]) => text('unsafe_number', withFirstNumber(s, n))),
+    },
     { weight: 1, arbitrary: sample.map((s) => text('duplicate_key', withDuplicateKey(s))) },
-    { weight: 1, arbitrary: fc.tuple(sample, fc.constantFrom(...WRONG_TYPES, null)).map(([s, t]) => text('wrong_content_type', JSON.stringify(s), t)) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(sample, fc.constantFrom(...WRONG_TYPES, null)).map(([s, t]) => text('wrong_content_type', JSON.stringify(s), t)),
+    },
     {
       weight: 1,
       arbitrary: fc.tuple(sample, fc.double({ min: 0.01, max: 0.99, noNaN: true })).map(([s, f]) => {
@@ -203,7 +257,12 @@ export function hostileBodyArb(samples: Json[]): fc.Arbitrary<HostileBody> {
         return text('truncated', t.slice(0, Math.max(1, Math.floor(t.length * f))));
       }),
     },
-    { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 300 }).map((b) => ({ category: 'random_bytes' as const, bytes: b, contentType: JSON_TYPE })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .uint8Array({ minLength: 1, maxLength: 300 })
+        .map((b) => ({ category: 'random_bytes' as const, bytes: b, contentType: JSON_TYPE })),
+    },
     { weight: 1, arbitrary: fc.constant<HostileBody>({ category: 'empty', bytes: new Uint8Array(), contentType: JSON_TYPE }) },
   );
 }
@@ -213,17 +272,44 @@ export function segmentArb(valid: string[]): fc.Arbitrary<string> {
   return fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...valid) },
     { weight: 2, arbitrary: fc.string({ minLength: 1, maxLength: 40, unit: 'grapheme' }).map((s) => encodeURIComponent(s)) },
-    { weight: 1, arbitrary: fc.constantFrom('%ff', '%', '%zz', '%00', '..%2f..%2fetc', '%2e%2e', 'a%2Fb', '%c0%af', '%ed%a0%80', 'x'.repeat(5000), '-1', '0', '1e3', '9007199254740993', '99999999999999999999') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%ff',
+        '%',
+        '%zz',
+        '%00',
+        '..%2f..%2fetc',
+        '%2e%2e',
+        'a%2Fb',
+        '%c0%af',
+        '%ed%a0%80',
+        'x'.repeat(5000),
+        '-1',
+        '0',
+        '1e3',
+        '9007199254740993',
+        '99999999999999999999',
+      ),
+    },
     { weight: 1, arbitrary: fc.constantFrom(...valid).map((v) => `${v}%20`) },
   );
 }
 
 /** Query strings: the valid ones, random pairs, repeated keys, huge values, bad encoding. */
 export function queryArb(valid: string[]): fc.Arbitrary<string> {
-  const pair = fc.tuple(fc.constantFrom('since', 'limit', 'cursor', 'after_seq', 'event_type', 'issuer', 'subject', 'state', 'id', 'from', 'to', 'x'), fc.string({ maxLength: 20, unit: 'grapheme' }));
+  const pair = fc.tuple(
+    fc.constantFrom('since', 'limit', 'cursor', 'after_seq', 'event_type', 'issuer', 'subject', 'state', 'id', 'from', 'to', 'x'),
+    fc.string({ maxLength: 20, unit: 'grapheme' }),
+  );
   return fc.oneof(
     { weight: 3, arbitrary: fc.constantFrom('', ...valid) },
-    { weight: 3, arbitrary: fc.array(pair, { maxLength: 4 }).map((ps) => (ps.length ? `?${ps.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}` : '')) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .array(pair, { maxLength: 4 })
+        .map((ps) => (ps.length ? `?${ps.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}` : '')),
+    },
     {
       weight: 2,
       arbitrary: fc.constantFrom(

@@ -85,7 +85,8 @@ const MODES: Record<string, Mode> = {
   // A plausible latest feed with an enormous sequence, and pages that always claim more.
   endless_pages: (req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    if (req.url?.includes('/revocation-feeds/latest')) res.end(JSON.stringify({ type: 'revocation_feed', sequence: Number.MAX_SAFE_INTEGER }));
+    if (req.url?.includes('/revocation-feeds/latest'))
+      res.end(JSON.stringify({ type: 'revocation_feed', sequence: Number.MAX_SAFE_INTEGER }));
     else if (req.url?.includes('/recognition-treaties')) res.end(JSON.stringify({ treaties: [], next_cursor: 'again' }));
     else res.end(JSON.stringify({ feeds: [{ sequence: 1 }], latest_sequence: Number.MAX_SAFE_INTEGER, more: true }));
   },
@@ -143,7 +144,10 @@ async function goodPeer(sim: SimulatedIssuer) {
     } else res.writeHead(404).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 let a: TestAuthority;
@@ -180,7 +184,8 @@ afterAll(async () => {
   a.db.close();
 });
 
-const importedFeeds = (issuer: string) => (a.db.sqlite.prepare('SELECT count(*) AS n FROM imported_feeds WHERE issuer_sovereign_id = ?').get(issuer) as { n: number }).n;
+const importedFeeds = (issuer: string) =>
+  (a.db.sqlite.prepare('SELECT count(*) AS n FROM imported_feeds WHERE issuer_sovereign_id = ?').get(issuer) as { n: number }).n;
 
 describe('hostile peers cannot stall or exhaust the pull job', () => {
   let report: PullReport;

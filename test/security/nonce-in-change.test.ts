@@ -69,7 +69,10 @@ const cases: Case[] = [
       return { method: 'POST', path: '/admin/revocation-feeds/publish', body: { heartbeat: true } };
     },
   },
-  { name: 'register a peer', setup: async () => ({ method: 'POST', path: '/admin/peers', body: { sovereign_id: 'peer-z', base_url: 'http://127.0.0.1:9' } }) },
+  {
+    name: 'register a peer',
+    setup: async () => ({ method: 'POST', path: '/admin/peers', body: { sovereign_id: 'peer-z', base_url: 'http://127.0.0.1:9' } }),
+  },
   {
     name: 'pause an issuer',
     setup: async (a) => {

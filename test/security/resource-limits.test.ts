@@ -25,7 +25,9 @@ const limitOf = (path: string) => (LARGE.has(path) ? 8 * MiB : DEFAULT_BODY_LIMI
 function bodyRoutes(): Array<{ method: string; path: string }> {
   const probe = createTestAuthority();
   const seen = new Map<string, { method: string; path: string }>();
-  for (const r of probe.app.routes) if (r.method !== 'ALL' && r.method !== 'GET' && r.method !== 'HEAD') seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path.replace(/:[A-Za-z_]+/g, 'x') });
+  for (const r of probe.app.routes)
+    if (r.method !== 'ALL' && r.method !== 'GET' && r.method !== 'HEAD')
+      seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path.replace(/:[A-Za-z_]+/g, 'x') });
   probe.db.close();
   return [...seen.values()];
 }
@@ -35,29 +37,53 @@ describe('body size limits on every route that takes a body', () => {
     expect(bodyRoutes().length).toBeGreaterThan(20);
   });
 
-  it.each(bodyRoutes().map((r) => [`${r.method} ${r.path}`, r] as const))('%s: limit + 1 bytes → 413 body_too_large, declared or streamed; nothing changes', async (_n, route) => {
-    const size = limitOf(route.path) + 1;
-    const body = new Uint8Array(size).fill(0x20);
-    const before = dbDigest(p.a.db);
-    const declared = await send(p.a, { method: route.method, path: route.path, body, headers: { 'Content-Type': 'application/json', 'Content-Length': String(size) }, sign: route.path.startsWith('/admin/') });
-    expect(declared.status).toBe(413);
-    expect(await errorCode(declared)).toBe('body_too_large');
-    // The same bytes as a stream with no Content-Length: counted while reading.
-    const stream = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let off = 0; off < size; off += 64 * 1024) controller.enqueue(body.subarray(off, Math.min(size, off + 64 * 1024)));
-        controller.close();
-      },
-    });
-    const headers = {
-      ...(route.path.startsWith('/admin/') ? signAdminRequest({ authority: p.a.sovereignId, method: route.method, path: route.path, body, label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) }) : {}),
-      'Content-Type': 'application/json',
-    };
-    const streamed = await p.a.app.request(`http://localhost${route.path}`, { method: route.method, headers, body: stream, duplex: 'half' } as RequestInit);
-    expect(streamed.status).toBe(413);
-    expect(await errorCode(streamed)).toBe('body_too_large');
-    expect(dbDigest(p.a.db)).toBe(before);
-  });
+  it.each(bodyRoutes().map((r) => [`${r.method} ${r.path}`, r] as const))(
+    '%s: limit + 1 bytes → 413 body_too_large, declared or streamed; nothing changes',
+    async (_n, route) => {
+      const size = limitOf(route.path) + 1;
+      const body = new Uint8Array(size).fill(0x20);
+      const before = dbDigest(p.a.db);
+      const declared = await send(p.a, {
+        method: route.method,
+        path: route.path,
+        body,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': String(size) },
+        sign: route.path.startsWith('/admin/'),
+      });
+      expect(declared.status).toBe(413);
+      expect(await errorCode(declared)).toBe('body_too_large');
+      // The same bytes as a stream with no Content-Length: counted while reading.
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let off = 0; off < size; off += 64 * 1024) controller.enqueue(body.subarray(off, Math.min(size, off + 64 * 1024)));
+          controller.close();
+        },
+      });
+      const headers = {
+        ...(route.path.startsWith('/admin/')
+          ? signAdminRequest({
+              authority: p.a.sovereignId,
+              method: route.method,
+              path: route.path,
+              body,
+              label: p.a.operator.label,
+              key: p.a.operator.key,
+              timestamp: toTimestamp(p.a.clock()),
+            })
+          : {}),
+        'Content-Type': 'application/json',
+      };
+      const streamed = await p.a.app.request(`http://localhost${route.path}`, {
+        method: route.method,
+        headers,
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(streamed.status).toBe(413);
+      expect(await errorCode(streamed)).toBe('body_too_large');
+      expect(dbDigest(p.a.db)).toBe(before);
+    },
+  );
 });
 
 describe('pagination limits', () => {
@@ -75,14 +101,25 @@ describe('pagination limits', () => {
   });
 
   it('pages never exceed their limit, and say when there is more', async () => {
-    for (let i = 0; i < 5; i++) await p.a.admin('POST', '/admin/attestations', { subject_id: `page-${i}`, roles: ['role:client'], validity_hours: 1 });
-    const audit = (await (await send(p.a, { method: 'GET', path: '/admin/audit?limit=3', sign: true })).json()) as { events: unknown[]; next_after_seq: number | null };
+    for (let i = 0; i < 5; i++)
+      await p.a.admin('POST', '/admin/attestations', { subject_id: `page-${i}`, roles: ['role:client'], validity_hours: 1 });
+    const audit = (await (await send(p.a, { method: 'GET', path: '/admin/audit?limit=3', sign: true })).json()) as {
+      events: unknown[];
+      next_after_seq: number | null;
+    };
     expect(audit.events).toHaveLength(3);
     expect(audit.next_after_seq).not.toBeNull();
-    const treaties = (await (await send(p.a, { method: 'GET', path: '/recognition-treaties?limit=1' })).json()) as { treaties: unknown[]; next_cursor: string | null };
+    const treaties = (await (await send(p.a, { method: 'GET', path: '/recognition-treaties?limit=1' })).json()) as {
+      treaties: unknown[];
+      next_cursor: string | null;
+    };
     expect(treaties.treaties).toHaveLength(1);
     expect(treaties.next_cursor).not.toBeNull();
-    const feeds = (await (await send(p.a, { method: 'GET', path: '/revocation-feeds?since=0&limit=1' })).json()) as { feeds: unknown[]; more: boolean; latest_sequence: number };
+    const feeds = (await (await send(p.a, { method: 'GET', path: '/revocation-feeds?since=0&limit=1' })).json()) as {
+      feeds: unknown[];
+      more: boolean;
+      latest_sequence: number;
+    };
     expect(feeds.feeds.length).toBeLessThanOrEqual(1);
     expect(feeds.more).toBe(feeds.latest_sequence > 1);
   });
@@ -93,13 +130,26 @@ describe('per-client limit on failed admin authentication', () => {
   function from(address: string, path: string, headers: Record<string, string>) {
     return p.a.app.request(path, { method: 'GET', headers }, { incoming: { url: path, socket: { remoteAddress: address } } as never });
   }
-  const signed = (path: string): Record<string, string> => ({ ...signAdminRequest({ authority: p.a.sovereignId, method: 'GET', path, body: '', label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) }) });
+  const signed = (path: string): Record<string, string> => ({
+    ...signAdminRequest({
+      authority: p.a.sovereignId,
+      method: 'GET',
+      path,
+      body: '',
+      label: p.a.operator.label,
+      key: p.a.operator.key,
+      timestamp: toTimestamp(p.a.clock()),
+    }),
+  });
 
   it('after 20 failures in a minute a client gets 429 for unsigned noise, but a valid signature is still served; others are unaffected; it recovers after the minute', async () => {
     const attacker = '203.0.113.7';
     const failures = auditCount(p.a.db, 'admin_auth_failed');
     for (let i = 0; i < 20; i++) {
-      const res = await from(attacker, '/admin/peers', { ...signed('/admin/peers'), 'X-Admin-Signature': Buffer.alloc(64, i).toString('base64') });
+      const res = await from(attacker, '/admin/peers', {
+        ...signed('/admin/peers'),
+        'X-Admin-Signature': Buffer.alloc(64, i).toString('base64'),
+      });
       expect(res.status).toBe(401);
     }
     expect(auditCount(p.a.db, 'admin_auth_failed')).toBe(failures + 20);
@@ -150,13 +200,17 @@ describe('hostile bodies over a real socket', () => {
 
   it('a truncated body (Content-Length larger than what is sent) ends without a 5xx and without a hang', async () => {
     const body = '{"treaty": {"treaty_id": "';
-    const r = await raw(`POST /recognition-treaties/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n${body}`);
+    const r = await raw(
+      `POST /recognition-treaties/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n${body}`,
+    );
     expect(r.ended).toBe(true);
     if (r.text) expect(statusOf(r.text)).toBeLessThan(500);
   });
 
   it('a declared body over the limit is refused with 413 before it is read', async () => {
-    const r = await raw(`POST /recognition-treaties/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${64 * MiB}\r\nConnection: close\r\n\r\n{`);
+    const r = await raw(
+      `POST /recognition-treaties/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${64 * MiB}\r\nConnection: close\r\n\r\n{`,
+    );
     expect(statusOf(r.text)).toBe(413);
   });
 
@@ -191,7 +245,12 @@ describe('hostile bodies over a real socket', () => {
   });
 
   it('invalid percent-encoding, NUL bytes and huge headers in the request line never give a 5xx', async () => {
-    for (const target of ['/recognition-treaties/%ff', '/revocation-feeds/%00', '/admin/peers/%c0%af', `/recognition-treaties?cursor=${'%'.repeat(3000)}`]) {
+    for (const target of [
+      '/recognition-treaties/%ff',
+      '/revocation-feeds/%00',
+      '/admin/peers/%c0%af',
+      `/recognition-treaties?cursor=${'%'.repeat(3000)}`,
+    ]) {
       const r = await raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       const status = statusOf(r.text);
       expect(status, target).toBeGreaterThanOrEqual(400);

@@ -30,7 +30,13 @@ interface RouteSpec {
   bodiless?: boolean;
 }
 
-const treatyBody = { subject_sovereign_id: 'peer-x', subject_public_keys: [testKey('fuzz:x').publicKey], scope: { allowed_roles: ['role:client'], claims: { k: 1 } }, validity_hours: 48, metadata: { a: 'b' } };
+const treatyBody = {
+  subject_sovereign_id: 'peer-x',
+  subject_public_keys: [testKey('fuzz:x').publicKey],
+  scope: { allowed_roles: ['role:client'], claims: { k: 1 } },
+  validity_hours: 48,
+  metadata: { a: 'b' },
+};
 const attestationBody = { subject_id: 'node-9', roles: ['role:client'], validity_hours: 24, claims: { n: 1 } };
 
 const ROUTES: Record<string, RouteSpec> = {
@@ -43,17 +49,46 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /admin/signing-keys/rotate': { kind: 'write', bodies: () => [{ overlap_days: 7, reason: 'superseded' }, {}] },
   'POST /admin/signing-keys/retire': { kind: 'write', bodies: () => [{}] },
   'POST /admin/recognition-treaties': { kind: 'write', bodies: () => [treatyBody] },
-  'POST /admin/recognition-treaties/revoke-by-operator': { kind: 'write', bodies: (p) => [{ key_id: testKey('nobody').keyId, reason: 'key_compromise' }, { key_id: p.a.operator.key.keyId, reason: 'policy_violation', since: '2030-01-01T00:00:00Z' }] },
-  'POST /admin/recognition-treaties/:id/revoke': { kind: 'write', bodies: () => [{ reason: 'key_compromise', incident: 'inc-1' }], params: (p) => ({ id: [p.treatyId] }) },
-  'POST /admin/recognition-treaties/:id/supersede': { kind: 'write', bodies: () => [{ ...treatyBody, subject_sovereign_id: 'peer-d' }], params: (p) => ({ id: [p.treatyId] }) },
+  'POST /admin/recognition-treaties/revoke-by-operator': {
+    kind: 'write',
+    bodies: (p) => [
+      { key_id: testKey('nobody').keyId, reason: 'key_compromise' },
+      { key_id: p.a.operator.key.keyId, reason: 'policy_violation', since: '2030-01-01T00:00:00Z' },
+    ],
+  },
+  'POST /admin/recognition-treaties/:id/revoke': {
+    kind: 'write',
+    bodies: () => [{ reason: 'key_compromise', incident: 'inc-1' }],
+    params: (p) => ({ id: [p.treatyId] }),
+  },
+  'POST /admin/recognition-treaties/:id/supersede': {
+    kind: 'write',
+    bodies: () => [{ ...treatyBody, subject_sovereign_id: 'peer-d' }],
+    params: (p) => ({ id: [p.treatyId] }),
+  },
   'POST /admin/attestations': { kind: 'write', bodies: () => [attestationBody] },
-  'POST /admin/attestations/revoke-by-operator': { kind: 'write', bodies: () => [{ key_id: testKey('nobody').keyId, reason: 'key_compromise' }] },
-  'POST /admin/attestations/:id/revoke': { kind: 'write', bodies: () => [{ reason: 'privilege_withdrawn' }], params: (p) => ({ id: [p.attestationId] }) },
+  'POST /admin/attestations/revoke-by-operator': {
+    kind: 'write',
+    bodies: () => [{ key_id: testKey('nobody').keyId, reason: 'key_compromise' }],
+  },
+  'POST /admin/attestations/:id/revoke': {
+    kind: 'write',
+    bodies: () => [{ reason: 'privilege_withdrawn' }],
+    params: (p) => ({ id: [p.attestationId] }),
+  },
   'GET /admin/attestations/:id': { kind: 'read', params: (p) => ({ id: [p.attestationId] }) },
   'GET /recognition-treaties': { kind: 'read', queries: ['?limit=2', `?subject=peer-d`, '?state=active', '?issuer=na-main&limit=500'] },
-  'POST /recognition-treaties/verify': { kind: 'signed', bodies: (p) => [{ treaty: p.ownTreaty }, { treaty: p.ownTreaty, expected_subject: 'peer-d' }], signedPart: (b) => b.treaty },
+  'POST /recognition-treaties/verify': {
+    kind: 'signed',
+    bodies: (p) => [{ treaty: p.ownTreaty }, { treaty: p.ownTreaty, expected_subject: 'peer-d' }],
+    signedPart: (b) => b.treaty,
+  },
   'GET /recognition-treaties/:id': { kind: 'read', params: (p) => ({ id: [p.treatyId] }) },
-  'POST /attestations/verify': { kind: 'signed', bodies: (p) => [{ attestation: p.ownAttestation }, { attestation: p.foreignAttestation }], signedPart: (b) => b.attestation },
+  'POST /attestations/verify': {
+    kind: 'signed',
+    bodies: (p) => [{ attestation: p.ownAttestation }, { attestation: p.foreignAttestation }],
+    signedPart: (b) => b.attestation,
+  },
   'POST /admin/sovereign-revocation-feeds/import': { kind: 'signed', bodies: (p) => [{ feed: p.gmFeed }], signedPart: (b) => b.feed },
   'GET /sovereign-revocation-feed': { kind: 'read', queries: ['?issuer_sovereign_id=na-main', '?issuer_sovereign_id=other'] },
   'GET /revocation-feeds/latest': { kind: 'read' },
@@ -61,12 +96,22 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /revocation-feeds/:sequence': { kind: 'read', params: () => ({ sequence: ['1', '2'] }) },
   'POST /revocation-feeds/receipts': { kind: 'signed', bodies: (p) => [p.receipt], signedPart: (b) => b },
   'POST /admin/revocation-feeds/publish': { kind: 'write', bodies: () => [{}, { heartbeat: true }] },
-  'POST /admin/revocation-feeds/import': { kind: 'signed', bodies: (p) => [{ feed: p.nextFeed }, { feed: p.issuer.feeds[1] }], signedPart: (b) => b.feed },
+  'POST /admin/revocation-feeds/import': {
+    kind: 'signed',
+    bodies: (p) => [{ feed: p.nextFeed }, { feed: p.issuer.feeds[1] }],
+    signedPart: (b) => b.feed,
+  },
   'POST /admin/revocation-feeds/rollback-import': { kind: 'write', bodies: () => [{ issuer_sovereign_id: ISSUER_ID, to_sequence: 1 }] },
   'GET /admin/revocation-feeds/issuers': { kind: 'read' },
   'GET /admin/revocation-feeds/receipts': { kind: 'read' },
   'GET /admin/revocation-feeds/equivocations': { kind: 'read' },
-  'POST /admin/peers': { kind: 'write', bodies: () => [{ sovereign_id: IMPORTER_ID, base_url: 'http://127.0.0.1:9/x' }, { sovereign_id: GM_ID, base_url: 'https://gm.example', profile: 'genesis-mesh' }] },
+  'POST /admin/peers': {
+    kind: 'write',
+    bodies: () => [
+      { sovereign_id: IMPORTER_ID, base_url: 'http://127.0.0.1:9/x' },
+      { sovereign_id: GM_ID, base_url: 'https://gm.example', profile: 'genesis-mesh' },
+    ],
+  },
   'GET /admin/peers': { kind: 'read' },
   'GET /admin/peers/:id': { kind: 'read', params: () => ({ id: [ISSUER_ID] }) },
   'DELETE /admin/peers/:id': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
@@ -92,7 +137,10 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /witness/:originHash/checkpoint': { kind: 'read', params: () => ({ originHash: ['0'.repeat(64)] }) },
   'GET /witness': { kind: 'read' },
   'GET /admin/witness/logs': { kind: 'read' },
-  'POST /admin/witness/logs': { kind: 'write', bodies: () => [{ sovereign_id: ISSUER_ID }, { sovereign_id: ISSUER_ID, origin: 'issuer.example/log' }] },
+  'POST /admin/witness/logs': {
+    kind: 'write',
+    bodies: () => [{ sovereign_id: ISSUER_ID }, { sovereign_id: ISSUER_ID, origin: 'issuer.example/log' }],
+  },
   'POST /admin/witness/logs/:id/disable': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
   'GET /admin/witness/conflicts': { kind: 'read' },
   'GET /admin/log/witnesses': { kind: 'read' },
@@ -109,7 +157,11 @@ const stats = { requests: 0, byCategory: {} as Record<string, number>, accepted:
 
 beforeAll(() => {
   p = populatedAuthority();
-  appRoutes = [...new Map(p.a.app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, { method: r.method, path: r.path }])).values()];
+  appRoutes = [
+    ...new Map(
+      p.a.app.routes.filter((r) => r.method !== 'ALL').map((r) => [`${r.method} ${r.path}`, { method: r.method, path: r.path }]),
+    ).values(),
+  ];
 });
 afterAll(() => {
   p.cleanup();
@@ -119,9 +171,10 @@ afterAll(() => {
 
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([promise, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`hang: ${what} took more than ${HANG_MS} ms`)), HANG_MS)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`hang: ${what} took more than ${HANG_MS} ms`)), HANG_MS))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function fillPath(pattern: string, values: Record<string, string>): string {
@@ -177,7 +230,9 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
     const samples = spec.bodies?.(p) ?? [];
     const params = spec.params?.(p) ?? {};
     const paramNames = [...path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]!);
-    const segments = fc.record(Object.fromEntries(paramNames.map((n) => [n, segmentArb(params[n] ?? ['x'])])) as Record<string, fc.Arbitrary<string>>);
+    const segments = fc.record(
+      Object.fromEntries(paramNames.map((n) => [n, segmentArb(params[n] ?? ['x'])])) as Record<string, fc.Arbitrary<string>>,
+    );
     const hasBody = method !== 'GET' && method !== 'HEAD';
     const bodyArb: fc.Arbitrary<HostileBody | null> = hasBody ? hostileBodyArb(samples.length > 0 ? samples : [{}]) : fc.constant(null);
     const query = method === 'GET' ? queryArb(spec.queries ?? []) : fc.constant('');
@@ -204,7 +259,9 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
           expect(dbDigest(p.a.db), `${what} ${code}: database changed on a rejection`).toBe(before);
           const importRoute = route === 'POST /admin/revocation-feeds/import' || route === 'POST /admin/sovereign-revocation-feeds/import';
           if (importRoute && (IMPORT_REJECTIONS as readonly string[]).includes(code) && code !== 'body_too_large') {
-            expect(auditCount(p.a.db, 'sovereign_revocation_feed_rejected'), `${what}: import rejection not audited`).toBe(rejectedBefore + 1);
+            expect(auditCount(p.a.db, 'sovereign_revocation_feed_rejected'), `${what}: import rejection not audited`).toBe(
+              rejectedBefore + 1,
+            );
           }
           return;
         }
@@ -227,51 +284,93 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
       { seed: SEED, numRuns: RUNS_PER_ROUTE, endOnFailure: true },
     );
     // Counterexamples can be megabytes; report the failing request line and the first lines of the error.
-    if (outcome.failed) throw new Error(`${route}: ${String((outcome.errorInstance as Error | undefined)?.message ?? 'property failed').slice(0, 1500)} (seed ${SEED}, path ${outcome.counterexamplePath})`);
+    if (outcome.failed)
+      throw new Error(
+        `${route}: ${String((outcome.errorInstance as Error | undefined)?.message ?? 'property failed').slice(0, 1500)} (seed ${SEED}, path ${outcome.counterexamplePath})`,
+      );
   });
 });
 
 describe('route fuzz: tampered admin authentication on every admin route → 401, audited, nothing changes', () => {
-  const TAMPER = ['drop_header', 'wrong_signature', 'other_body', 'other_path', 'stale_timestamp', 'future_timestamp', 'bad_nonce', 'unknown_label', 'url_safe_signature', 'replayed_nonce'] as const;
+  const TAMPER = [
+    'drop_header',
+    'wrong_signature',
+    'other_body',
+    'other_path',
+    'stale_timestamp',
+    'future_timestamp',
+    'bad_nonce',
+    'unknown_label',
+    'url_safe_signature',
+    'replayed_nonce',
+  ] as const;
   it('every admin route rejects every kind of tampering', async () => {
     const admin = appRoutes.filter((r) => r.path.startsWith('/admin/'));
     expect(admin.length).toBeGreaterThan(20);
     const { signAdminRequest } = await import('../../src/authority/admin-auth.ts');
     const { toTimestamp } = await import('../../src/authority/clock.ts');
     const outcome = await fc.check(
-      fc.asyncProperty(fc.constantFrom(...admin), fc.constantFrom(...TAMPER), fc.constantFrom('X-Admin-Key-Id', 'X-Admin-Timestamp', 'X-Admin-Nonce', 'X-Admin-Signature'), async (route, tamper, header) => {
-        // A fresh failure window per request: the first failures of each window are audited one by one.
-        p.a.clock.advance(61);
-        const path = fillPath(route.path, { id: ISSUER_ID });
-        const body = route.method === 'GET' ? '' : '{"reason":"key_compromise"}';
-        const now = p.a.clock();
-        const sign = (over: Partial<{ path: string; body: string; timestamp: string; nonce: string; label: string }> = {}) =>
-          signAdminRequest({ authority: p.a.sovereignId, method: route.method, path: over.path ?? path, body: over.body ?? body, label: over.label ?? p.a.operator.label, key: p.a.operator.key, timestamp: over.timestamp ?? toTimestamp(now), ...(over.nonce ? { nonce: over.nonce } : {}) }) as unknown as Record<string, string>;
-        let headers: Record<string, string> = sign();
-        if (tamper === 'drop_header') delete headers[header];
-        else if (tamper === 'wrong_signature') headers['X-Admin-Signature'] = sign({ body: `${body} ` })['X-Admin-Signature']!;
-        else if (tamper === 'other_body') headers = sign({ body: '{"reason":"unspecified"}' });
-        else if (tamper === 'other_path') headers = sign({ path: `${path}x` });
-        else if (tamper === 'stale_timestamp') headers = sign({ timestamp: toTimestamp(new Date(now.getTime() - 301_000)) });
-        else if (tamper === 'future_timestamp') headers = sign({ timestamp: toTimestamp(new Date(now.getTime() + 301_000)) });
-        else if (tamper === 'bad_nonce') headers = sign({ nonce: 'short' });
-        else if (tamper === 'unknown_label') headers = sign({ label: 'intruder' });
-        else if (tamper === 'url_safe_signature') headers['X-Admin-Signature'] = headers['X-Admin-Signature']!.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-        else if (tamper === 'replayed_nonce') {
-          headers = sign({ nonce: 'replayed-nonce-0123456789abcdef' });
-          await p.a.app.request(`http://localhost${path}`, { method: route.method, headers: { ...headers, 'Content-Type': 'application/json' }, ...(body ? { body } : {}) });
-        }
-        if (tamper === 'url_safe_signature' && !/[+/=]/.test(sign()['X-Admin-Signature']!)) return; // nothing to change
-        const before = dbDigest(p.a.db);
-        const failures = auditCount(p.a.db, 'admin_auth_failed');
-        const res = await withTimeout(Promise.resolve(p.a.app.request(`http://localhost${path}`, { method: route.method, headers: { ...headers, 'Content-Type': 'application/json' }, ...(body ? { body } : {}) })), `${route.method} ${path}`);
-        stats.requests++;
-        const what = `${route.method} ${path} [${tamper}${tamper === 'drop_header' ? ` ${header}` : ''}] → ${res.status}`;
-        expect(res.status, what).toBe(401);
-        expect(await errorCode(res), what).toBe('admin_auth_failed');
-        expect(dbDigest(p.a.db), what).toBe(before);
-        expect(auditCount(p.a.db, 'admin_auth_failed'), `${what}: not audited`).toBe(failures + 1);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...admin),
+        fc.constantFrom(...TAMPER),
+        fc.constantFrom('X-Admin-Key-Id', 'X-Admin-Timestamp', 'X-Admin-Nonce', 'X-Admin-Signature'),
+        async (route, tamper, header) => {
+          // A fresh failure window per request: the first failures of each window are audited one by one.
+          p.a.clock.advance(61);
+          const path = fillPath(route.path, { id: ISSUER_ID });
+          const body = route.method === 'GET' ? '' : '{"reason":"key_compromise"}';
+          const now = p.a.clock();
+          const sign = (over: Partial<{ path: string; body: string; timestamp: string; nonce: string; label: string }> = {}) =>
+            signAdminRequest({
+              authority: p.a.sovereignId,
+              method: route.method,
+              path: over.path ?? path,
+              body: over.body ?? body,
+              label: over.label ?? p.a.operator.label,
+              key: p.a.operator.key,
+              timestamp: over.timestamp ?? toTimestamp(now),
+              ...(over.nonce ? { nonce: over.nonce } : {}),
+            }) as unknown as Record<string, string>;
+          let headers: Record<string, string> = sign();
+          if (tamper === 'drop_header') delete headers[header];
+          else if (tamper === 'wrong_signature') headers['X-Admin-Signature'] = sign({ body: `${body} ` })['X-Admin-Signature']!;
+          else if (tamper === 'other_body') headers = sign({ body: '{"reason":"unspecified"}' });
+          else if (tamper === 'other_path') headers = sign({ path: `${path}x` });
+          else if (tamper === 'stale_timestamp') headers = sign({ timestamp: toTimestamp(new Date(now.getTime() - 301_000)) });
+          else if (tamper === 'future_timestamp') headers = sign({ timestamp: toTimestamp(new Date(now.getTime() + 301_000)) });
+          else if (tamper === 'bad_nonce') headers = sign({ nonce: 'short' });
+          else if (tamper === 'unknown_label') headers = sign({ label: 'intruder' });
+          else if (tamper === 'url_safe_signature')
+            headers['X-Admin-Signature'] = headers['X-Admin-Signature']!.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+          else if (tamper === 'replayed_nonce') {
+            headers = sign({ nonce: 'replayed-nonce-0123456789abcdef' });
+            await p.a.app.request(`http://localhost${path}`, {
+              method: route.method,
+              headers: { ...headers, 'Content-Type': 'application/json' },
+              ...(body ? { body } : {}),
+            });
+          }
+          if (tamper === 'url_safe_signature' && !/[+/=]/.test(sign()['X-Admin-Signature']!)) return; // nothing to change
+          const before = dbDigest(p.a.db);
+          const failures = auditCount(p.a.db, 'admin_auth_failed');
+          const res = await withTimeout(
+            Promise.resolve(
+              p.a.app.request(`http://localhost${path}`, {
+                method: route.method,
+                headers: { ...headers, 'Content-Type': 'application/json' },
+                ...(body ? { body } : {}),
+              }),
+            ),
+            `${route.method} ${path}`,
+          );
+          stats.requests++;
+          const what = `${route.method} ${path} [${tamper}${tamper === 'drop_header' ? ` ${header}` : ''}] → ${res.status}`;
+          expect(res.status, what).toBe(401);
+          expect(await errorCode(res), what).toBe('admin_auth_failed');
+          expect(dbDigest(p.a.db), what).toBe(before);
+          expect(auditCount(p.a.db, 'admin_auth_failed'), `${what}: not audited`).toBe(failures + 1);
+        },
+      ),
       { seed: SEED, numRuns: 300, endOnFailure: true },
     );
     if (outcome.failed) throw new Error(String((outcome.errorInstance as Error | undefined)?.message ?? 'property failed').slice(0, 1500));
@@ -309,12 +408,24 @@ describe('route fuzz: dot-segment and encoded paths into every admin area → 40
           p.a.clock.advance(61);
           const target = variant(from, to);
           const body = route.method === 'GET' ? '' : '{"reason":"key_compromise"}';
-          const headers = signAdminRequest({ authority: p.a.sovereignId, method: route.method, path: target, body, label: p.a.operator.label, key: p.a.operator.key, timestamp: toTimestamp(p.a.clock()) });
+          const headers = signAdminRequest({
+            authority: p.a.sovereignId,
+            method: route.method,
+            path: target,
+            body,
+            label: p.a.operator.label,
+            key: p.a.operator.key,
+            timestamp: toTimestamp(p.a.clock()),
+          });
           const before = dbDigest(p.a.db);
           const failures = auditCount(p.a.db, 'admin_auth_failed');
-          const res = await p.a.app.request(target, { method: route.method, headers: { ...headers, 'Content-Type': 'application/json' }, ...(body ? { body } : {}) }, {
-            incoming: { url: target, socket: { remoteAddress: '192.0.2.77' } } as never,
-          });
+          const res = await p.a.app.request(
+            target,
+            { method: route.method, headers: { ...headers, 'Content-Type': 'application/json' }, ...(body ? { body } : {}) },
+            {
+              incoming: { url: target, socket: { remoteAddress: '192.0.2.77' } } as never,
+            },
+          );
           const what = `${route.method} ${target} → ${res.status}`;
           expect(res.status, what).toBe(400);
           expect(await errorCode(res), what).toBe('non_canonical_path');

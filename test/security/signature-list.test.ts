@@ -16,14 +16,21 @@ beforeEach(() => {
 afterEach(() => p.cleanup());
 
 const importBody = (feed: unknown) => new Uint8Array(Buffer.from(JSON.stringify({ feed }), 'utf8'));
-const paused = () => (p.a.db.sqlite.prepare('SELECT paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get('peer-b') as { paused: number }).paused;
+const paused = () =>
+  (p.a.db.sqlite.prepare('SELECT paused FROM feed_issuers WHERE issuer_sovereign_id = ?').get('peer-b') as { paused: number }).paused;
 
 describe('a re-signed or padded copy of an imported feed is not equivocation', () => {
   it('an extra signature entry (a stranger\u2019s valid signature) → already_imported; no evidence, no pause', async () => {
     const feed = p.issuer.feeds[1]!;
     const padded = { ...feed, signatures: [...feed.signatures, signObject(feed, [testKey('stranger')]).signatures[0]!] };
     const before = dbDigest(p.a.db);
-    const res = await send(p.a, { method: 'POST', path: '/admin/revocation-feeds/import', body: importBody(padded), headers: { 'Content-Type': 'application/json' }, sign: true });
+    const res = await send(p.a, {
+      method: 'POST',
+      path: '/admin/revocation-feeds/import',
+      body: importBody(padded),
+      headers: { 'Content-Type': 'application/json' },
+      sign: true,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ accepted: true, status: 'already_imported', sequence: 2 });
     expect(dbDigest(p.a.db)).toBe(before);
@@ -41,13 +48,22 @@ describe('a re-signed or padded copy of an imported feed is not equivocation', (
 
   it('a different feed validly signed at an imported sequence is still equivocation (the control)', () => {
     const fork = new SimulatedIssuer('peer-b', [issuerKeyOf('security:issuer')], p.a.clock).next({ entries: 3 });
-    expect(() => importFeed(p.a.deps, fork, { actor: { type: 'system' }, via: 'pull' })).toThrow(expect.objectContaining({ code: 'equivocation' }));
+    expect(() => importFeed(p.a.deps, fork, { actor: { type: 'system' }, via: 'pull' })).toThrow(
+      expect.objectContaining({ code: 'equivocation' }),
+    );
     expect(paused()).toBe(1);
     expect(auditCount(p.a.db, 'feed_equivocation_detected')).toBe(1);
   });
 
   it('Genesis Mesh snapshots too: an extra signature entry on an imported snapshot is not equivocation', async () => {
-    const post = (feed: unknown) => send(p.a, { method: 'POST', path: '/admin/sovereign-revocation-feeds/import', body: importBody(feed), headers: { 'Content-Type': 'application/json' }, sign: true });
+    const post = (feed: unknown) =>
+      send(p.a, {
+        method: 'POST',
+        path: '/admin/sovereign-revocation-feeds/import',
+        body: importBody(feed),
+        headers: { 'Content-Type': 'application/json' },
+        sign: true,
+      });
     expect((await post(p.gmFeed)).status).toBe(200);
     const stranger = gmSign(p.gmFeed, gmKeyFromSeed(GM_SEED_B)).signatures[0]!;
     const before = dbDigest(p.a.db);

@@ -35,7 +35,8 @@ beforeAll(async () => {
   vkey = vkeyOf(a);
   headSeq = parseCheckpoint((parseNote(fs.readFileSync(noteFile, 'utf8')) as { text: string }).text)!.auditHead!.seq;
   // Events after the checkpoint: not anchored by it, and no reason for failure.
-  for (let i = 0; i < 3; i++) appendAudit(a.db.sqlite, a.clock, { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { i } });
+  for (let i = 0; i < 3; i++)
+    appendAudit(a.db.sqlite, a.clock, { eventType: 'operator_keys_reloaded', actor: SYSTEM_ACTOR, details: { i } });
   full = path.join(dir, 'full.jsonl');
   const exported = await accord(['audit-export', '--db', dbPath, '--output', full]);
   expect(exported.code, exported.stderr).toBe(0);
@@ -59,7 +60,12 @@ function verifyHere(file: string, note: string, noteKeys: string[], publicKeys: 
 
 async function verify(file: string, ...args: string[]) {
   const result = await accord(['audit-verify', file, ...args]);
-  return { ...result, report: result.stdout ? (JSON.parse(result.stdout) as { ok: boolean; failures: string[]; checkpoint_note?: Record<string, unknown> }) : null };
+  return {
+    ...result,
+    report: result.stdout
+      ? (JSON.parse(result.stdout) as { ok: boolean; failures: string[]; checkpoint_note?: Record<string, unknown> })
+      : null,
+  };
 }
 
 describe('audit-verify --checkpoint-note', () => {
@@ -68,12 +74,21 @@ describe('audit-verify --checkpoint-note', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.report).toMatchObject({
       ok: true,
-      checkpoint_note: { signature: { status: 'valid' }, origin: 'anchor.example/log', size: 9, audit_head: { seq: headSeq }, audit_head_matches: true },
+      checkpoint_note: {
+        signature: { status: 'valid' },
+        origin: 'anchor.example/log',
+        size: 9,
+        audit_head: { seq: headSeq },
+        audit_head_matches: true,
+      },
     });
   });
 
   it('the authority’s raw public key (--public-key) is trusted like its vkey', async () => {
-    expect(await verifyHere(full, noteFile, [], [a.signingKey.publicKey])).toMatchObject({ ok: true, checkpoint_note: { audit_head_matches: true } });
+    expect(await verifyHere(full, noteFile, [], [a.signingKey.publicKey])).toMatchObject({
+      ok: true,
+      checkpoint_note: { audit_head_matches: true },
+    });
   });
 
   it('audit events deleted at the head of the database: the export ends before the audit head, and verification fails', async () => {
@@ -89,7 +104,9 @@ describe('audit-verify --checkpoint-note', () => {
     expect((await verify(truncated, '--complete')).code).toBe(0);
     const result = await verify(truncated, '--complete', '--checkpoint-note', noteFile, '--note-key', vkey);
     expect(result.code).not.toBe(0);
-    expect(result.report!.failures).toEqual([`the export ends at seq ${headSeq - 2}, before the checkpoint's audit head ${headSeq}: newer events were deleted, or the export is cut short`]);
+    expect(result.report!.failures).toEqual([
+      `the export ends at seq ${headSeq - 2}, before the checkpoint's audit head ${headSeq}: newer events were deleted, or the export is cut short`,
+    ]);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
@@ -109,7 +126,9 @@ describe('audit-verify --checkpoint-note', () => {
     });
     expect((await verifyAuditExport(file, { complete: true })).ok).toBe(true);
     const report = await verifyHere(file, noteFile, [vkey]);
-    expect(report.failures).toEqual([`audit event ${headSeq} is not the one the checkpoint committed to (the audit history was rewritten)`]);
+    expect(report.failures).toEqual([
+      `audit event ${headSeq} is not the one the checkpoint committed to (the audit history was rewritten)`,
+    ]);
   });
 
   it('a filtered export without the audit-head event cannot be checked against it', async () => {
@@ -124,8 +143,16 @@ describe('audit-verify --checkpoint-note', () => {
     const note = fs.readFileSync(noteFile, 'utf8');
     const text = (parseNote(note) as { text: string }).text;
     const cases: Array<[string, string[], RegExp]> = [
-      [signNote(text.replace(/accord-audit-head \d+/, 'accord-audit-head 1'), 'anchor.example/log', [impostor]), [vkey], /^checkpoint note: not signed by a trusted key$/],
-      [note.replace(/accord-audit-head \d+/, `accord-audit-head ${headSeq - 1}`), [vkey], /^checkpoint note: the signature of anchor\.example\/log\+[0-9a-f]{8} does not verify$/],
+      [
+        signNote(text.replace(/accord-audit-head \d+/, 'accord-audit-head 1'), 'anchor.example/log', [impostor]),
+        [vkey],
+        /^checkpoint note: not signed by a trusted key$/,
+      ],
+      [
+        note.replace(/accord-audit-head \d+/, `accord-audit-head ${headSeq - 1}`),
+        [vkey],
+        /^checkpoint note: the signature of anchor\.example\/log\+[0-9a-f]{8} does not verify$/,
+      ],
       [note, [], /^checkpoint note: no trusted key given/],
       [note, [formatVerifierKey('anchor.example/log', impostor.raw)], /^checkpoint note: not signed by a trusted key$/],
       ['not a note\n', [vkey], /^checkpoint note: not a well-formed signed note$/],

@@ -26,9 +26,12 @@ interface Row {
   note: string;
 }
 
-const checkpoints = (a: { db: TestAuthority['db'] }) => a.db.sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence').all() as Row[];
+const checkpoints = (a: { db: TestAuthority['db'] }) =>
+  a.db.sqlite.prepare('SELECT * FROM log_checkpoints ORDER BY sequence').all() as Row[];
 const feeds = (a: { db: TestAuthority['db'] }) =>
-  (a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence').pluck().all() as string[]).map((b) => JSON.parse(b) as { sequence: number; log: { size: number; root_hash: string } });
+  (a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence').pluck().all() as string[]).map(
+    (b) => JSON.parse(b) as { sequence: number; log: { size: number; root_hash: string } },
+  );
 
 function opened(a: TestAuthority | string, note: string) {
   const result = openNote(note, [parseVerifierKey(typeof a === 'string' ? a : vkeyOf(a))!]);
@@ -49,7 +52,9 @@ describe('one checkpoint per published feed', () => {
       const body = opened(a, rows[i]!.note);
       expect(body).toMatchObject({ origin: 'cp.example/log', size: feed.log.size, rootHash: feed.log.root_hash });
       const event = a.db.sqlite
-        .prepare("SELECT seq, hash FROM audit_events WHERE event_type = 'revocation_feed_published' AND json_extract(canonical, '$.details.sequence') = ?")
+        .prepare(
+          "SELECT seq, hash FROM audit_events WHERE event_type = 'revocation_feed_published' AND json_extract(canonical, '$.details.sequence') = ?",
+        )
         .get(feed.sequence) as { seq: number; hash: string };
       expect(body.auditHead).toEqual({ seq: event.seq, hash: event.hash });
     }
@@ -110,9 +115,14 @@ describe('keeping checkpoints and tiles', () => {
     a.db.sqlite.exec('DELETE FROM log_checkpoints; DELETE FROM log_tiles');
     a.db.close();
     const again = reopen(a);
-    expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(tiles);
+    expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(
+      tiles,
+    );
     const rows = checkpoints({ db: again.deps.db });
-    expect(rows.map((r) => [r.sequence, r.tree_size])).toEqual([[1, 300], [2, 600]]);
+    expect(rows.map((r) => [r.sequence, r.tree_size])).toEqual([
+      [1, 300],
+      [2, 600],
+    ]);
     for (const row of rows) expect(opened(vkey, row.note).size).toBe(row.tree_size);
     again.deps.db.close();
   });
@@ -142,7 +152,8 @@ describe('the latest checkpoint as served', () => {
     const dir = tempDir('accord-tlog-');
     const a = fileAuthority(dir, { sovereignId: 'latest.example' });
     publishAtSizes(a, [2]);
-    const size = async (app: { request: (p: string) => Response | Promise<Response> }) => Number((await (await app.request('/log/checkpoint')).text()).split('\n')[1]);
+    const size = async (app: { request: (p: string) => Response | Promise<Response> }) =>
+      Number((await (await app.request('/log/checkpoint')).text()).split('\n')[1]);
     expect(await size(a.app)).toBe(2);
     publishAtSizes(a, [5]);
     expect(await size(a.app)).toBe(5);
@@ -166,7 +177,9 @@ describe('refusing to sign a second history', () => {
     growLog({ ...a, db: b.deps.db } as TestAuthority, 310);
     const before = dbDigest(b.deps.db, []);
     const auditBefore = b.deps.db.sqlite.prepare('SELECT count(*) FROM audit_events').pluck().get();
-    expect(() => publishFeeds(b.deps, { trigger: 'admin' })).toThrow(expect.objectContaining({ code: 'revocation_log_corrupt', status: 500 }));
+    expect(() => publishFeeds(b.deps, { trigger: 'admin' })).toThrow(
+      expect.objectContaining({ code: 'revocation_log_corrupt', status: 500 }),
+    );
     expect(dbDigest(b.deps.db, [])).toBe(before);
     expect(b.deps.db.sqlite.prepare('SELECT count(*) FROM audit_events').pluck().get()).toBe(auditBefore);
     b.deps.db.close();
@@ -179,7 +192,10 @@ describe('refusing to sign a second history', () => {
     const before = dbDigest(a.db);
     const res = await a.admin('POST', '/admin/revocation-feeds/publish');
     expect(res.status).toBe(409);
-    expect(((await res.json()) as { error: { code: string; details: unknown } }).error).toMatchObject({ code: 'log_checkpoint_exists', details: { sequence: 2 } });
+    expect(((await res.json()) as { error: { code: string; details: unknown } }).error).toMatchObject({
+      code: 'log_checkpoint_exists',
+      details: { sequence: 2 },
+    });
     expect(dbDigest(a.db)).toBe(before);
     expect(a.db.sqlite.prepare("SELECT count(*) FROM audit_events WHERE event_type = 'revocation_feed_published'").pluck().get()).toBe(2);
   });

@@ -47,7 +47,10 @@ async function tamperingProxy(target: string, tamper: (path: string, body: Buffe
     const res = await fetch(`${target}${url.pathname}${url.search}`);
     const body = Buffer.from(await res.arrayBuffer());
     const changed = res.status === 200 ? tamper(`${url.pathname}${url.search}`, body) : body;
-    return new Response(new Uint8Array(changed), { status: res.status, headers: { 'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream' } });
+    return new Response(new Uint8Array(changed), {
+      status: res.status,
+      headers: { 'Content-Type': res.headers.get('content-type') ?? 'application/octet-stream' },
+    });
   });
   stops.push(proxy.stop);
   return proxy.url;
@@ -62,7 +65,10 @@ function passed(report: GoReport): void {
 function failedWith(report: GoReport, pattern: RegExp): void {
   expect(report.ok).toBe(false);
   expect(report.exitCode).toBe(1);
-  expect(report.failures.some((f) => pattern.test(f)), JSON.stringify(report.failures.slice(0, 5))).toBe(true);
+  expect(
+    report.failures.some((f) => pattern.test(f)),
+    JSON.stringify(report.failures.slice(0, 5)),
+  ).toBe(true);
 }
 
 describe('Go sumdb/note and sumdb/tlog accept the log', () => {
@@ -82,7 +88,10 @@ describe('Go sumdb/note and sumdb/tlog accept the log', () => {
     expect(report).toMatchObject({ size: 700, entries_checked: 700, inclusion_proofs_checked: 700, checkpoints_checked: SIZES.length });
     // Size 0 has no consistency proof (RFC 9162 starts at 1); every other checkpoint is a prefix of the latest.
     expect(report.consistency_proofs_checked).toBe(SIZES.length - 1);
-    const head = small.db.sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string };
+    const head = small.db.sqlite.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1').get() as {
+      seq: number;
+      hash: string;
+    };
     expect(report.extensions).toEqual([`accord-audit-head ${head.seq} ${head.hash}`]);
   });
 
@@ -122,7 +131,10 @@ describe('Go sumdb/note and sumdb/tlog accept the log', () => {
       copy[byte]! ^= 0x80;
       return copy;
     });
-    failedWith(await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }), /not the leaf the tiles commit to|downloaded inconsistent tile|tiles hash to/);
+    failedWith(
+      await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }),
+      /not the leaf the tiles commit to|downloaded inconsistent tile|tiles hash to/,
+    );
   });
 
   it('an entry bundle with one altered entry is refused (CheckRecord on the entry)', async (ctx) => {
@@ -131,7 +143,10 @@ describe('Go sumdb/note and sumdb/tlog accept the log', () => {
       if (path !== '/log/tile/entries/002.p/188') return body;
       return Buffer.from(body.toString('latin1').replace('key_compromise', 'key_compromisE'), 'latin1');
     });
-    failedWith(await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }), /^entry \d+: bundle entry does not hash/);
+    failedWith(
+      await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }),
+      /^entry \d+: bundle entry does not hash/,
+    );
   });
 
   it('a wrong JSON inclusion proof is refused', async (ctx) => {
@@ -142,7 +157,10 @@ describe('Go sumdb/note and sumdb/tlog accept the log', () => {
       proof.proof[1] = `sha256:${'ab'.repeat(32)}`;
       return Buffer.from(JSON.stringify(proof));
     });
-    failedWith(await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }), /^entry 300: JSON inclusion proof/);
+    failedWith(
+      await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(small)], history: false }),
+      /^entry 300: JSON inclusion proof/,
+    );
   });
 
   it('a wrong JSON consistency proof is refused', async (ctx) => {

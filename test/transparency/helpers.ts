@@ -7,7 +7,13 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import {
+  REVOCATION_KINDS,
+  REVOCATION_REASONS,
+  appendRevocations,
+  readLogHead,
+  type NewRevocationEntry,
+} from '../../src/log/revocation-log.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tiles.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
@@ -31,7 +37,12 @@ export function revocationEntry(i: number): NewRevocationEntry {
 export function growLog(a: TestAuthority, size: number): void {
   const from = readLogHead(a.db.sqlite).size;
   if (size <= from) return;
-  a.db.sqlite.transaction(() => appendRevocations(a.db.sqlite, Array.from({ length: size - from }, (_, i) => revocationEntry(from + i))))();
+  a.db.sqlite.transaction(() =>
+    appendRevocations(
+      a.db.sqlite,
+      Array.from({ length: size - from }, (_, i) => revocationEntry(from + i)),
+    ),
+  )();
 }
 
 /** Publishes the log at each size in turn (a heartbeat when the size does not grow). */
@@ -93,7 +104,10 @@ export interface GoReport {
 }
 
 /** Runs the checker without blocking this process (the authority under test answers from the same event loop). */
-export function runGoChecker(binary: string, args: { url: string; vkeys: string[]; origin?: string; sample?: number; history?: boolean }): Promise<GoReport> {
+export function runGoChecker(
+  binary: string,
+  args: { url: string; vkeys: string[]; origin?: string; sample?: number; history?: boolean },
+): Promise<GoReport> {
   const argv = [`-url=${args.url}`, `-vkeys=${args.vkeys.join(',')}`];
   if (args.origin) argv.push(`-origin=${args.origin}`);
   if (args.sample !== undefined) argv.push(`-sample=${args.sample}`);
@@ -149,7 +163,10 @@ export function writeLogDirectory(dir: string, files: Map<string, Buffer>): void
 }
 
 /** A plain node:http (or, given a key and certificate, node:https) file server over `root`: GET only, 404 for anything that is not a file under it. */
-export async function serveDirectory(root: string, tls?: { key: string; cert: string }): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
+export async function serveDirectory(
+  root: string,
+  tls?: { key: string; cert: string },
+): Promise<{ url: string; requests: string[]; stop(): Promise<void> }> {
   const requests: string[] = [];
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -183,7 +200,9 @@ export async function serveDirectory(root: string, tls?: { key: string; cert: st
  */
 export function forkedAuthority(sovereignId: string, size: number): TestAuthority {
   const b = createTestAuthority({ sovereignId });
-  b.db.sqlite.transaction(() => appendRevocations(b.db.sqlite, [revocationEntry(0), { ...revocationEntry(1), reason: 'policy_violation', incident: 'rewritten' }]))();
+  b.db.sqlite.transaction(() =>
+    appendRevocations(b.db.sqlite, [revocationEntry(0), { ...revocationEntry(1), reason: 'policy_violation', incident: 'rewritten' }]),
+  )();
   publishAtSizes(b, [size]);
   return b;
 }

@@ -25,9 +25,16 @@ type Tamper = (path: string, res: { status: number; body: Buffer }) => { status:
 async function proxyFor(issuer: Node, tamper: { current: Tamper }): Promise<string> {
   const proxy = await listen(async (req) => {
     const url = new URL(req.url);
-    const res = await fetch(`${issuer.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, ...(req.method === 'POST' ? { body: await req.text() } : {}) });
+    const res = await fetch(`${issuer.url}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers: req.headers,
+      ...(req.method === 'POST' ? { body: await req.text() } : {}),
+    });
     const out = tamper.current(`${url.pathname}${url.search}`, { status: res.status, body: Buffer.from(await res.arrayBuffer()) });
-    return new Response(new Uint8Array(out.body), { status: out.status, headers: { 'Content-Type': res.headers.get('content-type') ?? 'application/json' } });
+    return new Response(new Uint8Array(out.body), {
+      status: out.status,
+      headers: { 'Content-Type': res.headers.get('content-type') ?? 'application/json' },
+    });
   });
   stops.push(proxy.stop);
   return proxy.url;
@@ -45,8 +52,17 @@ async function pair(): Promise<{ a: Node; b: Node; tamper: { current: Tamper } }
   return { a, b, tamper };
 }
 
-const importedSize = (a: Node) => (a.db.sqlite.prepare('SELECT log_size FROM feed_issuers WHERE issuer_sovereign_id = ?').pluck().get('issuer-b') as number | undefined) ?? 0;
-const failures = (a: Node) => a.db.sqlite.prepare('SELECT sequence, from_size, to_size, problem, proof FROM log_consistency_failures').all() as Array<{ sequence: number; from_size: number; to_size: number; problem: string; proof: string | null }>;
+const importedSize = (a: Node) =>
+  (a.db.sqlite.prepare('SELECT log_size FROM feed_issuers WHERE issuer_sovereign_id = ?').pluck().get('issuer-b') as number | undefined) ??
+  0;
+const failures = (a: Node) =>
+  a.db.sqlite.prepare('SELECT sequence, from_size, to_size, problem, proof FROM log_consistency_failures').all() as Array<{
+    sequence: number;
+    from_size: number;
+    to_size: number;
+    problem: string;
+    proof: string | null;
+  }>;
 const json = (body: Buffer) => JSON.parse(body.toString('utf8')) as Record<string, unknown>;
 
 describe('pulling with consistency proofs', () => {
@@ -65,8 +81,17 @@ describe('pulling with consistency proofs', () => {
     asked.length = 0;
     expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 2 });
     expect(asked).toEqual(['/log/proof/consistency?from=3&to=8', '/log/checkpoint']);
-    expect(a.db.sqlite.prepare('SELECT issuer_sovereign_id, last_verified_size, last_checkpoint_size, last_checkpoint FROM issuer_log_proofs').all()).toEqual([
-      { issuer_sovereign_id: 'issuer-b', last_verified_size: 8, last_checkpoint_size: 8, last_checkpoint: await (await b.app.request('/log/checkpoint')).text() },
+    expect(
+      a.db.sqlite
+        .prepare('SELECT issuer_sovereign_id, last_verified_size, last_checkpoint_size, last_checkpoint FROM issuer_log_proofs')
+        .all(),
+    ).toEqual([
+      {
+        issuer_sovereign_id: 'issuer-b',
+        last_verified_size: 8,
+        last_checkpoint_size: 8,
+        last_checkpoint: await (await b.app.request('/log/checkpoint')).text(),
+      },
     ]);
     expect(failures(a)).toEqual([]);
   });
@@ -83,66 +108,119 @@ describe('pulling with consistency proofs', () => {
       },
       'invalid',
     ],
-    ['a proof for other sizes', (path, res) => (path.startsWith('/log/proof/consistency') ? { status: 200, body: Buffer.from(JSON.stringify({ ...json(res.body), from: 1 })) } : res), 'invalid'],
-    ['garbage instead of a proof', (path, res) => (path.startsWith('/log/proof/consistency') ? { status: 200, body: Buffer.from('{"from":8,"to":12,"proof":"no"}') } : res), 'invalid'],
-    ['the proof withheld (404)', (path, res) => (path.startsWith('/log/') ? { status: 404, body: Buffer.from('{"error":{"code":"not_found"}}') } : res), 'missing'],
+    [
+      'a proof for other sizes',
+      (path, res) =>
+        path.startsWith('/log/proof/consistency')
+          ? { status: 200, body: Buffer.from(JSON.stringify({ ...json(res.body), from: 1 })) }
+          : res,
+      'invalid',
+    ],
+    [
+      'garbage instead of a proof',
+      (path, res) =>
+        path.startsWith('/log/proof/consistency') ? { status: 200, body: Buffer.from('{"from":8,"to":12,"proof":"no"}') } : res,
+      'invalid',
+    ],
+    [
+      'the proof withheld (404)',
+      (path, res) => (path.startsWith('/log/') ? { status: 404, body: Buffer.from('{"error":{"code":"not_found"}}') } : res),
+      'missing',
+    ],
   ];
 
-  it.each(ATTACKS)('%s: the feed is rejected (consistency_proof_invalid), audited, evidence kept, nothing imported', async (_name, attack, problem) => {
-    const { a, b, tamper } = await pair();
-    publishAtSizes(b, [3, 8]);
-    await runPullJob(a.deps);
-    expect(importedSize(a)).toBe(8);
-    publishAtSizes(b, [12]);
-    tamper.current = attack;
-    const before = dbDigest(a.db, ['audit_events', 'admin_nonces', 'log_consistency_failures', 'peers']);
-    const report = await runPullJob(a.deps);
-    expect(report.peers[0]).toMatchObject({ outcome: 'failed', reason: 'consistency_proof_invalid', imported: 0 });
-    expect(importedSize(a)).toBe(8);
-    expect(dbDigest(a.db, ['audit_events', 'admin_nonces', 'log_consistency_failures', 'peers'])).toBe(before);
-    expect(failures(a)).toEqual([expect.objectContaining({ sequence: 3, from_size: 8, to_size: 12, problem })]);
-    const rejected = a.db.sqlite.prepare("SELECT canonical FROM audit_events WHERE event_type = 'sovereign_revocation_feed_rejected'").pluck().all() as string[];
-    expect(rejected.map((r) => JSON.parse(r).details)).toEqual([expect.objectContaining({ issuer: 'issuer-b', sequence: 3, reason: 'consistency_proof_invalid', problem, from_size: 8, to_size: 12 })]);
+  it.each(ATTACKS)(
+    '%s: the feed is rejected (consistency_proof_invalid), audited, evidence kept, nothing imported',
+    async (_name, attack, problem) => {
+      const { a, b, tamper } = await pair();
+      publishAtSizes(b, [3, 8]);
+      await runPullJob(a.deps);
+      expect(importedSize(a)).toBe(8);
+      publishAtSizes(b, [12]);
+      tamper.current = attack;
+      const before = dbDigest(a.db, ['audit_events', 'admin_nonces', 'log_consistency_failures', 'peers']);
+      const report = await runPullJob(a.deps);
+      expect(report.peers[0]).toMatchObject({ outcome: 'failed', reason: 'consistency_proof_invalid', imported: 0 });
+      expect(importedSize(a)).toBe(8);
+      expect(dbDigest(a.db, ['audit_events', 'admin_nonces', 'log_consistency_failures', 'peers'])).toBe(before);
+      expect(failures(a)).toEqual([expect.objectContaining({ sequence: 3, from_size: 8, to_size: 12, problem })]);
+      const rejected = a.db.sqlite
+        .prepare("SELECT canonical FROM audit_events WHERE event_type = 'sovereign_revocation_feed_rejected'")
+        .pluck()
+        .all() as string[];
+      expect(rejected.map((r) => JSON.parse(r).details)).toEqual([
+        expect.objectContaining({
+          issuer: 'issuer-b',
+          sequence: 3,
+          reason: 'consistency_proof_invalid',
+          problem,
+          from_size: 8,
+          to_size: 12,
+        }),
+      ]);
 
-    // Once the issuer's log answers honestly again, the same feed imports.
-    tamper.current = passThrough;
-    a.clock.advance(3600);
-    expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
-    expect(importedSize(a)).toBe(12);
-  });
+      // Once the issuer's log answers honestly again, the same feed imports.
+      tamper.current = passThrough;
+      a.clock.advance(3600);
+      expect((await runPullJob(a.deps)).peers[0]).toMatchObject({ outcome: 'ok', imported: 1 });
+      expect(importedSize(a)).toBe(12);
+    },
+  );
 
   // Attacks on the issuer's checkpoint: the feeds import, then the checkpoint shows another history.
   const note = (b: Node, text: string, key = b.signingKey) => Buffer.from(signNote(text, 'issuer-b/log', [key]));
   const CHECKPOINT_ATTACKS: Array<[string, (b: Node) => Tamper, string, string]> = [
     [
       'a checkpoint signed by another key',
-      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: note(b, (parseNote(res.body.toString('utf8')) as { text: string }).text, testKey('impostor')) } : res),
+      (b) => (path, res) =>
+        path === '/log/checkpoint'
+          ? { status: 200, body: note(b, (parseNote(res.body.toString('utf8')) as { text: string }).text, testKey('impostor')) }
+          : res,
       'checkpoint_signature',
       'checkpoint_signature',
     ],
     [
       'a checkpoint with a smaller size (an older one, genuinely signed)',
-      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: Buffer.from(b.db.sqlite.prepare('SELECT note FROM log_checkpoints WHERE sequence = 1').pluck().get() as string) } : res),
+      (b) => (path, res) =>
+        path === '/log/checkpoint'
+          ? {
+              status: 200,
+              body: Buffer.from(b.db.sqlite.prepare('SELECT note FROM log_checkpoints WHERE sequence = 1').pluck().get() as string),
+            }
+          : res,
       'checkpoint_rollback',
       'checkpoint_rollback',
     ],
     [
       'a checkpoint at the imported size with another root (signed by the issuer)',
-      (b) => (path, res) => (path === '/log/checkpoint' ? { status: 200, body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 12, rootHash: `sha256:${'ab'.repeat(32)}` })) } : res),
+      (b) => (path, res) =>
+        path === '/log/checkpoint'
+          ? { status: 200, body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 12, rootHash: `sha256:${'ab'.repeat(32)}` })) }
+          : res,
       'checkpoint_inconsistent',
       'checkpoint_inconsistent',
     ],
     [
       'a larger checkpoint with a wrong consistency proof',
       (b) => (path, res) => {
-        if (path === '/log/checkpoint') return { status: 200, body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 20, rootHash: `sha256:${'cd'.repeat(32)}` })) };
-        if (path === '/log/proof/consistency?from=12&to=20') return { status: 200, body: Buffer.from(JSON.stringify({ from: 12, to: 20, proof: [`sha256:${'ef'.repeat(32)}`] })) };
+        if (path === '/log/checkpoint')
+          return {
+            status: 200,
+            body: note(b, formatCheckpoint({ origin: 'issuer-b/log', size: 20, rootHash: `sha256:${'cd'.repeat(32)}` })),
+          };
+        if (path === '/log/proof/consistency?from=12&to=20')
+          return { status: 200, body: Buffer.from(JSON.stringify({ from: 12, to: 20, proof: [`sha256:${'ef'.repeat(32)}`] })) };
         return res;
       },
       'checkpoint_inconsistent',
       'checkpoint_inconsistent',
     ],
-    ['a checkpoint withdrawn after the log was proved', () => (path, res) => (path === '/log/checkpoint' ? { status: 404, body: Buffer.from('{}') } : res), 'checkpoint_missing', ''],
+    [
+      'a checkpoint withdrawn after the log was proved',
+      () => (path, res) => (path === '/log/checkpoint' ? { status: 404, body: Buffer.from('{}') } : res),
+      'checkpoint_missing',
+      '',
+    ],
   ];
 
   it.each(CHECKPOINT_ATTACKS)('%s: the pull fails, evidence kept, the imported feeds stay', async (_name, attack, reason, problem) => {
@@ -186,7 +264,8 @@ describe('manual import with a consistency proof', () => {
     const feeds = b.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence').pluck().all() as string[];
     return { a, b, feeds };
   }
-  const post = (a: Node, body: string) => a.admin('POST', '/admin/revocation-feeds/import', body, { headers: { 'Content-Type': 'application/json' } });
+  const post = (a: Node, body: string) =>
+    a.admin('POST', '/admin/revocation-feeds/import', body, { headers: { 'Content-Type': 'application/json' } });
 
   it('a proof in the request is checked: a valid one imports, an invalid one is 409 consistency_proof_invalid', async () => {
     const { a, b, feeds } = await fed();
@@ -195,8 +274,14 @@ describe('manual import with a consistency proof', () => {
     const wrong = [...proof].reverse();
     const bad = await post(a, JSON.stringify({ consistency_proof: wrong, feed: JSON.parse(feeds[1]!) }));
     expect(bad.status).toBe(409);
-    expect(((await bad.json()) as { error: { code: string; details: Record<string, unknown> } }).error).toMatchObject({ code: 'consistency_proof_invalid', details: { problem: 'invalid', from_size: 4, to_size: 10 } });
-    expect(lastAudit(a.db)).toMatchObject({ event_type: 'sovereign_revocation_feed_rejected', details: { reason: 'consistency_proof_invalid' } });
+    expect(((await bad.json()) as { error: { code: string; details: Record<string, unknown> } }).error).toMatchObject({
+      code: 'consistency_proof_invalid',
+      details: { problem: 'invalid', from_size: 4, to_size: 10 },
+    });
+    expect(lastAudit(a.db)).toMatchObject({
+      event_type: 'sovereign_revocation_feed_rejected',
+      details: { reason: 'consistency_proof_invalid' },
+    });
     const ok = await post(a, JSON.stringify({ consistency_proof: proof, feed: JSON.parse(feeds[1]!) }));
     expect(ok.status).toBe(200);
     expect(a.db.sqlite.prepare('SELECT last_verified_size FROM issuer_log_proofs').pluck().get()).toBe(10);
@@ -212,7 +297,11 @@ describe('manual import with a consistency proof', () => {
     expect((await post(a, JSON.stringify({ consistency_proof: proof, feed: JSON.parse(more[0]!) }))).status).toBe(200);
     const missing = await post(a, `{"feed":${more[1]}}`);
     expect(missing.status).toBe(409);
-    expect(((await missing.json()) as { error: { details: Record<string, unknown> } }).error.details).toMatchObject({ problem: 'missing', from_size: 15, to_size: 20 });
+    expect(((await missing.json()) as { error: { details: Record<string, unknown> } }).error.details).toMatchObject({
+      problem: 'missing',
+      from_size: 15,
+      to_size: 20,
+    });
   });
 
   it.each([
@@ -224,7 +313,10 @@ describe('manual import with a consistency proof', () => {
     const before = dbDigest(a.db);
     const res = await post(a, `{"consistency_proof":${proof},"feed":${feeds[0]}}`);
     expect(res.status).toBe(422);
-    expect(((await res.json()) as { error: { code: string; details: { issues: Array<{ path: string }> } } }).error).toMatchObject({ code: 'invalid_revocation_feed', details: { issues: [{ path: 'consistency_proof' }] } });
+    expect(((await res.json()) as { error: { code: string; details: { issues: Array<{ path: string }> } } }).error).toMatchObject({
+      code: 'invalid_revocation_feed',
+      details: { issues: [{ path: 'consistency_proof' }] },
+    });
     expect(dbDigest(a.db)).toBe(before);
     expect(auditCount(a.db, 'sovereign_revocation_feed_rejected')).toBe(1);
   });

@@ -27,7 +27,9 @@ async function listen(server: net.Server): Promise<string> {
 }
 
 /** A node:http file server over FILES; `answer` may change how a file is sent. */
-async function httpServer(options: { maxRequestsPerSocket?: number; answer?: (res: http.ServerResponse, body: Buffer) => void } = {}): Promise<{ url: string; connections: () => number }> {
+async function httpServer(
+  options: { maxRequestsPerSocket?: number; answer?: (res: http.ServerResponse, body: Buffer) => void } = {},
+): Promise<{ url: string; connections: () => number }> {
   let connections = 0;
   const server = http.createServer((req, res) => {
     const body = FILES.get((req.url ?? '').replace(/^\/(log\/)?/, '')) ?? null;
@@ -132,7 +134,14 @@ describe('pipelined GETs over kept-alive connections', () => {
     const interim = await rawServer((socket, path) => {
       const body = FILES.get(path)!;
       socket.write(`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${(5).toString(16)};ext=1\r\n`);
-      socket.write(Buffer.concat([body.subarray(0, 5), Buffer.from(`\r\n${(body.length - 5).toString(16)}\r\n`), body.subarray(5), Buffer.from('\r\n0\r\nX-Trailer: yes\r\n\r\n')]));
+      socket.write(
+        Buffer.concat([
+          body.subarray(0, 5),
+          Buffer.from(`\r\n${(body.length - 5).toString(16)}\r\n`),
+          body.subarray(5),
+          Buffer.from('\r\n0\r\nX-Trailer: yes\r\n\r\n'),
+        ]),
+      );
     });
     expect(await fetchAll(interim)).toEqual([...FILES.values()]);
     const gzip = await httpServer({
@@ -236,21 +245,30 @@ describe('bounds, deadlines and failures', () => {
     const source = new HttpLogSource(server.url, { timeoutMs: 5000, concurrency: 4 });
     let answeredBeforeClose = 0;
     let closed = false;
-    const pending = [...FILES.keys()].slice(0, 20).map((name) => source.get(name, 10_000).then(() => void (closed || answeredBeforeClose++)));
+    const pending = [...FILES.keys()]
+      .slice(0, 20)
+      .map((name) => source.get(name, 10_000).then(() => void (closed || answeredBeforeClose++)));
     await pending[0];
     source.close();
     closed = true;
     const connections = server.connections();
     const settled = await Promise.allSettled(pending);
     expect(settled.filter((r) => r.status === 'fulfilled').length).toBe(answeredBeforeClose);
-    for (const r of settled.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'unreachable' });
+    for (const r of settled.filter((r) => r.status === 'rejected'))
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'unreachable' });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(server.connections()).toBe(connections);
     await expect(source.get('file-1', 10_000)).rejects.toMatchObject({ code: 'unreachable' });
   });
 
   it('refuses URLs that are not http(s), or carry a query, fragment or credentials', () => {
-    for (const url of ['ftp://example.org/log', 'http://example.org/log?x=1', 'http://example.org/log#top', 'http://user:pw@example.org/log', 'not a url']) {
+    for (const url of [
+      'ftp://example.org/log',
+      'http://example.org/log?x=1',
+      'http://example.org/log#top',
+      'http://user:pw@example.org/log',
+      'not a url',
+    ]) {
       expect(() => new HttpLogSource(url, { timeoutMs: 1000, concurrency: 1 }), url).toThrow();
     }
   });

@@ -7,7 +7,16 @@ import { appendRevocations } from '../../src/log/revocation-log.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/log/merkle.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { MonitorFailure, monitorState, parseMonitorState, parseTrustedKey, verifyLog, type LogSource, type MonitorOptions, type VerifiedHead } from '../../src/transparency/monitor.ts';
+import {
+  MonitorFailure,
+  monitorState,
+  parseMonitorState,
+  parseTrustedKey,
+  verifyLog,
+  type LogSource,
+  type MonitorOptions,
+  type VerifiedHead,
+} from '../../src/transparency/monitor.ts';
 import { parseVerifierKey, signNote } from '../../src/authority/signed-note.ts';
 import { bundleLeafDigests, entryBundle } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
@@ -29,9 +38,14 @@ function mapSource(files: Map<string, Buffer>): LogSource & { asked: string[] } 
   };
 }
 
-const leafHashes = (a: TestAuthority, size: number) => a.db.sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx < ? ORDER BY idx').pluck().all(size) as string[];
+const leafHashes = (a: TestAuthority, size: number) =>
+  a.db.sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx < ? ORDER BY idx').pluck().all(size) as string[];
 /** The head of the first `size` entries, by the reference RFC 6962 computation. */
-const headAt = (a: TestAuthority, size: number, origin = `${a.sovereignId}/log`): VerifiedHead => ({ origin, size, rootHash: `sha256:${merkleTreeHash(leafHashes(a, size))}` });
+const headAt = (a: TestAuthority, size: number, origin = `${a.sovereignId}/log`): VerifiedHead => ({
+  origin,
+  size,
+  rootHash: `sha256:${merkleTreeHash(leafHashes(a, size))}`,
+});
 const keysOf = (a: TestAuthority): MonitorOptions['keys'] => ({ vkeys: [parseVerifierKey(vkeyOf(a))!], publicKeys: [] });
 
 async function failure(promise: Promise<unknown>): Promise<MonitorFailure> {
@@ -51,11 +65,15 @@ function handmadeLog(entries: Buffer[], key: SigningKey, origin = 'handmade.exam
   const files = new Map([['checkpoint', Buffer.from(signNote(text, origin, [key]))]]);
   if (entries.length > 0) {
     files.set(`tile/0/000.p/${entries.length}`, Buffer.from(leaves.join(''), 'hex'));
-    files.set(`tile/entries/000.p/${entries.length}`, Buffer.concat(entries.flatMap((e) => [Buffer.from([e.length >> 8, e.length & 0xff]), e])));
+    files.set(
+      `tile/entries/000.p/${entries.length}`,
+      Buffer.concat(entries.flatMap((e) => [Buffer.from([e.length >> 8, e.length & 0xff]), e])),
+    );
   }
   return files;
 }
-const entryBytes = (i: number, change: Record<string, unknown> = {}) => Buffer.from(canonicalJson({ index: i, ...revocationEntry(i), ...change }));
+const entryBytes = (i: number, change: Record<string, unknown> = {}) =>
+  Buffer.from(canonicalJson({ index: i, ...revocationEntry(i), ...change }));
 
 describe('trusted keys', () => {
   it('a vkey or a base64 public key; anything else, or a vkey whose id does not match its key, is refused', () => {
@@ -64,9 +82,20 @@ describe('trusted keys', () => {
     expect(parseTrustedKey(vkeyOf(a))).toEqual({ vkey: parseVerifierKey(vkeyOf(a)) });
     expect(parseTrustedKey(a.signingKey.publicKey)).toEqual({ publicKey: Buffer.from(a.signingKey.raw) });
     const vkey = vkeyOf(a);
-    const [name, id, material] = [vkey.slice(0, vkey.indexOf('+')), vkey.split('+')[1]!, vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1)];
+    const [name, id, material] = [
+      vkey.slice(0, vkey.indexOf('+')),
+      vkey.split('+')[1]!,
+      vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1),
+    ];
     const otherId = ((Number.parseInt(id, 16) + 1) >>> 0).toString(16).padStart(8, '0');
-    for (const bad of [`${name}+${otherId}+${material}`, `sha256:${'0'.repeat(64)}`, 'not a key', a.signingKey.publicKey.replace(/=$/, ''), '', `${name}+${id}`]) {
+    for (const bad of [
+      `${name}+${otherId}+${material}`,
+      `sha256:${'0'.repeat(64)}`,
+      'not a key',
+      a.signingKey.publicKey.replace(/=$/, ''),
+      '',
+      `${name}+${id}`,
+    ]) {
       expect(parseTrustedKey(bad), bad).toBeNull();
     }
   });
@@ -98,7 +127,13 @@ describe('a whole log, first check', () => {
 
   it('the authority public key (taken under the checkpoint origin) and the expected origin', async () => {
     const files = await logFiles(a);
-    await expect(verifyLog(mapSource(files), { keys: { vkeys: [], publicKeys: [Buffer.from(a.signingKey.raw)] }, origin: 'whole.example/log', concurrency: 1 })).resolves.toMatchObject({ size: 700 });
+    await expect(
+      verifyLog(mapSource(files), {
+        keys: { vkeys: [], publicKeys: [Buffer.from(a.signingKey.raw)] },
+        origin: 'whole.example/log',
+        concurrency: 1,
+      }),
+    ).resolves.toMatchObject({ size: 700 });
   });
 
   it('a checkpoint cosigned by keys the monitor does not know (a witness) still verifies', async () => {
@@ -114,10 +149,20 @@ describe('a whole log, first check', () => {
     const empty = createTestAuthority({ sovereignId: 'empty.example' });
     publishAtSizes(empty, [0]);
     const source = mapSource(await logFiles(empty));
-    expect(await verifyLog(source, { keys: keysOf(empty), concurrency: 2 })).toMatchObject({ size: 0, root_hash: `sha256:${EMPTY_ROOT}`, entries_checked: 0, tiles_fetched: 0 });
+    expect(await verifyLog(source, { keys: keysOf(empty), concurrency: 2 })).toMatchObject({
+      size: 0,
+      root_hash: `sha256:${EMPTY_ROOT}`,
+      entries_checked: 0,
+      tiles_fetched: 0,
+    });
     expect(source.asked).toEqual(['checkpoint']);
     const key = testKey('handmade');
-    const wrong = await failure(verifyLog(mapSource(handmadeLog([], key, 'handmade.example/log', 'ab'.repeat(32))), { keys: { vkeys: [], publicKeys: [Buffer.from(key.raw)] }, concurrency: 1 }));
+    const wrong = await failure(
+      verifyLog(mapSource(handmadeLog([], key, 'handmade.example/log', 'ab'.repeat(32))), {
+        keys: { vkeys: [], publicKeys: [Buffer.from(key.raw)] },
+        concurrency: 1,
+      }),
+    );
     expect(wrong.code).toBe('root_mismatch');
   });
 });
@@ -137,7 +182,13 @@ describe('only what is new since a verified head', () => {
         const source = mapSource(files);
         const report = await verifyLog(source, { keys: keysOf(a), previous: headAt(a, from), concurrency: 3 });
         const edge = Math.floor(from / 256);
-        expect(report).toMatchObject({ consistency: 'proved', previous_size: from, new_entries: 700 - from, entries_checked: 700 - edge * 256, bundles_fetched: 3 - edge });
+        expect(report).toMatchObject({
+          consistency: 'proved',
+          previous_size: from,
+          new_entries: 700 - from,
+          entries_checked: 700 - edge * 256,
+          bundles_fetched: 3 - edge,
+        });
         const bundles = source.asked.filter((p) => p.startsWith('tile/entries/'));
         expect(bundles).toEqual(['tile/entries/000', 'tile/entries/001', 'tile/entries/002.p/188'].slice(edge));
       }),
@@ -147,7 +198,12 @@ describe('only what is new since a verified head', () => {
 
   it('the same head again: only the checkpoint is read', async () => {
     const source = mapSource(files);
-    expect(await verifyLog(source, { keys: keysOf(a), previous: headAt(a, 700), concurrency: 3 })).toMatchObject({ consistency: 'unchanged', entries_checked: 0, tiles_fetched: 0, bundles_fetched: 0 });
+    expect(await verifyLog(source, { keys: keysOf(a), previous: headAt(a, 700), concurrency: 3 })).toMatchObject({
+      consistency: 'unchanged',
+      entries_checked: 0,
+      tiles_fetched: 0,
+      bundles_fetched: 0,
+    });
     expect(source.asked).toEqual(['checkpoint']);
   });
 
@@ -155,7 +211,11 @@ describe('only what is new since a verified head', () => {
     const big = createTestAuthority({ sovereignId: 'big.example' });
     publishAtSizes(big, [65_537]);
     const bigFiles = await logFiles(big);
-    expect(await verifyLog(mapSource(bigFiles), { keys: keysOf(big), concurrency: 8 })).toMatchObject({ size: 65_537, entries_checked: 65_537, tiles_fetched: 257 + 1 + 1 });
+    expect(await verifyLog(mapSource(bigFiles), { keys: keysOf(big), concurrency: 8 })).toMatchObject({
+      size: 65_537,
+      entries_checked: 65_537,
+      tiles_fetched: 257 + 1 + 1,
+    });
     for (const from of [1, 255, 256, 257, 65_535, 65_536, 40_000]) {
       const source = mapSource(bigFiles);
       const report = await verifyLog(source, { keys: keysOf(big), previous: headAt(big, from), concurrency: 8 });
@@ -197,14 +257,44 @@ describe('a misbehaving log: each attack has its code', () => {
   type Row = [string, (f: Map<string, Buffer>) => Promise<void> | void, string, { previous?: () => VerifiedHead; origin?: string }?];
   const ROWS: Row[] = [
     ['a tampered entry (still a valid entry)', (f) => retarget(f, 'tile/entries/001', 300), 'root_mismatch'],
-    ['a tampered entry, after a verified head', (f) => retarget(f, 'tile/entries/002.p/188', 650), 'root_mismatch', { previous: () => headAt(a, 300) }],
-    ['a full level-0 tile that does not hash to the checkpoint', (f) => void f.set('tile/0/001', flip(f.get('tile/0/001')!, 100)), 'tile_mismatch'],
-    ['a partial level-0 tile that does not hash to the checkpoint', (f) => void f.set('tile/0/002.p/188', flip(f.get('tile/0/002.p/188')!, 32 * 187)), 'tile_mismatch'],
-    ['a level-1 tile that does not hash to the checkpoint', (f) => void f.set('tile/1/000.p/2', flip(f.get('tile/1/000.p/2')!, 40)), 'tile_mismatch'],
-    ['a level-1 tile the consistency proof reads, after a verified head', (f) => void f.set('tile/1/000.p/2', flip(f.get('tile/1/000.p/2')!, 0)), 'checkpoint_inconsistent', { previous: () => headAt(a, 300) }],
+    [
+      'a tampered entry, after a verified head',
+      (f) => retarget(f, 'tile/entries/002.p/188', 650),
+      'root_mismatch',
+      { previous: () => headAt(a, 300) },
+    ],
+    [
+      'a full level-0 tile that does not hash to the checkpoint',
+      (f) => void f.set('tile/0/001', flip(f.get('tile/0/001')!, 100)),
+      'tile_mismatch',
+    ],
+    [
+      'a partial level-0 tile that does not hash to the checkpoint',
+      (f) => void f.set('tile/0/002.p/188', flip(f.get('tile/0/002.p/188')!, 32 * 187)),
+      'tile_mismatch',
+    ],
+    [
+      'a level-1 tile that does not hash to the checkpoint',
+      (f) => void f.set('tile/1/000.p/2', flip(f.get('tile/1/000.p/2')!, 40)),
+      'tile_mismatch',
+    ],
+    [
+      'a level-1 tile the consistency proof reads, after a verified head',
+      (f) => void f.set('tile/1/000.p/2', flip(f.get('tile/1/000.p/2')!, 0)),
+      'checkpoint_inconsistent',
+      { previous: () => headAt(a, 300) },
+    ],
     ['a truncated tile', (f) => void f.set('tile/0/000', f.get('tile/0/000')!.subarray(0, 8000)), 'tile_mismatch'],
-    ['a tile longer than its width', (f) => void f.set('tile/0/002.p/188', Buffer.concat([f.get('tile/0/002.p/188')!, Buffer.alloc(32)])), 'response_too_large'],
-    ['a checkpoint signed by another key under the same origin', (f) => void f.set('checkpoint', Buffer.from(signNote(noteText(), 'attacked.example/log', [testKey('impostor')]))), 'checkpoint_signature'],
+    [
+      'a tile longer than its width',
+      (f) => void f.set('tile/0/002.p/188', Buffer.concat([f.get('tile/0/002.p/188')!, Buffer.alloc(32)])),
+      'response_too_large',
+    ],
+    [
+      'a checkpoint signed by another key under the same origin',
+      (f) => void f.set('checkpoint', Buffer.from(signNote(noteText(), 'attacked.example/log', [testKey('impostor')]))),
+      'checkpoint_signature',
+    ],
     [
       'a checkpoint whose signature was altered',
       (f) => {
@@ -215,17 +305,36 @@ describe('a misbehaving log: each attack has its code', () => {
       },
       'checkpoint_signature',
     ],
-    ['a checkpoint whose tree size was changed after signing', (f) => void f.set('checkpoint', Buffer.from(note().replace('\n700\n', '\n701\n'))), 'checkpoint_signature'],
+    [
+      'a checkpoint whose tree size was changed after signing',
+      (f) => void f.set('checkpoint', Buffer.from(note().replace('\n700\n', '\n701\n'))),
+      'checkpoint_signature',
+    ],
     ['bad bytes for a checkpoint', (f) => void f.set('checkpoint', Buffer.from([0xff, 0xfe, 0x00, 0x0a])), 'checkpoint_malformed'],
-    ['a signed note that is no checkpoint', (f) => void f.set('checkpoint', Buffer.from(signNote('attacked.example/log\nseven hundred\n', 'attacked.example/log', [a.signingKey]))), 'checkpoint_malformed'],
+    [
+      'a signed note that is no checkpoint',
+      (f) =>
+        void f.set('checkpoint', Buffer.from(signNote('attacked.example/log\nseven hundred\n', 'attacked.example/log', [a.signingKey]))),
+      'checkpoint_malformed',
+    ],
     ['another origin than expected', () => {}, 'origin_mismatch', { origin: 'elsewhere.example/log' }],
-    ['a rollback: an older checkpoint than the head verified', (f) => {
+    [
+      'a rollback: an older checkpoint than the head verified',
+      (f) => {
         for (const [k, v] of atThree) {
           f.delete(k);
           f.set(k, v);
         }
-      }, 'checkpoint_rollback', { previous: () => headAt(a, 300) }],
-    ['a fork: another root at the size verified', async (f) => void f.set('checkpoint', (await forkedFiles(300)).get('checkpoint')!), 'checkpoint_inconsistent', { previous: () => headAt(a, 300) }],
+      },
+      'checkpoint_rollback',
+      { previous: () => headAt(a, 300) },
+    ],
+    [
+      'a fork: another root at the size verified',
+      async (f) => void f.set('checkpoint', (await forkedFiles(300)).get('checkpoint')!),
+      'checkpoint_inconsistent',
+      { previous: () => headAt(a, 300) },
+    ],
     [
       'a fork: a larger tree that does not extend the head verified',
       async (f) => {
@@ -235,17 +344,44 @@ describe('a misbehaving log: each attack has its code', () => {
       'checkpoint_inconsistent',
       { previous: () => headAt(a, 300) },
     ],
-    ['a truncated entry bundle', (f) => void f.set('tile/entries/001', f.get('tile/entries/001')!.subarray(0, f.get('tile/entries/001')!.length - 10)), 'bundle_malformed'],
-    ['an entry bundle cut at an entry boundary', (f) => void f.set('tile/entries/000', bundleWithout(f.get('tile/entries/000')!, 256, 1)), 'bundle_malformed'],
-    ['an entry bundle with bytes after its entries', (f) => void f.set('tile/entries/002.p/188', Buffer.concat([f.get('tile/entries/002.p/188')!, Buffer.from([0, 2, 0x7b, 0x7d])])), 'bundle_malformed'],
-    ['an entry bundle larger than any bundle can be', (f) => void f.set('tile/entries/000', Buffer.alloc(256 * 4098 + 1)), 'response_too_large'],
-    ['bad bytes for an entry bundle', (f) => void f.set('tile/entries/001', Buffer.from('\xff'.repeat(5000), 'latin1')), 'bundle_malformed'],
+    [
+      'a truncated entry bundle',
+      (f) => void f.set('tile/entries/001', f.get('tile/entries/001')!.subarray(0, f.get('tile/entries/001')!.length - 10)),
+      'bundle_malformed',
+    ],
+    [
+      'an entry bundle cut at an entry boundary',
+      (f) => void f.set('tile/entries/000', bundleWithout(f.get('tile/entries/000')!, 256, 1)),
+      'bundle_malformed',
+    ],
+    [
+      'an entry bundle with bytes after its entries',
+      (f) => void f.set('tile/entries/002.p/188', Buffer.concat([f.get('tile/entries/002.p/188')!, Buffer.from([0, 2, 0x7b, 0x7d])])),
+      'bundle_malformed',
+    ],
+    [
+      'an entry bundle larger than any bundle can be',
+      (f) => void f.set('tile/entries/000', Buffer.alloc(256 * 4098 + 1)),
+      'response_too_large',
+    ],
+    [
+      'bad bytes for an entry bundle',
+      (f) => void f.set('tile/entries/001', Buffer.from('\xff'.repeat(5000), 'latin1')),
+      'bundle_malformed',
+    ],
   ];
 
   it.each(ROWS)('%s → %s', async (_name, tamper, code, opts = {}) => {
     const copy = new Map(files);
     await tamper(copy);
-    const err = await failure(verifyLog(mapSource(copy), { keys: keysOf(a), concurrency: 4, ...(opts.previous ? { previous: opts.previous() } : {}), ...(opts.origin ? { origin: opts.origin } : {}) }));
+    const err = await failure(
+      verifyLog(mapSource(copy), {
+        keys: keysOf(a),
+        concurrency: 4,
+        ...(opts.previous ? { previous: opts.previous() } : {}),
+        ...(opts.origin ? { origin: opts.origin } : {}),
+      }),
+    );
     expect(err.code, err.message).toBe(code);
     expect(err.logMisbehaved).toBe(true);
     // A checkpoint the trusted key signed goes with the failure as evidence; any other does not.
@@ -257,7 +393,12 @@ describe('a misbehaving log: each attack has its code', () => {
     const copy = new Map(files);
     retarget(copy, 'tile/entries/001', 300);
     const err = await failure(verifyLog(mapSource(copy), { keys: keysOf(a), concurrency: 4 }));
-    expect(err.details).toMatchObject({ bundle: 'tile/entries/001', entry_index: 300, checkpoint_size: 700, checkpoint_root_hash: headAt(a, 700).rootHash });
+    expect(err.details).toMatchObject({
+      bundle: 'tile/entries/001',
+      entry_index: 300,
+      checkpoint_size: 700,
+      checkpoint_root_hash: headAt(a, 700).rootHash,
+    });
     expect(err.message).toMatch(/^entry 300 \(tile\/entries\/001\) does not hash to its leaf in the tiles/);
   });
 
@@ -283,33 +424,68 @@ describe('with the content check, entries must be revocation entries at their in
   const keys = { vkeys: [], publicKeys: [Buffer.from(key.raw)] };
 
   it('a well-formed handmade log verifies (non-ASCII incident labels included)', async () => {
-    await expect(verifyLog(mapSource(handmadeLog([0, 1, 2].map((i) => entryBytes(i)), key)), { keys, concurrency: 1, entryReader: readCanonicalEntry })).resolves.toMatchObject({ size: 3, entry_contents_checked: true });
+    await expect(
+      verifyLog(
+        mapSource(
+          handmadeLog(
+            [0, 1, 2].map((i) => entryBytes(i)),
+            key,
+          ),
+        ),
+        { keys, concurrency: 1, entryReader: readCanonicalEntry },
+      ),
+    ).resolves.toMatchObject({ size: 3, entry_contents_checked: true });
   });
 
   it.each([
     ['an entry at the wrong index', [entryBytes(0), entryBytes(2)], /entry 1 carries "index": 2/],
-    ['JSON that is not canonical', [entryBytes(0), Buffer.from(JSON.stringify({ kind: 'public_key', index: 1, id: 'x', reason: 'unspecified', revoked_at: '2026-03-01T00:00:00Z' }))], /entry 1 is not the canonical JSON/],
+    [
+      'JSON that is not canonical',
+      [
+        entryBytes(0),
+        Buffer.from(JSON.stringify({ kind: 'public_key', index: 1, id: 'x', reason: 'unspecified', revoked_at: '2026-03-01T00:00:00Z' })),
+      ],
+      /entry 1 is not the canonical JSON/,
+    ],
     ['an unknown reason', [entryBytes(0, { reason: 'bored' })], /entry 0 is not the canonical JSON/],
-    ['bytes that are not UTF-8', [Buffer.concat([entryBytes(0, { incident: 'x' }).subarray(0, -3), Buffer.from([0xc3, 0x22, 0x7d])])], /entry 0 is not UTF-8/],
-    ['an entry longer than any revocation entry', [entryBytes(0), Buffer.from(`{"id":"${'a'.repeat(5000)}"}`), entryBytes(2)], /entry 1 is longer than 4096 bytes/],
+    [
+      'bytes that are not UTF-8',
+      [Buffer.concat([entryBytes(0, { incident: 'x' }).subarray(0, -3), Buffer.from([0xc3, 0x22, 0x7d])])],
+      /entry 0 is not UTF-8/,
+    ],
+    [
+      'an entry longer than any revocation entry',
+      [entryBytes(0), Buffer.from(`{"id":"${'a'.repeat(5000)}"}`), entryBytes(2)],
+      /entry 1 is longer than 4096 bytes/,
+    ],
   ] as const)('%s: entry_invalid', async (_name, entries, message) => {
-    const err = await failure(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1, entryReader: readCanonicalEntry }));
+    const err = await failure(
+      verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1, entryReader: readCanonicalEntry }),
+    );
     expect(err.code).toBe('entry_invalid');
     expect(err.message).toMatch(message);
     // Without the content check only the hashes are checked, and they are right.
-    await expect(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1 })).resolves.toMatchObject({ entry_contents_checked: false });
+    await expect(verifyLog(mapSource(handmadeLog([...entries], key)), { keys, concurrency: 1 })).resolves.toMatchObject({
+      entry_contents_checked: false,
+    });
   });
 });
 
 describe('entry bundles: the server writes them, the monitor reads them', () => {
-  const reference = (texts: string[]) => Buffer.concat(texts.flatMap((t) => [Buffer.from([Buffer.byteLength(t) >> 8, Buffer.byteLength(t) & 0xff]), Buffer.from(t)]));
+  const reference = (texts: string[]) =>
+    Buffer.concat(texts.flatMap((t) => [Buffer.from([Buffer.byteLength(t) >> 8, Buffer.byteLength(t) & 0xff]), Buffer.from(t)]));
 
   it.each([
     ['with non-ASCII incident labels', (i: number) => revocationEntry(i)],
     ['all ASCII', (i: number) => ({ ...revocationEntry(i), incident: `incident ${i}` })],
   ])('entryBundle writes each JCS entry behind its uint16 length (%s); bundleLeafDigests hashes each into its leaf', (_name, entry) => {
     const a = createTestAuthority({ sovereignId: 'bundle.example' });
-    a.db.sqlite.transaction(() => appendRevocations(a.db.sqlite, Array.from({ length: 300 }, (_, i) => entry(i))))();
+    a.db.sqlite.transaction(() =>
+      appendRevocations(
+        a.db.sqlite,
+        Array.from({ length: 300 }, (_, i) => entry(i)),
+      ),
+    )();
     publishAtSizes(a, [300]);
     const bundle = entryBundle(a.db.sqlite, { level: 'entries', index: 1, width: 44 });
     const texts = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= 256 ORDER BY idx').pluck().all() as string[];
@@ -327,11 +503,21 @@ describe('the state file', () => {
     publishAtSizes(a, [5]);
     const report = await verifyLog(mapSource(await logFiles(a)), { keys: keysOf(a), concurrency: 1 });
     const state = monitorState(report, 'http://127.0.0.1:1/log', '2026-03-01T00:00:00Z');
-    expect(parseMonitorState(JSON.stringify(state))).toEqual({ ok: true, state, head: { origin: 'state.example/log', size: 5, rootHash: report.root_hash } });
+    expect(parseMonitorState(JSON.stringify(state))).toEqual({
+      ok: true,
+      state,
+      head: { origin: 'state.example/log', size: 5, rootHash: report.root_hash },
+    });
     expect(parseMonitorState('{')).toEqual({ ok: false, problem: 'not JSON' });
-    expect(parseMonitorState(JSON.stringify({ ...state, size: -1 }))).toMatchObject({ ok: false, problem: expect.stringMatching(/^size: /) });
+    expect(parseMonitorState(JSON.stringify({ ...state, size: -1 }))).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/^size: /),
+    });
     expect(parseMonitorState(JSON.stringify({ ...state, extra: 1 }))).toMatchObject({ ok: false });
-    expect(parseMonitorState(JSON.stringify({ ...state, root_hash: 'sha256:ab' }))).toMatchObject({ ok: false, problem: expect.stringMatching(/^root_hash: /) });
+    expect(parseMonitorState(JSON.stringify({ ...state, root_hash: 'sha256:ab' }))).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/^root_hash: /),
+    });
     expect(parseMonitorState(JSON.stringify({ ...state, extra: 1 }))).toEqual({ ok: false, problem: 'extra: not a field of the state' });
     expect(parseMonitorState(JSON.stringify({ ...state, version: 2 }))).toEqual({ ok: false, problem: 'version: must be 1' });
     expect(parseMonitorState(JSON.stringify([state]))).toEqual({ ok: false, problem: '(root): not an object' });

@@ -2,7 +2,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { leafHash, merkleTreeHash } from '../../src/log/merkle.ts';
-import { consistencyProof, inclusionProof, rangeHash, verifyConsistency, verifyInclusion, type SubtreeHashes } from '../../src/transparency/proofs.ts';
+import {
+  consistencyProof,
+  inclusionProof,
+  rangeHash,
+  verifyConsistency,
+  verifyInclusion,
+  type SubtreeHashes,
+} from '../../src/transparency/proofs.ts';
 
 const LEAVES = Array.from({ length: 140 }, (_, i) => leafHash(`entry ${i}`));
 

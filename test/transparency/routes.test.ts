@@ -52,7 +52,9 @@ describe('a published log', () => {
     expect(opened.ok).toBe(true);
     const body = parseCheckpoint((opened as { text: string }).text)!;
     expect(body).toMatchObject({ origin: 'routes.example/log', size: 700 });
-    const feed = JSON.parse((a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck().get() as string)) as { log: { size: number; root_hash: string } };
+    const feed = JSON.parse(
+      a.db.sqlite.prepare('SELECT body FROM published_feeds ORDER BY sequence DESC LIMIT 1').pluck().get() as string,
+    ) as { log: { size: number; root_hash: string } };
     expect(feed.log).toEqual({ size: body.size, root_hash: body.rootHash });
 
     const again = await a.app.request('/log/checkpoint', { headers: { 'If-None-Match': res.headers.get('etag')! } });
@@ -60,17 +62,27 @@ describe('a published log', () => {
   });
 
   it('GET /log/checkpoints lists every checkpoint in order; /log/checkpoints/{n} serves each exactly, immutable', async () => {
-    const list = (await (await a.app.request('/log/checkpoints')).json()) as { checkpoints: Array<{ sequence: number; size: number; root_hash: string; note: string; audit_head: { seq: number; hash: string } }>; more: boolean };
+    const list = (await (await a.app.request('/log/checkpoints')).json()) as {
+      checkpoints: Array<{ sequence: number; size: number; root_hash: string; note: string; audit_head: { seq: number; hash: string } }>;
+      more: boolean;
+    };
     expect(list.checkpoints.map((c) => [c.sequence, c.size])).toEqual(SIZES.map((s, i) => [i + 1, s]));
     expect(list.more).toBe(false);
-    const paged = (await (await a.app.request('/log/checkpoints?since=1&limit=2')).json()) as { checkpoints: Array<{ sequence: number }>; more: boolean };
+    const paged = (await (await a.app.request('/log/checkpoints?since=1&limit=2')).json()) as {
+      checkpoints: Array<{ sequence: number }>;
+      more: boolean;
+    };
     expect(paged.checkpoints.map((c) => c.sequence)).toEqual([2, 3]);
     expect(paged.more).toBe(true);
     for (const c of list.checkpoints) {
       const res = await a.app.request(`/log/checkpoints/${c.sequence}`);
       expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
       expect(await text(res)).toBe(c.note);
-      expect(parseCheckpoint((openNote(c.note, [verifier()]) as { text: string }).text)).toMatchObject({ size: c.size, rootHash: c.root_hash, auditHead: c.audit_head });
+      expect(parseCheckpoint((openNote(c.note, [verifier()]) as { text: string }).text)).toMatchObject({
+        size: c.size,
+        rootHash: c.root_hash,
+        auditHead: c.audit_head,
+      });
     }
   });
 
@@ -88,7 +100,10 @@ describe('a published log', () => {
     expect(full.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     const bytes = Buffer.from(await full.arrayBuffer());
     expect(bytes.length).toBe(8192);
-    const leaves = a.db.sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= 256 AND idx < 512 ORDER BY idx').pluck().all() as string[];
+    const leaves = a.db.sqlite
+      .prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= 256 AND idx < 512 ORDER BY idx')
+      .pluck()
+      .all() as string[];
     expect(bytes.toString('hex')).toBe(leaves.join(''));
 
     const partial = await a.app.request('/log/tile/0/002.p/188');
@@ -97,7 +112,14 @@ describe('a published log', () => {
     // A partial tile of an earlier checkpoint's size stays servable.
     expect((await a.app.request('/log/tile/0/001.p/44')).status).toBe(200);
 
-    for (const path of ['/log/tile/0/002', '/log/tile/0/002.p/189', '/log/tile/1/000', '/log/tile/1/000.p/3', '/log/tile/entries/002.p/200', '/log/tile/7/000.p/1']) {
+    for (const path of [
+      '/log/tile/0/002',
+      '/log/tile/0/002.p/189',
+      '/log/tile/1/000',
+      '/log/tile/1/000.p/3',
+      '/log/tile/entries/002.p/200',
+      '/log/tile/7/000.p/1',
+    ]) {
       const res = await a.app.request(path);
       expect(res.status, path).toBe(404);
       expect(await errorCode(res), path).toBe('tile_not_found');
@@ -123,19 +145,40 @@ describe('a published log', () => {
     expect(Buffer.byteLength(await (await a.app.request('/log/tile/entries/000')).text())).toBeGreaterThan(256 * 2);
   });
 
-  it.each(['/log/tile/01/000', '/log/tile/0/0', '/log/tile/0/x000/001', '/log/tile/0/000.p/256', '/log/tile/entries', '/log/tile/', '/log/tile/data/000'])(
-    'a malformed tile path %s: 400 invalid_tile_path',
-    async (path) => {
-      const res = await a.app.request(path);
-      expect(res.status).toBe(400);
-      expect(await errorCode(res)).toBe('invalid_tile_path');
-    },
-  );
+  it.each([
+    '/log/tile/01/000',
+    '/log/tile/0/0',
+    '/log/tile/0/x000/001',
+    '/log/tile/0/000.p/256',
+    '/log/tile/entries',
+    '/log/tile/',
+    '/log/tile/data/000',
+  ])('a malformed tile path %s: 400 invalid_tile_path', async (path) => {
+    const res = await a.app.request(path);
+    expect(res.status).toBe(400);
+    expect(await errorCode(res)).toBe('invalid_tile_path');
+  });
 
   it('GET /log/proof/inclusion proves a leaf into a checkpoint (size defaults to the latest)', async () => {
-    for (const [index, size] of [[0, 3], [2, 3], [299, 300], [0, 700], [511, 700], [699, 700]] as const) {
-      const proof = (await (await a.app.request(`/log/proof/inclusion?index=${index}&size=${size}`)).json()) as { index: number; size: number; leaf_hash: string; root_hash: string; proof: string[] };
-      const checkpoint = a.db.sqlite.prepare('SELECT root_hash FROM log_checkpoints WHERE tree_size = ? LIMIT 1').pluck().get(size) as string;
+    for (const [index, size] of [
+      [0, 3],
+      [2, 3],
+      [299, 300],
+      [0, 700],
+      [511, 700],
+      [699, 700],
+    ] as const) {
+      const proof = (await (await a.app.request(`/log/proof/inclusion?index=${index}&size=${size}`)).json()) as {
+        index: number;
+        size: number;
+        leaf_hash: string;
+        root_hash: string;
+        proof: string[];
+      };
+      const checkpoint = a.db.sqlite
+        .prepare('SELECT root_hash FROM log_checkpoints WHERE tree_size = ? LIMIT 1')
+        .pluck()
+        .get(size) as string;
       expect(proof).toMatchObject({ index, size, root_hash: checkpoint });
       expect(verifyInclusion(hex(proof.leaf_hash), index, size, proof.proof.map(hex), hex(checkpoint))).toBe(true);
     }
@@ -144,8 +187,18 @@ describe('a published log', () => {
   });
 
   it('GET /log/proof/consistency proves an earlier checkpoint is a prefix of a later one', async () => {
-    for (const [from, to] of [[3, 300], [3, 700], [300, 700], [700, 700], [1, 2]] as const) {
-      const proof = (await (await a.app.request(`/log/proof/consistency?from=${from}&to=${to}`)).json()) as { from_root_hash: string; to_root_hash: string; proof: string[] };
+    for (const [from, to] of [
+      [3, 300],
+      [3, 700],
+      [300, 700],
+      [700, 700],
+      [1, 2],
+    ] as const) {
+      const proof = (await (await a.app.request(`/log/proof/consistency?from=${from}&to=${to}`)).json()) as {
+        from_root_hash: string;
+        to_root_hash: string;
+        proof: string[];
+      };
       expect(verifyConsistency(from, to, hex(proof.from_root_hash), hex(proof.to_root_hash), proof.proof.map(hex))).toBe(true);
     }
     const defaulted = (await (await a.app.request('/log/proof/consistency?from=300')).json()) as { to: number };
@@ -207,14 +260,36 @@ describe('a published log', () => {
   it('property: any path under /log/tile/ answers 200, 400 or 404 — never a 5xx — and changes nothing', async () => {
     const before = dbDigest(a.db, []);
     const segment = fc.oneof(
-      fc.constantFrom('0', '1', '2', '6', '7', '63', '64', 'entries', '000', '001', '002', 'x000', 'x001', '002.p', '188', '255', '256', '1.p', 'p', ''),
+      fc.constantFrom(
+        '0',
+        '1',
+        '2',
+        '6',
+        '7',
+        '63',
+        '64',
+        'entries',
+        '000',
+        '001',
+        '002',
+        'x000',
+        'x001',
+        '002.p',
+        '188',
+        '255',
+        '256',
+        '1.p',
+        'p',
+        '',
+      ),
       fc.stringMatching(/^[x0-9.p]{1,6}$/),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(segment, { minLength: 1, maxLength: 6 }), async (segments) => {
         const res = await a.app.request(`/log/tile/${segments.join('/')}`);
         expect([200, 400, 404]).toContain(res.status);
-        if (res.status !== 200) expect(['invalid_tile_path', 'tile_not_found', 'not_found', 'non_canonical_path']).toContain(await errorCode(res));
+        if (res.status !== 200)
+          expect(['invalid_tile_path', 'tile_not_found', 'not_found', 'non_canonical_path']).toContain(await errorCode(res));
       }),
       { numRuns: 400, seed: 20261205 },
     );

@@ -3,12 +3,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { AUDIT_HEAD_EXTENSION, formatCheckpoint, parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { formatVerifierKey, noteKeyId, openNote, parseNote, parseVerifierKey, signNote, verifierFor } from '../../src/authority/signed-note.ts';
+import {
+  formatVerifierKey,
+  noteKeyId,
+  openNote,
+  parseNote,
+  parseVerifierKey,
+  signNote,
+  verifierFor,
+} from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
 
 // c2sp.org/signed-note, "Verifier keys" → "Example".
 const C2SP_VKEY = 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k';
-const C2SP_NOTE = 'This is an example message.\n\n\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n';
+const C2SP_NOTE =
+  'This is an example message.\n\n\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n';
 
 // golang.org/x/mod/sumdb/note's package documentation: a signer key (so signature bytes can be reproduced), its vkey and the signed note.
 const GO_SKEY = 'PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz';
@@ -33,7 +42,10 @@ describe('published examples', () => {
 
   it('the C2SP example fails once a byte of its text or signature changes', () => {
     const verifier = parseVerifierKey(C2SP_VKEY)!;
-    expect(openNote(C2SP_NOTE.replace('example message', 'example massage'), [verifier])).toMatchObject({ ok: false, problem: 'invalid_signature' });
+    expect(openNote(C2SP_NOTE.replace('example message', 'example massage'), [verifier])).toMatchObject({
+      ok: false,
+      problem: 'invalid_signature',
+    });
     expect(openNote(C2SP_NOTE.replace('Uw2QOkn8', 'Uw2QOkn9'), [verifier])).toMatchObject({ ok: false, problem: 'invalid_signature' });
   });
 
@@ -73,7 +85,11 @@ describe('verifier keys', () => {
     expect(parseVerifierKey(`${name}+${id}+${Buffer.concat([Buffer.from([0x01]), raw, Buffer.from([0])]).toString('base64')}`)).toBeNull();
     const zero = Buffer.alloc(32);
     zero[0] = 1; // the identity point: small order
-    expect(parseVerifierKey(`x+${noteKeyId('x', zero).toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([1]), zero]).toString('base64')}`)).toBeNull();
+    expect(
+      parseVerifierKey(
+        `x+${noteKeyId('x', zero).toString(16).padStart(8, '0')}+${Buffer.concat([Buffer.from([1]), zero]).toString('base64')}`,
+      ),
+    ).toBeNull();
     expect(() => formatVerifierKey('has space', raw)).toThrow();
     expect(() => formatVerifierKey('a+b', raw)).toThrow();
     expect(() => formatVerifierKey('', raw)).toThrow();
@@ -125,13 +141,15 @@ describe('opening notes', () => {
 
   it('property: a signed note opens to its text; changing any one character of it never opens to other text', () => {
     const lineChar = fc.constantFrom(...'abcxyz019 ./:-é✓'.split(''));
-    const textArb = fc.array(fc.string({ unit: lineChar, minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 5 }).map((ls) => `${ls.join('\n')}\n`);
+    const textArb = fc
+      .array(fc.string({ unit: lineChar, minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 5 })
+      .map((ls) => `${ls.join('\n')}\n`);
     fc.assert(
       fc.property(textArb, fc.nat(), fc.integer({ min: 1, max: 0x7e }), (t, at, delta) => {
         const note = signNote(t, 'na.example/log', [key]);
         expect(openNote(note, [mine])).toEqual({ ok: true, text: t, verifiedBy: [mine] });
         const i = at % note.length;
-        const changed = note.slice(0, i) + String.fromCharCode(((note.charCodeAt(i) + delta) % 0x7f) || 0x20) + note.slice(i + 1);
+        const changed = note.slice(0, i) + String.fromCharCode((note.charCodeAt(i) + delta) % 0x7f || 0x20) + note.slice(i + 1);
         if (changed === note) return;
         const opened = openNote(changed, [mine]);
         if (opened.ok) expect(opened.text).toBe(t);
@@ -145,9 +163,22 @@ describe('checkpoint bodies', () => {
   const root = `sha256:${'c5'.repeat(32)}`;
 
   it('formats origin, size, base64 root and the audit-head extension line', () => {
-    const text = formatCheckpoint({ origin: 'na.example/log', size: 20852163, rootHash: root, auditHead: { seq: 42, hash: `sha256:${'0a'.repeat(32)}` } });
-    expect(text).toBe(`na.example/log\n20852163\n${Buffer.from('c5'.repeat(32), 'hex').toString('base64')}\n${AUDIT_HEAD_EXTENSION} 42 sha256:${'0a'.repeat(32)}\n`);
-    expect(parseCheckpoint(text)).toEqual({ origin: 'na.example/log', size: 20852163, rootHash: root, auditHead: { seq: 42, hash: `sha256:${'0a'.repeat(32)}` }, extensions: [`${AUDIT_HEAD_EXTENSION} 42 sha256:${'0a'.repeat(32)}`] });
+    const text = formatCheckpoint({
+      origin: 'na.example/log',
+      size: 20852163,
+      rootHash: root,
+      auditHead: { seq: 42, hash: `sha256:${'0a'.repeat(32)}` },
+    });
+    expect(text).toBe(
+      `na.example/log\n20852163\n${Buffer.from('c5'.repeat(32), 'hex').toString('base64')}\n${AUDIT_HEAD_EXTENSION} 42 sha256:${'0a'.repeat(32)}\n`,
+    );
+    expect(parseCheckpoint(text)).toEqual({
+      origin: 'na.example/log',
+      size: 20852163,
+      rootHash: root,
+      auditHead: { seq: 42, hash: `sha256:${'0a'.repeat(32)}` },
+      extensions: [`${AUDIT_HEAD_EXTENSION} 42 sha256:${'0a'.repeat(32)}`],
+    });
   });
 
   it('parses the C2SP tlog-checkpoint example body', () => {
@@ -173,13 +204,18 @@ describe('checkpoint bodies', () => {
 
   it('property: format then parse gives back size, root and audit head', () => {
     fc.assert(
-      fc.property(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })), (size, rootBytes, seq) => {
-        const rootHash = `sha256:${Buffer.from(rootBytes).toString('hex')}`;
-        const auditHead = seq === null ? null : { seq, hash: rootHash };
-        const parsed = parseCheckpoint(formatCheckpoint({ origin: 'o/log', size, rootHash, auditHead }));
-        expect(parsed).toMatchObject({ origin: 'o/log', size, rootHash });
-        expect(parsed!.auditHead).toEqual(auditHead ?? undefined);
-      }),
+      fc.property(
+        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.option(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })),
+        (size, rootBytes, seq) => {
+          const rootHash = `sha256:${Buffer.from(rootBytes).toString('hex')}`;
+          const auditHead = seq === null ? null : { seq, hash: rootHash };
+          const parsed = parseCheckpoint(formatCheckpoint({ origin: 'o/log', size, rootHash, auditHead }));
+          expect(parsed).toMatchObject({ origin: 'o/log', size, rootHash });
+          expect(parsed!.auditHead).toEqual(auditHead ?? undefined);
+        },
+      ),
     );
   });
 });

@@ -68,7 +68,7 @@ describe('tiles of a published log', () => {
   beforeAll(() => {
     a = createTestAuthority({ sovereignId: 'tiles.example' });
     publishAtSizes(a, [300, SIZE]);
-    leaves = (a.db.sqlite.prepare('SELECT leaf_hash FROM revocation_log ORDER BY idx').pluck().all() as string[]);
+    leaves = a.db.sqlite.prepare('SELECT leaf_hash FROM revocation_log ORDER BY idx').pluck().all() as string[];
   });
 
   const hashesOf = (data: Buffer) => Array.from({ length: data.length / 32 }, (_, i) => data.subarray(32 * i, 32 * i + 32).toString('hex'));
@@ -83,7 +83,7 @@ describe('tiles of a published log', () => {
   });
 
   it('stores exactly the full tiles of the published size, and nothing for unpublished entries', () => {
-    const count = (level: number) => (a.db.sqlite.prepare('SELECT count(*) FROM log_tiles WHERE level = ?').pluck().get(level) as number);
+    const count = (level: number) => a.db.sqlite.prepare('SELECT count(*) FROM log_tiles WHERE level = ?').pluck().get(level) as number;
     expect([count(0), count(1), count(2)]).toEqual([Math.floor(SIZE / 256), 1, 0]);
     growLog(a, SIZE + 300);
     expect(readLogHead(a.db.sqlite).size).toBe(SIZE + 300);
@@ -124,7 +124,8 @@ describe('tiles of a published log', () => {
   });
 
   it('tree roots from the tiles equal every published head', () => {
-    for (const size of [1, 255, 256, 257, 300, 65_535, 65_536, 65_537, SIZE]) expect(treeRoot(reader(), size), String(size)).toBe(mth(0, size));
+    for (const size of [1, 255, 256, 257, 300, 65_535, 65_536, 65_537, SIZE])
+      expect(treeRoot(reader(), size), String(size)).toBe(mth(0, size));
   });
 
   it('full tiles never change as the log grows', () => {

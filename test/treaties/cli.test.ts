@@ -27,7 +27,12 @@ afterAll(async () => {
 
 describe('accord treaty / attestation (subprocess against a running authority)', () => {
   it('issue, list, show, verify, supersede, revoke, and a rejected verify', async () => {
-    const terms = writeJson('terms.json', { subject_sovereign_id: 'peer-b', subject_public_keys: [subjectKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 720 });
+    const terms = writeJson('terms.json', {
+      subject_sovereign_id: 'peer-b',
+      subject_public_keys: [subjectKey.publicKey],
+      scope: { allowed_roles: ['role:client'] },
+      validity_hours: 720,
+    });
     const issued = await accord('treaty', 'issue', terms);
     expect(issued.stderr).toBe('');
     expect(issued.code).toBe(0);
@@ -39,12 +44,19 @@ describe('accord treaty / attestation (subprocess against a running authority)',
     expect(verified.code).toBe(0);
     expect(JSON.parse(verified.stdout)).toMatchObject({ accepted: true, reason: 'accepted' });
 
-    const newTerms = writeJson('new-terms.json', { subject_public_keys: [subjectKey.publicKey, subjectKey2.publicKey], scope: { allowed_roles: ['role:client', 'role:bridge'] }, validity_hours: 1440 });
+    const newTerms = writeJson('new-terms.json', {
+      subject_public_keys: [subjectKey.publicKey, subjectKey2.publicKey],
+      scope: { allowed_roles: ['role:client', 'role:bridge'] },
+      validity_hours: 1440,
+    });
     const superseded = await accord('treaty', 'supersede', treaty.treaty_id, newTerms);
     expect(superseded.code).toBe(0);
     const { treaty: replacement, revocation } = JSON.parse(superseded.stdout);
     expect(revocation).toMatchObject({ treaty_id: treaty.treaty_id, reason: 'superseded', replaced_by: replacement.treaty_id });
-    expect(JSON.parse((await accord('treaty', 'show', treaty.treaty_id)).stdout).lifecycle).toMatchObject({ state: 'replaced', replaced_by: replacement.treaty_id });
+    expect(JSON.parse((await accord('treaty', 'show', treaty.treaty_id)).stdout).lifecycle).toMatchObject({
+      state: 'replaced',
+      replaced_by: replacement.treaty_id,
+    });
     const list = JSON.parse((await accord('treaty', 'list', '--subject', 'peer-b', '--state', 'active')).stdout);
     expect(list.treaties.map((t: { treaty: { treaty_id: string } }) => t.treaty.treaty_id)).toEqual([replacement.treaty_id]);
 
@@ -59,7 +71,11 @@ describe('accord treaty / attestation (subprocess against a running authority)',
   }, 120_000);
 
   it('attestation issue, verify, revoke, verify rejected; bad input fails with the error code', async () => {
-    const issued = await accord('attestation', 'issue', writeJson('att.json', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }));
+    const issued = await accord(
+      'attestation',
+      'issue',
+      writeJson('att.json', { subject_id: 'node-1', roles: ['role:client'], validity_hours: 24 }),
+    );
     expect(issued.code).toBe(0);
     const att = JSON.parse(issued.stdout);
     const attFile = writeJson('signed-att.json', att);
@@ -74,7 +90,10 @@ describe('accord treaty / attestation (subprocess against a running authority)',
   }, 120_000);
 
   it('--help describes each command', async () => {
-    for (const args of [['treaty', 'supersede'], ['attestation', 'verify']]) {
+    for (const args of [
+      ['treaty', 'supersede'],
+      ['attestation', 'verify'],
+    ]) {
       const help = await accord(...args, '--help');
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: accord ${args.join(' ')} \\[options\\]`));

@@ -53,7 +53,8 @@ const TREATIES: Case[] = [
   },
   {
     name: 'treaty-non-ascii-nested',
-    description: 'Non-ASCII metadata (Latin, CJK, astral-plane emoji), nested claims with empty array and empty object, negative and large safe integers.',
+    description:
+      'Non-ASCII metadata (Latin, CJK, astral-plane emoji), nested claims with empty array and empty object, negative and large safe integers.',
     signers: ['a'],
     unsigned: {
       treaty_id: '00000000-0000-4000-8000-0000000000a2',
@@ -63,7 +64,13 @@ const TREATIES: Case[] = [
       scope: {
         allowed_roles: ['role:bridge', 'role:service:relay.v2', 'role:anchor'],
         accepted_statuses: ['active'],
-        claims: { region: 'Zürich', tiers: [3, -1, 9007199254740991], empty_list: [], empty_object: {}, nested: { 'ключ': { z: true, a: null } } },
+        claims: {
+          region: 'Zürich',
+          tiers: [3, -1, 9007199254740991],
+          empty_list: [],
+          empty_object: {},
+          nested: { ключ: { z: true, a: null } },
+        },
       },
       status: 'active',
       issued_at: '2026-02-01T12:30:45Z',
@@ -93,7 +100,8 @@ const TREATIES: Case[] = [
   },
   {
     name: 'treaty-foreign-unrestricted-scope',
-    description: 'Empty allowed_roles ("any role" in the reference): never issued by Accord, accepted with warning scope_unrestricted when verifying foreign treaties.',
+    description:
+      'Empty allowed_roles ("any role" in the reference): never issued by Accord, accepted with warning scope_unrestricted when verifying foreign treaties.',
     signers: ['b'],
     unsigned: {
       treaty_id: '00000000-0000-4000-8000-0000000000a4',
@@ -169,10 +177,14 @@ const ATTESTATIONS: Case[] = [
 function build(cases: Case[], schema: { safeParse(v: unknown): { success: boolean } }) {
   return cases.map((c) => {
     const canonical = canonicalJson(c.unsigned);
-    const signed = signObject(c.unsigned, c.signers.map((s) => KEYS[s]));
+    const signed = signObject(
+      c.unsigned,
+      c.signers.map((s) => KEYS[s]),
+    );
     if (!schema.safeParse(signed).success) throw new Error(`vector ${c.name} does not match the strict schema`);
     for (const [i, s] of c.signers.entries()) {
-      if (!verifyBytesNoble(KEYS[s].raw, Buffer.from(canonical, 'utf8'), Buffer.from(signed.signatures[i]!.sig, 'base64'))) throw new Error(`vector ${c.name}: noble cross-check failed`);
+      if (!verifyBytesNoble(KEYS[s].raw, Buffer.from(canonical, 'utf8'), Buffer.from(signed.signatures[i]!.sig, 'base64')))
+        throw new Error(`vector ${c.name}: noble cross-check failed`);
     }
     return {
       name: c.name,
@@ -198,7 +210,8 @@ function write(name: string, value: unknown): void {
   console.log(`written ${name} sha256=${sha256Hex(text)}`);
 }
 
-const COMMON = 'Each `signed.signatures[i].sig` is Ed25519 (RFC 8032) by the key named in `signers[i]` over the UTF-8 bytes of `canonical` = RFC 8785 JCS of `unsigned` (the signed object without `signatures`).';
+const COMMON =
+  'Each `signed.signatures[i].sig` is Ed25519 (RFC 8032) by the key named in `signers[i]` over the UTF-8 bytes of `canonical` = RFC 8785 JCS of `unsigned` (the signed object without `signatures`).';
 write('treaty.json', {
   description: `RecognitionTreaty golden vectors (protocol v1). ${COMMON}`,
   protocol_version: 1,

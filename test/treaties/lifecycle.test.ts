@@ -19,7 +19,11 @@ describe('lifecycle at a clock time', () => {
   });
 
   it('revoked and replaced take precedence over time, with no expiry risk and no countdown', () => {
-    expect(lifecycleAt({ ...window, revocation: { replaced_by: null } }, at('2026-03-20T00:00:00Z'))).toEqual({ state: 'revoked', expiry_risk: 'none', seconds_until_expiry: null });
+    expect(lifecycleAt({ ...window, revocation: { replaced_by: null } }, at('2026-03-20T00:00:00Z'))).toEqual({
+      state: 'revoked',
+      expiry_risk: 'none',
+      seconds_until_expiry: null,
+    });
     // Still days from its expiry, and inside the 24 h window: neither shows once it is replaced or revoked.
     for (const time of ['2026-03-02T00:00:00Z', '2026-03-09T12:00:00Z']) {
       expect(lifecycleAt({ ...window, revocation: { replaced_by: 'new-id' } }, at(time))).toEqual({
@@ -28,7 +32,11 @@ describe('lifecycle at a clock time', () => {
         seconds_until_expiry: null,
         replaced_by: 'new-id',
       });
-      expect(lifecycleAt({ ...window, revocation: { replaced_by: null } }, at(time))).toEqual({ state: 'revoked', expiry_risk: 'none', seconds_until_expiry: null });
+      expect(lifecycleAt({ ...window, revocation: { replaced_by: null } }, at(time))).toEqual({
+        state: 'revoked',
+        expiry_risk: 'none',
+        seconds_until_expiry: null,
+      });
     }
   });
 });

@@ -17,8 +17,8 @@ function allPaths(value: Json, prefix: Path = []): Path[] {
     value.forEach((v, i) => {
       out.push([...prefix, i], ...allPaths(v, [...prefix, i]));
     });
-  }
-  else if (value && typeof value === 'object') for (const k of Object.keys(value)) out.push([...prefix, k], ...allPaths(value[k], [...prefix, k]));
+  } else if (value && typeof value === 'object')
+    for (const k of Object.keys(value)) out.push([...prefix, k], ...allPaths(value[k], [...prefix, k]));
   return out;
 }
 
@@ -95,7 +95,11 @@ describe('single-field mutations are rejected (fast-check, fixed seeds)', () => 
       a.deps,
       treatyInput({
         subject_public_keys: [subjectKey.publicKey, subjectKey2.publicKey],
-        scope: { allowed_roles: ['role:client', 'role:service:relay'], accepted_statuses: ['active', 'probation'], claims: { tier: 2, tags: ['a', 'b'], nested: { deep: { ok: true } } } },
+        scope: {
+          allowed_roles: ['role:client', 'role:service:relay'],
+          accepted_statuses: ['active', 'probation'],
+          claims: { tier: 2, tags: ['a', 'b'], nested: { deep: { ok: true } } },
+        },
         metadata: { region: 'eu-west', contact: 'ops@example.org' },
       }),
     );
@@ -113,10 +117,21 @@ describe('single-field mutations are rejected (fast-check, fixed seeds)', () => 
   it('attestation (foreign issuer, verified through this authority\u2019s treaty)', () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
     const b = createTestAuthority({ sovereignId: 'na-b' });
-    issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], scope: { allowed_roles: ['role:client', 'role:bridge'] } }));
+    issueTreaty(
+      a.deps,
+      treatyInput({
+        subject_sovereign_id: 'na-b',
+        subject_public_keys: [b.signingKey.publicKey],
+        scope: { allowed_roles: ['role:client', 'role:bridge'] },
+      }),
+    );
     const attestation = issueAttestation(
       b.deps,
-      attestationInput({ subject_public_key: subjectKey.publicKey, roles: ['role:client', 'role:bridge'], claims: { name: 'Ünïcødé', list: [1, 2, 3], obj: { k: 'v' } } }),
+      attestationInput({
+        subject_public_key: subjectKey.publicKey,
+        roles: ['role:client', 'role:bridge'],
+        claims: { name: 'Ünïcødé', list: [1, 2, 3], obj: { k: 'v' } },
+      }),
     );
     expect(verifyAttestation(a.deps, { attestation }).accepted).toBe(true);
     fc.assert(

@@ -23,7 +23,10 @@ describe('recognizedIssuer', () => {
 
   it('honours the validity window at the given time: valid_from inclusive, expires_at exclusive', () => {
     const a = createTestAuthority();
-    const t = issueTreaty(a.deps, treatyInput({ valid_from: '2026-03-02T00:00:00Z', expires_at: '2026-03-05T00:00:00Z', validity_hours: undefined }));
+    const t = issueTreaty(
+      a.deps,
+      treatyInput({ valid_from: '2026-03-02T00:00:00Z', expires_at: '2026-03-05T00:00:00Z', validity_hours: undefined }),
+    );
     expect(recognizedIssuer(a.db.sqlite, 'peer-b', new Date('2026-03-01T23:59:59Z')).keys).toHaveLength(0);
     expect(recognizedIssuer(a.db.sqlite, 'peer-b', new Date('2026-03-02T00:00:00Z')).treatyIds).toEqual([t.treaty_id]);
     expect(recognizedIssuer(a.db.sqlite, 'peer-b', new Date('2026-03-04T23:59:59Z')).treatyIds).toEqual([t.treaty_id]);

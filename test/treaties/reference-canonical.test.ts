@@ -44,7 +44,12 @@ function pyDumps(v: Json): string {
 
 function nodeVerify(publicKeyB64: string, message: string, sigB64: string): boolean {
   const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(publicKeyB64, 'base64')]);
-  return verify(null, Buffer.from(message, 'utf8'), createPublicKey({ key: spki, format: 'der', type: 'spki' }), Buffer.from(sigB64, 'base64'));
+  return verify(
+    null,
+    Buffer.from(message, 'utf8'),
+    createPublicKey({ key: spki, format: 'der', type: 'spki' }),
+    Buffer.from(sigB64, 'base64'),
+  );
 }
 
 function withoutSignatures(obj: Record<string, Json>): Record<string, Json> {
@@ -60,7 +65,11 @@ describe('reference canonicalization (Python json.dumps, sort_keys, compact, ASC
       '/admin/recognition-treaties',
       treatyInput({
         subject_public_keys: [subjectKey.publicKey],
-        scope: { allowed_roles: ['role:client', 'role:service:relay.v2'], accepted_statuses: ['active'], claims: { tier: 3, zero: 0, neg: -7, list: [], obj: {}, deep: { a: [true, false, null] } } },
+        scope: {
+          allowed_roles: ['role:client', 'role:service:relay.v2'],
+          accepted_statuses: ['active'],
+          claims: { tier: 3, zero: 0, neg: -7, list: [], obj: {}, deep: { a: [true, false, null] } },
+        },
         metadata: { note: 'quote " backslash \\ slash / tab \t newline \n', 'Z-key': 'upper sorts before lower', a_key: '~' },
       }),
     );
@@ -75,7 +84,11 @@ describe('reference canonicalization (Python json.dumps, sort_keys, compact, ASC
 
   it('an attestation issued over HTTP verifies under the reference form with node:crypto', async () => {
     const a = createTestAuthority({ sovereignId: 'na-ref' });
-    const res = await a.admin('POST', '/admin/attestations', attestationInput({ subject_public_key: subjectKey.publicKey, claims: { unit: 'ops', level: 4, tags: ['x', 'y'] } }));
+    const res = await a.admin(
+      'POST',
+      '/admin/attestations',
+      attestationInput({ subject_public_key: subjectKey.publicKey, claims: { unit: 'ops', level: 4, tags: ['x', 'y'] } }),
+    );
     const att = (await res.json()) as Record<string, Json>;
     const reference = pyDumps(withoutSignatures(att));
     expect(reference).toBe(canonicalJson(withoutSignatures(att)));

@@ -7,8 +7,20 @@ import { attestationInput, treatyInput } from './fixtures.ts';
 type Json = Record<string, any>;
 
 const KINDS = [
-  { kind: 'treaty', issue: '/admin/recognition-treaties', body: () => treatyInput(), id: (o: Json) => o.treaty_id as string, revoke: (id: string) => `/admin/recognition-treaties/${id}/revoke` },
-  { kind: 'attestation', issue: '/admin/attestations', body: () => attestationInput(), id: (o: Json) => o.attestation_id as string, revoke: (id: string) => `/admin/attestations/${id}/revoke` },
+  {
+    kind: 'treaty',
+    issue: '/admin/recognition-treaties',
+    body: () => treatyInput(),
+    id: (o: Json) => o.treaty_id as string,
+    revoke: (id: string) => `/admin/recognition-treaties/${id}/revoke`,
+  },
+  {
+    kind: 'attestation',
+    issue: '/admin/attestations',
+    body: () => attestationInput(),
+    id: (o: Json) => o.attestation_id as string,
+    revoke: (id: string) => `/admin/attestations/${id}/revoke`,
+  },
 ] as const;
 
 async function issued(a: TestAuthority, k: (typeof KINDS)[number]): Promise<string> {
@@ -29,12 +41,25 @@ describe.each(KINDS)('$kind revoke with invalid_since', (k) => {
     const res = await a.admin('POST', k.revoke(id), { reason: 'key_compromise', invalid_since: '2026-03-01T02:00:00Z', incident: 'INC-9' });
     expect(res.status).toBe(200);
     const answer = (await res.json()) as Json;
-    expect(answer).toMatchObject({ reason: 'key_compromise', revoked_at: '2026-03-01T06:00:00Z', invalid_since: '2026-03-01T02:00:00Z', incident: 'INC-9', log_index: 0 });
-    expect(logEntry(a, 0)).toMatchObject({ id, revoked_at: '2026-03-01T06:00:00Z', invalid_since: '2026-03-01T02:00:00Z', incident: 'INC-9' });
+    expect(answer).toMatchObject({
+      reason: 'key_compromise',
+      revoked_at: '2026-03-01T06:00:00Z',
+      invalid_since: '2026-03-01T02:00:00Z',
+      incident: 'INC-9',
+      log_index: 0,
+    });
+    expect(logEntry(a, 0)).toMatchObject({
+      id,
+      revoked_at: '2026-03-01T06:00:00Z',
+      invalid_since: '2026-03-01T02:00:00Z',
+      incident: 'INC-9',
+    });
     expect(lastAudit(a.db).details).toMatchObject({ invalid_since: '2026-03-01T02:00:00Z' });
 
     const shownPath = k.kind === 'treaty' ? `/recognition-treaties/${id}` : `/admin/attestations/${id}`;
-    const shown = (await (await (k.kind === 'treaty' ? Promise.resolve(a.app.request(shownPath)) : a.admin('GET', shownPath))).json()) as Json;
+    const shown = (await (
+      await (k.kind === 'treaty' ? Promise.resolve(a.app.request(shownPath)) : a.admin('GET', shownPath))
+    ).json()) as Json;
     expect(shown.revocation).toMatchObject({ invalid_since: '2026-03-01T02:00:00Z' });
 
     // A second revoke is refused; the standing revocation in the details keeps its invalid_since.
@@ -93,11 +118,21 @@ describe('an importer keeps the invalid_since of a revocation it imports', () =>
   it('A revokes with invalid_since, B imports A’s feed and stores it', async () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
     const b = createTestAuthority({ sovereignId: 'na-b' });
-    expect((await b.admin('POST', '/admin/recognition-treaties', treatyInput({ subject_sovereign_id: 'na-a', subject_public_keys: [a.signingKey.publicKey] }))).status).toBe(201);
+    expect(
+      (
+        await b.admin(
+          'POST',
+          '/admin/recognition-treaties',
+          treatyInput({ subject_sovereign_id: 'na-a', subject_public_keys: [a.signingKey.publicKey] }),
+        )
+      ).status,
+    ).toBe(201);
     const attestation = await issued(a, KINDS[1]);
     a.clock.advance(3600);
     b.clock.advance(3600);
-    expect((await a.admin('POST', KINDS[1].revoke(attestation), { reason: 'key_compromise', invalid_since: '2026-03-01T00:30:00Z' })).status).toBe(200);
+    expect(
+      (await a.admin('POST', KINDS[1].revoke(attestation), { reason: 'key_compromise', invalid_since: '2026-03-01T00:30:00Z' })).status,
+    ).toBe(200);
     expect((await a.admin('POST', '/admin/revocation-feeds/publish')).status).toBe(200);
     const feed = await (await a.app.request('/revocation-feeds/latest')).json();
     const imported = await b.admin('POST', '/admin/revocation-feeds/import', { feed });
@@ -122,7 +157,10 @@ describe('the revoke answer says when the revocation will be published', () => {
     try {
       const treaty = await issued(a, KINDS[0]);
       const attestation = await issued(a, KINDS[1]);
-      for (const [k, id] of [[KINDS[0], treaty], [KINDS[1], attestation]] as const) {
+      for (const [k, id] of [
+        [KINDS[0], treaty],
+        [KINDS[1], attestation],
+      ] as const) {
         const answer = (await (await a.admin('POST', k.revoke(id), { reason: 'unspecified' })).json()) as Json;
         // 2 s after the revocation on the authority's clock (rounded up to the second).
         expect(answer).toMatchObject({ publish: 'scheduled', expected_publication: '2026-03-01T00:00:02Z' });
@@ -138,7 +176,9 @@ describe('the revoke answer says when the revocation will be published', () => {
     startFeedJobs(a.deps);
     try {
       // Nothing in the window: nothing revoked, so no publish is debounced.
-      const none = (await (await a.admin('POST', '/admin/attestations/revoke-by-operator', { key_id: `sha256:${'0'.repeat(64)}`, reason: 'key_compromise' })).json()) as Json;
+      const none = (await (
+        await a.admin('POST', '/admin/attestations/revoke-by-operator', { key_id: `sha256:${'0'.repeat(64)}`, reason: 'key_compromise' })
+      ).json()) as Json;
       expect(none.revoked).toEqual([]);
       expect(none.publish).toBe('pending');
       // The schedule runs once a year (1 January, 00:00): stated on the authority's clock, within that year.

@@ -29,12 +29,29 @@ describe('issue a treaty (POST /admin/recognition-treaties)', () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
     let notified = 0;
     a.deps.changes.on('treaties', () => notified++);
-    const res = await a.admin('POST', '/admin/recognition-treaties', treatyInput({ metadata: { region: 'eu' }, scope: { allowed_roles: ['role:client', 'role:service:relay'] } }));
+    const res = await a.admin(
+      'POST',
+      '/admin/recognition-treaties',
+      treatyInput({ metadata: { region: 'eu' }, scope: { allowed_roles: ['role:client', 'role:service:relay'] } }),
+    );
     expect(res.status).toBe(201);
     const treaty = (await res.json()) as Json;
     expect(res.headers.get('location')).toBe(`/recognition-treaties/${treaty.treaty_id}`);
     expect(Object.keys(treaty).sort()).toEqual(
-      ['treaty_id', 'issuer_sovereign_id', 'subject_sovereign_id', 'subject_public_keys', 'scope', 'status', 'issued_at', 'valid_from', 'expires_at', 'issued_by', 'metadata', 'signatures'].sort(),
+      [
+        'treaty_id',
+        'issuer_sovereign_id',
+        'subject_sovereign_id',
+        'subject_public_keys',
+        'scope',
+        'status',
+        'issued_at',
+        'valid_from',
+        'expires_at',
+        'issued_by',
+        'metadata',
+        'signatures',
+      ].sort(),
     );
     expect(treaty).toMatchObject({
       issuer_sovereign_id: 'na-a',
@@ -52,7 +69,10 @@ describe('issue a treaty (POST /admin/recognition-treaties)', () => {
     const row = a.db.sqlite.prepare('SELECT authorized_by, issued_by FROM treaties WHERE treaty_id = ?').get(treaty.treaty_id) as Json;
     expect(row).toEqual({ authorized_by: a.operator.key.keyId, issued_by: a.signingKey.keyId });
     const audit = lastAudit(a.db);
-    expect(audit).toMatchObject({ event_type: 'recognition_treaty_issued', actor: { type: 'operator', key_id: a.operator.key.keyId, label: 'ops' } });
+    expect(audit).toMatchObject({
+      event_type: 'recognition_treaty_issued',
+      actor: { type: 'operator', key_id: a.operator.key.keyId, label: 'ops' },
+    });
     expect((audit.details as Json).treaty_id).toBe(treaty.treaty_id);
     expect(notified).toBe(1);
   });
@@ -63,10 +83,18 @@ describe('issue a treaty (POST /admin/recognition-treaties)', () => {
       validity_hours: undefined,
       valid_from: '2026-03-02T00:00:00Z',
       expires_at: '2026-04-02T00:00:00Z',
-      scope: { allowed_roles: ['role:bridge'], accepted_statuses: ['active', 'probation'], claims: { tier: 2, tags: ['a'], nested: { ok: true } } },
+      scope: {
+        allowed_roles: ['role:bridge'],
+        accepted_statuses: ['active', 'probation'],
+        claims: { tier: 2, tags: ['a'], nested: { ok: true } },
+      },
     });
     expect(t.valid_from).toBe('2026-03-02T00:00:00Z');
-    expect(t.scope).toEqual({ allowed_roles: ['role:bridge'], accepted_statuses: ['active', 'probation'], claims: { tier: 2, tags: ['a'], nested: { ok: true } } });
+    expect(t.scope).toEqual({
+      allowed_roles: ['role:bridge'],
+      accepted_statuses: ['active', 'probation'],
+      claims: { tier: 2, tags: ['a'], nested: { ok: true } },
+    });
   });
 
   const invalid: Array<[string, Record<string, unknown>, number, string]> = [
@@ -87,8 +115,18 @@ describe('issue a treaty (POST /admin/recognition-treaties)', () => {
     ['small-order key', { subject_public_keys: [SMALL_ORDER_KEY] }, 422, 'small_order_public_key'],
     ['no validity', { validity_hours: undefined }, 422, 'invalid_validity_window'],
     ['hours and expires_at', { expires_at: '2026-04-01T00:00:00Z' }, 422, 'invalid_validity_window'],
-    ['expires before valid_from', { validity_hours: undefined, valid_from: '2026-03-05T00:00:00Z', expires_at: '2026-03-04T00:00:00Z' }, 422, 'invalid_validity_window'],
-    ['backdated', { validity_hours: undefined, valid_from: '2026-02-01T00:00:00Z', expires_at: '2026-04-01T00:00:00Z' }, 422, 'invalid_validity_window'],
+    [
+      'expires before valid_from',
+      { validity_hours: undefined, valid_from: '2026-03-05T00:00:00Z', expires_at: '2026-03-04T00:00:00Z' },
+      422,
+      'invalid_validity_window',
+    ],
+    [
+      'backdated',
+      { validity_hours: undefined, valid_from: '2026-02-01T00:00:00Z', expires_at: '2026-04-01T00:00:00Z' },
+      422,
+      'invalid_validity_window',
+    ],
     ['fractional timestamp', { validity_hours: undefined, expires_at: '2026-04-01T00:00:00.5Z' }, 422, 'invalid_timestamp'],
     ['offset timestamp', { validity_hours: undefined, expires_at: '2026-04-01T00:00:00+01:00' }, 422, 'invalid_timestamp'],
     ['too long', { validity_hours: 399 * 24 }, 422, 'validity_too_long'],
@@ -119,7 +157,15 @@ describe('issue a treaty (POST /admin/recognition-treaties)', () => {
     const a = createTestAuthority();
     const before = dbDigest(a.db);
     expect((await a.admin('POST', '/admin/recognition-treaties', '{"subject_sovereign_id":')).status).toBe(400);
-    expect((await a.app.request('/admin/recognition-treaties', { method: 'POST', body: JSON.stringify(treatyInput()), headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
+    expect(
+      (
+        await a.app.request('/admin/recognition-treaties', {
+          method: 'POST',
+          body: JSON.stringify(treatyInput()),
+          headers: { 'Content-Type': 'application/json' },
+        })
+      ).status,
+    ).toBe(401);
     expect(dbDigest(a.db)).toBe(before);
   });
 });
@@ -135,11 +181,25 @@ describe('revoke a treaty (POST /admin/recognition-treaties/{id}/revoke)', () =>
     const res = await a.admin('POST', `/admin/recognition-treaties/${t.treaty_id}/revoke`, { reason: 'key_compromise', incident: 'INC-7' });
     expect(res.status).toBe(200);
     const { publish, next_scheduled_run, ...rev } = (await res.json()) as Json;
-    expect(rev).toEqual({ treaty_id: t.treaty_id, reason: 'key_compromise', revoked_at: '2026-03-01T01:00:00Z', incident: 'INC-7', log_index: 0 });
+    expect(rev).toEqual({
+      treaty_id: t.treaty_id,
+      reason: 'key_compromise',
+      revoked_at: '2026-03-01T01:00:00Z',
+      incident: 'INC-7',
+      log_index: 0,
+    });
     // No publishing jobs run in this test authority: only an explicit publish will carry it.
     expect({ publish, next_scheduled_run }).toEqual({ publish: 'pending', next_scheduled_run: null });
     const entry = JSON.parse((a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = 0').get() as Json).entry);
-    expect(entry).toEqual({ index: 0, kind: 'recognition_treaty', id: t.treaty_id, reason: 'key_compromise', revoked_at: '2026-03-01T01:00:00Z', subject_sovereign_id: 'peer-b', incident: 'INC-7' });
+    expect(entry).toEqual({
+      index: 0,
+      kind: 'recognition_treaty',
+      id: t.treaty_id,
+      reason: 'key_compromise',
+      revoked_at: '2026-03-01T01:00:00Z',
+      subject_sovereign_id: 'peer-b',
+      incident: 'INC-7',
+    });
     expect((a.db.sqlite.prepare('SELECT body FROM treaties WHERE treaty_id = ?').get(t.treaty_id) as Json).body).toBe(body);
     expect(lastAudit(a.db)).toMatchObject({ event_type: 'recognition_treaty_revoked', actor: { key_id: a.operator.key.keyId } });
     expect(notified).toBe(1);
@@ -198,7 +258,9 @@ describe('supersede (POST /admin/recognition-treaties/{id}/supersede)', () => {
     expect(oldView.lifecycle).toMatchObject({ state: 'replaced', replaced_by: treaty.treaty_id });
     const newView = (await (await a.app.request(`/recognition-treaties/${treaty.treaty_id}`)).json()) as Json;
     expect(newView.lifecycle.state).toBe('active');
-    const events = (a.db.sqlite.prepare('SELECT event_type FROM audit_events ORDER BY seq DESC LIMIT 3').all() as Json[]).map((e) => e.event_type).reverse();
+    const events = (a.db.sqlite.prepare('SELECT event_type FROM audit_events ORDER BY seq DESC LIMIT 3').all() as Json[])
+      .map((e) => e.event_type)
+      .reverse();
     expect(events).toEqual(['recognition_treaty_revoked', 'recognition_treaty_issued', 'recognition_treaty_superseded']);
     const entry = JSON.parse((a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx = 0').get() as Json).entry);
     expect(entry).toMatchObject({ kind: 'recognition_treaty', id: old.treaty_id, reason: 'superseded' });
@@ -211,7 +273,10 @@ describe('supersede (POST /admin/recognition-treaties/{id}/supersede)', () => {
     await a.admin('POST', `/admin/recognition-treaties/${other.treaty_id}/revoke`, { reason: 'unspecified' });
     const before = dbDigest(a.db);
     const terms = treatyInput();
-    const r1 = await a.admin('POST', `/admin/recognition-treaties/${old.treaty_id}/supersede`, { ...terms, subject_sovereign_id: 'peer-c' });
+    const r1 = await a.admin('POST', `/admin/recognition-treaties/${old.treaty_id}/supersede`, {
+      ...terms,
+      subject_sovereign_id: 'peer-c',
+    });
     expect([r1.status, await errorCode(r1)]).toEqual([422, 'subject_mismatch']);
     const r2 = await a.admin('POST', `/admin/recognition-treaties/${other.treaty_id}/supersede`, terms);
     expect([r2.status, await errorCode(r2)]).toEqual([409, 'already_revoked']);
@@ -276,7 +341,13 @@ describe('revoke-by-operator', () => {
     const res = await a.admin(
       'POST',
       '/admin/recognition-treaties/revoke-by-operator',
-      { key_id: alice.key.keyId, since: '2026-03-01T01:00:00Z', until: '2026-03-01T02:00:00Z', reason: 'key_compromise', incident: 'INC-alice' },
+      {
+        key_id: alice.key.keyId,
+        since: '2026-03-01T01:00:00Z',
+        until: '2026-03-01T02:00:00Z',
+        reason: 'key_compromise',
+        incident: 'INC-alice',
+      },
       { operator: bob },
     );
     expect(res.status).toBe(200);
@@ -284,7 +355,9 @@ describe('revoke-by-operator', () => {
     expect(out.revoked.map((r: Json) => r.treaty_id).sort()).toEqual([inWindow1, inWindow2].sort());
     expect(out.already_revoked).toEqual([alreadyRevoked]);
     expect(out.revoked.every((r: Json) => r.reason === 'key_compromise' && r.incident === 'INC-alice')).toBe(true);
-    const revokedNow = (a.db.sqlite.prepare("SELECT treaty_id FROM treaty_revocations WHERE reason = 'key_compromise'").all() as Json[]).map((r) => r.treaty_id).sort();
+    const revokedNow = (a.db.sqlite.prepare("SELECT treaty_id FROM treaty_revocations WHERE reason = 'key_compromise'").all() as Json[])
+      .map((r) => r.treaty_id)
+      .sort();
     expect(revokedNow).toEqual([inWindow1, inWindow2].sort());
     for (const untouched of [early, bobs, late]) {
       expect(((await (await a.app.request(`/recognition-treaties/${untouched}`)).json()) as Json).revocation).toBeNull();
@@ -292,7 +365,14 @@ describe('revoke-by-operator', () => {
     expect(a.db.sqlite.prepare("SELECT count(*) AS n FROM revocation_log WHERE reason = 'key_compromise'").get()).toEqual({ n: 2 });
 
     // Without a window it takes everything of that key still standing.
-    const all = (await (await a.admin('POST', '/admin/recognition-treaties/revoke-by-operator', { key_id: alice.key.keyId, reason: 'key_compromise' }, { operator: bob })).json()) as Json;
+    const all = (await (
+      await a.admin(
+        'POST',
+        '/admin/recognition-treaties/revoke-by-operator',
+        { key_id: alice.key.keyId, reason: 'key_compromise' },
+        { operator: bob },
+      )
+    ).json()) as Json;
     expect(all.revoked.map((r: Json) => r.treaty_id).sort()).toEqual([early, late].sort());
   });
 
@@ -300,7 +380,12 @@ describe('revoke-by-operator', () => {
     const a = createTestAuthority();
     await issue(a);
     const before = dbDigest(a.db);
-    const r1 = await a.admin('POST', '/admin/recognition-treaties/revoke-by-operator', { key_id: a.operator.key.keyId, since: '2026-03-02T00:00:00Z', until: '2026-03-01T00:00:00Z', reason: 'key_compromise' });
+    const r1 = await a.admin('POST', '/admin/recognition-treaties/revoke-by-operator', {
+      key_id: a.operator.key.keyId,
+      since: '2026-03-02T00:00:00Z',
+      until: '2026-03-01T00:00:00Z',
+      reason: 'key_compromise',
+    });
     expect([r1.status, await errorCode(r1)]).toEqual([422, 'invalid_time_range']);
     const r2 = await a.admin('POST', '/admin/recognition-treaties/revoke-by-operator', { key_id: 'ops', reason: 'key_compromise' });
     expect([r2.status, await errorCode(r2)]).toEqual([422, 'invalid_revocation_request']);

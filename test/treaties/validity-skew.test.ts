@@ -10,10 +10,17 @@ const opened: TestAuthority[] = [];
 
 /** A verifier A that recognizes B from T0 for 30 days; B issues an attestation valid 7 days from T0. */
 function setup(skew?: number) {
-  const a = createTestAuthority({ sovereignId: 'na-a', now: '2026-02-01T00:00:00Z', ...(skew === undefined ? {} : { config: { validitySkewSeconds: skew } }) });
+  const a = createTestAuthority({
+    sovereignId: 'na-a',
+    now: '2026-02-01T00:00:00Z',
+    ...(skew === undefined ? {} : { config: { validitySkewSeconds: skew } }),
+  });
   const b = createTestAuthority({ sovereignId: 'na-b', now: T0 });
   opened.push(a, b);
-  issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], validity_hours: 24 * 60 }));
+  issueTreaty(
+    a.deps,
+    treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], validity_hours: 24 * 60 }),
+  );
   const attestation = issueAttestation(b.deps, attestationInput({ validity_hours: 24 * 7 }));
   const treaty = issueTreaty(b.deps, treatyInput({ subject_sovereign_id: 'peer-x', validity_hours: 24 * 7 }));
   const verify = async (path: string, body: unknown) => {

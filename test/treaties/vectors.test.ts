@@ -42,7 +42,10 @@ describe.each(Object.keys(PINNED))('golden vectors %s', (name) => {
     expect(all).toContain('{}');
     expect(all).toMatch(/\{[^{}]*\{[^{}]*\{/);
     expect(value.vectors.some((v: { signers: string[] }) => v.signers.length > 1)).toBe(true);
-    expect(value.keys.map((k: { public_key: string }) => k.public_key)).toEqual(['A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=', 'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=']);
+    expect(value.keys.map((k: { public_key: string }) => k.public_key)).toEqual([
+      'A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=',
+      'Kay64UG8yvCyLhqU000LxzYeUm0L/hLIl5S8kyKWbdc=',
+    ]);
   });
 
   it('every vector: canonical bytes, deterministic signatures, strict schema, verification', () => {
@@ -64,7 +67,9 @@ describe.each(Object.keys(PINNED))('golden vectors %s', (name) => {
       expect(signObject(v.unsigned, signers), v.name).toEqual(v.signed);
       expect(schemas[name as keyof typeof schemas].safeParse(v.signed).success, v.name).toBe(true);
       for (const [i, key] of signers.entries()) {
-        expect(verifyBytesNoble(key.raw, Buffer.from(v.canonical, 'utf8'), Buffer.from(v.signed.signatures[i].sig, 'base64')), v.name).toBe(true);
+        expect(verifyBytesNoble(key.raw, Buffer.from(v.canonical, 'utf8'), Buffer.from(v.signed.signatures[i].sig, 'base64')), v.name).toBe(
+          true,
+        );
         const info = parsePublicKey(key.publicKey);
         if (!info.ok) throw new Error('vector key does not parse');
         expect(verifySignedObject(v.signed, [info.key]), v.name).toEqual({ valid: true, keyId: key.keyId });

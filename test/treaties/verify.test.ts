@@ -14,7 +14,10 @@ type Json = Record<string, any>;
 function pair(treatyOverrides: Record<string, unknown> = {}) {
   const a = createTestAuthority({ sovereignId: 'na-a' });
   const b = createTestAuthority({ sovereignId: 'na-b' });
-  const treaty = issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], ...treatyOverrides }));
+  const treaty = issueTreaty(
+    a.deps,
+    treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], ...treatyOverrides }),
+  );
   return { a, b, treaty };
 }
 
@@ -39,7 +42,9 @@ function importedRevocation(a: TestAuthority, issuer: string, kind: string, id: 
     .run(issuer, nextUpdate, '2026-03-01T00:00:00Z');
   const n = (a.db.sqlite.prepare('SELECT count(*) AS n FROM imported_revocations WHERE issuer_sovereign_id = ?').get(issuer) as Json).n;
   a.db.sqlite
-    .prepare('INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, 1)')
+    .prepare(
+      'INSERT INTO imported_revocations (issuer_sovereign_id, log_index, kind, id, reason, revoked_at, feed_sequence) VALUES (?, ?, ?, ?, ?, ?, 1)',
+    )
     .run(issuer, n, kind, id, 'key_compromise', '2026-03-01T00:00:00Z');
   // Rows written here stand for an import; every import announces itself to the caches.
   a.deps.changes.emit('feed-imported', { issuer, sequence: 1 });
@@ -52,7 +57,15 @@ describe('POST /recognition-treaties/verify', () => {
     const r = await verifyTreatyHttp(a, { treaty: t, expected_issuer: 'na-a', expected_subject: 'peer-b' });
     expect(r).toEqual({
       status: 200,
-      body: { accepted: true, reason: 'accepted', warnings: [], treaty_id: t.treaty_id, issuer_sovereign_id: 'na-a', subject_sovereign_id: 'peer-b', signed_by: a.signingKey.keyId },
+      body: {
+        accepted: true,
+        reason: 'accepted',
+        warnings: [],
+        treaty_id: t.treaty_id,
+        issuer_sovereign_id: 'na-a',
+        subject_sovereign_id: 'peer-b',
+        signed_by: a.signingKey.keyId,
+      },
     });
   });
 
@@ -85,7 +98,10 @@ describe('POST /recognition-treaties/verify', () => {
 
   it('rejects expired, not yet valid and revoked treaties, in clock time', async () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
-    const t = issueTreaty(a.deps, treatyInput({ validity_hours: undefined, valid_from: '2026-03-02T00:00:00Z', expires_at: '2026-03-03T00:00:00Z' }));
+    const t = issueTreaty(
+      a.deps,
+      treatyInput({ validity_hours: undefined, valid_from: '2026-03-02T00:00:00Z', expires_at: '2026-03-03T00:00:00Z' }),
+    );
     expect((await verifyTreatyHttp(a, { treaty: t })).body.reason).toBe('not_yet_valid');
     a.clock.set('2026-03-02T00:00:00Z');
     expect((await verifyTreatyHttp(a, { treaty: t })).body.reason).toBe('accepted');
@@ -115,7 +131,13 @@ describe('POST /recognition-treaties/verify', () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
     const t = issueTreaty(a.deps, treatyInput()) as Json;
     const before = dbDigest(a.db);
-    for (const body of [{}, { treaty: { ...t, extra: 1 } }, { treaty: { ...t, treaty_id: 'x' } }, { treaty: t, unknown: true }, { treaty: { ...t, signatures: [] } }]) {
+    for (const body of [
+      {},
+      { treaty: { ...t, extra: 1 } },
+      { treaty: { ...t, treaty_id: 'x' } },
+      { treaty: t, unknown: true },
+      { treaty: { ...t, signatures: [] } },
+    ]) {
       const r = await verifyTreatyHttp(a, body);
       expect(r.status).toBe(422);
       expect(r.body.error.code).toBe('invalid_treaty');
@@ -149,7 +171,11 @@ describe('POST /attestations/verify', () => {
   it('accepts this authority\u2019s own attestation and rejects it once revoked here', async () => {
     const a = createTestAuthority({ sovereignId: 'na-a' });
     const att = issueAttestation(a.deps, attestationInput());
-    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: true, reason: 'accepted', treaty_id: null });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({
+      accepted: true,
+      reason: 'accepted',
+      treaty_id: null,
+    });
     revokeAttestation(a.deps, att.attestation_id, { reason: 'affiliation_changed' });
     expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked' });
   });
@@ -157,19 +183,31 @@ describe('POST /attestations/verify', () => {
   it('rejects a tampered signature, a wrong key, a role outside the scope and an unaccepted status', async () => {
     const { a, b } = pair({ scope: { allowed_roles: ['role:client'], accepted_statuses: ['active'] } });
     const att = issueAttestation(b.deps, attestationInput()) as Json;
-    expect((await verifyAttestationHttp(a, { attestation: tamperSig(att) })).body).toMatchObject({ accepted: false, reason: 'invalid_signature' });
+    expect((await verifyAttestationHttp(a, { attestation: tamperSig(att) })).body).toMatchObject({
+      accepted: false,
+      reason: 'invalid_signature',
+    });
     const { signatures: _s, ...unsigned } = att;
     const byOtherKey = signObject(unsigned, [testKey('not-b')]);
-    expect((await verifyAttestationHttp(a, { attestation: byOtherKey })).body).toMatchObject({ accepted: false, reason: 'invalid_signature' });
+    expect((await verifyAttestationHttp(a, { attestation: byOtherKey })).body).toMatchObject({
+      accepted: false,
+      reason: 'invalid_signature',
+    });
     const bridge = issueAttestation(b.deps, attestationInput({ roles: ['role:client', 'role:bridge'] }));
     expect((await verifyAttestationHttp(a, { attestation: bridge })).body).toMatchObject({ accepted: false, reason: 'role_not_in_scope' });
     const probation = signObject({ ...unsigned, status: 'probation' }, [b.signingKey]);
-    expect((await verifyAttestationHttp(a, { attestation: probation })).body).toMatchObject({ accepted: false, reason: 'status_not_accepted' });
+    expect((await verifyAttestationHttp(a, { attestation: probation })).body).toMatchObject({
+      accepted: false,
+      reason: 'status_not_accepted',
+    });
   });
 
   it('rejects attestations outside their window', async () => {
     const { a, b } = pair({ validity_hours: 24 * 60 });
-    const att = issueAttestation(b.deps, attestationInput({ validity_hours: undefined, valid_from: '2026-03-05T00:00:00Z', expires_at: '2026-03-06T00:00:00Z' }));
+    const att = issueAttestation(
+      b.deps,
+      attestationInput({ validity_hours: undefined, valid_from: '2026-03-05T00:00:00Z', expires_at: '2026-03-06T00:00:00Z' }),
+    );
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('not_yet_valid');
     a.clock.set('2026-03-05T00:00:00Z');
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('accepted');
@@ -180,7 +218,10 @@ describe('POST /attestations/verify', () => {
   it('unknown issuer, and an issuer recognized only by an expired treaty', async () => {
     const { a, b } = pair({ validity_hours: 24 });
     const x = createTestAuthority({ sovereignId: 'na-x' });
-    expect((await verifyAttestationHttp(a, { attestation: issueAttestation(x.deps, attestationInput()) })).body).toMatchObject({ accepted: false, reason: 'unknown_issuer' });
+    expect((await verifyAttestationHttp(a, { attestation: issueAttestation(x.deps, attestationInput()) })).body).toMatchObject({
+      accepted: false,
+      reason: 'unknown_issuer',
+    });
     const att = issueAttestation(b.deps, attestationInput({ validity_hours: 24 * 7 }));
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('accepted');
     a.clock.advance(24 * 3600); // the treaty expires; the cached recognition must not outlive it
@@ -193,7 +234,16 @@ describe('POST /attestations/verify', () => {
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('accepted');
     revokeTreaty(a.deps, treaty.treaty_id, { reason: 'privilege_withdrawn' });
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('issuer_not_recognized');
-    const later = issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'na-b', subject_public_keys: [b.signingKey.publicKey], validity_hours: undefined, valid_from: '2026-03-01T00:00:30Z', expires_at: '2026-04-01T00:00:00Z' }));
+    const later = issueTreaty(
+      a.deps,
+      treatyInput({
+        subject_sovereign_id: 'na-b',
+        subject_public_keys: [b.signingKey.publicKey],
+        validity_hours: undefined,
+        valid_from: '2026-03-01T00:00:30Z',
+        expires_at: '2026-04-01T00:00:00Z',
+      }),
+    );
     expect((await verifyAttestationHttp(a, { attestation: att })).body.reason).toBe('issuer_not_recognized');
     a.clock.advance(30);
     expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ reason: 'accepted', treaty_id: later.treaty_id });
@@ -203,11 +253,18 @@ describe('POST /attestations/verify', () => {
     const { a, b } = pair();
     const att = issueAttestation(b.deps, attestationInput());
     importedRevocation(a, 'na-b', 'membership_attestation', att.attestation_id);
-    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+      warnings: [],
+    });
     const other = issueAttestation(b.deps, attestationInput());
     expect((await verifyAttestationHttp(a, { attestation: other })).body).toMatchObject({ accepted: true, warnings: [] });
     a.clock.set('2026-03-02T00:00:01Z'); // past next_update with no newer feed
-    expect((await verifyAttestationHttp(a, { attestation: other })).body).toMatchObject({ accepted: true, warnings: ['issuer_feed_stale'] });
+    expect((await verifyAttestationHttp(a, { attestation: other })).body).toMatchObject({
+      accepted: true,
+      warnings: ['issuer_feed_stale'],
+    });
     importedRevocation(a, 'na-b', 'public_key', b.signingKey.keyId);
     expect((await verifyAttestationHttp(a, { attestation: other })).body).toMatchObject({ accepted: false, reason: 'signing_key_revoked' });
   });
@@ -219,7 +276,11 @@ describe('POST /attestations/verify', () => {
     publishFeeds(b.deps, { trigger: 'admin' });
     const feed = JSON.parse(latestPublishedFeed(b.db.sqlite)!.body);
     importFeed(a.deps, feed, { actor: { type: 'system' }, via: 'admin' });
-    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+      warnings: [],
+    });
   });
 
   it('the route (signatures checked on the thread pool) and the service (inline) give the same answer in every case', async () => {
@@ -254,30 +315,55 @@ describe('POST /attestations/verify', () => {
   it('an import after verification answered from its caches is seen by the next verification', async () => {
     const { a, b } = pair();
     const att = issueAttestation(b.deps, attestationInput());
-    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: true, warnings: ['issuer_feed_unknown'] });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({
+      accepted: true,
+      warnings: ['issuer_feed_unknown'],
+    });
     revokeAttestation(b.deps, att.attestation_id, { reason: 'affiliation_changed' });
     publishFeeds(b.deps, { trigger: 'admin' });
     importFeed(a.deps, JSON.parse(latestPublishedFeed(b.db.sqlite)!.body), { actor: { type: 'system' }, via: 'admin' });
-    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({ accepted: false, reason: 'revoked_by_issuer_feed', warnings: [] });
+    expect((await verifyAttestationHttp(a, { attestation: att })).body).toMatchObject({
+      accepted: false,
+      reason: 'revoked_by_issuer_feed',
+      warnings: [],
+    });
   });
 
   it('with a presented treaty: it must be this authority\u2019s in-force treaty for the issuer', async () => {
     const { a, b, treaty } = pair();
     const att = issueAttestation(b.deps, attestationInput());
-    expect((await verifyAttestationHttp(a, { attestation: att, treaty })).body).toMatchObject({ accepted: true, treaty_id: treaty.treaty_id });
+    expect((await verifyAttestationHttp(a, { attestation: att, treaty })).body).toMatchObject({
+      accepted: true,
+      treaty_id: treaty.treaty_id,
+    });
     const bsTreaty = issueTreaty(b.deps, treatyInput({ subject_sovereign_id: 'na-a' }));
-    expect((await verifyAttestationHttp(a, { attestation: att, treaty: bsTreaty })).body).toMatchObject({ accepted: false, reason: 'treaty_not_recognized' });
+    expect((await verifyAttestationHttp(a, { attestation: att, treaty: bsTreaty })).body).toMatchObject({
+      accepted: false,
+      reason: 'treaty_not_recognized',
+    });
     const otherSubject = issueTreaty(a.deps, treatyInput({ subject_sovereign_id: 'na-c' }));
-    expect((await verifyAttestationHttp(a, { attestation: att, treaty: otherSubject })).body).toMatchObject({ accepted: false, reason: 'treaty_subject_mismatch' });
+    expect((await verifyAttestationHttp(a, { attestation: att, treaty: otherSubject })).body).toMatchObject({
+      accepted: false,
+      reason: 'treaty_subject_mismatch',
+    });
     revokeTreaty(a.deps, treaty.treaty_id, { reason: 'unspecified' });
-    expect((await verifyAttestationHttp(a, { attestation: att, treaty })).body).toMatchObject({ accepted: false, reason: 'treaty_not_in_force' });
+    expect((await verifyAttestationHttp(a, { attestation: att, treaty })).body).toMatchObject({
+      accepted: false,
+      reason: 'treaty_not_in_force',
+    });
   });
 
   it('malformed input is 422 invalid_attestation / invalid_treaty and changes nothing', async () => {
     const { a, b } = pair();
     const att = issueAttestation(b.deps, attestationInput()) as Json;
     const before = dbDigest(a.db);
-    for (const body of [{}, { attestation: { ...att, extra: true } }, { attestation: { ...att, roles: [] } }, { attestation: att, other: 1 }, { attestation: { ...att, claims: { f: 0.5 } } }]) {
+    for (const body of [
+      {},
+      { attestation: { ...att, extra: true } },
+      { attestation: { ...att, roles: [] } },
+      { attestation: att, other: 1 },
+      { attestation: { ...att, claims: { f: 0.5 } } },
+    ]) {
       const r = await verifyAttestationHttp(a, body);
       expect([r.status, r.body.error.code]).toEqual([422, 'invalid_attestation']);
     }

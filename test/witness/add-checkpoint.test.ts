@@ -10,7 +10,20 @@ import { recognizeAndPeer, type Node } from '../feeds/network.ts';
 import { recognize } from '../feeds/simulated-issuer.ts';
 import { removeTempDirs } from '../ops/helpers.ts';
 import { publishAtSizes } from '../transparency/helpers.ts';
-import { addCheckpoint, body, forgedNote, latestNote, noteText, proofLines, specKeyId, specVerify, startFileNode, startNode, witnessLog, type Restartable } from './helpers.ts';
+import {
+  addCheckpoint,
+  body,
+  forgedNote,
+  latestNote,
+  noteText,
+  proofLines,
+  specKeyId,
+  specVerify,
+  startFileNode,
+  startNode,
+  witnessLog,
+  type Restartable,
+} from './helpers.ts';
 
 const stops: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -32,9 +45,20 @@ async function pair(): Promise<{ w: Restartable; l: Node }> {
 }
 
 const state = (w: Node) => w.db.sqlite.prepare('SELECT origin, sovereign_id, size, root_hash FROM witness_checkpoints').all();
-const conflicts = (w: Node) => w.db.sqlite.prepare('SELECT problem, cosigned_size, old_size, submitted_size, submitted_note, proof FROM witness_conflicts ORDER BY detected_at, evidence_hash').all() as Array<Record<string, unknown>>;
+const conflicts = (w: Node) =>
+  w.db.sqlite
+    .prepare(
+      'SELECT problem, cosigned_size, old_size, submitted_size, submitted_note, proof FROM witness_conflicts ORDER BY detected_at, evidence_hash',
+    )
+    .all() as Array<Record<string, unknown>>;
 const randomHash = () => randomBytes(32).toString('base64');
-const rootOf = (size: number, l: Node) => (l.db.sqlite.prepare('SELECT root_hash FROM log_checkpoints WHERE tree_size = ? ORDER BY sequence DESC LIMIT 1').pluck().get(size) as string).slice(7);
+const rootOf = (size: number, l: Node) =>
+  (
+    l.db.sqlite
+      .prepare('SELECT root_hash FROM log_checkpoints WHERE tree_size = ? ORDER BY sequence DESC LIMIT 1')
+      .pluck()
+      .get(size) as string
+  ).slice(7);
 
 /** Sends a request that must be refused and leave the witness exactly as it was (audit log included). */
 async function refused(w: Node, text: string | Uint8Array, status: number, code: string, problem?: string): Promise<void> {
@@ -81,7 +105,20 @@ describe('POST /witness/add-checkpoint: every answer', () => {
 
     // 404: a log this authority does not witness (signed, well-formed).
     const stranger = testKey('stranger');
-    await refused(w, body(0, [], signNote(formatCheckpoint({ origin: 'stranger.example/log', size: 1, rootHash: `sha256:${'ab'.repeat(32)}` }), 'stranger.example/log', [stranger])), 404, 'witness_log_unknown');
+    await refused(
+      w,
+      body(
+        0,
+        [],
+        signNote(
+          formatCheckpoint({ origin: 'stranger.example/log', size: 1, rootHash: `sha256:${'ab'.repeat(32)}` }),
+          'stranger.example/log',
+          [stranger],
+        ),
+      ),
+      404,
+      'witness_log_unknown',
+    );
 
     // 400: malformed bodies.
     const malformed: Array<[string, string | Uint8Array, string]> = [
@@ -115,7 +152,13 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     await refused(w, `old 0\n\n${'x'.repeat(70 * 1024)}`, 413, 'body_too_large');
 
     // 403: the log's origin, but no valid signature by its key.
-    await refused(w, body(0, [], forgedNote(l, 3, rootOf(3, l), testKey('mallory'))), 403, 'witness_signature_invalid', 'no_known_signature');
+    await refused(
+      w,
+      body(0, [], forgedNote(l, 3, rootOf(3, l), testKey('mallory'))),
+      403,
+      'witness_signature_invalid',
+      'no_known_signature',
+    );
     const tampered = note3.replace(/^(.*\n)3\n/, (_, origin: string) => `${origin}4\n`);
     expect(tampered).not.toBe(note3);
     await refused(w, body(0, [], tampered), 403, 'witness_signature_invalid', 'invalid_signature');
@@ -169,8 +212,15 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     const fork3 = forgedNote(l, 3, 'cd'.repeat(32));
     let res = await addCheckpoint(w.url, body(3, [], fork3));
     expect(res.status).toBe(422);
-    expect(JSON.parse(res.text).error).toMatchObject({ code: 'witness_proof_invalid', details: { problem: 'root_mismatch', cosigned_size: 3 } });
-    expect(lastAudit(w.db)).toMatchObject({ event_type: 'witness_conflict_detected', actor: { type: 'peer', sovereign_id: LOG }, details: { problem: 'root_mismatch', cosigned_size: 3, submitted_size: 3 } });
+    expect(JSON.parse(res.text).error).toMatchObject({
+      code: 'witness_proof_invalid',
+      details: { problem: 'root_mismatch', cosigned_size: 3 },
+    });
+    expect(lastAudit(w.db)).toMatchObject({
+      event_type: 'witness_conflict_detected',
+      actor: { type: 'peer', sovereign_id: LOG },
+      details: { problem: 'root_mismatch', cosigned_size: 3, submitted_size: 3 },
+    });
 
     // A larger checkpoint whose proof does not connect it to the cosigned one.
     const fork9 = forgedNote(l, 9, 'ef'.repeat(32));
@@ -195,7 +245,14 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     expect(conflicts(w)).toEqual(
       expect.arrayContaining([
         { problem: 'root_mismatch', cosigned_size: 3, old_size: 3, submitted_size: 3, submitted_note: fork3, proof: '[]' },
-        { problem: 'inconsistent', cosigned_size: 3, old_size: 3, submitted_size: 9, submitted_note: fork9, proof: JSON.stringify(garbage) },
+        {
+          problem: 'inconsistent',
+          cosigned_size: 3,
+          old_size: 3,
+          submitted_size: 9,
+          submitted_note: fork9,
+          proof: JSON.stringify(garbage),
+        },
         { problem: 'root_mismatch', cosigned_size: 3, old_size: 0, submitted_size: 3, submitted_note: fork3b, proof: '[]' },
       ]),
     );
@@ -203,7 +260,9 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     expect(auditCount(w.db, 'witness_conflict_detected')).toBe(3);
     expect(await (await fetch(`${w.url}/metrics`)).text()).toContain(`accord_witness_conflicts_total{log="${LOG}"} 3`);
     // The evidence is listed for the operator, with the note that was cosigned.
-    const listed = (await (await w.admin('GET', '/admin/witness/conflicts')).json()) as { conflicts: Array<{ cosigned_note: string; proof: string[] }> };
+    const listed = (await (await w.admin('GET', '/admin/witness/conflicts')).json()) as {
+      conflicts: Array<{ cosigned_note: string; proof: string[] }>;
+    };
     expect(listed.conflicts).toHaveLength(3);
     expect(listed.conflicts[0]!.cosigned_note.startsWith(noteText(note3))).toBe(true);
   });
@@ -226,11 +285,18 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     const before = stateOnly();
     const fork = forgedNote(l, 12, '34'.repeat(32));
     let res = await addCheckpoint(w.url, body(8, [randomHash(), randomHash()], fork));
-    expect(JSON.parse(res.text).error).toMatchObject({ code: 'witness_proof_invalid', details: { problem: 'inconsistent', cosigned_size: 8 } });
+    expect(JSON.parse(res.text).error).toMatchObject({
+      code: 'witness_proof_invalid',
+      details: { problem: 'inconsistent', cosigned_size: 8 },
+    });
     res = await addCheckpoint(w.url, body(8, [], forgedNote(l, 8, '56'.repeat(32))));
     expect(JSON.parse(res.text).error).toMatchObject({ code: 'witness_proof_invalid', details: { problem: 'root_mismatch' } });
     expect(stateOnly()).toBe(before);
-    expect(conflicts(w).map((c) => c.problem).sort()).toEqual(['inconsistent', 'root_mismatch']);
+    expect(
+      conflicts(w)
+        .map((c) => c.problem)
+        .sort(),
+    ).toEqual(['inconsistent', 'root_mismatch']);
 
     // The honest log goes on from the cosigned size.
     publishAtSizes(l, [10]);
@@ -245,7 +311,11 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     await cosigned(w, body(0, [], note3), note3);
     let res = await w.admin('POST', `/admin/witness/logs/${LOG}/disable`);
     expect(await res.json()).toMatchObject({ sovereign_id: LOG, enabled: false, changed: true, cosigned: { size: 3 } });
-    expect(lastAudit(w.db)).toMatchObject({ event_type: 'witness_log_disabled', actor: { type: 'operator' }, details: { sovereign_id: LOG, origin: `${LOG}/log` } });
+    expect(lastAudit(w.db)).toMatchObject({
+      event_type: 'witness_log_disabled',
+      actor: { type: 'operator' },
+      details: { sovereign_id: LOG, origin: `${LOG}/log` },
+    });
     await refused(w, body(3, [], note3), 404, 'witness_log_unknown');
     res = await w.admin('POST', '/admin/witness/logs', { sovereign_id: LOG });
     expect(await res.json()).toMatchObject({ enabled: true, changed: true });
@@ -316,8 +386,20 @@ describe('admin: which logs are witnessed', () => {
 
     let res = await w.admin('POST', '/admin/witness/logs', { sovereign_id: LOG });
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ sovereign_id: LOG, origin: `${LOG}/log`, enabled: true, recognized: true, cosigned: null, conflicts: 0, changed: true });
-    expect(lastAudit(w.db)).toMatchObject({ event_type: 'witness_log_enabled', actor: { type: 'operator', label: 'ops' }, details: { sovereign_id: LOG, origin: `${LOG}/log`, origin_source: 'verified_checkpoint' } });
+    expect(await res.json()).toMatchObject({
+      sovereign_id: LOG,
+      origin: `${LOG}/log`,
+      enabled: true,
+      recognized: true,
+      cosigned: null,
+      conflicts: 0,
+      changed: true,
+    });
+    expect(lastAudit(w.db)).toMatchObject({
+      event_type: 'witness_log_enabled',
+      actor: { type: 'operator', label: 'ops' },
+      details: { sovereign_id: LOG, origin: `${LOG}/log`, origin_source: 'verified_checkpoint' },
+    });
     // Enabling again changes nothing and is not audited again.
     const events = auditCount(w.db);
     res = await w.admin('POST', '/admin/witness/logs', { sovereign_id: LOG });
@@ -331,7 +413,18 @@ describe('admin: which logs are witnessed', () => {
 
     res = await w.admin('GET', '/admin/witness/logs');
     expect(await res.json()).toEqual({
-      logs: [{ sovereign_id: LOG, origin: `${LOG}/log`, enabled: true, enabled_at: expect.any(String), updated_at: expect.any(String), recognized: true, cosigned: null, conflicts: 0 }],
+      logs: [
+        {
+          sovereign_id: LOG,
+          origin: `${LOG}/log`,
+          enabled: true,
+          enabled_at: expect.any(String),
+          updated_at: expect.any(String),
+          recognized: true,
+          cosigned: null,
+          conflicts: 0,
+        },
+      ],
     });
   });
 });
@@ -339,14 +432,24 @@ describe('admin: which logs are witnessed', () => {
 describe('the witness, as peers see it', () => {
   it('GET /witness gives the cosigner vkey; the monitoring route serves the latest cosigned checkpoint by origin hash', async () => {
     const { w, l } = await pair();
-    const info = (await (await fetch(`${w.url}/witness`)).json()) as { name: string; add_checkpoint: string; keys: Array<{ key_id: string; public_key: string; vkey: string }> };
+    const info = (await (await fetch(`${w.url}/witness`)).json()) as {
+      name: string;
+      add_checkpoint: string;
+      keys: Array<{ key_id: string; public_key: string; vkey: string }>;
+    };
     const name = `${WITNESS}/witness`;
     const keyId = specKeyId(name, w.signingKey.raw);
     expect(info).toEqual({
       name,
       submission_prefix: '/witness',
       add_checkpoint: '/witness/add-checkpoint',
-      keys: [{ key_id: w.signingKey.keyId, public_key: w.signingKey.publicKey, vkey: `${name}+${keyId.toString('hex')}+${Buffer.concat([Buffer.from([0x04]), w.signingKey.raw]).toString('base64')}` }],
+      keys: [
+        {
+          key_id: w.signingKey.keyId,
+          public_key: w.signingKey.publicKey,
+          vkey: `${name}+${keyId.toString('hex')}+${Buffer.concat([Buffer.from([0x04]), w.signingKey.raw]).toString('base64')}`,
+        },
+      ],
     });
 
     const originHash = createHash('sha256').update(`${LOG}/log`).digest('hex');

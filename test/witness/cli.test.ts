@@ -37,9 +37,21 @@ describe('accord witness', () => {
     expect(JSON.parse(submit.stdout).witnesses).toEqual([]);
 
     const terms = path.join(na.dir, 'terms.json');
-    fs.writeFileSync(terms, JSON.stringify({ subject_sovereign_id: 'cli-log', subject_public_keys: [log.signingKey.publicKey], scope: { allowed_roles: ['role:client'] }, validity_hours: 720 }));
+    fs.writeFileSync(
+      terms,
+      JSON.stringify({
+        subject_sovereign_id: 'cli-log',
+        subject_public_keys: [log.signingKey.publicKey],
+        scope: { allowed_roles: ['role:client'] },
+        validity_hours: 720,
+      }),
+    );
     let r: CliResult | undefined;
-    for (const args of [['treaty', 'issue', terms], ['feed', 'peer-add', 'cli-log', log.url], ['feed', 'pull', 'cli-log']]) {
+    for (const args of [
+      ['treaty', 'issue', terms],
+      ['feed', 'peer-add', 'cli-log', log.url],
+      ['feed', 'pull', 'cli-log'],
+    ]) {
       r = await na.accord(...args);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
     }
@@ -47,7 +59,11 @@ describe('accord witness', () => {
     r = await na.accord('witness', 'enable', 'cli-log');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ sovereign_id: 'cli-log', origin: 'cli-log/log', enabled: true, changed: true });
-    const [logs, conflicts, nobody] = await Promise.all([na.accord('witness', 'logs'), na.accord('witness', 'conflicts'), na.accord('witness', 'disable', 'nobody')]);
+    const [logs, conflicts, nobody] = await Promise.all([
+      na.accord('witness', 'logs'),
+      na.accord('witness', 'conflicts'),
+      na.accord('witness', 'disable', 'nobody'),
+    ]);
     expect(JSON.parse(logs.stdout).logs).toMatchObject([{ sovereign_id: 'cli-log', enabled: true }]);
     expect(JSON.parse(conflicts.stdout)).toEqual({ conflicts: [] });
     expect(nobody.code).toBe(1);
@@ -55,7 +71,10 @@ describe('accord witness', () => {
     r = await na.accord('witness', 'disable', 'cli-log');
     expect(JSON.parse(r.stdout)).toMatchObject({ enabled: false, changed: true });
 
-    const events = na.running.db.sqlite.prepare("SELECT event_type FROM audit_events WHERE event_type LIKE 'witness_%' ORDER BY seq").pluck().all();
+    const events = na.running.db.sqlite
+      .prepare("SELECT event_type FROM audit_events WHERE event_type LIKE 'witness_%' ORDER BY seq")
+      .pluck()
+      .all();
     expect(events).toEqual(['witness_log_enabled', 'witness_log_disabled']);
   }, 120_000);
 });

@@ -4,7 +4,17 @@ import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/authority/config.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
-import { COSIGNATURE_V1_TYPE, cosignatureLine, cosignedMessage, cosignerFor, cosignerKeyId, formatCosignerKey, parseCosignatureLine, parseCosignerKey, verifyCosignature } from '../../src/authority/cosignature.ts';
+import {
+  COSIGNATURE_V1_TYPE,
+  cosignatureLine,
+  cosignedMessage,
+  cosignerFor,
+  cosignerKeyId,
+  formatCosignerKey,
+  parseCosignatureLine,
+  parseCosignerKey,
+  verifyCosignature,
+} from '../../src/authority/cosignature.ts';
 import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
@@ -14,7 +24,8 @@ const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
 /** The spec's example checkpoint (c2sp.org/tlog-cosignature) and its witness line. */
 const EXAMPLE_TEXT = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';
-const EXAMPLE_LINE = '\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==';
+const EXAMPLE_LINE =
+  '\u2014 witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==';
 
 describe('cosignature/v1', () => {
   const seed = seedFor('cosigner');
@@ -22,16 +33,24 @@ describe('cosignature/v1', () => {
   const name = 'witness.example/w1';
 
   it('key id = SHA-256(name ‖ "\\n" ‖ 0x04 ‖ key)[:4]; the vkey is name+hex(id)+base64(0x04 ‖ key)', () => {
-    const expected = createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), key.raw])).digest();
+    const expected = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), key.raw]))
+      .digest();
     expect(COSIGNATURE_V1_TYPE).toBe(0x04);
     expect(cosignerKeyId(name, key.raw)).toBe(expected.readUInt32BE(0));
     const vkey = formatCosignerKey(name, key.raw);
-    expect(vkey).toBe(`${name}+${expected.subarray(0, 4).toString('hex')}+${Buffer.concat([Buffer.from([4]), key.raw]).toString('base64')}`);
+    expect(vkey).toBe(
+      `${name}+${expected.subarray(0, 4).toString('hex')}+${Buffer.concat([Buffer.from([4]), key.raw]).toString('base64')}`,
+    );
     expect(parseCosignerKey(vkey)).toEqual(cosignerFor(name, key.raw));
     // The same key as a note key (type 0x01) has another id and is not a cosigner vkey.
     expect(parseCosignerKey(formatVerifierKey(name, key.raw))).toBeNull();
     // An altered id, name or key never matches.
-    const [n, id, material] = [vkey.slice(0, vkey.indexOf('+')), vkey.split('+')[1]!, vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1)];
+    const [n, id, material] = [
+      vkey.slice(0, vkey.indexOf('+')),
+      vkey.split('+')[1]!,
+      vkey.slice(vkey.indexOf('+', vkey.indexOf('+') + 1) + 1),
+    ];
     expect(parseCosignerKey(`${n}+${(Number.parseInt(id, 16) ^ 1).toString(16).padStart(8, '0')}+${material}`)).toBeNull();
     expect(parseCosignerKey(`${n}x+${id}+${material}`)).toBeNull();
     expect(parseCosignerKey(`${n} x+${id}+${material}`)).toBeNull();
@@ -48,7 +67,11 @@ describe('cosignature/v1', () => {
     ts.writeBigUInt64BE(BigInt(timestamp));
     const expected = `\u2014 ${name} ${Buffer.concat([specKeyId(name, key.raw), ts, sign(null, message, privateKey)]).toString('base64')}\n`;
     expect(cosignatureLine(text, name, key, timestamp)).toBe(expected);
-    expect(specVerify(expected.slice(0, -1), name, key.raw, text)).toEqual({ keyId: specKeyId(name, key.raw), timestamp: BigInt(timestamp), valid: true });
+    expect(specVerify(expected.slice(0, -1), name, key.raw, text)).toEqual({
+      keyId: specKeyId(name, key.raw),
+      timestamp: BigInt(timestamp),
+      valid: true,
+    });
   });
 
   it('reads the spec example: key id, then the timestamp of its "time 1679315147" message, then 64 signature bytes', () => {
@@ -71,7 +94,9 @@ describe('cosignature/v1', () => {
     expect(verifyCosignature(parsed, EXAMPLE_TEXT, cosignerFor(name, other.raw))).toBe(false);
     // Not a cosignature: a plain note signature (68 bytes), a timestamp past 2^53, bad base64.
     const bytes = Buffer.from(line.slice(line.lastIndexOf(' ') + 1), 'base64');
-    expect(parseCosignatureLine(`\u2014 ${name} ${Buffer.concat([bytes.subarray(0, 4), bytes.subarray(12)]).toString('base64')}`)).toBeNull();
+    expect(
+      parseCosignatureLine(`\u2014 ${name} ${Buffer.concat([bytes.subarray(0, 4), bytes.subarray(12)]).toString('base64')}`),
+    ).toBeNull();
     const far = Buffer.from(bytes);
     far.writeBigUInt64BE(2n ** 63n - 1n, 4);
     expect(parseCosignatureLine(`\u2014 ${name} ${far.toString('base64')}`)).toBeNull();
@@ -86,7 +111,12 @@ describe('ACCORD_WITNESSES_JSON', () => {
 
   it('reads name, URL prefix (trailing slash dropped) and vkey', () => {
     const [w] = parseWitnessesJson(JSON.stringify([{ name: 'b.example/witness', url: 'https://b.example/witness/', vkey }]));
-    expect(w).toMatchObject({ name: 'b.example/witness', url: 'https://b.example/witness', vkey, cosigner: cosignerFor('b.example/witness', key.raw) });
+    expect(w).toMatchObject({
+      name: 'b.example/witness',
+      url: 'https://b.example/witness',
+      vkey,
+      cosigner: cosignerFor('b.example/witness', key.raw),
+    });
   });
 
   it.each([
@@ -94,7 +124,11 @@ describe('ACCORD_WITNESSES_JSON', () => {
     ['not an array', '{}', /must be a JSON array/],
     ['an unknown field', JSON.stringify([{ name: 'b.example/witness', url: 'https://b', vkey, quorum: 1 }]), /unknown field "quorum"/],
     ['a missing field', JSON.stringify([{ name: 'b.example/witness', vkey }]), /needs string fields/],
-    ['a note key', JSON.stringify([{ name: 'b.example/witness', url: 'https://b', vkey: formatVerifierKey('b.example/witness', key.raw) }]), /not a cosignature\/v1/],
+    [
+      'a note key',
+      JSON.stringify([{ name: 'b.example/witness', url: 'https://b', vkey: formatVerifierKey('b.example/witness', key.raw) }]),
+      /not a cosignature\/v1/,
+    ],
     ['another name', JSON.stringify([{ name: 'c.example/witness', url: 'https://b', vkey }]), /vkey is for "b.example\/witness"/],
     ['a non-http URL', JSON.stringify([{ name: 'b.example/witness', url: 'ftp://b', vkey }]), /http or https/],
     ['a query', JSON.stringify([{ name: 'b.example/witness', url: 'https://b/w?x=1', vkey }]), /query/],
@@ -106,6 +140,9 @@ describe('ACCORD_WITNESSES_JSON', () => {
   it('a bad list stops start-up with one line naming the variable', () => {
     expect(() => loadConfig({ ACCORD_WITNESSES_JSON: '{}' })).toThrow(/^invalid configuration: ACCORD_WITNESSES_JSON must be a JSON array/);
     expect(() => loadConfig({ ACCORD_WITNESS_NAME: 'has space' })).toThrow(ConfigError);
-    expect(loadConfig({ ACCORD_WITNESSES_JSON: JSON.stringify([{ name: 'b.example/witness', url: 'http://127.0.0.1:1/witness', vkey }]) }).witnesses).toHaveLength(1);
+    expect(
+      loadConfig({ ACCORD_WITNESSES_JSON: JSON.stringify([{ name: 'b.example/witness', url: 'http://127.0.0.1:1/witness', vkey }]) })
+        .witnesses,
+    ).toHaveLength(1);
   });
 });

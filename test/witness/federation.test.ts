@@ -11,7 +11,15 @@ import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
 import { auditCount, lastAudit } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { removeTempDirs } from '../ops/helpers.ts';
-import { buildGoChecker, GO_AVAILABLE, GO_MISSING_REASON, publishAtSizes, revocationEntry, runGoChecker, vkeyOf } from '../transparency/helpers.ts';
+import {
+  buildGoChecker,
+  GO_AVAILABLE,
+  GO_MISSING_REASON,
+  publishAtSizes,
+  revocationEntry,
+  runGoChecker,
+  vkeyOf,
+} from '../transparency/helpers.ts';
 import { latestNote, noteText, specVerify, witnessLog } from './helpers.ts';
 
 const stops: Array<() => Promise<void>> = [];
@@ -36,7 +44,11 @@ async function node(id: string, witnesses: Array<{ name: string; url: string; vk
 
 /** What a log operator reads from a witness's GET /witness to configure it (its vkey confirmed out of band). */
 async function witnessEntry(w: Node, url = w.url): Promise<{ name: string; url: string; vkey: string }> {
-  const info = (await (await fetch(`${w.url}/witness`)).json()) as { name: string; submission_prefix: string; keys: Array<{ vkey: string }> };
+  const info = (await (await fetch(`${w.url}/witness`)).json()) as {
+    name: string;
+    submission_prefix: string;
+    keys: Array<{ vkey: string }>;
+  };
   return { name: info.name, url: `${url}${info.submission_prefix}`, vkey: info.keys[0]!.vkey };
 }
 
@@ -94,7 +106,9 @@ describe('three authorities: A publishes, B and C cosign', () => {
 
     // B and C hold the same state and serve it on their monitoring route.
     for (const w of [b, c]) {
-      expect(w.db.sqlite.prepare('SELECT origin, sovereign_id, size FROM witness_checkpoints').all()).toEqual([{ origin: 'na-a/log', sovereign_id: 'na-a', size: 3 }]);
+      expect(w.db.sqlite.prepare('SELECT origin, sovereign_id, size FROM witness_checkpoints').all()).toEqual([
+        { origin: 'na-a/log', sovereign_id: 'na-a', size: 3 },
+      ]);
     }
     // An importer (B) still accepts A's cosigned checkpoint when it pulls.
     expect((await runPullJob(b.deps)).peers[0]).toMatchObject({ sovereign_id: 'na-a', outcome: 'ok' });
@@ -110,13 +124,22 @@ describe('three authorities: A publishes, B and C cosign', () => {
 
     const status = (await (await a.admin('GET', '/admin/log/witnesses')).json()) as { witnesses: Array<Record<string, unknown>> };
     expect(status.witnesses).toEqual([
-      expect.objectContaining({ name: 'na-b/witness', known_size: 8, cosigned_sequence: 2, up_to_date: true, consecutive_failures: 0, last_reason: null }),
+      expect.objectContaining({
+        name: 'na-b/witness',
+        known_size: 8,
+        cosigned_sequence: 2,
+        up_to_date: true,
+        consecutive_failures: 0,
+        last_reason: null,
+      }),
       expect.objectContaining({ name: 'na-c/witness', known_size: 8, cosigned_sequence: 2, up_to_date: true, consecutive_failures: 0 }),
     ]);
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     expect(metrics).toContain('accord_log_witness_up{witness="na-b/witness"} 1');
     expect(metrics).toContain('accord_log_witness_cosigned_size{witness="na-c/witness"} 8');
-    expect(metrics).toContain(`accord_log_witness_last_cosignature_timestamp_seconds{witness="na-b/witness"} ${Math.floor(a.clock().getTime() / 1000)}`);
+    expect(metrics).toContain(
+      `accord_log_witness_last_cosignature_timestamp_seconds{witness="na-b/witness"} ${Math.floor(a.clock().getTime() / 1000)}`,
+    );
     expect(metrics).toContain('accord_log_witness_submissions_total{witness="na-b/witness",outcome="cosigned"} 2');
 
     // Go's golang.org/x/mod/sumdb/note opens the cosigned checkpoint with the log key (unknown lines ignored) and checks the log.
@@ -149,7 +172,11 @@ describe('three authorities: A publishes, B and C cosign', () => {
     const proxy = await listen(async (req) => {
       if (!on.current) return new Response('down for maintenance\n', { status: 503 });
       const url = new URL(req.url);
-      return fetch(`${c.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, ...(req.method === 'POST' ? { body: await req.text() } : {}) });
+      return fetch(`${c.url}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.method === 'POST' ? { body: await req.text() } : {}),
+      });
     });
     stops.push(proxy.stop);
     const a = await node('na-a', [await witnessEntry(b), await witnessEntry(c, proxy.url)]);
@@ -159,8 +186,17 @@ describe('three authorities: A publishes, B and C cosign', () => {
 
     let round = await submitToWitnesses(a.deps);
     expect(round.witnesses[0]).toMatchObject({ witness: 'na-b/witness', outcome: 'cosigned' });
-    expect(round.witnesses[1]).toMatchObject({ witness: 'na-c/witness', outcome: 'failed', reason: 'unexpected_status', next_attempt_at: '2026-03-01T00:00:30Z' });
-    expect(lastAudit(a.db)).toMatchObject({ event_type: 'witness_cosigning_failing', actor: { type: 'system' }, details: { witness: 'na-c/witness', reason: 'unexpected_status', size: 2 } });
+    expect(round.witnesses[1]).toMatchObject({
+      witness: 'na-c/witness',
+      outcome: 'failed',
+      reason: 'unexpected_status',
+      next_attempt_at: '2026-03-01T00:00:30Z',
+    });
+    expect(lastAudit(a.db)).toMatchObject({
+      event_type: 'witness_cosigning_failing',
+      actor: { type: 'system' },
+      details: { witness: 'na-c/witness', reason: 'unexpected_status', size: 2 },
+    });
     // The served checkpoint carries the cosignature that came.
     expect(signatureLines(await latestNote(a))).toHaveLength(2);
     expect(await (await fetch(`${a.url}/metrics`)).text()).toContain('accord_log_witness_up{witness="na-c/witness"} 0');
@@ -176,7 +212,9 @@ describe('three authorities: A publishes, B and C cosign', () => {
     // Back up: `accord witness submit` (forced) ignores the backoff; the recovery is audited.
     on.current = true;
     const res = await a.admin('POST', '/admin/log/witnesses/submit');
-    expect(await res.json()).toMatchObject({ witnesses: [{ outcome: 'up_to_date' }, { witness: 'na-c/witness', outcome: 'cosigned', size: 2 }] });
+    expect(await res.json()).toMatchObject({
+      witnesses: [{ outcome: 'up_to_date' }, { witness: 'na-c/witness', outcome: 'cosigned', size: 2 }],
+    });
     expect(lastAudit(a.db)).toMatchObject({ event_type: 'witness_cosigning_recovered', details: { witness: 'na-c/witness', failures: 2 } });
     expect(signatureLines(await latestNote(a))).toHaveLength(3);
     expect(await (await fetch(`${a.url}/metrics`)).text()).toContain('accord_log_witness_up{witness="na-c/witness"} 1');

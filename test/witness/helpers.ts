@@ -57,7 +57,10 @@ const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[:4]. */
 export function specKeyId(name: string, rawKey: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), rawKey])).digest().subarray(0, 4);
+  return createHash('sha256')
+    .update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x04]), rawKey]))
+    .digest()
+    .subarray(0, 4);
 }
 
 export interface SpecCosignature {
@@ -75,7 +78,11 @@ export function specVerify(line: string, name: string, rawKey: Buffer, text: str
   const timestamp = bytes.readBigUInt64BE(4);
   const message = Buffer.from(`cosignature/v1\ntime ${timestamp}\n${text}`, 'utf8');
   const key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, rawKey]), format: 'der', type: 'spki' });
-  return { keyId: bytes.subarray(0, 4), timestamp, valid: bytes.subarray(0, 4).equals(specKeyId(name, rawKey)) && verify(null, message, key, bytes.subarray(12)) };
+  return {
+    keyId: bytes.subarray(0, 4),
+    timestamp,
+    valid: bytes.subarray(0, 4).equals(specKeyId(name, rawKey)) && verify(null, message, key, bytes.subarray(12)),
+  };
 }
 
 // ---- A witness and a log.
@@ -110,7 +117,11 @@ export async function startFileNode(sovereignId: string, config: Parameters<type
         db,
         clock: a.clock,
         config: a.config,
-        identity: { sovereignId, signingKeys: [a.signingKey], publishedKeys: [{ key_id: a.signingKey.keyId, public_key: a.signingKey.publicKey }] },
+        identity: {
+          sovereignId,
+          signingKeys: [a.signingKey],
+          publishedKeys: [{ key_id: a.signingKey.keyId, public_key: a.signingKey.publicKey }],
+        },
         operatorKeys: a.deps.operatorKeys,
         logger: pino({ level: 'silent' }),
       });

@@ -14,11 +14,18 @@ const key = signingKeyFromSeed(seedFor('request body log'));
 const originArb = fc.stringMatching(/^[a-z0-9.-]{1,20}\/[a-z0-9/-]{1,20}$/);
 const hashArb = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b));
 const sizeArb = fc.oneof(fc.nat(1000), fc.maxSafeNat());
-const noteArb = fc.record({ origin: originArb, size: sizeArb, root: hashArb, extension: fc.option(fc.stringMatching(/^[a-z][a-z0-9 -]{0,30}[a-z0-9]$/), { nil: undefined }) }).map((c) => {
-  const text = formatCheckpoint({ origin: c.origin, size: c.size, rootHash: `sha256:${c.root.toString('hex')}` });
-  const withExtension = c.extension ? `${text}${c.extension}\n` : text;
-  return { ...c, note: signNote(withExtension, c.origin, [key]) };
-});
+const noteArb = fc
+  .record({
+    origin: originArb,
+    size: sizeArb,
+    root: hashArb,
+    extension: fc.option(fc.stringMatching(/^[a-z][a-z0-9 -]{0,30}[a-z0-9]$/), { nil: undefined }),
+  })
+  .map((c) => {
+    const text = formatCheckpoint({ origin: c.origin, size: c.size, rootHash: `sha256:${c.root.toString('hex')}` });
+    const withExtension = c.extension ? `${text}${c.extension}\n` : text;
+    return { ...c, note: signNote(withExtension, c.origin, [key]) };
+  });
 const requestArb = fc.record({ old: sizeArb, proof: fc.array(hashArb, { maxLength: MAX_PROOF_LINES }), checkpoint: noteArb });
 
 describe('add-checkpoint body parser', () => {
@@ -30,7 +37,11 @@ describe('add-checkpoint body parser', () => {
         expect(parsed.old).toBe(old);
         expect(parsed.proof).toEqual(proof);
         expect(parsed.note).toBe(checkpoint.note);
-        expect(parsed.checkpoint).toMatchObject({ origin: checkpoint.origin, size: checkpoint.size, rootHash: `sha256:${checkpoint.root.toString('hex')}` });
+        expect(parsed.checkpoint).toMatchObject({
+          origin: checkpoint.origin,
+          size: checkpoint.size,
+          rootHash: `sha256:${checkpoint.root.toString('hex')}`,
+        });
       }),
       { seed: SEED, numRuns: 300 },
     );
@@ -41,14 +52,16 @@ describe('add-checkpoint body parser', () => {
       fc.uint8Array({ maxLength: 600 }),
       fc.string({ maxLength: 300 }).map((s) => Buffer.from(s)),
       // Near misses: a valid body with a few bytes changed, inserted or removed.
-      fc.tuple(requestArb, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('replace', 'insert', 'delete')).map(([r, at, byte, how]) => {
-        const b = Buffer.from(formatAddCheckpointBody(r.old, r.proof, r.checkpoint.note));
-        const i = at % b.length;
-        if (how === 'replace') b[i] = byte;
-        if (how === 'insert') return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
-        if (how === 'delete') return Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]);
-        return b;
-      }),
+      fc
+        .tuple(requestArb, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('replace', 'insert', 'delete'))
+        .map(([r, at, byte, how]) => {
+          const b = Buffer.from(formatAddCheckpointBody(r.old, r.proof, r.checkpoint.note));
+          const i = at % b.length;
+          if (how === 'replace') b[i] = byte;
+          if (how === 'insert') return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
+          if (how === 'delete') return Buffer.concat([b.subarray(0, i), b.subarray(i + 1)]);
+          return b;
+        }),
     );
     fc.assert(
       fc.property(bytesArb, (bytes) => {
@@ -62,16 +75,40 @@ describe('add-checkpoint body parser', () => {
   });
 
   it('refuses every departure from the grammar with the reason', () => {
-    const cases: Array<[string, (r: fc.Arbitrary<{ old: number; proof: Buffer[]; note: string }>) => fc.Arbitrary<[string | Buffer, string]>]> = [
-      ['a leading zero in old', (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace(/^old /, 'old 0'), 'old_line'])],
+    const cases: Array<
+      [string, (r: fc.Arbitrary<{ old: number; proof: Buffer[]; note: string }>) => fc.Arbitrary<[string | Buffer, string]>]
+    > = [
+      [
+        'a leading zero in old',
+        (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace(/^old /, 'old 0'), 'old_line']),
+      ],
       ['a sign', (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace(/^old /, 'old +'), 'old_line'])],
       ['"Old"', (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace(/^old/, 'Old'), 'old_line'])],
-      ['a CR before a newline', (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace('\n', '\r\n'), 'old_line'])],
-      ['more than 63 proof lines', (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [], note).replace('\n\n', `\n${`${Buffer.alloc(32, 7).toString('base64')}\n`.repeat(64)}\n`), 'too_many_proof_lines'])],
+      [
+        'a CR before a newline',
+        (r) => r.map(({ old, proof, note }) => [formatAddCheckpointBody(old, proof, note).replace('\n', '\r\n'), 'old_line']),
+      ],
+      [
+        'more than 63 proof lines',
+        (r) =>
+          r.map(({ old, note }) => [
+            formatAddCheckpointBody(old, [], note).replace('\n\n', `\n${`${Buffer.alloc(32, 7).toString('base64')}\n`.repeat(64)}\n`),
+            'too_many_proof_lines',
+          ]),
+      ],
       ['a 33-byte proof hash', (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [Buffer.alloc(33)], note), 'proof_line'])],
-      ['unpadded base64', (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [Buffer.alloc(32, 1)], note).replace('=\n', '\n'), 'proof_line'])],
-      ['no blank line (note text without separator)', (r) => r.map(({ old }) => [`old ${old}\nnot-a-hash-and-no-blank-line`, 'no_blank_line'])],
-      ['a note without signature lines', (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [], note.slice(0, note.lastIndexOf('\n\n') + 1)), 'malformed_note'])],
+      [
+        'unpadded base64',
+        (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [Buffer.alloc(32, 1)], note).replace('=\n', '\n'), 'proof_line']),
+      ],
+      [
+        'no blank line (note text without separator)',
+        (r) => r.map(({ old }) => [`old ${old}\nnot-a-hash-and-no-blank-line`, 'no_blank_line']),
+      ],
+      [
+        'a note without signature lines',
+        (r) => r.map(({ old, note }) => [formatAddCheckpointBody(old, [], note.slice(0, note.lastIndexOf('\n\n') + 1)), 'malformed_note']),
+      ],
     ];
     const base = requestArb.map((r) => ({ old: r.old, proof: r.proof, note: r.checkpoint.note }));
     for (const [name, make] of cases) {
@@ -104,7 +141,11 @@ describe('add-checkpoint body parser', () => {
     if ('problem' in parsed) throw new Error(parsed.problem);
     expect(parsed.old).toBe(20852014);
     expect(parsed.proof.map((h) => h.toString('base64'))).toEqual(example.split('\n').slice(1, 5));
-    expect(parsed.checkpoint).toMatchObject({ origin: 'example.com/behind-the-sofa', size: 20852163, rootHash: `sha256:${Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64').toString('hex')}` });
+    expect(parsed.checkpoint).toMatchObject({
+      origin: 'example.com/behind-the-sofa',
+      size: 20852163,
+      rootHash: `sha256:${Buffer.from('CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=', 'base64').toString('hex')}`,
+    });
     expect(parsed.parsed.signatures).toHaveLength(2);
   });
 });
