@@ -2,7 +2,13 @@
 import { appendAudit, originOf, type RequestOrigin } from '../authority/audit.ts';
 import type { Clock } from '../authority/clock.ts';
 import type { Sqlite } from '../db/database.ts';
-import { insertEquivocationEvidence, pauseIssuerRow, recordImportedFeed, type ImportedFeedRecord } from './imported-store.ts';
+import {
+  insertEquivocationEvidence,
+  pauseIssuerRow,
+  recordImportedFeed,
+  type EquivocationEvidence,
+  type ImportedFeedRecord,
+} from './imported-store.ts';
 
 /*
  * The native importer (import.ts) and the Genesis Mesh snapshot importer (gm-import.ts) decide
@@ -79,14 +85,7 @@ export function recordEquivocation(
   sqlite: Sqlite,
   clock: Clock,
   origin: RequestOrigin,
-  evidence: {
-    issuer: string;
-    sequence: number;
-    knownFeedHash: string | null;
-    conflictingFeedHash: string;
-    conflictingBody: string;
-    detectedAt: string;
-  },
+  evidence: EquivocationEvidence,
   extra: Record<string, unknown>,
 ): void {
   const { issuer, sequence, knownFeedHash, conflictingFeedHash } = evidence;
