@@ -45,9 +45,10 @@ function exportRun(dbPath: string, output: string): ExportRun {
   return JSON.parse(child.stdout.trim().split('\\n').pop()!) as ExportRun;
 }
 
-/** The limit: the same rows, iterated raw, their stored JCS text written in large chunks. */
+/** The limit: the same header line and rows, iterated raw, their stored JCS text written in large chunks. */
 async function rawRun(dbPath: string, output: string): Promise<ExportRun> {
   const { openDatabase } = await import('../../src/db/database.ts');
+  const { exportHeaderLine } = await import('../../src/ops/export-format.ts');
   const baseline = peakRssBytes();
   const started = now();
   const db = openDatabase(dbPath, { readonly: true });
@@ -55,8 +56,10 @@ async function rawRun(dbPath: string, output: string): Promise<ExportRun> {
     .prepare('SELECT seq, hash, canonical FROM audit_events WHERE seq > ? ORDER BY seq')
     .raw(true)
     .iterate(0) as IterableIterator<[number, string, string]>;
+  // The same header line the export starts with (no filters), so both files hold the same bytes.
+  const sovereign = db.sqlite.prepare("SELECT value FROM authority_meta WHERE key = 'sovereign_id'").pluck().get() as string;
   const fd = fs.openSync(output, 'w');
-  let pending = '';
+  let pending = `${exportHeaderLine('jsonl', { sovereign_id: sovereign, filters: {} })}\n`;
   let n = 0;
   let bytes = 0;
   for (const [, , canonical] of rows) {
