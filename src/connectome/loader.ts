@@ -7,24 +7,13 @@ import { listPeerIds } from '../feeds/peers.ts';
 import { readPublishedSpans } from '../feeds/published-store.ts';
 import { receiptsByImporter } from '../feeds/receipts.ts';
 import { readLogSummaries } from '../log/revocation-log.ts';
-import { readTreatySummaries } from '../treaties/store.ts';
+import { readTreatySummaries, type TreatySummaryRow } from '../treaties/store.ts';
 import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
 
 /*
  * Read-only, and only through the owning domains' read functions (their stores): the connectome
  * never touches another domain's tables itself.
  */
-
-type TreatyRow = [
-  treatyId: string,
-  issuer: string,
-  subject: string,
-  validFrom: string,
-  expiresAt: string,
-  roles: string | null,
-  replacedBy: string | null,
-  body: string,
-];
 
 /** This authority's treaties with the replacement of any superseded one. */
 function ownTreaties(sqlite: Sqlite): TreatyRecord[] {
@@ -47,7 +36,7 @@ function toTreaty([
   roles,
   replacedBy,
   body,
-]: TreatyRow): TreatyRecord {
+]: TreatySummaryRow): TreatyRecord {
   const record: TreatyRecord = {
     treaty_id,
     issuer_sovereign_id,

@@ -119,22 +119,21 @@ const everyTreaty = perConnection((sqlite) =>
     .raw(true),
 );
 
-/** Every treaty this authority issued, with its roles (JSON text) and the replacement of a superseded one. */
-export function readTreatySummaries(
-  sqlite: Sqlite,
-): Array<
-  [
-    treatyId: string,
-    issuer: string,
-    subject: string,
-    validFrom: string,
-    expiresAt: string,
-    roles: string | null,
-    replacedBy: string | null,
-    body: string,
-  ]
-> {
-  return everyTreaty(sqlite).all() as ReturnType<typeof readTreatySummaries>;
+/** A treaty this authority issued, with its roles (JSON text) and the replacement of a superseded one. */
+export type TreatySummaryRow = [
+  treatyId: string,
+  issuer: string,
+  subject: string,
+  validFrom: string,
+  expiresAt: string,
+  roles: string | null,
+  replacedBy: string | null,
+  body: string,
+];
+
+/** Every treaty this authority issued, as summary rows. */
+export function readTreatySummaries(sqlite: Sqlite): TreatySummaryRow[] {
+  return everyTreaty(sqlite).all() as TreatySummaryRow[];
 }
 
 /**
