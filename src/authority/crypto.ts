@@ -195,11 +195,14 @@ export interface SigningKey {
   privateKey: KeyObject;
 }
 
-/** Builds a signing key from a 32-byte seed (noble derives the public key; OpenSSL signs). */
+/**
+ * Builds a signing key from a 32-byte seed. OpenSSL derives the public key and signs (noble's first
+ * derivation builds precomputed tables: about a third of a second at start-up).
+ */
 export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
   if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
-  const raw = Buffer.from(ed25519.getPublicKey(seed));
   const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const raw = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x as string, 'base64url');
   rememberValid(raw);
   return { keyId: keyIdOf(raw), publicKey: raw.toString('base64'), raw, privateKey };
 }
