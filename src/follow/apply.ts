@@ -83,7 +83,7 @@ export function pinnedKeysOf(state: Pick<FollowerStateRow, 'pinned_keys'>): Publ
   });
 }
 
-function refuse(reason: RefusalReason, message: string): never {
+function refuseUpdate(reason: RefusalReason, message: string): never {
   throw new FollowerRefusal(reason, message);
 }
 
@@ -91,7 +91,7 @@ function parseText(text: string, reason: RefusalReason, what: string): unknown {
   try {
     return parseJsonStrict(text, { integersOnly: true });
   } catch {
-    return refuse(reason, `${what} is not valid JSON`);
+    return refuseUpdate(reason, `${what} is not valid JSON`);
   }
 }
 
@@ -109,19 +109,20 @@ export interface AppliedUpdate {
 
 /** Checks the update's signature and its place in the chain; returns it parsed. Reads only. */
 function checkUpdate(deps: AppDeps, text: string, state: FollowerStateRow): FollowerUpdate {
-  if (Buffer.byteLength(text, 'utf8') > MAX_UPDATE_BYTES) refuse('too_large', `the update is larger than ${MAX_UPDATE_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_UPDATE_BYTES) refuseUpdate('too_large', `the update is larger than ${MAX_UPDATE_BYTES} bytes`);
   const parsed = followerUpdateSchema.safeParse(parseText(text, 'malformed_update', 'the update'));
   if (!parsed.success)
-    refuse('malformed_update', `the update does not match its schema (${parsed.error.issues[0]?.path.join('.') || 'root'})`);
+    refuseUpdate('malformed_update', `the update does not match its schema (${parsed.error.issues[0]?.path.join('.') || 'root'})`);
   const update = parsed.data;
-  if (canonicalJson(update) !== text) refuse('malformed_update', 'the update is not in canonical form (RFC 8785)');
+  if (canonicalJson(update) !== text) refuseUpdate('malformed_update', 'the update is not in canonical form (RFC 8785)');
   if (update.sovereign_id !== state.sovereign_id)
-    refuse('wrong_sovereign', `the update is from "${update.sovereign_id}", not from "${state.sovereign_id}"`);
+    refuseUpdate('wrong_sovereign', `the update is from "${update.sovereign_id}", not from "${state.sovereign_id}"`);
   if (!verifySignedObject(update, pinnedKeysOf(state)).valid)
-    refuse('invalid_signature', "the update's signature does not verify under the pinned keys");
+    refuseUpdate('invalid_signature', "the update's signature does not verify under the pinned keys");
   if (update.sequence !== state.applied_sequence + 1)
-    refuse('sequence_gap', `expected update ${state.applied_sequence + 1}, got ${update.sequence}`);
-  if (update.previous_update_hash !== state.applied_hash) refuse('chain_mismatch', 'the update does not chain to the last one applied');
+    refuseUpdate('sequence_gap', `expected update ${state.applied_sequence + 1}, got ${update.sequence}`);
+  if (update.previous_update_hash !== state.applied_hash)
+    refuseUpdate('chain_mismatch', 'the update does not chain to the last one applied');
   const now = deps.clock().getTime();
   const issued = Date.parse(update.issued_at);
   if (
@@ -129,7 +130,7 @@ function checkUpdate(deps: AppDeps, text: string, state: FollowerStateRow): Foll
     (state.applied_issued_at !== null && issued < Date.parse(state.applied_issued_at)) ||
     Date.parse(update.next_update) <= issued
   )
-    refuse('invalid_timestamps', 'issued_at is in the future, before the previous update, or not before next_update');
+    refuseUpdate('invalid_timestamps', 'issued_at is in the future, before the previous update, or not before next_update');
   return update;
 }
 
@@ -150,7 +151,7 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
   if (update.declaration !== null) {
     const checked = checkDeclaration(update.declaration, keys);
     if (!checked || checked.declaration.sovereign_id !== state.sovereign_id)
-      refuse('invalid_declaration', 'the declaration is malformed, for another sovereign, or not signed by a pinned key');
+      refuseUpdate('invalid_declaration', 'the declaration is malformed, for another sovereign, or not signed by a pinned key');
     // The declaration is the primary's word, signed by a key already pinned: its keys are pinned from now on (key rotation).
     declaredKeys = checked.declaration.public_keys.map((k) => ({ ...k }));
     keys = [...new Map([...keys, ...checked.keys].map((k) => [k.keyId, k])).values()];
@@ -159,23 +160,23 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
 
   const treaties = update.treaties.map(({ treaty: treatyText, subject_profile }) => {
     const parsed = recognitionTreatySchema.safeParse(parseText(treatyText, 'invalid_treaty', 'a treaty'));
-    if (!parsed.success) return refuse('invalid_treaty', 'a treaty does not match the treaty schema');
+    if (!parsed.success) return refuseUpdate('invalid_treaty', 'a treaty does not match the treaty schema');
     const treaty = parsed.data;
     if (
       treaty.issuer_sovereign_id !== state.sovereign_id ||
       canonicalJson(treaty) !== treatyText ||
       !verifySignedObject(treaty, keys).valid
     )
-      refuse('invalid_treaty', `treaty ${treaty.treaty_id} is not the primary's, not canonical, or not signed by its keys`);
+      refuseUpdate('invalid_treaty', `treaty ${treaty.treaty_id} is not the primary's, not canonical, or not signed by its keys`);
     return { treaty, text: treatyText, subject_profile };
   });
 
   const feeds = update.feeds.map((feedText) => {
     const parsed = safeParseRevocationFeed(parseText(feedText, 'invalid_feed', 'a feed'));
-    if (!parsed.success) return refuse('invalid_feed', 'a feed does not match the feed schema');
+    if (!parsed.success) return refuseUpdate('invalid_feed', 'a feed does not match the feed schema');
     const feed = parsed.data;
     if (feed.issuer_sovereign_id !== state.sovereign_id || !verifySignedObject(feed as unknown as Record<string, unknown>, keys).valid)
-      refuse('invalid_feed', `feed ${feed.sequence} is not the primary's or not signed by its keys`);
+      refuseUpdate('invalid_feed', `feed ${feed.sequence} is not the primary's or not signed by its keys`);
     return { feed, text: feedText, entryTexts: feed.entries.map((e) => canonicalJson(e)) };
   });
   const replacedBy = new Map(update.replacements.map((r) => [r.treaty_id, r.replaced_by]));
@@ -202,29 +203,29 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
       for (const { feed, text: feedText, entryTexts } of feeds) {
         const previous = readLastPublished(sqlite);
         if (feed.sequence !== (previous?.sequence ?? 0) + 1)
-          refuse('invalid_feed', `feed ${feed.sequence} does not follow feed ${previous?.sequence ?? 0}`);
+          refuseUpdate('invalid_feed', `feed ${feed.sequence} does not follow feed ${previous?.sequence ?? 0}`);
         const expected = previous
           ? feed.version === 1
             ? previous.feed_hash
             : (previous.signed_hash ?? signedPartHash(previous.body))
           : null;
         if (feed.previous_feed_hash !== expected)
-          refuse('invalid_feed', `feed ${feed.sequence} does not chain to feed ${previous?.sequence}`);
+          refuseUpdate('invalid_feed', `feed ${feed.sequence} does not chain to feed ${previous?.sequence}`);
         const before = readLogHead(sqlite);
         if (entryTexts.length > 0 && feed.entries[0]!.index !== before.size)
-          refuse('invalid_feed', `feed ${feed.sequence} does not continue the log at ${before.size}`);
+          refuseUpdate('invalid_feed', `feed ${feed.sequence} does not continue the log at ${before.size}`);
         let head: ReturnType<typeof readLogHead>;
         try {
           head = entryTexts.length > 0 ? appendLogEntryTexts(sqlite, entryTexts) : before;
         } catch {
-          return refuse('invalid_feed', `feed ${feed.sequence} has entries out of order`);
+          return refuseUpdate('invalid_feed', `feed ${feed.sequence} has entries out of order`);
         }
         if (head.size !== feed.log.size || head.rootHash !== feed.log.root_hash)
-          refuse('invalid_feed', `feed ${feed.sequence}'s log head does not match its entries`);
+          refuseUpdate('invalid_feed', `feed ${feed.sequence}'s log head does not match its entries`);
         for (const entry of feed.entries) {
           if (entry.kind !== 'recognition_treaty') continue;
           if (!treatyExists(sqlite, entry.id))
-            refuse('invalid_feed', `feed ${feed.sequence} revokes treaty ${entry.id}, which was never sent`);
+            refuseUpdate('invalid_feed', `feed ${feed.sequence} revokes treaty ${entry.id}, which was never sent`);
           insertTreatyRevocationCopy(sqlite, {
             treaty_id: entry.id,
             reason: entry.reason,
@@ -254,7 +255,7 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
 
       for (const cp of update.checkpoints) {
         const feed = feedSizes.get(cp.sequence);
-        if (!feed) refuse('invalid_checkpoint', `checkpoint ${cp.sequence} is for a feed this update does not carry`);
+        if (!feed) refuseUpdate('invalid_checkpoint', `checkpoint ${cp.sequence} is for a feed this update does not carry`);
         const origin = cp.note.slice(0, Math.max(0, cp.note.indexOf('\n')));
         const opened = openNote(
           cp.note,
@@ -268,7 +269,7 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
           (body.auditHead?.seq ?? null) !== cp.audit_seq ||
           (body.auditHead?.hash ?? null) !== cp.audit_hash
         )
-          refuse('invalid_checkpoint', `checkpoint ${cp.sequence} is not signed by the primary's keys or does not match its feed`);
+          refuseUpdate('invalid_checkpoint', `checkpoint ${cp.sequence} is not signed by the primary's keys or does not match its feed`);
         storeCheckpointCopy(
           sqlite,
           {
@@ -289,13 +290,15 @@ export function applyFollowerUpdate(deps: AppDeps, text: string): AppliedUpdate 
         const id = delta.issuer_sovereign_id;
         if (delta.reset) deleteIssuerCopy(sqlite, id);
         if (delta.state === null) {
-          if (!delta.reset || delta.revocations.length > 0) refuse('invalid_issuer_state', `issuer ${id} has revocations but no state`);
+          if (!delta.reset || delta.revocations.length > 0)
+            refuseUpdate('invalid_issuer_state', `issuer ${id} has revocations but no state`);
         } else {
           writeIssuerCopy(sqlite, { issuer_sovereign_id: id, ...delta.state, paused: delta.state.paused ? 1 : 0 });
         }
         let last = maxImportedLogIndex(sqlite, id);
         for (const r of delta.revocations) {
-          if (r.log_index <= last) refuse('invalid_issuer_state', `issuer ${id}'s revocations do not continue its log at ${last + 1}`);
+          if (r.log_index <= last)
+            refuseUpdate('invalid_issuer_state', `issuer ${id}'s revocations do not continue its log at ${last + 1}`);
           last = r.log_index;
         }
         insertImportedRevocationCopies(

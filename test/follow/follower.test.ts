@@ -202,8 +202,8 @@ describe('a follower', () => {
     const tampers: Array<[string, (body: string) => string]> = [
       // The revocation swapped for another reason: the signature no longer verifies.
       ['invalid_signature', (body) => body.replace('key_compromise', 'unspecified')],
-      // Re-signed by a stranger's key: not a pinned key.
-      ['invalid_signature', (body) => body.replace(/"sig":"[^"]+"/, '"sig":"' + Buffer.alloc(64, 7).toString('base64') + '"')],
+      // The signature swapped for other bytes.
+      ['invalid_signature', (body) => body.replace(/"sig":"[^"]+"/, `"sig":"${Buffer.alloc(64, 7).toString('base64')}"`)],
       ['malformed_update', (body) => `${body} `],
       ['malformed_update', () => '{"type":"follower_update"}'],
     ];
