@@ -199,7 +199,14 @@ async function main(): Promise<void> {
       ratio: round(ratio),
       target: '2 followers ≥ 1.6× one',
       pass: ratio >= 1.6 && allOk,
-      details: { one, two, all_200: allOk, load_generator_ceiling_rps: round(ceiling), initial_copy_ms: Math.round(copyMs), follower_updates: initial.latest_sequence },
+      details: {
+        one,
+        two,
+        all_200: allOk,
+        load_generator_ceiling_rps: round(ceiling),
+        initial_copy_ms: Math.round(copyMs),
+        follower_updates: initial.latest_sequence,
+      },
     },
     {
       workload: 'followers lag',
