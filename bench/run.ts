@@ -20,6 +20,7 @@ export const WORKLOADS = [
   'startup',
   'transparency',
   'monitor',
+  'followers',
 ] as const;
 
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');

@@ -22,6 +22,8 @@ export interface AuthorityIdentity {
   signingKeys: SigningKey[];
   /** Keys announced in the well-known declaration. */
   publishedKeys: PublishedKey[];
+  /** Set on a read-only follower (`accord serve --follow`): the URL of the primary (or its mirror) it copies. It has no signing keys. */
+  primaryUrl?: string;
 }
 
 export type { ChangeBus } from './changes.ts';

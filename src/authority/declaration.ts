@@ -30,3 +30,19 @@ export function buildDeclaration(deps: Pick<AppDeps, 'identity' | 'clock'>) {
     deps.identity.signingKeys,
   );
 }
+
+const current = new WeakMap<Pick<AppDeps, 'identity' | 'clock' | 'changes'>, Declaration>();
+
+/**
+ * The declaration this authority serves: signed once, and again only when its signing keys change, so
+ * serving never signs and everyone who reads it (the well-known route, followers) sees the same bytes.
+ */
+export function currentDeclaration(deps: Pick<AppDeps, 'identity' | 'clock' | 'changes'>): Declaration {
+  let declaration = current.get(deps);
+  if (!declaration) {
+    declaration = buildDeclaration(deps);
+    current.set(deps, declaration);
+    deps.changes.on('signing-keys', () => current.set(deps, buildDeclaration(deps)));
+  }
+  return declaration;
+}

@@ -151,6 +151,11 @@ export const ERROR_CODES = {
     409,
     'publishing would sign a second checkpoint under a feed sequence that already has one (its feed row was lost); `details.sequence`',
   ),
+  follower_update_not_found: api(404, 'no follower update published yet, or none with that sequence'),
+  read_only_follower: api(
+    403,
+    'this server is a read-only follower: admin routes, writes and what only the primary serves go to the primary (`details.primary`)',
+  ),
   checkpoint_not_found: api(404, 'no checkpoint published yet, or none with that sequence'),
   invalid_tile_path: api(400, 'a `/log/tile/…` path not in the canonical tile form'),
   tile_not_found: api(404, 'the tile or entry bundle lies outside the latest checkpoint (`details.latest_size`)'),

@@ -96,6 +96,43 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['witness', 'outcome'] as const,
       registers,
     }),
+    followerUpdateSequence: new Gauge({
+      name: 'accord_follower_update_sequence',
+      help: 'Sequence of the latest follower update this authority published',
+      registers,
+    }),
+    followerLagSeconds: new Gauge({
+      name: 'accord_follower_lag_seconds',
+      help: 'On a follower: seconds since it last confirmed it holds everything its primary published',
+      registers,
+    }),
+    followerAppliedSequence: new Gauge({
+      name: 'accord_follower_applied_sequence',
+      help: 'On a follower: sequence of the last follower update it applied',
+      registers,
+    }),
+    followerPrimarySequence: new Gauge({
+      name: 'accord_follower_primary_sequence',
+      help: 'On a follower: sequence of the latest follower update its primary announced',
+      registers,
+    }),
+    followerStale: new Gauge({
+      name: 'accord_follower_stale',
+      help: 'On a follower: 1 when past the next_update of the last update it applied (its copy may be out of date)',
+      registers,
+    }),
+    followerPulls: new Counter({
+      name: 'accord_follower_pulls_total',
+      help: 'On a follower: pulls from its primary, by outcome (applied, current, unreachable, refused)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    followerRefusedUpdates: new Counter({
+      name: 'accord_follower_refused_updates_total',
+      help: 'On a follower: updates it refused and did not apply, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
   };
 }
 

@@ -108,14 +108,36 @@ export function registerAuthorityCommands(program: Command): void {
 
   program
     .command('serve')
-    .description('run the authority: initialize on first start, migrate, and serve HTTP (SIGHUP reloads operator keys)')
+    .description(
+      'run the authority: initialize on first start, migrate, and serve HTTP (SIGHUP reloads operator keys); with --follow, a read-only follower of another',
+    )
+    .option(
+      '--follow <url>',
+      'run a read-only follower of the authority at URL (or a static mirror of it): it copies what the primary publishes, answers reads and verification, signs nothing',
+    )
+    .option(
+      '--key <base64>',
+      "with --follow: a public key of the primary to pin (repeatable); without it, the first start pins the keys the primary's declaration names",
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--pull-interval <ms>', 'with --follow: milliseconds between pulls of the primary (default 1000)')
     .action(
-      action(async () => {
-        const [{ loadConfig }, { startAuthority }] = await Promise.all([load.config(), load.server()]);
+      action(async (opts: { follow?: string; key: string[]; pullInterval?: string }) => {
+        const [{ loadConfig }, { startAuthority, startFollower }] = await Promise.all([load.config(), load.server()]);
+        if (opts.follow === undefined && (opts.key.length > 0 || opts.pullInterval !== undefined))
+          throw new CliError('--key and --pull-interval go with --follow');
+        let pullIntervalMs: number | undefined;
+        if (opts.pullInterval !== undefined) {
+          if (!/^[1-9][0-9]{0,6}$/.test(opts.pullInterval) || Number(opts.pullInterval) < 100)
+            throw new CliError('--pull-interval must be a whole number of milliseconds from 100 to 9999999');
+          pullIntervalMs = Number(opts.pullInterval);
+        }
         const config = loadConfig();
         // Signal handlers come first: a SIGTERM that arrives while starting, or just after the
         // banner, must still shut down cleanly rather than kill the process.
-        let running: RunningAuthority | undefined;
+        let running: { close(): Promise<void> } | undefined;
+        let reload: (() => void) | undefined;
         let stopping = false;
         const shutdown = (signal: string) => {
           if (stopping) return;
@@ -129,11 +151,26 @@ export function registerAuthorityCommands(program: Command): void {
         };
         process.once('SIGTERM', () => shutdown('SIGTERM'));
         process.once('SIGINT', () => shutdown('SIGINT'));
-        process.on('SIGHUP', () => running?.reloadOperatorKeys());
+        process.on('SIGHUP', () => reload?.());
+        let message: string;
         try {
-          running = await startAuthority(config);
+          if (opts.follow !== undefined) {
+            const follower = await startFollower(config, { url: opts.follow, keys: opts.key, pullIntervalMs });
+            running = follower;
+            const identity = follower.authority.deps.identity;
+            message =
+              `accord: read-only follower of "${identity.sovereignId}" at ${identity.primaryUrl}, serving on ${follower.url}\n` +
+              (follower.pinnedOnFirstUse
+                ? `accord: pinned the primary's declared keys on first use: ${identity.publishedKeys.map((k) => k.key_id).join(', ')}\n`
+                : '');
+          } else {
+            const authority: RunningAuthority = await startAuthority(config);
+            running = authority;
+            reload = () => authority.reloadOperatorKeys();
+            message = startMessage(config, authority);
+          }
         } catch (err) {
-          // Nothing was left running (startAuthority released the port, jobs, database and lock):
+          // Nothing was left running (the start released the port, jobs, database and lock):
           // one line and a non-zero exit, so a supervisor sees a failed start.
           process.stderr.write(`accord: ${(err as Error).message.split('\n')[0]}\n`);
           process.exit(1);
@@ -142,7 +179,7 @@ export function registerAuthorityCommands(program: Command): void {
           await running.close();
           process.exit(0);
         }
-        process.stderr.write(startMessage(config, running));
+        process.stderr.write(message);
       }),
     );
 

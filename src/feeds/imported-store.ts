@@ -180,6 +180,25 @@ function build(sqlite: Sqlite) {
     issuerRevocations: prepare(
       `SELECT ${REVOCATION_COLUMNS} FROM imported_revocations WHERE issuer_sovereign_id = ? ORDER BY issuer_sovereign_id, log_index`,
     ),
+    issuerCopies: prepare(
+      `SELECT issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size,
+              last_import_at, paused, paused_reason, paused_at FROM feed_issuers ORDER BY issuer_sovereign_id`,
+    ),
+    revocationsAfter: prepare(
+      `SELECT ${REVOCATION_COLUMNS} FROM imported_revocations WHERE issuer_sovereign_id = ? AND log_index > ? ORDER BY log_index LIMIT ?`,
+    ),
+    upsertIssuerCopy: prepare(
+      `INSERT INTO feed_issuers (issuer_sovereign_id, last_sequence, last_feed_hash, last_signed_hash, last_issued_at, next_update, log_size,
+         last_import_at, paused, paused_reason, paused_at)
+       VALUES (@issuer_sovereign_id, @last_sequence, @last_feed_hash, @last_signed_hash, @last_issued_at, @next_update, @log_size,
+         @last_import_at, @paused, @paused_reason, @paused_at)
+       ON CONFLICT (issuer_sovereign_id) DO UPDATE SET last_sequence = excluded.last_sequence, last_feed_hash = excluded.last_feed_hash,
+         last_signed_hash = excluded.last_signed_hash, last_issued_at = excluded.last_issued_at, next_update = excluded.next_update,
+         log_size = excluded.log_size, last_import_at = excluded.last_import_at, paused = excluded.paused,
+         paused_reason = excluded.paused_reason, paused_at = excluded.paused_at`,
+    ),
+    deleteIssuerRevocations: prepare('DELETE FROM imported_revocations WHERE issuer_sovereign_id = ?'),
+    deleteIssuer: prepare('DELETE FROM feed_issuers WHERE issuer_sovereign_id = ?'),
     insertEquivocation: prepare(
       `INSERT INTO feed_equivocations (issuer_sovereign_id, sequence, known_feed_hash, conflicting_feed_hash, conflicting_body, detected_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
@@ -340,6 +359,68 @@ export function maxImportedLogIndex(sqlite: Sqlite, issuer: string): number {
 export function readImportedRevocations(sqlite: Sqlite, issuer?: string): StoredImportedRevocation[] {
   const s = statements(sqlite);
   return (issuer === undefined ? s.allRevocations.all() : s.issuerRevocations.all(issuer)) as StoredImportedRevocation[];
+}
+
+// ---- Copies (a follower holds its primary's import state and imported revocations, not the feeds).
+
+/** An issuer's import state as a follower copies it. */
+export interface IssuerCopy {
+  issuer_sovereign_id: string;
+  last_sequence: number;
+  last_feed_hash: string | null;
+  last_signed_hash: string | null;
+  last_issued_at: string | null;
+  next_update: string | null;
+  log_size: number;
+  last_import_at: string | null;
+  paused: number;
+  paused_reason: string | null;
+  paused_at: string | null;
+}
+
+/** Every issuer's import state, ordered by issuer id. */
+export function readIssuerCopies(sqlite: Sqlite): IssuerCopy[] {
+  return statements(sqlite).issuerCopies.all() as IssuerCopy[];
+}
+
+/** Up to `limit` of an issuer's imported revocations with a log index above `afterIndex`, in order. */
+export function readImportedRevocationsAfter(
+  sqlite: Sqlite,
+  issuer: string,
+  afterIndex: number,
+  limit: number,
+): StoredImportedRevocation[] {
+  return statements(sqlite).revocationsAfter.all(issuer, afterIndex, limit) as StoredImportedRevocation[];
+}
+
+/** Writes a copy of an issuer's import state (the frontier stays empty: a follower never imports). In the caller's transaction. */
+export function writeIssuerCopy(sqlite: Sqlite, state: IssuerCopy): void {
+  statements(sqlite).upsertIssuerCopy.run(state);
+}
+
+/** Forgets an issuer's copied state and revocations (before a fresh copy, or when the primary forgot it). In the caller's transaction. */
+export function deleteIssuerCopy(sqlite: Sqlite, issuer: string): void {
+  const s = statements(sqlite);
+  s.deleteIssuerRevocations.run(issuer);
+  s.deleteIssuer.run(issuer);
+}
+
+/** Stores copied imported revocations. In the caller's transaction. */
+export function insertImportedRevocationCopies(sqlite: Sqlite, rows: Iterable<StoredImportedRevocation>): void {
+  const insert = statements(sqlite).insertRevocation;
+  for (const r of rows)
+    insert.run(
+      r.issuer_sovereign_id,
+      r.log_index,
+      r.kind,
+      r.id,
+      r.reason,
+      r.revoked_at,
+      r.subject_sovereign_id,
+      r.invalid_since,
+      r.incident,
+      r.feed_sequence,
+    );
 }
 
 // ---- Equivocation evidence.

@@ -70,6 +70,11 @@ function build(sqlite: Sqlite) {
     peerIds: prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').pluck(),
     insertPeer: prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)'),
     deletePeer: prepare('DELETE FROM peers WHERE sovereign_id = ?'),
+    profiles: prepare('SELECT sovereign_id, profile FROM peers ORDER BY sovereign_id'),
+    upsertProfile: prepare(
+      `INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, '', ?, ?)
+       ON CONFLICT (sovereign_id) DO UPDATE SET profile = excluded.profile`,
+    ),
     clearBackoff: prepare('UPDATE peers SET next_attempt_at = NULL WHERE sovereign_id = ?'),
     failures: prepare('SELECT consecutive_failures FROM peers WHERE sovereign_id = ?').pluck(),
     pullSucceeded: prepare(
@@ -124,6 +129,26 @@ export function insertPeer(
   peer: { sovereign_id: string; base_url: string; profile: string | null; created_at: string },
 ): void {
   statements(sqlite).insertPeer.run(peer.sovereign_id, peer.base_url, peer.profile, peer.created_at);
+}
+
+/** Every peer's id and chosen wire profile, ordered by id (what a follower needs of the peers). */
+export function readPeerProfiles(sqlite: Sqlite): Array<{ sovereign_id: string; profile: string | null }> {
+  return statements(sqlite).profiles.all() as Array<{ sovereign_id: string; profile: string | null }>;
+}
+
+/**
+ * Makes the peers a follower knows exactly `peers`: ids and wire profiles only (its base URL stays
+ * empty: a follower never pulls a peer). In the caller's transaction.
+ */
+export function replacePeerProfiles(
+  sqlite: Sqlite,
+  peers: ReadonlyArray<{ sovereign_id: string; profile: string | null }>,
+  at: string,
+): void {
+  const s = statements(sqlite);
+  const keep = new Set(peers.map((p) => p.sovereign_id));
+  for (const id of s.peerIds.all() as string[]) if (!keep.has(id)) deletePeer(sqlite, id);
+  for (const p of peers) s.upsertProfile.run(p.sovereign_id, p.profile, at);
 }
 
 /** Removes a peer and its mirrored treaties. In the caller's transaction. */

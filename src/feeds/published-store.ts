@@ -49,6 +49,9 @@ function build(sqlite: Sqlite) {
     ),
     bySequence: prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence = ?'),
     since: prepare('SELECT sequence, feed_hash, body FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?'),
+    spansSince: prepare(
+      'SELECT sequence, feed_hash, body, entry_count, log_size FROM published_feeds WHERE sequence > ? ORDER BY sequence LIMIT ?',
+    ),
     latestSequence: prepare('SELECT COALESCE(MAX(sequence), 0) FROM published_feeds').pluck(),
     spans: prepare('SELECT sequence, first_index, entry_count FROM published_feeds WHERE entry_count > 0 ORDER BY first_index').raw(true),
   };
@@ -85,6 +88,15 @@ export function readPublishedFeed(sqlite: Sqlite, sequence: number): StoredFeed 
 /** Up to `limit` feeds after `since`, in order. */
 export function readPublishedFeedsSince(sqlite: Sqlite, since: number, limit: number): StoredFeed[] {
   return statements(sqlite).since.all(since, limit) as StoredFeed[];
+}
+
+/** Up to `limit` feeds after `since`, in order, with how many entries each carried and the log size after it. */
+export function readPublishedFeedSpansSince(
+  sqlite: Sqlite,
+  since: number,
+  limit: number,
+): Array<StoredFeed & { entry_count: number; log_size: number }> {
+  return statements(sqlite).spansSince.all(since, limit) as Array<StoredFeed & { entry_count: number; log_size: number }>;
 }
 
 /** The latest published sequence, 0 when none. */

@@ -46,6 +46,7 @@ interface LogStatements {
   entriesFrom: Statement<unknown[]>;
   revokedAttestations: Statement<unknown[]>;
   summaries: Statement<unknown[]>;
+  firstFor: Statement<unknown[]>;
 }
 
 const prepared = perConnection(
@@ -61,6 +62,7 @@ const prepared = perConnection(
     revokedAttestations: sqlite.prepare(
       "SELECT id, reason FROM revocation_log WHERE kind = 'membership_attestation' AND idx < ? ORDER BY idx",
     ),
+    firstFor: sqlite.prepare('SELECT entry FROM revocation_log WHERE id = ? AND kind = ? ORDER BY idx LIMIT 1').pluck(),
     summaries: sqlite
       .prepare(`SELECT idx, kind, id, reason, revoked_at, json_extract(entry, '$.subject_sovereign_id') FROM revocation_log ORDER BY idx`)
       .raw(true),
@@ -114,6 +116,34 @@ export function appendRevocations(sqlite: Sqlite, entries: NewRevocationEntry[])
   const frontier = appendLeaves(head.frontier, leaves);
   s.saveHead.run(frontier.size, JSON.stringify(frontier.hashes), `sha256:${frontierRoot(frontier)}`);
   return written;
+}
+
+/**
+ * Appends entries given as their exact published texts (a follower copying its primary's log), each
+ * at the index it states, which must continue the log. In the caller's transaction. Returns the new head.
+ */
+export function appendLogEntryTexts(sqlite: Sqlite, texts: readonly string[]): LogHead {
+  if (!sqlite.inTransaction) throw new Error('appendLogEntryTexts must run inside a transaction');
+  const s = prepared(sqlite);
+  const head = readLogHead(sqlite);
+  const leaves: string[] = [];
+  texts.forEach((text, i) => {
+    const entry = JSON.parse(text) as RevocationEntry;
+    if (entry.index !== head.size + i) throw new Error(`log entry ${entry.index} does not continue the log at ${head.size + i}`);
+    const leaf = leafHash(text);
+    s.insert.run(entry.index, entry.kind, entry.id, entry.reason, entry.revoked_at, text, leaf);
+    leaves.push(leaf);
+  });
+  const frontier = appendLeaves(head.frontier, leaves);
+  const rootHash = `sha256:${frontierRoot(frontier)}`;
+  s.saveHead.run(frontier.size, JSON.stringify(frontier.hashes), rootHash);
+  return { size: frontier.size, rootHash, frontier };
+}
+
+/** The earliest entry revoking `id` as `kind`, or undefined (indexed by id). */
+export function firstLogEntryFor(sqlite: Sqlite, kind: RevocationKind, id: string): RevocationEntry | undefined {
+  const text = prepared(sqlite).firstFor.get(id, kind) as string | undefined;
+  return text === undefined ? undefined : (JSON.parse(text) as RevocationEntry);
 }
 
 /** One entry as published (its stored JCS text, parsed), e.g. to show a revocation's `invalid_since`. */

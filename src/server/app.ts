@@ -24,6 +24,7 @@ import { connectomeRoutes } from '../connectome/routes.ts';
 import { transparencyRoutes } from '../transparency/routes.ts';
 import { witnessRoutes } from '../witness/routes.ts';
 import { MAX_ADD_CHECKPOINT_BYTES } from '../witness/request-body.ts';
+import { followerUpdateRoutes } from '../follow/routes.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -54,6 +55,19 @@ function routePatternRegex(pattern: string): RegExp {
     .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
   return new RegExp(`^${source}$`);
+}
+
+/** What a follower serves with a POST: verification only. */
+const FOLLOWER_POSTS = new Set(['/attestations/verify', '/recognition-treaties/verify']);
+/** Reads only the primary can answer: they need what a follower does not copy (the connectome's mirrored treaties and receipts, witness state, the signing key rows, the Genesis Mesh snapshot it signs). */
+const PRIMARY_ONLY_READS = /^\/(?:connectome(?:\.json)?(?:\/|$)|witness(?:\/|$)|sovereign-revocation-feed$|follower\/|log\/keys$)/;
+
+/** Why a follower refuses a request, or null when it serves it. */
+export function followerRefusal(method: string, path: string): string | null {
+  if (path === '/admin' || path.startsWith('/admin/')) return 'admin requests go to the primary';
+  if (method !== 'GET' && method !== 'HEAD' && !FOLLOWER_POSTS.has(path)) return 'it changes nothing; writes go to the primary';
+  if (PRIMARY_ONLY_READS.test(path)) return 'only the primary serves this';
+  return null;
 }
 
 export function createApp(input: CreateAppInput): AuthorityApp {
@@ -110,18 +124,34 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     }
     return limiterFor(limit)(c, next);
   });
-  app.use('/admin/*', adminAuth(deps, adminFailures));
+  const primary = deps.identity.primaryUrl;
+  if (primary !== undefined) {
+    // A read-only follower: it answers reads and verification from its copy, and sends everything else to its primary.
+    app.use('*', (c, next) => {
+      const refusal = followerRefusal(c.req.method, c.req.path);
+      if (refusal) throw new AppError('read_only_follower', `this is a read-only follower: ${refusal} (${primary})`, { primary });
+      return next();
+    });
+    app.route('/', healthRoutes(deps));
+    app.route('/', verificationRoutes(deps));
+    app.route('/', treatyRoutes(deps));
+    app.route('/', feedRoutes(deps));
+    app.route('/', transparencyRoutes(deps));
+  } else {
+    app.use('/admin/*', adminAuth(deps, adminFailures));
 
-  app.route('/', healthRoutes(deps));
-  app.route('/', auditRoutes(deps));
-  app.route('/', signingKeyRoutes(deps));
-  app.route('/', verificationRoutes(deps));
-  app.route('/', treatyRoutes(deps));
-  app.route('/', gmFeedRoutes(deps));
-  app.route('/', feedRoutes(deps));
-  app.route('/', connectomeRoutes(deps));
-  app.route('/', transparencyRoutes(deps));
-  app.route('/', witnessRoutes(deps));
+    app.route('/', healthRoutes(deps));
+    app.route('/', auditRoutes(deps));
+    app.route('/', signingKeyRoutes(deps));
+    app.route('/', verificationRoutes(deps));
+    app.route('/', treatyRoutes(deps));
+    app.route('/', gmFeedRoutes(deps));
+    app.route('/', feedRoutes(deps));
+    app.route('/', connectomeRoutes(deps));
+    app.route('/', transparencyRoutes(deps));
+    app.route('/', witnessRoutes(deps));
+    app.route('/', followerUpdateRoutes(deps));
+  }
 
   app.notFound((c) => {
     const path = c.req.path;

@@ -3,11 +3,12 @@ import { startFeedJobs } from '../feeds/scheduler.ts';
 import { startKeyRetirement } from '../ops/key-rotation.ts';
 import { startWitnessSubmissions } from '../witness/submission.ts';
 import type { AppDeps } from '../authority/context.ts';
+import { startFollowerPublishing } from '../follow/publish.ts';
 
 export type BackgroundJobStarter = (deps: AppDeps) => void;
 
 /** Jobs every serving authority runs. Domain folders add their starters here. */
-const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement, startWitnessSubmissions];
+const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement, startWitnessSubmissions, startFollowerPublishing];
 
 export function startBackgroundJobs(deps: AppDeps): void {
   for (const start of STARTERS) start(deps);

@@ -4,3 +4,4 @@ export * from '../treaties/schema.ts';
 export * from '../feeds/schema.ts';
 export * from '../transparency/schema.ts';
 export * from '../witness/schema.ts';
+export * from '../follow/schema.ts';

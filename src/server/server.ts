@@ -7,7 +7,17 @@ import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
 import { systemClock, type Clock } from '../authority/clock.ts';
 import type { Config } from '../authority/config.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { initAuthority, loadIdentity, operatorKeysFor, type InitResult } from '../authority/identity.ts';
+import { IdentityError, initAuthority, loadIdentity, operatorKeysFor, type InitResult } from '../authority/identity.ts';
+import { OperatorKeyring } from '../authority/operator-keys.ts';
+import {
+  attachFollower,
+  DEFAULT_PULL_INTERVAL_MS,
+  followerIdentity,
+  prepareFollower,
+  startFollowing,
+  type Follower,
+} from '../follow/follower.ts';
+import { readFollowerState } from '../follow/store.ts';
 import { startBackgroundJobs } from './background.ts';
 import { serveHttp } from './http-server.ts';
 
@@ -36,6 +46,89 @@ export function reloadOperatorKeys(deps: AppDeps): void {
   }
 }
 
+export interface FollowOptions {
+  /** The primary's base URL (or a static mirror of it). */
+  url: string;
+  /** The primary's public keys to pin (standard base64); none: the keys its declaration names, trusted on first use. */
+  keys?: string[] | undefined;
+  pullIntervalMs?: number | undefined;
+  /** Start the pull loop (default true); false leaves pulling to `follower.pullOnce()`. */
+  pull?: boolean;
+}
+
+export interface RunningFollower {
+  authority: AuthorityApp;
+  db: Database;
+  url: string;
+  port: number;
+  follower: Follower;
+  /** Whether this start pinned the primary's keys from its declaration (first start without --key). */
+  pinnedOnFirstUse: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs a read-only follower: its own database (locked, migrated), the primary's keys pinned, no
+ * signing key, the public read and verify routes, and a loop that pulls and applies the primary's
+ * follower updates. It serves the copy it holds even while the primary cannot be reached.
+ */
+export async function startFollower(
+  config: Config,
+  follow: FollowOptions,
+  options: { clock?: Clock; logger?: Logger } = {},
+): Promise<RunningFollower> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  let lock: DatabaseLock | undefined;
+  let db: Database | undefined;
+  let app: AuthorityApp | undefined;
+  try {
+    lock = acquireDatabaseLock(config.dbPath);
+    db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
+    const { state, pinnedOnFirstUse } = await prepareFollower(db.sqlite, { url: follow.url, keys: follow.keys, now: clock() });
+    if (pinnedOnFirstUse)
+      logger.warn(
+        { primary: state.primary_url, sovereign_id: state.sovereign_id, pinned_keys: JSON.parse(state.pinned_keys) },
+        'pinned the keys the primary declares, trusted on first use: compare them with the primary operator (or start with --key)',
+      );
+    const identity = followerIdentity(state);
+    const operatorKeys = new OperatorKeyring(() => []);
+    const authority = createApp({ db, clock, config, identity, operatorKeys, logger });
+    app = authority;
+    const server = await serveHttp(authority.app.fetch, config.port, config.host);
+    const interval = follow.pullIntervalMs ?? DEFAULT_PULL_INTERVAL_MS;
+    const follower = follow.pull === false ? attachFollower(authority.deps, interval) : startFollowing(authority.deps, interval);
+    const port = (server.address() as AddressInfo).port;
+    const openDb = db;
+    const heldLock = lock;
+    let closed = false;
+    return {
+      authority,
+      db: openDb,
+      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+      port,
+      follower,
+      pinnedOnFirstUse,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await authority.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        openDb.close();
+        heldLock.release();
+      },
+    };
+  } catch (err) {
+    await app?.close();
+    db?.close();
+    lock?.release();
+    throw err;
+  }
+}
+
 export async function startAuthority(
   config: Config,
   options: { clock?: Clock; logger?: Logger; background?: boolean } = {},
@@ -48,6 +141,11 @@ export async function startAuthority(
   try {
     lock = acquireDatabaseLock(config.dbPath);
     db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
+    const following = readFollowerState(db.sqlite);
+    if (following)
+      throw new IdentityError(
+        `this database is a follower's copy of ${following.primary_url}; serve it with \`accord serve --follow ${following.primary_url}\``,
+      );
     const init = initAuthority(config, db, clock);
     const identity = loadIdentity(config, db);
     const operatorKeys = operatorKeysFor(config);

@@ -136,6 +136,22 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
 }
 
 /**
+ * Stores a checkpoint its primary signed (a follower's copy, its signature checked by the caller) and
+ * the full tiles up to its size, checking they hash to its root. In the caller's transaction.
+ */
+export function storeCheckpointCopy(sqlite: Sqlite, row: CheckpointRow, origin: string): void {
+  if (!sqlite.inTransaction) throw new Error('storeCheckpointCopy must run inside a transaction');
+  forgetTileReads(sqlite);
+  latestSeen.delete(sqlite);
+  buildTiles(sqlite, row.tree_size);
+  if (`sha256:${treeRoot(new TileReader(sqlite, row.tree_size, freshReadCache()))}` !== row.root_hash) {
+    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the checkpoint', { sequence: row.sequence });
+  }
+  if (readMetaValue(sqlite, ORIGIN_META) === undefined) insertMetaValue(sqlite, ORIGIN_META, origin);
+  insertCheckpoint(sqlite, row);
+}
+
+/**
  * Brings the transparency view up to the published feeds: builds missing tiles and signs a
  * checkpoint for every published feed that has none (feeds published before checkpoints existed).
  * Idempotent; run when the app starts.

@@ -8,7 +8,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, type NewRevocationEntry } from '../log/revocation-log.ts';
+import { appendRevocations, firstLogEntryFor, type NewRevocationEntry } from '../log/revocation-log.ts';
 import { checkIssuer, checkPublicKey, checkRoles, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
 import { issueAttestationInputSchema, UUID_V4_PATTERN, type MembershipAttestation, type UnsignedMembershipAttestation } from './model.ts';
@@ -216,8 +216,16 @@ export function getAttestation(deps: AppDeps, id: string): AttestationView {
   };
 }
 
-/** The revocation of one of this authority's attestations, if any (prepared lookup; verify's hot path: no `invalid_since`). */
+/**
+ * The revocation of one of this authority's attestations, if any (prepared lookup; verify's hot path: no
+ * `invalid_since`). A follower holds no attestations, only its primary's published log: it looks there.
+ */
 export function ownAttestationRevocation(deps: AppDeps, id: string): AttestationRevocation | null {
   const row = revocationRow(deps, id);
-  return row ? record(id, row) : null;
+  if (row) return record(id, row);
+  if (deps.identity.primaryUrl === undefined) return null;
+  const entry = firstLogEntryFor(deps.db.sqlite, 'membership_attestation', id);
+  return entry
+    ? record(id, { reason: entry.reason, revoked_at: entry.revoked_at, incident: entry.incident ?? null, log_index: entry.index })
+    : null;
 }

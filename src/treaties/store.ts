@@ -90,6 +90,13 @@ function build(sqlite: Sqlite) {
     insertAttestationRevocation: prepare(
       `INSERT INTO attestation_revocations (attestation_id, reason, revoked_at, incident, revoked_by_key_id, log_index) VALUES (?, ?, ?, ?, ?, ?)`,
     ),
+    treatiesAfter: prepare(
+      'SELECT rowid, treaty_id, issuer_sovereign_id, subject_sovereign_id, issued_at, valid_from, expires_at, issued_by, subject_profile, body FROM treaties WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    ),
+    replacementsBetween: prepare(
+      'SELECT treaty_id, replaced_by FROM treaty_revocations WHERE replaced_by IS NOT NULL AND log_index >= ? AND log_index < ? ORDER BY log_index',
+    ),
+    treatyExists: prepare('SELECT 1 FROM treaties WHERE treaty_id = ?').pluck(),
     attestationsByOperator: prepare(
       `SELECT a.attestation_id, a.subject_id, a.issued_at, r.reason AS revoked_reason FROM attestations a
        LEFT JOIN attestation_revocations r ON r.attestation_id = a.attestation_id
@@ -107,6 +114,36 @@ export const statements = perConnection(build);
 /** This database's sovereign id (from its identity rows). */
 export function selfSovereignId(sqlite: Sqlite): string | undefined {
   return (statements(sqlite).selfId.get() as { value: string } | undefined)?.value;
+}
+
+/** A treaty as a follower receives it: the stored row less who authorized it (an operator key is the primary's business). */
+export type TreatyCopy = Omit<TreatyRow, 'authorized_by'>;
+
+/** Treaties stored after row `afterRowid`, in the order they were stored, at most `limit`, each with its row id. */
+export function readTreatiesAfter(sqlite: Sqlite, afterRowid: number, limit: number): Array<TreatyCopy & { rowid: number }> {
+  return statements(sqlite).treatiesAfter.all(afterRowid, limit) as Array<TreatyCopy & { rowid: number }>;
+}
+
+/** Treaties revoked at log indexes [from, to) that were superseded, with their replacement. */
+export function readReplacementsBetween(sqlite: Sqlite, from: number, to: number): Array<{ treaty_id: string; replaced_by: string }> {
+  return statements(sqlite).replacementsBetween.all(from, to) as Array<{ treaty_id: string; replaced_by: string }>;
+}
+
+export function treatyExists(sqlite: Sqlite, id: string): boolean {
+  return statements(sqlite).treatyExists.get(id) === 1;
+}
+
+/** Stores a follower's copy of a treaty. In the caller's transaction. */
+export function insertTreatyCopy(sqlite: Sqlite, row: TreatyCopy): void {
+  statements(sqlite).insertTreaty.run({ ...row, authorized_by: null });
+}
+
+/** Stores a follower's copy of a treaty revocation, as its published log entry states it. In the caller's transaction. */
+export function insertTreatyRevocationCopy(
+  sqlite: Sqlite,
+  r: { treaty_id: string; reason: string; revoked_at: string; incident: string | null; replaced_by: string | null; log_index: number },
+): void {
+  statements(sqlite).insertTreatyRevocation.run(r.treaty_id, r.reason, r.revoked_at, r.incident, r.replaced_by, null, r.log_index);
 }
 
 const everyTreaty = perConnection((sqlite) =>

@@ -23,6 +23,8 @@ const FLOORS: readonly (readonly string[])[] = [
   ['verification'],
   ['connectome'],
   ['ops'],
+  // Read-only followers: copying a primary's published state, and publishing it for them.
+  ['follow'],
   // Top floor: the app, the server and its background jobs; the command line.
   ['server'],
   ['cli'],

@@ -92,6 +92,8 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /admin/sovereign-revocation-feeds/import': { kind: 'signed', bodies: (p) => [{ feed: p.gmFeed }], signedPart: (b) => b.feed },
   'GET /sovereign-revocation-feed': { kind: 'read', queries: ['?issuer_sovereign_id=na-main', '?issuer_sovereign_id=other'] },
   'GET /revocation-feeds/latest': { kind: 'read' },
+  'GET /follower/updates/latest': { kind: 'read' },
+  'GET /follower/updates/:sequence': { kind: 'read', params: () => ({ sequence: ['1', '2'] }) },
   'GET /revocation-feeds': { kind: 'read', queries: ['?since=0&limit=1', '?since=1', '?limit=100'] },
   'GET /revocation-feeds/:sequence': { kind: 'read', params: () => ({ sequence: ['1', '2'] }) },
   'POST /revocation-feeds/receipts': { kind: 'signed', bodies: (p) => [p.receipt], signedPart: (b) => b },
