@@ -111,6 +111,8 @@ describe('alert rules', () => {
         'TreatyExpiringSoon',
         'WitnessConflictDetected',
         'LogWitnessFailing',
+        'FollowerLagging',
+        'FollowerRefusingUpdates',
       ].sort(),
     );
     expect(rules.find((r) => r.name === 'FeedEquivocationDetected')!.severity).toBe('critical');
