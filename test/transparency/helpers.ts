@@ -99,6 +99,8 @@ export interface GoReport {
   inclusion_proofs_checked: number;
   consistency_proofs_checked: number;
   checkpoints_checked: number;
+  /** cosignature/v1 lines of the latest checkpoint that verified under a `cosigners` key. */
+  cosignatures: Array<{ name: string; key_id: string; timestamp: number }>;
   failures: string[];
   exitCode: number;
 }
@@ -106,9 +108,11 @@ export interface GoReport {
 /** Runs the checker without blocking this process (the authority under test answers from the same event loop). */
 export function runGoChecker(
   binary: string,
-  args: { url: string; vkeys: string[]; origin?: string; sample?: number; history?: boolean },
+  args: { url: string; vkeys: string[]; origin?: string; sample?: number; history?: boolean; cosigners?: string[]; noteOnly?: boolean },
 ): Promise<GoReport> {
   const argv = [`-url=${args.url}`, `-vkeys=${args.vkeys.join(',')}`];
+  if (args.cosigners) argv.push(`-cosigners=${args.cosigners.join(',')}`);
+  if (args.noteOnly) argv.push('-note-only');
   if (args.origin) argv.push(`-origin=${args.origin}`);
   if (args.sample !== undefined) argv.push(`-sample=${args.sample}`);
   if (args.history === false) argv.push('-history=false');

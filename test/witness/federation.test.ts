@@ -1,11 +1,13 @@
 // Witnessed feeds between three authorities over real HTTP on 127.0.0.1: A publishes, B and C cosign, A serves the
 // cosigned checkpoint; A learns a witness's size from its 409, backs off from a failing witness, and says so in metrics.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { openNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
+import { formatVerifierKey, openNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
+import { formatCosignerKey } from '../../src/authority/cosignature.ts';
 import { startWitnessSubmissions, submitToWitnesses } from '../../src/witness/submission.ts';
 import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
 import { auditCount, lastAudit } from '../helpers/authority.ts';
@@ -249,3 +251,145 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+describe("cosignatures checked by Go's crypto/ed25519 over the message c2sp.org/tlog-cosignature defines", () => {
+  function needGo(ctx: TestContext): void {
+    if (GO_AVAILABLE) return;
+    if (process.env.ACCORD_REQUIRE_GO === '1') throw new Error(`ACCORD_REQUIRE_GO=1 but ${GO_MISSING_REASON}`);
+    ctx.skip(GO_MISSING_REASON);
+  }
+
+  /** A cosigned by three witnesses: the log's checkpoint carries three cosignature lines, each witness's monitoring view one. */
+  async function cosignedByThree(): Promise<{ a: Node; witnesses: Node[]; vkeys: string[] }> {
+    const witnesses = [await node('na-b'), await node('na-c'), await node('na-d')];
+    const entries = await Promise.all(witnesses.map((w) => witnessEntry(w)));
+    const a = await node('na-a', entries);
+    publishAtSizes(a, [5]);
+    for (const w of witnesses) await witnessLog(w, a);
+    expect((await submitToWitnesses(a.deps)).witnesses.map((w) => w.outcome)).toEqual(['cosigned', 'cosigned', 'cosigned']);
+    return { a, witnesses, vkeys: entries.map((e) => e.vkey) };
+  }
+
+  /** A proxy in front of A that passes everything through but lets `tamper` rewrite the served checkpoint. */
+  async function checkpointProxy(a: Node, tamper: (note: string) => string): Promise<string> {
+    const proxy = await listen(async (req) => {
+      const url = new URL(req.url);
+      const res = await fetch(`${a.url}${url.pathname}${url.search}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      const out = url.pathname === '/log/checkpoint' ? Buffer.from(tamper(body.toString('utf8'))) : body;
+      return new Response(new Uint8Array(out), { status: res.status, headers: { 'Content-Type': res.headers.get('content-type') ?? '' } });
+    });
+    stops.push(proxy.stop);
+    return proxy.url;
+  }
+
+  /** Rewrites the signature bytes of the note's line by `name` (in place, or returns new bytes). */
+  const rewriteLine = (note: string, name: string, change: (bytes: Buffer) => unknown) =>
+    note.replace(new RegExp(`^\u2014 ${name.replace('/', '\\/')} (\\S+)$`, 'mu'), (_line, b64: string) => {
+      const bytes = Buffer.from(b64, 'base64');
+      const changed = change(bytes);
+      return `\u2014 ${name} ${(Buffer.isBuffer(changed) ? changed : bytes).toString('base64')}`;
+    });
+
+  it('every witness line of the served checkpoint, and each witness monitoring view, verifies; the key ids are the vkeys', async (ctx) => {
+    needGo(ctx);
+    const { a, witnesses, vkeys } = await cosignedByThree();
+    const time = Math.floor(a.clock().getTime() / 1000);
+    let report = await runGoChecker(checker, { url: `${a.url}/log`, vkeys: [vkeyOf(a)], cosigners: vkeys });
+    expect(report.failures).toEqual([]);
+    expect(report).toMatchObject({ ok: true, size: 5, entries_checked: 5 });
+    expect(report.cosignatures).toEqual(vkeys.map((vkey) => ({ name: vkey.split('+')[0], key_id: vkey.split('+')[1], timestamp: time })));
+    // The checkpoint text the witnesses signed carries Accord's audit-head extension line: it is in the signed message.
+    expect(report.extensions).toHaveLength(1);
+
+    // Each witness serves what it cosigned at /witness/<sha256(origin)>/checkpoint: the log's line and its own.
+    const originHash = createHash('sha256').update('na-a/log').digest('hex');
+    for (const [i, w] of witnesses.entries()) {
+      report = await runGoChecker(checker, {
+        url: `${w.url}/witness/${originHash}`,
+        vkeys: [vkeyOf(a)],
+        cosigners: [vkeys[i]!],
+        noteOnly: true,
+      });
+      expect(report.failures).toEqual([]);
+      expect(report.cosignatures).toHaveLength(1);
+      // Another witness's key is not on it.
+      report = await runGoChecker(checker, {
+        url: `${w.url}/witness/${originHash}`,
+        vkeys: [vkeyOf(a)],
+        cosigners: [vkeys[(i + 1) % 3]!],
+        noteOnly: true,
+      });
+      expect(report.failures).toEqual([`no cosignature of ${vkeys[(i + 1) % 3]!.split('+').slice(0, 2).join('+')} on the checkpoint`]);
+    }
+
+    // The log grows; the next round's lines verify over the new text.
+    publishAtSizes(a, [9]);
+    await submitToWitnesses(a.deps);
+    report = await runGoChecker(checker, { url: `${a.url}/log`, vkeys: [vkeyOf(a)], cosigners: vkeys });
+    expect(report.failures).toEqual([]);
+    expect(report).toMatchObject({ ok: true, size: 9 });
+    expect(report.cosignatures).toHaveLength(3);
+  }, 120_000);
+
+  it('a changed signature, timestamp or key, and a line that is missing, fail the Go check', async (ctx) => {
+    needGo(ctx);
+    const { a, vkeys } = await cosignedByThree();
+    const [b] = vkeys as [string, string, string];
+    const bName = b.split('+')[0]!;
+    const cases: Array<[string, (note: string) => string, RegExp]> = [
+      [
+        'a signature bit flipped',
+        (n) => rewriteLine(n, bName, (bytes) => (bytes[40]! ^= 1)),
+        /^cosignature of na-b\/witness \(time \d+\) does not verify$/,
+      ],
+      [
+        'the timestamp one second later',
+        (n) => rewriteLine(n, bName, (bytes) => bytes.writeBigUInt64BE(bytes.readBigUInt64BE(4) + 1n, 4)),
+        /^cosignature of na-b\/witness \(time \d+\) does not verify$/,
+      ],
+      ['the timestamp past 2^63 - 1', (n) => rewriteLine(n, bName, (bytes) => bytes.writeBigUInt64BE(2n ** 63n, 4)), /beyond 2\^63-1/],
+      [
+        'the line cut to a plain note signature',
+        (n) => rewriteLine(n, bName, (bytes) => Buffer.concat([bytes.subarray(0, 4), bytes.subarray(12)])),
+        /not key id, timestamp and an Ed25519 signature \(68 bytes\)/,
+      ],
+      [
+        'the line removed',
+        (n) => n.replace(/^\u2014 na-b\/witness \S+\n/mu, ''),
+        /^no cosignature of na-b\/witness\+[0-9a-f]{8} on the checkpoint$/,
+      ],
+    ];
+    for (const [what, tamper, failure] of cases) {
+      const url = await checkpointProxy(a, tamper);
+      const report = await runGoChecker(checker, { url: `${url}/log`, vkeys: [vkeyOf(a)], cosigners: vkeys, history: false });
+      expect(report.ok, what).toBe(false);
+      expect(report.exitCode, what).toBe(1);
+      expect(
+        report.failures.some((f) => failure.test(f)),
+        `${what}: ${JSON.stringify(report.failures)}`,
+      ).toBe(true);
+      // The other two witnesses' lines still verify.
+      expect(
+        report.cosignatures.map((c) => c.name),
+        what,
+      ).toEqual(['na-c/witness', 'na-d/witness']);
+    }
+
+    // Keys that are not B's cosigner key: its key under another name (the id follows the name), an altered id, a note key (0x01).
+    const bKey = Buffer.from(b.split('+')[2]!, 'base64').subarray(1);
+    const bad: Array<[string, RegExp]> = [
+      [formatCosignerKey('na-b/other', bKey), /^no cosignature of na-b\/other\+/],
+      [`${bName}+00000000+${b.split('+')[2]}`, /key id does not match the name and key/],
+      [formatVerifierKey(bName, bKey), /not base64\(0x04/],
+    ];
+    for (const [vkey, failure] of bad) {
+      const report = await runGoChecker(checker, { url: `${a.url}/log`, vkeys: [vkeyOf(a)], cosigners: [vkey], history: false });
+      expect(report.ok).toBe(false);
+      expect(
+        report.failures.some((f) => failure.test(f)),
+        JSON.stringify(report.failures),
+      ).toBe(true);
+    }
+  }, 120_000);
+});
