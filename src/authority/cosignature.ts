@@ -1,5 +1,5 @@
 // C2SP tlog-cosignature, Ed25519 (cosignature/v1): cosigner key ids and vkeys, the signed message, signature lines.
-import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from './crypto.ts';
+import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, signBytesAsync, verifyBytes, type SigningKey } from './crypto.ts';
 import { isValidKeyName } from './signed-note.ts';
 
 /** Signature type byte of timestamped Ed25519 checkpoint cosignatures (c2sp.org/signed-note). */
@@ -64,10 +64,18 @@ export function cosignedMessage(noteText: string, timestamp: number): Buffer {
 
 /** One cosignature line (with its newline) over checkpoint note text, by `key` under `name`, at `timestamp` (POSIX seconds). */
 export function cosignatureLine(noteText: string, name: string, key: SigningKey, timestamp: number): string {
+  return formatCosignatureLine(name, key, timestamp, signBytes(key, cosignedMessage(noteText, timestamp)));
+}
+
+/** `cosignatureLine` with the signature made on libuv's thread pool. */
+export async function cosignatureLineAsync(noteText: string, name: string, key: SigningKey, timestamp: number): Promise<string> {
+  return formatCosignatureLine(name, key, timestamp, await signBytesAsync(key, cosignedMessage(noteText, timestamp)));
+}
+
+function formatCosignatureLine(name: string, key: SigningKey, timestamp: number, sig: Buffer): string {
   const head = Buffer.alloc(12);
   head.writeUInt32BE(cosignerKeyId(name, key.raw), 0);
   head.writeBigUInt64BE(BigInt(timestamp), 4);
-  const sig = signBytes(key, cosignedMessage(noteText, timestamp));
   return `\u2014 ${name} ${Buffer.concat([head, sig]).toString('base64')}\n`;
 }
 

@@ -124,6 +124,22 @@ export function verifyBytes(rawPublicKey: Uint8Array, message: Uint8Array, signa
   }
 }
 
+/** `verifyBytes` on libuv's thread pool: the calling thread serves other work meanwhile. */
+export function verifyBytesAsync(rawPublicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== 64 || rawPublicKey.length !== 32) return Promise.resolve(false);
+  if (!isCachedValid(rawPublicKey)) {
+    if (publicKeyProblem(rawPublicKey) !== null) return Promise.resolve(false);
+    rememberValid(rawPublicKey);
+  }
+  return new Promise((resolve) => {
+    try {
+      nodeVerify(null, message, publicKeyObject(rawPublicKey), signature, (error, valid) => resolve(!error && valid));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
 // Point validation uses noble (slow); remember keys already validated so the hot path stays on OpenSSL.
 const validatedKeys = new Set<string>();
 function isCachedValid(raw: Uint8Array): boolean {
@@ -213,6 +229,11 @@ export function generateSeed(): Buffer {
 
 export function signBytes(key: SigningKey, message: Uint8Array): Buffer {
   return nodeSign(null, message, key.privateKey);
+}
+
+/** `signBytes` on libuv's thread pool. */
+export function signBytesAsync(key: SigningKey, message: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => nodeSign(null, message, key.privateKey, (error, sig) => (error ? reject(error) : resolve(sig))));
 }
 
 /** The bytes a signature covers: UTF-8 JCS of the object without `signatures`. */

@@ -1,5 +1,5 @@
 // C2SP signed notes (c2sp.org/signed-note) with Ed25519 signatures: key ids, verifier keys (vkeys), signing and opening.
-import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, type SigningKey } from './crypto.ts';
+import { decodeBase64Strict, publicKeyProblem, sha256, signBytes, verifyBytes, verifyBytesAsync, type SigningKey } from './crypto.ts';
 
 /** Signature type byte of plain Ed25519 note signatures. */
 export const ED25519_NOTE_TYPE = 0x01;
@@ -125,6 +125,33 @@ export type OpenedNote =
  * known key must have signed.
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
+  const matched = matchSignatures(note, verifiers);
+  if ('ok' in matched) return matched;
+  const message = Buffer.from(matched.text, 'utf8');
+  return concludeOpen(
+    matched,
+    matched.known.map(({ sig, verifier }) => verifyBytes(verifier.publicKey, message, sig.signature)),
+  );
+}
+
+/** `openNote` with the signatures checked on libuv's thread pool, all at once. */
+export async function openNoteAsync(note: string, verifiers: readonly NoteVerifier[]): Promise<OpenedNote> {
+  const matched = matchSignatures(note, verifiers);
+  if ('ok' in matched) return matched;
+  const message = Buffer.from(matched.text, 'utf8');
+  return concludeOpen(
+    matched,
+    await Promise.all(matched.known.map(({ sig, verifier }) => verifyBytesAsync(verifier.publicKey, message, sig.signature))),
+  );
+}
+
+interface MatchedNote {
+  text: string;
+  /** The signatures by known keys, in line order, each with its verifier. */
+  known: Array<{ sig: NoteSignature; verifier: NoteVerifier }>;
+}
+
+function matchSignatures(note: string, verifiers: readonly NoteVerifier[]): MatchedNote | (OpenedNote & { ok: false }) {
   const parsed = parseNote(note);
   if ('problem' in parsed)
     return {
@@ -133,16 +160,22 @@ export function openNote(note: string, verifiers: readonly NoteVerifier[]): Open
       detail:
         parsed.problem === 'too_many_signatures' ? `more than ${MAX_NOTE_SIGNATURES} signature lines` : 'not a well-formed signed note',
     };
-  const message = Buffer.from(parsed.text, 'utf8');
-  const verifiedBy: NoteVerifier[] = [];
+  const known: MatchedNote['known'] = [];
   for (const sig of parsed.signatures) {
     const verifier = verifiers.find((v) => v.name === sig.name && v.keyId === sig.keyId);
-    if (!verifier) continue;
-    if (!verifyBytes(verifier.publicKey, message, sig.signature)) {
+    if (verifier) known.push({ sig, verifier });
+  }
+  return { text: parsed.text, known };
+}
+
+/** The first known signature (in line order) that failed rejects the note; otherwise the keys that signed. */
+function concludeOpen(matched: MatchedNote, valid: readonly boolean[]): OpenedNote {
+  const verifiedBy: NoteVerifier[] = [];
+  for (const [i, { sig, verifier }] of matched.known.entries()) {
+    if (!valid[i])
       return { ok: false, problem: 'invalid_signature', detail: `the signature of ${sig.name}+${hex8(sig.keyId)} does not verify` };
-    }
     if (!verifiedBy.includes(verifier)) verifiedBy.push(verifier);
   }
   if (verifiedBy.length === 0) return { ok: false, problem: 'no_known_signature', detail: 'no signature by a trusted key' };
-  return { ok: true, text: parsed.text, verifiedBy };
+  return { ok: true, text: matched.text, verifiedBy };
 }

@@ -7,7 +7,7 @@ import { AppError } from '../authority/errors.ts';
 import { rawBody, validatedBody } from '../authority/http.ts';
 import { identifier } from '../authority/identifiers.ts';
 import {
-  addCheckpoint,
+  addCheckpointAsync,
   cosignedCheckpointByOriginHash,
   disableWitnessing,
   enableWitnessing,
@@ -37,7 +37,7 @@ export function witnessRoutes(deps: AppDeps) {
       .post('/witness/add-checkpoint', async (c) => {
         let status = 500;
         try {
-          const answer = addCheckpoint(deps, await rawBody(c), c.get('requestId'));
+          const answer = await addCheckpointAsync(deps, await rawBody(c), c.get('requestId'));
           status = answer.status;
           c.header('Cache-Control', 'no-store');
           // The witness's current size for the log, as the spec writes it (not the JSON error envelope).

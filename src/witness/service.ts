@@ -7,10 +7,18 @@ import { AppError } from '../authority/errors.ts';
 import { EMPTY_ROOT } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { verifyConsistency } from '../transparency/proofs.ts';
-import { openNote, parseNote, verifierFor, type NoteSignature } from '../authority/signed-note.ts';
+import {
+  openNote,
+  openNoteAsync,
+  parseNote,
+  verifierFor,
+  type NoteSignature,
+  type NoteVerifier,
+  type OpenedNote,
+} from '../authority/signed-note.ts';
 import { readIssuerLastCheckpoint } from '../transparency/store.ts';
-import { cosignatureLine, formatCosignerKey } from '../authority/cosignature.ts';
-import { parseAddCheckpointBody, type BodyProblem } from './request-body.ts';
+import { cosignatureLine, cosignatureLineAsync, formatCosignerKey } from '../authority/cosignature.ts';
+import { parseAddCheckpointBody, type AddCheckpointRequest, type BodyProblem } from './request-body.ts';
 import {
   countWitnessConflicts,
   insertWitnessConflict,
@@ -228,31 +236,83 @@ function signatureLine(sig: NoteSignature): string {
  * failed proof from it) is kept as evidence and audited, even when the answer is a 409.
  */
 export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: string | null): AddCheckpointAnswer {
+  const admitted = admit(deps, bytes);
+  const opened = openNote(admitted.request.note, admitted.verifiers);
+  checkOpened(deps, admitted, opened);
+  return decide(deps, admitted, opened, requestId, (text, timestamp) =>
+    deps.identity.signingKeys.map((key) => cosignatureLine(text, witnessName(deps), key, timestamp)),
+  );
+}
+
+/**
+ * `addCheckpoint` with the Ed25519 work on libuv's thread pool (the HTTP route): the log's signatures are
+ * checked there, and the cosignature lines are made there before the transaction (with the timestamp the
+ * transaction uses), so the event loop serves other requests meanwhile. Lines made for a checkpoint the
+ * transaction then refuses are dropped unseen.
+ */
+export async function addCheckpointAsync(deps: WitnessDeps, bytes: Uint8Array, requestId?: string | null): Promise<AddCheckpointAnswer> {
+  const admitted = admit(deps, bytes);
+  const opened = await openNoteAsync(admitted.request.note, admitted.verifiers);
+  checkOpened(deps, admitted, opened);
+  const timestamp = cosignatureTimestamp(admitted.now);
+  const name = witnessName(deps);
+  const lines = await Promise.all(deps.identity.signingKeys.map((key) => cosignatureLineAsync(opened.text, name, key, timestamp)));
+  return decide(deps, admitted, opened, requestId, (_text, at) => {
+    if (at !== timestamp) throw new Error('cosignature lines made for another timestamp');
+    return lines;
+  });
+}
+
+/** A parsed request for a witnessed log, with the verifiers its note must open under. */
+interface Admitted {
+  request: AddCheckpointRequest;
+  log: WitnessLogRow;
+  verifiers: NoteVerifier[];
+  now: Date;
+}
+
+const cosignatureTimestamp = (now: Date) => Math.floor(now.getTime() / 1000);
+
+/** The checks before the log's signature: a well-formed body (400) for a log this authority witnesses (404). */
+function admit(deps: WitnessDeps, bytes: Uint8Array): Admitted {
   const request = parseAddCheckpointBody(bytes);
   if ('problem' in request) throw new AppError('invalid_witness_request', BODY_PROBLEMS[request.problem], { problem: request.problem });
-  const { old, proof, note, parsed, checkpoint } = request;
   const sqlite = deps.db.sqlite;
   const now = deps.clock();
-  const log = readWitnessLogByOrigin(sqlite, checkpoint.origin);
+  const log = readWitnessLogByOrigin(sqlite, request.checkpoint.origin);
   const keys = log?.enabled ? recognizedIssuer(sqlite, log.sovereign_id, now).keys : [];
   if (!log || keys.length === 0) throw new AppError('witness_log_unknown', 'this authority witnesses no log with this origin');
   // The note's key names with every key recognized for the sovereign, as the importer pairs them.
-  const names = [...new Set(parsed.signatures.map((sig) => sig.name))];
-  const opened = openNote(
-    note,
-    keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))),
-  );
+  const names = [...new Set(request.parsed.signatures.map((sig) => sig.name))];
+  return { request, log, verifiers: keys.flatMap((key) => names.map((name) => verifierFor(name, key.raw))), now };
+}
+
+/** The log's signature (403), then an old size beyond the checkpoint (400). */
+function checkOpened(deps: WitnessDeps, admitted: Admitted, opened: OpenedNote): asserts opened is OpenedNote & { ok: true } {
   if (!opened.ok) {
     if (opened.problem === 'invalid_signature')
       deps.metrics.signatureVerificationFailures.inc({ surface: 'witness_checkpoint', reason: 'invalid_signature' });
     throw new AppError(
       'witness_signature_invalid',
-      `the checkpoint is not signed by a key this authority recognizes for ${log.sovereign_id}`,
+      `the checkpoint is not signed by a key this authority recognizes for ${admitted.log.sovereign_id}`,
       { problem: opened.problem },
     );
   }
-  if (old > checkpoint.size) throw new AppError('invalid_witness_request', BODY_PROBLEMS.old_beyond_size, { problem: 'old_beyond_size' });
+  if (admitted.request.old > admitted.request.checkpoint.size)
+    throw new AppError('invalid_witness_request', BODY_PROBLEMS.old_beyond_size, { problem: 'old_beyond_size' });
+}
 
+/** The decision against the stored state, in one IMMEDIATE transaction; `cosign` makes the lines when it cosigns. */
+function decide(
+  deps: WitnessDeps,
+  admitted: Admitted,
+  opened: OpenedNote & { ok: true },
+  requestId: string | null | undefined,
+  cosign: (text: string, timestamp: number) => string[],
+): AddCheckpointAnswer {
+  const { request, log, now } = admitted;
+  const { old, proof, note, parsed, checkpoint } = request;
+  const sqlite = deps.db.sqlite;
   const logSignatures = parsed.signatures
     .filter((sig) => opened.verifiedBy.some((v) => v.name === sig.name && v.keyId === sig.keyId))
     .map(signatureLine);
@@ -261,9 +321,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
   const rootHex = checkpoint.rootHash.slice('sha256:'.length);
   const proofHex = proof.map((h) => h.toString('hex'));
   const at = toTimestamp(now);
-  const name = witnessName(deps);
-  const signingKeys = deps.identity.signingKeys;
-  if (signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
+  if (deps.identity.signingKeys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
 
   type Decision = (
     | { kind: 'cosigned'; body: string }
@@ -353,8 +411,8 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
           conflict,
         };
       }
-      const timestamp = Math.floor(now.getTime() / 1000);
-      const lines = signingKeys.map((key) => cosignatureLine(opened.text, name, key, timestamp));
+      const timestamp = cosignatureTimestamp(now);
+      const lines = cosign(opened.text, timestamp);
       writeWitnessCheckpoint(sqlite, {
         origin: checkpoint.origin,
         sovereign_id: log.sovereign_id,

@@ -7,6 +7,7 @@ import {
   formatVerifierKey,
   noteKeyId,
   openNote,
+  openNoteAsync,
   parseNote,
   parseVerifierKey,
   signNote,
@@ -155,6 +156,32 @@ describe('opening notes', () => {
         if (opened.ok) expect(opened.text).toBe(t);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: openNoteAsync (signatures checked on the thread pool) answers exactly as openNote', async () => {
+    const lineChar = fc.constantFrom(...'abcxyz019 ./:-é✓'.split(''));
+    const textArb = fc
+      .array(fc.string({ unit: lineChar, minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 4 })
+      .map((ls) => `${ls.join('\n')}\n`);
+    const signers = fc.subarray([key, other], { minLength: 1 });
+    await fc.assert(
+      fc.asyncProperty(
+        textArb,
+        signers,
+        fc.subarray([mine, theirs]),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0x7e }),
+        async (t, keys, known, at, delta) => {
+          const note = signNote(t, 'na.example/log', keys);
+          // Unchanged (delta 0) or one character changed anywhere, signature lines included.
+          const i = at % note.length;
+          const changed =
+            delta === 0 ? note : note.slice(0, i) + String.fromCharCode((note.charCodeAt(i) + delta) % 0x7f || 0x20) + note.slice(i + 1);
+          expect(await openNoteAsync(changed, known)).toEqual(openNote(changed, known));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

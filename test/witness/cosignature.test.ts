@@ -7,6 +7,7 @@ import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import {
   COSIGNATURE_V1_TYPE,
   cosignatureLine,
+  cosignatureLineAsync,
   cosignedMessage,
   cosignerFor,
   cosignerKeyId,
@@ -57,7 +58,7 @@ describe('cosignature/v1', () => {
     expect(parseCosignerKey(`${n}+${id}`)).toBeNull();
   });
 
-  it('the signed message and the line equal an independent computation (Ed25519 is deterministic)', () => {
+  it('the signed message and the line equal an independent computation (Ed25519 is deterministic)', async () => {
     const timestamp = 1679315147;
     const text = EXAMPLE_TEXT;
     const message = Buffer.from(`cosignature/v1\ntime 1679315147\n${text}`, 'utf8');
@@ -67,6 +68,8 @@ describe('cosignature/v1', () => {
     ts.writeBigUInt64BE(BigInt(timestamp));
     const expected = `\u2014 ${name} ${Buffer.concat([specKeyId(name, key.raw), ts, sign(null, message, privateKey)]).toString('base64')}\n`;
     expect(cosignatureLine(text, name, key, timestamp)).toBe(expected);
+    // Made on the thread pool (the witness route), the same bytes.
+    expect(await cosignatureLineAsync(text, name, key, timestamp)).toBe(expected);
     expect(specVerify(expected.slice(0, -1), name, key.raw, text)).toEqual({
       keyId: specKeyId(name, key.raw),
       timestamp: BigInt(timestamp),
