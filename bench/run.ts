@@ -21,6 +21,8 @@ export const WORKLOADS = [
   'transparency',
   'monitor',
   'followers',
+  'witness',
+  'witness-quorum',
 ] as const;
 
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');

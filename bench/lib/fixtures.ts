@@ -95,9 +95,9 @@ export function serveEnv(dir: string, sovereignId: string): Record<string, strin
 
 /**
  * An authority on a temp-file database opened by `openDatabase` (production pragmas, WAL), with a
- * fixed-seed signing key and operator key and a fixed clock. Opening an existing dir reuses it.
+ * fixed-seed signing key and operator key and a fixed clock; `overrides` change its configuration. Opening an existing dir reuses it.
  */
-export function openBenchAuthority(dir: string, sovereignId = 'bench-authority'): BenchAuthority {
+export function openBenchAuthority(dir: string, sovereignId = 'bench-authority', overrides: Partial<Config> = {}): BenchAuthority {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const clock = fixedClock(BENCH_NOW);
   const config = defaultConfig({
@@ -107,6 +107,7 @@ export function openBenchAuthority(dir: string, sovereignId = 'bench-authority')
     sovereignId,
     logLevel: 'silent',
     operatorPublicKeysJson: JSON.stringify({ [OPERATOR_LABEL]: operatorKey().publicKey }),
+    ...overrides,
   });
   if (!fs.existsSync(config.signingKeyFile)) createSigningKeyFile(config.signingKeyFile, BENCH_NOW, benchSeed(`authority:${sovereignId}`));
   const db = openDatabase(config.dbPath, { backgroundCheckpoints: true });
