@@ -15,13 +15,20 @@ export interface LoadSpec {
   path: string;
   connections: number;
   durationSeconds: number;
-  /** `post-bodies`: POST the JSON bodies of a file (one array) in turn; `admin-treaty`: signed treaty issue requests; `get`; `get-paths`: GET the paths of a file (one array) in turn. */
-  mode: 'post-bodies' | 'admin-treaty' | 'get' | 'get-paths';
+  /**
+   * `post-bodies`: POST the JSON bodies of a file (one array) in turn; `admin-treaty`: signed treaty issue requests; `get`;
+   * `get-paths`: GET the paths of a file (one array) in turn; `text-sequences`: POST text bodies from a file of one array
+   * per connection, each connection its own bodies `[from, to)` in order, then done (no duration).
+   */
+  mode: 'post-bodies' | 'admin-treaty' | 'get' | 'get-paths' | 'text-sequences';
   bodiesFile?: string;
   pathsFile?: string;
   headers?: Record<string, string>;
   /** For admin-treaty: the sovereign id of the authority under load (admin signatures are bound to it). */
   authority?: string;
+  /** For text-sequences: which bodies of each connection's array are sent. */
+  from?: number;
+  to?: number;
 }
 
 export interface LoadResult {
@@ -109,13 +116,42 @@ function requestsFor(spec: LoadSpec): AutocannonRequest[] {
   return [{ method: 'POST', path: spec.path, setupRequest: (req) => ({ ...req, ...signed[n++ % signed.length]! }) }];
 }
 
+interface AutocannonClient {
+  setRequests(requests: AutocannonRequest[]): void;
+}
+
+/**
+ * text-sequences: connection i sends the bodies `[from, to)` of the i-th array, one after another, and stops (each
+ * client gets its own request list; autocannon gives every connection amount / connections requests).
+ */
+function sequenceOptions(spec: LoadSpec): Record<string, unknown> {
+  const sequences = (JSON.parse(fs.readFileSync(spec.bodiesFile!, 'utf8')) as string[][]).map((bodies) =>
+    bodies
+      .slice(spec.from, spec.to)
+      .map((body) => ({ method: 'POST', path: spec.path, headers: { 'content-type': 'text/plain; charset=utf-8' }, body })),
+  );
+  const perConnection = sequences[0]!.length;
+  if (sequences.length !== spec.connections || sequences.some((s) => s.length !== perConnection))
+    throw new Error('text-sequences: one array per connection, all of the same length');
+  let next = 0;
+  return {
+    url: spec.url,
+    connections: spec.connections,
+    amount: perConnection * spec.connections,
+    requests: sequences[0],
+    setupClient: (client: AutocannonClient) => client.setRequests(sequences[next++ % sequences.length]!),
+  };
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as LoadSpec;
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const options =
+    spec.mode === 'text-sequences'
+      ? sequenceOptions(spec)
+      : { url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) };
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
-    autocannon({ url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) }, (err, res) =>
-      err ? reject(err) : resolve(res),
-    );
+    autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
   });
   const status = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
   const out: LoadResult = {

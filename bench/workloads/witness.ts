@@ -1,21 +1,18 @@
-// witness: POST /witness/add-checkpoint over loopback from a generator process, 20 witnessed logs (one connection
-// each) growing a 1,000,000-entry tree with a consistency proof per request, against the bare Ed25519 work of one
+// witness: POST /witness/add-checkpoint over loopback from autocannon in a generator process, 20 witnessed logs (one
+// connection each, sending its log's checkpoints in order) growing a 1,000,000-entry tree with a consistency proof per request, against the bare Ed25519 work of one
 // request (verify the log's signature, sign the cosignature) with cached KeyObjects, measured in the same process.
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { cosignedMessage } from '../../src/authority/cosignature.ts';
 import { parseNote } from '../../src/authority/signed-note.ts';
 import { addCheckpoint, enableWitnessing } from '../../src/witness/service.ts';
 import { issuer, openBenchAuthority, prng, recognize, scaled, SCALE, workDir, type BenchAuthority } from '../lib/fixtures.ts';
-import { count, elapsedMs, emit, log, now, perSecond, round, runJsonScript } from '../lib/harness.ts';
-import type { LoadResult } from '../lib/load.ts';
-import { serveAuthority } from '../lib/serve.ts';
+import { count, elapsedMs, emit, log, now, perSecond, round } from '../lib/harness.ts';
+import type { LoadResult, LoadSpec } from '../lib/load.ts';
+import { generatorCeiling, runLoad, serveAuthority } from '../lib/serve.ts';
 import { addCheckpointBody, SyntheticLog, SyntheticTree } from '../lib/synthetic-log.ts';
-import type { WitnessLoadSpec } from '../lib/witness-load.ts';
 
 const TREE_SIZE = scaled(1_000_000, 10_000);
 const LOGS = 20;
@@ -100,44 +97,28 @@ function bareCrypto(prepared: Prepared, witnessKey: KeyObject, samples: number):
 
 const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
-/** The generator against a server that answers 200 at once: its own ceiling with these bodies. */
-async function generatorCeiling(bodiesFile: string): Promise<number> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const spec: WitnessLoadSpec = {
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      bodiesFile,
-      from: 0,
-      to: PER_LOG,
-    };
-    return (await runJsonScript<LoadResult>('lib/witness-load.ts', [JSON.stringify(spec)])).rps;
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 async function main(): Promise<void> {
   const prepared = await prepare(path.join(workDir(), 'witness'));
   const { authority } = prepared;
   const witnessKey = authority.deps.identity.signingKeys[0]!.privateKey;
   const samples = Math.min(PER_LOG * LOGS, 5000);
-  const ceiling = await generatorCeiling(prepared.bodiesFile);
+  const load = (from: number): Omit<LoadSpec, 'url'> => ({
+    path: '/witness/add-checkpoint',
+    connections: LOGS,
+    durationSeconds: 0,
+    mode: 'text-sequences',
+    bodiesFile: prepared.bodiesFile,
+    from,
+    to: from + PER_LOG,
+  });
+  const ceiling = await generatorCeiling(load(0));
   const served = await serveAuthority(authority);
   const limits: number[] = [];
   const loads: LoadResult[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     limits.push(bareCrypto(prepared, witnessKey, samples).rate);
     log(`witness: round ${r + 1}, ${count(PER_LOG * LOGS)} add-checkpoint requests on ${LOGS} connections`);
-    const spec: WitnessLoadSpec = { url: served.url, bodiesFile: prepared.bodiesFile, from: r * PER_LOG, to: (r + 1) * PER_LOG };
-    loads.push(await runJsonScript<LoadResult>('lib/witness-load.ts', [JSON.stringify(spec)]));
+    loads.push(await runLoad({ ...load(r * PER_LOG), url: served.url }));
   }
   limits.push(bareCrypto(prepared, witnessKey, samples).rate);
   await served.close();
