@@ -1,6 +1,7 @@
 // witness: POST /witness/add-checkpoint over loopback from autocannon in a generator process, 20 witnessed logs (one
-// connection each, sending its log's checkpoints in order) growing a 1,000,000-entry tree with a consistency proof per request, against the bare Ed25519 work of one
-// request (verify the log's signature, sign the cosignature) with cached KeyObjects, measured in the same process.
+// connection each, sending its log's checkpoints in order) growing a 1,000,000-entry tree with a consistency proof
+// per request, against the bare Ed25519 work of one request (verify the log's signature, sign the cosignature) with
+// cached KeyObjects, measured in the same process.
 import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
