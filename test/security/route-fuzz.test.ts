@@ -123,7 +123,10 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /admin/peers/:id/status': { kind: 'read', params: () => ({ id: [ISSUER_ID] }) },
   'POST /admin/peers/:id/contain': {
     kind: 'write',
-    bodies: () => [{ reason: 'fuzz', revoke_treaties: false }, { reason: 'fuzz', incident: 'inc-1' }],
+    bodies: () => [
+      { reason: 'fuzz', revoke_treaties: false },
+      { reason: 'fuzz', incident: 'inc-1' },
+    ],
     params: () => ({ id: [ISSUER_ID] }),
   },
   'POST /admin/peers/:id/evidence': { kind: 'write', bodies: () => [{}, { reason: 'auditor' }], params: () => ({ id: [ISSUER_ID] }) },
