@@ -254,28 +254,45 @@ function recordPollFailure(deps: AppDeps, id: string, failure: PullFailure): voi
     .immediate();
 }
 
+/** A peer's declaration as fetched (nothing recorded yet), with the pin it was read against. */
+export type FetchedPeerDeclaration =
+  | { skipped: true }
+  | { skipped: false; pin: ReturnType<typeof pinOf>; fetched: FetchedDeclaration }
+  | { skipped: false; pin: ReturnType<typeof pinOf>; failure: PullFailure };
+
 /**
- * Fetches one peer's declaration now and records what it shows. A peer is watched while this
- * authority pins keys for it or once a declaration of it is stored (a contained peer whose treaties
- * were revoked stays watched). Never throws for a peer's failure: the outcome says why.
+ * Fetches one peer's declaration. A peer is watched while this authority pins keys for it or once a
+ * declaration of it is stored (a contained peer whose treaties were revoked stays watched).
  */
-export async function checkPeerDeclaration(deps: AppDeps, id: string, net: PullOptions = {}): Promise<DeclarationCheck> {
+export async function fetchPeerDeclaration(deps: AppDeps, id: string, net: PullOptions = {}): Promise<FetchedPeerDeclaration> {
   const peer = getPeerRow(deps, id);
   const pin = pinOf(deps, id);
-  if (pin.keys.length === 0 && readLatestDeclaration(deps.db.sqlite, id) === undefined)
-    return { sovereign_id: id, outcome: 'skipped', reason: 'not_recognized' };
-  let fetched: FetchedDeclaration;
+  if (pin.keys.length === 0 && readLatestDeclaration(deps.db.sqlite, id) === undefined) return { skipped: true };
   try {
-    fetched = await fetchDeclaration(net, peer, pin.profile, pin.keys);
+    return { skipped: false, pin, fetched: await fetchDeclaration(net, peer, pin.profile, pin.keys) };
   } catch (err) {
-    const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while reading the declaration');
     if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'declaration poll failed unexpectedly');
+    const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while reading the declaration');
+    return { skipped: false, pin, failure };
+  }
+}
+
+/** Records what a fetch showed (its own transaction, or a part of the caller's). */
+export function recordPeerDeclaration(deps: AppDeps, id: string, outcome: FetchedPeerDeclaration): DeclarationCheck {
+  if (outcome.skipped) return { sovereign_id: id, outcome: 'skipped', reason: 'not_recognized' };
+  if ('failure' in outcome) {
+    const { failure } = outcome;
     deps.metrics.peerDeclarationPolls.inc({ peer: id, outcome: failure.reason });
     recordPollFailure(deps, id, failure);
-    return { sovereign_id: id, outcome: 'failed', reason: failure.reason, message: failure.message, profile: pin.profile };
+    return { sovereign_id: id, outcome: 'failed', reason: failure.reason, message: failure.message, profile: outcome.pin.profile };
   }
   deps.metrics.peerDeclarationPolls.inc({ peer: id, outcome: 'ok' });
-  return recordObservation(deps, id, fetched, pin);
+  return recordObservation(deps, id, outcome.fetched, outcome.pin);
+}
+
+/** Fetches one peer's declaration now and records what it shows. Never throws for a peer's failure: the outcome says why. */
+export async function checkPeerDeclaration(deps: AppDeps, id: string, net: PullOptions = {}): Promise<DeclarationCheck> {
+  return recordPeerDeclaration(deps, id, await fetchPeerDeclaration(deps, id, net));
 }
 
 /** Whether the peer's declaration is due for a poll at `now`. */

@@ -6,7 +6,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { hashRef, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, verifyGmSignature } from '../interop/gm-model.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
-import { checkPeerDeclaration, type DeclarationCheck } from './declaration-watch.ts';
+import { fetchPeerDeclaration, recordPeerDeclaration, type DeclarationCheck } from './declaration-watch.ts';
 import { gmSnapshotContradicts } from './gm-import.ts';
 import { findImportedRevocation } from './imported-revocations.ts';
 import { readImportedFeed, readIssuerHead } from './imported-store.ts';
@@ -160,44 +160,55 @@ async function verifyGmSnapshot(deps: AppDeps, net: PullOptions, base: string, p
 export async function testPullPeer(deps: AppDeps, id: string, origin: RequestOrigin, net: PullOptions = {}): Promise<TestPullResult> {
   const peer = getPeerRow(deps, id);
   const sqlite = deps.db.sqlite;
-  const recognized = recognizedIssuer(sqlite, id, deps.clock());
-  const pinned = recognized.keys;
-  const declaration = await checkPeerDeclaration(deps, id, net);
+  const pinned = recognizedIssuer(sqlite, id, deps.clock()).keys;
+  const pinnedIds = new Set(pinned.map((k) => k.keyId));
   const result: TestPullResult = {
     sovereign_id: id,
     verified: false,
-    pinned_key_ids: pinned.map((k) => k.keyId).sort(),
-    declaration,
+    pinned_key_ids: [...pinnedIds].sort(),
+    declaration: { sovereign_id: id, outcome: 'skipped', reason: 'not_recognized' },
     feeds: { latest_sequence: null, imported_sequence: readIssuerHead(sqlite, id)?.last_sequence ?? 0, checked: 0, signed_by: [] },
     verified_pull_at: null,
   };
+  // The network first; then one transaction records the declaration, the outcome and its audit event
+  // (with the request's nonce), so a request that cannot be recorded changes nothing.
+  const fetched = await fetchPeerDeclaration(deps, id, net);
+  const profile = fetched.skipped ? null : fetched.pin.profile;
+  let problem: { reason: string; message: string } | null = null;
   try {
     if (pinned.length === 0) throw new NotVerified('not_recognized', 'this authority has no treaty in force for the peer');
-    if (declaration.outcome !== 'ok')
-      throw new NotVerified(declaration.reason ?? 'internal_error', declaration.message ?? 'the declaration could not be read');
-    if ((declaration.unresolved_keys ?? []).length > 0)
-      throw new NotVerified('key_change_unresolved', 'the declaration and the pinned keys disagree (an unannounced key change is open)');
-    const pinnedIds = new Set(result.pinned_key_ids);
-    if (declaration.profile !== GENESIS_MESH_PROFILE && !(declaration.signed_by ?? []).some((k) => pinnedIds.has(k)))
-      throw new NotVerified('declaration_not_pinned', 'the declaration is not signed by a key this authority pins');
+    if (!fetched.skipped && 'failure' in fetched) throw fetched.failure;
     // A key the peer itself revoked in an earlier feed no longer signs for it.
     const live = pinned.filter((k) => findImportedRevocation(sqlite, id, 'public_key', k.keyId) === null);
-    if (declaration.profile === GENESIS_MESH_PROFILE) await verifyGmSnapshot(deps, net, peer.base_url, id, live, result);
+    if (profile === GENESIS_MESH_PROFILE) await verifyGmSnapshot(deps, net, peer.base_url, id, live, result);
     else await verifyNativeFeeds(deps, net, peer.base_url, id, live, result);
-    result.verified = true;
   } catch (err) {
-    if (err instanceof NotVerified || err instanceof PullFailure) {
-      result.reason = err.reason;
-      result.message = err.message;
-    } else {
+    if (err instanceof NotVerified || err instanceof PullFailure) problem = { reason: err.reason, message: err.message };
+    else {
       deps.logger.error({ err, peer: id }, 'verification pull failed unexpectedly');
-      result.reason = 'internal_error';
-      result.message = 'unexpected error while verifying';
+      problem = { reason: 'internal_error', message: 'unexpected error while verifying' };
     }
   }
   const at = toTimestamp(deps.clock());
   sqlite
     .transaction(() => {
+      const declaration = recordPeerDeclaration(deps, id, fetched);
+      result.declaration = declaration;
+      // The declaration must agree with the pin: no open key change, and (accord/1) signed by a pinned key.
+      if (problem === null && declaration.outcome === 'ok') {
+        if ((declaration.unresolved_keys ?? []).length > 0)
+          problem = {
+            reason: 'key_change_unresolved',
+            message: 'the declaration and the pinned keys disagree (an unannounced key change is open)',
+          };
+        else if (declaration.profile !== GENESIS_MESH_PROFILE && !(declaration.signed_by ?? []).some((k) => pinnedIds.has(k)))
+          problem = { reason: 'declaration_not_pinned', message: 'the declaration is not signed by a key this authority pins' };
+      }
+      result.verified = problem === null;
+      if (problem) {
+        result.reason = problem.reason;
+        result.message = problem.message;
+      }
       ensurePeerWatch(sqlite, id);
       if (result.verified) recordVerifiedPull(sqlite, id, at);
       appendAudit(sqlite, deps.clock, {
@@ -214,8 +225,8 @@ export async function testPullPeer(deps: AppDeps, id: string, origin: RequestOri
           checked: result.feeds.checked,
         },
       });
+      result.verified_pull_at = readPeerWatch(sqlite, id)?.verified_pull_at ?? null;
     })
     .immediate();
-  result.verified_pull_at = readPeerWatch(sqlite, id)?.verified_pull_at ?? null;
   return result;
 }
