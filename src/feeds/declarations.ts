@@ -1,6 +1,6 @@
 // Fetching a peer's declaration of its keys: the signed `/.well-known/network-authority` (accord/1), or `/sovereign.json` (genesis-mesh).
 import { parseJsonStrict } from '../authority/canonical-json.ts';
-import { toTimestamp } from '../authority/clock.ts';
+import { isTimestamp, toTimestamp } from '../authority/clock.ts';
 import { hashRef, parsePublicKey, verifySignedObject, type PublicKeyInfo } from '../authority/crypto.ts';
 import { GENESIS_MESH_PROFILE, type WireProfile } from '../interop/gm-model.ts';
 import type { DeclaredKey } from './peer-watch-store.ts';
@@ -54,7 +54,7 @@ function readAccordDeclaration(url: string, peer: string, doc: Record<string, un
     const e = asRecord(entry);
     if (!e || Object.keys(e).some((k) => k !== 'key_id' && k !== 'public_key' && k !== 'not_after'))
       throw malformed(url, 'a public_keys entry has unknown fields');
-    if (e.not_after !== undefined && (typeof e.not_after !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(e.not_after)))
+    if (e.not_after !== undefined && (typeof e.not_after !== 'string' || !isTimestamp(e.not_after)))
       throw malformed(url, 'a not_after is not an RFC 3339 UTC timestamp');
     return declaredKey(url, e.public_key, e.key_id, e.not_after as string | undefined);
   });

@@ -196,9 +196,12 @@ export function isEvidenceBundle(file: string): boolean {
   let fd: number | null = null;
   try {
     fd = fs.openSync(file, 'r');
-    const head = Buffer.alloc(256);
+    // The header is one short line (its ids are at most 128 characters each).
+    const head = Buffer.alloc(4096);
     const n = fs.readSync(fd, head, 0, head.length, 0);
-    return head.subarray(0, n).toString('utf8').includes(`"type":"${BUNDLE_TYPE}"`);
+    const text = head.subarray(0, n).toString('utf8');
+    const end = text.indexOf('\n');
+    return (end < 0 ? text : text.slice(0, end)).includes(`"type":"${BUNDLE_TYPE}"`);
   } catch {
     return false;
   } finally {

@@ -272,5 +272,5 @@ describe('peer key changes and compromise (runbooks as loopback federations)', (
       pause: { paused: false },
       containment: { contained: false, verification_required: false },
     });
-  });
+  }, 180_000);
 });

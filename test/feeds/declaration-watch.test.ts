@@ -215,11 +215,13 @@ describe('declaration watch (genesis-mesh peers)', () => {
   it("reads GM's /sovereign.json (real GM bytes): the pinned key is seen; another key is an unannounced change", async () => {
     const north = await node('north');
     let body = gmSample('north-sovereign.json');
-    const server = await listen((req) =>
-      new URL(req.url).pathname === '/sovereign.json'
-        ? new Response(body, { headers: { 'Content-Type': 'application/json' } })
-        : new Response('{}', { status: 404 }),
-    );
+    const feed = gmSample('feed-a-initial-seq0.json');
+    const server = await listen((req) => {
+      const { pathname } = new URL(req.url);
+      if (pathname === '/sovereign.json') return new Response(body, { headers: { 'Content-Type': 'application/json' } });
+      if (pathname === '/sovereign-revocation-feed') return new Response(feed, { headers: { 'Content-Type': 'application/json' } });
+      return new Response('{}', { status: 404 });
+    });
     stops.push(server.stop);
     const gmKey = gmKeys().sovereigns['GM-NORTH']!.public_key;
     issueTreaty(
@@ -241,6 +243,10 @@ describe('declaration watch (genesis-mesh peers)', () => {
     expect(stored[0]!.body).toBe(body);
     expect(JSON.parse(stored[0]!.keys)).toEqual([expect.objectContaining({ public_key: gmKey, not_after: '2028-01-01T00:00:00Z' })]);
 
+    // A verification pull reads GM's snapshot feed (real bytes) and checks its signature with the pinned key.
+    const test = await ok(north.admin('POST', '/admin/peers/GM-NORTH/test-pull'));
+    expect(test).toMatchObject({ verified: true, feeds: { latest_sequence: 0, checked: 1 }, declaration: { profile: 'genesis-mesh' } });
+
     // GM-NORTH now names another key (its validity window had not ended): unannounced.
     const other = gmKeys().sovereigns['GM-SOUTH']!.public_key;
     body = body.replace(gmKey, other);
@@ -248,5 +254,9 @@ describe('declaration watch (genesis-mesh peers)', () => {
     expect(changed.change?.kind).toBe('unannounced');
     expect(changed.change?.appeared.map((a) => a.public_key)).toEqual([other]);
     expect(changed.change?.disappeared.map((a) => [a.public_key, a.explanation])).toEqual([[gmKey, 'unannounced']]);
+    expect(await ok(north.admin('POST', '/admin/peers/GM-NORTH/test-pull'))).toMatchObject({
+      verified: false,
+      reason: 'key_change_unresolved',
+    });
   });
 });
