@@ -123,3 +123,14 @@ export function iterateAuditExport(sqlite: Sqlite, filter: AuditExportFilter): I
     .raw(true)
     .iterate(...params) as IterableIterator<[number, string, string]>;
 }
+
+/**
+ * The events whose stored form contains `needle` (a JSON string literal, e.g. `"south"`: the events
+ * that name that sovereign as a whole value anywhere), in seq order, streamed as [seq, canonical].
+ */
+export function iterateAuditMentioning(sqlite: Sqlite, needle: string): IterableIterator<[number, string]> {
+  return sqlite
+    .prepare('SELECT seq, canonical FROM audit_events WHERE instr(canonical, ?) > 0 ORDER BY seq')
+    .raw(true)
+    .iterate(needle) as IterableIterator<[number, string]>;
+}

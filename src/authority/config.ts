@@ -39,6 +39,7 @@ const envSchema = z.object({
   ACCORD_FEED_PUBLISH_CRON: cronExpression.default('*/5 * * * *'),
   ACCORD_FEED_PULL_CRON: cronExpression.default('* * * * *'),
   ACCORD_FEED_NEXT_UPDATE_S: intFrom(60, 30 * 86400).default(86400),
+  ACCORD_PEER_DECLARATION_INTERVAL_S: intFrom(1, 7 * 86400).default(3600),
   ACCORD_CLOCK_SKEW_S: intFrom(0, 3600).default(300),
   ACCORD_VALIDITY_SKEW_S: intFrom(0, 3600).default(0),
   ACCORD_ADMIN_WINDOW_S: intFrom(1, 3600).default(300),
@@ -77,6 +78,8 @@ export interface Config {
   feedPublishCron: string;
   feedPullCron: string;
   feedNextUpdateSeconds: number;
+  /** How often the pull job fetches each peer's declaration to watch its keys (seconds). */
+  peerDeclarationIntervalSeconds: number;
   clockSkewSeconds: number;
   /** Tolerance on both ends of accord/1 validity windows when verifying (genesis-mesh objects use GM's fixed 5 minutes). */
   validitySkewSeconds: number;
@@ -148,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     feedPublishCron: e.ACCORD_FEED_PUBLISH_CRON,
     feedPullCron: e.ACCORD_FEED_PULL_CRON,
     feedNextUpdateSeconds: e.ACCORD_FEED_NEXT_UPDATE_S,
+    peerDeclarationIntervalSeconds: e.ACCORD_PEER_DECLARATION_INTERVAL_S,
     clockSkewSeconds: e.ACCORD_CLOCK_SKEW_S,
     validitySkewSeconds: e.ACCORD_VALIDITY_SKEW_S,
     adminWindowSeconds: e.ACCORD_ADMIN_WINDOW_S,

@@ -173,6 +173,17 @@ export const ERROR_CODES = {
   invalid_peer: api(422, 'peer body, base URL or sovereign id not acceptable'),
   peer_exists: api(409, 'the sovereign is already a peer'),
   peer_not_found: api(404, 'no peer (or feed issuer) with this sovereign id'),
+  invalid_peer_request: api(422, '`/admin/peers/{id}/contain|repin|evidence` body fails its schema'),
+  repin_not_confirmed: api(
+    422,
+    'a repin without `confirm_out_of_band: true`: the new key must be confirmed with the peer outside the network first',
+  ),
+  no_treaty_to_repin: api(409, 'this authority never issued a treaty for the peer, so there are no terms to repin; issue one first'),
+  key_already_pinned: api(409, "the key is already the only key this authority's treaties in force pin for the peer"),
+  peer_not_verified: api(
+    409,
+    'resume refused: no verified test pull (`accord feed pull PEER --once`) since the peer was contained or repinned; nothing changed',
+  ),
   invalid_feed_receipt: api(422, 'a receipt fails the strict receipt schema'),
   receipt_wrong_issuer: api(422, 'a receipt addressed to another issuer'),
   importer_not_recognized: api(403, 'a receipt from a sovereign this authority does not recognize'),

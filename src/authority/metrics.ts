@@ -54,6 +54,36 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Seconds until the soonest expiry among active treaties',
       registers,
     }),
+    peerKeyChanges: new Counter({
+      name: 'accord_peer_key_changes_total',
+      help: "Key changes seen in peers' declarations, by peer and kind (unannounced | announced)",
+      labelNames: ['peer', 'kind'] as const,
+      registers,
+    }),
+    peerKeyMismatch: new Gauge({
+      name: 'accord_peer_key_mismatch',
+      help: "1 while a peer's declaration shows an unannounced key change that no repin or revert has resolved",
+      labelNames: ['peer'] as const,
+      registers,
+    }),
+    peerDeclarationPolls: new Counter({
+      name: 'accord_peer_declaration_polls_total',
+      help: "Polls of peers' declarations, by peer and outcome (ok or a failure reason)",
+      labelNames: ['peer', 'outcome'] as const,
+      registers,
+    }),
+    peerImportRejections: new Counter({
+      name: 'accord_peer_import_rejections_total',
+      help: 'Feeds pulled from a peer and rejected at import, by peer and reason',
+      labelNames: ['peer', 'reason'] as const,
+      registers,
+    }),
+    peerReplays: new Counter({
+      name: 'accord_peer_replayed_requests_total',
+      help: 'Replayed or out-of-window messages from a peer (receipts, served feeds), by peer and kind',
+      labelNames: ['peer', 'kind'] as const,
+      registers,
+    }),
     witnessRequests: new Counter({
       name: 'accord_witness_add_checkpoint_requests_total',
       help: 'add-checkpoint requests this authority answered as a witness, by HTTP status',

@@ -73,8 +73,29 @@ export function registerFeedCommands(program: Command): void {
     }),
   );
 
-  withClientOptions(feed.command('pull').description('pull one peer now (ignores backoff)').argument('<peer>', 'peer sovereign id')).action(
-    action(async (peer: string, opts: CommonOptions) => {
+  withClientOptions(
+    feed
+      .command('pull')
+      .description('pull one peer now (ignores backoff)')
+      .argument('<peer>', 'peer sovereign id')
+      .option(
+        '--once',
+        'a verification pull instead: fetch the declaration and feeds, verify them with the keys pinned now, import nothing (works while paused)',
+      ),
+  ).action(
+    action(async (peer: string, opts: CommonOptions & { once?: boolean }) => {
+      if (opts.once) {
+        const checked = (await adminCall({
+          ...client(opts),
+          method: 'POST',
+          path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/test-pull`,
+        })) as { verified?: unknown; reason?: unknown; message?: unknown };
+        if (checked?.verified !== true)
+          throw new CliError(
+            `verification pull of ${peer} failed: ${String(checked?.reason ?? 'unknown')} (${String(checked?.message ?? '')})`,
+          );
+        return;
+      }
       const result = (await adminCall({
         ...client(opts),
         method: 'POST',

@@ -11,11 +11,12 @@ type Register = (program: Command) => void;
  */
 async function commandGroups(first: string | undefined): Promise<Register[]> {
   if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
-  const [authority, treaty, ops, feed, connectome, witness, log] = await Promise.all([
+  const [authority, treaty, ops, feed, peer, connectome, witness, log] = await Promise.all([
     import('./authority-commands.ts'),
     import('./treaty-commands.ts'),
     import('./ops-commands.ts'),
     import('./feed-commands.ts'),
+    import('./peer-commands.ts'),
     import('./connectome-commands.ts'),
     import('./witness-commands.ts'),
     import('./log-commands.ts'),
@@ -25,6 +26,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     treaty.registerTreatyCommands,
     ops.registerOpsCommands,
     feed.registerFeedCommands,
+    peer.registerPeerCommands,
     connectome.registerConnectomeCommands,
     witness.registerWitnessCommands,
     log.registerLogCommands,

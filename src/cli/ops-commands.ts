@@ -8,6 +8,7 @@ import { readSigningKeyFile } from '../authority/key-files.ts';
 import { exportAudit, openAccordReadOnly } from '../ops/audit-export.ts';
 import type { ExportFormat } from '../ops/export-format.ts';
 import { verifyAuditExport } from '../ops/audit-verify.ts';
+import { isEvidenceBundle, verifyEvidenceBundle } from '../ops/peer-evidence.ts';
 import { backupDatabase, type BackupProgress } from '../ops/backup.ts';
 import { buildCheckpoint, parseTrustAnchor, writeCheckpoint, type TrustAnchor } from '../ops/checkpoint.ts';
 import { DEFAULT_OVERLAP_DAYS, ROTATION_REASONS } from '../ops/key-rotation.ts';
@@ -167,8 +168,11 @@ export function registerOpsCommands(program: Command): void {
     .description(
       "verify an audit export: every hash, every chain link, gaps against the export's filters, and the signed checkpoint (exit 0 only if all hold)",
     )
-    .argument('<file>', 'the export (jsonl or json)')
-    .option('--checkpoint <file>', 'the signed checkpoint (FILE.checkpoint.json)')
+    .argument('<file>', 'the export (jsonl or json), or a peer evidence bundle')
+    .option(
+      '--checkpoint <file>',
+      "the signed checkpoint (FILE.checkpoint.json), or an evidence bundle's manifest (default FILE.manifest.json)",
+    )
     .option('--public-key <key>', 'a trusted authority key, confirmed out of band: base64 public key or key_id (repeatable)', collect, [])
     .option('--authority-url <url>', "trust the keys of the authority's well-known declaration at this URL")
     .option('--complete', 'the export is unfiltered from seq 1: treat any gap as a deletion')
@@ -200,6 +204,19 @@ export function registerOpsCommands(program: Command): void {
           if (opts.noteKey.length > 0 && !opts.checkpointNote) throw new CliError('--note-key only applies with --checkpoint-note');
           const anchors = opts.publicKey.map(parseTrustAnchor);
           if (opts.authorityUrl) anchors.push(...(await wellKnownAnchors(opts.authorityUrl)));
+          if (isEvidenceBundle(path.resolve(file))) {
+            // A peer evidence bundle (`accord peer contain|evidence`): its audit events and its signed manifest.
+            const bundle = verifyEvidenceBundle(path.resolve(file), {
+              ...(opts.checkpoint ? { manifestFile: path.resolve(opts.checkpoint) } : {}),
+              anchors,
+            });
+            printJson(bundle);
+            if (!bundle.ok)
+              throw new CliError(
+                `evidence verification failed: ${bundle.failures.length} problem(s); first: ${bundle.failures[0] ?? 'chain break'}`,
+              );
+            return;
+          }
           const report = await verifyAuditExport(path.resolve(file), {
             ...(opts.checkpoint ? { checkpointFile: path.resolve(opts.checkpoint) } : {}),
             anchors,

@@ -176,6 +176,12 @@ export function gmSnapshotUnchanged(deps: AppDeps, issuer: string, raw: unknown)
   return verifyGmSignature(raw as Record<string, unknown>, 'revocation_feed', recognized.keys).valid;
 }
 
+/** For a verification pull that imports nothing: whether a snapshot states something else than the one stored at its sequence. */
+export function gmSnapshotContradicts(deps: AppDeps, issuer: string, feed: GmFeed): boolean {
+  const stored = readImportedFeed(deps.db.sqlite, issuer, feed.sequence);
+  return stored !== undefined && storedStatement(stored.body) !== statementOf(feed);
+}
+
 function importChecked(deps: AppDeps, raw: unknown, ctx: GmImportContext): GmImportResult {
   const sqlite = deps.db.sqlite;
   const now = deps.clock();

@@ -140,6 +140,10 @@ function build(sqlite: Sqlite) {
     feedHead: prepare(
       'SELECT feed_hash, signed_hash, issued_at, next_update, log_size, frontier FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence = ?',
     ),
+    issuerFeeds: prepare(
+      'SELECT sequence, feed_hash, imported_at, body FROM imported_feeds WHERE issuer_sovereign_id = ? ORDER BY sequence',
+    ),
+    issuerFeedCount: prepare('SELECT COUNT(*) FROM imported_feeds WHERE issuer_sovereign_id = ?').pluck(),
     feedsAbove: prepare('SELECT sequence, feed_hash FROM imported_feeds WHERE issuer_sovereign_id = ? AND sequence > ? ORDER BY sequence'),
     insertFeed: prepare(
       `INSERT INTO imported_feeds (issuer_sovereign_id, sequence, feed_hash, signed_hash, body, imported_at, issued_at, next_update, log_size, frontier)
@@ -245,6 +249,23 @@ export function readImportedFeed(sqlite: Sqlite, issuer: string, sequence: numbe
 
 export function readImportedFeedHead(sqlite: Sqlite, issuer: string, sequence: number): ImportedFeedHead | undefined {
   return statements(sqlite).feedHead.get(issuer, sequence) as ImportedFeedHead | undefined;
+}
+
+/** Every feed imported from an issuer, oldest first, streamed (evidence bundles). */
+export function iterateImportedFeeds(
+  sqlite: Sqlite,
+  issuer: string,
+): IterableIterator<{ sequence: number; feed_hash: string; imported_at: string; body: string }> {
+  return statements(sqlite).issuerFeeds.iterate(issuer) as IterableIterator<{
+    sequence: number;
+    feed_hash: string;
+    imported_at: string;
+    body: string;
+  }>;
+}
+
+export function countImportedFeeds(sqlite: Sqlite, issuer: string): number {
+  return statements(sqlite).issuerFeedCount.get(issuer) as number;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { pauseIssuerRow, readIssuerFeedRow, readIssuerHead, resumeIssuerRow } from './imported-store.ts';
+import { readPeerWatch, recordReleased } from './peer-watch-store.ts';
 import { clearPeerBackoff, deletePeer, insertPeer, readPeer, readPeerIds, readPeers, type PeerRow } from './peer-store.ts';
 
 export type { PeerRow };
@@ -148,7 +149,11 @@ export function pauseIssuer(
   return { sovereign_id: id, paused: true, changed };
 }
 
-/** Resumes imports from a sovereign and clears its pull backoff so the next pull runs at once. */
+/**
+ * Resumes imports from a sovereign and clears its pull backoff so the next pull runs at once. A peer
+ * that was contained or repinned is resumed only after a verified test pull since then (409
+ * `peer_not_verified` otherwise, nothing changed); resuming it ends its containment.
+ */
 export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): { sovereign_id: string; paused: false; changed: boolean } {
   const sqlite = deps.db.sqlite;
   const changed = sqlite
@@ -157,9 +162,30 @@ export function resumeIssuer(deps: AppDeps, id: string, origin: RequestOrigin): 
       if (!issuer && !peerRow(deps, id))
         throw new AppError('peer_not_found', 'no peer or feed issuer with this sovereign id', { sovereign_id: id.slice(0, 128) });
       if (!issuer?.paused) return false;
+      const watch = readPeerWatch(sqlite, id);
+      if (watch?.verification_required) {
+        throw new AppError(
+          'peer_not_verified',
+          'no verified test pull since the peer was contained or repinned: run `accord feed pull PEER --once`',
+          {
+            sovereign_id: id,
+            contained_at: watch.contained_at,
+            repinned_at: watch.repinned_at,
+            verified_pull_at: watch.verified_pull_at,
+          },
+        );
+      }
       resumeIssuerRow(sqlite, id);
       clearPeerBackoff(sqlite, id);
       appendAudit(sqlite, deps.clock, { eventType: 'feed_issuer_resumed', ...origin, details: { issuer: id } });
+      if (watch?.contained_at) {
+        recordReleased(sqlite, id);
+        appendAudit(sqlite, deps.clock, {
+          eventType: 'peer_containment_lifted',
+          ...origin,
+          details: { peer: id, contained_at: watch.contained_at, reason: watch.contained_reason, verified_pull_at: watch.verified_pull_at },
+        });
+      }
       return true;
     })
     .immediate();

@@ -17,6 +17,7 @@ import { MAX_FEED_BYTES } from './model.ts';
 import { getPeerRow, listPeerIds, type PeerRow } from './peers.ts';
 import { readImportedFeedHead, readIssuerHead } from './imported-store.ts';
 import { readPeerFailures, recordPullFailure, recordPullSuccess, recordReceiptSent, replacePeerTreaties } from './peer-store.ts';
+import { countPeerRejection, countPeerReplay } from './peer-signals.ts';
 import { buildReceipt } from './receipts.ts';
 import { checkIssuerCheckpoint, fetchFeedConsistencyProof } from '../transparency/importer.ts';
 
@@ -62,13 +63,18 @@ export interface PullOptions {
   maxBytesPerRun?: number;
 }
 
-interface FetchedBody {
+export interface FetchedBody {
   status: number;
   text: string;
 }
 
 /** One HTTP exchange with a peer, the answer as text: strict UTF-8. */
-async function exchange(net: PullOptions, url: string, init: { method?: string; body?: string }, maxBytes: number): Promise<FetchedBody> {
+export async function exchange(
+  net: PullOptions,
+  url: string,
+  init: { method?: string; body?: string },
+  maxBytes: number,
+): Promise<FetchedBody> {
   const chunks: Uint8Array[] = [];
   const { status } = await exchangeInto(net, url, init, maxBytes, (chunk) => chunks.push(chunk));
   try {
@@ -187,6 +193,7 @@ function storedHash(deps: AppDeps, issuer: string, sequence: number): string | n
 
 /** Imports feed `index` of a received page; a rejection becomes the pull's failure. */
 async function importOne(
+  deps: AppDeps,
   page: IncomingPage,
   index: number,
   peer: PeerRow,
@@ -197,7 +204,10 @@ async function importOne(
     const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
     return (await page.importFeed(index, consistencyProof ? { ...ctx, consistencyProof } : ctx)).status;
   } catch (err) {
-    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    if (err instanceof AppError) {
+      countPeerRejection(deps, peer.sovereign_id, err.code);
+      throw new PullFailure(err.code, err.message, err.details);
+    }
     throw err;
   }
 }
@@ -252,9 +262,11 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     if (!latest.ok) throw pageFailure(latestUrl, latest.problem);
     state = importedState(deps, peer.sovereign_id);
     if (latest.sequence <= state.last_sequence) {
+      // An older "latest" than we hold is the peer replaying its past.
+      if (latest.sequence < state.last_sequence) countPeerReplay(deps, peer.sovereign_id, 'feed_replayed');
       // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
       if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence))
-        await importOne(answer.page, 0, peer, latestUrl);
+        await importOne(deps, answer.page, 0, peer, latestUrl);
       return 0;
     }
   } finally {
@@ -277,7 +289,7 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
         const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed.logSize, (path) =>
           getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true),
         );
-        if ((await importOne(page, index, peer, url, proof)) === 'imported') imported++;
+        if ((await importOne(deps, page, index, peer, url, proof)) === 'imported') imported++;
       }
       more = reading.more;
       count = reading.feeds.length;
@@ -311,7 +323,10 @@ async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): P
   try {
     return importGmFeed(deps, snapshot, { actor: SYSTEM_ACTOR, via: 'pull' }).status === 'imported' ? 1 : 0;
   } catch (err) {
-    if (err instanceof AppError) throw new PullFailure(err.code, err.message, err.details);
+    if (err instanceof AppError) {
+      countPeerRejection(deps, peer.sovereign_id, err.code);
+      throw new PullFailure(err.code, err.message, err.details);
+    }
     throw err;
   }
 }

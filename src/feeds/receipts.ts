@@ -8,6 +8,7 @@ import { AppError } from '../authority/errors.ts';
 import { issueList } from '../authority/http.ts';
 import type { Sqlite } from '../db/database.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
+import { countPeerReplay } from './peer-signals.ts';
 import { feedReceiptSchema, RECEIPT_TYPE, RECEIPT_VERSION, type FeedReceipt } from './model.ts';
 import { readReceipts, readReceiptSequence, storeReceipt, type StoredReceipt } from './peer-store.ts';
 import { publishedFeed } from './publish.ts';
@@ -66,6 +67,7 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
   }
   const receivedAt = parseTimestamp(receipt.received_at)!;
   if (receivedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
+    countPeerReplay(deps, receipt.importer_sovereign_id, 'receipt_out_of_window');
     throw new AppError('invalid_timestamps', 'received_at is in the future', { problem: 'received_at_in_future' });
   }
   const feed = publishedFeed(sqlite, receipt.sequence);
@@ -102,6 +104,8 @@ export function recordReceipt(deps: AppDeps, input: unknown, requestId?: string 
       return { recorded: true, status: 'recorded', ...base };
     })
     .immediate();
+  // A signed receipt for a sequence already acknowledged is the importer's old message sent again.
+  if (!outcome.recorded) countPeerReplay(deps, outcome.importer_sovereign_id, 'receipt_replayed');
   if (outcome.recorded) deps.changes.emit('feed-receipt', { importer: outcome.importer_sovereign_id, sequence: outcome.sequence });
   return outcome;
 }

@@ -2,6 +2,7 @@
 import cron from 'node-cron';
 import type { AppDeps } from '../authority/context.ts';
 import { setPublishTimers, type PublishTimers } from '../log/publication.ts';
+import { runDeclarationWatch } from './declaration-watch.ts';
 import { refreshIssuerStaleness } from './freshness.ts';
 import { publishFeeds, type PublishTrigger } from './publish.ts';
 import { runPullJob } from './pull.ts';
@@ -54,6 +55,8 @@ export function startFeedJobs(deps: AppDeps): void {
       pulling = true;
       try {
         await runPullJob(deps);
+        // Declarations change rarely: the watch polls each peer only once per ACCORD_PEER_DECLARATION_INTERVAL_S.
+        await runDeclarationWatch(deps);
       } catch (err) {
         deps.logger.error({ err }, 'pull job failed');
       } finally {

@@ -173,3 +173,69 @@ export const feedReceipts = sqliteTable('feed_receipts', {
   /** The signed receipt as JCS text. */
   body: text('body').notNull(),
 });
+
+/**
+ * Declarations observed from peers (`/.well-known/network-authority`, or `/sovereign.json` for the
+ * genesis-mesh profile): the first one and each one whose keys differ from the one before, byte-exact,
+ * as evidence of what the peer stated and when.
+ */
+export const peerDeclarations = sqliteTable(
+  'peer_declarations',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    peerSovereignId: text('peer_sovereign_id').notNull(),
+    profile: text('profile').notNull(),
+    url: text('url').notNull(),
+    /** The response body exactly as received. */
+    body: text('body').notNull(),
+    /** "sha256:" + hex SHA-256 of `body`. */
+    bodyHash: text('body_hash').notNull(),
+    /** JSON array of the declared keys: {key_id, public_key, not_after?}. */
+    keys: text('keys').notNull(),
+    /** JSON array of key_ids whose signature on the declaration verifies ([] for an unsigned document). */
+    signedBy: text('signed_by').notNull(),
+    observedAt: text('observed_at').notNull(),
+    /** The last poll that saw the same keys. */
+    lastSeenAt: text('last_seen_at').notNull(),
+  },
+  (t) => [index('peer_declarations_peer').on(t.peerSovereignId, t.id)],
+);
+
+/** Keys that appeared in or disappeared from a peer's declaration, with how each change was explained. */
+export const peerKeyChanges = sqliteTable(
+  'peer_key_changes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    peerSovereignId: text('peer_sovereign_id').notNull(),
+    /** 'unannounced' (a key change no treaty or announced rotation explains) | 'announced' (a rotation the peer announced). */
+    kind: text('kind').notNull(),
+    /** The declaration compared with (null: the first one seen, compared with the pin). */
+    previousDeclarationId: integer('previous_declaration_id'),
+    declarationId: integer('declaration_id').notNull(),
+    /** JSON arrays of {key_id, public_key, explanation}. */
+    appeared: text('appeared').notNull(),
+    disappeared: text('disappeared').notNull(),
+    /** JSON array of the key_ids this authority pinned for the peer at detection. */
+    pinnedKeyIds: text('pinned_key_ids').notNull(),
+    detectedAt: text('detected_at').notNull(),
+  },
+  (t) => [index('peer_key_changes_peer').on(t.peerSovereignId, t.id)],
+);
+
+/** Per peer: the declaration watch, the open key mismatch, containment, and the last verified test pull. */
+export const peerWatch = sqliteTable('peer_watch', {
+  peerSovereignId: text('peer_sovereign_id').primaryKey(),
+  declarationCheckedAt: text('declaration_checked_at'),
+  /** Why the last declaration poll failed (`reason: message`); null after a successful poll. */
+  declarationError: text('declaration_error'),
+  /** JSON array of key_ids of unannounced changes not resolved yet (by a repin or by the peer reverting). */
+  unresolvedKeys: text('unresolved_keys').notNull().default('[]'),
+  containedAt: text('contained_at'),
+  containedReason: text('contained_reason'),
+  /** key_id of the operator key that contained the peer. */
+  containedBy: text('contained_by'),
+  repinnedAt: text('repinned_at'),
+  /** Set by containment and repin; cleared by a verified test pull. While set, the peer is not resumed. */
+  verificationRequired: integer('verification_required', { mode: 'boolean' }).notNull().default(false),
+  verifiedPullAt: text('verified_pull_at'),
+});

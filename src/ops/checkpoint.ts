@@ -121,7 +121,10 @@ export type CheckpointSignature =
  * checkpoint is never trusted on its own (anyone can sign a document and embed their key): it is
  * used only when a trust anchor pins the same key_id.
  */
-export function verifyCheckpointSignature(checkpoint: Checkpoint, anchors: TrustAnchor[]): CheckpointSignature {
+export function verifyCheckpointSignature(
+  checkpoint: Pick<Checkpoint, 'issued_by' | 'public_key' | 'sovereign_id' | 'signatures'>,
+  anchors: TrustAnchor[],
+): CheckpointSignature {
   const keyId = checkpoint.issued_by;
   const mismatched = anchors.find((a) => a.sovereignId !== undefined && a.sovereignId !== checkpoint.sovereign_id);
   const applicable = anchors.filter((a) => a.sovereignId === undefined || a.sovereignId === checkpoint.sovereign_id);

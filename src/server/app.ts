@@ -14,6 +14,7 @@ import { AppError } from '../authority/errors.ts';
 import { feedRoutes } from '../feeds/routes.ts';
 import { healthRoutes } from './health.ts';
 import { signingKeyRoutes } from '../ops/routes.ts';
+import { peerIncidentRoutes } from '../ops/peer-routes.ts';
 import { DEFAULT_BODY_LIMIT, errorResponse, requestId, toAppError } from '../authority/http.ts';
 import { createMetrics, type Metrics } from '../authority/metrics.ts';
 import type { OperatorKeyring } from '../authority/operator-keys.ts';
@@ -147,6 +148,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     app.route('/', treatyRoutes(deps));
     app.route('/', gmFeedRoutes(deps));
     app.route('/', feedRoutes(deps));
+    app.route('/', peerIncidentRoutes(deps));
     app.route('/', connectomeRoutes(deps));
     app.route('/', transparencyRoutes(deps));
     app.route('/', witnessRoutes(deps));

@@ -52,6 +52,8 @@ export interface TestAuthorityOptions {
   config?: Partial<Config>;
   dbPath?: string;
   operators?: TestOperator[];
+  /** A clock shared with other authorities (default: its own, starting at `now`). */
+  clock?: ReturnType<typeof fixedClock>;
 }
 
 export function testOperator(label = 'ops', scopes = ['*']): TestOperator {
@@ -78,7 +80,7 @@ function seedIdentity(db: Database, clock: () => Date, sovereignId: string, key:
 
 export function createTestAuthority(options: TestAuthorityOptions = {}): TestAuthority {
   const sovereignId = options.sovereignId ?? 'sovereign-test';
-  const clock = fixedClock(options.now ?? T0);
+  const clock = options.clock ?? fixedClock(options.now ?? T0);
   const config = defaultConfig({ logLevel: 'silent', sovereignId, ...options.config });
   const db = options.dbPath ? openDatabase(options.dbPath) : openMemoryDatabase();
   const signingKey = testKey(`authority:${sovereignId}`);

@@ -113,8 +113,12 @@ describe('alert rules', () => {
         'LogWitnessFailing',
         'FollowerLagging',
         'FollowerRefusingUpdates',
+        'PeerKeyChanged',
+        'PeerImportRejectionsBurst',
+        'PeerReplayBurst',
       ].sort(),
     );
+    expect(rules.find((r) => r.name === 'PeerKeyChanged')!.severity).toBe('critical');
     expect(rules.find((r) => r.name === 'FeedEquivocationDetected')!.severity).toBe('critical');
     expect(rules.find((r) => r.name === 'WitnessConflictDetected')!.severity).toBe('critical');
     for (const rule of rules) {

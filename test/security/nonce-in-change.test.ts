@@ -81,6 +81,23 @@ const cases: Case[] = [
     },
   },
   { name: 'rotate the signing key', setup: async () => ({ method: 'POST', path: '/admin/signing-keys/rotate', body: {} }) },
+  ...(
+    [
+      ['contain a peer (pause, revoke, evidence)', 'contain', { reason: 'drill', revoke_treaties: true }],
+      ['repin a peer', 'repin', { public_key: testKey('peer-z:new').publicKey, confirm_out_of_band: true, overlap_seconds: 3600 }],
+      ['export evidence about a peer', 'evidence', {}],
+      ['a verification pull (declaration poll recorded)', 'test-pull', undefined],
+    ] as const
+  ).map(
+    ([name, action, body]): Case => ({
+      name,
+      setup: async (a) => {
+        recognize(a, 'peer-z', [testKey('peer-z')]);
+        await a.admin('POST', '/admin/peers', { sovereign_id: 'peer-z', base_url: 'http://127.0.0.1:9' });
+        return { method: 'POST', path: `/admin/peers/peer-z/${action}`, ...(body ? { body } : {}) };
+      },
+    }),
+  ),
   {
     name: "enable witnessing a sovereign's log",
     setup: async (a) => {

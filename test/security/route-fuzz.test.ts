@@ -120,6 +120,22 @@ const ROUTES: Record<string, RouteSpec> = {
   'POST /admin/peers/:id/pause': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
   'POST /admin/peers/:id/resume': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
   'POST /admin/peers/:id/pull': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
+  'GET /admin/peers/:id/status': { kind: 'read', params: () => ({ id: [ISSUER_ID] }) },
+  'POST /admin/peers/:id/contain': {
+    kind: 'write',
+    bodies: () => [
+      { reason: 'fuzz', revoke_treaties: false },
+      { reason: 'fuzz', incident: 'inc-1' },
+    ],
+    params: () => ({ id: [ISSUER_ID] }),
+  },
+  'POST /admin/peers/:id/evidence': { kind: 'write', bodies: () => [{}, { reason: 'auditor' }], params: () => ({ id: [ISSUER_ID] }) },
+  'POST /admin/peers/:id/repin': {
+    kind: 'write',
+    bodies: () => [{ public_key: testKey('fuzz:repin').publicKey, confirm_out_of_band: true, overlap_seconds: 3600 }],
+    params: () => ({ id: [ISSUER_ID] }),
+  },
+  'POST /admin/peers/:id/test-pull': { kind: 'write', bodies: () => [{}], params: () => ({ id: [ISSUER_ID] }) },
   // The connectome (SPEC §6).
   'GET /connectome.json': { kind: 'read' },
   'GET /connectome': { kind: 'read' },
