@@ -11,13 +11,14 @@ type Register = (program: Command) => void;
  */
 async function commandGroups(first: string | undefined): Promise<Register[]> {
   if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
-  const [authority, treaty, ops, feed, connectome, witness, log] = await Promise.all([
+  const [authority, treaty, ops, feed, connectome, witness, splitView, log] = await Promise.all([
     import('./authority-commands.ts'),
     import('./treaty-commands.ts'),
     import('./ops-commands.ts'),
     import('./feed-commands.ts'),
     import('./connectome-commands.ts'),
     import('./witness-commands.ts'),
+    import('./split-view-commands.ts'),
     import('./log-commands.ts'),
   ]);
   return [
@@ -27,6 +28,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     feed.registerFeedCommands,
     connectome.registerConnectomeCommands,
     witness.registerWitnessCommands,
+    splitView.registerSplitViewCommands,
     log.registerLogCommands,
   ];
 }

@@ -27,7 +27,7 @@ import {
   type WitnessLogRow,
 } from './store.ts';
 
-type WitnessDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'metrics'>;
+type WitnessDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'metrics' | 'changes'>;
 
 /** Where a log submits checkpoints (the submission prefix is `/witness`). */
 export const ADD_CHECKPOINT_PATH = '/witness/add-checkpoint';
@@ -273,6 +273,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
     /** New conflict evidence was stored. */
     conflict?: boolean;
   };
+  let conflictNotes: { cosigned: string; submitted: string } | null = null;
   const decision = sqlite
     .transaction((): Decision => {
       const state = readWitnessCheckpoint(sqlite, checkpoint.origin);
@@ -297,6 +298,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
         };
         if (insertWitnessConflict(sqlite, row)) {
           conflict = true;
+          conflictNotes = { cosigned: state!.note, submitted: note };
           appendAudit(sqlite, deps.clock, {
             eventType: 'witness_conflict_detected',
             actor,
@@ -381,7 +383,18 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
     })
     .immediate();
 
-  if (decision.conflict) deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
+  if (decision.conflict && conflictNotes !== null) {
+    deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
+    // A log showing two histories: split-view gossip decides whether the two notes prove it.
+    const notes: { cosigned: string; submitted: string } = conflictNotes;
+    deps.changes.emit('witness-conflict', {
+      sovereign_id: log.sovereign_id,
+      cosigned_note: notes.cosigned,
+      submitted_note: notes.submitted,
+      proof: proofHex.map((h) => `sha256:${h}`),
+      request_id: requestId ?? null,
+    });
+  }
   if (decision.kind === 'old_mismatch') return { status: 409, size: decision.size };
   if (decision.kind === 'rejected')
     throw new AppError('witness_proof_invalid', decision.message, { problem: decision.problem, ...decision.details });
