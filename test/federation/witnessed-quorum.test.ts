@@ -118,7 +118,7 @@ describe('four authorities: a witnessed log, an importer with a quorum, a fork a
 
     // A forks: a second history under the same key and origin, grown from another tree of size 3, submitted to D only.
     const fork = forkOf('na-a', '2026-03-01T00:00:00Z');
-    fork.config.witnesses = [witnesses[2]!];
+    fork.config.witnesses = parseWitnessesJson(JSON.stringify([witnesses[2]]));
     publishForkAtSizes(fork, [3, 5]);
     const shown = await submitToWitnesses(fork.deps);
     expect(shown.witnesses).toMatchObject([{ witness: 'na-d/witness', outcome: 'failed', reason: 'rejected_proof' }]);

@@ -6,7 +6,7 @@ import { cosignatureLine, formatCosignerKey } from '../../src/authority/cosignat
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { runPullJob } from '../../src/feeds/pull.ts';
 import { auditCount, dbDigest, lastAudit, testKey } from '../helpers/authority.ts';
-import { listen, recognizeAndPeer, startNode, type Node } from '../feeds/network.ts';
+import { listen, startNode, type Node } from '../feeds/network.ts';
 import { removeTempDirs } from '../ops/helpers.ts';
 import { publishAtSizes } from '../transparency/helpers.ts';
 import { forgedNote, noteText } from './helpers.ts';
