@@ -270,15 +270,14 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
     | { kind: 'old_mismatch'; size: number }
     | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }
   ) & {
-    /** New conflict evidence was stored. */
-    conflict?: boolean;
+    /** New conflict evidence was stored: the note cosigned and the one submitted. */
+    conflict?: { cosigned: string; submitted: string } | null;
   };
-  let conflictNotes: { cosigned: string; submitted: string } | null = null;
   const decision = sqlite
     .transaction((): Decision => {
       const state = readWitnessCheckpoint(sqlite, checkpoint.origin);
       const cosignedSize = state?.size ?? 0;
-      let conflict = false;
+      let conflict: { cosigned: string; submitted: string } | null = null;
       const evidence = (problem: WitnessConflictRow['problem']) => {
         const proofText = JSON.stringify(proof.map((h) => h.toString('base64')));
         const row: WitnessConflictRow = {
@@ -297,8 +296,7 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
           detected_at: at,
         };
         if (insertWitnessConflict(sqlite, row)) {
-          conflict = true;
-          conflictNotes = { cosigned: state!.note, submitted: note };
+          conflict = { cosigned: state!.note, submitted: note };
           appendAudit(sqlite, deps.clock, {
             eventType: 'witness_conflict_detected',
             actor,
@@ -383,14 +381,13 @@ export function addCheckpoint(deps: WitnessDeps, bytes: Uint8Array, requestId?: 
     })
     .immediate();
 
-  if (decision.conflict && conflictNotes !== null) {
+  if (decision.conflict) {
     deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
     // A log showing two histories: split-view gossip decides whether the two notes prove it.
-    const notes: { cosigned: string; submitted: string } = conflictNotes;
     deps.changes.emit('witness-conflict', {
       sovereign_id: log.sovereign_id,
-      cosigned_note: notes.cosigned,
-      submitted_note: notes.submitted,
+      cosigned_note: decision.conflict.cosigned,
+      submitted_note: decision.conflict.submitted,
       proof: proofHex.map((h) => `sha256:${h}`),
       request_id: requestId ?? null,
     });
