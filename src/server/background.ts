@@ -9,7 +9,13 @@ import { startFollowerPublishing } from '../follow/publish.ts';
 export type BackgroundJobStarter = (deps: AppDeps) => void;
 
 /** Jobs every serving authority runs. Domain folders add their starters here. */
-const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement, startWitnessSubmissions, startFollowerPublishing, startEvidenceGossip];
+const STARTERS: BackgroundJobStarter[] = [
+  startFeedJobs,
+  startKeyRetirement,
+  startWitnessSubmissions,
+  startFollowerPublishing,
+  startEvidenceGossip,
+];
 
 export function startBackgroundJobs(deps: AppDeps): void {
   for (const start of STARTERS) start(deps);
