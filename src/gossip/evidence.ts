@@ -32,6 +32,7 @@ export interface SplitViewEvidence {
 }
 
 export type EvidenceProblem =
+  | 'too_large'
   | 'not_utf8'
   | 'not_json'
   | 'not_an_object'
@@ -74,7 +75,7 @@ function ordered(a: EvidenceCheckpoint, b: EvidenceCheckpoint): [EvidenceCheckpo
  * proof at most 128 hashes, and empty for two checkpoints of one size. Never throws.
  */
 export function parseEvidence(bytes: Uint8Array): EvidenceParse {
-  if (bytes.length > MAX_EVIDENCE_BYTES) return fail('note_too_large');
+  if (bytes.length > MAX_EVIDENCE_BYTES) return fail('too_large');
   let text: string;
   try {
     text = decodeUtf8Strict(bytes);

@@ -46,6 +46,7 @@ export interface SplitViewOutcome {
 }
 
 const PROBLEM_MESSAGES: Record<EvidenceProblem, string> = {
+  too_large: 'the evidence is larger than 160 KiB',
   not_utf8: 'the body is not UTF-8',
   not_json: 'the body is not strict JSON',
   not_an_object: 'the body must be a JSON object',
