@@ -73,6 +73,13 @@ export const AUDIT_EVENT_TYPES = [
   'witness_conflict_detected',
   'witness_cosigning_failing',
   'witness_cosigning_recovered',
+  'witness_quorum_policy_set',
+  'witness_quorum_policy_cleared',
+  'feed_awaiting_quorum',
+  'feed_quorum_met',
+  'split_view_detected',
+  'split_view_evidence_forwarded',
+  'split_view_evidence_undelivered',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 

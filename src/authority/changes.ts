@@ -15,6 +15,13 @@ export interface ChangeEvents {
   'feed-receipt': [{ importer: string; sequence: number }];
   /** A peer was added, removed, paused, resumed or its pull state changed. */
   peers: [];
+  /**
+   * As a witness, this authority refused a validly signed checkpoint that contradicts the one it
+   * cosigned (the conflict is stored): the two notes, and the proof sent from the cosigned size.
+   */
+  'witness-conflict': [{ sovereign_id: string; cosigned_note: string; submitted_note: string; proof: string[]; request_id: string | null }];
+  /** Split-view evidence was recorded against an issuer; deliveries to peers may be due. */
+  'split-view': [{ issuer: string; evidence_hash: string }];
   /** The signing keys changed (rotation, retirement). */
   'signing-keys': [{ signing_key_ids: string[] }];
 }

@@ -139,6 +139,10 @@ export const ERROR_CODES = {
     "the issuer's consistency proof from the imported log head to the feed's head is invalid, or missing for an issuer that serves proofs (check 8b)",
   ),
   invalid_timestamps: api(422, 'feed or receipt timestamps out of bounds (check 9)'),
+  awaiting_quorum: api(
+    409,
+    "the issuer has a quorum policy and the feed's log head is in no checkpoint of the issuer cosigned by the quorum of its witnesses (`details.problem`); nothing is imported, the pull job takes it once the quorum appears (check 9b)",
+  ),
   feed_not_found: api(404, 'no published feed (yet, or with that sequence)'),
   invalid_sequence: api(422, 'a feed sequence in the path is not a positive whole number'),
   invalid_publish_request: api(422, 'publish body fails its schema'),
@@ -216,6 +220,30 @@ export const ERROR_CODES = {
   witness_origin_mismatch: api(409, 'the origin differs from the verified one or from the one the sovereign was witnessed under'),
   witness_origin_taken: api(409, "another sovereign's log is witnessed under this origin"),
   witness_log_not_found: api(404, "this authority never witnessed this sovereign's log"),
+  invalid_quorum_policy: api(
+    422,
+    'a quorum policy body fails its schema, a vkey is not a cosignature/v1 key of the name given, a name or key is listed twice, the quorum exceeds the witnesses listed, or the issuer is this authority (`details.field`)',
+  ),
+  quorum_policy_not_found: api(404, 'no quorum policy for this issuer'),
+
+  // Split-view evidence (docs/transparency.md#split-view-evidence-and-gossip)
+  invalid_evidence: api(
+    422,
+    '`POST /log/evidence`: the body is not split-view evidence (schema, unknown field, a note that is not a checkpoint, two origins, a proof hash); `details.problem`',
+  ),
+  evidence_issuer_not_recognized: api(
+    403,
+    '`POST /log/evidence`: no in-force treaty of this authority recognizes the issuer the evidence names',
+  ),
+  evidence_signature_invalid: api(
+    403,
+    '`POST /log/evidence`: a checkpoint is not signed by a key this authority recognizes for the issuer (`details.checkpoint`, `details.problem`)',
+  ),
+  evidence_not_conflicting: api(
+    422,
+    '`POST /log/evidence`: the two checkpoints do not show a split view: one root at one size, a proof that shows them consistent, or a proof that does not lead to the larger root (`details.problem`)',
+  ),
+  evidence_not_found: api(404, 'no split-view evidence with this hash'),
 
   // Local commands: audit-export, audit-verify, backup, restore
   database_not_found: cli(404, '`--db` (or the configured database) does not exist'),

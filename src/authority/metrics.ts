@@ -120,6 +120,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['witness'] as const,
       registers,
     }),
+    feedIssuerAwaitingQuorum: new Gauge({
+      name: 'accord_feed_issuer_awaiting_quorum',
+      help: "1 while the issuer's next feed is held back because no checkpoint cosigned by its quorum of witnesses holds it",
+      labelNames: ['issuer'] as const,
+      registers,
+    }),
+    splitViewsDetected: new Counter({
+      name: 'accord_split_views_detected_total',
+      help: 'Split-view evidence recorded (two inconsistent checkpoints signed by one issuer), by issuer and source',
+      labelNames: ['issuer', 'source'] as const,
+      registers,
+    }),
+    splitViewEvidenceRejected: new Counter({
+      name: 'accord_split_view_evidence_rejected_total',
+      help: 'Evidence submitted to POST /log/evidence and refused, by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    splitViewDeliveries: new Counter({
+      name: 'accord_split_view_deliveries_total',
+      help: 'Attempts to forward split-view evidence to peers, by peer and outcome',
+      labelNames: ['peer', 'outcome'] as const,
+      registers,
+    }),
     logWitnessSubmissions: new Counter({
       name: 'accord_log_witness_submissions_total',
       help: "Submissions of this log's checkpoints to witnesses, by witness and outcome",

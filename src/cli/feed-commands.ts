@@ -59,17 +59,42 @@ export function registerFeedCommands(program: Command): void {
     );
 
   withClientOptions(
-    feed.command('import').description("import another sovereign's signed feed from a JSON file").argument('<file>', 'the feed JSON'),
+    feed
+      .command('import')
+      .description("import another sovereign's signed feed from a JSON file")
+      .argument('<file>', 'the feed JSON')
+      .option('--cosigned-checkpoint <file>', "the issuer's cosigned checkpoint (its /log/checkpoint), for an issuer with a quorum policy")
+      .option(
+        '--checkpoint-proof <file>',
+        "the issuer's consistency proof from the feed's log size to the checkpoint's (its /log/proof/consistency answer)",
+      ),
   ).action(
-    action(async (file: string, opts: CommonOptions) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-      } catch {
-        throw new CliError(`cannot read ${file}`);
+    action(async (file: string, opts: CommonOptions & { cosignedCheckpoint?: string; checkpointProof?: string }) => {
+      const read = (name: string) => {
+        try {
+          return fs.readFileSync(name === '-' ? 0 : name, 'utf8');
+        } catch {
+          throw new CliError(`cannot read ${name}`);
+        }
+      };
+      const text = read(file);
+      if (opts.checkpointProof !== undefined && opts.cosignedCheckpoint === undefined)
+        throw new CliError('--checkpoint-proof goes with --cosigned-checkpoint');
+      let extra = '';
+      if (opts.cosignedCheckpoint !== undefined) extra += `,"cosigned_checkpoint":${JSON.stringify(read(opts.cosignedCheckpoint))}`;
+      if (opts.checkpointProof !== undefined) {
+        let proof: unknown;
+        try {
+          proof = JSON.parse(read(opts.checkpointProof));
+        } catch {
+          throw new CliError(`${opts.checkpointProof} is not JSON`);
+        }
+        const hashes = Array.isArray(proof) ? proof : (proof as { proof?: unknown } | null)?.proof;
+        if (!Array.isArray(hashes)) throw new CliError(`${opts.checkpointProof} holds no proof (an array of hashes, or {"proof": [...]})`);
+        extra += `,"checkpoint_proof":${JSON.stringify(hashes)}`;
       }
       // The file's bytes travel as they are: the server parses strictly and checks the signature.
-      await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/import', body: `{"feed":${text.trim()}}` });
+      await adminCall({ ...client(opts), method: 'POST', path: '/admin/revocation-feeds/import', body: `{"feed":${text.trim()}${extra}}` });
     }),
   );
 

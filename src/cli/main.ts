@@ -11,7 +11,7 @@ type Register = (program: Command) => void;
  */
 async function commandGroups(first: string | undefined): Promise<Register[]> {
   if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
-  const [authority, treaty, ops, feed, peer, connectome, witness, log] = await Promise.all([
+  const [authority, treaty, ops, feed, peer, connectome, witness, splitView, log] = await Promise.all([
     import('./authority-commands.ts'),
     import('./treaty-commands.ts'),
     import('./ops-commands.ts'),
@@ -19,6 +19,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     import('./peer-commands.ts'),
     import('./connectome-commands.ts'),
     import('./witness-commands.ts'),
+    import('./split-view-commands.ts'),
     import('./log-commands.ts'),
   ]);
   return [
@@ -29,6 +30,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     peer.registerPeerCommands,
     connectome.registerConnectomeCommands,
     witness.registerWitnessCommands,
+    splitView.registerSplitViewCommands,
     log.registerLogCommands,
   ];
 }

@@ -1,4 +1,4 @@
-// `accord witness enable | disable | logs | conflicts | status | submit`: thin admin-API wrappers for witnessing.
+// `accord witness enable | disable | logs | conflicts | status | submit | quorum set|show|clear`: thin admin-API wrappers for witnessing.
 import type { Command } from 'commander';
 import { adminCall, client, withClientOptions, type CommonOptions } from './admin-client.ts';
 import { action, CliError } from './output.ts';
@@ -6,6 +6,16 @@ import { action, CliError } from './output.ts';
 function sovereignId(value: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value)) throw new CliError('SOVEREIGN_ID must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$');
   return value;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** A policy witness from its vkey: the name is the vkey's first field. */
+function policyWitness(vkey: string): { name: string; vkey: string } {
+  const name = vkey.slice(0, Math.max(0, vkey.indexOf('+')));
+  if (name.length === 0)
+    throw new CliError(`--witness ${JSON.stringify(vkey)} is not a witness verifier key (<name>+<hex key id>+<base64 key>)`);
+  return { name, vkey };
 }
 
 interface SubmitAnswer {
@@ -53,6 +63,54 @@ export function registerWitnessCommands(program: Command): void {
   ).action(
     action(async (opts: CommonOptions) => {
       await adminCall({ ...client(opts), method: 'GET', path: '/admin/log/witnesses' });
+    }),
+  );
+
+  const quorum = witness
+    .command('quorum')
+    .description("importing: require an issuer's checkpoint cosigned by k of the witnesses you name before importing its feeds");
+
+  withClientOptions(
+    quorum
+      .command('set')
+      .description("set (or replace) the quorum policy for an issuer's feeds")
+      .argument('<issuer>', 'issuer sovereign id')
+      .requiredOption('--quorum <k>', 'how many of the witnesses must have cosigned')
+      .option(
+        '--witness <vkey>',
+        "a witness's cosigner verifier key (<name>+<hex key id>+<base64 key>), confirmed out of band; repeat for each",
+        collect,
+        [],
+      ),
+  ).action(
+    action(async (issuer: string, opts: CommonOptions & { quorum: string; witness: string[] }) => {
+      if (!/^[1-9][0-9]?$/.test(opts.quorum)) throw new CliError('--quorum must be a whole number from 1 to 99');
+      if (opts.witness.length === 0) throw new CliError('--witness is required (one per witness of the policy)');
+      const body = { issuer_sovereign_id: sovereignId(issuer), quorum: Number(opts.quorum), witnesses: opts.witness.map(policyWitness) };
+      await adminCall({ ...client(opts), method: 'POST', path: '/admin/witness/quorum', body: JSON.stringify(body) });
+    }),
+  );
+
+  withClientOptions(
+    quorum
+      .command('show')
+      .description("show the quorum policies (or one issuer's), and whether an issuer's feeds are awaiting their quorum")
+      .argument('[issuer]', 'issuer sovereign id'),
+  ).action(
+    action(async (issuer: string | undefined, opts: CommonOptions) => {
+      const path = issuer === undefined ? '/admin/witness/quorum' : `/admin/witness/quorum/${encodeURIComponent(sovereignId(issuer))}`;
+      await adminCall({ ...client(opts), method: 'GET', path });
+    }),
+  );
+
+  withClientOptions(
+    quorum
+      .command('clear')
+      .description("remove an issuer's quorum policy (its feeds import without cosignatures again)")
+      .argument('<issuer>', 'issuer sovereign id'),
+  ).action(
+    action(async (issuer: string, opts: CommonOptions) => {
+      await adminCall({ ...client(opts), method: 'DELETE', path: `/admin/witness/quorum/${encodeURIComponent(sovereignId(issuer))}` });
     }),
   );
 

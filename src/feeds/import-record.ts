@@ -5,6 +5,7 @@ import type { Sqlite } from '../db/database.ts';
 import {
   insertEquivocationEvidence,
   pauseIssuerRow,
+  readIssuerHead,
   recordImportedFeed,
   type EquivocationEvidence,
   type ImportedFeedRecord,
@@ -97,4 +98,23 @@ export function recordEquivocation(
     details: { issuer, sequence, known_feed_hash: knownFeedHash, conflicting_feed_hash: conflictingFeedHash, ...extra },
   });
   appendAudit(sqlite, clock, { eventType: 'feed_issuer_paused', ...originOf(origin), details: { issuer, reason: 'equivocation' } });
+}
+
+/**
+ * Pauses an issuer for evidence found outside an import (a split view of its log), with its
+ * `feed_issuer_paused` event, in the caller's transaction; false when it was paused already. Works
+ * for an issuer nothing was imported from yet (its import state is created paused).
+ */
+export function recordIssuerPause(
+  sqlite: Sqlite,
+  clock: Clock,
+  origin: RequestOrigin,
+  issuer: string,
+  reason: 'split_view',
+  at: string,
+): boolean {
+  if (readIssuerHead(sqlite, issuer)?.paused) return false;
+  pauseIssuerRow(sqlite, issuer, reason, at);
+  appendAudit(sqlite, clock, { eventType: 'feed_issuer_paused', ...originOf(origin), details: { issuer, reason } });
+  return true;
 }

@@ -27,6 +27,15 @@ import {
 } from './model.ts';
 import type { RevocationEntry } from '../log/revocation-log.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
+import {
+  checkFeedQuorum,
+  enterAwaitingQuorum,
+  leaveAwaitingQuorum,
+  refreshQuorumGauges,
+  type QuorumShortfall,
+  type WitnessedCheckpointInput,
+} from '../witness/quorum.ts';
+import { MAX_NOTE_BYTES } from '../authority/signed-note.ts';
 
 export interface ImportContext extends RequestOrigin {
   /** Where the feed came from: an operator's admin request or the pull job. */
@@ -41,6 +50,8 @@ export interface ImportContext extends RequestOrigin {
   expectedIssuer?: string;
   /** The issuer's consistency proof from the last imported head to this feed's `log` (check 8b). */
   consistencyProof?: string[];
+  /** The issuer's cosigned checkpoint and the proof from this feed's log size to it, for a quorum policy (check 9b). */
+  witnessed?: WitnessedCheckpointInput;
 }
 
 export interface ImportResult {
@@ -67,6 +78,7 @@ export const IMPORT_REJECTIONS = [
   'log_root_mismatch',
   'consistency_proof_invalid',
   'invalid_timestamps',
+  'awaiting_quorum',
 ] as const satisfies readonly ErrorCode[];
 export type ImportRejectionCode = (typeof IMPORT_REJECTIONS)[number];
 
@@ -86,6 +98,7 @@ const MESSAGES: Record<ImportRejectionCode, string> = {
   consistency_proof_invalid:
     "the issuer's consistency proof from the last imported log head to this feed's head is missing or does not verify",
   invalid_timestamps: 'the feed timestamps are not acceptable',
+  awaiting_quorum: "the feed's log head is in no checkpoint of the issuer cosigned by the quorum of witnesses its policy requires",
 };
 
 /**
@@ -107,6 +120,7 @@ export function liveEffects(deps: Pick<AppDeps, 'db' | 'clock' | 'metrics' | 'lo
     signatureFailure: (reason) => deps.metrics.signatureVerificationFailures.inc({ surface: 'revocation_feed', reason }),
     imported: (issuer, sequence) => {
       refreshIssuerStaleness(deps, issuer);
+      refreshQuorumGauges(deps, issuer);
       deps.changes.emit('feed-imported', { issuer, sequence });
     },
     equivocation: (issuer, sequence) => {
@@ -325,27 +339,43 @@ export function importRequestWith(deps: ImportDeps, body: Uint8Array, ctx: Impor
     rejectEarly(deps, ctx, rawFacts(undefined), { code: 'invalid_revocation_feed', details: { issues: [{ path: '(root)', message }] } });
   }
   const o = envelope as Record<string, unknown> | null;
-  const proof = o && typeof o === 'object' && 'consistency_proof' in o ? readConsistencyProof(o.consistency_proof) : undefined;
-  if (
-    typeof o !== 'object' ||
-    o === null ||
-    Array.isArray(o) ||
-    !('feed' in o) ||
-    Object.keys(o).length !== (proof === undefined ? 1 : 2) ||
-    proof === null
-  ) {
+  const has = (key: string) => o !== null && typeof o === 'object' && Object.hasOwn(o, key);
+  const proof = has('consistency_proof') ? readConsistencyProof(o!.consistency_proof) : undefined;
+  const cosigned = has('cosigned_checkpoint') ? o!.cosigned_checkpoint : undefined;
+  const checkpointProof = has('checkpoint_proof') ? readConsistencyProof(o!.checkpoint_proof) : undefined;
+  const issue =
+    typeof o !== 'object' || o === null || Array.isArray(o) || !('feed' in o) || Object.keys(o).some((k) => !REQUEST_FIELDS.has(k))
+      ? {
+          path: '(root)',
+          message: 'the request body must be {"feed": {…}} with optional consistency_proof, cosigned_checkpoint, checkpoint_proof',
+        }
+      : proof === null
+        ? { path: 'consistency_proof', message: 'must be an array of at most 128 "sha256:<hex>" hashes' }
+        : cosigned !== undefined && (typeof cosigned !== 'string' || cosigned.length > MAX_NOTE_BYTES)
+          ? { path: 'cosigned_checkpoint', message: "must be the issuer's cosigned checkpoint note as text (at most 64 KiB)" }
+          : checkpointProof === null || (checkpointProof !== undefined && cosigned === undefined)
+            ? { path: 'checkpoint_proof', message: 'must be an array of at most 128 "sha256:<hex>" hashes, beside cosigned_checkpoint' }
+            : null;
+  if (issue !== null) {
     rejectEarly(deps, ctx, rawFacts(o && typeof o === 'object' ? o.feed : undefined), {
       code: 'invalid_revocation_feed',
-      details: {
-        issues: [
-          proof === null
-            ? { path: 'consistency_proof', message: 'must be an array of at most 128 "sha256:<hex>" hashes' }
-            : { path: '(root)', message: 'the request body must be {"feed": {…}} with no other fields' },
-        ],
-      },
+      details: { issues: [issue] },
     });
   }
-  return importObjectWith(deps, o.feed, proof === undefined ? ctx : { ...ctx, consistencyProof: proof });
+  const withProof = proof ? { ...ctx, consistencyProof: proof } : ctx;
+  const withWitnessed =
+    typeof cosigned === 'string'
+      ? { ...withProof, witnessed: { note: cosigned, ...(checkpointProof ? { proof: checkpointProof } : {}) } }
+      : withProof;
+  return importObjectWith(deps, o!.feed, withWitnessed);
+}
+
+/** The fields an import request may carry beside the feed. */
+const REQUEST_FIELDS = new Set(['feed', 'consistency_proof', 'cosigned_checkpoint', 'checkpoint_proof']);
+
+/** Thrown inside the import transaction to undo it when a quorum policy holds the feed back. */
+class HeldBack {
+  constructor(readonly shortfall: QuorumShortfall) {}
 }
 
 /**
@@ -392,6 +422,16 @@ function importObjectWith(deps: ImportDeps, input: unknown, ctx: ImportContext):
   return importCanonicalFeed(deps, { input, feed, body, feedHash, payload, leaves: entryTexts.map(leafDigest) }, ctx, facts);
 }
 
+/** Runs the import transaction; a feed held back by a quorum policy comes out as `heldBack`. */
+function heldBackOr<T>(run: () => T): T | { heldBack: QuorumShortfall } {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof HeldBack) return { heldBack: err.shortfall };
+    throw err;
+  }
+}
+
 /** Steps 2 to 10 for a feed that passed step 1. */
 function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: ImportContext, facts: FeedFacts): ImportResult {
   const sqlite = deps.db.sqlite;
@@ -429,139 +469,168 @@ function importCanonicalFeed(deps: ImportDeps, canonical: CanonicalFeed, ctx: Im
   }
 
   const importedAt = toTimestamp(now);
-  const outcome = sqlite
-    .transaction((): { result: ImportResult } | { rejection: Rejection } => {
-      const state = readState(sqlite, issuer);
-      const reject = (rejection: Rejection) => {
-        rejectionAudit(sqlite, deps, ctx, facts, rejection);
-        return { rejection };
-      };
-
-      // 4. Paused issuer.
-      if (state.paused) return reject({ code: 'issuer_paused', details: {} });
-
-      // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
-      if (feed.sequence <= state.last_sequence) {
-        const storedRow = readImportedFeed(sqlite, issuer, feed.sequence);
-        const stored = storedRow?.feed_hash ?? null;
-        // The same signed content with a different signature list (an added or dropped entry) is not a
-        // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
-        const sameContent =
-          storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
-        if (stored === feedHash || sameContent) {
-          auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, sourceOf(ctx));
-          return {
-            result: {
-              accepted: true,
-              status: 'already_imported',
-              issuer_sovereign_id: issuer,
-              sequence: feed.sequence,
-              revoked_count: 0,
-              feed_hash: feedHash,
-            },
-          };
-        }
-        const evidence = {
-          issuer,
-          sequence: feed.sequence,
-          knownFeedHash: stored,
-          conflictingFeedHash: feedHash,
-          conflictingBody: body,
-          detectedAt: importedAt,
+  const outcome = heldBackOr(() =>
+    sqlite
+      .transaction((): { result: ImportResult } | { rejection: Rejection } => {
+        const state = readState(sqlite, issuer);
+        const reject = (rejection: Rejection) => {
+          rejectionAudit(sqlite, deps, ctx, facts, rejection);
+          return { rejection };
         };
-        recordEquivocation(sqlite, deps.clock, ctx, evidence, sourceOf(ctx));
-        return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
-      }
 
-      // 6. No gaps: the first import is sequence 1, then +1.
-      const expected = state.last_sequence + 1;
-      if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
+        // 4. Paused issuer.
+        if (state.paused) return reject({ code: 'issuer_paused', details: {} });
 
-      // 7. Hash chain: version 2 links to what the issuer signed, version 1 to the whole feed as imported.
-      const expectedPrevious = feed.version === 1 ? state.last_feed_hash : previousSignedHash(sqlite, issuer, state);
-      if (feed.previous_feed_hash !== expectedPrevious) {
-        return reject({ code: 'chain_mismatch', details: { version: feed.version, expected_previous_feed_hash: expectedPrevious } });
-      }
+        // 5. A known sequence: identical bytes are a no-op; anything else validly signed is equivocation.
+        if (feed.sequence <= state.last_sequence) {
+          const storedRow = readImportedFeed(sqlite, issuer, feed.sequence);
+          const stored = storedRow?.feed_hash ?? null;
+          // The same signed content with a different signature list (an added or dropped entry) is not a
+          // second statement by the issuer: anyone can append a signature entry, so it must not pause the issuer.
+          const sameContent =
+            storedRow !== undefined && stored !== feedHash && (storedRow.signed_hash ?? signedPartHash(storedRow.body)) === signedHash;
+          if (stored === feedHash || sameContent) {
+            auditImported(sqlite, deps.clock, ctx, { issuer, sequence: feed.sequence, feedHash }, 'already_imported', 0, sourceOf(ctx));
+            return {
+              result: {
+                accepted: true,
+                status: 'already_imported',
+                issuer_sovereign_id: issuer,
+                sequence: feed.sequence,
+                revoked_count: 0,
+                feed_hash: feedHash,
+              },
+            };
+          }
+          const evidence = {
+            issuer,
+            sequence: feed.sequence,
+            knownFeedHash: stored,
+            conflictingFeedHash: feedHash,
+            conflictingBody: body,
+            detectedAt: importedAt,
+          };
+          recordEquivocation(sqlite, deps.clock, ctx, evidence, sourceOf(ctx));
+          return reject({ code: 'equivocation', details: { known_feed_hash: stored, conflicting_feed_hash: feedHash } });
+        }
 
-      // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
-      const entries = feed.entries;
-      for (let i = 0; i < entries.length; i++) {
-        if (entries[i]!.index !== state.log_size + i) {
+        // 6. No gaps: the first import is sequence 1, then +1.
+        const expected = state.last_sequence + 1;
+        if (feed.sequence !== expected) return reject({ code: 'sequence_gap', details: { expected } });
+
+        // 7. Hash chain: version 2 links to what the issuer signed, version 1 to the whole feed as imported.
+        const expectedPrevious = feed.version === 1 ? state.last_feed_hash : previousSignedHash(sqlite, issuer, state);
+        if (feed.previous_feed_hash !== expectedPrevious) {
+          return reject({ code: 'chain_mismatch', details: { version: feed.version, expected_previous_feed_hash: expectedPrevious } });
+        }
+
+        // 8. Contiguous indexes from the issuer's log size; recomputed root = announced root.
+        const entries = feed.entries;
+        for (let i = 0; i < entries.length; i++) {
+          if (entries[i]!.index !== state.log_size + i) {
+            return reject({
+              code: 'log_root_mismatch',
+              details: { problem: 'non_contiguous_indexes', expected_index: state.log_size + i, position: i },
+            });
+          }
+        }
+        if (feed.log.size !== state.log_size + entries.length) {
           return reject({
             code: 'log_root_mismatch',
-            details: { problem: 'non_contiguous_indexes', expected_index: state.log_size + i, position: i },
+            details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length },
           });
         }
-      }
-      if (feed.log.size !== state.log_size + entries.length) {
-        return reject({
-          code: 'log_root_mismatch',
-          details: { problem: 'log_size_mismatch', expected_log_size: state.log_size + entries.length },
-        });
-      }
-      const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
-      const root = `sha256:${frontierRoot(frontier)}`;
-      if (root !== feed.log.root_hash)
-        return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
+        const frontier = appendLeafDigests({ size: state.log_size, hashes: JSON.parse(state.frontier) as string[] }, canonical.leaves);
+        const root = `sha256:${frontierRoot(frontier)}`;
+        if (root !== feed.log.root_hash)
+          return reject({ code: 'log_root_mismatch', details: { problem: 'root_mismatch', computed_root_hash: root } });
 
-      // 8b. The issuer's consistency proof agrees (required once the issuer has served one).
-      const unproven = checkFeedConsistency(sqlite, {
-        issuer,
-        sequence: feed.sequence,
-        previous: { size: state.log_size, frontier: state.frontier },
-        next: feed.log,
-        proof: ctx.consistencyProof,
-        at: importedAt,
-      });
-      if (unproven) return reject(unproven);
-
-      // 9. Timestamps.
-      const issuedAt = parseTimestamp(feed.issued_at)!;
-      const nextUpdate = parseTimestamp(feed.next_update)!;
-      if (issuedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
-        return reject({
-          code: 'invalid_timestamps',
-          details: { problem: 'issued_at_in_future', max_skew_seconds: deps.config.clockSkewSeconds },
-        });
-      }
-      if (state.last_issued_at && issuedAt.getTime() < parseTimestamp(state.last_issued_at)!.getTime()) {
-        return reject({
-          code: 'invalid_timestamps',
-          details: { problem: 'issued_at_before_previous', previous_issued_at: state.last_issued_at },
-        });
-      }
-      if (nextUpdate.getTime() <= issuedAt.getTime())
-        return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
-
-      // 10. Apply.
-      const record = {
-        issuer,
-        sequence: feed.sequence,
-        feedHash,
-        signedHash,
-        body,
-        importedAt,
-        issuedAt: feed.issued_at,
-        headIssuedAt: feed.issued_at,
-        nextUpdate: feed.next_update,
-        logSize: frontier.size,
-        frontier: JSON.stringify(frontier.hashes),
-        revocations: entries,
-      };
-      recordAcceptedFeed(sqlite, deps.clock, ctx, record, entries.length, { log_size: frontier.size, root_hash: root, ...sourceOf(ctx) });
-      return {
-        result: {
-          accepted: true,
-          status: 'imported',
-          issuer_sovereign_id: issuer,
+        // 8b. The issuer's consistency proof agrees (required once the issuer has served one).
+        const unproven = checkFeedConsistency(sqlite, {
+          issuer,
           sequence: feed.sequence,
-          revoked_count: entries.length,
-          feed_hash: feedHash,
-        },
-      };
-    })
-    .immediate();
+          previous: { size: state.log_size, frontier: state.frontier },
+          next: feed.log,
+          proof: ctx.consistencyProof,
+          at: importedAt,
+        });
+        if (unproven) return reject(unproven);
 
+        // 9. Timestamps.
+        const issuedAt = parseTimestamp(feed.issued_at)!;
+        const nextUpdate = parseTimestamp(feed.next_update)!;
+        if (issuedAt.getTime() > now.getTime() + deps.config.clockSkewSeconds * 1000) {
+          return reject({
+            code: 'invalid_timestamps',
+            details: { problem: 'issued_at_in_future', max_skew_seconds: deps.config.clockSkewSeconds },
+          });
+        }
+        if (state.last_issued_at && issuedAt.getTime() < parseTimestamp(state.last_issued_at)!.getTime()) {
+          return reject({
+            code: 'invalid_timestamps',
+            details: { problem: 'issued_at_before_previous', previous_issued_at: state.last_issued_at },
+          });
+        }
+        if (nextUpdate.getTime() <= issuedAt.getTime())
+          return reject({ code: 'invalid_timestamps', details: { problem: 'next_update_not_after_issued_at' } });
+
+        // 9b. With a quorum policy: the head is in a checkpoint cosigned by the quorum of its witnesses.
+        // Held back, the feed changes nothing (not even the proof state of 8b): the transaction is undone.
+        const quorum = checkFeedQuorum(sqlite, {
+          issuer,
+          keys: liveKeys,
+          head: { size: frontier.size, rootHash: root },
+          witnessed: ctx.witnessed,
+          now,
+          skewSeconds: deps.config.clockSkewSeconds,
+        });
+        if (quorum !== null && !quorum.ok) throw new HeldBack(quorum);
+
+        // 10. Apply.
+        const record = {
+          issuer,
+          sequence: feed.sequence,
+          feedHash,
+          signedHash,
+          body,
+          importedAt,
+          issuedAt: feed.issued_at,
+          headIssuedAt: feed.issued_at,
+          nextUpdate: feed.next_update,
+          logSize: frontier.size,
+          frontier: JSON.stringify(frontier.hashes),
+          revocations: entries,
+        };
+        recordAcceptedFeed(sqlite, deps.clock, ctx, record, entries.length, {
+          log_size: frontier.size,
+          root_hash: root,
+          ...sourceOf(ctx),
+          ...(quorum
+            ? { quorum: { required: quorum.quorum, cosigned_by: quorum.cosigned_by, witnessed_size: quorum.witnessed_size } }
+            : {}),
+        });
+        if (quorum) leaveAwaitingQuorum(sqlite, deps.clock, ctx, issuer, feed.sequence, quorum);
+        return {
+          result: {
+            accepted: true,
+            status: 'imported',
+            issuer_sovereign_id: issuer,
+            sequence: feed.sequence,
+            revoked_count: entries.length,
+            feed_hash: feedHash,
+          },
+        };
+      })
+      .immediate(),
+  );
+
+  if ('heldBack' in outcome) {
+    // The pull job records the state once (the audit event on entering it); a manual import changes nothing.
+    if (ctx.via === 'pull') enterAwaitingQuorum(sqlite, deps.clock, ctx, issuer, feed.sequence, outcome.heldBack);
+    deps.effects.counted(issuer, 'awaiting_quorum');
+    const { ok: _ok, ...details } = outcome.heldBack;
+    throw new AppError('awaiting_quorum', MESSAGES.awaiting_quorum, { reason: 'awaiting_quorum', ...details });
+  }
   if ('rejection' in outcome) {
     deps.effects.counted(issuer, outcome.rejection.code);
     if (outcome.rejection.code === 'equivocation') deps.effects.equivocation(issuer, feed.sequence);

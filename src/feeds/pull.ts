@@ -19,7 +19,11 @@ import { readImportedFeedHead, readIssuerHead } from './imported-store.ts';
 import { readPeerFailures, recordPullFailure, recordPullSuccess, recordReceiptSent, replacePeerTreaties } from './peer-store.ts';
 import { countPeerRejection, countPeerReplay } from './peer-signals.ts';
 import { buildReceipt } from './receipts.ts';
-import { checkIssuerCheckpoint, fetchFeedConsistencyProof } from '../transparency/importer.ts';
+import { checkIssuerCheckpoint, fetchFeedConsistencyProof, readConsistencyProof } from '../transparency/importer.ts';
+import { parseCheckpoint } from '../transparency/checkpoint.ts';
+import { parseNote } from '../authority/signed-note.ts';
+import { hasQuorumPolicy, refreshQuorumGauges, type WitnessedCheckpointInput } from '../witness/quorum.ts';
+import { detectSplitView } from '../gossip/service.ts';
 
 export const PULL_TIMEOUT_MS = 5_000;
 /** Size caps of peer responses: one feed, a page of feeds, a page of treaties, a receipt answer. */
@@ -199,10 +203,18 @@ async function importOne(
   peer: PeerRow,
   url: string,
   consistencyProof?: string[],
+  witnessed?: WitnessedCheckpointInput,
 ): Promise<'imported' | 'already_imported'> {
   try {
-    const ctx = { actor: SYSTEM_ACTOR, via: 'pull' as const, source: { peer: peer.sovereign_id, url }, expectedIssuer: peer.sovereign_id };
-    return (await page.importFeed(index, consistencyProof ? { ...ctx, consistencyProof } : ctx)).status;
+    const ctx = {
+      actor: SYSTEM_ACTOR,
+      via: 'pull' as const,
+      source: { peer: peer.sovereign_id, url },
+      expectedIssuer: peer.sovereign_id,
+      ...(consistencyProof ? { consistencyProof } : {}),
+      ...(witnessed ? { witnessed } : {}),
+    };
+    return (await page.importFeed(index, ctx)).status;
   } catch (err) {
     if (err instanceof AppError) {
       countPeerRejection(deps, peer.sovereign_id, err.code);
@@ -250,12 +262,49 @@ async function receivePage(
   }
 }
 
-/** Fetches and imports the peer's feeds after our last imported sequence. Returns how many were imported. */
-async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
+/** What a pull did with the peer's feeds: how many it imported, and the feed a quorum policy held back (if one was). */
+interface PulledFeeds {
+  imported: number;
+  heldBack?: PullFailure;
+}
+
+/**
+ * For an issuer with a quorum policy: its cosigned checkpoint (`GET /log/checkpoint`, the log's note
+ * with its witnesses' cosignature lines) and its size as the note says (verified by the import);
+ * null when it serves none.
+ */
+async function fetchCosignedCheckpoint(net: PullOptions, base: string): Promise<{ note: string; size: number | null } | null> {
+  const url = `${base}/log/checkpoint`;
+  const res = await exchange(net, url, {}, MAX_SMALL_BYTES);
+  if (res.status === 404) return null;
+  if (res.status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${res.status}`, { status: res.status });
+  const parsed = parseNote(res.text);
+  const body = 'text' in parsed ? parseCheckpoint(parsed.text) : null;
+  return { note: res.text, size: body?.size ?? null };
+}
+
+/** The cosigned checkpoint an import needs for a feed of log size `size`: with the issuer's proof from that size to the checkpoint's. */
+async function witnessedFor(
+  net: PullOptions,
+  base: string,
+  cosigned: { note: string; size: number | null } | null,
+  size: number | null,
+): Promise<WitnessedCheckpointInput | undefined> {
+  if (cosigned === null) return undefined;
+  if (cosigned.size === null || size === null || size === 0 || size >= cosigned.size) return { note: cosigned.note };
+  const answer = asObject(
+    await getJson(net, `${base}/log/proof/consistency?from=${size}&to=${cosigned.size}`, MAX_SMALL_BYTES, 'integers', true),
+  );
+  const proof = answer && answer.from === size && answer.to === cosigned.size ? readConsistencyProof(answer.proof) : null;
+  return proof ? { note: cosigned.note, proof } : { note: cosigned.note };
+}
+
+/** Fetches and imports the peer's feeds after our last imported sequence, up to one a quorum policy holds back. */
+async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<PulledFeeds> {
   const base = peer.base_url;
   const latestUrl = `${base}/revocation-feeds/latest`;
   const answer = await receivePage(deps, net, latestUrl, MAX_LATEST_BYTES, true);
-  if (answer === null) return 0; // the peer has published nothing yet
+  if (answer === null) return { imported: 0 }; // the peer has published nothing yet
   let state: ReturnType<typeof importedState>;
   try {
     const latest = await answer.page.readLatest();
@@ -267,11 +316,13 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
       // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
       if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence))
         await importOne(deps, answer.page, 0, peer, latestUrl);
-      return 0;
+      return { imported: 0 };
     }
   } finally {
     answer.page.discard();
   }
+  // With a quorum policy, each feed's head must be in the issuer's checkpoint cosigned by its witnesses.
+  const cosigned = hasQuorumPolicy(deps.db.sqlite, peer.sovereign_id) ? await fetchCosignedCheckpoint(net, base) : undefined;
   let imported = 0;
   let fetched = 0;
   for (let n = 0; n < MAX_PAGES_PER_PULL && fetched < (net.maxBytesPerRun ?? MAX_PULL_BYTES_PER_RUN); n++) {
@@ -289,7 +340,14 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
         const proof = await fetchFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, feed.logSize, (path) =>
           getJson(net, `${base}${path}`, MAX_SMALL_BYTES, 'integers', true),
         );
-        if ((await importOne(deps, page, index, peer, url, proof)) === 'imported') imported++;
+        const witnessed = cosigned === undefined ? undefined : await witnessedFor(net, base, cosigned, feed.logSize);
+        try {
+          if ((await importOne(deps, page, index, peer, url, proof, witnessed)) === 'imported') imported++;
+        } catch (err) {
+          // Not a failure of the peer: the feed waits for its witnesses, and so do the ones after it.
+          if (err instanceof PullFailure && err.reason === 'awaiting_quorum') return { imported, heldBack: err };
+          throw err;
+        }
       }
       more = reading.more;
       count = reading.feeds.length;
@@ -299,7 +357,7 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
     state = importedState(deps, peer.sovereign_id);
     if (!more || count === 0 || state.last_sequence === since) break;
   }
-  return imported;
+  return { imported };
 }
 
 /** Fetches a Genesis Mesh peer's current snapshot feed and imports it if it is new. */
@@ -384,10 +442,13 @@ async function sendReceipt(deps: AppDeps, net: PullOptions, peer: PeerRow): Prom
 
 export interface PeerPullResult {
   sovereign_id: string;
-  outcome: 'ok' | 'failed' | 'skipped';
-  /** For failures: the stable reason; for skips: paused | not_recognized | backoff. */
+  /** `awaiting_quorum`: the peer answered, and its next feed waits for a checkpoint cosigned by the quorum its policy names. */
+  outcome: 'ok' | 'failed' | 'skipped' | 'awaiting_quorum';
+  /** For failures: the stable reason; for skips: paused | not_recognized | backoff; `awaiting_quorum`. */
   reason?: string;
   message?: string;
+  /** For `awaiting_quorum`: what is missing (`problem`, `quorum`, `cosigned_by`, `witnessed_size`, `feed_size`). */
+  quorum?: Record<string, unknown>;
   imported: number;
   imported_sequence: number;
   treaties_mirrored?: number;
@@ -452,17 +513,25 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
   // Peers recognized under the Genesis Mesh wire profile publish one snapshot feed, no chain, no receipts.
   const genesisMesh = wireProfileOf(deps.db.sqlite, id, recognized.profile) === GENESIS_MESH_PROFILE;
   let imported = 0;
+  let heldBack: PullFailure | undefined;
   try {
-    imported = genesisMesh ? await pullGmSnapshot(deps, net, peer) : await pullFeeds(deps, net, peer);
+    const pulled = genesisMesh ? { imported: await pullGmSnapshot(deps, net, peer) } : await pullFeeds(deps, net, peer);
+    imported = pulled.imported;
+    heldBack = pulled.heldBack;
     // The issuer's signed checkpoint must agree with the feeds just imported from it.
     const log = genesisMesh
       ? null
       : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
-    if (log && !log.ok) throw new PullFailure(log.reason, log.message, log.details);
+    if (log && !log.ok) {
+      // Two checkpoints the issuer signed that no one log can have: a split view (evidence, pause, gossip).
+      if (log.conflict) detectSplitView(deps, { issuer: id, ...log.conflict }, { source: 'pull', detail: peer.base_url });
+      throw new PullFailure(log.reason, log.message, log.details);
+    }
   } catch (err) {
     const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
     if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');
     recordOutcome(deps, peer, failure);
+    refreshQuorumGauges(deps, id);
     return {
       ...base,
       outcome: 'failed',
@@ -473,7 +542,18 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
     };
   }
   recordOutcome(deps, peer, null);
-  const result: PeerPullResult = { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence };
+  refreshQuorumGauges(deps, id);
+  const result: PeerPullResult = heldBack
+    ? {
+        ...base,
+        outcome: 'awaiting_quorum',
+        reason: 'awaiting_quorum',
+        message: heldBack.message,
+        quorum: heldBack.details,
+        imported,
+        imported_sequence: importedState(deps, id).last_sequence,
+      }
+    : { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence };
   if (genesisMesh) return result;
 
   const synced = peer.treaties_synced_at ? parseTimestamp(peer.treaties_synced_at) : null;

@@ -25,8 +25,9 @@ export interface CarryRule {
  * those log entries, and the treaties and attestations they revoke (this authority signed and
  * handed them out), come along so local state agrees with the published log. Signing keys keep
  * rotation and retirement. Admin nonces keep replay protection across the restore. Receipts keep
- * the blast radius of carried-forward feeds accurate. What this authority cosigned as a witness (and
- * the evidence of conflicts) is a statement made with its key, like a published feed. Imported feeds,
+ * the blast radius of carried-forward feeds accurate. What this authority cosigned as a witness is a
+ * statement made with its key, like a published feed; evidence of conflicts and split views is never
+ * lost. Imported feeds, quorum policies,
  * peers, issuer state and which logs are witnessed are not carried: undoing them is what a restore is for.
  */
 export const CARRY_RULES: CarryRule[] = [
@@ -52,6 +53,7 @@ export const CARRY_RULES: CarryRule[] = [
     why: 'a witness never cosigns below what it already cosigned, not even after a restore',
   },
   { table: 'witness_conflicts', key: ['evidence_hash'], why: 'evidence of a log showing two histories is never lost' },
+  { table: 'split_view_evidence', key: ['evidence_hash'], why: 'evidence of a split view (found here or sent by a peer) is never lost' },
   { table: 'log_cosignatures', key: ['sequence', 'witness', 'key_id'], why: 'carried-forward checkpoints keep their cosignatures' },
 ];
 

@@ -26,6 +26,8 @@ import { transparencyRoutes } from '../transparency/routes.ts';
 import { witnessRoutes } from '../witness/routes.ts';
 import { MAX_ADD_CHECKPOINT_BYTES } from '../witness/request-body.ts';
 import { followerUpdateRoutes } from '../follow/routes.ts';
+import { gossipRoutes } from '../gossip/routes.ts';
+import { MAX_EVIDENCE_BYTES } from '../gossip/evidence.ts';
 
 export interface CreateAppInput {
   db: Database;
@@ -48,6 +50,7 @@ export interface AuthorityApp {
 const BODY_LIMITS: Array<[RegExp, number]> = [
   [/^\/admin\/(?:sovereign-)?revocation-feeds\/import$/, 8 * 1024 * 1024],
   [/^\/witness\/add-checkpoint$/, MAX_ADD_CHECKPOINT_BYTES],
+  [/^\/log\/evidence$/, MAX_EVIDENCE_BYTES],
 ];
 
 function routePatternRegex(pattern: string): RegExp {
@@ -152,6 +155,7 @@ export function createApp(input: CreateAppInput): AuthorityApp {
     app.route('/', connectomeRoutes(deps));
     app.route('/', transparencyRoutes(deps));
     app.route('/', witnessRoutes(deps));
+    app.route('/', gossipRoutes(deps));
     app.route('/', followerUpdateRoutes(deps));
   }
 

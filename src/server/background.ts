@@ -2,13 +2,20 @@
 import { startFeedJobs } from '../feeds/scheduler.ts';
 import { startKeyRetirement } from '../ops/key-rotation.ts';
 import { startWitnessSubmissions } from '../witness/submission.ts';
+import { startEvidenceGossip } from '../gossip/forwarding.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { startFollowerPublishing } from '../follow/publish.ts';
 
 export type BackgroundJobStarter = (deps: AppDeps) => void;
 
 /** Jobs every serving authority runs. Domain folders add their starters here. */
-const STARTERS: BackgroundJobStarter[] = [startFeedJobs, startKeyRetirement, startWitnessSubmissions, startFollowerPublishing];
+const STARTERS: BackgroundJobStarter[] = [
+  startFeedJobs,
+  startKeyRetirement,
+  startWitnessSubmissions,
+  startFollowerPublishing,
+  startEvidenceGossip,
+];
 
 export function startBackgroundJobs(deps: AppDeps): void {
   for (const start of STARTERS) start(deps);

@@ -5,3 +5,4 @@ export * from '../feeds/schema.ts';
 export * from '../transparency/schema.ts';
 export * from '../witness/schema.ts';
 export * from '../follow/schema.ts';
+export * from '../gossip/schema.ts';

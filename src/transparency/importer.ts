@@ -14,6 +14,7 @@ import {
   readImportedHead,
   readIssuerLogState,
   recordCheckpointVerified,
+  readIssuerLastCheckpoint,
   recordProofVerified,
   type ConsistencyFailureRow,
 } from './store.ts';
@@ -115,6 +116,11 @@ export type CheckpointCheck =
       reason: 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent' | 'checkpoint_missing' | 'malformed_response';
       message: string;
       details: Record<string, unknown>;
+      /**
+       * For an inconsistent checkpoint: the last checkpoint verified for the issuer, the new one and
+       * the proof fetched between them, for split-view detection to judge (it may prove nothing).
+       */
+      conflict?: { notes: [string, string]; proof: string[] };
     };
 
 /** An answer of the issuer's server (status and text); `fetchText` gets a path of its base URL. */
@@ -226,11 +232,15 @@ export async function checkIssuerCheckpoint(
         ));
   if (!consistent) {
     evidence('checkpoint_inconsistent', proof);
+    const previous = readIssuerLastCheckpoint(sqlite, issuer);
     return {
       ok: false,
       reason: 'checkpoint_inconsistent',
       message: `${issuer}'s log checkpoint is not consistent with the feeds imported from it`,
       details: { checkpoint_size: body.size, imported_size: head.log_size },
+      ...(previous !== null
+        ? { conflict: { notes: [previous, note] as [string, string], proof: proof.filter((h) => h !== 'malformed') } }
+        : {}),
     };
   }
   sqlite.transaction(() => recordCheckpointVerified(sqlite, issuer, body.size, note, at)).immediate();

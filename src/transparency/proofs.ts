@@ -131,3 +131,41 @@ export function verifyConsistency(from: number, to: number, fromRoot: string, to
   }
   return fr === fromRoot && sr === toRoot && sn === 0;
 }
+
+/**
+ * Split-view evidence: the root of the first `from` leaves that `path` shows inside the tree of `to`
+ * leaves whose root is `toRoot` (all hex), or null when the path does not lead to `toRoot`. `path` is
+ * the RFC 9162 consistency proof from `from` to `to` computed in that tree, preceded, when `from` is
+ * a power of two, by the root of that subtree (which the standard proof leaves out because its
+ * verifier already holds it). The walk is §2.1.4.2's: if it ends at `toRoot`, the hashes it combined
+ * are nodes of that tree, so the root it computes for the first `from` leaves is the one that tree
+ * has. A signed checkpoint of size `from` with another root is one no single log could have signed.
+ */
+export function impliedPrefixRoot(from: number, to: number, toRoot: string, path: readonly string[]): string | null {
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from >= to) return null;
+  if (!isHexHash(toRoot) || path.length === 0 || !path.every(isHexHash)) return null;
+  let fn = from - 1;
+  let sn = to - 1;
+  while (fn % 2 === 1) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  let fr = path[0]!;
+  let sr = path[0]!;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2;
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sr === toRoot && sn === 0 ? fr : null;
+}

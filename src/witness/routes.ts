@@ -17,9 +17,24 @@ import {
   witnessInfo,
 } from './service.ts';
 import { refreshLogWitnessMetrics, submitToWitnesses, witnessStatuses } from './submission.ts';
+import {
+  clearQuorumPolicy,
+  getQuorumPolicy,
+  listQuorumPolicies,
+  quorumPolicyBody,
+  refreshQuorumGauges,
+  setQuorumPolicy,
+} from './quorum.ts';
 
 const enableBody = z.strictObject({ sovereign_id: identifier, origin: z.string().min(1).max(255).optional() });
 const ORIGIN_HASH = /^[0-9a-f]{64}$/;
+const setPolicyBody = quorumPolicyBody.extend({ issuer_sovereign_id: identifier });
+
+function issuerParam(id: string | undefined): string {
+  const parsed = identifier.safeParse(id ?? '');
+  if (!parsed.success) throw new AppError('quorum_policy_not_found', 'no quorum policy for this issuer');
+  return parsed.data;
+}
 
 function sovereignParam(id: string | undefined): string {
   const parsed = identifier.safeParse(id ?? '');
@@ -30,6 +45,7 @@ function sovereignParam(id: string | undefined): string {
 export function witnessRoutes(deps: AppDeps) {
   refreshWitnessMetrics(deps);
   refreshLogWitnessMetrics(deps);
+  refreshQuorumGauges(deps);
 
   return (
     new Hono<AppEnv>()
@@ -69,6 +85,15 @@ export function witnessRoutes(deps: AppDeps) {
       })
       .post('/admin/witness/logs/:id/disable', (c) => c.json(disableWitnessing(deps, sovereignParam(c.req.param('id')), adminOrigin(c))))
       .get('/admin/witness/conflicts', (c) => c.json({ conflicts: listWitnessConflicts(deps) }))
+
+      // ---- Admin: quorum policies of this authority as an importer.
+      .get('/admin/witness/quorum', (c) => c.json({ policies: listQuorumPolicies(deps) }))
+      .get('/admin/witness/quorum/:issuer', (c) => c.json(getQuorumPolicy(deps, issuerParam(c.req.param('issuer')))))
+      .post('/admin/witness/quorum', async (c) => {
+        const { issuer_sovereign_id: issuer, ...policy } = await validatedBody(c, setPolicyBody, 'invalid_quorum_policy');
+        return c.json(setQuorumPolicy(deps, issuer, policy, adminOrigin(c)));
+      })
+      .delete('/admin/witness/quorum/:issuer', (c) => c.json(clearQuorumPolicy(deps, issuerParam(c.req.param('issuer')), adminOrigin(c))))
 
       // ---- Admin: the witnesses of this authority's log.
       .get('/admin/log/witnesses', (c) => c.json({ witnesses: witnessStatuses(deps) }))

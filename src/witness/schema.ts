@@ -89,3 +89,22 @@ export const logCosignatures = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.sequence, t.witness, t.keyId] })],
 );
+
+/**
+ * An importer's quorum policy, per issuer: a feed of the issuer is imported only when its log head is
+ * in a checkpoint of the issuer cosigned by `quorum` of these witnesses. Also whether the pull job is
+ * holding the issuer's next feed back for want of that quorum. Configuration, like peers: a restore
+ * takes the backup's rows.
+ */
+export const witnessQuorumPolicies = sqliteTable('witness_quorum_policies', {
+  issuerSovereignId: text('issuer_sovereign_id').primaryKey(),
+  /** How many of the listed witnesses must have cosigned (1 to the number listed). */
+  quorum: integer('quorum').notNull(),
+  /** JSON array of {"name", "vkey"}: the witnesses' cosignature/v1 verifier keys, as the operator gave them. */
+  witnesses: text('witnesses').notNull(),
+  updatedAt: text('updated_at').notNull(),
+  /** When the pull job first held back a feed of the issuer for want of the quorum; null while it is not. */
+  awaitingSince: text('awaiting_since'),
+  /** The sequence of the feed first held back. */
+  awaitingSequence: integer('awaiting_sequence'),
+});

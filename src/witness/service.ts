@@ -35,7 +35,7 @@ import {
   type WitnessLogRow,
 } from './store.ts';
 
-type WitnessDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'metrics'>;
+type WitnessDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'metrics' | 'changes'>;
 
 /** Where a log submits checkpoints (the submission prefix is `/witness`). */
 export const ADD_CHECKPOINT_PATH = '/witness/add-checkpoint';
@@ -328,14 +328,14 @@ function decide(
     | { kind: 'old_mismatch'; size: number }
     | { kind: 'rejected'; problem: string; message: string; details: Record<string, unknown> }
   ) & {
-    /** New conflict evidence was stored. */
-    conflict?: boolean;
+    /** New conflict evidence was stored: the note cosigned and the one submitted. */
+    conflict?: { cosigned: string; submitted: string } | null;
   };
   const decision = sqlite
     .transaction((): Decision => {
       const state = readWitnessCheckpoint(sqlite, checkpoint.origin);
       const cosignedSize = state?.size ?? 0;
-      let conflict = false;
+      let conflict: { cosigned: string; submitted: string } | null = null;
       const evidence = (problem: WitnessConflictRow['problem']) => {
         const proofText = JSON.stringify(proof.map((h) => h.toString('base64')));
         const row: WitnessConflictRow = {
@@ -354,7 +354,7 @@ function decide(
           detected_at: at,
         };
         if (insertWitnessConflict(sqlite, row)) {
-          conflict = true;
+          conflict = { cosigned: state!.note, submitted: note };
           appendAudit(sqlite, deps.clock, {
             eventType: 'witness_conflict_detected',
             actor,
@@ -439,7 +439,17 @@ function decide(
     })
     .immediate();
 
-  if (decision.conflict) deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
+  if (decision.conflict) {
+    deps.metrics.witnessConflicts.inc({ log: log.sovereign_id });
+    // A log showing two histories: split-view gossip decides whether the two notes prove it.
+    deps.changes.emit('witness-conflict', {
+      sovereign_id: log.sovereign_id,
+      cosigned_note: decision.conflict.cosigned,
+      submitted_note: decision.conflict.submitted,
+      proof: proofHex.map((h) => `sha256:${h}`),
+      request_id: requestId ?? null,
+    });
+  }
   if (decision.kind === 'old_mismatch') return { status: 409, size: decision.size };
   if (decision.kind === 'rejected')
     throw new AppError('witness_proof_invalid', decision.message, { problem: decision.problem, ...decision.details });

@@ -19,7 +19,8 @@ const FLOORS: readonly (readonly string[])[] = [
   ['treaties'],
   ['transparency'],
   ['witness'],
-  ['feeds'],
+  // Feeds, and split-view gossip beside them (it pauses issuers and talks to the same peers).
+  ['feeds', 'gossip'],
   ['verification'],
   ['connectome'],
   ['ops'],

@@ -116,11 +116,16 @@ describe('alert rules', () => {
         'PeerKeyChanged',
         'PeerImportRejectionsBurst',
         'PeerReplayBurst',
+        'FeedQuorumMissing',
+        'SplitViewDetected',
       ].sort(),
     );
     expect(rules.find((r) => r.name === 'PeerKeyChanged')!.severity).toBe('critical');
     expect(rules.find((r) => r.name === 'FeedEquivocationDetected')!.severity).toBe('critical');
     expect(rules.find((r) => r.name === 'WitnessConflictDetected')!.severity).toBe('critical');
+    expect(rules.find((r) => r.name === 'SplitViewDetected')!.severity).toBe('critical');
+    // Held-back feeds are a state, not rejections: they must not feed the rejection alert.
+    expect(rules.find((r) => r.name === 'FeedImportRejectionsSpike')!.expr).toContain('awaiting_quorum');
     for (const rule of rules) {
       expect(rule.expr, rule.name).not.toBe('');
       expect(['warning', 'critical'], rule.name).toContain(rule.severity);

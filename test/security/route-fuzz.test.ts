@@ -3,6 +3,7 @@
 // audit-worthy rejections (admin auth, feed imports) are audited. fast-check, fixed seeds.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatCosignerKey } from '../../src/authority/cosignature.ts';
 import { signingPayload } from '../../src/authority/crypto.ts';
 import { IMPORT_REJECTIONS } from '../../src/feeds/import.ts';
 import { auditCount, dbDigest, testKey } from '../helpers/authority.ts';
@@ -163,6 +164,28 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /admin/witness/conflicts': { kind: 'read' },
   'GET /admin/log/witnesses': { kind: 'read' },
   'POST /admin/log/witnesses/submit': { kind: 'write', bodiless: true },
+  // Quorum policies (issuer peer-q: held-back imports of the fixture's issuer would not be fuzz findings).
+  'GET /admin/witness/quorum': { kind: 'read' },
+  'GET /admin/witness/quorum/:issuer': { kind: 'read', params: () => ({ issuer: ['peer-q'] }) },
+  'POST /admin/witness/quorum': {
+    kind: 'write',
+    bodies: () => [
+      {
+        issuer_sovereign_id: 'peer-q',
+        quorum: 1,
+        witnesses: [{ name: 'q/witness', vkey: formatCosignerKey('q/witness', testKey('fuzz:q').raw) }],
+      },
+    ],
+  },
+  'DELETE /admin/witness/quorum/:issuer': { kind: 'write', bodiless: true, params: () => ({ issuer: ['peer-q'] }) },
+  // Split-view evidence (test/gossip/evidence-parser.test.ts fuzzes the evidence document itself).
+  'POST /log/evidence': {
+    kind: 'write',
+    bodies: () => [{ type: 'split_view_evidence', issuer_sovereign_id: ISSUER_ID, checkpoints: [], consistency_proof: [] }],
+  },
+  'GET /admin/split-views': { kind: 'read', queries: ['?issuer=peer-b', '?limit=5'] },
+  'GET /admin/split-views/:hash': { kind: 'read', params: () => ({ hash: [`sha256:${'0'.repeat(64)}`] }) },
+  'POST /admin/split-views/forward': { kind: 'write', bodiless: true },
 };
 
 const RUNS_PER_ROUTE = Number(process.env.ACCORD_FUZZ_RUNS ?? 60);
@@ -276,7 +299,13 @@ describe('route fuzz: hostile input never gets a 5xx, never changes the database
           expect(code, `${what}: equivocation without a second signed feed`).not.toBe('equivocation');
           expect(dbDigest(p.a.db), `${what} ${code}: database changed on a rejection`).toBe(before);
           const importRoute = route === 'POST /admin/revocation-feeds/import' || route === 'POST /admin/sovereign-revocation-feeds/import';
-          if (importRoute && (IMPORT_REJECTIONS as readonly string[]).includes(code) && code !== 'body_too_large') {
+          // A feed held back for a quorum of witnesses is not a rejection: nothing at all is written.
+          if (
+            importRoute &&
+            (IMPORT_REJECTIONS as readonly string[]).includes(code) &&
+            code !== 'body_too_large' &&
+            code !== 'awaiting_quorum'
+          ) {
             expect(auditCount(p.a.db, 'sovereign_revocation_feed_rejected'), `${what}: import rejection not audited`).toBe(
               rejectedBefore + 1,
             );

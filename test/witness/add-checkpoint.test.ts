@@ -205,7 +205,8 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     const { w, l } = await pair();
     const note3 = await latestNote(l);
     await cosigned(w, body(0, [], note3), note3);
-    const stateOnly = () => dbDigest(w.db, ['audit_events', 'admin_nonces', 'witness_conflicts']);
+    // What a witness cosigned (split views that conflicts prove are test/gossip/split-view.test.ts's).
+    const stateOnly = () => dbDigest(w.db, ['audit_events', 'admin_nonces', 'witness_conflicts', 'split_view_evidence', 'feed_issuers']);
     const before = stateOnly();
 
     // Another root at size 3, validly signed by the log's key.
@@ -216,11 +217,16 @@ describe('POST /witness/add-checkpoint: every answer', () => {
       code: 'witness_proof_invalid',
       details: { problem: 'root_mismatch', cosigned_size: 3 },
     });
-    expect(lastAudit(w.db)).toMatchObject({
-      event_type: 'witness_conflict_detected',
+    const detected = w.db.sqlite
+      .prepare("SELECT canonical FROM audit_events WHERE event_type = 'witness_conflict_detected' ORDER BY seq DESC LIMIT 1")
+      .pluck()
+      .get() as string;
+    expect(JSON.parse(detected)).toMatchObject({
       actor: { type: 'peer', sovereign_id: LOG },
       details: { problem: 'root_mismatch', cosigned_size: 3, submitted_size: 3 },
     });
+    // Two checkpoints of one size with two roots, both signed by the log: a split view, and the log's issuer paused.
+    expect(lastAudit(w.db)).toMatchObject({ event_type: 'feed_issuer_paused', details: { issuer: LOG, reason: 'split_view' } });
 
     // A larger checkpoint whose proof does not connect it to the cosigned one.
     const fork9 = forgedNote(l, 9, 'ef'.repeat(32));
@@ -258,6 +264,9 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     );
     expect(conflicts(w)).toHaveLength(3);
     expect(auditCount(w.db, 'witness_conflict_detected')).toBe(3);
+    // The two root mismatches are split-view evidence; a garbage proof proves nothing. One pause.
+    expect(w.db.sqlite.prepare('SELECT problem FROM split_view_evidence').pluck().all()).toEqual(['root_mismatch', 'root_mismatch']);
+    expect(auditCount(w.db, 'feed_issuer_paused')).toBe(1);
     expect(await (await fetch(`${w.url}/metrics`)).text()).toContain(`accord_witness_conflicts_total{log="${LOG}"} 3`);
     // The evidence is listed for the operator, with the note that was cosigned.
     const listed = (await (await w.admin('GET', '/admin/witness/conflicts')).json()) as {
@@ -281,7 +290,7 @@ describe('POST /witness/add-checkpoint: every answer', () => {
     await conflict(w, body(0, [], note3), 8);
     await conflict(w, body(3, [], note3), 8);
     await refused(w, body(8, [], note3), 400, 'invalid_witness_request', 'old_beyond_size');
-    const stateOnly = () => dbDigest(w.db, ['audit_events', 'admin_nonces', 'witness_conflicts']);
+    const stateOnly = () => dbDigest(w.db, ['audit_events', 'admin_nonces', 'witness_conflicts', 'split_view_evidence', 'feed_issuers']);
     const before = stateOnly();
     const fork = forgedNote(l, 12, '34'.repeat(32));
     let res = await addCheckpoint(w.url, body(8, [randomHash(), randomHash()], fork));

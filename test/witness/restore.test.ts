@@ -36,16 +36,25 @@ describe('restore and witness state', () => {
     const stateBefore = w.db.sqlite.prepare('SELECT * FROM witness_checkpoints').all();
     const evidenceBefore = w.db.sqlite.prepare('SELECT * FROM witness_conflicts').all();
     expect(evidenceBefore).toHaveLength(1);
+    // Another root at the cosigned size also proves a split view: evidence, and the log's issuer paused.
+    const splitViewsBefore = w.db.sqlite.prepare('SELECT * FROM split_view_evidence').all();
+    expect(splitViewsBefore).toHaveLength(1);
+    const paused = () =>
+      w.db.sqlite.prepare("SELECT paused_reason FROM feed_issuers WHERE issuer_sovereign_id = 'log-r' AND paused = 1").pluck().get();
+    expect(paused()).toBe('split_view');
     await w.stop();
 
     const result = await accord(['restore', '--db', dbPath, '--backup', backup, '--yes'], { env: { ACCORD_DATA_DIR: w.dir } });
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout) as { carried_forward: Record<string, number> };
-    expect(summary.carried_forward).toMatchObject({ witness_checkpoints: 1, witness_conflicts: 1 });
+    expect(summary.carried_forward).toMatchObject({ witness_checkpoints: 1, witness_conflicts: 1, split_view_evidence: 1 });
 
     await w.restart();
     expect(w.db.sqlite.prepare('SELECT * FROM witness_checkpoints').all()).toEqual(stateBefore);
     expect(w.db.sqlite.prepare('SELECT * FROM witness_conflicts').all()).toEqual(evidenceBefore);
+    // The evidence is kept; the pause is issuer state, which the backup's is (docs/operations.md).
+    expect(w.db.sqlite.prepare('SELECT * FROM split_view_evidence').all()).toEqual(splitViewsBefore);
+    expect(paused()).toBeUndefined();
     // The backup's audit log does not have the later cosignatures; the restore is on it.
     expect(auditCount(w.db, 'database_restored')).toBe(1);
 
@@ -56,6 +65,7 @@ describe('restore and witness state', () => {
     expect(res).toMatchObject({ status: 409, text: '8\n' });
     res = await addCheckpoint(w.url, body(8, [], forgedNote(l, 8, '78'.repeat(32))));
     expect(res.status).toBe(422);
+    expect(paused()).toBe('split_view');
     // The honest log continues from 8.
     publishAtSizes(l, [9]);
     const note9 = await latestNote(l);
