@@ -22,6 +22,8 @@ export interface ChangeEvents {
   'witness-conflict': [{ sovereign_id: string; cosigned_note: string; submitted_note: string; proof: string[]; request_id: string | null }];
   /** Split-view evidence was recorded against an issuer; deliveries to peers may be due. */
   'split-view': [{ issuer: string; evidence_hash: string }];
+  /** Witnesses' cosignatures on this log's checkpoint `sequence` were stored (the served checkpoint changed). */
+  'log-cosigned': [{ sequence: number }];
   /** The signing keys changed (rotation, retirement). */
   'signing-keys': [{ signing_key_ids: string[] }];
 }

@@ -60,6 +60,7 @@ const envSchema = z.object({
     .regex(/^[\x21-\x2a\x2c-\x7e]{1,255}$/, 'must be 1 to 255 printable ASCII characters without spaces or "+"')
     .optional(),
   ACCORD_WITNESSES_JSON: z.string().optional(),
+  ACCORD_MIRROR_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -94,6 +95,8 @@ export interface Config {
   witnessName: string | undefined;
   /** Witnesses this authority submits its log's checkpoints to. */
   witnesses: ConfiguredWitness[];
+  /** Directory the server keeps a static mirror of its public files in; undefined: no mirror. */
+  mirrorDir: string | undefined;
   logLevel: string;
 }
 
@@ -162,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logOrigin: e.ACCORD_LOG_ORIGIN,
     witnessName: e.ACCORD_WITNESS_NAME,
     witnesses,
+    mirrorDir: e.ACCORD_MIRROR_DIR ? path.resolve(e.ACCORD_MIRROR_DIR) : undefined,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -43,6 +43,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Sequence of the latest published revocation feed',
       registers,
     }),
+    mirrorSequence: new Gauge({
+      name: 'accord_mirror_sequence',
+      help: 'Feed sequence whose checkpoint and latest feed the static mirror (ACCORD_MIRROR_DIR) shows',
+      registers,
+    }),
+    mirrorSyncFailures: new Counter({
+      name: 'accord_mirror_sync_failures_total',
+      help: 'Updates of the static mirror that failed (retried at the next change)',
+      registers,
+    }),
     treaties: new Gauge({
       name: 'accord_treaties',
       help: 'Treaties issued by this authority, by lifecycle state',

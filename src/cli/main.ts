@@ -11,7 +11,7 @@ type Register = (program: Command) => void;
  */
 async function commandGroups(first: string | undefined): Promise<Register[]> {
   if (first === 'log') return [(await import('./log-commands.ts')).registerLogCommands];
-  const [authority, treaty, ops, feed, peer, connectome, witness, splitView, log] = await Promise.all([
+  const [authority, treaty, ops, feed, peer, connectome, witness, splitView, log, mirror] = await Promise.all([
     import('./authority-commands.ts'),
     import('./treaty-commands.ts'),
     import('./ops-commands.ts'),
@@ -21,6 +21,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     import('./witness-commands.ts'),
     import('./split-view-commands.ts'),
     import('./log-commands.ts'),
+    import('./mirror-commands.ts'),
   ]);
   return [
     authority.registerAuthorityCommands,
@@ -32,6 +33,7 @@ async function commandGroups(first: string | undefined): Promise<Register[]> {
     witness.registerWitnessCommands,
     splitView.registerSplitViewCommands,
     log.registerLogCommands,
+    mirror.registerMirrorCommands,
   ];
 }
 

@@ -154,6 +154,21 @@ class WorkerReader implements ConnectomeReader {
   }
 }
 
+const readers = new WeakMap<object, ConnectomeReader>();
+
+/**
+ * The one reader of an authority (created on first use): the routes and the static mirror share it,
+ * so the connectome is built once per change and both hand out the same bytes.
+ */
+export function connectomeReaderFor(deps: ConnectomeServiceDeps & { db: { path: string } }): ConnectomeReader {
+  let reader = readers.get(deps);
+  if (!reader) {
+    reader = createConnectomeReader(deps);
+    readers.set(deps, reader);
+  }
+  return reader;
+}
+
 /** The reader for an authority: a worker thread for a database file, the calling thread for `:memory:`. */
 export function createConnectomeReader(deps: ConnectomeServiceDeps & { db: { path: string } }): ConnectomeReader {
   if (deps.db.path === ':memory:') return new InProcessReader(deps);

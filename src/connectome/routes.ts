@@ -6,7 +6,7 @@ import { etagMatches, validatedQuery } from '../authority/http.ts';
 import { REVOCATION_KINDS } from '../log/revocation-log.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
 import { DASHBOARD_SECURITY_HEADERS } from './dashboard.tsx';
-import { createConnectomeReader } from './reader.ts';
+import { connectomeReaderFor } from './reader.ts';
 
 const sovereignId = z.string().regex(SOVEREIGN_ID_PATTERN, 'must be a sovereign id');
 const itemId = z.string().min(1).max(256);
@@ -36,7 +36,7 @@ function json(c: Context<AppEnv>, text: string): Response {
 }
 
 export function connectomeRoutes(deps: AppDeps) {
-  const connectome = createConnectomeReader(deps);
+  const connectome = connectomeReaderFor(deps);
 
   return new Hono<AppEnv>()
     .get('/connectome.json', async (c) => {

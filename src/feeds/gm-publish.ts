@@ -22,6 +22,9 @@ interface NativeFeedHead {
   log: { size: number };
 }
 
+/** What building the snapshot needs: the database and the signing identity. */
+type SnapshotDeps = Pick<AppDeps, 'db' | 'identity'>;
+
 const snapshots = new WeakMap<Sqlite, GmSnapshot>();
 
 function revokedAttestations(sqlite: Sqlite, logSize: number): Array<{ id: string; reason: string }> {
@@ -35,7 +38,7 @@ function revokedAttestations(sqlite: Sqlite, logSize: number): Array<{ id: strin
  * `issued_by` and each signature's `key_id` are key labels, as in GM (here the key_ids). Ed25519
  * signatures are deterministic: rebuilding after a restart yields the same bytes.
  */
-function buildSnapshot(deps: AppDeps, native: NativeFeedHead): GmSnapshot {
+function buildSnapshot(deps: SnapshotDeps, native: NativeFeedHead): GmSnapshot {
   const reasons: Record<string, string> = {};
   for (const { id, reason } of revokedAttestations(deps.db.sqlite, native.log.size)) reasons[id] ??= reason;
   // Sorted by code point and unique, as GM signs them (ids are ASCII identifiers, so UTF-16 order is code point order).
@@ -64,7 +67,7 @@ function buildSnapshot(deps: AppDeps, native: NativeFeedHead): GmSnapshot {
  * snapshot is built and signed once per publication, by the first request that needs it, and its
  * bytes are served from memory after that.
  */
-export function currentGmSnapshot(deps: AppDeps): GmSnapshot | null {
+export function currentGmSnapshot(deps: SnapshotDeps): GmSnapshot | null {
   const sqlite = deps.db.sqlite;
   const cached = snapshots.get(sqlite);
   const latestSequence = latestPublishedSequence(sqlite);

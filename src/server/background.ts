@@ -1,5 +1,6 @@
 // Background jobs of a serving authority (cron schedules and timers); each registers a stop handle.
 import { startFeedJobs } from '../feeds/scheduler.ts';
+import { startMirror } from '../mirror/service.ts';
 import { startKeyRetirement } from '../ops/key-rotation.ts';
 import { startWitnessSubmissions } from '../witness/submission.ts';
 import { startEvidenceGossip } from '../gossip/forwarding.ts';
@@ -15,6 +16,7 @@ const STARTERS: BackgroundJobStarter[] = [
   startWitnessSubmissions,
   startFollowerPublishing,
   startEvidenceGossip,
+  startMirror,
 ];
 
 export function startBackgroundJobs(deps: AppDeps): void {

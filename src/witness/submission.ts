@@ -224,6 +224,7 @@ async function roundFor(deps: SubmitDeps, witness: ConfiguredWitness, force: boo
         }
       })
       .immediate();
+    deps.changes.emit('log-cosigned', { sequence: checkpoint.sequence });
     deps.metrics.logWitnessSubmissions.inc({ witness: witness.name, outcome: 'cosigned' });
     setGauges(deps, witness.name);
     return { witness: witness.name, outcome: 'cosigned', size: checkpoint.tree_size, sequence: checkpoint.sequence };

@@ -23,6 +23,8 @@ const FLOORS: readonly (readonly string[])[] = [
   ['feeds', 'gossip'],
   ['verification'],
   ['connectome'],
+  // The static mirror: copies what feeds, transparency and the connectome serve.
+  ['mirror'],
   ['ops'],
   // Read-only followers: copying a primary's published state, and publishing it for them.
   ['follow'],
