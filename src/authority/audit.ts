@@ -64,6 +64,7 @@ export const AUDIT_EVENT_TYPES = [
   'peer_repinned',
   'peer_test_pulled',
   'peer_containment_lifted',
+  'peer_mirrors_changed',
   'database_restored',
   'signing_key_rotated',
   'signing_key_retired',

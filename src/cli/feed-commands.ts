@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { adminCall, client, httpError, publicRequest, withClientOptions, type CommonOptions } from './admin-client.ts';
 import { action, CliError } from './output.ts';
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 function sovereignId(value: string, name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(value)) throw new CliError(`${name} must match ^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`);
   return value;
@@ -138,14 +140,45 @@ export function registerFeedCommands(program: Command): void {
   );
 
   withClientOptions(
-    feed.command('peer-add').description('register a peer to pull feeds from').argument('<sovereign-id>').argument('<base-url>'),
+    feed
+      .command('peer-add')
+      .description('register a peer to pull feeds from')
+      .argument('<sovereign-id>')
+      .argument('<base-url>')
+      .option(
+        '--mirror <url>',
+        "a static mirror of the peer's files, tried when the peer cannot be reached (repeatable, in order)",
+        collect,
+        [],
+      ),
   ).action(
-    action(async (id: string, baseUrl: string, opts: CommonOptions) => {
+    action(async (id: string, baseUrl: string, opts: CommonOptions & { mirror: string[] }) => {
       await adminCall({
         ...client(opts),
         method: 'POST',
         path: '/admin/peers',
-        body: JSON.stringify({ sovereign_id: sovereignId(id, 'SOVEREIGN_ID'), base_url: baseUrl }),
+        body: JSON.stringify({
+          sovereign_id: sovereignId(id, 'SOVEREIGN_ID'),
+          base_url: baseUrl,
+          ...(opts.mirror.length > 0 ? { mirror_urls: opts.mirror } : {}),
+        }),
+      });
+    }),
+  );
+
+  withClientOptions(
+    feed
+      .command('peer-mirrors')
+      .description("set the static mirrors a peer's feeds are pulled from when the peer cannot be reached (none: clear them)")
+      .argument('<peer>', 'peer sovereign id')
+      .argument('[mirror-urls...]', 'mirror base URLs, in the order they are tried'),
+  ).action(
+    action(async (peer: string, urls: string[], opts: CommonOptions) => {
+      await adminCall({
+        ...client(opts),
+        method: 'PUT',
+        path: `/admin/peers/${encodeURIComponent(sovereignId(peer, 'PEER'))}/mirrors`,
+        body: JSON.stringify({ mirror_urls: urls }),
       });
     }),
   );

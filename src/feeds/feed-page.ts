@@ -13,8 +13,13 @@ export type PageProblem = 'not_utf8' | 'not_strict_json' | 'non_canonical_number
 
 export type PageReading = { ok: true; more: boolean; feeds: PageFeed[] } | { ok: false; problem: PageProblem };
 
-/** A peer's latest feed (GET /revocation-feeds/latest): its sequence and the hash of its canonical form (null if it has none). */
-export type LatestReading = { ok: true; sequence: number; feedHash: string | null } | { ok: false; problem: PageProblem };
+/**
+ * A peer's latest feed (GET /revocation-feeds/latest), or one feed by sequence: its sequence, the hash
+ * of its canonical form (null if it has none) and its `log.size` (null if it has none).
+ */
+export type LatestReading =
+  | { ok: true; sequence: number; feedHash: string | null; logSize: number | null }
+  | { ok: false; problem: PageProblem };
 
 const isObject = (value: JsonValue | undefined): value is Record<string, JsonValue> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -64,7 +69,8 @@ export class ReceivedPages {
     } catch {
       feedHash = null;
     }
-    return { ok: true, sequence, feedHash };
+    const size = isObject(feed) && isObject(feed.log) ? feed.log.size : undefined;
+    return { ok: true, sequence, feedHash, logSize: typeof size === 'number' ? size : null };
   }
 
   /**

@@ -29,6 +29,8 @@ export interface PeerRow {
   next_attempt_at: string | null;
   receipt_sequence: number;
   treaties_synced_at: string | null;
+  /** JSON array of the peer's mirror base URLs, in the order they are tried. */
+  mirror_urls: string;
 }
 
 export interface MirroredTreaty {
@@ -68,7 +70,8 @@ function build(sqlite: Sqlite) {
     peer: prepare('SELECT * FROM peers WHERE sovereign_id = ?'),
     peers: prepare('SELECT * FROM peers ORDER BY sovereign_id'),
     peerIds: prepare('SELECT sovereign_id FROM peers ORDER BY sovereign_id').pluck(),
-    insertPeer: prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at) VALUES (?, ?, ?, ?)'),
+    insertPeer: prepare('INSERT INTO peers (sovereign_id, base_url, profile, created_at, mirror_urls) VALUES (?, ?, ?, ?, ?)'),
+    setMirrors: prepare('UPDATE peers SET mirror_urls = ? WHERE sovereign_id = ?'),
     deletePeer: prepare('DELETE FROM peers WHERE sovereign_id = ?'),
     profiles: prepare('SELECT sovereign_id, profile FROM peers ORDER BY sovereign_id'),
     upsertProfile: prepare(
@@ -126,9 +129,14 @@ export function readPeerIds(sqlite: Sqlite): string[] {
 
 export function insertPeer(
   sqlite: Sqlite,
-  peer: { sovereign_id: string; base_url: string; profile: string | null; created_at: string },
+  peer: { sovereign_id: string; base_url: string; profile: string | null; created_at: string; mirror_urls: string },
 ): void {
-  statements(sqlite).insertPeer.run(peer.sovereign_id, peer.base_url, peer.profile, peer.created_at);
+  statements(sqlite).insertPeer.run(peer.sovereign_id, peer.base_url, peer.profile, peer.created_at, peer.mirror_urls);
+}
+
+/** Replaces a peer's mirror URLs (a JSON array). In the caller's transaction. */
+export function setPeerMirrorUrls(sqlite: Sqlite, id: string, mirrorUrls: string): void {
+  statements(sqlite).setMirrors.run(mirrorUrls, id);
 }
 
 /** Every peer's id and chosen wire profile, ordered by id (what a follower needs of the peers). */

@@ -7,11 +7,22 @@ import { AppError } from '../authority/errors.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { pauseIssuerRow, readIssuerFeedRow, readIssuerHead, resumeIssuerRow } from './imported-store.ts';
 import { readPeerWatch, recordReleased } from './peer-watch-store.ts';
-import { clearPeerBackoff, deletePeer, insertPeer, readPeer, readPeerIds, readPeers, type PeerRow } from './peer-store.ts';
+import {
+  clearPeerBackoff,
+  deletePeer,
+  insertPeer,
+  readPeer,
+  readPeerIds,
+  readPeers,
+  setPeerMirrorUrls,
+  type PeerRow,
+} from './peer-store.ts';
 
 export type { PeerRow };
 
-export interface PeerView extends PeerRow {
+export interface PeerView extends Omit<PeerRow, 'mirror_urls'> {
+  /** Static mirrors of the peer's public files, tried in order after the peer itself (docs/scaling.md). */
+  mirror_urls: string[];
   /** This authority has an active, in-window treaty for the peer (only then is it pulled). */
   recognized: boolean;
   imported_sequence: number;
@@ -23,19 +34,43 @@ export interface PeerView extends PeerRow {
 }
 
 /** Normalizes a peer base URL: http(s), no credentials, query or fragment, no trailing slash. */
-export function normalizeBaseUrl(text: string): string {
+export function normalizeBaseUrl(text: string, field: 'base_url' | 'mirror_urls' = 'base_url'): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new AppError('invalid_peer', 'base_url is not a URL', { field: 'base_url' });
+    throw new AppError('invalid_peer', `${field === 'base_url' ? 'base_url' : 'a mirror URL'} is not a URL`, { field });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new AppError('invalid_peer', 'base_url must be http or https', { field: 'base_url' });
+    throw new AppError('invalid_peer', `${field === 'base_url' ? 'base_url' : 'a mirror URL'} must be http or https`, { field });
   if (url.username || url.password || url.search || url.hash) {
-    throw new AppError('invalid_peer', 'base_url must not contain credentials, a query or a fragment', { field: 'base_url' });
+    throw new AppError(
+      'invalid_peer',
+      `${field === 'base_url' ? 'base_url' : 'a mirror URL'} must not contain credentials, a query or a fragment`,
+      {
+        field,
+      },
+    );
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Mirrors one peer may name. */
+export const MAX_PEER_MIRRORS = 8;
+
+/** Normalized mirror URLs: at most 8, each a base URL, none repeated and none the peer's own base URL. */
+export function normalizeMirrorUrls(urls: readonly string[], baseUrl: string): string[] {
+  if (urls.length > MAX_PEER_MIRRORS)
+    throw new AppError('invalid_peer', `a peer may name at most ${MAX_PEER_MIRRORS} mirrors`, { field: 'mirror_urls' });
+  const normalized = urls.map((u) => normalizeBaseUrl(u, 'mirror_urls'));
+  if (normalized.some((u, i) => u === baseUrl || normalized.indexOf(u) !== i))
+    throw new AppError('invalid_peer', "mirror URLs must differ from each other and from the peer's base_url", { field: 'mirror_urls' });
+  return normalized;
+}
+
+/** The mirror URLs stored for a peer. */
+export function peerMirrorUrls(row: PeerRow): string[] {
+  return JSON.parse(row.mirror_urls) as string[];
 }
 
 function peerRow(deps: AppDeps, id: string): PeerRow | undefined {
@@ -50,12 +85,13 @@ export function getPeerRow(deps: AppDeps, id: string): PeerRow {
 
 export function registerPeer(
   deps: AppDeps,
-  input: { sovereign_id: string; base_url: string; profile?: string | undefined },
+  input: { sovereign_id: string; base_url: string; profile?: string | undefined; mirror_urls?: string[] | undefined },
   origin: RequestOrigin,
 ): PeerView {
   if (input.sovereign_id === deps.identity.sovereignId)
     throw new AppError('invalid_peer', 'an authority is not its own peer', { field: 'sovereign_id' });
   const baseUrl = normalizeBaseUrl(input.base_url);
+  const mirrors = normalizeMirrorUrls(input.mirror_urls ?? [], baseUrl);
   const sqlite = deps.db.sqlite;
   sqlite
     .transaction(() => {
@@ -66,11 +102,17 @@ export function registerPeer(
         base_url: baseUrl,
         profile: input.profile ?? null,
         created_at: toTimestamp(deps.clock()),
+        mirror_urls: JSON.stringify(mirrors),
       });
       appendAudit(sqlite, deps.clock, {
         eventType: 'peer_registered',
         ...origin,
-        details: { sovereign_id: input.sovereign_id, base_url: baseUrl, ...(input.profile ? { profile: input.profile } : {}) },
+        details: {
+          sovereign_id: input.sovereign_id,
+          base_url: baseUrl,
+          ...(input.profile ? { profile: input.profile } : {}),
+          ...(mirrors.length > 0 ? { mirror_urls: mirrors } : {}),
+        },
       });
     })
     .immediate();
@@ -91,11 +133,37 @@ export function removePeer(deps: AppDeps, id: string, origin: RequestOrigin): { 
   return { removed: true, sovereign_id: id };
 }
 
+/**
+ * Replaces the mirrors a peer's feeds are also pulled from. Audited `peer_mirrors_changed` with the
+ * old and new lists; the same list again changes nothing.
+ */
+export function setPeerMirrors(deps: AppDeps, id: string, urls: readonly string[], origin: RequestOrigin): PeerView & { changed: boolean } {
+  const sqlite = deps.db.sqlite;
+  const changed = sqlite
+    .transaction(() => {
+      const row = getPeerRow(deps, id);
+      const mirrors = normalizeMirrorUrls(urls, row.base_url);
+      const previous = peerMirrorUrls(row);
+      if (JSON.stringify(previous) === JSON.stringify(mirrors)) return false;
+      setPeerMirrorUrls(sqlite, id, JSON.stringify(mirrors));
+      appendAudit(sqlite, deps.clock, {
+        eventType: 'peer_mirrors_changed',
+        ...origin,
+        details: { sovereign_id: id, mirror_urls: mirrors, previous_mirror_urls: previous },
+      });
+      return true;
+    })
+    .immediate();
+  if (changed) deps.changes.emit('peers');
+  return { ...peerView(deps, getPeerRow(deps, id)), changed };
+}
+
 function peerView(deps: AppDeps, row: PeerRow): PeerView {
   const now = deps.clock();
   const issuer = readIssuerFeedRow(deps.db.sqlite, row.sovereign_id);
   return {
     ...row,
+    mirror_urls: peerMirrorUrls(row),
     recognized: recognizedIssuer(deps.db.sqlite, row.sovereign_id, now).keys.length > 0,
     imported_sequence: issuer?.last_sequence ?? 0,
     last_import_at: issuer?.last_import_at ?? null,

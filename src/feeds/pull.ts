@@ -14,12 +14,19 @@ import { recognizedIssuer } from '../treaties/recognition.ts';
 import type { PageProblem } from './feed-page.ts';
 import { feedImporterFor, type IncomingPage } from './import-runner.ts';
 import { MAX_FEED_BYTES } from './model.ts';
-import { getPeerRow, listPeerIds, type PeerRow } from './peers.ts';
+import { getPeerRow, listPeerIds, peerMirrorUrls, type PeerRow } from './peers.ts';
 import { readImportedFeedHead, readIssuerHead } from './imported-store.ts';
 import { readPeerFailures, recordPullFailure, recordPullSuccess, recordReceiptSent, replacePeerTreaties } from './peer-store.ts';
 import { countPeerRejection, countPeerReplay } from './peer-signals.ts';
 import { buildReceipt } from './receipts.ts';
-import { checkIssuerCheckpoint, fetchFeedConsistencyProof, readConsistencyProof } from '../transparency/importer.ts';
+import {
+  checkIssuerCheckpoint,
+  fetchFeedConsistencyProof,
+  readConsistencyProof,
+  tileFeedConsistencyProof,
+  type CheckpointSource,
+} from '../transparency/importer.ts';
+import { TileMalformed, TileProofs, TileUnavailable } from '../transparency/tile-proofs.ts';
 import { parseCheckpoint } from '../transparency/checkpoint.ts';
 import { parseNote } from '../authority/signed-note.ts';
 import { hasQuorumPolicy, refreshQuorumGauges, type WitnessedCheckpointInput } from '../witness/quorum.ts';
@@ -182,6 +189,20 @@ async function getJson(
   return parseJson(url, res.text, numbers);
 }
 
+/** GETs a file's bytes (a log tile of a mirror); null for a 404. */
+async function getBytes(net: PullOptions, url: string, maxBytes: number): Promise<Buffer | null> {
+  const chunks: Uint8Array[] = [];
+  const { status } = await exchangeInto(net, url, {}, maxBytes, (chunk) => chunks.push(chunk));
+  if (status === 404) return null;
+  if (status !== 200) throw new PullFailure('http_error', `${url} answered HTTP ${status}`, { status });
+  return Buffer.concat(chunks);
+}
+
+/** Proofs within a mirror's tree of `treeSize` leaves, from its tiles (a mirror serves files, not JSON proofs). */
+function mirrorTiles(net: PullOptions, base: string, treeSize: number): TileProofs {
+  return new TileProofs(treeSize, (path, maxBytes) => getBytes(net, `${base}/log/${path}`, maxBytes));
+}
+
 function asObject(value: JsonValue | null): Record<string, JsonValue> | null {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : null;
 }
@@ -299,28 +320,55 @@ async function witnessedFor(
   return proof ? { note: cosigned.note, proof } : { note: cosigned.note };
 }
 
-/** Fetches and imports the peer's feeds after our last imported sequence, up to one a quorum policy holds back. */
-async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<PulledFeeds> {
-  const base = peer.base_url;
-  const latestUrl = `${base}/revocation-feeds/latest`;
+/** The same for a mirror, which serves no JSON proofs: the proof comes from the tiles of the cosigned checkpoint's tree. */
+async function witnessedFromTiles(
+  net: PullOptions,
+  base: string,
+  cosigned: { note: string; size: number | null } | null,
+  size: number | null,
+): Promise<WitnessedCheckpointInput | undefined> {
+  if (cosigned === null) return undefined;
+  if (cosigned.size === null || size === null || size === 0 || size >= cosigned.size) return { note: cosigned.note };
+  const proof = await mirrorTiles(net, base, cosigned.size).consistency(size, cosigned.size);
+  return { note: cosigned.note, proof: proof.map((h) => `sha256:${h}`) };
+}
+
+/**
+ * The source's latest feed, when it is beyond the last one imported (null: nothing published, or
+ * nothing new). A different feed at a sequence already imported is imported anyway, so the import
+ * records it as equivocation.
+ */
+async function newLatestFeed(
+  deps: AppDeps,
+  net: PullOptions,
+  peer: PeerRow,
+  source: PullSource,
+): Promise<{ sequence: number; logSize: number | null } | null> {
+  const latestUrl = `${source.url}/revocation-feeds/latest`;
   const answer = await receivePage(deps, net, latestUrl, MAX_LATEST_BYTES, true);
-  if (answer === null) return { imported: 0 }; // the peer has published nothing yet
-  let state: ReturnType<typeof importedState>;
+  if (answer === null) return null; // nothing published yet
   try {
     const latest = await answer.page.readLatest();
     if (!latest.ok) throw pageFailure(latestUrl, latest.problem);
-    state = importedState(deps, peer.sovereign_id);
+    const state = importedState(deps, peer.sovereign_id);
     if (latest.sequence <= state.last_sequence) {
-      // An older "latest" than we hold is the peer replaying its past.
-      if (latest.sequence < state.last_sequence) countPeerReplay(deps, peer.sovereign_id, 'feed_replayed');
+      // An older "latest" than we hold is the peer replaying its past (a mirror that is behind is only stale).
+      if (latest.sequence < state.last_sequence && !source.mirror) countPeerReplay(deps, peer.sovereign_id, 'feed_replayed');
       // Nothing new; but a different feed at a sequence we hold is a fork: let the import record it.
       if (latest.feedHash === null || latest.feedHash !== storedHash(deps, peer.sovereign_id, latest.sequence))
         await importOne(deps, answer.page, 0, peer, latestUrl);
-      return { imported: 0 };
+      return null;
     }
+    return { sequence: latest.sequence, logSize: latest.logSize };
   } finally {
     answer.page.discard();
   }
+}
+
+/** Fetches and imports the peer's feeds after our last imported sequence, in pages, up to one a quorum policy holds back. */
+async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow, base: string): Promise<PulledFeeds> {
+  if ((await newLatestFeed(deps, net, peer, { url: base, mirror: false })) === null) return { imported: 0 };
+  let state = importedState(deps, peer.sovereign_id);
   // With a quorum policy, each feed's head must be in the issuer's checkpoint cosigned by its witnesses.
   const cosigned = hasQuorumPolicy(deps.db.sqlite, peer.sovereign_id) ? await fetchCosignedCheckpoint(net, base) : undefined;
   let imported = 0;
@@ -360,11 +408,50 @@ async function pullFeeds(deps: AppDeps, net: PullOptions, peer: PeerRow): Promis
   return { imported };
 }
 
+/**
+ * Fetches and imports the peer's feeds from a static mirror: each one by sequence (a mirror holds
+ * files, no pages), each new log head proved consistent from the mirror's tiles. Everything is
+ * checked as from the peer itself — signatures, chain, log root, consistency, a quorum policy's
+ * cosigned checkpoint — so a mirror needs no trust; one that is behind shows nothing new.
+ */
+async function pullFeedsFromMirror(deps: AppDeps, net: PullOptions, peer: PeerRow, base: string): Promise<PulledFeeds> {
+  const latest = await newLatestFeed(deps, net, peer, { url: base, mirror: true });
+  if (latest === null) return { imported: 0 };
+  const cosigned = hasQuorumPolicy(deps.db.sqlite, peer.sovereign_id) ? await fetchCosignedCheckpoint(net, base) : undefined;
+  // The latest feed is written after the tiles of its tree: proofs for every feed up to it come from those tiles.
+  const tiles = latest.logSize !== null && Number.isSafeInteger(latest.logSize) ? mirrorTiles(net, base, latest.logSize) : null;
+  let imported = 0;
+  let fetched = 0;
+  const first = importedState(deps, peer.sovereign_id).last_sequence + 1;
+  const last = Math.min(latest.sequence, first + MAX_PAGES_PER_PULL * PULL_PAGE_LIMIT - 1);
+  for (let n = first; n <= last && fetched < (net.maxBytesPerRun ?? MAX_PULL_BYTES_PER_RUN); n++) {
+    const url = `${base}/revocation-feeds/${n}`;
+    const { page, size } = (await receivePage(deps, net, url, MAX_LATEST_BYTES, false))!;
+    fetched += size;
+    try {
+      const reading = await page.readLatest();
+      if (!reading.ok) throw pageFailure(url, reading.problem);
+      if (reading.sequence !== n) throw new PullFailure('malformed_response', `${url} holds feed ${reading.sequence}, not ${n}`);
+      const proof = await tileFeedConsistencyProof(deps.db.sqlite, peer.sovereign_id, reading.logSize, tiles);
+      const witnessed = cosigned === undefined ? undefined : await witnessedFromTiles(net, base, cosigned, reading.logSize);
+      try {
+        if ((await importOne(deps, page, 0, peer, url, proof, witnessed)) === 'imported') imported++;
+      } catch (err) {
+        if (err instanceof PullFailure && err.reason === 'awaiting_quorum') return { imported, heldBack: err };
+        throw err;
+      }
+    } finally {
+      page.discard();
+    }
+  }
+  return { imported };
+}
+
 /** Fetches a Genesis Mesh peer's current snapshot feed and imports it if it is new. */
-async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow): Promise<number> {
+async function pullGmSnapshot(deps: AppDeps, net: PullOptions, peer: PeerRow, base: string): Promise<number> {
   const snapshot = await getJson(
     net,
-    `${peer.base_url}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`,
+    `${base}/sovereign-revocation-feed?issuer_sovereign_id=${encodeURIComponent(peer.sovereign_id)}`,
     MAX_LATEST_BYTES,
     'any',
     true,
@@ -454,6 +541,10 @@ export interface PeerPullResult {
   treaties_mirrored?: number;
   treaties_error?: string;
   receipt?: 'sent' | 'not_needed' | 'failed';
+  /** The base URL the feeds were read from, when a mirror was read or the peer could not be. */
+  source?: string;
+  /** Sources tried before it that could not be read (unreachable, timeout, 5xx), in order. */
+  fell_through?: Array<{ url: string; reason: string }>;
 }
 
 export interface PullReport {
@@ -500,6 +591,41 @@ function recordOutcome(deps: AppDeps, peer: PeerRow, failure: PullFailure | null
     .immediate();
 }
 
+/** Where a pull reads a peer's files: the peer itself, or one of its static mirrors. */
+interface PullSource {
+  url: string;
+  mirror: boolean;
+}
+
+/**
+ * The peer first, then its mirrors in the order given. The peer is the freshest source: a mirror lags
+ * by its update delay, and one that is behind shows "nothing new" without any error. So mirrors are
+ * read while the peer cannot be — they keep imports going through its outage — not to spare it load.
+ */
+function pullSources(peer: PeerRow): PullSource[] {
+  return [{ url: peer.base_url, mirror: false }, ...peerMirrorUrls(peer).map((url) => ({ url, mirror: true }))];
+}
+
+/**
+ * Whether the next source may be tried after this failure: the source could not be reached, did not
+ * answer in time, or answered 5xx. A failed check (signature, chain, proofs, equivocation, a malformed
+ * answer) is never handed to another source to be "fixed": every source serves the same signed bytes.
+ */
+export function fallsThrough(failure: PullFailure): boolean {
+  if (failure.reason === 'unreachable' || failure.reason === 'timeout') return true;
+  const status = failure.details.status;
+  return (failure.reason === 'http_error' || failure.reason === 'malformed_response') && typeof status === 'number' && status >= 500;
+}
+
+function asPullFailure(deps: AppDeps, err: unknown, peer: string): PullFailure {
+  if (err instanceof PullFailure) return err;
+  if (err instanceof TileUnavailable)
+    return new PullFailure('http_error', `${err.message} (needed for a consistency proof)`, { status: 404, tile: err.path });
+  if (err instanceof TileMalformed) return new PullFailure('malformed_response', err.message, { tile: err.path });
+  deps.logger.error({ err, peer }, 'feed pull failed unexpectedly');
+  return new PullFailure('internal_error', 'unexpected error while pulling');
+}
+
 async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: boolean }, net: PullOptions): Promise<PeerPullResult> {
   const now = deps.clock();
   const id = peer.sovereign_id;
@@ -512,24 +638,49 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
 
   // Peers recognized under the Genesis Mesh wire profile publish one snapshot feed, no chain, no receipts.
   const genesisMesh = wireProfileOf(deps.db.sqlite, id, recognized.profile) === GENESIS_MESH_PROFILE;
+  const sources = pullSources(peer);
+  const fellThrough: Array<{ url: string; reason: string }> = [];
   let imported = 0;
   let heldBack: PullFailure | undefined;
-  try {
-    const pulled = genesisMesh ? { imported: await pullGmSnapshot(deps, net, peer) } : await pullFeeds(deps, net, peer);
-    imported = pulled.imported;
-    heldBack = pulled.heldBack;
-    // The issuer's signed checkpoint must agree with the feeds just imported from it.
-    const log = genesisMesh
-      ? null
-      : await checkIssuerCheckpoint(deps, id, (path) => exchange(net, `${peer.base_url}${path}`, {}, MAX_SMALL_BYTES));
-    if (log && !log.ok) {
-      // Two checkpoints the issuer signed that no one log can have: a split view (evidence, pause, gossip).
-      if (log.conflict) detectSplitView(deps, { issuer: id, ...log.conflict }, { source: 'pull', detail: peer.base_url });
-      throw new PullFailure(log.reason, log.message, log.details);
+  let failure: PullFailure | null = null;
+  let used = sources[0]!;
+  for (const [i, source] of sources.entries()) {
+    used = source;
+    try {
+      if (genesisMesh) imported += await pullGmSnapshot(deps, net, peer, source.url);
+      else {
+        const pulled = source.mirror
+          ? await pullFeedsFromMirror(deps, net, peer, source.url)
+          : await pullFeeds(deps, net, peer, source.url);
+        imported += pulled.imported;
+        heldBack = pulled.heldBack;
+        // The issuer's signed checkpoint must agree with the feeds just imported from it.
+        const checkpointSource: CheckpointSource = source.mirror
+          ? { mirror: true, url: source.url, tiles: (size) => mirrorTiles(net, source.url, size) }
+          : { mirror: false };
+        const log = await checkIssuerCheckpoint(
+          deps,
+          id,
+          (path) => exchange(net, `${source.url}${path}`, {}, MAX_SMALL_BYTES),
+          checkpointSource,
+        );
+        if (!log.ok) {
+          // Two checkpoints the issuer signed that no one log can have: a split view (evidence, pause, gossip).
+          if (log.conflict) detectSplitView(deps, { issuer: id, ...log.conflict }, { source: 'pull', detail: source.url });
+          throw new PullFailure(log.reason, log.message, log.details);
+        }
+      }
+      failure = null;
+      break;
+    } catch (err) {
+      failure = asPullFailure(deps, err, id);
+      // Only a source that cannot be read hands over to the next; anything that failed a check stops the pull.
+      if (!fallsThrough(failure) || i === sources.length - 1) break;
+      fellThrough.push({ url: source.url, reason: failure.reason });
     }
-  } catch (err) {
-    const failure = err instanceof PullFailure ? err : new PullFailure('internal_error', 'unexpected error while pulling');
-    if (!(err instanceof PullFailure)) deps.logger.error({ err, peer: id }, 'feed pull failed unexpectedly');
+  }
+  const via = used.mirror || fellThrough.length > 0 ? { source: used.url, fell_through: fellThrough } : {};
+  if (failure) {
     recordOutcome(deps, peer, failure);
     refreshQuorumGauges(deps, id);
     return {
@@ -539,6 +690,7 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
       message: failure.message,
       imported: 0,
       imported_sequence: importedState(deps, id).last_sequence,
+      ...via,
     };
   }
   recordOutcome(deps, peer, null);
@@ -552,9 +704,16 @@ async function pullPeerOnce(deps: AppDeps, peer: PeerRow, options: { force: bool
         quorum: heldBack.details,
         imported,
         imported_sequence: importedState(deps, id).last_sequence,
+        ...via,
       }
-    : { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence };
+    : { ...base, outcome: 'ok', imported, imported_sequence: importedState(deps, id).last_sequence, ...via };
   if (genesisMesh) return result;
+  // Treaties and receipts are the peer's own routes; while it cannot be reached, they wait for the next pull.
+  if (fellThrough.length > 0) {
+    result.treaties_error = fellThrough[0]!.reason;
+    result.receipt = 'failed';
+    return result;
+  }
 
   const synced = peer.treaties_synced_at ? parseTimestamp(peer.treaties_synced_at) : null;
   if (options.force || imported > 0 || !synced || now.getTime() - synced.getTime() >= TREATY_SYNC_INTERVAL_SECONDS * 1000) {

@@ -10,7 +10,7 @@ import { listIssuerFeedStatuses } from './imported-revocations.ts';
 import { readEquivocations } from './imported-store.ts';
 import { feedImporterFor } from './import-runner.ts';
 import { identifier } from '../authority/identifiers.ts';
-import { getPeer, listPeers, pauseIssuer, registerPeer, removePeer, resumeIssuer } from './peers.ts';
+import { getPeer, listPeers, MAX_PEER_MIRRORS, pauseIssuer, registerPeer, removePeer, resumeIssuer, setPeerMirrors } from './peers.ts';
 import { WIRE_PROFILES } from '../interop/gm-model.ts';
 import { latestPublishedFeed, latestPublishedSequence, publishedFeed, publishedFeedsSince, publishFeeds } from './publish.ts';
 import { pullPeer } from './pull.ts';
@@ -45,7 +45,9 @@ const peerBody = z.strictObject({
   sovereign_id: identifier,
   base_url: z.string().min(1).max(2048),
   profile: z.enum(WIRE_PROFILES).optional(),
+  mirror_urls: z.array(z.string().min(1).max(2048)).max(MAX_PEER_MIRRORS).optional(),
 });
+const mirrorsBody = z.strictObject({ mirror_urls: z.array(z.string().min(1).max(2048)).max(MAX_PEER_MIRRORS) });
 
 /** Serves stored feed bytes exactly as signed. */
 function serveFeed(c: Context<AppEnv>, feed: { feed_hash: string; body: string }, cacheControl: string): Response {
@@ -151,6 +153,11 @@ export function feedRoutes(deps: AppDeps) {
       })
       .get('/admin/peers/:id', (c) => c.json(getPeer(deps, peerId(c))))
       .delete('/admin/peers/:id', (c) => c.json(removePeer(deps, peerId(c), adminOrigin(c))))
+      .put('/admin/peers/:id/mirrors', async (c) => {
+        const id = peerId(c);
+        const body = await validatedBody(c, mirrorsBody, 'invalid_peer');
+        return c.json(setPeerMirrors(deps, id, body.mirror_urls, adminOrigin(c)));
+      })
       .post('/admin/peers/:id/pause', (c) => c.json(pauseIssuer(deps, peerId(c), adminOrigin(c))))
       .post('/admin/peers/:id/resume', (c) => c.json(resumeIssuer(deps, peerId(c), adminOrigin(c))))
       .post('/admin/peers/:id/pull', async (c) => {

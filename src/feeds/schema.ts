@@ -145,6 +145,8 @@ export const peers = sqliteTable('peers', {
   /** Highest sequence a receipt was delivered for. */
   receiptSequence: integer('receipt_sequence').notNull().default(0),
   treatiesSyncedAt: text('treaties_synced_at'),
+  /** Static mirrors of the peer's public files (JSON array of base URLs), tried in order when the peer itself cannot be reached. */
+  mirrorUrls: text('mirror_urls').notNull().default('[]'),
 });
 
 /** A mirror of each recognized peer's published treaties (verified with that peer's keys), for the connectome. */

@@ -7,6 +7,7 @@ import { EMPTY_ROOT, frontierRoot } from '../log/merkle.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { parseCheckpoint } from './checkpoint.ts';
 import { verifyConsistency } from './proofs.ts';
+import type { TileProofs } from './tile-proofs.ts';
 import { openNote, parseNote, verifierFor } from '../authority/signed-note.ts';
 import {
   insertConsistencyFailure,
@@ -109,8 +110,29 @@ export async function fetchFeedConsistencyProof(
   return issuerRequiresProofs(sqlite, issuer) ? ['malformed'] : undefined;
 }
 
+/**
+ * For the pull job reading a static mirror (which serves files, not JSON proofs): the consistency
+ * proof from the last imported head to a fetched feed's `log.size`, computed from the tiles of the
+ * mirror's tree (`tiles`, a tree at least that large). Undefined when there is nothing to prove; a
+ * feed beyond the tree the tiles belong to gets a proof that will not verify.
+ */
+export async function tileFeedConsistencyProof(
+  sqlite: Sqlite,
+  issuer: string,
+  to: number | null,
+  tiles: TileProofs | null,
+): Promise<string[] | undefined> {
+  const from = readImportedHead(sqlite, issuer).log_size;
+  if (typeof to !== 'number' || !Number.isSafeInteger(to) || from === 0 || to <= from) return undefined;
+  if (!tiles || to > tiles.treeSize) return ['malformed'];
+  return (await tiles.consistency(from, to)).map((h) => `sha256:${h}`);
+}
+
+/** Where the checkpoint came from: the issuer itself, or a static mirror of its files (checked with proofs from its tiles). */
+export type CheckpointSource = { mirror: false } | { mirror: true; url: string; tiles: (treeSize: number) => TileProofs };
+
 export type CheckpointCheck =
-  | { ok: true; checked: boolean; size?: number }
+  | { ok: true; checked: boolean; size?: number; stale?: true }
   | {
       ok: false;
       reason: 'checkpoint_signature' | 'checkpoint_rollback' | 'checkpoint_inconsistent' | 'checkpoint_missing' | 'malformed_response';
@@ -133,12 +155,15 @@ export type FetchText = (path: string) => Promise<{ status: number; text: string
  * with the imported head — the same root at the same size, or a consistency proof to a larger size.
  * A checkpoint that disagrees with the signed feeds is the issuer showing two histories; it is kept
  * as evidence. An issuer that serves no checkpoint (404, or an answer that is no checkpoint note)
- * passes until it has proved its log once.
+ * passes until it has proved its log once. From a static mirror (`source.mirror`), a proof comes from
+ * the mirror's tiles; an older checkpoint than seen before is a mirror that is behind (stale, no
+ * evidence); and an unsigned one is the mirror's fault, not evidence against the issuer.
  */
 export async function checkIssuerCheckpoint(
   deps: Pick<AppDeps, 'db' | 'clock'>,
   issuer: string,
   fetchText: FetchText,
+  source: CheckpointSource = { mirror: false },
 ): Promise<CheckpointCheck> {
   const sqlite = deps.db.sqlite;
   const known = readIssuerLogState(sqlite, issuer);
@@ -190,15 +215,18 @@ export async function checkIssuerCheckpoint(
   );
   const body = opened.ok ? parseCheckpoint(opened.text) : null;
   if (!body) {
-    evidence('checkpoint_signature');
+    // What a mirror serves unsigned is the mirror's doing, not the issuer's: no evidence against the issuer.
+    if (!source.mirror) evidence('checkpoint_signature');
     return {
       ok: false,
       reason: 'checkpoint_signature',
-      message: `${issuer}'s log checkpoint is not signed by a key recognized for it`,
+      message: `${issuer}'s log checkpoint${source.mirror ? ` from the mirror ${source.url}` : ''} is not signed by a key recognized for it`,
       details: { problem: opened.ok ? 'malformed_checkpoint' : opened.problem },
     };
   }
   if ((known.lastCheckpointSize !== null && body.size < known.lastCheckpointSize) || body.size < head.log_size) {
+    // A mirror that has not caught up shows an older checkpoint the issuer signed: stale, nothing new.
+    if (source.mirror) return { ok: true, checked: false, stale: true };
     evidence('checkpoint_rollback');
     return {
       ok: false,
@@ -208,7 +236,9 @@ export async function checkIssuerCheckpoint(
     };
   }
   let proof: string[] = [];
-  if (head.log_size > 0 && body.size > head.log_size) {
+  if (source.mirror && head.log_size > 0 && body.size > head.log_size) {
+    proof = (await source.tiles(body.size).consistency(head.log_size, body.size)).map((h) => `sha256:${h}`);
+  } else if (head.log_size > 0 && body.size > head.log_size) {
     const fetched = await fetchText(`/log/proof/consistency?from=${head.log_size}&to=${body.size}`);
     let value: unknown = null;
     try {

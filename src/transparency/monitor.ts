@@ -3,7 +3,8 @@ import { decodeUtf8Strict } from '../authority/canonical-json.ts';
 import { parsePublicKey } from '../authority/crypto.ts';
 import { appendLeafDigests, EMPTY_ROOT, emptyFrontier, frontierRoot } from '../log/merkle.ts';
 import { parseCheckpoint, type CheckpointBody } from './checkpoint.ts';
-import { consistencyProof, verifyConsistency, type SubtreeHashes } from './proofs.ts';
+import { consistencyProof, verifyConsistency } from './proofs.ts';
+import { tileSubtrees } from './tile-proofs.ts';
 import {
   MAX_NOTE_BYTES,
   openNote,
@@ -13,7 +14,7 @@ import {
   type NoteSignature,
   type NoteVerifier,
 } from '../authority/signed-note.ts';
-import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
+import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_WIDTH } from './tiles.ts';
 
 /** Failures that mean the log misbehaved: it served something its signed checkpoint does not vouch for. */
 export const LOG_FAILURE_CODES = [
@@ -245,32 +246,6 @@ class TreePlan {
   width(level: number, index: number): number {
     return Math.min(TILE_WIDTH, levelSize(this.size, level) - index * TILE_WIDTH);
   }
-}
-
-/**
- * Subtree hashes (hex) of the tree of `plan.size`, read from fetched tiles. With `needed`, a dry run:
- * it records which tiles (`level/index`) a computation reads and answers placeholders.
- */
-function tileSubtrees(tiles: Map<string, Buffer>, needed?: Set<string>): SubtreeHashes {
-  return (height, index) => {
-    const level = Math.floor(height / TILE_HEIGHT);
-    const above = height % TILE_HEIGHT;
-    const start = index * 2 ** above;
-    const n = Math.floor(start / TILE_WIDTH);
-    const path = `${level}/${n}`;
-    if (needed) {
-      needed.add(path);
-      return EMPTY_ROOT;
-    }
-    const tile = tiles.get(path);
-    if (!tile) throw new Error(`tile ${path} was not fetched`);
-    const at = (start % TILE_WIDTH) * HASH_SIZE;
-    if (above === 0) return tile.subarray(at, at + HASH_SIZE).toString('hex');
-    const units = tile.toString('latin1', at, at + 2 ** above * HASH_SIZE);
-    const digests = new Array<string>(2 ** above);
-    for (let i = 0; i < digests.length; i++) digests[i] = units.slice(i * HASH_SIZE, (i + 1) * HASH_SIZE);
-    return appendLeafDigests(emptyFrontier(), digests).hashes[0]!;
-  };
 }
 
 /** The first entry whose leaf hash differs between the bundle and the tile, or -1. */

@@ -118,6 +118,11 @@ const ROUTES: Record<string, RouteSpec> = {
   'GET /admin/peers': { kind: 'read' },
   'GET /admin/peers/:id': { kind: 'read', params: () => ({ id: [ISSUER_ID] }) },
   'DELETE /admin/peers/:id': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
+  'PUT /admin/peers/:id/mirrors': {
+    kind: 'write',
+    params: () => ({ id: [ISSUER_ID] }),
+    bodies: () => [{ mirror_urls: ['https://mirror.example/a', 'http://127.0.0.1:9/m'] }, { mirror_urls: [] }],
+  },
   'POST /admin/peers/:id/pause': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
   'POST /admin/peers/:id/resume': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },
   'POST /admin/peers/:id/pull': { kind: 'write', bodiless: true, params: () => ({ id: [ISSUER_ID] }) },

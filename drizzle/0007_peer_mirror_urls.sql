@@ -1,0 +1,1 @@
+ALTER TABLE `peers` ADD `mirror_urls` text DEFAULT '[]' NOT NULL;
