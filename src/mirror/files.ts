@@ -44,6 +44,10 @@ export class MirrorFiles {
 
   /** Creates the directory and removes temporary files that a killed writer left behind. */
   async open(): Promise<void> {
+    if (!(await this.exists(this.root))) {
+      await fs.promises.mkdir(this.root, { recursive: true });
+      await fs.promises.chmod(this.root, 0o755);
+    }
     await fs.promises.mkdir(this.tempDir, { recursive: true });
     for (const name of await fs.promises.readdir(this.tempDir)) {
       const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
@@ -71,6 +75,8 @@ export class MirrorFiles {
     const temp = path.join(this.tempDir, `${process.pid}-${++counter}`);
     const handle = await fs.promises.open(temp, 'wx', 0o644);
     try {
+      // Public files, readable by the web server's user whatever this process's umask (the service's is 0077).
+      await handle.chmod(0o644);
       await handle.writeFile(bytes);
       await handle.sync();
     } finally {
@@ -92,7 +98,10 @@ export class MirrorFiles {
     const missing: string[] = [];
     for (let d = dir; d.startsWith(this.root) && !(await this.exists(d)); d = path.dirname(d)) missing.push(d);
     await fs.promises.mkdir(dir, { recursive: true });
-    for (const d of missing) this.touched.add(path.dirname(d));
+    for (const d of missing) {
+      await fs.promises.chmod(d, 0o755);
+      this.touched.add(path.dirname(d));
+    }
   }
 
   /** Fsyncs every directory a file was renamed into (or created in) since the last call. */
