@@ -23,6 +23,7 @@ export const WORKLOADS = [
   'followers',
   'witness',
   'witness-quorum',
+  'mirror',
 ] as const;
 
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');
