@@ -15,7 +15,7 @@ import { NGINX_AVAILABLE, NGINX_MISSING_REASON, startNginx } from '../../test/he
 import { issuer, openBenchAuthority, prng, revocationEntry, scaled, SCALE, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, mib, now, perSecond, round, type ResultRow } from '../lib/harness.ts';
 import type { LoadResult } from '../lib/load.ts';
-import { runLoad, serveAuthority } from '../lib/serve.ts';
+import { runGetLoad, runLoad, serveAuthority } from '../lib/serve.ts';
 
 const LOG_SIZE = scaled(100_000, 2000);
 const FEED_ENTRIES = 100;
@@ -121,19 +121,18 @@ async function main(): Promise<void> {
     for (const mix of mixes) {
       const pathsFile = path.join(dir, `${mix.name}-paths.json`);
       fs.writeFileSync(pathsFile, JSON.stringify(mix.paths));
-      const spec = (url: string) => ({
-        url,
-        path: mix.paths[0]!,
-        connections: CONNECTIONS,
-        durationSeconds: DURATION_S,
-        ...(mix.headers ? { mode: 'get' as const, headers: mix.headers } : { mode: 'get-paths' as const, pathsFile }),
-      });
+      // Many small files: autocannon. The connectome's megabytes: node:http connections (autocannon's parser
+      // completes no large response in time), each sending its next GET once the answer has arrived.
+      const load = (url: string): Promise<LoadResult> =>
+        mix.headers
+          ? runGetLoad({ url, path: mix.paths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, headers: mix.headers })
+          : runLoad({ url, path: mix.paths[0]!, connections: CONNECTIONS, durationSeconds: DURATION_S, mode: 'get-paths', pathsFile });
       const accord: LoadResult[] = [];
       const mirror: LoadResult[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         log(`mirror ${mix.name}: round ${r + 1}, Accord then nginx, ${CONNECTIONS} connections for ${DURATION_S} s each`);
-        accord.push(await runLoad(spec(served.url)));
-        mirror.push(await runLoad(spec(nginx.url)));
+        accord.push(await load(served.url));
+        mirror.push(await load(nginx.url));
       }
       const best = (results: LoadResult[]) => results.reduce((a, b) => (b.rps > a.rps ? b : a));
       const a = best(accord);

@@ -36,6 +36,9 @@ export interface MirrorSyncReport {
   files_written: number;
   bytes_written: number;
   partial_tiles_removed: number;
+  /** Milliseconds until the checkpoint and the latest feed were in place, and until the whole update was. */
+  heads_ms: number;
+  ms: number;
 }
 
 /** Partial tiles stay this long after their full tile appeared: ten times the cache lifetime a partial tile is served with. */
@@ -72,9 +75,10 @@ async function inParallel(count: number, concurrency: number, task: (i: number) 
 /**
  * Keeps one mirror directory in step with one authority's database. Each `sync` writes what is new,
  * in an order that keeps every state a reader can see consistent: sequenced feeds, stored checkpoints,
- * tiles and entry bundles first (written once, skipped when present), then the documents, then — once
- * the directories holding the new files are fsynced — the checkpoint and the latest feed. A reader who
- * finds a checkpoint or a latest feed therefore finds every tile and feed it points at.
+ * tiles and entry bundles first (written once, skipped when present), then — once the directories
+ * holding the new files are fsynced — the checkpoint and the latest feed, then the documents (the
+ * declaration, the Genesis Mesh snapshot, the connectome), which point at nothing. A reader who finds
+ * a checkpoint or a latest feed therefore finds every tile and feed it points at.
  */
 export class MirrorWriter {
   private readonly files: MirrorFiles;
@@ -136,6 +140,7 @@ export class MirrorWriter {
       await this.files.open();
       this.opened = true;
     }
+    const started = performance.now();
     const before = { written: this.files.written, bytes: this.files.bytes };
     const sqlite = this.inputs.sqlite;
     let checkpoint: { sequence: number; tree_size: number; note: string } | null = null;
@@ -159,7 +164,17 @@ export class MirrorWriter {
     // Tiles and entry bundles of the head's tree: full ones written once, then the partial ones at its right edge.
     if (size > 0) await this.tiles(size);
 
-    // Documents, then the heads, once everything they point at is durable.
+    // The heads, once everything they point at is durable.
+    await this.files.syncDirectories();
+    if (checkpoint) {
+      await this.replace('/log/checkpoint', cosignedNote(sqlite, checkpoint));
+      const latest = publishedFeed(sqlite, sequence);
+      if (latest) await this.replace('/revocation-feeds/latest', latest.body);
+    }
+    const headsMs = performance.now() - started;
+
+    // Then the documents, which point at nothing: the connectome may take a while to build and gzip,
+    // and a new feed must not wait for it.
     await this.replace('/.well-known/network-authority', this.inputs.declaration());
     const snapshot = this.inputs.gmSnapshot();
     if (snapshot) await this.replace('/sovereign-revocation-feed', snapshot);
@@ -169,12 +184,6 @@ export class MirrorWriter {
       await this.replace('/connectome.json', connectome.body, connectome.etag);
     }
     await this.files.syncDirectories();
-    if (checkpoint) {
-      await this.replace('/log/checkpoint', cosignedNote(sqlite, checkpoint));
-      const latest = publishedFeed(sqlite, sequence);
-      if (latest) await this.replace('/revocation-feeds/latest', latest.body);
-      await this.files.syncDirectories();
-    }
 
     const removed = this.pruneDue ? await this.prunePartials() : 0;
     return {
@@ -183,6 +192,8 @@ export class MirrorWriter {
       files_written: this.files.written - before.written,
       bytes_written: this.files.bytes - before.bytes,
       partial_tiles_removed: removed,
+      heads_ms: Math.round(headsMs),
+      ms: Math.round(performance.now() - started),
     };
   }
 
