@@ -10,9 +10,10 @@ import { currentGmSnapshot } from '../feeds/gm-publish.ts';
 import type { MirrorInputs } from './mirror.ts';
 
 /** A serving authority's inputs: the declaration, snapshot and connectome build its routes serve, so the mirror's bytes are theirs. */
-export function authorityMirrorInputs(deps: AppDeps): MirrorInputs {
+export function authorityMirrorInputs(deps: AppDeps, extraFiles?: MirrorInputs['extraFiles']): MirrorInputs {
   const reader = connectomeReaderFor(deps);
   return {
+    ...(extraFiles ? { extraFiles } : {}),
     sqlite: deps.db.sqlite,
     declaration: () => JSON.stringify(currentDeclaration(deps)),
     gmSnapshot: () => currentGmSnapshot(deps)?.bytes ?? null,
@@ -29,7 +30,13 @@ export function authorityMirrorInputs(deps: AppDeps): MirrorInputs {
  * as the server serves them; the declaration is signed now and the connectome built now, so their
  * `issued_at` and `generated_at` are this run's.
  */
-export function databaseMirrorInputs(db: Database, identity: AuthorityIdentity, clock: Clock, maxPathLength: number): MirrorInputs {
+export function databaseMirrorInputs(
+  db: Database,
+  identity: AuthorityIdentity,
+  clock: Clock,
+  maxPathLength: number,
+  extraFiles?: MirrorInputs['extraFiles'],
+): MirrorInputs {
   const declaration = JSON.stringify(buildDeclaration({ identity, clock }));
   const connectome = new ConnectomeService({
     db,
@@ -40,6 +47,7 @@ export function databaseMirrorInputs(db: Database, identity: AuthorityIdentity, 
     background: [],
   });
   return {
+    ...(extraFiles ? { extraFiles } : {}),
     sqlite: db.sqlite,
     declaration: () => declaration,
     gmSnapshot: () => currentGmSnapshot({ db, identity })?.bytes ?? null,

@@ -9,7 +9,7 @@ import { cosignedNote } from '../transparency/cosigned-note.ts';
 import { checkpointBySequence, latestCheckpoint } from '../transparency/service.ts';
 import { entryBundle, formatTilePath, MAX_TILE_LEVEL, TILE_WIDTH, TileReader, type TileAddress } from '../transparency/tiles.ts';
 import { MirrorFiles } from './files.ts';
-import { mirrorFile } from './paths.ts';
+import { mirrorFile, routeOfPath } from './paths.ts';
 
 /** What a mirror copies besides the database's stored bytes: the documents the authority signs or builds in memory. */
 export interface MirrorInputs {
@@ -20,6 +20,11 @@ export interface MirrorInputs {
   gmSnapshot(): Uint8Array | null;
   /** The connectome document as `/connectome.json` serves it, and its gzip answer. */
   connectome(): Promise<{ etag: string; body: Uint8Array; gzip(): Promise<Uint8Array> }>;
+  /**
+   * Files the floors above publish (the follower updates): URL paths without the leading `/` and their
+   * bytes. Only paths of `MIRRORED_ROUTES` are written: immutable ones once, heads with the other heads.
+   */
+  extraFiles?(): Iterable<[string, Uint8Array]>;
 }
 
 export interface MirrorOptions {
@@ -164,6 +169,14 @@ export class MirrorWriter {
     // Tiles and entry bundles of the head's tree: full ones written once, then the partial ones at its right edge.
     if (size > 0) await this.tiles(size);
 
+    // Files of the floors above: immutable ones now, heads with the heads.
+    const extraHeads: Array<[string, Uint8Array]> = [];
+    for (const [rel, bytes] of this.inputs.extraFiles?.() ?? []) {
+      const kind = routeOfPath(`/${rel}`)?.kind;
+      if (kind === 'immutable') await this.immutable(`/${rel}`, () => bytes);
+      else if (kind === 'head') extraHeads.push([`/${rel}`, bytes]);
+    }
+
     // The heads, once everything they point at is durable.
     await this.files.syncDirectories();
     if (checkpoint) {
@@ -171,6 +184,7 @@ export class MirrorWriter {
       const latest = publishedFeed(sqlite, sequence);
       if (latest) await this.replace('/revocation-feeds/latest', latest.body);
     }
+    for (const [urlPath, bytes] of extraHeads) await this.replace(urlPath, bytes);
     const headsMs = performance.now() - started;
 
     // Then the documents, which point at nothing: the connectome may take a while to build and gzip,

@@ -51,6 +51,9 @@ export const MIRRORED_ROUTES: readonly MirroredRoute[] = [
   { pattern: '/log/tile/{level}/{index}.p/{width}', kind: 'partial', contentType: TILE_TYPE, cacheControl: PARTIAL_CACHE },
   { pattern: '/log/tile/entries/{index}', kind: 'immutable', contentType: TILE_TYPE, cacheControl: IMMUTABLE_CACHE },
   { pattern: '/log/tile/entries/{index}.p/{width}', kind: 'partial', contentType: TILE_TYPE, cacheControl: PARTIAL_CACHE },
+  // The signed follower updates (docs/followers.md): a follower may follow a mirror.
+  { pattern: '/follower/updates/latest', kind: 'head', contentType: JSON_TYPE, cacheControl: HEAD_CACHE },
+  { pattern: '/follower/updates/{sequence}', kind: 'immutable', contentType: JSON_TYPE, cacheControl: IMMUTABLE_CACHE },
 ];
 
 const route = (pattern: string): MirroredRoute => MIRRORED_ROUTES.find((r) => r.pattern === pattern)!;
@@ -64,6 +67,8 @@ export function routeOfPath(urlPath: string): MirroredRoute | null {
   if (urlPath !== plain) return null;
   const feed = /^\/revocation-feeds\/([^/]+)$/.exec(urlPath);
   if (feed) return SEQUENCE.test(feed[1]!) ? route('/revocation-feeds/{sequence}') : null;
+  const update = /^\/follower\/updates\/([^/]+)$/.exec(urlPath);
+  if (update) return SEQUENCE.test(update[1]!) ? route('/follower/updates/{sequence}') : null;
   const checkpoint = /^\/log\/checkpoints\/([^/]+)$/.exec(urlPath);
   if (checkpoint) return SEQUENCE.test(checkpoint[1]!) ? route('/log/checkpoints/{sequence}') : null;
   if (urlPath.startsWith('/log/tile/')) {

@@ -3,7 +3,7 @@ import type { ChangeEvent } from '../authority/changes.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { CONNECTOME_EVENTS } from '../connectome/service.ts';
 import { authorityMirrorInputs } from './inputs.ts';
-import { MirrorWriter, type MirrorOptions, type MirrorSyncReport } from './mirror.ts';
+import { MirrorWriter, type MirrorInputs, type MirrorOptions, type MirrorSyncReport } from './mirror.ts';
 
 /** Changes after which some mirrored file differs: a publication, a cosignature, the keys, or anything the connectome shows. */
 export const MIRROR_EVENTS: readonly ChangeEvent[] = [
@@ -34,9 +34,9 @@ export interface MirrorUpkeep {
 export function startMirrorUpkeep(
   deps: AppDeps,
   dir: string,
-  options: MirrorOptions & { debounceMs?: number; refreshMs?: number } = {},
+  options: MirrorOptions & { debounceMs?: number; refreshMs?: number; extraFiles?: MirrorInputs['extraFiles'] } = {},
 ): MirrorUpkeep {
-  const writer = new MirrorWriter(dir, authorityMirrorInputs(deps), options);
+  const writer = new MirrorWriter(dir, authorityMirrorInputs(deps, options.extraFiles), options);
   const debounceMs = options.debounceMs ?? MIRROR_DEBOUNCE_MS;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<void> | null = null;
@@ -109,7 +109,16 @@ export function startMirrorUpkeep(
   return upkeep;
 }
 
-/** The background job of a serving authority: the mirror upkeep when ACCORD_MIRROR_DIR is set. */
-export function startMirror(deps: AppDeps): void {
-  if (deps.config.mirrorDir) startMirrorUpkeep(deps, deps.config.mirrorDir);
+/**
+ * The background job of a serving authority: the mirror upkeep when ACCORD_MIRROR_DIR is set, with
+ * `extraFiles` (the follower updates) beside its own files. A follower keeps none: it signs nothing,
+ * and a mirror of its primary is the primary's to write.
+ */
+export function startMirror(deps: AppDeps, extraFiles?: MirrorInputs['extraFiles']): void {
+  if (!deps.config.mirrorDir) return;
+  if (deps.identity.primaryUrl !== undefined) {
+    deps.logger.warn({ mirror: deps.config.mirrorDir }, 'ACCORD_MIRROR_DIR is ignored by a follower: mirror the primary');
+    return;
+  }
+  startMirrorUpkeep(deps, deps.config.mirrorDir, extraFiles ? { extraFiles } : {});
 }

@@ -5,9 +5,12 @@ import { startKeyRetirement } from '../ops/key-rotation.ts';
 import { startWitnessSubmissions } from '../witness/submission.ts';
 import { startEvidenceGossip } from '../gossip/forwarding.ts';
 import type { AppDeps } from '../authority/context.ts';
-import { startFollowerPublishing } from '../follow/publish.ts';
+import { followerFiles, startFollowerPublishing } from '../follow/publish.ts';
 
 export type BackgroundJobStarter = (deps: AppDeps) => void;
+
+/** The static mirror (ACCORD_MIRROR_DIR) carries the follower updates too, so followers can follow it. */
+const startMirrorWithUpdates: BackgroundJobStarter = (deps) => startMirror(deps, () => followerFiles(deps));
 
 /** Jobs every serving authority runs. Domain folders add their starters here. */
 const STARTERS: BackgroundJobStarter[] = [
@@ -16,7 +19,7 @@ const STARTERS: BackgroundJobStarter[] = [
   startWitnessSubmissions,
   startFollowerPublishing,
   startEvidenceGossip,
-  startMirror,
+  startMirrorWithUpdates,
 ];
 
 export function startBackgroundJobs(deps: AppDeps): void {

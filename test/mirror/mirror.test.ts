@@ -11,6 +11,7 @@ import { startMirrorUpkeep } from '../../src/mirror/service.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { logFilePaths, publishAtSizes } from '../transparency/helpers.ts';
 import { treatyInput } from '../treaties/fixtures.ts';
+import { followerFiles, publishFollowerUpdates } from '../../src/follow/publish.ts';
 import { differencesFromLive, mirroredPaths, type Fetcher } from './helpers.ts';
 
 const cleanup: Array<() => unknown> = [];
@@ -58,13 +59,22 @@ describe('mirror of a serving authority', () => {
     expect(await differencesFromLive(dir, live(a))).toEqual([]);
   });
 
-  it('holds every feed, checkpoint, tile, bundle and document, each byte for byte what its live route serves', async () => {
+  it('holds every feed, checkpoint, tile, bundle, document and follower update, each byte for byte what its live route serves', async () => {
     const a = authority();
     publishAtSizes(a, [3, 300, 300, 700]);
+    const updates = publishFollowerUpdates(a.deps);
     const dir = tempDir();
-    const report = await new MirrorWriter(dir, authorityMirrorInputs(a.deps)).sync();
+    const report = await new MirrorWriter(
+      dir,
+      authorityMirrorInputs(a.deps, () => followerFiles(a.deps)),
+    ).sync();
     expect(report).toMatchObject({ sequence: 4, tree_size: 700 });
-    expect(mirroredPaths(dir)).toEqual(expectedPaths(4, 700));
+    const followerPaths = [
+      '/follower/updates/latest',
+      ...Array.from({ length: updates.latest_sequence }, (_, i) => `/follower/updates/${i + 1}`),
+    ];
+    expect(updates.latest_sequence).toBeGreaterThan(0);
+    expect(mirroredPaths(dir)).toEqual([...expectedPaths(4, 700), ...followerPaths].sort());
     expect(mirroredPaths(dir)).toContain('/log/tile/0/002.p/188');
     expect(mirroredPaths(dir)).toContain('/log/tile/1/000.p/2');
     expect(await differencesFromLive(dir, live(a))).toEqual([]);

@@ -87,7 +87,10 @@ async function mirrorCaughtUp(node: RunningAuthority): Promise<void> {
   for (;;) {
     const latest = await rawGet(`${node.url}/revocation-feeds/latest`);
     const file = path.join(mirrorDir, 'revocation-feeds', 'latest');
-    if (latest.status === 200 && fs.existsSync(file) && fs.readFileSync(file).equals(latest.body)) {
+    const documents = ['connectome.json', 'connectome.json.gz', '.well-known/network-authority'].every((f) =>
+      fs.existsSync(path.join(mirrorDir, f)),
+    );
+    if (documents && latest.status === 200 && fs.existsSync(file) && fs.readFileSync(file).equals(latest.body)) {
       problems = await differencesFromLive(mirrorDir, async (p, headers = {}) => {
         // As sent: fetch would decompress the gzip answer a `.gz` copy is compared with.
         const raw = await rawGet(`${node.url}${p}`, headers);
@@ -133,6 +136,7 @@ describe('the mirror behind nginx', () => {
     const paths = mirroredPaths(mirrorDir);
     expect(paths).toContain('/log/tile/0/002.p/188');
     expect(paths).toContain('/connectome.json.gz');
+    expect(paths).toContain('/follower/updates/latest');
     for (const urlPath of paths) {
       const route = routeOfPath(urlPath)!;
       const gz = urlPath.endsWith('.gz');
