@@ -159,6 +159,7 @@ async function main(): Promise<void> {
                 mirror_files: full.files_written,
                 mirror_bytes: full.bytes_written,
                 mirror_update_ms: Math.round(updateMs),
+                mirror_update_heads_ms: update.heads_ms,
                 mirror_update_files: update.files_written,
               }
             : {}),
