@@ -1,5 +1,6 @@
 // Gossip: split-view evidence sent to every peer (POST <peer>/log/evidence), with bounded retries, each outcome audited.
 import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { startRerunJob } from '../authority/rerun-job.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
@@ -178,42 +179,10 @@ export function forwardEvidence(
 
 /** Background gossip of a serving authority: right after evidence is recorded, at start, and every 30 s for retries that are due. */
 export function startEvidenceGossip(deps: AppDeps): void {
-  let current: Promise<void> | null = null;
-  let again = false;
-  let stopped = false;
-  const run = () => {
-    if (stopped) return;
-    if (current) {
-      again = true;
-      return;
-    }
-    current = forwardEvidence(deps)
-      .then(
-        () => {},
-        (err: unknown) => deps.logger.error({ err }, 'forwarding split-view evidence failed'),
-      )
-      .finally(() => {
-        current = null;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
-  };
-  const onSplitView = () => run();
-  deps.changes.on('split-view', onSplitView);
-  const retry = setInterval(run, RETRY_INTERVAL_MS);
-  retry.unref();
-  const initial = setTimeout(run, 0);
-  initial.unref();
-  deps.background.push({
-    // Waits for a round under way: it writes to the database the caller is about to close.
-    stop: async () => {
-      stopped = true;
-      deps.changes.off('split-view', onSplitView);
-      clearInterval(retry);
-      clearTimeout(initial);
-      while (current) await current;
-    },
+  startRerunJob(deps, {
+    event: 'split-view',
+    intervalMs: RETRY_INTERVAL_MS,
+    round: () => forwardEvidence(deps),
+    failure: 'forwarding split-view evidence failed',
   });
 }

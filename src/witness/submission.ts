@@ -1,5 +1,6 @@
 // Accord as a witnessed log: submits each new checkpoint to the configured witnesses, keeps their cosignatures, serves them with the checkpoint.
 import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { startRerunJob } from '../authority/rerun-job.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { consistencyProofFor } from '../transparency/service.ts';
@@ -329,42 +330,10 @@ export function refreshLogWitnessMetrics(deps: SubmitDeps): void {
  */
 export function startWitnessSubmissions(deps: SubmitDeps): void {
   if (deps.config.witnesses.length === 0) return;
-  let current: Promise<void> | null = null;
-  let again = false;
-  let stopped = false;
-  const run = () => {
-    if (stopped) return;
-    if (current) {
-      again = true;
-      return;
-    }
-    current = submitToWitnesses(deps)
-      .then(
-        () => {},
-        (err: unknown) => deps.logger.error({ err }, 'witness submissions failed'),
-      )
-      .finally(() => {
-        current = null;
-        if (again) {
-          again = false;
-          run();
-        }
-      });
-  };
-  const onPublished = () => run();
-  deps.changes.on('feed-published', onPublished);
-  const retry = setInterval(run, RETRY_INTERVAL_MS);
-  retry.unref();
-  const initial = setTimeout(run, 0);
-  initial.unref();
-  deps.background.push({
-    // Waits for a submission under way: it writes to the database the caller is about to close.
-    stop: async () => {
-      stopped = true;
-      deps.changes.off('feed-published', onPublished);
-      clearInterval(retry);
-      clearTimeout(initial);
-      while (current) await current;
-    },
+  startRerunJob(deps, {
+    event: 'feed-published',
+    intervalMs: RETRY_INTERVAL_MS,
+    round: () => submitToWitnesses(deps),
+    failure: 'witness submissions failed',
   });
 }
