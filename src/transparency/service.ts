@@ -14,6 +14,7 @@ import {
   insertMetaValue,
   readAuditHead,
   readCheckpoint,
+  inReadTransaction,
   readDataVersion,
   readEntriesById,
   readLatestCheckpoint,
@@ -22,7 +23,8 @@ import {
   readUncheckpointedFeeds,
   type CheckpointRow,
 } from './store.ts';
-import { buildTiles, forgetTileReads, freshReadCache, TileReader, tileExists, type TileAddress } from './tiles.ts';
+import { tileExists, type TileAddress } from './tile-format.ts';
+import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
 import { cosignedNote } from './cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
@@ -69,7 +71,7 @@ export function logHashes(reader: TileReader): SubtreeHashes {
 
 /** Hex root of the first `size` leaves, from the tiles of the published tree of `reader`. */
 export function treeRoot(reader: TileReader, size: number = reader.size): string {
-  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(reader), 0, size);
+  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(reader), 0, size, reader.ranges);
 }
 
 /** A reader over the tiles of the latest checkpoint. */
@@ -207,19 +209,21 @@ export interface InclusionProofResponse {
 
 /** An inclusion proof for a published leaf; `size` defaults to the latest checkpoint's. */
 export function inclusionProofFor(sqlite: Sqlite, index: number, size?: number): InclusionProofResponse {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const latest = checkpoint.tree_size;
-  const treeSize = size ?? latest;
-  if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
-  if (index >= treeSize) throw proofRangeError('index must be below size', latest);
-  const hashes = logHashes(tiles);
-  return {
-    index,
-    size: treeSize,
-    leaf_hash: ref(hashes(0, index)),
-    root_hash: treeSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, treeSize)),
-    proof: inclusionProof(hashes, index, treeSize).map(ref),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const latest = checkpoint.tree_size;
+    const treeSize = size ?? latest;
+    if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
+    if (index >= treeSize) throw proofRangeError('index must be below size', latest);
+    const hashes = logHashes(tiles);
+    return {
+      index,
+      size: treeSize,
+      leaf_hash: ref(hashes(0, index)),
+      root_hash: treeSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, treeSize)),
+      proof: inclusionProof(hashes, index, treeSize, tiles.ranges).map(ref),
+    };
+  });
 }
 
 export interface ConsistencyProofResponse {
@@ -232,18 +236,20 @@ export interface ConsistencyProofResponse {
 
 /** A consistency proof between two published sizes; `to` defaults to the latest checkpoint's. */
 export function consistencyProofFor(sqlite: Sqlite, from: number, to?: number): ConsistencyProofResponse {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const latest = checkpoint.tree_size;
-  const toSize = to ?? latest;
-  if (toSize > latest) throw proofRangeError('to is beyond the latest checkpoint', latest);
-  if (from < 1 || from > toSize) throw proofRangeError('from must be at least 1 and at most to', latest);
-  return {
-    from,
-    to: toSize,
-    from_root_hash: ref(treeRoot(tiles, from)),
-    to_root_hash: toSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, toSize)),
-    proof: consistencyProof(logHashes(tiles), from, toSize).map(ref),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const latest = checkpoint.tree_size;
+    const toSize = to ?? latest;
+    if (toSize > latest) throw proofRangeError('to is beyond the latest checkpoint', latest);
+    if (from < 1 || from > toSize) throw proofRangeError('from must be at least 1 and at most to', latest);
+    return {
+      from,
+      to: toSize,
+      from_root_hash: ref(treeRoot(tiles, from)),
+      to_root_hash: toSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, toSize)),
+      proof: consistencyProof(logHashes(tiles), from, toSize, tiles.ranges).map(ref),
+    };
+  });
 }
 
 /** At most this many log entries answer one id (an id is normally revoked once). */
@@ -251,23 +257,25 @@ export const MAX_ENTRIES_PER_ID = 16;
 
 /** Published log entries that revoke `id`, each with its inclusion proof to the latest checkpoint (which is included). */
 export function entriesWithProof(sqlite: Sqlite, id: string) {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
-  if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
-  const hashes = logHashes(tiles);
-  return {
-    id,
-    checkpoint: {
-      sequence: checkpoint.sequence,
-      size: checkpoint.tree_size,
-      root_hash: checkpoint.root_hash,
-      note: cosignedNote(sqlite, checkpoint),
-    },
-    entries: rows.map((row) => ({
-      index: row.idx,
-      entry: JSON.parse(row.entry) as Record<string, unknown>,
-      leaf_hash: ref(row.leaf_hash),
-      proof: inclusionProof(hashes, row.idx, checkpoint.tree_size).map(ref),
-    })),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
+    if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
+    const hashes = logHashes(tiles);
+    return {
+      id,
+      checkpoint: {
+        sequence: checkpoint.sequence,
+        size: checkpoint.tree_size,
+        root_hash: checkpoint.root_hash,
+        note: cosignedNote(sqlite, checkpoint),
+      },
+      entries: rows.map((row) => ({
+        index: row.idx,
+        entry: JSON.parse(row.entry) as Record<string, unknown>,
+        leaf_hash: ref(row.leaf_hash),
+        proof: inclusionProof(hashes, row.idx, checkpoint.tree_size, tiles.ranges).map(ref),
+      })),
+    };
+  });
 }

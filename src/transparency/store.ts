@@ -1,4 +1,4 @@
-// All SQL of the transparency domain: tiles, checkpoints, cosignature lines, and the reads it makes of the revocation log, feeds and issuer log proofs.
+// All SQL of the transparency domain: tiles, entry bundles, checkpoints, cosignature lines, and the reads it makes of the revocation log, feeds and issuer log proofs.
 //
 // What a second backend must guarantee to implement this store:
 // - One writer at a time (serving lock, BEGIN IMMEDIATE). Tiles and a checkpoint are written inside
@@ -8,7 +8,8 @@
 //   entries, the full tile count and the audit head (`readAuditHead`, from the audit store) in the
 //   transaction that writes the checkpoint, so it commits to exactly the log and audit chain that
 //   transaction sees.
-// - Full tiles are immutable once written; (level, idx) and a checkpoint's sequence are unique.
+// - Full tiles and full entry bundles are immutable once written; (level, idx), a bundle's idx and a
+//   checkpoint's sequence are unique. Bundles are written in the same transaction as the tiles.
 // - `readDataVersion` changes whenever another connection commits (SQLite's PRAGMA data_version);
 //   another backend needs an equivalent change counter, or the latest checkpoint is not cached.
 // - Reads outside a transaction need one consistent snapshot each and take no lock.
@@ -41,7 +42,11 @@ interface Statements {
   tileHashes: Statement<unknown[]>;
   tileRoots: Statement<unknown[]>;
   leafHashes: Statement<unknown[]>;
-  entryTexts: Statement<unknown[]>;
+  entryBytes: Statement<unknown[]>;
+  entryBytesAndLeaves: Statement<unknown[]>;
+  fullBundleCount: Statement<unknown[]>;
+  insertBundle: Statement<unknown[]>;
+  bundle: Statement<unknown[]>;
   entriesById: Statement<unknown[]>;
   insertCheckpoint: Statement<unknown[]>;
   latestCheckpoint: Statement<unknown[]>;
@@ -66,7 +71,14 @@ const statements = perConnection(
     tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
     tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
     leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
-    entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    // The entries' JCS text as its UTF-8 bytes (the database's encoding), so bundles are framed without a round trip through strings.
+    entryBytes: sqlite.prepare('SELECT CAST(entry AS BLOB) FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    entryBytesAndLeaves: sqlite
+      .prepare('SELECT CAST(entry AS BLOB), leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx')
+      .raw(true),
+    fullBundleCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entry_bundles').pluck(),
+    insertBundle: sqlite.prepare('INSERT INTO log_entry_bundles (idx, bundle) VALUES (?, ?)'),
+    bundle: sqlite.prepare('SELECT bundle FROM log_entry_bundles WHERE idx = ?').pluck(),
     entriesById: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE id = ? AND idx < ? ORDER BY idx LIMIT ?'),
     insertCheckpoint: sqlite.prepare(
       'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -101,6 +113,16 @@ const statements = perConnection(
   }),
 );
 
+const readTransactions = perConnection((sqlite) => sqlite.transaction((read: () => unknown) => read()));
+
+/**
+ * Runs `read` in one read transaction: its statements see one snapshot, and the snapshot (in WAL
+ * mode, a read lock and a look at the log's index) is taken once rather than once per statement.
+ */
+export function inReadTransaction<T>(sqlite: Sqlite, read: () => T): T {
+  return sqlite.inTransaction ? read() : (readTransactions(sqlite)(read) as T);
+}
+
 /** Number of full tiles stored at a level (they are built in order, so also the next index to build). */
 export function fullTileCount(sqlite: Sqlite, level: number): number {
   return statements(sqlite).fullTileCount.get(level) as number;
@@ -129,9 +151,28 @@ export function readLeafHashes(sqlite: Sqlite, from: number, to: number): string
   return statements(sqlite).leafHashes.all(from, to) as string[];
 }
 
-/** JCS texts of log entries [from, to), in index order. */
-export function readEntryTexts(sqlite: Sqlite, from: number, to: number): string[] {
-  return statements(sqlite).entryTexts.all(from, to) as string[];
+/** UTF-8 bytes of the JCS texts of log entries [from, to), in index order (fewer when entries are missing). */
+export function readEntryBytes(sqlite: Sqlite, from: number, to: number): Buffer[] {
+  return statements(sqlite).entryBytes.all(from, to) as Buffer[];
+}
+
+/** Log entries [from, to) as [UTF-8 bytes of the JCS text, hex leaf hash], in index order (fewer when entries are missing). */
+export function readEntryBytesAndLeaves(sqlite: Sqlite, from: number, to: number): Array<[entry: Buffer, leafHash: string]> {
+  return statements(sqlite).entryBytesAndLeaves.all(from, to) as Array<[Buffer, string]>;
+}
+
+/** Number of full entry bundles stored (they are built in order, so also the next index to build). */
+export function fullBundleCount(sqlite: Sqlite): number {
+  return statements(sqlite).fullBundleCount.get() as number;
+}
+
+export function insertBundle(sqlite: Sqlite, idx: number, bundle: Buffer): void {
+  statements(sqlite).insertBundle.run(idx, bundle);
+}
+
+/** The stored bytes of the full entry bundle `idx`. */
+export function readBundle(sqlite: Sqlite, idx: number): Buffer | undefined {
+  return statements(sqlite).bundle.get(idx) as Buffer | undefined;
 }
 
 export interface LogEntryRow {

@@ -111,19 +111,50 @@ describe('keeping checkpoints and tiles', () => {
     const a = fileAuthority(dir, { sovereignId: 'catchup.example' });
     publishAtSizes(a, [300, 600]);
     const tiles = a.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all();
+    const bundles = a.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').all();
+    expect(bundles).toHaveLength(2);
     const vkey = vkeyOf(a);
-    a.db.sqlite.exec('DELETE FROM log_checkpoints; DELETE FROM log_tiles');
+    a.db.sqlite.exec('DELETE FROM log_checkpoints; DELETE FROM log_tiles; DELETE FROM log_entry_bundles');
     a.db.close();
     const again = reopen(a);
     expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(
       tiles,
     );
+    expect(again.deps.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').all()).toEqual(bundles);
     const rows = checkpoints({ db: again.deps.db });
     expect(rows.map((r) => [r.sequence, r.tree_size])).toEqual([
       [1, 300],
       [2, 600],
     ]);
     for (const row of rows) expect(opened(vkey, row.note).size).toBe(row.tree_size);
+    again.deps.db.close();
+  });
+
+  it('a log whose tiles were built before entry bundles were stored gets every full bundle at start, the same bytes as served before', async () => {
+    const dir = tempDir('accord-tlog-');
+    const a = fileAuthority(dir, { sovereignId: 'bundles.example' });
+    publishAtSizes(a, [300, 1000]);
+    const served = await Promise.all(
+      [0, 1, 2].map(async (n) => Buffer.from(await (await a.app.request(`/log/tile/entries/00${n}`)).arrayBuffer())),
+    );
+    const tiles = a.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all();
+    const checkpointRows = checkpoints(a);
+    // As a database migrated from before bundles were stored: tiles and checkpoints, no bundles.
+    a.db.sqlite.exec('DELETE FROM log_entry_bundles');
+    a.db.close();
+    const again = reopen(a);
+    const stored = again.deps.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').raw(true).all() as Array<
+      [number, Buffer]
+    >;
+    expect(stored.map(([idx]) => idx)).toEqual([0, 1, 2]);
+    for (const [idx, bundle] of stored) expect(bundle.equals(served[idx]!), `bundle ${idx}`).toBe(true);
+    for (const n of [0, 1, 2])
+      expect(Buffer.from(await (await again.app.request(`/log/tile/entries/00${n}`)).arrayBuffer()).equals(served[n]!)).toBe(true);
+    // Nothing else was rebuilt or signed again.
+    expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(
+      tiles,
+    );
+    expect(checkpoints({ db: again.deps.db })).toEqual(checkpointRows);
     again.deps.db.close();
   });
 

@@ -18,7 +18,8 @@ import {
   type VerifiedHead,
 } from '../../src/transparency/monitor.ts';
 import { parseVerifierKey, signNote } from '../../src/authority/signed-note.ts';
-import { bundleLeafDigests, entryBundle } from '../../src/transparency/tiles.ts';
+import { bundleLeafDigests } from '../../src/transparency/tile-format.ts';
+import { entryBundle } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { forkedAuthority, logFilePaths, logFiles, publishAtSizes, revocationEntry, vkeyOf } from './helpers.ts';
 

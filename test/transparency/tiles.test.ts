@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { merkleTreeHash } from '../../src/log/merkle.ts';
 import { readLogHead } from '../../src/log/revocation-log.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
-import { formatTilePath, parseTilePath, TileReader, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tiles.ts';
+import { formatTilePath, parseTilePath, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tile-format.ts';
+import { entryBundle, TileReader } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { growLog, publishAtSizes } from './helpers.ts';
 
@@ -84,10 +85,30 @@ describe('tiles of a published log', () => {
 
   it('stores exactly the full tiles of the published size, and nothing for unpublished entries', () => {
     const count = (level: number) => a.db.sqlite.prepare('SELECT count(*) FROM log_tiles WHERE level = ?').pluck().get(level) as number;
-    expect([count(0), count(1), count(2)]).toEqual([Math.floor(SIZE / 256), 1, 0]);
+    const bundles = () => a.db.sqlite.prepare('SELECT count(*) FROM log_entry_bundles').pluck().get() as number;
+    expect([count(0), count(1), count(2), bundles()]).toEqual([Math.floor(SIZE / 256), 1, 0, Math.floor(SIZE / 256)]);
     growLog(a, SIZE + 300);
     expect(readLogHead(a.db.sqlite).size).toBe(SIZE + 300);
-    expect(count(0)).toBe(Math.floor(SIZE / 256));
+    expect([count(0), bundles()]).toEqual([Math.floor(SIZE / 256), Math.floor(SIZE / 256)]);
+  });
+
+  it('stores each full entry bundle once, with its level-0 tile: the entries framed, byte for byte; none for the partial edge', () => {
+    const bundles = a.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').raw(true).all() as Array<
+      [number, Buffer]
+    >;
+    expect(bundles.map(([idx]) => idx)).toEqual(Array.from({ length: Math.floor(SIZE / 256) }, (_, i) => i));
+    const texts = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx < ? ORDER BY idx').pluck().all(SIZE) as string[];
+    const framed = (from: number, to: number) =>
+      Buffer.concat(
+        texts.slice(from, to).flatMap((t) => {
+          const bytes = Buffer.from(t, 'utf8');
+          return [Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes];
+        }),
+      );
+    for (const n of [0, 1, 128, 256]) expect(bundles[n]![1].equals(framed(n * 256, (n + 1) * 256)), `bundle ${n}`).toBe(true);
+    expect(entryBundle(a.db.sqlite, { level: 'entries', index: 7, width: 256 }).equals(framed(7 * 256, 8 * 256))).toBe(true);
+    // The partial bundle at the edge is framed from the entries on request.
+    expect(entryBundle(a.db.sqlite, { level: 'entries', index: 257, width: 208 }).equals(framed(257 * 256, SIZE))).toBe(true);
   });
 
   it('which tiles exist for a size: full ones below the edge, partial ones up to it', () => {
