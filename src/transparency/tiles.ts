@@ -98,11 +98,11 @@ export function buildTiles(sqlite: Sqlite, size: number): number {
 }
 
 /** A bounded map that forgets the least recently used entry. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
+class Lru<K, V> {
+  private readonly map = new Map<K, V>();
   constructor(private readonly limit: number) {}
 
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {
       this.map.delete(key);
@@ -111,22 +111,26 @@ class Lru<V> {
     return value;
   }
 
-  set(key: string, value: V): void {
+  set(key: K, value: V): void {
     if (this.map.size >= this.limit) this.map.delete(this.map.keys().next().value!);
     this.map.set(key, value);
   }
 }
+
+/** A number naming full tile `n` of `level` (0–MAX_TILE_LEVEL): cheaper to build and look up than a string. */
+const tileKey = (level: number, n: number) => n * 8 + level;
 
 /**
  * What a connection remembers between requests. Everything here is immutable once the tree it
  * belongs to is published — a full tile, the hash of a complete subtree — so no entry is ever stale.
  */
 export interface ReadCache {
-  tiles: Lru<TileRow>;
+  /** Full tiles by `tileKey`. */
+  tiles: Lru<number, TileRow>;
   /** Hex hashes of complete subtrees of height ≥ 8 and on the partial edge (the levels every proof shares). */
-  subtrees: Lru<string>;
+  subtrees: Lru<string, string>;
   /** Hex hashes of ranges that are not perfect subtrees: the right edge of each published tree. */
-  ranges: Lru<string>;
+  ranges: Lru<string, string>;
 }
 
 const readCaches = new WeakMap<Sqlite, ReadCache>();
@@ -156,6 +160,8 @@ export function forgetTileReads(sqlite: Sqlite): void {
  */
 export class TileReader {
   private readonly cache: ReadCache;
+  /** The tile read last: a proof reads up to eight hashes of each tile on its path in a row. */
+  private last: { key: number; row: TileRow } | null = null;
 
   /** `cache`: the connection's shared one by default; a private one inside a write transaction, so nothing uncommitted is remembered. */
   constructor(
@@ -176,7 +182,8 @@ export class TileReader {
   }
 
   private fullTile(level: number, n: number): TileRow {
-    const key = `${level}/${n}`;
+    const key = tileKey(level, n);
+    if (this.last?.key === key) return this.last.row;
     let row = this.cache.tiles.get(key);
     if (!row) {
       row = readTile(this.sqlite, level, n);
@@ -184,6 +191,7 @@ export class TileReader {
         throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level, tile_index: n });
       this.cache.tiles.set(key, row);
     }
+    this.last = { key, row };
     return row;
   }
 
@@ -218,10 +226,9 @@ export class TileReader {
     const n = Math.floor(start / TILE_WIDTH);
     if (this.isFull(level, n)) {
       const tile = this.fullTile(level, n);
-      if (above === 0)
-        return tile.hashes.subarray((start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE).toString('hex');
+      if (above === 0) return tile.hashes.toString('hex', (start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE);
       const at = interiorOffset(above) + ((start % TILE_WIDTH) >> above) * HASH_SIZE;
-      return tile.interior.subarray(at, at + HASH_SIZE).toString('hex');
+      return tile.interior.toString('hex', at, at + HASH_SIZE);
     }
     const key = `${height}/${index}`;
     const known = this.cache.subtrees.get(key);
@@ -242,7 +249,7 @@ export class TileReader {
   tileData(tile: TileAddress & { level: number }): Buffer {
     if (tile.width === TILE_WIDTH) {
       // Serving needs only the hashes: half the bytes of a row, and no room taken in the proof cache.
-      const hashes = this.cache.tiles.get(`${tile.level}/${tile.index}`)?.hashes ?? readTileHashes(this.sqlite, tile.level, tile.index);
+      const hashes = this.cache.tiles.get(tileKey(tile.level, tile.index))?.hashes ?? readTileHashes(this.sqlite, tile.level, tile.index);
       if (!hashes)
         throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', {
           tile_level: tile.level,
