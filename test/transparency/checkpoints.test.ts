@@ -158,21 +158,26 @@ describe('keeping checkpoints and tiles', () => {
     again.deps.db.close();
   });
 
-  it('a restore carries checkpoints signed after the backup forward', async () => {
+  it('a restore carries checkpoints signed after the backup forward; the tiles and bundles after the backup are built again', async () => {
     const dir = tempDir('accord-tlog-');
     const dbPath = path.join(dir, 'accord.db');
     const a = fileAuthority(dir, { sovereignId: 'restore-cp.example' });
-    publishAtSizes(a, [10]);
+    publishAtSizes(a, [300]);
     const backup = path.join(dir, 'backup.db');
     await backupDatabase({ dbPath, output: backup });
-    publishAtSizes(a, [20, 30]);
+    publishAtSizes(a, [600, 800]);
     const before = checkpoints(a);
+    const files = ['tile/0/002', 'tile/entries/002', 'tile/entries/003.p/32'];
+    const served = await Promise.all(files.map(async (f) => Buffer.from(await (await a.app.request(`/log/${f}`)).arrayBuffer())));
     a.db.close();
     const summary = await restoreDatabase({ dbPath, backupFile: backup, clock: a.clock });
     expect(summary.carried_forward).toMatchObject({ log_checkpoints: 2 });
     const b = reopen(a, dbPath);
     expect(checkpoints({ db: b.deps.db }).map((r) => r.note)).toEqual(before.map((r) => r.note));
     expect(await (await b.app.request('/log/checkpoint')).text()).toBe(before.at(-1)!.note);
+    expect(b.deps.db.sqlite.prepare('SELECT count(*) FROM log_entry_bundles').pluck().get()).toBe(3);
+    for (const [i, f] of files.entries())
+      expect(Buffer.from(await (await b.app.request(`/log/${f}`)).arrayBuffer()).equals(served[i]!), f).toBe(true);
     b.deps.db.close();
     expect(fs.existsSync(dbPath)).toBe(true);
   });
