@@ -114,12 +114,7 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
   forgetTileReads(sqlite);
   latestSeen.delete(sqlite);
   buildTiles(sqlite, feed.size);
-  if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
-    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', {
-      sequence: feed.sequence,
-      log_size: feed.size,
-    });
-  }
+  checkTiles(sqlite, feed);
   const origin = logOrigin(deps);
   if (readMetaValue(sqlite, ORIGIN_META) === undefined) insertMetaValue(sqlite, ORIGIN_META, origin);
   const audit = readAuditHead(sqlite);
@@ -137,10 +132,20 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
   return row;
 }
 
+/** Refuses tiles that do not hash to a signed (or about to be signed) tree head. Runs inside the transaction that built them. */
+function checkTiles(sqlite: Sqlite, head: { sequence: number; size: number; rootHash: string }): void {
+  if (`sha256:${treeRoot(new TileReader(sqlite, head.size, freshReadCache()))}` !== head.rootHash) {
+    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', {
+      sequence: head.sequence,
+      log_size: head.size,
+    });
+  }
+}
+
 /**
- * Brings the transparency view up to the published feeds: builds missing tiles and signs a
- * checkpoint for every published feed that has none (feeds published before checkpoints existed).
- * Idempotent; run when the app starts.
+ * Brings the transparency view up to the published feeds: builds missing tiles and bundles, checks
+ * them against the latest checkpoint, and signs a checkpoint for every published feed that has none
+ * (feeds published before checkpoints existed). Idempotent; run when the app starts.
  */
 export function catchUpLog(deps: LogDeps): { tiles: number; checkpoints: number } {
   checkLogOrigin(deps);
@@ -149,6 +154,8 @@ export function catchUpLog(deps: LogDeps): { tiles: number; checkpoints: number 
     .transaction(() => {
       const missing = readUncheckpointedFeeds(sqlite);
       const tiles = buildTiles(sqlite, readPublishedSize(sqlite));
+      const latest = readLatestCheckpoint(sqlite);
+      if (tiles > 0 && latest) checkTiles(sqlite, { sequence: latest.sequence, size: latest.tree_size, rootHash: latest.root_hash });
       if (missing.length > 0 && deps.identity.signingKeys.length > 0) {
         for (const feed of missing) recordCheckpoint(deps, { sequence: feed.sequence, size: feed.log_size, rootHash: feed.root_hash });
         return { tiles, checkpoints: missing.length };

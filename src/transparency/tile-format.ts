@@ -71,21 +71,26 @@ export function tileExists(tile: TileAddress, size: number): boolean {
 /** Entries longer than this cannot be length-prefixed in a bundle (uint16). */
 export const MAX_BUNDLED_ENTRY = 0xffff;
 
-/** Frames entries (each entry's JCS bytes) as a bundle: each behind its big-endian uint16 length, in order. */
-export function frameEntries(entries: readonly Buffer[]): Buffer {
-  let total = 0;
-  for (const entry of entries) {
-    if (entry.length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
-    total += 2 + entry.length;
-  }
-  const out = Buffer.allocUnsafe(total);
+/**
+ * Frames `count` entries, given as their JCS texts' UTF-8 bytes joined by newlines (JCS text never
+ * holds a raw newline), as an entry bundle; null when `joined` is not exactly `count` entries.
+ */
+export function frameJoinedEntries(joined: Buffer, count: number): Buffer | null {
+  const out = Buffer.allocUnsafe(joined.length + count + 1);
   let at = 0;
-  for (const entry of entries) {
-    out[at] = entry.length >> 8;
-    out[at + 1] = entry.length & 0xff;
-    at += 2 + entry.copy(out, at + 2);
+  let written = 0;
+  for (let i = 0; i < count; i++) {
+    const newline = joined.indexOf(0x0a, at);
+    if (newline < 0 !== (i === count - 1)) return null;
+    const end = newline < 0 ? joined.length : newline;
+    const length = end - at;
+    if (length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
+    out[written] = length >> 8;
+    out[written + 1] = length & 0xff;
+    written += 2 + joined.copy(out, written + 2, at, end);
+    at = end + 1;
   }
-  return out;
+  return out.subarray(0, written);
 }
 
 /** The entries of a bundle and their leaf hashes, or why the bundle is not `width` well-framed entries. */

@@ -8,8 +8,8 @@ import {
   insertBundle,
   insertTile,
   readBundle,
-  readEntryBytes,
-  readEntryBytesAndLeaves,
+  readEntryTexts,
+  readLeafTileSource,
   readLeafHashes,
   readTile,
   readTileHashes,
@@ -17,7 +17,7 @@ import {
   type TileRow,
 } from './store.ts';
 import type { RangeMemo } from './proofs.ts';
-import { frameEntries, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, type TileAddress } from './tile-format.ts';
+import { frameJoinedEntries, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, type TileAddress } from './tile-format.ts';
 
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 const INTERIOR_BYTES = (TILE_WIDTH - 1) * HASH_SIZE;
@@ -54,24 +54,39 @@ function storeTile(sqlite: Sqlite, level: number, n: number, hashes: Buffer): vo
   insertTile(sqlite, level, n, interior.subarray(INTERIOR_BYTES - HASH_SIZE), hashes, interior);
 }
 
+/** The bundle of `count` newline-joined entries from index `from`; an entry with a raw newline is no JCS text. */
+function framedOrCorrupt(joined: Buffer, count: number, from: number): Buffer {
+  const bundle = frameJoinedEntries(joined, count);
+  if (!bundle)
+    throw new AppError('revocation_log_corrupt', 'a revocation log entry is not canonical JSON (it holds a raw newline)', {
+      from,
+      to: from + count,
+    });
+  return bundle;
+}
+
 /**
  * Stores the level-0 tiles and the entry bundles of the first `leafTiles` × 256 entries that are not
  * stored yet. One read of 256 entries gives both; a log whose tiles were built before bundles were
- * stored gets its bundles here. Returns the number of tiles written.
+ * stored gets its bundles here, from entries checked against the stored tile. Returns the number of
+ * tiles written.
  */
 function buildLeafTiles(sqlite: Sqlite, leafTiles: number): number {
   const tilesFrom = fullTileCount(sqlite, 0);
   const bundlesFrom = fullBundleCount(sqlite);
   let written = 0;
   for (let n = Math.min(tilesFrom, bundlesFrom); n < leafTiles; n++) {
-    const rows = readEntryBytesAndLeaves(sqlite, n * TILE_WIDTH, (n + 1) * TILE_WIDTH);
-    if (rows.length !== TILE_WIDTH)
+    const from = n * TILE_WIDTH;
+    const source = readLeafTileSource(sqlite, from, from + TILE_WIDTH);
+    if (source.count !== TILE_WIDTH || source.leafHashes.length !== FULL_TILE_BYTES)
       throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { tile_level: 0, tile_index: n });
-    if (n >= bundlesFrom) insertBundle(sqlite, n, frameEntries(rows.map((row) => row[0])));
+    if (n >= bundlesFrom) {
+      if (n < tilesFrom && !readTileHashes(sqlite, 0, n)?.equals(source.leafHashes))
+        throw new AppError('revocation_log_corrupt', 'the log entries do not hash to their stored tile', { tile_level: 0, tile_index: n });
+      insertBundle(sqlite, n, framedOrCorrupt(source.entries, TILE_WIDTH, from));
+    }
     if (n >= tilesFrom) {
-      const hashes = Buffer.allocUnsafe(FULL_TILE_BYTES);
-      for (let i = 0; i < TILE_WIDTH; i++) hashes.write(rows[i]![1], i * HASH_SIZE, 'hex');
-      storeTile(sqlite, 0, n, hashes);
+      storeTile(sqlite, 0, n, source.leafHashes);
       written++;
     }
   }
@@ -273,8 +288,8 @@ export function entryBundle(sqlite: Sqlite, tile: TileAddress): Buffer {
     return stored;
   }
   const from = tile.index * TILE_WIDTH;
-  const entries = readEntryBytes(sqlite, from, from + tile.width);
-  if (entries.length !== tile.width)
+  const texts = readEntryTexts(sqlite, from, from + tile.width);
+  if (texts.length !== tile.width)
     throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from, to: from + tile.width });
-  return frameEntries(entries);
+  return framedOrCorrupt(Buffer.from(texts.join('\n'), 'utf8'), tile.width, from);
 }

@@ -9,7 +9,7 @@ import { backupDatabase } from '../../src/ops/backup.ts';
 import { restoreDatabase } from '../../src/ops/restore.ts';
 import { rotateSigningKey } from '../../src/ops/key-rotation.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { LogOriginMismatchError } from '../../src/transparency/service.ts';
+import { catchUpLog, LogOriginMismatchError } from '../../src/transparency/service.ts';
 import { openNote, parseNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
 import { createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';
 import { fileAuthority, removeTempDirs, reopen, tempDir } from '../ops/helpers.ts';
@@ -156,6 +156,25 @@ describe('keeping checkpoints and tiles', () => {
     );
     expect(checkpoints({ db: again.deps.db })).toEqual(checkpointRows);
     again.deps.db.close();
+  });
+
+  it('leaves that are not those of their stored tile, or tiles built at start that do not hash to the latest checkpoint: the start is refused, nothing changed', () => {
+    const dir = tempDir('accord-tlog-');
+    const a = fileAuthority(dir, { sovereignId: 'refuse.example' });
+    publishAtSizes(a, [600]);
+    const start = () => catchUpLog(a.deps);
+    // A bundle to fill in for a stored tile whose leaf the log no longer has.
+    a.db.sqlite.exec('DELETE FROM log_entry_bundles WHERE idx = 1');
+    a.db.sqlite.prepare('UPDATE revocation_log SET leaf_hash = ? WHERE idx = 300').run('00'.repeat(32));
+    let before = dbDigest(a.db);
+    expect(start).toThrow(expect.objectContaining({ code: 'revocation_log_corrupt' }));
+    expect(dbDigest(a.db)).toBe(before);
+    // The tile itself to build again from that leaf: it does not hash to the signed head.
+    a.db.sqlite.exec('DELETE FROM log_tiles WHERE level = 0 AND idx = 1');
+    before = dbDigest(a.db);
+    expect(start).toThrow(expect.objectContaining({ code: 'revocation_log_corrupt' }));
+    expect(dbDigest(a.db)).toBe(before);
+    a.db.close();
   });
 
   it('a restore carries checkpoints signed after the backup forward; the tiles and bundles after the backup are built again', async () => {

@@ -161,6 +161,17 @@ describe('a published log', () => {
     expect((await b.app.request('/log/tile/entries/000')).status).toBe(200);
   });
 
+  it('an entry that is no JCS text (a raw newline in it) is in no bundle: 500 revocation_log_corrupt, nothing changed', async () => {
+    const b = createTestAuthority({ sovereignId: 'newline.example' });
+    publishAtSizes(b, [300]);
+    b.db.sqlite.prepare("UPDATE revocation_log SET entry = replace(entry, ',', char(10)) WHERE idx = 280").run();
+    const before = dbDigest(b.db);
+    const res = await b.app.request('/log/tile/entries/001.p/44');
+    expect(res.status).toBe(500);
+    expect(await errorCode(res)).toBe('revocation_log_corrupt');
+    expect(dbDigest(b.db)).toBe(before);
+  });
+
   it.each([
     '/log/tile/01/000',
     '/log/tile/0/0',

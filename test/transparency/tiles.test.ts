@@ -4,7 +4,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { merkleTreeHash } from '../../src/log/merkle.ts';
 import { readLogHead } from '../../src/log/revocation-log.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
-import { formatTilePath, parseTilePath, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tile-format.ts';
+import {
+  formatTilePath,
+  frameJoinedEntries,
+  parseTilePath,
+  tileExists,
+  TILE_WIDTH,
+  type TileAddress,
+} from '../../src/transparency/tile-format.ts';
 import { entryBundle, TileReader } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { growLog, publishAtSizes } from './helpers.ts';
@@ -56,6 +63,38 @@ describe('tile paths', () => {
         expect(parseTilePath(formatTilePath(t))).toEqual(t);
       }),
     );
+  });
+});
+
+describe('framing entry bundles', () => {
+  const framed = (texts: string[]) =>
+    Buffer.concat(
+      texts.flatMap((t) => {
+        const bytes = Buffer.from(t, 'utf8');
+        return [Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes];
+      }),
+    );
+  const joined = (texts: string[]) => Buffer.from(texts.join('\n'), 'utf8');
+  const entryText = fc.string({ unit: 'grapheme', maxLength: 300 }).map((t) => t.replace(/\n/g, ' '));
+
+  it('property: entries joined by newlines are framed each behind the uint16 length of its UTF-8 bytes', () => {
+    fc.assert(
+      fc.property(fc.array(entryText, { minLength: 1, maxLength: 40 }), (texts) => {
+        expect(frameJoinedEntries(joined(texts), texts.length)).toEqual(framed(texts));
+      }),
+    );
+    const unicode = ['{"incident":"Störfall — ✓"}', '{"id":"😀"}', ''];
+    expect(frameJoinedEntries(joined(unicode), 3)).toEqual(framed(unicode));
+  });
+
+  it('joined bytes that are not exactly the count of entries are no bundle', () => {
+    expect(frameJoinedEntries(joined(['{"a":1}', '{"b":2}']), 3)).toBeNull();
+    expect(frameJoinedEntries(joined(['{"a":1}', '{"b":2}', '{"c":3}']), 2)).toBeNull();
+    expect(frameJoinedEntries(Buffer.alloc(0), 1)).toEqual(Buffer.from([0, 0]));
+  });
+
+  it('an entry longer than a uint16 length cannot be framed', () => {
+    expect(() => frameJoinedEntries(Buffer.alloc(0x10000, 0x78), 1)).toThrow(/longer than an entry bundle can carry/);
   });
 });
 
