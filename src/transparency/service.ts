@@ -222,6 +222,7 @@ export function inclusionProofFor(sqlite: Sqlite, index: number, size?: number):
     const treeSize = size ?? latest;
     if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
     if (index >= treeSize) throw proofRangeError('index must be below size', latest);
+    tiles.readPath(index);
     const hashes = logHashes(tiles);
     return {
       index,
@@ -268,6 +269,7 @@ export function entriesWithProof(sqlite: Sqlite, id: string) {
     const { checkpoint, tiles } = latestTiles(sqlite);
     const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
     if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
+    for (const row of rows) tiles.readPath(row.idx);
     const hashes = logHashes(tiles);
     return {
       id,

@@ -40,6 +40,7 @@ interface Statements {
   insertTile: Statement<unknown[]>;
   tile: Statement<unknown[]>;
   tileHashes: Statement<unknown[]>;
+  tilePath: Statement<unknown[]>;
   tileRoots: Statement<unknown[]>;
   leafHashes: Statement<unknown[]>;
   entryTexts: Statement<unknown[]>;
@@ -69,6 +70,13 @@ const statements = perConnection(
     insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
     tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
     tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
+    // Nine hashes of a tile as hex, cut out by SQLite: no 16 KB row crosses into JavaScript.
+    tilePath: sqlite
+      .prepare(
+        `SELECT lower(hex(substr(hashes, ?, 64))), ${Array.from({ length: 7 }, () => 'lower(hex(substr(interior, ?, 32)))').join(', ')}
+         FROM log_tiles WHERE level = ? AND idx = ?`,
+      )
+      .raw(true),
     tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
     leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
     // Text, not CAST(entry AS BLOB): a string per row costs a third of a Buffer per row.
@@ -147,6 +155,20 @@ export function readTile(sqlite: Sqlite, level: number, idx: number): TileRow | 
 /** The served bytes of a full tile, without its interior hashes. */
 export function readTileHashes(sqlite: Sqlite, level: number, idx: number): Buffer | undefined {
   return statements(sqlite).tileHashes.get(level, idx) as Buffer | undefined;
+}
+
+/**
+ * Hex hashes of full tile (level, idx) at the given byte offsets: 64 bytes of its hashes (a position
+ * and its neighbour), then 32 bytes of its interior at each of seven offsets.
+ */
+export function readTilePath(
+  sqlite: Sqlite,
+  level: number,
+  idx: number,
+  pairAt: number,
+  interiorAt: readonly number[],
+): string[] | undefined {
+  return statements(sqlite).tilePath.get(pairAt + 1, ...interiorAt.map((at) => at + 1), level, idx) as string[] | undefined;
 }
 
 /** Roots of the full tiles [from, to) of a level, in order (fewer when some are not built). */

@@ -13,6 +13,7 @@ import {
   readLeafHashes,
   readTile,
   readTileHashes,
+  readTilePath,
   readTileRoots,
   type TileRow,
 } from './store.ts';
@@ -177,6 +178,8 @@ export class TileReader {
   private readonly cache: ReadCache;
   /** The tile read last: a proof reads up to eight hashes of each tile on its path in a row. */
   private last: { key: number; row: TileRow } | null = null;
+  /** Hex hashes read without their tile (`readPath`), by `height/index`. */
+  private readonly path = new Map<string, string>();
 
   /** `cache`: the connection's shared one by default; a private one inside a write transaction, so nothing uncommitted is remembered. */
   constructor(
@@ -210,6 +213,32 @@ export class TileReader {
     return row;
   }
 
+  /**
+   * Reads what a proof of leaf `index` needs from the leaf's full level-0 tile when that tile is not
+   * remembered: the leaf, its neighbour and its sibling at each height inside the tile, nine hashes
+   * instead of the 16 KB tile (a proof of a random leaf would otherwise read, and soon forget, a
+   * whole tile). Nothing happens for a leaf of the partial edge or of a remembered tile.
+   */
+  readPath(index: number): void {
+    const n = Math.floor(index / TILE_WIDTH);
+    if (!this.isFull(0, n) || this.cache.tiles.get(tileKey(0, n))) return;
+    const at = index % TILE_WIDTH;
+    const heights = Array.from({ length: TILE_HEIGHT - 1 }, (_, h) => h + 1);
+    const hashes = readTilePath(
+      this.sqlite,
+      0,
+      n,
+      (at & ~1) * HASH_SIZE,
+      heights.map((h) => interiorOffset(h) + ((at >> h) ^ 1) * HASH_SIZE),
+    );
+    if (!hashes)
+      throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: 0, tile_index: n });
+    const pair = index & ~1;
+    this.path.set(`0/${pair}`, hashes[0]!.slice(0, 2 * HASH_SIZE));
+    this.path.set(`0/${pair + 1}`, hashes[0]!.slice(2 * HASH_SIZE));
+    for (const h of heights) this.path.set(`${h}/${(index >> h) ^ 1}`, hashes[h]!);
+  }
+
   /** Hashes of tile level `level` at positions [start, start + count), all in one tile. */
   levelHashes(level: number, start: number, count: number): Buffer {
     const n = Math.floor(start / TILE_WIDTH);
@@ -240,6 +269,8 @@ export class TileReader {
     const start = index * 2 ** above;
     const n = Math.floor(start / TILE_WIDTH);
     if (this.isFull(level, n)) {
+      const read = level === 0 ? this.path.get(`${height}/${index}`) : undefined;
+      if (read !== undefined) return read;
       const tile = this.fullTile(level, n);
       if (above === 0) return tile.hashes.toString('hex', (start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE);
       const at = interiorOffset(above) + ((start % TILE_WIDTH) >> above) * HASH_SIZE;

@@ -12,7 +12,7 @@ import {
   TILE_WIDTH,
   type TileAddress,
 } from '../../src/transparency/tile-format.ts';
-import { entryBundle, TileReader } from '../../src/transparency/tiles.ts';
+import { entryBundle, freshReadCache, TileReader } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { growLog, publishAtSizes } from './helpers.ts';
 
@@ -181,6 +181,23 @@ describe('tiles of a published log', () => {
       const last = Math.floor(SIZE / 2 ** height) - 1;
       expect(reader().subtreeHash(height, last), `height ${height}`).toBe(mth(last * 2 ** height, (last + 1) * 2 ** height));
     }
+  });
+
+  it('property: the path of a leaf read without its tile (the leaf, its neighbour, a sibling per height) equals the reference', () => {
+    fc.assert(
+      // Leaves of full tiles (on the partial edge a sibling may reach past the tree).
+      fc.property(fc.nat({ max: Math.floor(SIZE / 256) * 256 - 1 }), (index) => {
+        const r = new TileReader(a.db.sqlite, SIZE, freshReadCache());
+        r.readPath(index);
+        expect(r.subtreeHash(0, index)).toBe(leaves[index]);
+        expect(r.subtreeHash(0, index ^ 1)).toBe(leaves[index ^ 1]);
+        for (let h = 1; h < 8; h++) {
+          const sibling = (index >> h) ^ 1;
+          expect(r.subtreeHash(h, sibling), `height ${h}`).toBe(mth(sibling * 2 ** h, (sibling + 1) * 2 ** h));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('tree roots from the tiles equal every published head', () => {
