@@ -10,7 +10,7 @@ import { appendRevocations, type NewRevocationEntry } from '../../src/log/revoca
 import { authorityMirrorInputs } from '../../src/mirror/inputs.ts';
 import { MirrorWriter } from '../../src/mirror/mirror.ts';
 import { issueTreaty } from '../../src/treaties/service.ts';
-import { formatTilePath } from '../../src/transparency/tiles.ts';
+import { formatTilePath } from '../../src/transparency/tile-format.ts';
 import { NGINX_AVAILABLE, NGINX_MISSING_REASON, startNginx } from '../../test/helpers/nginx.ts';
 import { issuer, openBenchAuthority, prng, revocationEntry, scaled, SCALE, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, mib, now, perSecond, round, type ResultRow } from '../lib/harness.ts';

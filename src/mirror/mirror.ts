@@ -7,7 +7,8 @@ import type { Sqlite } from '../db/database.ts';
 import { publishedFeed } from '../feeds/publish.ts';
 import { cosignedNote } from '../transparency/cosigned-note.ts';
 import { checkpointBySequence, latestCheckpoint } from '../transparency/service.ts';
-import { entryBundle, formatTilePath, MAX_TILE_LEVEL, TILE_WIDTH, TileReader, type TileAddress } from '../transparency/tiles.ts';
+import { formatTilePath, MAX_TILE_LEVEL, TILE_WIDTH, type TileAddress } from '../transparency/tile-format.ts';
+import { entryBundle, TileReader } from '../transparency/tiles.ts';
 import { MirrorFiles } from './files.ts';
 import { mirrorFile, routeOfPath } from './paths.ts';
 

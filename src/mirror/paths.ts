@@ -1,6 +1,6 @@
 // The URL paths a static mirror holds: each route it copies, how its file is named, what it carries and how long it may be cached.
 import path from 'node:path';
-import { parseTilePath, TILE_WIDTH } from '../transparency/tiles.ts';
+import { parseTilePath, TILE_WIDTH } from '../transparency/tile-format.ts';
 
 /**
  * How a mirrored file changes:

@@ -22,6 +22,8 @@ const MAX_CONNECTIONS = 2;
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Bytes read of an error answer's body (kept only to stay in step with the pipeline). */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Bytes read from a plain connection at once: several answers when the server is ahead. */
+const READ_BUFFER_BYTES = 256 * 1024;
 /** A gzip answer may be slightly larger than what it carries (incompressible tiles gain a header). */
 const GZIP_SLACK = 1024;
 
@@ -39,7 +41,7 @@ interface Request {
 }
 
 type BodyState =
-  | { kind: 'length'; remaining: number; chunks: Buffer[] }
+  | { kind: 'length'; remaining: number; body: Buffer }
   | { kind: 'chunked'; size: number | null; remaining: number; chunks: Buffer[]; total: number; trailer: boolean }
   | { kind: 'close'; chunks: Buffer[]; total: number };
 
@@ -66,12 +68,22 @@ class Connection {
   ) {
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    this.socket =
-      url.protocol === 'https:'
-        ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'] })
-        : net.connect({ host, port });
+    if (url.protocol === 'https:') {
+      this.socket = tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ALPNProtocols: ['http/1.1'] });
+      this.socket.on('data', (data: Buffer) => this.onData(data));
+    } else {
+      // Plain TCP reads into one buffer of this connection's, straight from the socket: no buffer
+      // allocated per read and no stream in between (every byte kept is copied out of it).
+      this.socket = net.connect({
+        host,
+        port,
+        onread: {
+          buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+          callback: (bytes: number, buffer: Uint8Array) => this.onRead(bytes, buffer),
+        },
+      });
+    }
     this.socket.setNoDelay(true);
-    this.socket.on('data', (data: Buffer) => this.onData(data));
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => this.fail(null));
   }
@@ -135,6 +147,12 @@ class Connection {
     this.source.dropped(this);
   }
 
+  private onRead(bytes: number, buffer: Uint8Array): boolean {
+    this.onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+    return true;
+  }
+
+  /** Bytes from the server; `data` is only valid during the call (what is kept is copied). */
   private onData(data: Buffer): void {
     let at = 0;
     while (at < data.length && !this.closed) {
@@ -193,7 +211,7 @@ class Connection {
     this.head = { status: code, gzip, close, limit };
     const length = headers.get('content-length');
     const chunked = /chunked/i.test(headers.get('transfer-encoding') ?? '');
-    if (code === 204 || code === 304) this.body = { kind: 'length', remaining: 0, chunks: [] };
+    if (code === 204 || code === 304) this.body = { kind: 'length', remaining: 0, body: Buffer.alloc(0) };
     else if (chunked) this.body = { kind: 'chunked', size: null, remaining: 0, chunks: [], total: 0, trailer: false };
     else if (length !== undefined) {
       if (!/^[0-9]{1,15}$/.test(length)) {
@@ -204,9 +222,10 @@ class Connection {
         this.tooLarge(code);
         return data.length;
       }
-      this.body = { kind: 'length', remaining: Number(length), chunks: [] };
+      // An ArrayBuffer of its own for every answer, filled as the bytes arrive.
+      this.body = { kind: 'length', remaining: Number(length), body: Buffer.allocUnsafeSlow(Number(length)) };
     } else this.body = { kind: 'close', chunks: [], total: 0 };
-    if (this.body.kind === 'length' && this.body.remaining === 0) this.finish(Buffer.alloc(0));
+    if (this.body.kind === 'length' && this.body.remaining === 0) this.finish(this.body.body);
     return at + consumed;
   }
 
@@ -214,13 +233,13 @@ class Connection {
     const body = this.body!;
     if (body.kind === 'length') {
       const take = Math.min(body.remaining, data.length - at);
-      body.chunks.push(data.subarray(at, at + take));
+      data.copy(body.body, body.body.length - body.remaining, at, at + take);
       body.remaining -= take;
-      if (body.remaining === 0) this.finish(body.chunks.length === 1 ? body.chunks[0]! : Buffer.concat(body.chunks));
+      if (body.remaining === 0) this.finish(body.body);
       return at + take;
     }
     if (body.kind === 'close') {
-      body.chunks.push(data.subarray(at));
+      body.chunks.push(Buffer.from(data.subarray(at)));
       body.total += data.length - at;
       if (body.total > this.head!.limit) this.tooLarge(this.head!.status);
       return data.length;
@@ -232,7 +251,7 @@ class Connection {
   private readChunked(body: Extract<BodyState, { kind: 'chunked' }>, data: Buffer, at: number): number {
     if (body.size !== null && body.remaining > 0) {
       const take = Math.min(body.remaining, data.length - at);
-      body.chunks.push(data.subarray(at, at + take));
+      body.chunks.push(Buffer.from(data.subarray(at, at + take)));
       body.remaining -= take;
       return at + take;
     }

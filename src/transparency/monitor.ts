@@ -14,7 +14,7 @@ import {
   type NoteSignature,
   type NoteVerifier,
 } from '../authority/signed-note.ts';
-import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_WIDTH } from './tiles.ts';
+import { bundleLeafDigests, formatTilePath, HASH_SIZE, MAX_TILE_LEVEL, TILE_WIDTH } from './tile-format.ts';
 
 /** Failures that mean the log misbehaved: it served something its signed checkpoint does not vouch for. */
 export const LOG_FAILURE_CODES = [

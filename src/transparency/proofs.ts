@@ -4,71 +4,94 @@ import { EMPTY_ROOT, nodeHash } from '../log/merkle.ts';
 /** Hex hash of the perfect subtree of height `height` at position `index` of the tree being proved. */
 export type SubtreeHashes = (height: number, index: number) => string;
 
+/**
+ * Remembers hashes of ranges that are not perfect subtrees, keyed `lo/hi`: the ranges along a tree's
+ * right edge, which every proof in that tree needs. A range's hash never changes once its leaves do not.
+ */
+export interface RangeMemo {
+  get(key: string): string | undefined;
+  set(key: string, hash: string): void;
+}
+
+const TWO_31 = 2 ** 31;
+
 /** Largest power of two strictly below n (n ≥ 2). */
 function splitPoint(n: number): number {
-  let k = 1;
+  if (n <= TWO_31) return 2 ** (31 - Math.clz32(n - 1));
+  let k = TWO_31;
   while (k * 2 < n) k *= 2;
   return k;
 }
 
 function isPowerOfTwo(n: number): boolean {
-  return n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+  if (n < TWO_31) return n > 0 && (n & (n - 1)) === 0;
+  return 2 ** Math.round(Math.log2(n)) === n;
 }
 
 /**
  * MTH(D[lo:hi]) for a range that is a node of some RFC 6962 tree (lo a multiple of the split
- * sizes above it): perfect subtrees come from `hashes`, the rest is combined here.
+ * sizes above it): perfect subtrees come from `hashes`, the rest is combined here (or remembered in `memo`).
  */
-export function rangeHash(hashes: SubtreeHashes, lo: number, hi: number): string {
+export function rangeHash(hashes: SubtreeHashes, lo: number, hi: number, memo?: RangeMemo): string {
   const n = hi - lo;
   if (n === 0) return EMPTY_ROOT;
   if (isPowerOfTwo(n) && lo % n === 0) return hashes(Math.log2(n), lo / n);
+  const key = memo ? `${lo}/${hi}` : '';
+  const known = memo?.get(key);
+  if (known !== undefined) return known;
   const k = splitPoint(n);
-  return nodeHash(rangeHash(hashes, lo, lo + k), rangeHash(hashes, lo + k, hi));
+  const hash = nodeHash(rangeHash(hashes, lo, lo + k, memo), rangeHash(hashes, lo + k, hi, memo));
+  memo?.set(key, hash);
+  return hash;
 }
 
-/** PATH(m, D[lo:hi]) of RFC 9162 §2.1.3.1, leaf side first. */
-function path(hashes: SubtreeHashes, m: number, lo: number, hi: number, out: string[]): void {
-  if (hi - lo === 1) return;
-  const k = splitPoint(hi - lo);
-  if (m < lo + k) {
-    path(hashes, m, lo, lo + k, out);
-    out.push(rangeHash(hashes, lo + k, hi));
-  } else {
-    path(hashes, m, lo + k, hi, out);
-    out.push(rangeHash(hashes, lo, lo + k));
+/** PATH(m, D[0:size]) of RFC 9162 §2.1.3.1, leaf side first (iterative: the sibling of each split on the way down, then reversed). */
+function path(hashes: SubtreeHashes, m: number, size: number, out: string[], memo?: RangeMemo): void {
+  const siblings: number[] = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = splitPoint(hi - lo);
+    if (m < lo + k) {
+      siblings.push(lo + k, hi);
+      hi = lo + k;
+    } else {
+      siblings.push(lo, lo + k);
+      lo += k;
+    }
   }
+  for (let i = siblings.length - 2; i >= 0; i -= 2) out.push(rangeHash(hashes, siblings[i]!, siblings[i + 1]!, memo));
 }
 
 /** The inclusion proof of leaf `index` in the tree of the first `size` leaves (hex hashes). */
-export function inclusionProof(hashes: SubtreeHashes, index: number, size: number): string[] {
+export function inclusionProof(hashes: SubtreeHashes, index: number, size: number, memo?: RangeMemo): string[] {
   if (!(index >= 0 && index < size)) throw new RangeError('index must be below size');
   const out: string[] = [];
-  path(hashes, index, 0, size, out);
+  path(hashes, index, size, out, memo);
   return out;
 }
 
 /** SUBPROOF(m, D[lo:hi], b) of RFC 9162 §2.1.4.1. */
-function subproof(hashes: SubtreeHashes, m: number, lo: number, hi: number, complete: boolean, out: string[]): void {
+function subproof(hashes: SubtreeHashes, m: number, lo: number, hi: number, complete: boolean, out: string[], memo?: RangeMemo): void {
   if (lo + m === hi) {
-    if (!complete) out.push(rangeHash(hashes, lo, hi));
+    if (!complete) out.push(rangeHash(hashes, lo, hi, memo));
     return;
   }
   const k = splitPoint(hi - lo);
   if (m <= k) {
-    subproof(hashes, m, lo, lo + k, complete, out);
-    out.push(rangeHash(hashes, lo + k, hi));
+    subproof(hashes, m, lo, lo + k, complete, out, memo);
+    out.push(rangeHash(hashes, lo + k, hi, memo));
   } else {
-    subproof(hashes, m - k, lo + k, hi, false, out);
-    out.push(rangeHash(hashes, lo, lo + k));
+    subproof(hashes, m - k, lo + k, hi, false, out, memo);
+    out.push(rangeHash(hashes, lo, lo + k, memo));
   }
 }
 
 /** The consistency proof from the tree of `from` leaves to the tree of `to` leaves (0 < from ≤ to). */
-export function consistencyProof(hashes: SubtreeHashes, from: number, to: number): string[] {
+export function consistencyProof(hashes: SubtreeHashes, from: number, to: number, memo?: RangeMemo): string[] {
   if (!(from > 0 && from <= to)) throw new RangeError('consistency needs 0 < from ≤ to');
   const out: string[] = [];
-  if (from < to) subproof(hashes, from, 0, to, true, out);
+  if (from < to) subproof(hashes, from, 0, to, true, out, memo);
   return out;
 }
 

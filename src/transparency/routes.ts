@@ -17,7 +17,8 @@ import {
   logKeys,
   tilesServing,
 } from './service.ts';
-import { entryBundle, parseTilePath, TILE_WIDTH } from './tiles.ts';
+import { parseTilePath, TILE_WIDTH } from './tile-format.ts';
+import { entryBundle } from './tiles.ts';
 import { cosignedNote } from './cosigned-note.ts';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -39,6 +39,18 @@ export const logTiles = sqliteTable(
   (t) => [primaryKey({ columns: [t.level, t.idx] })],
 );
 
+/**
+ * Full entry bundles (C2SP tlog-tiles `tile/entries/N`) of the published part of the log, written
+ * with the level-0 tile of the same index, so serving one is one row read instead of 256 entries
+ * framed again. Partial bundles are assembled on request from the log entries.
+ */
+export const logEntryBundles = sqliteTable('log_entry_bundles', {
+  /** The bundle index N: entries [256·N, 256·N + 256). */
+  idx: integer('idx').primaryKey(),
+  /** Each entry's JCS bytes behind a big-endian uint16 length, exactly as served. */
+  bundle: blob('bundle', { mode: 'buffer' }).notNull(),
+});
+
 /** Issuers whose feeds this authority imports only with a consistency proof (set by the first proof or checkpoint that verifies), with the last checkpoint seen. */
 export const issuerLogProofs = sqliteTable('issuer_log_proofs', {
   issuerSovereignId: text('issuer_sovereign_id').primaryKey(),

@@ -14,6 +14,7 @@ import {
   insertMetaValue,
   readAuditHead,
   readCheckpoint,
+  inReadTransaction,
   readDataVersion,
   readEntriesById,
   readLatestCheckpoint,
@@ -22,7 +23,8 @@ import {
   readUncheckpointedFeeds,
   type CheckpointRow,
 } from './store.ts';
-import { buildTiles, forgetTileReads, freshReadCache, TileReader, tileExists, type TileAddress } from './tiles.ts';
+import { tileExists, type TileAddress } from './tile-format.ts';
+import { buildTiles, forgetTileReads, freshReadCache, TileReader } from './tiles.ts';
 import { cosignedNote } from './cosigned-note.ts';
 
 type LogDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity'>;
@@ -69,7 +71,7 @@ export function logHashes(reader: TileReader): SubtreeHashes {
 
 /** Hex root of the first `size` leaves, from the tiles of the published tree of `reader`. */
 export function treeRoot(reader: TileReader, size: number = reader.size): string {
-  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(reader), 0, size);
+  return size === 0 ? EMPTY_ROOT : rangeHash(logHashes(reader), 0, size, reader.ranges);
 }
 
 /** A reader over the tiles of the latest checkpoint. */
@@ -112,12 +114,7 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
   forgetTileReads(sqlite);
   latestSeen.delete(sqlite);
   buildTiles(sqlite, feed.size);
-  if (`sha256:${treeRoot(new TileReader(sqlite, feed.size, freshReadCache()))}` !== feed.rootHash) {
-    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', {
-      sequence: feed.sequence,
-      log_size: feed.size,
-    });
-  }
+  checkTiles(sqlite, feed);
   const origin = logOrigin(deps);
   if (readMetaValue(sqlite, ORIGIN_META) === undefined) insertMetaValue(sqlite, ORIGIN_META, origin);
   const audit = readAuditHead(sqlite);
@@ -133,6 +130,16 @@ export function recordCheckpoint(deps: LogDeps, feed: { sequence: number; size: 
   };
   insertCheckpoint(sqlite, row);
   return row;
+}
+
+/** Refuses tiles that do not hash to a signed (or about to be signed) tree head. Runs inside the transaction that built them. */
+function checkTiles(sqlite: Sqlite, head: { sequence: number; size: number; rootHash: string }): void {
+  if (`sha256:${treeRoot(new TileReader(sqlite, head.size, freshReadCache()))}` !== head.rootHash) {
+    throw new AppError('revocation_log_corrupt', 'the log tiles do not hash to the published tree head', {
+      sequence: head.sequence,
+      log_size: head.size,
+    });
+  }
 }
 
 /**
@@ -152,9 +159,9 @@ export function storeCheckpointCopy(sqlite: Sqlite, row: CheckpointRow, origin: 
 }
 
 /**
- * Brings the transparency view up to the published feeds: builds missing tiles and signs a
- * checkpoint for every published feed that has none (feeds published before checkpoints existed).
- * Idempotent; run when the app starts.
+ * Brings the transparency view up to the published feeds: builds missing tiles and bundles, checks
+ * them against the latest checkpoint, and signs a checkpoint for every published feed that has none
+ * (feeds published before checkpoints existed). Idempotent; run when the app starts.
  */
 export function catchUpLog(deps: LogDeps): { tiles: number; checkpoints: number } {
   checkLogOrigin(deps);
@@ -163,6 +170,8 @@ export function catchUpLog(deps: LogDeps): { tiles: number; checkpoints: number 
     .transaction(() => {
       const missing = readUncheckpointedFeeds(sqlite);
       const tiles = buildTiles(sqlite, readPublishedSize(sqlite));
+      const latest = readLatestCheckpoint(sqlite);
+      if (tiles > 0 && latest) checkTiles(sqlite, { sequence: latest.sequence, size: latest.tree_size, rootHash: latest.root_hash });
       if (missing.length > 0 && deps.identity.signingKeys.length > 0) {
         for (const feed of missing) recordCheckpoint(deps, { sequence: feed.sequence, size: feed.log_size, rootHash: feed.root_hash });
         return { tiles, checkpoints: missing.length };
@@ -223,19 +232,22 @@ export interface InclusionProofResponse {
 
 /** An inclusion proof for a published leaf; `size` defaults to the latest checkpoint's. */
 export function inclusionProofFor(sqlite: Sqlite, index: number, size?: number): InclusionProofResponse {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const latest = checkpoint.tree_size;
-  const treeSize = size ?? latest;
-  if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
-  if (index >= treeSize) throw proofRangeError('index must be below size', latest);
-  const hashes = logHashes(tiles);
-  return {
-    index,
-    size: treeSize,
-    leaf_hash: ref(hashes(0, index)),
-    root_hash: treeSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, treeSize)),
-    proof: inclusionProof(hashes, index, treeSize).map(ref),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const latest = checkpoint.tree_size;
+    const treeSize = size ?? latest;
+    if (treeSize > latest) throw proofRangeError('size is beyond the latest checkpoint', latest);
+    if (index >= treeSize) throw proofRangeError('index must be below size', latest);
+    tiles.readPath(index);
+    const hashes = logHashes(tiles);
+    return {
+      index,
+      size: treeSize,
+      leaf_hash: ref(hashes(0, index)),
+      root_hash: treeSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, treeSize)),
+      proof: inclusionProof(hashes, index, treeSize, tiles.ranges).map(ref),
+    };
+  });
 }
 
 export interface ConsistencyProofResponse {
@@ -248,18 +260,20 @@ export interface ConsistencyProofResponse {
 
 /** A consistency proof between two published sizes; `to` defaults to the latest checkpoint's. */
 export function consistencyProofFor(sqlite: Sqlite, from: number, to?: number): ConsistencyProofResponse {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const latest = checkpoint.tree_size;
-  const toSize = to ?? latest;
-  if (toSize > latest) throw proofRangeError('to is beyond the latest checkpoint', latest);
-  if (from < 1 || from > toSize) throw proofRangeError('from must be at least 1 and at most to', latest);
-  return {
-    from,
-    to: toSize,
-    from_root_hash: ref(treeRoot(tiles, from)),
-    to_root_hash: toSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, toSize)),
-    proof: consistencyProof(logHashes(tiles), from, toSize).map(ref),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const latest = checkpoint.tree_size;
+    const toSize = to ?? latest;
+    if (toSize > latest) throw proofRangeError('to is beyond the latest checkpoint', latest);
+    if (from < 1 || from > toSize) throw proofRangeError('from must be at least 1 and at most to', latest);
+    return {
+      from,
+      to: toSize,
+      from_root_hash: ref(treeRoot(tiles, from)),
+      to_root_hash: toSize === latest ? checkpoint.root_hash : ref(treeRoot(tiles, toSize)),
+      proof: consistencyProof(logHashes(tiles), from, toSize, tiles.ranges).map(ref),
+    };
+  });
 }
 
 /** At most this many log entries answer one id (an id is normally revoked once). */
@@ -267,23 +281,26 @@ export const MAX_ENTRIES_PER_ID = 16;
 
 /** Published log entries that revoke `id`, each with its inclusion proof to the latest checkpoint (which is included). */
 export function entriesWithProof(sqlite: Sqlite, id: string) {
-  const { checkpoint, tiles } = latestTiles(sqlite);
-  const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
-  if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
-  const hashes = logHashes(tiles);
-  return {
-    id,
-    checkpoint: {
-      sequence: checkpoint.sequence,
-      size: checkpoint.tree_size,
-      root_hash: checkpoint.root_hash,
-      note: cosignedNote(sqlite, checkpoint),
-    },
-    entries: rows.map((row) => ({
-      index: row.idx,
-      entry: JSON.parse(row.entry) as Record<string, unknown>,
-      leaf_hash: ref(row.leaf_hash),
-      proof: inclusionProof(hashes, row.idx, checkpoint.tree_size).map(ref),
-    })),
-  };
+  return inReadTransaction(sqlite, () => {
+    const { checkpoint, tiles } = latestTiles(sqlite);
+    const rows = readEntriesById(sqlite, id, checkpoint.tree_size, MAX_ENTRIES_PER_ID);
+    if (rows.length === 0) throw new AppError('log_entry_not_found', 'no published log entry revokes this id', { id });
+    for (const row of rows) tiles.readPath(row.idx);
+    const hashes = logHashes(tiles);
+    return {
+      id,
+      checkpoint: {
+        sequence: checkpoint.sequence,
+        size: checkpoint.tree_size,
+        root_hash: checkpoint.root_hash,
+        note: cosignedNote(sqlite, checkpoint),
+      },
+      entries: rows.map((row) => ({
+        index: row.idx,
+        entry: JSON.parse(row.entry) as Record<string, unknown>,
+        leaf_hash: ref(row.leaf_hash),
+        proof: inclusionProof(hashes, row.idx, checkpoint.tree_size, tiles.ranges).map(ref),
+      })),
+    };
+  });
 }

@@ -1,4 +1,4 @@
-// All SQL of the transparency domain: tiles, checkpoints, cosignature lines, and the reads it makes of the revocation log, feeds and issuer log proofs.
+// All SQL of the transparency domain: tiles, entry bundles, checkpoints, cosignature lines, and the reads it makes of the revocation log, feeds and issuer log proofs.
 //
 // What a second backend must guarantee to implement this store:
 // - One writer at a time (serving lock, BEGIN IMMEDIATE). Tiles and a checkpoint are written inside
@@ -8,7 +8,8 @@
 //   entries, the full tile count and the audit head (`readAuditHead`, from the audit store) in the
 //   transaction that writes the checkpoint, so it commits to exactly the log and audit chain that
 //   transaction sees.
-// - Full tiles are immutable once written; (level, idx) and a checkpoint's sequence are unique.
+// - Full tiles and full entry bundles are immutable once written; (level, idx), a bundle's idx and a
+//   checkpoint's sequence are unique. Bundles are written in the same transaction as the tiles.
 // - `readDataVersion` changes whenever another connection commits (SQLite's PRAGMA data_version);
 //   another backend needs an equivalent change counter, or the latest checkpoint is not cached.
 // - Reads outside a transaction need one consistent snapshot each and take no lock.
@@ -39,9 +40,14 @@ interface Statements {
   insertTile: Statement<unknown[]>;
   tile: Statement<unknown[]>;
   tileHashes: Statement<unknown[]>;
+  tilePath: Statement<unknown[]>;
   tileRoots: Statement<unknown[]>;
   leafHashes: Statement<unknown[]>;
   entryTexts: Statement<unknown[]>;
+  leafTileSource: Statement<unknown[]>;
+  fullBundleCount: Statement<unknown[]>;
+  insertBundle: Statement<unknown[]>;
+  bundle: Statement<unknown[]>;
   entriesById: Statement<unknown[]>;
   insertCheckpoint: Statement<unknown[]>;
   latestCheckpoint: Statement<unknown[]>;
@@ -64,9 +70,31 @@ const statements = perConnection(
     insertTile: sqlite.prepare('INSERT INTO log_tiles (level, idx, root, hashes, interior) VALUES (?, ?, ?, ?, ?)'),
     tile: sqlite.prepare('SELECT hashes, interior FROM log_tiles WHERE level = ? AND idx = ?'),
     tileHashes: sqlite.prepare('SELECT hashes FROM log_tiles WHERE level = ? AND idx = ?').pluck(),
+    // Nine hashes of a tile as hex, cut out by SQLite: no 16 KB row crosses into JavaScript.
+    tilePath: sqlite
+      .prepare(
+        `SELECT lower(hex(substr(hashes, ?, 64))), ${Array.from({ length: 7 }, () => 'lower(hex(substr(interior, ?, 32)))').join(', ')}
+         FROM log_tiles WHERE level = ? AND idx = ?`,
+      )
+      .raw(true),
     tileRoots: sqlite.prepare('SELECT root FROM log_tiles WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck(),
     leafHashes: sqlite.prepare('SELECT leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    // Text, not CAST(entry AS BLOB): a string per row costs a third of a Buffer per row.
     entryTexts: sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    // One row for a whole level-0 tile: two blobs instead of 512 values. JCS text never holds a raw
+    // newline, so newlines separate the entries' UTF-8 bytes. The rows reach both aggregates one by
+    // one in index order (the ordered subquery is not flattened into the aggregate), so entry i and
+    // leaf hash i are of the same row; the tree built from these leaves is checked against its signed
+    // root (recordCheckpoint, catchUpLog), so a different order could not go unnoticed.
+    leafTileSource: sqlite
+      .prepare(
+        `SELECT count(*), CAST(string_agg(entry, char(10)) AS BLOB), unhex(string_agg(leaf_hash, ''))
+         FROM (SELECT entry, leaf_hash FROM revocation_log WHERE idx >= ? AND idx < ? ORDER BY idx)`,
+      )
+      .raw(true),
+    fullBundleCount: sqlite.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entry_bundles').pluck(),
+    insertBundle: sqlite.prepare('INSERT INTO log_entry_bundles (idx, bundle) VALUES (?, ?)'),
+    bundle: sqlite.prepare('SELECT bundle FROM log_entry_bundles WHERE idx = ?').pluck(),
     entriesById: sqlite.prepare('SELECT idx, entry, leaf_hash FROM revocation_log WHERE id = ? AND idx < ? ORDER BY idx LIMIT ?'),
     insertCheckpoint: sqlite.prepare(
       'INSERT INTO log_checkpoints (sequence, tree_size, root_hash, audit_seq, audit_hash, note, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -101,6 +129,16 @@ const statements = perConnection(
   }),
 );
 
+const readTransactions = perConnection((sqlite) => sqlite.transaction((read: () => unknown) => read()));
+
+/**
+ * Runs `read` in one read transaction: its statements see one snapshot, and the snapshot (in WAL
+ * mode, a read lock and a look at the log's index) is taken once rather than once per statement.
+ */
+export function inReadTransaction<T>(sqlite: Sqlite, read: () => T): T {
+  return sqlite.inTransaction ? read() : (readTransactions(sqlite)(read) as T);
+}
+
 /** Number of full tiles stored at a level (they are built in order, so also the next index to build). */
 export function fullTileCount(sqlite: Sqlite, level: number): number {
   return statements(sqlite).fullTileCount.get(level) as number;
@@ -119,6 +157,20 @@ export function readTileHashes(sqlite: Sqlite, level: number, idx: number): Buff
   return statements(sqlite).tileHashes.get(level, idx) as Buffer | undefined;
 }
 
+/**
+ * Hex hashes of full tile (level, idx) at the given byte offsets: 64 bytes of its hashes (a position
+ * and its neighbour), then 32 bytes of its interior at each of seven offsets.
+ */
+export function readTilePath(
+  sqlite: Sqlite,
+  level: number,
+  idx: number,
+  pairAt: number,
+  interiorAt: readonly number[],
+): string[] | undefined {
+  return statements(sqlite).tilePath.get(pairAt + 1, ...interiorAt.map((at) => at + 1), level, idx) as string[] | undefined;
+}
+
 /** Roots of the full tiles [from, to) of a level, in order (fewer when some are not built). */
 export function readTileRoots(sqlite: Sqlite, level: number, from: number, to: number): Buffer[] {
   return statements(sqlite).tileRoots.all(level, from, to) as Buffer[];
@@ -129,9 +181,29 @@ export function readLeafHashes(sqlite: Sqlite, from: number, to: number): string
   return statements(sqlite).leafHashes.all(from, to) as string[];
 }
 
-/** JCS texts of log entries [from, to), in index order. */
+/** JCS texts of log entries [from, to), in index order (fewer when entries are missing). */
 export function readEntryTexts(sqlite: Sqlite, from: number, to: number): string[] {
   return statements(sqlite).entryTexts.all(from, to) as string[];
+}
+
+/** Log entries [from, to) at once: how many there are, their JCS texts (UTF-8) joined by newlines, and their leaf hashes as bytes, in index order. */
+export function readLeafTileSource(sqlite: Sqlite, from: number, to: number): { count: number; entries: Buffer; leafHashes: Buffer } {
+  const [count, entries, leafHashes] = statements(sqlite).leafTileSource.get(from, to) as [number, Buffer | null, Buffer | null];
+  return { count, entries: entries ?? Buffer.alloc(0), leafHashes: leafHashes ?? Buffer.alloc(0) };
+}
+
+/** Number of full entry bundles stored (they are built in order, so also the next index to build). */
+export function fullBundleCount(sqlite: Sqlite): number {
+  return statements(sqlite).fullBundleCount.get() as number;
+}
+
+export function insertBundle(sqlite: Sqlite, idx: number, bundle: Buffer): void {
+  statements(sqlite).insertBundle.run(idx, bundle);
+}
+
+/** The stored bytes of the full entry bundle `idx`. */
+export function readBundle(sqlite: Sqlite, idx: number): Buffer | undefined {
+  return statements(sqlite).bundle.get(idx) as Buffer | undefined;
 }
 
 export interface LogEntryRow {

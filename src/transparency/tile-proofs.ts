@@ -1,7 +1,7 @@
 // Proofs computed from a log's tiles, the way a tlog-tiles client does: for sources that serve files only (a static mirror), not JSON proofs.
 import { appendLeafDigests, EMPTY_ROOT, emptyFrontier } from '../log/merkle.ts';
 import { consistencyProof, type SubtreeHashes } from './proofs.ts';
-import { formatTilePath, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH } from './tiles.ts';
+import { formatTilePath, HASH_SIZE, TILE_HEIGHT, TILE_WIDTH } from './tile-format.ts';
 
 /**
  * Subtree hashes (hex) read from fetched tiles (`level/index` → the tile's bytes; a wider tile of a

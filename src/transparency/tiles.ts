@@ -1,78 +1,27 @@
-// The revocation log as C2SP tlog-tiles (height 8): tile paths, building full tiles as the log is published, and reading tiles, entry bundles and subtree hashes.
-import { hash } from 'node:crypto';
+// The revocation log as C2SP tlog-tiles (height 8) in storage: building full tiles and entry bundles as the log is published, and reading tiles, entry bundles and subtree hashes.
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeafDigests, emptyFrontier, nodeDigest } from '../log/merkle.ts';
 import {
+  fullBundleCount,
   fullTileCount,
+  insertBundle,
   insertTile,
+  readBundle,
   readEntryTexts,
+  readLeafTileSource,
   readLeafHashes,
   readTile,
   readTileHashes,
+  readTilePath,
   readTileRoots,
   type TileRow,
 } from './store.ts';
+import type { RangeMemo } from './proofs.ts';
+import { frameJoinedEntries, HASH_SIZE, MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, type TileAddress } from './tile-format.ts';
 
-export const TILE_HEIGHT = 8;
-export const TILE_WIDTH = 256;
-export const HASH_SIZE = 32;
 const FULL_TILE_BYTES = TILE_WIDTH * HASH_SIZE;
 const INTERIOR_BYTES = (TILE_WIDTH - 1) * HASH_SIZE;
-
-/** Highest level a tile can have in a log whose size is a safe integer (256^7 > 2^53). */
-export const MAX_TILE_LEVEL = 6;
-
-/** A tile (level 0–63) or an entry bundle (`level: 'entries'`), with its width (256 when full). */
-export interface TileAddress {
-  level: number | 'entries';
-  index: number;
-  width: number;
-}
-
-/** `<L>/<N>[.p/<W>]` or `entries/<N>[.p/<W>]`, with N in 3-digit groups, all but the last prefixed by `x`. */
-export function formatTilePath(tile: TileAddress): string {
-  let n = tile.index;
-  let digits = String(n % 1000).padStart(3, '0');
-  while (n >= 1000) {
-    n = Math.floor(n / 1000);
-    digits = `x${String(n % 1000).padStart(3, '0')}/${digits}`;
-  }
-  return `${tile.level}/${digits}${tile.width === TILE_WIDTH ? '' : `.p/${tile.width}`}`;
-}
-
-/**
- * Parses the part of a tile URL after `tile/`; null unless it is in the one canonical form
- * (`formatTilePath` gives it back unchanged), so each tile has exactly one URL.
- */
-export function parseTilePath(path: string): TileAddress | null {
-  const parts = path.split('/');
-  if (parts.length < 2 || parts.length > 12) return null;
-  const levelText = parts[0]!;
-  let level: number | 'entries';
-  if (levelText === 'entries') level = 'entries';
-  else if (/^(0|[1-9][0-9]?)$/.test(levelText) && Number(levelText) <= 63) level = Number(levelText);
-  else return null;
-  let width = TILE_WIDTH;
-  let groups = parts.slice(1);
-  const last = groups[groups.length - 2];
-  if (last?.endsWith('.p')) {
-    const w = groups[groups.length - 1]!;
-    if (!/^[1-9][0-9]{0,2}$/.test(w) || Number(w) >= TILE_WIDTH) return null;
-    width = Number(w);
-    groups = [...groups.slice(0, -2), last.slice(0, -2)];
-  }
-  let index = 0;
-  for (let i = 0; i < groups.length; i++) {
-    const group = groups[i]!;
-    const match = (i < groups.length - 1 ? /^x([0-9]{3})$/ : /^([0-9]{3})$/).exec(group);
-    if (!match) return null;
-    index = index * 1000 + Number(match[1]);
-  }
-  if (!Number.isSafeInteger(index)) return null;
-  const tile = { level, index, width };
-  return formatTilePath(tile) === path ? tile : null;
-}
 
 /** The 255 interior hashes of a full tile, level by level (128, 64, …, 1), built with the feeds' node hashing. */
 export function tileInterior(hashes: Buffer): Buffer {
@@ -93,37 +42,71 @@ function interiorOffset(height: number): number {
   return (TILE_WIDTH - ((2 * TILE_WIDTH) >> height)) * HASH_SIZE;
 }
 
-/** The hashes a full tile at `level`, index `n` is made of, read from the level below. */
+/** The hashes a full tile at `level` ≥ 1, index `n` is made of: the roots of 256 full tiles of the level below. */
 function tileSourceHashes(sqlite: Sqlite, level: number, n: number): Buffer {
   const from = n * TILE_WIDTH;
-  const to = from + TILE_WIDTH;
-  if (level === 0) {
-    const leaves = readLeafHashes(sqlite, from, to);
-    if (leaves.length !== TILE_WIDTH)
-      throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { tile_level: 0, tile_index: n });
-    const out = Buffer.allocUnsafe(FULL_TILE_BYTES);
-    for (let i = 0; i < TILE_WIDTH; i++) out.write(leaves[i]!, i * HASH_SIZE, 'hex');
-    return out;
-  }
-  const roots = readTileRoots(sqlite, level - 1, from, to);
+  const roots = readTileRoots(sqlite, level - 1, from, from + TILE_WIDTH);
   if (roots.length !== TILE_WIDTH) throw new Error(`tile ${level - 1}/${from}… is missing below tile ${level}/${n}`);
   return Buffer.concat(roots, FULL_TILE_BYTES);
 }
 
+function storeTile(sqlite: Sqlite, level: number, n: number, hashes: Buffer): void {
+  const interior = tileInterior(hashes);
+  insertTile(sqlite, level, n, interior.subarray(INTERIOR_BYTES - HASH_SIZE), hashes, interior);
+}
+
+/** The bundle of `count` newline-joined entries from index `from`; an entry with a raw newline is no JCS text. */
+function framedOrCorrupt(joined: Buffer, count: number, from: number): Buffer {
+  const bundle = frameJoinedEntries(joined, count);
+  if (!bundle)
+    throw new AppError('revocation_log_corrupt', 'a revocation log entry is not canonical JSON (it holds a raw newline)', {
+      from,
+      to: from + count,
+    });
+  return bundle;
+}
+
 /**
- * Stores every full tile of the first `size` leaves that is not stored yet, lowest level first (a
- * full tile needs the full tiles below it). Must run inside the caller's transaction, and only for
- * a published size: full tiles are immutable once served. Returns the number of tiles written.
+ * Stores the level-0 tiles and the entry bundles of the first `leafTiles` × 256 entries that are not
+ * stored yet. One read of 256 entries gives both; a log whose tiles were built before bundles were
+ * stored gets its bundles here, from entries checked against the stored tile. Returns the number of
+ * tiles written.
+ */
+function buildLeafTiles(sqlite: Sqlite, leafTiles: number): number {
+  const tilesFrom = fullTileCount(sqlite, 0);
+  const bundlesFrom = fullBundleCount(sqlite);
+  let written = 0;
+  for (let n = Math.min(tilesFrom, bundlesFrom); n < leafTiles; n++) {
+    const from = n * TILE_WIDTH;
+    const source = readLeafTileSource(sqlite, from, from + TILE_WIDTH);
+    if (source.count !== TILE_WIDTH || source.leafHashes.length !== FULL_TILE_BYTES)
+      throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { tile_level: 0, tile_index: n });
+    if (n >= bundlesFrom) {
+      if (n < tilesFrom && !readTileHashes(sqlite, 0, n)?.equals(source.leafHashes))
+        throw new AppError('revocation_log_corrupt', 'the log entries do not hash to their stored tile', { tile_level: 0, tile_index: n });
+      insertBundle(sqlite, n, framedOrCorrupt(source.entries, TILE_WIDTH, from));
+    }
+    if (n >= tilesFrom) {
+      storeTile(sqlite, 0, n, source.leafHashes);
+      written++;
+    }
+  }
+  return written;
+}
+
+/**
+ * Stores every full tile and full entry bundle of the first `size` leaves that is not stored yet,
+ * lowest level first (a full tile needs the full tiles below it). Must run inside the caller's
+ * transaction, and only for a published size: full tiles and bundles are immutable once served.
+ * Returns the number of tiles written.
  */
 export function buildTiles(sqlite: Sqlite, size: number): number {
   if (!sqlite.inTransaction) throw new Error('buildTiles must run inside a transaction');
-  let written = 0;
-  for (let level = 0, span = TILE_WIDTH; level <= MAX_TILE_LEVEL && span <= size; level++, span *= TILE_WIDTH) {
+  let written = buildLeafTiles(sqlite, Math.floor(size / TILE_WIDTH));
+  for (let level = 1, span = TILE_WIDTH ** 2; level <= MAX_TILE_LEVEL && span <= size; level++, span *= TILE_WIDTH) {
     const want = Math.floor(size / span);
     for (let n = fullTileCount(sqlite, level); n < want; n++) {
-      const hashes = tileSourceHashes(sqlite, level, n);
-      const interior = tileInterior(hashes);
-      insertTile(sqlite, level, n, interior.subarray(INTERIOR_BYTES - HASH_SIZE), hashes, interior);
+      storeTile(sqlite, level, n, tileSourceHashes(sqlite, level, n));
       written++;
     }
   }
@@ -131,11 +114,11 @@ export function buildTiles(sqlite: Sqlite, size: number): number {
 }
 
 /** A bounded map that forgets the least recently used entry. */
-class Lru<V> {
-  private readonly map = new Map<string, V>();
+class Lru<K, V> {
+  private readonly map = new Map<K, V>();
   constructor(private readonly limit: number) {}
 
-  get(key: string): V | undefined {
+  get(key: K): V | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {
       this.map.delete(key);
@@ -144,26 +127,32 @@ class Lru<V> {
     return value;
   }
 
-  set(key: string, value: V): void {
+  set(key: K, value: V): void {
     if (this.map.size >= this.limit) this.map.delete(this.map.keys().next().value!);
     this.map.set(key, value);
   }
 }
+
+/** A number naming full tile `n` of `level` (0–MAX_TILE_LEVEL): cheaper to build and look up than a string. */
+const tileKey = (level: number, n: number) => n * 8 + level;
 
 /**
  * What a connection remembers between requests. Everything here is immutable once the tree it
  * belongs to is published — a full tile, the hash of a complete subtree — so no entry is ever stale.
  */
 export interface ReadCache {
-  tiles: Lru<TileRow>;
+  /** Full tiles by `tileKey`. */
+  tiles: Lru<number, TileRow>;
   /** Hex hashes of complete subtrees of height ≥ 8 and on the partial edge (the levels every proof shares). */
-  subtrees: Lru<string>;
+  subtrees: Lru<string, string>;
+  /** Hex hashes of ranges that are not perfect subtrees: the right edge of each published tree. */
+  ranges: Lru<string, string>;
 }
 
 const readCaches = new WeakMap<Sqlite, ReadCache>();
 
 export function freshReadCache(): ReadCache {
-  return { tiles: new Lru(512), subtrees: new Lru(16_384) };
+  return { tiles: new Lru(512), subtrees: new Lru(16_384), ranges: new Lru(4096) };
 }
 
 function readCache(sqlite: Sqlite): ReadCache {
@@ -187,6 +176,10 @@ export function forgetTileReads(sqlite: Sqlite): void {
  */
 export class TileReader {
   private readonly cache: ReadCache;
+  /** The tile read last: a proof reads up to eight hashes of each tile on its path in a row. */
+  private last: { key: number; row: TileRow } | null = null;
+  /** Hex hashes read without their tile (`readPath`), by `height/index`. */
+  private readonly path = new Map<string, string>();
 
   /** `cache`: the connection's shared one by default; a private one inside a write transaction, so nothing uncommitted is remembered. */
   constructor(
@@ -197,12 +190,18 @@ export class TileReader {
     this.cache = cache ?? readCache(sqlite);
   }
 
+  /** Remembers range hashes for proofs over this reader's tiles (every range of a published tree is immutable). */
+  get ranges(): RangeMemo {
+    return this.cache.ranges;
+  }
+
   private isFull(level: number, n: number): boolean {
     return (n + 1) * TILE_WIDTH ** (level + 1) <= this.size;
   }
 
   private fullTile(level: number, n: number): TileRow {
-    const key = `${level}/${n}`;
+    const key = tileKey(level, n);
+    if (this.last?.key === key) return this.last.row;
     let row = this.cache.tiles.get(key);
     if (!row) {
       row = readTile(this.sqlite, level, n);
@@ -210,7 +209,34 @@ export class TileReader {
         throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: level, tile_index: n });
       this.cache.tiles.set(key, row);
     }
+    this.last = { key, row };
     return row;
+  }
+
+  /**
+   * Reads what a proof of leaf `index` needs from the leaf's full level-0 tile when that tile is not
+   * remembered: the leaf, its neighbour and its sibling at each height inside the tile, nine hashes
+   * instead of the 16 KB tile (a proof of a random leaf would otherwise read, and soon forget, a
+   * whole tile). Nothing happens for a leaf of the partial edge or of a remembered tile.
+   */
+  readPath(index: number): void {
+    const n = Math.floor(index / TILE_WIDTH);
+    if (!this.isFull(0, n) || this.cache.tiles.get(tileKey(0, n))) return;
+    const at = index % TILE_WIDTH;
+    const heights = Array.from({ length: TILE_HEIGHT - 1 }, (_, h) => h + 1);
+    const hashes = readTilePath(
+      this.sqlite,
+      0,
+      n,
+      (at & ~1) * HASH_SIZE,
+      heights.map((h) => interiorOffset(h) + ((at >> h) ^ 1) * HASH_SIZE),
+    );
+    if (!hashes)
+      throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', { tile_level: 0, tile_index: n });
+    const pair = index & ~1;
+    this.path.set(`0/${pair}`, hashes[0]!.slice(0, 2 * HASH_SIZE));
+    this.path.set(`0/${pair + 1}`, hashes[0]!.slice(2 * HASH_SIZE));
+    for (const h of heights) this.path.set(`${h}/${(index >> h) ^ 1}`, hashes[h]!);
   }
 
   /** Hashes of tile level `level` at positions [start, start + count), all in one tile. */
@@ -243,11 +269,12 @@ export class TileReader {
     const start = index * 2 ** above;
     const n = Math.floor(start / TILE_WIDTH);
     if (this.isFull(level, n)) {
+      const read = level === 0 ? this.path.get(`${height}/${index}`) : undefined;
+      if (read !== undefined) return read;
       const tile = this.fullTile(level, n);
-      if (above === 0)
-        return tile.hashes.subarray((start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE).toString('hex');
+      if (above === 0) return tile.hashes.toString('hex', (start % TILE_WIDTH) * HASH_SIZE, ((start % TILE_WIDTH) + 1) * HASH_SIZE);
       const at = interiorOffset(above) + ((start % TILE_WIDTH) >> above) * HASH_SIZE;
-      return tile.interior.subarray(at, at + HASH_SIZE).toString('hex');
+      return tile.interior.toString('hex', at, at + HASH_SIZE);
     }
     const key = `${height}/${index}`;
     const known = this.cache.subtrees.get(key);
@@ -268,7 +295,7 @@ export class TileReader {
   tileData(tile: TileAddress & { level: number }): Buffer {
     if (tile.width === TILE_WIDTH) {
       // Serving needs only the hashes: half the bytes of a row, and no room taken in the proof cache.
-      const hashes = this.cache.tiles.get(`${tile.level}/${tile.index}`)?.hashes ?? readTileHashes(this.sqlite, tile.level, tile.index);
+      const hashes = this.cache.tiles.get(tileKey(tile.level, tile.index))?.hashes ?? readTileHashes(this.sqlite, tile.level, tile.index);
       if (!hashes)
         throw new AppError('revocation_log_corrupt', 'a full tile of the published log is missing', {
           tile_level: tile.level,
@@ -280,85 +307,20 @@ export class TileReader {
   }
 }
 
-/** Whether a tile lies inside a tree of `size` leaves: full tiles below the edge, partial ones of any width up to it. */
-export function tileExists(tile: TileAddress, size: number): boolean {
-  const level = tile.level === 'entries' ? 0 : tile.level;
-  if (level > MAX_TILE_LEVEL) return false;
-  const span = TILE_WIDTH ** level;
-  const end = (tile.index * TILE_WIDTH + tile.width) * span;
-  return Number.isSafeInteger(end) && end <= size;
-}
-
-/** Entries longer than this cannot be length-prefixed in a bundle (uint16). */
-export const MAX_BUNDLED_ENTRY = 0xffff;
-
-/** An entry bundle: each entry's JCS bytes behind a big-endian uint16 length, in index order. */
+/**
+ * An entry bundle of the published log (check `tileExists` first): a full one as stored when its
+ * tile was built, a partial one framed from the log entries.
+ */
 export function entryBundle(sqlite: Sqlite, tile: TileAddress): Buffer {
+  if (tile.width === TILE_WIDTH) {
+    const stored = readBundle(sqlite, tile.index);
+    if (!stored)
+      throw new AppError('revocation_log_corrupt', 'a full entry bundle of the published log is missing', { bundle_index: tile.index });
+    return stored;
+  }
   const from = tile.index * TILE_WIDTH;
   const texts = readEntryTexts(sqlite, from, from + tile.width);
   if (texts.length !== tile.width)
     throw new AppError('revocation_log_corrupt', 'the revocation log has a gap', { from, to: from + tile.width });
-  // Entries are mostly ASCII, whose UTF-8 bytes are their latin1 bytes: then the bundle is one
-  // string — each length as two characters, then the entry — encoded in one go.
-  const parts = new Array<string>(2 * texts.length);
-  let ascii = true;
-  for (let i = 0; i < texts.length && ascii; i++) {
-    const text = texts[i]!;
-    const length = Buffer.byteLength(text, 'utf8');
-    if (length > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
-    if (length !== text.length) ascii = false;
-    parts[2 * i] = String.fromCharCode(length >> 8, length & 0xff);
-    parts[2 * i + 1] = text;
-  }
-  if (ascii) return Buffer.from(parts.join(''), 'latin1');
-  const lengths = texts.map((text) => Buffer.byteLength(text, 'utf8'));
-  const out = Buffer.allocUnsafe(lengths.reduce((sum, length) => sum + 2 + length, 0));
-  let at = 0;
-  for (let i = 0; i < texts.length; i++) {
-    if (lengths[i]! > MAX_BUNDLED_ENTRY) throw new Error('a revocation entry is longer than an entry bundle can carry');
-    out[at] = lengths[i]! >> 8;
-    out[at + 1] = lengths[i]! & 0xff;
-    at += 2 + out.write(texts[i]!, at + 2, 'utf8');
-  }
-  return out;
-}
-
-/** The entries of a bundle and their leaf hashes, or why the bundle is not `width` well-framed entries. */
-export type BundleLeaves =
-  | {
-      ok: true;
-      /** SHA-256(0x00 ‖ entry) of each entry, as `leafDigest` binary strings. */
-      digests: string[];
-      /** Entry i is `bundle[spans[2i] … spans[2i+1])`. */
-      spans: Uint32Array;
-    }
-  | { ok: false; problem: string; entry: number };
-
-/**
- * Splits an entry bundle that must hold exactly `width` entries and hashes each one (the RFC 6962
- * leaf hash). Hashes in place: the 0x00 leaf prefix is written over the low byte of each entry's
- * length once that length is read, so no entry is copied — the bundle's bytes change.
- */
-export function bundleLeafDigests(bundle: Buffer, width: number): BundleLeaves {
-  const digests = new Array<string>(width);
-  const spans = new Uint32Array(2 * width);
-  let at = 0;
-  for (let i = 0; i < width; i++) {
-    if (at + 2 > bundle.length)
-      return {
-        ok: false,
-        problem: at === bundle.length ? `the bundle ends after ${i} of ${width} entries` : 'the bundle ends inside a length prefix',
-        entry: i,
-      };
-    const start = at + 2;
-    const end = start + ((bundle[at]! << 8) | bundle[at + 1]!);
-    if (end > bundle.length) return { ok: false, problem: `entry ${i} runs past the end of the bundle`, entry: i };
-    bundle[start - 1] = 0x00;
-    digests[i] = hash('sha256', bundle.subarray(start - 1, end), 'binary');
-    spans[2 * i] = start;
-    spans[2 * i + 1] = end;
-    at = end;
-  }
-  if (at !== bundle.length) return { ok: false, problem: `${bundle.length - at} bytes follow the bundle's ${width} entries`, entry: width };
-  return { ok: true, digests, spans };
+  return framedOrCorrupt(Buffer.from(texts.join('\n'), 'utf8'), tile.width, from);
 }

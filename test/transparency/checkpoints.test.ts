@@ -9,7 +9,7 @@ import { backupDatabase } from '../../src/ops/backup.ts';
 import { restoreDatabase } from '../../src/ops/restore.ts';
 import { rotateSigningKey } from '../../src/ops/key-rotation.ts';
 import { parseCheckpoint } from '../../src/transparency/checkpoint.ts';
-import { LogOriginMismatchError } from '../../src/transparency/service.ts';
+import { catchUpLog, LogOriginMismatchError } from '../../src/transparency/service.ts';
 import { openNote, parseNote, parseVerifierKey } from '../../src/authority/signed-note.ts';
 import { createTestAuthority, dbDigest, type TestAuthority } from '../helpers/authority.ts';
 import { fileAuthority, removeTempDirs, reopen, tempDir } from '../ops/helpers.ts';
@@ -111,13 +111,16 @@ describe('keeping checkpoints and tiles', () => {
     const a = fileAuthority(dir, { sovereignId: 'catchup.example' });
     publishAtSizes(a, [300, 600]);
     const tiles = a.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all();
+    const bundles = a.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').all();
+    expect(bundles).toHaveLength(2);
     const vkey = vkeyOf(a);
-    a.db.sqlite.exec('DELETE FROM log_checkpoints; DELETE FROM log_tiles');
+    a.db.sqlite.exec('DELETE FROM log_checkpoints; DELETE FROM log_tiles; DELETE FROM log_entry_bundles');
     a.db.close();
     const again = reopen(a);
     expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(
       tiles,
     );
+    expect(again.deps.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').all()).toEqual(bundles);
     const rows = checkpoints({ db: again.deps.db });
     expect(rows.map((r) => [r.sequence, r.tree_size])).toEqual([
       [1, 300],
@@ -127,21 +130,73 @@ describe('keeping checkpoints and tiles', () => {
     again.deps.db.close();
   });
 
-  it('a restore carries checkpoints signed after the backup forward', async () => {
+  it('a log whose tiles were built before entry bundles were stored gets every full bundle at start, the same bytes as served before', async () => {
+    const dir = tempDir('accord-tlog-');
+    const a = fileAuthority(dir, { sovereignId: 'bundles.example' });
+    publishAtSizes(a, [300, 1000]);
+    const served = await Promise.all(
+      [0, 1, 2].map(async (n) => Buffer.from(await (await a.app.request(`/log/tile/entries/00${n}`)).arrayBuffer())),
+    );
+    const tiles = a.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all();
+    const checkpointRows = checkpoints(a);
+    // As a database migrated from before bundles were stored: tiles and checkpoints, no bundles.
+    a.db.sqlite.exec('DELETE FROM log_entry_bundles');
+    a.db.close();
+    const again = reopen(a);
+    const stored = again.deps.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').raw(true).all() as Array<
+      [number, Buffer]
+    >;
+    expect(stored.map(([idx]) => idx)).toEqual([0, 1, 2]);
+    for (const [idx, bundle] of stored) expect(bundle.equals(served[idx]!), `bundle ${idx}`).toBe(true);
+    for (const n of [0, 1, 2])
+      expect(Buffer.from(await (await again.app.request(`/log/tile/entries/00${n}`)).arrayBuffer()).equals(served[n]!)).toBe(true);
+    // Nothing else was rebuilt or signed again.
+    expect(again.deps.db.sqlite.prepare('SELECT level, idx, root, hashes, interior FROM log_tiles ORDER BY level, idx').all()).toEqual(
+      tiles,
+    );
+    expect(checkpoints({ db: again.deps.db })).toEqual(checkpointRows);
+    again.deps.db.close();
+  });
+
+  it('leaves that are not those of their stored tile, or tiles built at start that do not hash to the latest checkpoint: the start is refused, nothing changed', () => {
+    const dir = tempDir('accord-tlog-');
+    const a = fileAuthority(dir, { sovereignId: 'refuse.example' });
+    publishAtSizes(a, [600]);
+    const start = () => catchUpLog(a.deps);
+    // A bundle to fill in for a stored tile whose leaf the log no longer has.
+    a.db.sqlite.exec('DELETE FROM log_entry_bundles WHERE idx = 1');
+    a.db.sqlite.prepare('UPDATE revocation_log SET leaf_hash = ? WHERE idx = 300').run('00'.repeat(32));
+    let before = dbDigest(a.db);
+    expect(start).toThrow(expect.objectContaining({ code: 'revocation_log_corrupt' }));
+    expect(dbDigest(a.db)).toBe(before);
+    // The tile itself to build again from that leaf: it does not hash to the signed head.
+    a.db.sqlite.exec('DELETE FROM log_tiles WHERE level = 0 AND idx = 1');
+    before = dbDigest(a.db);
+    expect(start).toThrow(expect.objectContaining({ code: 'revocation_log_corrupt' }));
+    expect(dbDigest(a.db)).toBe(before);
+    a.db.close();
+  });
+
+  it('a restore carries checkpoints signed after the backup forward; the tiles and bundles after the backup are built again', async () => {
     const dir = tempDir('accord-tlog-');
     const dbPath = path.join(dir, 'accord.db');
     const a = fileAuthority(dir, { sovereignId: 'restore-cp.example' });
-    publishAtSizes(a, [10]);
+    publishAtSizes(a, [300]);
     const backup = path.join(dir, 'backup.db');
     await backupDatabase({ dbPath, output: backup });
-    publishAtSizes(a, [20, 30]);
+    publishAtSizes(a, [600, 800]);
     const before = checkpoints(a);
+    const files = ['tile/0/002', 'tile/entries/002', 'tile/entries/003.p/32'];
+    const served = await Promise.all(files.map(async (f) => Buffer.from(await (await a.app.request(`/log/${f}`)).arrayBuffer())));
     a.db.close();
     const summary = await restoreDatabase({ dbPath, backupFile: backup, clock: a.clock });
     expect(summary.carried_forward).toMatchObject({ log_checkpoints: 2 });
     const b = reopen(a, dbPath);
     expect(checkpoints({ db: b.deps.db }).map((r) => r.note)).toEqual(before.map((r) => r.note));
     expect(await (await b.app.request('/log/checkpoint')).text()).toBe(before.at(-1)!.note);
+    expect(b.deps.db.sqlite.prepare('SELECT count(*) FROM log_entry_bundles').pluck().get()).toBe(3);
+    for (const [i, f] of files.entries())
+      expect(Buffer.from(await (await b.app.request(`/log/${f}`)).arrayBuffer()).equals(served[i]!), f).toBe(true);
     b.deps.db.close();
     expect(fs.existsSync(dbPath)).toBe(true);
   });

@@ -15,7 +15,7 @@ import {
   type NewRevocationEntry,
 } from '../../src/log/revocation-log.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
-import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tiles.ts';
+import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tile-format.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';

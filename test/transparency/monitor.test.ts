@@ -18,7 +18,8 @@ import {
   type VerifiedHead,
 } from '../../src/transparency/monitor.ts';
 import { parseVerifierKey, signNote } from '../../src/authority/signed-note.ts';
-import { bundleLeafDigests, entryBundle } from '../../src/transparency/tiles.ts';
+import { bundleLeafDigests } from '../../src/transparency/tile-format.ts';
+import { entryBundle } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { forkedAuthority, logFilePaths, logFiles, publishAtSizes, revocationEntry, vkeyOf } from './helpers.ts';
 
@@ -490,6 +491,9 @@ describe('entry bundles: the server writes them, the monitor reads them', () => 
     const bundle = entryBundle(a.db.sqlite, { level: 'entries', index: 1, width: 44 });
     const texts = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx >= 256 ORDER BY idx').pluck().all() as string[];
     expect(bundle).toEqual(reference(texts));
+    // The full bundle before it, stored when its tile was built.
+    const full = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx < 256 ORDER BY idx').pluck().all() as string[];
+    expect(entryBundle(a.db.sqlite, { level: 'entries', index: 0, width: 256 })).toEqual(reference(full));
     const leaves = bundleLeafDigests(Buffer.from(bundle), 44);
     expect(leaves.ok && leaves.digests.map((d) => Buffer.from(d, 'latin1').toString('hex'))).toEqual(texts.map((t) => leafHash(t)));
     expect(bundleLeafDigests(Buffer.from(bundle), 45)).toMatchObject({ ok: false, entry: 44 });

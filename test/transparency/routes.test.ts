@@ -145,6 +145,33 @@ describe('a published log', () => {
     expect(Buffer.byteLength(await (await a.app.request('/log/tile/entries/000')).text())).toBeGreaterThan(256 * 2);
   });
 
+  it('a full entry bundle missing from storage: 500 revocation_log_corrupt, never bytes framed some other way, and nothing changed', async () => {
+    const b = createTestAuthority({ sovereignId: 'missing-bundle.example' });
+    publishAtSizes(b, [600]);
+    const whole = Buffer.from(await (await b.app.request('/log/tile/entries/001')).arrayBuffer());
+    b.db.sqlite.prepare('DELETE FROM log_entry_bundles WHERE idx = 1').run();
+    const before = dbDigest(b.db);
+    const res = await b.app.request('/log/tile/entries/001');
+    expect(res.status).toBe(500);
+    expect(await errorCode(res)).toBe('revocation_log_corrupt');
+    expect(dbDigest(b.db)).toBe(before);
+    // The partial bundle of the same entries is framed from the log, the other full one still served.
+    const partial = Buffer.from(await (await b.app.request('/log/tile/entries/001.p/255')).arrayBuffer());
+    expect(whole.subarray(0, partial.length).equals(partial)).toBe(true);
+    expect((await b.app.request('/log/tile/entries/000')).status).toBe(200);
+  });
+
+  it('an entry that is no JCS text (a raw newline in it) is in no bundle: 500 revocation_log_corrupt, nothing changed', async () => {
+    const b = createTestAuthority({ sovereignId: 'newline.example' });
+    publishAtSizes(b, [300]);
+    b.db.sqlite.prepare("UPDATE revocation_log SET entry = replace(entry, ',', char(10)) WHERE idx = 280").run();
+    const before = dbDigest(b.db);
+    const res = await b.app.request('/log/tile/entries/001.p/44');
+    expect(res.status).toBe(500);
+    expect(await errorCode(res)).toBe('revocation_log_corrupt');
+    expect(dbDigest(b.db)).toBe(before);
+  });
+
   it.each([
     '/log/tile/01/000',
     '/log/tile/0/0',

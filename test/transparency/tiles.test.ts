@@ -4,7 +4,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { merkleTreeHash } from '../../src/log/merkle.ts';
 import { readLogHead } from '../../src/log/revocation-log.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
-import { formatTilePath, parseTilePath, TileReader, tileExists, TILE_WIDTH, type TileAddress } from '../../src/transparency/tiles.ts';
+import {
+  formatTilePath,
+  frameJoinedEntries,
+  parseTilePath,
+  tileExists,
+  TILE_WIDTH,
+  type TileAddress,
+} from '../../src/transparency/tile-format.ts';
+import { entryBundle, freshReadCache, TileReader } from '../../src/transparency/tiles.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';
 import { growLog, publishAtSizes } from './helpers.ts';
 
@@ -58,6 +66,38 @@ describe('tile paths', () => {
   });
 });
 
+describe('framing entry bundles', () => {
+  const framed = (texts: string[]) =>
+    Buffer.concat(
+      texts.flatMap((t) => {
+        const bytes = Buffer.from(t, 'utf8');
+        return [Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes];
+      }),
+    );
+  const joined = (texts: string[]) => Buffer.from(texts.join('\n'), 'utf8');
+  const entryText = fc.string({ unit: 'grapheme', maxLength: 300 }).map((t) => t.replace(/\n/g, ' '));
+
+  it('property: entries joined by newlines are framed each behind the uint16 length of its UTF-8 bytes', () => {
+    fc.assert(
+      fc.property(fc.array(entryText, { minLength: 1, maxLength: 40 }), (texts) => {
+        expect(frameJoinedEntries(joined(texts), texts.length)).toEqual(framed(texts));
+      }),
+    );
+    const unicode = ['{"incident":"Störfall — ✓"}', '{"id":"😀"}', ''];
+    expect(frameJoinedEntries(joined(unicode), 3)).toEqual(framed(unicode));
+  });
+
+  it('joined bytes that are not exactly the count of entries are no bundle', () => {
+    expect(frameJoinedEntries(joined(['{"a":1}', '{"b":2}']), 3)).toBeNull();
+    expect(frameJoinedEntries(joined(['{"a":1}', '{"b":2}', '{"c":3}']), 2)).toBeNull();
+    expect(frameJoinedEntries(Buffer.alloc(0), 1)).toEqual(Buffer.from([0, 0]));
+  });
+
+  it('an entry longer than a uint16 length cannot be framed', () => {
+    expect(() => frameJoinedEntries(Buffer.alloc(0x10000, 0x78), 1)).toThrow(/longer than an entry bundle can carry/);
+  });
+});
+
 describe('tiles of a published log', () => {
   let a: TestAuthority;
   let leaves: string[];
@@ -84,10 +124,30 @@ describe('tiles of a published log', () => {
 
   it('stores exactly the full tiles of the published size, and nothing for unpublished entries', () => {
     const count = (level: number) => a.db.sqlite.prepare('SELECT count(*) FROM log_tiles WHERE level = ?').pluck().get(level) as number;
-    expect([count(0), count(1), count(2)]).toEqual([Math.floor(SIZE / 256), 1, 0]);
+    const bundles = () => a.db.sqlite.prepare('SELECT count(*) FROM log_entry_bundles').pluck().get() as number;
+    expect([count(0), count(1), count(2), bundles()]).toEqual([Math.floor(SIZE / 256), 1, 0, Math.floor(SIZE / 256)]);
     growLog(a, SIZE + 300);
     expect(readLogHead(a.db.sqlite).size).toBe(SIZE + 300);
-    expect(count(0)).toBe(Math.floor(SIZE / 256));
+    expect([count(0), bundles()]).toEqual([Math.floor(SIZE / 256), Math.floor(SIZE / 256)]);
+  });
+
+  it('stores each full entry bundle once, with its level-0 tile: the entries framed, byte for byte; none for the partial edge', () => {
+    const bundles = a.db.sqlite.prepare('SELECT idx, bundle FROM log_entry_bundles ORDER BY idx').raw(true).all() as Array<
+      [number, Buffer]
+    >;
+    expect(bundles.map(([idx]) => idx)).toEqual(Array.from({ length: Math.floor(SIZE / 256) }, (_, i) => i));
+    const texts = a.db.sqlite.prepare('SELECT entry FROM revocation_log WHERE idx < ? ORDER BY idx').pluck().all(SIZE) as string[];
+    const framed = (from: number, to: number) =>
+      Buffer.concat(
+        texts.slice(from, to).flatMap((t) => {
+          const bytes = Buffer.from(t, 'utf8');
+          return [Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes];
+        }),
+      );
+    for (const n of [0, 1, 128, 256]) expect(bundles[n]![1].equals(framed(n * 256, (n + 1) * 256)), `bundle ${n}`).toBe(true);
+    expect(entryBundle(a.db.sqlite, { level: 'entries', index: 7, width: 256 }).equals(framed(7 * 256, 8 * 256))).toBe(true);
+    // The partial bundle at the edge is framed from the entries on request.
+    expect(entryBundle(a.db.sqlite, { level: 'entries', index: 257, width: 208 }).equals(framed(257 * 256, SIZE))).toBe(true);
   });
 
   it('which tiles exist for a size: full ones below the edge, partial ones up to it', () => {
@@ -121,6 +181,23 @@ describe('tiles of a published log', () => {
       const last = Math.floor(SIZE / 2 ** height) - 1;
       expect(reader().subtreeHash(height, last), `height ${height}`).toBe(mth(last * 2 ** height, (last + 1) * 2 ** height));
     }
+  });
+
+  it('property: the path of a leaf read without its tile (the leaf, its neighbour, a sibling per height) equals the reference', () => {
+    fc.assert(
+      // Leaves of full tiles (on the partial edge a sibling may reach past the tree).
+      fc.property(fc.nat({ max: Math.floor(SIZE / 256) * 256 - 1 }), (index) => {
+        const r = new TileReader(a.db.sqlite, SIZE, freshReadCache());
+        r.readPath(index);
+        expect(r.subtreeHash(0, index)).toBe(leaves[index]);
+        expect(r.subtreeHash(0, index ^ 1)).toBe(leaves[index ^ 1]);
+        for (let h = 1; h < 8; h++) {
+          const sibling = (index >> h) ^ 1;
+          expect(r.subtreeHash(h, sibling), `height ${h}`).toBe(mth(sibling * 2 ** h, (sibling + 1) * 2 ** h));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('tree roots from the tiles equal every published head', () => {
