@@ -118,6 +118,8 @@ describe('alert rules', () => {
         'PeerReplayBurst',
         'FeedQuorumMissing',
         'SplitViewDetected',
+        'MirrorBehind',
+        'MirrorSyncFailing',
       ].sort(),
     );
     expect(rules.find((r) => r.name === 'PeerKeyChanged')!.severity).toBe('critical');
