@@ -64,7 +64,7 @@ function extends_(sqlite: Sqlite, row: IssuerCopy, seen: Watermark['issuers'][st
 }
 
 /** What changed since `from`, bounded in size; `more` when a bound cut it short. */
-function changesSince(deps: AppDeps, from: Watermark): { delta: Delta; to: Watermark; more: boolean; empty: boolean } {
+function changesSince(deps: AppDeps, from: Watermark, maxImported: number): { delta: Delta; to: Watermark; more: boolean; empty: boolean } {
   const sqlite = deps.db.sqlite;
   const to: Watermark = { ...from, issuers: { ...from.issuers } };
   let more = false;
@@ -106,7 +106,7 @@ function changesSince(deps: AppDeps, from: Watermark): { delta: Delta; to: Water
   const replacements = feeds.length > 0 ? readReplacementsBetween(sqlite, from.log_size, to.log_size) : [];
 
   const issuers: IssuerDelta[] = [];
-  let budget = MAX_UPDATE_IMPORTED;
+  let budget = maxImported;
   const current = readIssuerCopies(sqlite);
   const present = new Set<string>();
   for (const row of current) {
@@ -169,14 +169,26 @@ function changesSince(deps: AppDeps, from: Watermark): { delta: Delta; to: Water
 export interface FollowerPublishResult {
   published: number[];
   latest_sequence: number;
+  /** True when `maxUpdates` stopped it with changes left to publish. */
+  more: boolean;
+}
+
+export interface FollowerPublishOptions {
+  heartbeat?: 'if_due' | 'force';
+  /** Updates signed in this call at most; the result says whether changes were left. */
+  maxUpdates?: number;
+  /** Imported revocations one update carries at most (up to MAX_UPDATE_IMPORTED, the protocol's bound). */
+  maxImportedPerUpdate?: number;
 }
 
 /**
  * Signs and stores follower updates for everything that changed since the last one (several when a
- * backlog exceeds one update's bounds), or a heartbeat when none changed and next_update is near (or
- * `force`). One IMMEDIATE transaction decides, like feed publishing.
+ * backlog exceeds one update's bounds, at most `maxUpdates`), or a heartbeat when none changed and
+ * next_update is near (or `force`). One IMMEDIATE transaction decides, like feed publishing.
  */
-export function publishFollowerUpdates(deps: AppDeps, options: { heartbeat?: 'if_due' | 'force' } = {}): FollowerPublishResult {
+export function publishFollowerUpdates(deps: AppDeps, options: FollowerPublishOptions = {}): FollowerPublishResult {
+  const maxUpdates = options.maxUpdates ?? Number.POSITIVE_INFINITY;
+  const maxImported = Math.min(options.maxImportedPerUpdate ?? MAX_UPDATE_IMPORTED, MAX_UPDATE_IMPORTED);
   const keys = deps.identity.signingKeys;
   if (keys.length === 0) throw new AppError('no_signing_key', 'this authority has no signing key loaded');
   const sqlite = deps.db.sqlite;
@@ -197,8 +209,9 @@ export function publishFollowerUpdates(deps: AppDeps, options: { heartbeat?: 'if
         !last ||
         Date.parse(last.next_update) - now.getTime() <= heartbeatLeadSeconds(deps.config.feedNextUpdateSeconds) * 1000;
       const published: number[] = [];
+      let backlog = false;
       for (;;) {
-        const { delta, to, more, empty } = changesSince(deps, from);
+        const { delta, to, more, empty } = changesSince(deps, from, maxImported);
         if (empty && !(published.length === 0 && heartbeatDue)) break;
         const unsigned: UnsignedFollowerUpdate = {
           type: FOLLOWER_UPDATE_TYPE,
@@ -226,8 +239,12 @@ export function publishFollowerUpdates(deps: AppDeps, options: { heartbeat?: 'if
         sequence++;
         from = to;
         if (!more) break;
+        if (published.length >= maxUpdates) {
+          backlog = true;
+          break;
+        }
       }
-      return { published, latest_sequence: sequence - 1 };
+      return { published, latest_sequence: sequence - 1, more: backlog };
     })
     .immediate();
   if (result.published.length > 0) deps.metrics.followerUpdateSequence.set(result.latest_sequence);
@@ -237,13 +254,33 @@ export function publishFollowerUpdates(deps: AppDeps, options: { heartbeat?: 'if
 /** Publishing triggers a change may set off are gathered for this long, then published together. */
 export const FOLLOWER_PUBLISH_DEBOUNCE_MS = 50;
 const HEARTBEAT_CHECK_MS = 60_000;
+/**
+ * How the background publisher works through a backlog (the first start on a database holding a
+ * million imported revocations, a peer's large feed): one update per turn of the event loop, each with
+ * at most 1,000 imported revocations (about 30 ms to gather, canonicalize, sign and store, where a full
+ * 10,000 took about 270 ms), so requests are answered in between instead of after all of it.
+ */
+export const FOLLOWER_UPDATES_PER_TURN = 1;
+export const BACKGROUND_IMPORTED_PER_UPDATE = 1_000;
 
 /** Starts publishing follower updates on every change followers need (and heartbeats); registers its stop handle. */
 export function startFollowerPublishing(deps: AppDeps): void {
   let timer: NodeJS.Timeout | undefined;
+  let draining: NodeJS.Immediate | undefined;
+  let stopped = false;
   const publish = (heartbeat: 'if_due' | 'force' = 'if_due') => {
+    if (stopped) return;
     try {
-      publishFollowerUpdates(deps, { heartbeat });
+      const result = publishFollowerUpdates(deps, {
+        heartbeat,
+        maxUpdates: FOLLOWER_UPDATES_PER_TURN,
+        maxImportedPerUpdate: BACKGROUND_IMPORTED_PER_UPDATE,
+      });
+      if (result.more && !draining)
+        draining = setImmediate(() => {
+          draining = undefined;
+          publish();
+        });
     } catch (err) {
       deps.logger.error({ err }, 'follower update publishing failed');
     }
@@ -264,8 +301,10 @@ export function startFollowerPublishing(deps: AppDeps): void {
   initial.unref();
   deps.background.push({
     stop: () => {
+      stopped = true;
       for (const event of events) deps.changes.off(event, onChange);
       if (timer) clearTimeout(timer);
+      if (draining) clearImmediate(draining);
       clearInterval(heartbeat);
       clearTimeout(initial);
     },
