@@ -1,4 +1,5 @@
 // Runs an authority as a server: lock, open and migrate the database, load keys, serve, reload, shut down.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { acquireDatabaseLock, openDatabase, type Database, type DatabaseLock } from '../db/database.ts';
@@ -44,6 +45,36 @@ export function reloadOperatorKeys(deps: AppDeps): void {
   } catch (err) {
     deps.logger.error({ err: (err as Error).message }, 'operator key reload failed; keeping the previous keys');
   }
+}
+
+/**
+ * Where a started server answers, and how to stop it: the app's background work, then the server
+ * and its connections, then the database and its lock — once, however often it is called.
+ */
+function served(
+  config: Config,
+  server: Server,
+  authority: AuthorityApp,
+  db: Database,
+  lock: DatabaseLock,
+): { url: string; port: number; close(): Promise<void> } {
+  const port = (server.address() as AddressInfo).port;
+  let closed = false;
+  return {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    port,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await authority.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      db.close();
+      lock.release();
+    },
+  };
 }
 
 export interface FollowOptions {
@@ -98,29 +129,7 @@ export async function startFollower(
     const server = await serveHttp(authority.app.fetch, config.port, config.host);
     const interval = follow.pullIntervalMs ?? DEFAULT_PULL_INTERVAL_MS;
     const follower = follow.pull === false ? attachFollower(authority.deps, interval) : startFollowing(authority.deps, interval);
-    const port = (server.address() as AddressInfo).port;
-    const openDb = db;
-    const heldLock = lock;
-    let closed = false;
-    return {
-      authority,
-      db: openDb,
-      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-      port,
-      follower,
-      pinnedOnFirstUse,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await authority.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        });
-        openDb.close();
-        heldLock.release();
-      },
-    };
+    return { authority, db, ...served(config, server, authority, db, lock), follower, pinnedOnFirstUse };
   } catch (err) {
     await app?.close();
     db?.close();
@@ -154,28 +163,12 @@ export async function startAuthority(
     // Background jobs start only once the port is ours: a failed listen leaves nothing running.
     const server = await serveHttp(authority.app.fetch, config.port, config.host);
     if (options.background ?? true) startBackgroundJobs(authority.deps);
-    const port = (server.address() as AddressInfo).port;
-    const openDb = db;
-    const heldLock = lock;
-    let closed = false;
     return {
       authority,
-      db: openDb,
-      url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-      port,
+      db,
+      ...served(config, server, authority, db, lock),
       init,
       reloadOperatorKeys: () => reloadOperatorKeys(authority.deps),
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        await authority.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        });
-        openDb.close();
-        heldLock.release();
-      },
     };
   } catch (err) {
     await app?.close();
