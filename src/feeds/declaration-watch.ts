@@ -1,5 +1,6 @@
 // The declaration watch: polls each peer's declaration on a slower schedule than the pull and reports keys that change without a treaty change or an announced rotation.
 import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { mapConcurrently } from '../authority/concurrency.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
@@ -316,22 +317,15 @@ export async function runDeclarationWatch(deps: AppDeps, net: PullOptions = {}):
     deps.logger.error({ err }, 'declaration watch cannot read peers');
     return [];
   }
-  const results: DeclarationCheck[] = new Array(ids.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
-      const id = ids[i]!;
-      try {
-        results[i] = await checkPeerDeclaration(deps, id, net);
-      } catch (err) {
-        deps.logger.error({ err, peer: id }, 'declaration watch of one peer failed');
-        results[i] = { sovereign_id: id, outcome: 'failed', reason: 'internal_error' };
-      }
+  return mapConcurrently(ids.length, WATCH_CONCURRENCY, async (i): Promise<DeclarationCheck> => {
+    const id = ids[i]!;
+    try {
+      return await checkPeerDeclaration(deps, id, net);
+    } catch (err) {
+      deps.logger.error({ err, peer: id }, 'declaration watch of one peer failed');
+      return { sovereign_id: id, outcome: 'failed', reason: 'internal_error' };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(WATCH_CONCURRENCY, ids.length) }, worker));
-  return results;
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 // The pull job: fetch each recognized peer's new feeds, import them in order, mirror its treaties, send a receipt.
 import { appendAudit, SYSTEM_ACTOR } from '../authority/audit.ts';
+import { mapConcurrently } from '../authority/concurrency.ts';
 import { canonicalJson, decodeUtf8Strict, parseJsonStrict, type JsonValue } from '../authority/canonical-json.ts';
 import { addSeconds, parseTimestamp, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
@@ -767,26 +768,20 @@ export async function runPullJob(deps: AppDeps, options: PullOptions = {}): Prom
     deps.logger.error({ err }, 'pull job cannot read peers');
     return { started_at: startedAt, peers: [] };
   }
-  const results: PeerPullResult[] = new Array(ids.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const i = next++;
-      const id = ids[i]!;
-      try {
-        results[i] = await pullPeer(deps, id, options);
-      } catch (err) {
-        deps.logger.error({ err, peer: id }, 'pull of one peer failed');
-        results[i] = {
-          sovereign_id: id,
-          outcome: 'failed',
-          reason: err instanceof AppError ? err.code : 'internal_error',
-          imported: 0,
-          imported_sequence: 0,
-        };
-      }
+  const peers = await mapConcurrently(ids.length, PULL_CONCURRENCY, async (i): Promise<PeerPullResult> => {
+    const id = ids[i]!;
+    try {
+      return await pullPeer(deps, id, options);
+    } catch (err) {
+      deps.logger.error({ err, peer: id }, 'pull of one peer failed');
+      return {
+        sovereign_id: id,
+        outcome: 'failed',
+        reason: err instanceof AppError ? err.code : 'internal_error',
+        imported: 0,
+        imported_sequence: 0,
+      };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(PULL_CONCURRENCY, ids.length) }, worker));
-  return { started_at: startedAt, peers: results };
+  });
+  return { started_at: startedAt, peers };
 }

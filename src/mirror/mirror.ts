@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { mapConcurrently } from '../authority/concurrency.ts';
 import { AppError } from '../authority/errors.ts';
 import type { Sqlite } from '../db/database.ts';
 import { publishedFeed } from '../feeds/publish.ts';
@@ -58,24 +59,6 @@ const tileUrl = (tile: TileAddress) => `/log/tile/${formatTilePath(tile)}`;
 
 function bytesOf(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-}
-
-/** Runs `task` over `count` items, at most `concurrency` at once; the first failure is thrown after the others settle. */
-async function inParallel(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown = null;
-  const worker = async () => {
-    while (next < count && failure === null) {
-      const i = next++;
-      try {
-        await task(i);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  if (failure !== null) throw failure;
 }
 
 /**
@@ -160,7 +143,7 @@ export class MirrorWriter {
 
     // Immutable files below the head: sequenced feeds and their stored checkpoints.
     const firstFeed = this.feedsDone + 1;
-    await inParallel(sequence - this.feedsDone, this.concurrency, async (i) => {
+    await mapConcurrently(sequence - this.feedsDone, this.concurrency, async (i) => {
       const n = firstFeed + i;
       await this.immutable(`/revocation-feeds/${n}`, () => publishedFeed(sqlite, n)?.body ?? null);
       await this.immutable(`/log/checkpoints/${n}`, () => checkpointBySequence(sqlite, n).note);
@@ -224,7 +207,7 @@ export class MirrorWriter {
           bytesOf(kind === 'entries' ? entryBundle(sqlite, tile) : reader.tileData({ ...tile, level: kind as number }));
         const done = this.tilesDone.get(kind) ?? 0;
         if (full > done) this.pruneDue = true;
-        await inParallel(full - done, this.concurrency, async (i) => {
+        await mapConcurrently(full - done, this.concurrency, async (i) => {
           const tile = { level: kind, index: done + i, width: TILE_WIDTH };
           await this.immutable(tileUrl(tile), () => read(tile));
         });
