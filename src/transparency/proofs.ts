@@ -128,45 +128,17 @@ export function verifyConsistency(from: number, to: number, fromRoot: string, to
   if (!isHexHash(fromRoot) || !isHexHash(toRoot) || !proof.every(isHexHash)) return false;
   if (from === to) return proof.length === 0 && fromRoot === toRoot;
   const path = isPowerOfTwo(from) ? [fromRoot, ...proof] : [...proof];
-  if (path.length === 0) return false;
-  let fn = from - 1;
-  let sn = to - 1;
-  while (fn % 2 === 1) {
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  let fr = path[0]!;
-  let sr = path[0]!;
-  for (const c of path.slice(1)) {
-    if (sn === 0) return false;
-    if (fn % 2 === 1 || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn /= 2;
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return fr === fromRoot && sr === toRoot && sn === 0;
+  const roots = consistencyWalk(from, to, path);
+  return roots !== null && roots.from === fromRoot && roots.to === toRoot;
 }
 
 /**
- * Split-view evidence: the root of the first `from` leaves that `path` shows inside the tree of `to`
- * leaves whose root is `toRoot` (all hex), or null when the path does not lead to `toRoot`. `path` is
- * the RFC 9162 consistency proof from `from` to `to` computed in that tree, preceded, when `from` is
- * a power of two, by the root of that subtree (which the standard proof leaves out because its
- * verifier already holds it). The walk is §2.1.4.2's: if it ends at `toRoot`, the hashes it combined
- * are nodes of that tree, so the root it computes for the first `from` leaves is the one that tree
- * has. A signed checkpoint of size `from` with another root is one no single log could have signed.
+ * RFC 9162 §2.1.4.2's walk of a consistency path (the proof, preceded by the old root when `from` is
+ * a power of two): the roots it computes for the first `from` leaves and for all `to` leaves, or null
+ * when the path is empty or of the wrong length for the two sizes.
  */
-export function impliedPrefixRoot(from: number, to: number, toRoot: string, path: readonly string[]): string | null {
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from >= to) return null;
-  if (!isHexHash(toRoot) || path.length === 0 || !path.every(isHexHash)) return null;
+function consistencyWalk(from: number, to: number, path: readonly string[]): { from: string; to: string } | null {
+  if (path.length === 0) return null;
   let fn = from - 1;
   let sn = to - 1;
   while (fn % 2 === 1) {
@@ -190,5 +162,21 @@ export function impliedPrefixRoot(from: number, to: number, toRoot: string, path
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sr === toRoot && sn === 0 ? fr : null;
+  return sn === 0 ? { from: fr, to: sr } : null;
+}
+
+/**
+ * Split-view evidence: the root of the first `from` leaves that `path` shows inside the tree of `to`
+ * leaves whose root is `toRoot` (all hex), or null when the path does not lead to `toRoot`. `path` is
+ * the RFC 9162 consistency proof from `from` to `to` computed in that tree, preceded, when `from` is
+ * a power of two, by the root of that subtree (which the standard proof leaves out because its
+ * verifier already holds it). The walk is §2.1.4.2's: if it ends at `toRoot`, the hashes it combined
+ * are nodes of that tree, so the root it computes for the first `from` leaves is the one that tree
+ * has. A signed checkpoint of size `from` with another root is one no single log could have signed.
+ */
+export function impliedPrefixRoot(from: number, to: number, toRoot: string, path: readonly string[]): string | null {
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || from >= to) return null;
+  if (!isHexHash(toRoot) || !path.every(isHexHash)) return null;
+  const roots = consistencyWalk(from, to, path);
+  return roots !== null && roots.to === toRoot ? roots.from : null;
 }
