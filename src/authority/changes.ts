@@ -24,6 +24,8 @@ export interface ChangeEvents {
   'split-view': [{ issuer: string; evidence_hash: string }];
   /** Witnesses' cosignatures on this log's checkpoint `sequence` were stored (the served checkpoint changed). */
   'log-cosigned': [{ sequence: number }];
+  /** Follower updates up to `latest_sequence` were signed (what a follower, or a mirror it reads, serves changed). */
+  'follower-updates': [{ latest_sequence: number }];
   /** The signing keys changed (rotation, retirement). */
   'signing-keys': [{ signing_key_ids: string[] }];
 }

@@ -247,7 +247,10 @@ export function publishFollowerUpdates(deps: AppDeps, options: FollowerPublishOp
       return { published, latest_sequence: sequence - 1, more: backlog };
     })
     .immediate();
-  if (result.published.length > 0) deps.metrics.followerUpdateSequence.set(result.latest_sequence);
+  if (result.published.length > 0) {
+    deps.metrics.followerUpdateSequence.set(result.latest_sequence);
+    deps.changes.emit('follower-updates', { latest_sequence: result.latest_sequence });
+  }
   return result;
 }
 

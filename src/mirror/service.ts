@@ -5,9 +5,9 @@ import { CONNECTOME_EVENTS } from '../connectome/service.ts';
 import { authorityMirrorInputs } from './inputs.ts';
 import { MirrorWriter, type MirrorInputs, type MirrorOptions, type MirrorSyncReport } from './mirror.ts';
 
-/** Changes after which some mirrored file differs: a publication, a cosignature, the keys, or anything the connectome shows. */
+/** Changes after which some mirrored file differs: a publication, a cosignature, new follower updates, the keys, or anything the connectome shows. */
 export const MIRROR_EVENTS: readonly ChangeEvent[] = [
-  ...new Set<ChangeEvent>(['feed-published', 'log-cosigned', 'signing-keys', ...CONNECTOME_EVENTS]),
+  ...new Set<ChangeEvent>(['feed-published', 'log-cosigned', 'follower-updates', 'signing-keys', ...CONNECTOME_EVENTS]),
 ];
 
 /** Changes arriving within this time are written together. */

@@ -6,22 +6,18 @@
 // feed's predecessors are all there. The next run picks up where the killed one stopped.
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePublicKey, verifySignedObject } from '../../src/authority/crypto.ts';
-import { routeOfPath, TEMP_DIR } from '../../src/mirror/paths.ts';
+import { TEMP_DIR } from '../../src/mirror/paths.ts';
 import type { TestAuthority } from '../helpers/authority.ts';
 import { startCliAuthority, type CliAuthority } from '../helpers/cli-authority.ts';
 import { differencesFromLive, mirroredPaths } from '../mirror/helpers.ts';
-import { logFilePaths, publishAtSizes } from '../transparency/helpers.ts';
+import { publishAtSizes } from '../transparency/helpers.ts';
 import { finished, start } from '../cli/run.ts';
 import { rng, runCli } from './harness.ts';
+import { DOCUMENTS, mirrorInconsistencies } from './mirror-checks.ts';
 
 const TRIALS = Number(process.env.ACCORD_CRASH_MIRROR_TRIALS ?? 12);
 const SEED = Number(process.env.ACCORD_CRASH_SEED ?? 20261122);
-const DOCUMENTS = new Set(['/.well-known/network-authority', '/connectome.json', '/connectome.json.gz']);
-/** Replaced as the authority publishes: after a kill they may show an older head than the live routes. */
-const HEADS = new Set(['/log/checkpoint', '/revocation-feeds/latest', '/sovereign-revocation-feed']);
 
 let na: CliAuthority;
 let output: string;
@@ -55,84 +51,10 @@ afterAll(async () => {
 async function inconsistencies(): Promise<string[]> {
   const started = performance.now();
   try {
-    return await findInconsistencies();
+    return await mirrorInconsistencies(output, { request: live, sqlite: na.running.db.sqlite }, immutable, figures);
   } finally {
     figures.checkMs += Math.round(performance.now() - started);
   }
-}
-
-async function findInconsistencies(): Promise<string[]> {
-  const problems: string[] = [];
-  const paths = mirroredPaths(output);
-  figures.filesSeen += paths.length;
-  for (const p of paths) if (!routeOfPath(p)) problems.push(`${p}: not a mirrored path (a temporary file outside ${TEMP_DIR}?)`);
-  // Files that never change under their name: the live route's bytes (heads and documents checked below).
-  for (const p of paths) {
-    if (DOCUMENTS.has(p) || HEADS.has(p) || !routeOfPath(p)) continue;
-    let expected = immutable.get(p);
-    if (!expected) {
-      const res = await live(p);
-      expected = res.status === 200 ? Buffer.from(await res.arrayBuffer()) : Buffer.from(`HTTP ${res.status}`);
-      immutable.set(p, expected);
-    }
-    if (!expected.equals(fs.readFileSync(path.join(output, p)))) problems.push(`${p}: not the live route's bytes`);
-  }
-  const file = (p: string) => path.join(output, p);
-  // Documents of the run: whole.
-  if (fs.existsSync(file('/.well-known/network-authority'))) {
-    try {
-      const declaration = JSON.parse(fs.readFileSync(file('/.well-known/network-authority'), 'utf8'));
-      const keys = declaration.public_keys.map((k: { public_key: string }) => {
-        const parsed = parsePublicKey(k.public_key);
-        if (!parsed.ok) throw new Error('bad key');
-        return parsed.key;
-      });
-      if (!verifySignedObject(declaration, keys).valid) problems.push('the declaration does not verify');
-    } catch (err) {
-      problems.push(`the declaration is not whole: ${(err as Error).message}`);
-    }
-  }
-  for (const [p, read] of [
-    ['/sovereign-revocation-feed', (b: Buffer) => b],
-    ['/connectome.json', (b: Buffer) => b],
-    ['/connectome.json.gz', (b: Buffer) => zlib.gunzipSync(b)],
-  ] as const) {
-    if (!fs.existsSync(file(p))) continue;
-    try {
-      JSON.parse(read(fs.readFileSync(file(p))).toString('utf8'));
-    } catch (err) {
-      problems.push(`${p} is not whole: ${(err as Error).message}`);
-    }
-  }
-  // The checkpoint: one the authority signed, and every tile and bundle of its tree present.
-  if (fs.existsSync(file('/log/checkpoint'))) {
-    figures.headsChecked++;
-    const note = fs.readFileSync(file('/log/checkpoint'), 'utf8');
-    const treeSize = Number(note.split('\n')[1]);
-    const stored = (
-      na.running.db.sqlite.prepare('SELECT note FROM log_checkpoints WHERE tree_size = ?').pluck().all(treeSize) as string[]
-    ).includes(note);
-    if (!stored) problems.push(`/log/checkpoint is not a checkpoint the authority signed (size ${treeSize})`);
-    for (const p of logFilePaths(treeSize).slice(1))
-      if (!fs.existsSync(file(`/log/${p}`))) problems.push(`/log/checkpoint (size ${treeSize}) points at missing /log/${p}`);
-  }
-  // The latest feed: a published one, with every feed and stored checkpoint before it.
-  if (fs.existsSync(file('/revocation-feeds/latest'))) {
-    const latest = JSON.parse(fs.readFileSync(file('/revocation-feeds/latest'), 'utf8')) as { sequence: number };
-    const bytes = fs.readFileSync(file('/revocation-feeds/latest'));
-    if (
-      !fs.existsSync(file(`/revocation-feeds/${latest.sequence}`)) ||
-      !bytes.equals(fs.readFileSync(file(`/revocation-feeds/${latest.sequence}`)))
-    )
-      problems.push(`/revocation-feeds/latest (${latest.sequence}) is not the feed at its sequence`);
-    for (let n = 1; n <= latest.sequence; n++) {
-      if (!fs.existsSync(file(`/revocation-feeds/${n}`)))
-        problems.push(`/revocation-feeds/latest (${latest.sequence}) but feed ${n} is missing`);
-      if (!fs.existsSync(file(`/log/checkpoints/${n}`)))
-        problems.push(`/revocation-feeds/latest (${latest.sequence}) but checkpoint ${n} is missing`);
-    }
-  }
-  return problems;
 }
 
 describe('SIGKILL during mirror writes', () => {
