@@ -14,7 +14,7 @@ import { openDatabase, type Database } from '../../src/db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../src/log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, signedPartHash } from '../../src/feeds/model.ts';
 import { signFeedText, type FeedHeader } from '../../src/feeds/publish.ts';
-import type { NewRevocationEntry, RevocationEntry } from '../../src/log/revocation-log.ts';
+import type { NewRevocationEntry, RevocationEntry } from '../../src/log/store.ts';
 import type { MembershipAttestation } from '../../src/treaties/model.ts';
 
 /** Every benchmark authority runs at this instant (an injected clock), so every run sees the same data. */

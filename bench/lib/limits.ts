@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { openDatabase } from '../../src/db/database.ts';
-import type { RevocationEntry } from '../../src/log/revocation-log.ts';
+import type { RevocationEntry } from '../../src/log/store.ts';
 import { elapsedMs, now } from './harness.ts';
 
 export type Row = Array<string | number | null>;

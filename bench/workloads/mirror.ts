@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { appendRevocations, type NewRevocationEntry } from '../../src/log/store.ts';
 import { authorityMirrorInputs } from '../../src/mirror/inputs.ts';
 import { MirrorWriter } from '../../src/mirror/mirror.ts';
 import { issueTreaty } from '../../src/treaties/service.ts';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { appendLeafDigests, emptyFrontier } from '../../src/log/merkle.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { appendRevocations, type NewRevocationEntry } from '../../src/log/store.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tile-format.ts';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { appendRevocations, type NewRevocationEntry } from '../../src/log/store.ts';
 import { openBenchAuthority, prng, revocationEntry, scaled, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, now, perSecond, round } from '../lib/harness.ts';
 import { rawInsertMs, type Row } from '../lib/limits.ts';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { appendLeafDigests, emptyFrontier, leafDigest } from '../../src/log/merkle.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, frontierAt, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { appendRevocations, frontierAt, type NewRevocationEntry } from '../../src/log/store.ts';
 import { openMemoryDatabase } from '../../src/db/database.ts';
 import { checkFeedConsistency } from '../../src/transparency/importer.ts';
 import { consistencyProofFor } from '../../src/transparency/service.ts';

@@ -8,7 +8,7 @@ import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { formatCosignerKey } from '../../src/authority/cosignature.ts';
 import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations } from '../../src/log/revocation-log.ts';
+import { appendRevocations } from '../../src/log/store.ts';
 import { logOrigin } from '../../src/transparency/service.ts';
 import { readCosignatureLines, readLatestCheckpoint } from '../../src/transparency/store.ts';
 import { enableWitnessing, witnessName } from '../../src/witness/service.ts';

@@ -1,7 +1,7 @@
 // One built connectome: the served document (JCS bytes, digest, gzip) plus the indexes behind the lookup routes.
 import { createGzip } from 'node:zlib';
 import { AppError } from '../authority/errors.ts';
-import type { RevocationKind } from '../log/revocation-log.ts';
+import type { RevocationKind } from '../log/store.ts';
 import { ImpactIndex } from './blast-radius.ts';
 import { blastRadiusJson, edgeJson, serializeConnectome, SovereignText } from './document.ts';
 import { buildGraph, type Graph } from './graph.ts';

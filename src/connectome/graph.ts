@@ -1,6 +1,6 @@
 // The indexed trust graph at one instant: interned sovereigns, edges with lifecycle, active adjacency, revoked items.
 import { isInForce, lifecycleAt } from '../treaties/lifecycle.ts';
-import { REVOCATION_KINDS, type RevocationKind } from '../log/revocation-log.ts';
+import { REVOCATION_KINDS, type RevocationKind } from '../log/store.ts';
 import type { ConnectomeInput, EdgeView, FeedView, RevocationRecord, TreatyRecord } from './model.ts';
 
 /** Code-unit order, the order JCS uses for keys; used for every sort so output never depends on locale. */

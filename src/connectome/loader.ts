@@ -6,7 +6,7 @@ import { readMirroredTreaties } from '../feeds/peer-store.ts';
 import { listPeerIds } from '../feeds/peers.ts';
 import { readPublishedSpans } from '../feeds/published-store.ts';
 import { receiptsByImporter } from '../feeds/receipts.ts';
-import { readLogSummaries } from '../log/revocation-log.ts';
+import { readLogSummaries } from '../log/store.ts';
 import { readTreatySummaries, type TreatySummaryRow } from '../treaties/store.ts';
 import type { ConnectomeInput, RevocationRecord, TreatyRecord } from './model.ts';
 

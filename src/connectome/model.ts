@@ -1,6 +1,6 @@
 // The connectome's input (a snapshot of the trust state, read from other domains) and its output shapes (SPEC §6).
 import type { ExpiryRisk, LifecycleState } from '../treaties/lifecycle.ts';
-import type { RevocationKind } from '../log/revocation-log.ts';
+import type { RevocationKind } from '../log/store.ts';
 
 /** One recognition treaty, issued here or mirrored from a peer: the edge issuer → subject. */
 export interface TreatyRecord {

@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppDeps, AppEnv } from '../authority/context.ts';
 import { etagMatches, validatedQuery } from '../authority/http.ts';
-import { REVOCATION_KINDS } from '../log/revocation-log.ts';
+import { REVOCATION_KINDS } from '../log/store.ts';
 import { SOVEREIGN_ID_PATTERN } from '../authority/config.ts';
 import { DASHBOARD_SECURITY_HEADERS } from './dashboard.tsx';
 import { connectomeReaderFor } from './reader.ts';

@@ -6,7 +6,7 @@ import { addSeconds, toTimestamp } from '../authority/clock.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, type PublicKeyInfo } from '../authority/crypto.ts';
 import { AppError, type ErrorCode } from '../authority/errors.ts';
-import { REVOCATION_REASONS, type RevocationReason } from '../log/revocation-log.ts';
+import { REVOCATION_REASONS, type RevocationReason } from '../log/store.ts';
 import { recognizedIssuer } from '../treaties/recognition.ts';
 import { wireProfileOf } from '../interop/profile.ts';
 import { GENESIS_MESH_PROFILE, parseGmObject, parseGmTimestamp, verifyGmSignature, type GmFeed } from '../interop/gm-model.ts';

@@ -3,7 +3,7 @@ import { gmCanonicalJson, gmDocumentJson } from '../interop/gm-canonical.ts';
 import type { AppDeps } from '../authority/context.ts';
 import { hashRef, signBytes } from '../authority/crypto.ts';
 import type { Sqlite } from '../db/database.ts';
-import { readRevokedAttestations } from '../log/revocation-log.ts';
+import { readRevokedAttestations } from '../log/store.ts';
 import { latestPublishedFeed, latestPublishedSequence } from './publish.ts';
 
 /** A GM snapshot feed as served: the exact bytes, their hash and the entity tag derived from it. */

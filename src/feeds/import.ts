@@ -25,7 +25,7 @@ import {
   spliceEntries,
   type RevocationFeed,
 } from './model.ts';
-import type { RevocationEntry } from '../log/revocation-log.ts';
+import type { RevocationEntry } from '../log/store.ts';
 import { checkFeedConsistency, readConsistencyProof } from '../transparency/importer.ts';
 import {
   checkFeedQuorum,

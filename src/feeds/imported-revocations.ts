@@ -1,6 +1,6 @@
 // Read side of imported feeds: "did this issuer revoke that?" and "is this issuer's feed fresh?".
 import type { Sqlite } from '../db/database.ts';
-import type { RevocationKind } from '../log/revocation-log.ts';
+import type { RevocationKind } from '../log/store.ts';
 import {
   hasImportedRevocationOfKind,
   readImportedRevocation,

@@ -1,7 +1,7 @@
 // All SQL of imported feeds: the feeds themselves, their revocations, each issuer's head and pause, equivocation evidence.
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
-import type { RevocationKind } from '../log/revocation-log.ts';
+import type { RevocationKind } from '../log/store.ts';
 
 /*
  * What a second backend must guarantee to implement this store:

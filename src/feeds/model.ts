@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isTimestamp } from '../authority/clock.ts';
 import { IDENTIFIER_PATTERN, identifier } from '../authority/identifiers.ts';
 import { hashRef, type SignatureEntry } from '../authority/crypto.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from '../log/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, type RevocationEntry } from '../log/store.ts';
 
 /** At most this many entries in one feed; a larger backlog is published as several feeds. */
 export const MAX_FEED_ENTRIES = 10_000;

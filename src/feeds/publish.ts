@@ -10,7 +10,7 @@ import type { RequestNonce } from '../authority/request-nonces.ts';
 import type { Sqlite } from '../db/database.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, type Frontier } from '../log/merkle.ts';
 import { FEED_TYPE, FEED_VERSION, MAX_FEED_ENTRIES, signedPartHash, spliceEntries, type RevocationFeed } from './model.ts';
-import { frontierAt, readLogEntryTexts, readLogHead } from '../log/revocation-log.ts';
+import { frontierAt, readLogEntryTexts, readLogHead } from '../log/store.ts';
 import {
   insertPublishedFeed,
   readLastPublished,

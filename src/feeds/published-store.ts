@@ -1,4 +1,4 @@
-// All SQL of this authority's published feeds (the revocation log they carry is the log's store, src/log/revocation-log.ts).
+// All SQL of this authority's published feeds (the revocation log they carry is the log's store, src/log/store.ts).
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
 

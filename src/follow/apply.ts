@@ -8,7 +8,7 @@ import { deleteIssuerCopy, insertImportedRevocationCopies, maxImportedLogIndex, 
 import { safeParseRevocationFeed, signedPartHash } from '../feeds/model.ts';
 import { replacePeerProfiles } from '../feeds/peer-store.ts';
 import { insertPublishedFeed, readLastPublished } from '../feeds/published-store.ts';
-import { appendLogEntryTexts, readLogHead } from '../log/revocation-log.ts';
+import { appendLogEntryTexts, readLogHead } from '../log/store.ts';
 import { parseCheckpoint } from '../transparency/checkpoint.ts';
 import { storeCheckpointCopy } from '../transparency/service.ts';
 import { recognitionTreatySchema } from '../treaties/model.ts';

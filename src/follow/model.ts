@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { identifier } from '../authority/identifiers.ts';
 import { hashRefSchema, signatureSchema, timestamp } from '../feeds/model.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS } from '../log/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS } from '../log/store.ts';
 import { SUBJECT_PROFILES } from '../treaties/model.ts';
 import { WIRE_PROFILES } from '../interop/gm-model.ts';
 

@@ -1,7 +1,7 @@
 // What a restore carries forward from the replaced database: everything this authority has already published or signed.
 import type { Sqlite } from '../db/database.ts';
 import { AppError } from '../authority/errors.ts';
-import { rebuildLogState } from '../log/revocation-log.ts';
+import { rebuildLogState } from '../log/store.ts';
 
 /**
  * One table whose newer rows survive a restore. Rows of the replaced database whose key is missing

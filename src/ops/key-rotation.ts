@@ -9,7 +9,7 @@ import { AppError } from '../authority/errors.ts';
 import { insertSigningKey, markSigningKeyRetired, setSigningKeyNotAfter } from '../authority/identity-store.ts';
 import { listSigningKeyRows, publishedKeysOf, rotatedSigningKeyFile, type SigningKeyRow } from '../authority/identity.ts';
 import { createSigningKeyFile } from '../authority/key-files.ts';
-import { appendRevocations, type RevocationEntry } from '../log/revocation-log.ts';
+import { appendRevocations, type RevocationEntry } from '../log/store.ts';
 
 export type KeyDeps = Pick<AppDeps, 'db' | 'clock' | 'config' | 'identity' | 'changes' | 'logger'>;
 

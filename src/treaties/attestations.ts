@@ -8,7 +8,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, firstLogEntryFor, type NewRevocationEntry } from '../log/revocation-log.ts';
+import { appendRevocations, firstLogEntryFor, type NewRevocationEntry } from '../log/store.ts';
 import { checkIssuer, checkPublicKey, checkRoles, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle } from './lifecycle.ts';
 import { issueAttestationInputSchema, UUID_V4_PATTERN, type MembershipAttestation, type UnsignedMembershipAttestation } from './model.ts';

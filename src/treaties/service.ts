@@ -9,7 +9,7 @@ import type { AppDeps } from '../authority/context.ts';
 import { canonicalHash, signObject } from '../authority/crypto.ts';
 import { AppError } from '../authority/errors.ts';
 import { validate } from '../authority/http.ts';
-import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../log/revocation-log.ts';
+import { appendRevocations, revocationEntryAt, type NewRevocationEntry } from '../log/store.ts';
 import { checkIssuer, checkRoles, checkSubjectKeys, resolveWindow } from './issuance-checks.ts';
 import { lifecycleAt, type Lifecycle, type LifecycleState } from './lifecycle.ts';
 import {

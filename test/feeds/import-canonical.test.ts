@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { AppError } from '../../src/authority/errors.ts';
 import { importFeedRequest, type ImportContext } from '../../src/feeds/import.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, type NewRevocationEntry } from '../../src/log/store.ts';
 import { createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';
 import { recognize, SimulatedIssuer, type Feed } from './simulated-issuer.ts';
 

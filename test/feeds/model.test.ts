@@ -11,7 +11,7 @@ import {
   safeParseRevocationFeed,
   signedPartOf,
 } from '../../src/feeds/model.ts';
-import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/log/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS } from '../../src/log/store.ts';
 
 describe('feed model', () => {
   it('entries are strict: unknown fields, nulls for optional fields and unknown kinds or reasons are refused', () => {

@@ -1,6 +1,6 @@
 // Real authorities over loopback HTTP: publish → pull → import → verify flips → receipt; then a fork is caught.
 import { afterEach, describe, expect, it } from 'vitest';
-import { appendRevocations, rebuildLogState } from '../../src/log/revocation-log.ts';
+import { appendRevocations, rebuildLogState } from '../../src/log/store.ts';
 import { listImportedRevocations } from '../../src/feeds/imported-revocations.ts';
 import { pullPeer, runPullJob } from '../../src/feeds/pull.ts';
 import { receiptsByImporter } from '../../src/feeds/receipts.ts';

@@ -12,7 +12,7 @@ import { OperatorKeyring } from '../../src/authority/operator-keys.ts';
 import { canonicalHash } from '../../src/authority/crypto.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, readLogHead } from '../../src/log/revocation-log.ts';
+import { appendRevocations, readLogHead } from '../../src/log/store.ts';
 import { createTestAuthority, seedFor, T0 } from '../helpers/authority.ts';
 
 const dirs: string[] = [];

@@ -7,7 +7,7 @@ import { canonicalHash, hashRef, parsePublicKey, verifySignedObject, type Public
 import { leafHash, merkleTreeHash } from '../../src/log/merkle.ts';
 import { revocationFeedSchema, spliceEntries } from '../../src/feeds/model.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/revocation-log.ts';
+import { appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/store.ts';
 import { startFeedJobs } from '../../src/feeds/scheduler.ts';
 import { issueAttestation, revokeAttestation } from '../../src/treaties/attestations.ts';
 import { auditCount, createTestAuthority, testKey, type TestAuthority } from '../helpers/authority.ts';

@@ -5,7 +5,7 @@ import { toTimestamp, addSeconds } from '../../src/authority/clock.ts';
 import { canonicalBytes } from '../../src/authority/canonical-json.ts';
 import { canonicalHash, signObject, type SigningKey } from '../../src/authority/crypto.ts';
 import { appendLeaves, emptyFrontier, frontierRoot, leafHash, type Frontier } from '../../src/log/merkle.ts';
-import type { NewRevocationEntry, RevocationEntry } from '../../src/log/revocation-log.ts';
+import type { NewRevocationEntry, RevocationEntry } from '../../src/log/store.ts';
 import { issueTreaty } from '../../src/treaties/service.ts';
 import type { TestAuthority } from '../helpers/authority.ts';
 

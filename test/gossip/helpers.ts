@@ -1,7 +1,7 @@
 // Helpers for split-view tests: a second history of a log under the same key (a fork), evidence documents, and
 // the subtree roots a power-of-two consistency proof leaves out.
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { appendRevocations, readLogHead } from '../../src/log/revocation-log.ts';
+import { appendRevocations, readLogHead } from '../../src/log/store.ts';
 import { consistencyProofFor } from '../../src/transparency/service.ts';
 import { readCheckpointsSince } from '../../src/transparency/store.ts';
 import { createTestAuthority, type TestAuthority } from '../helpers/authority.ts';

@@ -9,7 +9,7 @@ import { canonicalHash, hashRef, sha256Hex, signObject } from '../../src/authori
 import { acquireDatabaseLock, migrationJournal, openDatabase } from '../../src/db/database.ts';
 import { signedPartHash } from '../../src/feeds/model.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import { readLogHead } from '../../src/log/revocation-log.ts';
+import { readLogHead } from '../../src/log/store.ts';
 import { backupDatabase } from '../../src/ops/backup.ts';
 import { restoreDatabase } from '../../src/ops/restore.ts';
 import { getTreaty, issueTreaty, revokeTreaty } from '../../src/treaties/service.ts';

@@ -7,13 +7,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { publishFeeds } from '../../src/feeds/publish.ts';
-import {
-  REVOCATION_KINDS,
-  REVOCATION_REASONS,
-  appendRevocations,
-  readLogHead,
-  type NewRevocationEntry,
-} from '../../src/log/revocation-log.ts';
+import { REVOCATION_KINDS, REVOCATION_REASONS, appendRevocations, readLogHead, type NewRevocationEntry } from '../../src/log/store.ts';
 import { formatVerifierKey } from '../../src/authority/signed-note.ts';
 import { formatTilePath, TILE_WIDTH } from '../../src/transparency/tile-format.ts';
 import { logOrigin } from '../../src/transparency/service.ts';

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/authority/canonical-json.ts';
 import { readCanonicalEntry } from '../../src/feeds/model.ts';
-import { appendRevocations } from '../../src/log/revocation-log.ts';
+import { appendRevocations } from '../../src/log/store.ts';
 import type { SigningKey } from '../../src/authority/crypto.ts';
 import { leafHash, merkleTreeHash, EMPTY_ROOT } from '../../src/log/merkle.ts';
 import { formatCheckpoint } from '../../src/transparency/checkpoint.ts';

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { merkleTreeHash } from '../../src/log/merkle.ts';
-import { readLogHead } from '../../src/log/revocation-log.ts';
+import { readLogHead } from '../../src/log/store.ts';
 import { treeRoot } from '../../src/transparency/service.ts';
 import {
   formatTilePath,

@@ -1,4 +1,15 @@
-// This authority's revocation log: entries appended in the transaction of the revocation they record.
+// This authority's revocation log and its store: entries appended in the transaction of the revocation
+// they record, the log's Merkle head, and all of the log's SQL.
+/*
+ * What a second backend must guarantee to implement this store:
+ *
+ * - One writer, and every append inside the caller's write transaction (with the revocation it
+ *   records and its audit event). Only `rebuildLogState` (recovery at start) opens its own.
+ * - Serializable read-then-write of the head: `appendRevocations` reads the size and frontier, writes
+ *   the entries at the next indexes and the new head in the same transaction. A backend without a
+ *   single writer must lock the head row (SELECT … FOR UPDATE) or run SERIALIZABLE.
+ * - Entries are immutable once written: publishing signs their Merkle root, and tiles are built from them.
+ */
 import type { Statement } from 'better-sqlite3';
 import { perConnection, type Sqlite } from '../db/database.ts';
 import { canonicalJson } from '../authority/canonical-json.ts';
