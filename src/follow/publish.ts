@@ -263,8 +263,8 @@ const HEARTBEAT_CHECK_MS = 60_000;
  * at most 1,000 imported revocations (about 30 ms to gather, canonicalize, sign and store, where a full
  * 10,000 took about 270 ms), so requests are answered in between instead of after all of it.
  */
-export const FOLLOWER_UPDATES_PER_TURN = 1;
-export const BACKGROUND_IMPORTED_PER_UPDATE = 1_000;
+const FOLLOWER_UPDATES_PER_TURN = 1;
+const BACKGROUND_IMPORTED_PER_UPDATE = 1_000;
 
 /** Starts publishing follower updates on every change followers need (and heartbeats); registers its stop handle. */
 export function startFollowerPublishing(deps: AppDeps): void {
