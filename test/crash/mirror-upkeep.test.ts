@@ -14,7 +14,7 @@ import { defaultConfig, type Config } from '../../src/authority/config.ts';
 import { TEMP_DIR } from '../../src/mirror/paths.ts';
 import { startAuthority, type RunningAuthority } from '../../src/server/server.ts';
 import type { TestAuthority } from '../helpers/authority.ts';
-import { finished, freePort, start } from '../cli/run.ts';
+import { freePort, serve } from '../cli/run.ts';
 import { differencesFromLive } from '../mirror/helpers.ts';
 import { publishAtSizes } from '../transparency/helpers.ts';
 import { rng } from './harness.ts';
@@ -49,34 +49,18 @@ function publish(a: RunningAuthority, entries: number): void {
 const check = (a: RunningAuthority) =>
   mirrorInconsistencies(output, { request: async (p) => a.authority.app.request(p), sqlite: a.db.sqlite }, immutable, figures);
 
-/** `accord serve` with the mirror directory; resolves once it prints its banner (its upkeep has started by then). */
-async function serve(): Promise<{ kill(): Promise<void>; stop(): Promise<void> }> {
-  const child = start(['serve'], {
-    ACCORD_DATA_DIR: dir,
-    ACCORD_SOVEREIGN_ID: SOVEREIGN,
-    ACCORD_MIRROR_DIR: output,
-    ACCORD_PORT: String(await freePort()),
-  });
-  const exit = finished(child, 300_000);
-  await new Promise<void>((resolve, reject) => {
-    let banner = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      banner += d.toString();
-      if (banner.includes('serving on')) resolve();
-    });
-    exit.then(
-      (r) => reject(new Error(`accord serve exited (${r.code}): ${r.stderr}`)),
-      (err: unknown) => reject(err),
-    );
-  });
+/** `accord serve` with the mirror directory, once it prints its banner (its upkeep has started by then). */
+async function serveWithMirror(): Promise<{ kill(): Promise<void>; stop(): Promise<void> }> {
+  const env = { ACCORD_DATA_DIR: dir, ACCORD_SOVEREIGN_ID: SOVEREIGN, ACCORD_MIRROR_DIR: output, ACCORD_PORT: String(await freePort()) };
+  const server = await serve(env, 60_000);
   return {
     kill: async () => {
-      child.kill('SIGKILL');
-      await exit.catch(() => undefined);
+      server.child.kill('SIGKILL');
+      await server.exit.catch(() => undefined);
     },
     stop: async () => {
-      child.kill('SIGTERM');
-      const r = await exit;
+      server.child.kill('SIGTERM');
+      const r = await server.exit;
       if (r.code !== 0) throw new Error(`accord serve stopped with ${r.code}: ${r.stderr}`);
     },
   };
@@ -144,7 +128,7 @@ describe('SIGKILL during the server’s mirror upkeep', () => {
     const random = rng(SEED);
     // How long the server's update at start takes here when it writes everything.
     const latest = await withAuthority(async (a) => latestFeedBody(a));
-    const first = await serve();
+    const first = await serveWithMirror();
     const started = performance.now();
     await waitUntil(() => upToDate(latest), 120_000);
     // From the banner (upkeep under way) to a mirror that shows the latest feed.
@@ -162,7 +146,7 @@ describe('SIGKILL during the server’s mirror upkeep', () => {
       });
       const fresh = trial % 2 === 0;
       if (fresh) fs.rmSync(output, { recursive: true, force: true });
-      const server = await serve();
+      const server = await serveWithMirror();
       const killAfter = Math.round(random() * writing * (fresh ? 0.9 : 0.5));
       await new Promise((r) => setTimeout(r, killAfter));
       const temp = path.join(output, TEMP_DIR);
@@ -178,7 +162,7 @@ describe('SIGKILL during the server’s mirror upkeep', () => {
 
     // A server left to finish after all that: the whole mirror equals the live routes, no temporary file left.
     const final = await withAuthority(async (a) => latestFeedBody(a));
-    const server = await serve();
+    const server = await serveWithMirror();
     await waitUntil(() => upToDate(final) && followerHeadCurrent(), 120_000);
     await server.stop();
     await withAuthority(async (a) => {
