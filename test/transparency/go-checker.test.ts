@@ -1,7 +1,7 @@
 // The revocation log checked over real HTTP by Go's golang.org/x/mod/sumdb/note and sumdb/tlog: checkpoint signatures, tiles, entry bundles, inclusion and consistency proofs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM_ACTOR } from '../../src/authority/audit.ts';
 import { signingKeyFromSeed } from '../../src/authority/crypto.ts';
 import { rotateSigningKey } from '../../src/ops/key-rotation.ts';
@@ -9,7 +9,7 @@ import { signNote } from '../../src/authority/signed-note.ts';
 import { seedFor } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { tempDir, removeTempDirs } from '../ops/helpers.ts';
-import { buildGoChecker, GO_AVAILABLE, GO_MISSING_REASON, publishAtSizes, runGoChecker, vkeyOf, type GoReport } from './helpers.ts';
+import { buildGoChecker, GO_AVAILABLE, needGo, publishAtSizes, runGoChecker, vkeyOf, type GoReport } from './helpers.ts';
 
 let checker = '';
 const stops: Array<() => Promise<void>> = [];
@@ -23,16 +23,6 @@ afterAll(async () => {
   removeTempDirs();
   if (checker) fs.rmSync(path.dirname(checker), { recursive: true, force: true });
 });
-
-/**
- * Without Go the checks are skipped with the reason shown, so `npm test` works on a fresh machine;
- * CI sets ACCORD_REQUIRE_GO=1 (and installs Go), where a missing Go is a failure, never a skip.
- */
-function needGo(ctx: TestContext): void {
-  if (GO_AVAILABLE) return;
-  if (process.env.ACCORD_REQUIRE_GO === '1') throw new Error(`ACCORD_REQUIRE_GO=1 but ${GO_MISSING_REASON}`);
-  ctx.skip(GO_MISSING_REASON);
-}
 
 async function node(id: string): Promise<Node> {
   const n = await startNode(id, { config: { dataDir: tempDir('accord-tlog-') } });

@@ -13,15 +13,7 @@ import { parseWitnessesJson } from '../../src/authority/witness-config.ts';
 import { auditCount, lastAudit } from '../helpers/authority.ts';
 import { listen, startNode, type Node } from '../feeds/network.ts';
 import { removeTempDirs } from '../ops/helpers.ts';
-import {
-  buildGoChecker,
-  GO_AVAILABLE,
-  GO_MISSING_REASON,
-  publishAtSizes,
-  revocationEntry,
-  runGoChecker,
-  vkeyOf,
-} from '../transparency/helpers.ts';
+import { buildGoChecker, GO_AVAILABLE, needGo, publishAtSizes, revocationEntry, runGoChecker, vkeyOf } from '../transparency/helpers.ts';
 import { latestNote, noteText, specVerify, witnessLog } from './helpers.ts';
 
 const stops: Array<() => Promise<void>> = [];
@@ -145,10 +137,7 @@ describe('three authorities: A publishes, B and C cosign', () => {
     expect(metrics).toContain('accord_log_witness_submissions_total{witness="na-b/witness",outcome="cosigned"} 2');
 
     // Go's golang.org/x/mod/sumdb/note opens the cosigned checkpoint with the log key (unknown lines ignored) and checks the log.
-    if (!GO_AVAILABLE) {
-      if (process.env.ACCORD_REQUIRE_GO === '1') throw new Error(`ACCORD_REQUIRE_GO=1 but ${GO_MISSING_REASON}`);
-      ctx.skip(GO_MISSING_REASON);
-    }
+    needGo(ctx);
     const report = await runGoChecker(checker, { url: `${a.url}/log`, vkeys: [vkeyOf(a)] });
     expect(report.failures).toEqual([]);
     expect(report).toMatchObject({ ok: true, size: 8 });
@@ -253,12 +242,6 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
 }
 
 describe("cosignatures checked by Go's crypto/ed25519 over the message c2sp.org/tlog-cosignature defines", () => {
-  function needGo(ctx: TestContext): void {
-    if (GO_AVAILABLE) return;
-    if (process.env.ACCORD_REQUIRE_GO === '1') throw new Error(`ACCORD_REQUIRE_GO=1 but ${GO_MISSING_REASON}`);
-    ctx.skip(GO_MISSING_REASON);
-  }
-
   /** A cosigned by three witnesses: the log's checkpoint carries three cosignature lines, each witness's monitoring view one. */
   async function cosignedByThree(): Promise<{ a: Node; witnesses: Node[]; vkeys: string[] }> {
     const witnesses = [await node('na-b'), await node('na-c'), await node('na-d')];
