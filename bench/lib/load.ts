@@ -17,7 +17,7 @@ export interface LoadSpec {
   durationSeconds: number;
   /**
    * `post-bodies`: POST the JSON bodies of a file (one array) in turn; `admin-treaty`: signed treaty issue requests; `get`;
-   * `get-paths`: GET the paths of a file (one array) in turn; `text-sequences`: POST text bodies from a file of one array
+   * `get-paths`: GET the paths of a file (one array), dealt out to the connections, each its share in turn; `text-sequences`: POST text bodies from a file of one array
    * per connection, each connection its own bodies `[from, to)` in order, then done (no duration).
    */
   mode: 'post-bodies' | 'admin-treaty' | 'get' | 'get-paths' | 'text-sequences';
@@ -72,11 +72,6 @@ function subjectKeys(n: number): string[] {
 
 function requestsFor(spec: LoadSpec): AutocannonRequest[] {
   if (spec.mode === 'get') return [{ method: 'GET', path: spec.path, ...(spec.headers ? { headers: spec.headers } : {}) }];
-  if (spec.mode === 'get-paths') {
-    const paths = JSON.parse(fs.readFileSync(spec.pathsFile!, 'utf8')) as string[];
-    let i = 0;
-    return [{ method: 'GET', path: paths[0]!, setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length]! }) }];
-  }
   if (spec.mode === 'post-bodies') {
     const bodies = (JSON.parse(fs.readFileSync(spec.bodiesFile!, 'utf8')) as unknown[]).map((b) => JSON.stringify(b));
     let i = 0;
@@ -143,13 +138,35 @@ function sequenceOptions(spec: LoadSpec): Record<string, unknown> {
   };
 }
 
+/**
+ * get-paths: the paths are dealt out to the connections in turn, and each connection GETs its share in a
+ * loop (so connections never ask for the same path at the same moment). The requests are built once, before
+ * the run, so building them never takes the generator's time from the server under load.
+ */
+function pathOptions(spec: LoadSpec): Record<string, unknown> {
+  const paths = JSON.parse(fs.readFileSync(spec.pathsFile!, 'utf8')) as string[];
+  const shares = Array.from({ length: spec.connections }, (_, c) =>
+    (paths.length < spec.connections ? paths : paths.filter((_, i) => i % spec.connections === c)).map((path) => ({ method: 'GET', path })),
+  );
+  let next = 0;
+  return {
+    url: spec.url,
+    connections: spec.connections,
+    duration: spec.durationSeconds,
+    requests: shares[0],
+    setupClient: (client: AutocannonClient) => client.setRequests(shares[next++ % shares.length]!),
+  };
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as LoadSpec;
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   const options =
     spec.mode === 'text-sequences'
       ? sequenceOptions(spec)
-      : { url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) };
+      : spec.mode === 'get-paths'
+        ? pathOptions(spec)
+        : { url: spec.url, connections: spec.connections, duration: spec.durationSeconds, requests: requestsFor(spec) };
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));
   });
