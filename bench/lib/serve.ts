@@ -1,4 +1,5 @@
 // Serving a benchmark authority on loopback and driving it with the load generator process.
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serveHttp } from '../../src/server/http-server.ts';
 import type { BenchAuthority } from './fixtures.ts';
@@ -11,18 +12,22 @@ export interface Served {
   close(): Promise<void>;
 }
 
-/** Serves the authority's app with the server `accord serve` uses (serveHttp), on 127.0.0.1 and a free port. */
-export async function serveAuthority(authority: BenchAuthority): Promise<Served> {
-  const server = await serveHttp(authority.app.fetch, 0, '127.0.0.1');
-  const port = (server.address() as AddressInfo).port;
+/** A server on 127.0.0.1 (listening on a free port first unless it listens already), and how to stop it and its connections. */
+export async function onLoopback(server: Server): Promise<Served> {
+  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** Serves the authority's app with the server `accord serve` uses (serveHttp), on 127.0.0.1 and a free port. */
+export async function serveAuthority(authority: BenchAuthority): Promise<Served> {
+  return onLoopback(await serveHttp(authority.app.fetch, 0, '127.0.0.1'));
 }
 
 /** Runs autocannon in a separate process against `spec.url`. */
@@ -48,13 +53,11 @@ export async function generatorCeiling(spec: Omit<LoadSpec, 'url'>, status = 200
       res.end('{}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  const served = await onLoopback(server);
   try {
-    const result = await runLoad({ ...spec, url: `http://127.0.0.1:${port}`, durationSeconds: Math.min(3, spec.durationSeconds) });
+    const result = await runLoad({ ...spec, url: served.url, durationSeconds: Math.min(3, spec.durationSeconds) });
     return result.rps;
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   }
 }

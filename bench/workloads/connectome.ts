@@ -3,12 +3,11 @@
 // served, against a bare node:http server sending the same bytes, and its If-None-Match revalidation.
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { runConnectomeBench, syntheticNetwork, type SyntheticNetworkSize } from '../connectome.ts';
 import { BENCH_NOW, openBenchAuthority, SCALE, scaled, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, ms, now, round, type ResultRow } from '../lib/harness.ts';
-import { runGetLoad, runLoad, serveAuthority } from '../lib/serve.ts';
+import { onLoopback, runGetLoad, runLoad, serveAuthority } from '../lib/serve.ts';
 import type { LoadResult } from '../lib/load.ts';
 
 const CONNECTIONS = 20;
@@ -47,13 +46,11 @@ async function bareServing(body: Buffer, headers: http.OutgoingHttpHeaders): Pro
     res.writeHead(200, headers);
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await onLoopback(server);
   try {
-    return await fullGets(url);
+    return await fullGets(served.url);
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   }
 }
 

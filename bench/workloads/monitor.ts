@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { appendLeafDigests, emptyFrontier } from '../../src/log/merkle.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
@@ -17,6 +16,7 @@ import { entryBundle, TileReader } from '../../src/transparency/tiles.ts';
 import { BENCH_NOW, OPERATOR_LABEL, operatorKey, openBenchAuthority, prng, revocationEntry, scaled, workDir } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, mib, now, REPO_DIR, round, type ResultRow } from '../lib/harness.ts';
 import { LineChild } from '../lib/line-child.ts';
+import { onLoopback, type Served } from '../lib/serve.ts';
 
 const LOG_SIZE = scaled(1_000_000, 1000);
 const SOVEREIGN = 'bench-monitor';
@@ -52,7 +52,7 @@ function hashBundles(bundles: Buffer[]): { ms: number; root: string } {
 }
 
 /** A plain node:http server over a directory (what nginx would be): each GET reads its file. */
-async function fileServer(root: string): Promise<{ url: string; close(): Promise<void> }> {
+function fileServer(root: string): Promise<Served> {
   const server = http.createServer((req, res) => {
     const file = path.join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     fs.readFile(file, (err, body) => {
@@ -65,15 +65,7 @@ async function fileServer(root: string): Promise<{ url: string; close(): Promise
       res.end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server);
 }
 
 interface VerifyRun {

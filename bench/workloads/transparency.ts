@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { Hono } from 'hono';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { appendLeafDigests, emptyFrontier, leafDigest } from '../../src/log/merkle.ts';
 import { publishFeeds } from '../../src/feeds/publish.ts';
@@ -17,7 +16,7 @@ import { formatTilePath } from '../../src/transparency/tile-format.ts';
 import { buildTiles, TileReader } from '../../src/transparency/tiles.ts';
 import { openBenchAuthority, prng, revocationEntry, scaled, SCALE, workDir, type BenchAuthority } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, now, perSecond, round, type ResultRow } from '../lib/harness.ts';
-import { runLoad, serveAuthority } from '../lib/serve.ts';
+import { onLoopback, runLoad, serveAuthority, type Served } from '../lib/serve.ts';
 import { serveHttp } from '../../src/server/http-server.ts';
 
 const LOG_SIZE = scaled(1_000_000, 1000);
@@ -81,46 +80,27 @@ function buildRow(dir: string): ResultRow {
 }
 
 /** A bare node:http server that answers each path with the given bytes (the limit for tile GETs). */
-async function bareServer(
-  bodies: Map<string, Buffer>,
-  contentType = 'application/octet-stream',
-): Promise<{ url: string; close(): Promise<void> }> {
+function bareServer(bodies: Map<string, Buffer>, contentType = 'application/octet-stream'): Promise<Served> {
   const server = http.createServer((req, res) => {
     const body = bodies.get(req.url ?? '');
     res.writeHead(body ? 200 : 404, { 'content-type': contentType, 'content-length': String(body?.length ?? 0) });
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(server);
 }
 
 /**
  * A Hono app with no middleware, served like the authority (serveHttp), answering each path with the
  * given bytes: what the stack itself costs per request on this machine, before any work of ours.
  */
-async function bareHonoServer(bodies: Map<string, Buffer>): Promise<{ url: string; close(): Promise<void> }> {
+async function bareHonoServer(bodies: Map<string, Buffer>): Promise<Served> {
   const app = new Hono();
   app.get('*', (c) => {
     // The path and query: the request URL after its origin (http://host:port).
     const body = bodies.get(c.req.url.slice(c.req.url.indexOf('/', 'http://'.length)));
     return body ? c.body(new Uint8Array(body), 200, { 'content-type': 'application/json' }) : c.notFound();
   });
-  const server = await serveHttp(app.fetch, 0, '127.0.0.1');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return onLoopback(await serveHttp(app.fetch, 0, '127.0.0.1'));
 }
 
 /** A load run with the CPU time this process (the server under load) spent per request. */
