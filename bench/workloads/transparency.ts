@@ -143,6 +143,15 @@ async function main(): Promise<void> {
       paths: leaves.map((index) => `/log/entries/${idOf.get(index) as string}`),
     },
   ];
+  // The authority's cheapest route under the same load: its middleware and the stack, with no work behind them.
+  log(`transparency: GET /healthz, ${CONNECTIONS} connections for ${DURATION_S} s`);
+  const healthz = await measuredLoad({
+    url: served.url,
+    path: '/healthz',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION_S,
+    mode: 'get',
+  });
   for (const { workload, what, paths } of proofRows) {
     const file = path.join(dir, `${workload}-paths.json`);
     fs.writeFileSync(file, JSON.stringify(paths));
@@ -180,7 +189,9 @@ async function main(): Promise<void> {
         bare_hono_cpu_us_per_request: stack.cpuPerRequestUs,
         bare_hono_all_200: stackOk,
         all_200: ok,
-        ...(workload === 'tlog-proof' ? { publish_ms: Math.round(publishMs) } : {}),
+        ...(workload === 'tlog-proof'
+          ? { publish_ms: Math.round(publishMs), healthz: healthz.load, healthz_cpu_us_per_request: healthz.cpuPerRequestUs }
+          : {}),
       },
     });
   }
