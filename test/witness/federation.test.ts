@@ -223,9 +223,12 @@ describe('three authorities: A publishes, B and C cosign', () => {
     const { a, b, c } = await federation();
     startWitnessSubmissions(a.deps);
     const cosignedSequences = () => a.db.sqlite.prepare('SELECT DISTINCT sequence FROM log_cosignatures ORDER BY sequence').pluck().all();
-    await waitFor(() => cosignedSequences().length === 1);
+    // Each witness answers on its own: a publication is cosigned once both witnesses' lines are stored.
+    const cosigners = (sequence: number) =>
+      a.db.sqlite.prepare('SELECT count(DISTINCT witness) FROM log_cosignatures WHERE sequence = ?').pluck().get(sequence);
+    await waitFor(() => cosigners(1) === 2);
     publishAtSizes(a, [5]);
-    await waitFor(() => cosignedSequences().length === 2);
+    await waitFor(() => cosigners(2) === 2);
     expect(cosignedSequences()).toEqual([1, 2]);
     for (const w of [b, c]) expect(w.db.sqlite.prepare('SELECT size FROM witness_checkpoints').pluck().get()).toBe(5);
     await a.close();
