@@ -16,6 +16,7 @@ import { formatTilePath } from '../../src/transparency/tile-format.ts';
 import { buildTiles, TileReader } from '../../src/transparency/tiles.ts';
 import { openBenchAuthority, prng, revocationEntry, scaled, SCALE, workDir, type BenchAuthority } from '../lib/fixtures.ts';
 import { count, elapsedMs, emit, log, now, perSecond, round, type ResultRow } from '../lib/harness.ts';
+import type { LoadSpec } from '../lib/load.ts';
 import { onLoopback, runLoad, serveAuthority, type Served } from '../lib/serve.ts';
 import { serveHttp } from '../../src/server/http-server.ts';
 
@@ -79,7 +80,7 @@ function buildRow(dir: string): ResultRow {
   };
 }
 
-/** A bare node:http server that answers each path with the given bytes (the limit for tile GETs). */
+/** A bare node:http server that answers each path with the given bytes (the limit for tile GETs, and beside the proof rows). */
 function bareServer(bodies: Map<string, Buffer>, contentType = 'application/octet-stream'): Promise<Served> {
   const server = http.createServer((req, res) => {
     const body = bodies.get(req.url ?? '');
@@ -104,7 +105,7 @@ async function bareHonoServer(bodies: Map<string, Buffer>): Promise<Served> {
 }
 
 /** A load run with the CPU time this process (the server under load) spent per request. */
-async function measuredLoad(spec: Parameters<typeof runLoad>[0]) {
+async function measuredLoad(spec: LoadSpec) {
   const before = process.cpuUsage();
   const load = await runLoad(spec);
   const cpu = process.cpuUsage(before);
